@@ -1,0 +1,81 @@
+"""Chat messages on the bus."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from switchboard_contracts.errors import BusError
+from switchboard_contracts.message import BusMessage
+
+__all__ = [
+    "MAX_CLIENT_MSG_ID_LENGTH",
+    "MAX_CONTENT_LENGTH",
+    "ChatMessage",
+    "ChatSendReply",
+    "ChatSendRequest",
+    "HistoryReply",
+    "HistoryRequest",
+    "LastSeqReply",
+    "LastSeqRequest",
+]
+
+MAX_CONTENT_LENGTH = 5000
+MAX_CLIENT_MSG_ID_LENGTH = 64
+MAX_HISTORY_LIMIT = 100
+
+ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID_LENGTH)]
+
+
+class ChatSendRequest(BusMessage):
+    """gateway -> chat (``chat.cmd.send``): a client's message, stamped with the authenticated user."""
+
+    room: str
+    user_id: str
+    content: str
+    sender_name: str | None = None
+    client_msg_id: ClientMsgId | None = None
+
+
+class ChatMessage(BusMessage):
+    """chat -> stream CHAT (``chat.room.<room>``): a stored message with its per-room ``seq``."""
+
+    id: str
+    room: str
+    seq: int
+    sender_id: str
+    content: str
+    timestamp: int
+    sender_name: str | None = None
+    client_msg_id: str | None = None
+
+
+class ChatSendReply(BusMessage):
+    """chat -> gateway: the ack (``message`` set) or the reason for refusal (``error`` set)."""
+
+    message: ChatMessage | None = None
+    error: BusError | None = None
+
+
+class HistoryRequest(BusMessage):
+    """gateway -> persistence (``chat.cmd.history``): a page newest first, before ``before``."""
+
+    room: str
+    before: int | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_HISTORY_LIMIT)] = 50
+
+
+class HistoryReply(BusMessage):
+    messages: list[ChatMessage] = Field(default_factory=list)
+    has_more: bool = False
+    error: BusError | None = None
+
+
+class LastSeqRequest(BusMessage):
+    """chat -> persistence (``chat.cmd.last-seq``): the newest stored ``seq`` of a room."""
+
+    room: str
+
+
+class LastSeqReply(BusMessage):
+    seq: int = 0
+    error: BusError | None = None

@@ -1,0 +1,24 @@
+"""Errors that cross the bus in replies: a stable code and a message a user can act on."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["BusError", "ErrorCode"]
+
+
+class ErrorCode(StrEnum):
+    INVALID_FRAME = "invalid_frame"
+    INVALID_CONTENT = "invalid_content"
+    CONTENT_TOO_LONG = "content_too_long"
+    INVALID_ROOM = "invalid_room"
+    UNKNOWN_TYPE = "unknown_type"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class BusError(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: ErrorCode
+    message: str

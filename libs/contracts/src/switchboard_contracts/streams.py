@@ -1,0 +1,56 @@
+"""JetStream streams and durable consumers. The owning service creates or updates them at start."""
+
+from dataclasses import dataclass
+
+from switchboard_contracts import subjects
+
+__all__ = ["CHAT", "NOTIFY", "PERSISTENCE_CHAT_CONSUMER", "ConsumerSpec", "StreamSpec"]
+
+DAY_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    owner: str
+    max_age_seconds: float
+    duplicate_window_seconds: float
+    replicas: int = 1
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    max_ack_pending: int
+    ack_wait_seconds: float
+
+
+CHAT = StreamSpec(
+    name="CHAT",
+    subjects=(subjects.CHAT_ROOM_ALL,),
+    owner="chat",
+    max_age_seconds=7 * DAY_SECONDS,
+    duplicate_window_seconds=10 * 60,
+    description="Room messages: the durable log that gateways replay from and persistence drains",
+)
+
+PERSISTENCE_CHAT_CONSUMER = ConsumerSpec(
+    stream=CHAT.name,
+    durable="persistence-chat",
+    filter_subject=subjects.CHAT_ROOM_ALL,
+    max_ack_pending=10_000,
+    ack_wait_seconds=30,
+)
+
+NOTIFY = StreamSpec(
+    name="NOTIFY",
+    subjects=(subjects.NOTIFY_USER_ALL,),
+    owner="notification",
+    max_age_seconds=7 * DAY_SECONDS,
+    duplicate_window_seconds=10 * 60,
+    description="Per-user notifications: the inbox log that SSE streams replay from",
+)

@@ -1,0 +1,124 @@
+"""An embedded PostgreSQL on a loopback TCP port, from the binaries of the ``pgserver`` package.
+
+PostgreSQL refuses to run as root; as root we run it as an unprivileged system user.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from switchboard_devstack.ports import free_port
+from switchboard_devstack.process import ManagedProcess, Sink
+
+__all__ = ["PostgresServer", "postgres_bin_dir"]
+
+SYSTEM_USER = "switchboard-pg"
+
+
+def postgres_bin_dir() -> Path:
+    import pgserver._commands
+
+    return Path(pgserver._commands.POSTGRES_BIN_PATH)
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+class PostgresServer:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        sink: Sink | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self._user = _run_as()
+        self._sink = sink
+        self._log_file = log_file
+        self._bin = postgres_bin_dir()
+        self._process = ManagedProcess(
+            "postgres",
+            [
+                str(self._bin / "postgres"),
+                "-D", str(data_dir),
+                "-p", str(self.port),
+                "-h", "127.0.0.1",
+                "-k", str(data_dir),
+                "-c", "fsync=on",
+                "-c", "max_connections=200",
+            ],
+            sink=sink,
+            log_file=log_file,
+            user=self._user,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._user is not None:
+            shutil.chown(self.data_dir, self._user)
+        os.chmod(self.data_dir, 0o700)
+        subprocess.run(
+            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--no-instructions"],
+            check=True,
+            capture_output=True,
+            user=self._user,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._process.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._process.running():
+                raise RuntimeError("postgres exited during start-up; see its log")
+            ready = subprocess.run(
+                [str(self._bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                capture_output=True,
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"postgres was not ready within {timeout} s")
+
+    def create_database(self, name: str) -> None:
+        """Create ``name`` unless it exists."""
+        psql = [str(self._bin / "psql"), self.dsn(), "-tA", "-v", "ON_ERROR_STOP=1"]
+        exists = subprocess.run(
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            capture_output=True, text=True, check=True,
+        )
+        if exists.stdout.strip() != "1":
+            subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+
+    def stop(self) -> None:
+        # SIGINT is PostgreSQL's "fast" shutdown: clients are cut off, data is flushed.
+        self._process.stop(signum=2)
+
+    def kill(self) -> None:
+        self._process.kill()

@@ -1,0 +1,20 @@
+"""What every Switchboard service shares: settings, the bus, health and metrics routes, the run loop."""
+
+from switchboard_runtime.bus import Bus, ensure_consumer, ensure_stream
+from switchboard_runtime.health import Health
+from switchboard_runtime.requests import serve_requests
+from switchboard_runtime.run import run_service
+from switchboard_runtime.service import service_routes
+from switchboard_runtime.settings import ServiceSettings, load_settings
+
+__all__ = [
+    "Bus",
+    "Health",
+    "ServiceSettings",
+    "ensure_consumer",
+    "ensure_stream",
+    "load_settings",
+    "run_service",
+    "serve_requests",
+    "service_routes",
+]

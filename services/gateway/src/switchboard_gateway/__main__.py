@@ -1,0 +1,13 @@
+from switchboard_runtime import load_settings, run_service
+
+from switchboard_gateway.app import create_app
+from switchboard_gateway.settings import GatewaySettings
+
+
+def main() -> None:
+    settings = load_settings(GatewaySettings)
+    run_service(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The gateway process: WebSocket and HTTP edge on top of the bus."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from switchboard_runtime import Bus, Health, service_routes
+
+from switchboard_gateway.chat_client import ChatClient
+from switchboard_gateway.chat_socket import ChatSocket
+from switchboard_gateway.http_api import api_routes
+from switchboard_gateway.rooms import RoomHub
+from switchboard_gateway.settings import GatewaySettings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    health = Health()
+    bus = Bus(settings, name="gateway")
+    health.add_check("nats", lambda: bus.connected)
+    chat = ChatClient(bus, settings.bus_request_timeout_seconds)
+    hub = RoomHub(bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await bus.connect()
+        try:
+            yield
+        finally:
+            health.draining = True
+            await bus.close()
+
+    return Starlette(
+        routes=[
+            *service_routes(health),
+            *api_routes(chat),
+            WebSocketRoute("/chat/{room_id}", ChatSocket(settings, hub, chat).handle),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,56 @@
+"""Room fan-out: one NATS subscription per room with local members, one encoded frame per message."""
+
+import logging
+from collections.abc import Callable
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+from switchboard_contracts import ChatMessage, subjects
+from switchboard_runtime import Bus
+
+from switchboard_gateway.frames import chat_frame
+
+__all__ = ["RoomHub"]
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str], None]
+
+
+class RoomHub:
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._members: dict[str, set[Deliver]] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+
+    def member_count(self) -> int:
+        return sum(len(members) for members in self._members.values())
+
+    async def join(self, room: str, deliver: Deliver) -> None:
+        self._members.setdefault(room, set()).add(deliver)
+        if room not in self._subscriptions:
+            self._subscriptions[room] = await self._bus.nc.subscribe(
+                subjects.chat_room(room), cb=self._on_message
+            )
+
+    async def leave(self, room: str, deliver: Deliver) -> None:
+        members = self._members.get(room)
+        if members is None:
+            return
+        members.discard(deliver)
+        if not members:
+            del self._members[room]
+            subscription = self._subscriptions.pop(room, None)
+            if subscription is not None:
+                await subscription.unsubscribe()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            message = ChatMessage.decode(msg.data)
+        except ValidationError:
+            log.warning("ignoring an undecodable message on %s", msg.subject)
+            return
+        text = chat_frame(message)  # encoded once, whatever the number of members
+        for deliver in tuple(self._members.get(message.room, ())):
+            deliver(text)

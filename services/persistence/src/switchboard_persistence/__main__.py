@@ -1,0 +1,26 @@
+"""``switchboard-persistence`` serves; ``switchboard-persistence migrate`` only migrates and exits."""
+
+import asyncio
+import sys
+
+from switchboard_runtime import load_settings, run_service
+from switchboard_runtime.run import configure_logging
+
+from switchboard_persistence.app import create_app
+from switchboard_persistence.migrate import migrate_database
+from switchboard_persistence.settings import PersistenceSettings
+
+
+def main() -> None:
+    settings = load_settings(PersistenceSettings)
+    if sys.argv[1:] == ["migrate"]:
+        configure_logging(settings)
+        asyncio.run(migrate_database(settings.database_url))
+        return
+    if sys.argv[1:]:
+        sys.exit(f"usage: switchboard-persistence [migrate] (got {' '.join(sys.argv[1:])!r})")
+    run_service(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The persistence service process: migrations, the chat writer, history and last-seq queries."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+from starlette.applications import Starlette
+from switchboard_contracts import HistoryReply, HistoryRequest, subjects
+from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
+from switchboard_runtime import Bus, Health, serve_requests, service_routes
+
+from switchboard_persistence.chat_store import ChatStore
+from switchboard_persistence.chat_writer import ChatWriter
+from switchboard_persistence.migrate import migrate
+from switchboard_persistence.settings import PersistenceSettings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: PersistenceSettings) -> Starlette:
+    health = Health()
+    bus = Bus(settings, name="persistence")
+    health.add_check("nats", lambda: bus.connected)
+    pool_state: dict[str, asyncpg.Pool] = {}
+    health.add_check("postgres", lambda: "pool" in pool_state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_size)
+        if settings.migrate_on_start:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        await bus.connect()
+        store = ChatStore(pool)
+
+        async def history(request: HistoryRequest) -> HistoryReply:
+            messages, has_more = await store.page(request.room, request.before, request.limit)
+            return HistoryReply(messages=messages, has_more=has_more)
+
+        async def last_seq(request: LastSeqRequest) -> LastSeqReply:
+            return LastSeqReply(seq=await store.last_seq(request.room))
+
+        await serve_requests(
+            bus.nc, subjects.CHAT_HISTORY, subjects.QUEUE_PERSISTENCE, HistoryRequest, history,
+            on_error=lambda error: HistoryReply(error=error),
+        )
+        await serve_requests(
+            bus.nc, subjects.CHAT_LAST_SEQ, subjects.QUEUE_PERSISTENCE, LastSeqRequest, last_seq,
+            on_error=lambda error: LastSeqReply(error=error),
+        )
+        chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
+        writer = asyncio.create_task(chat_writer.run())
+        health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
+        pool_state["pool"] = pool
+        try:
+            yield
+        finally:
+            health.draining = True
+            chat_writer.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(writer, timeout=settings.shutdown_timeout_seconds)
+            await bus.close()
+            await pool.close()
+
+    return Starlette(routes=service_routes(health), lifespan=lifespan)
+
+
