@@ -27,7 +27,7 @@ ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID_LE
 
 
 class ChatSendRequest(BusMessage):
-    """gateway -> chat (``chat.cmd.send``): a client's message, stamped with the authenticated user."""
+    """gateway -> chat (``chat.cmd.send``): a client's message, stamped with its user."""
 
     room: str
     user_id: str

@@ -1,4 +1,4 @@
-"""Every NATS subject Switchboard uses. Builders validate ids so no caller can form a bad subject."""
+"""Every NATS subject Switchboard uses. Builders validate ids: no caller can form a bad subject."""
 
 from switchboard_contracts.ids import validate_room_id
 

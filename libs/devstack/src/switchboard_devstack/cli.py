@@ -44,7 +44,9 @@ def _sink() -> Sink:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(".switchboard"), help="kept between runs")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(".switchboard"), help="kept between runs"
+    )
     args = parser.parse_args()
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,29 +66,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    wanted = [spec.dev_port for spec in SERVICES]
-    wanted += [] if os.environ.get("NATS_URL") else [DEV_NATS_PORT]
-    wanted += [] if os.environ.get("DATABASE_URL") else [DEV_POSTGRES_PORT]
-    taken = [port for port in wanted if port_in_use(port)]
-    if taken:
-        sys.exit(f"port(s) {', '.join(map(str, taken))} already in use: is another `make dev` running?")
-
+    _refuse_taken_ports()
     stores: list[NatsServer | PostgresServer] = []
     stack: Stack | None = None
     try:
-        nats_url = os.environ.get("NATS_URL")
-        if not nats_url:
-            nats = NatsServer(data_dir / "nats", port=DEV_NATS_PORT, sink=sink)
-            nats.start()
-            stores.append(nats)
-            nats_url = nats.url
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            postgres = PostgresServer(data_dir / "postgres", port=DEV_POSTGRES_PORT, sink=sink)
-            postgres.start()
-            stores.append(postgres)
-            postgres.create_database(DATABASE_NAME)
-            database_url = postgres.dsn(DATABASE_NAME)
+        nats_url, database_url = _start_stores(data_dir, sink, stores)
         stack = Stack(nats_url, database_url, sink=sink, env={"LOG_LEVEL": "INFO"})
         stack.add_all({spec.name: spec.dev_port for spec in SERVICES})
         stack.start()
@@ -100,6 +84,35 @@ def main() -> None:
         for store in reversed(stores):
             store.stop()
     sink("[switchboard-dev] stopped; data kept in " + str(data_dir))
+
+
+def _refuse_taken_ports() -> None:
+    wanted = [spec.dev_port for spec in SERVICES]
+    wanted += [] if os.environ.get("NATS_URL") else [DEV_NATS_PORT]
+    wanted += [] if os.environ.get("DATABASE_URL") else [DEV_POSTGRES_PORT]
+    taken = [port for port in wanted if port_in_use(port)]
+    if taken:
+        sys.exit(f"port(s) {', '.join(map(str, taken))} in use: is another `make dev` running?")
+
+
+def _start_stores(
+    data_dir: Path, sink: Sink, started: list[NatsServer | PostgresServer]
+) -> tuple[str, str]:
+    """NATS and PostgreSQL from NATS_URL / DATABASE_URL, or embedded ones keeping data_dir."""
+    nats_url = os.environ.get("NATS_URL")
+    if not nats_url:
+        nats = NatsServer(data_dir / "nats", port=DEV_NATS_PORT, sink=sink)
+        nats.start()
+        started.append(nats)
+        nats_url = nats.url
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        postgres = PostgresServer(data_dir / "postgres", port=DEV_POSTGRES_PORT, sink=sink)
+        postgres.start()
+        started.append(postgres)
+        postgres.create_database(DATABASE_NAME)
+        database_url = postgres.dsn(DATABASE_NAME)
+    return nats_url, database_url
 
 
 def _supervise(stack: Stack, sink: Sink) -> None:
@@ -122,7 +135,9 @@ def _print_summary(stack: Stack, data_dir: Path) -> None:
         f"  NATS             {stack.nats_url}",
         f"  PostgreSQL       {stack.database_url}",
     ]
-    rows += [f"  {h.label:<16} {h.url}  (/healthz /readyz /metrics)" for h in stack.services.values()]
+    rows += [
+        f"  {h.label:<16} {h.url}  (/healthz /readyz /metrics)" for h in stack.services.values()
+    ]
     rows += [f"  data             {data_dir}", "Press Ctrl-C to stop everything.", ""]
     sys.stdout.write("\n".join(rows) + "\n")
     sys.stdout.flush()

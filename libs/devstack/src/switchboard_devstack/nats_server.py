@@ -27,7 +27,9 @@ def nats_server_binary() -> Path:
     version = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=True)
     numbers = version.stdout.strip().rsplit("v", 1)[-1].split(".")
     if tuple(int(n) for n in numbers[:2]) < MIN_VERSION:
-        raise RuntimeError(f"{candidate} is {version.stdout.strip()}; Switchboard needs 2.12 or newer")
+        raise RuntimeError(
+            f"{candidate} is {version.stdout.strip()}; Switchboard needs 2.12 or newer"
+        )
     return candidate
 
 
@@ -46,12 +48,17 @@ class NatsServer:
             "nats",
             [
                 str(nats_server_binary()),
-                "--addr", "127.0.0.1",
-                "--port", str(self.port),
-                "--http_port", str(self.monitor_port),
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http_port",
+                str(self.monitor_port),
                 "--jetstream",
-                "--store_dir", str(store_dir),
-                "--server_name", "switchboard-dev",
+                "--store_dir",
+                str(store_dir),
+                "--server_name",
+                "switchboard-dev",
             ],
             sink=sink,
             log_file=log_file,

@@ -3,6 +3,7 @@
 PostgreSQL refuses to run as root; as root we run it as an unprivileged system user.
 """
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -19,9 +20,12 @@ SYSTEM_USER = "switchboard-pg"
 
 
 def postgres_bin_dir() -> Path:
-    import pgserver._commands
-
-    return Path(pgserver._commands.POSTGRES_BIN_PATH)
+    """The binaries shipped in the ``pgserver`` wheel (found without importing it: its import
+    has side effects we do not want)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the pgserver package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def _run_as() -> str | None:
@@ -31,7 +35,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -56,12 +67,18 @@ class PostgresServer:
             "postgres",
             [
                 str(self._bin / "postgres"),
-                "-D", str(data_dir),
-                "-p", str(self.port),
-                "-h", "127.0.0.1",
-                "-k", str(data_dir),
-                "-c", "fsync=on",
-                "-c", "max_connections=200",
+                "-D",
+                str(data_dir),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(data_dir),
+                "-c",
+                "fsync=on",
+                "-c",
+                "max_connections=200",
             ],
             sink=sink,
             log_file=log_file,
@@ -81,8 +98,16 @@ class PostgresServer:
             shutil.chown(self.data_dir, self._user)
         os.chmod(self.data_dir, 0o700)
         subprocess.run(
-            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--no-instructions"],
+            [
+                str(self._bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
             check=True,
             capture_output=True,
             user=self._user,
@@ -97,7 +122,15 @@ class PostgresServer:
             if not self._process.running():
                 raise RuntimeError("postgres exited during start-up; see its log")
             ready = subprocess.run(
-                [str(self._bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                [
+                    str(self._bin / "pg_isready"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                ],
                 capture_output=True,
                 check=False,
             )
@@ -110,11 +143,15 @@ class PostgresServer:
         """Create ``name`` unless it exists."""
         psql = [str(self._bin / "psql"), self.dsn(), "-tA", "-v", "ON_ERROR_STOP=1"]
         exists = subprocess.run(
-            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            capture_output=True, text=True, check=True,
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608
+            capture_output=True,
+            text=True,
+            check=True,
         )
         if exists.stdout.strip() != "1":
-            subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+            subprocess.run(
+                [*psql, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, check=True
+            )
 
     def stop(self) -> None:
         # SIGINT is PostgreSQL's "fast" shutdown: clients are cut off, data is flushed.

@@ -18,6 +18,7 @@ class ManagedProcess:
         self,
         name: str,
         argv: Sequence[str],
+        *,
         env: Mapping[str, str] | None = None,
         sink: Sink | None = None,
         log_file: Path | None = None,
@@ -55,11 +56,14 @@ class ManagedProcess:
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
         assert self._proc.stdout is not None
-        self._pump = threading.Thread(target=self._copy, args=(self._proc.stdout,), daemon=True)
+        log = None
+        if self._log_file is not None:
+            self._log_file.parent.mkdir(parents=True, exist_ok=True)
+            log = self._log_file.open("a", encoding="utf-8")
+        self._pump = threading.Thread(target=self._copy, args=(self._proc.stdout, log), daemon=True)
         self._pump.start()
 
-    def _copy(self, stream: IO[bytes]) -> None:
-        log = self._log_file.open("a", encoding="utf-8") if self._log_file else None
+    def _copy(self, stream: IO[bytes], log: IO[str] | None) -> None:
         try:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
@@ -69,6 +73,7 @@ class ManagedProcess:
                 if self._sink is not None:
                     self._sink(f"[{self.name}] {line}")
         finally:
+            stream.close()
             if log is not None:
                 log.close()
 

@@ -75,7 +75,11 @@ class Stack:
         self.services: dict[str, ServiceHandle] = {}
 
     def add(
-        self, name: str, label: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        label: str | None = None,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ServiceHandle:
         spec = service(name)
         label = label or name
@@ -110,7 +114,7 @@ class Stack:
             self.add(spec.name, port=(ports or {}).get(spec.name))
 
     def start(self) -> None:
-        """Start every added service (persistence first: it migrates) and wait until all are ready."""
+        """Start every added service (persistence first: it migrates); wait until all are ready."""
         for handle in self.services.values():
             if not handle.process.running():
                 handle.start()

@@ -1,4 +1,4 @@
-"""What every Switchboard service shares: settings, the bus, health and metrics routes, the run loop."""
+"""What every Switchboard service shares: settings, bus, health and metrics routes, run loop."""
 
 from switchboard_runtime.bus import Bus, ensure_consumer, ensure_stream
 from switchboard_runtime.health import Health

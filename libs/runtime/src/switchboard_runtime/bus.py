@@ -63,7 +63,10 @@ class Bus:
             reconnected_cb=on_reconnected,
             error_cb=on_error,
         )
-        log.info("connected to NATS at %s", self._nc.connected_url.netloc if self._nc.connected_url else "?")
+        log.info(
+            "connected to NATS at %s",
+            self._nc.connected_url.netloc if self._nc.connected_url else "?",
+        )
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:

@@ -25,6 +25,7 @@ async def serve_requests(
     queue: str,
     request_type: type[Req],
     handle: Callable[[Req], Awaitable[Rep]],
+    *,
     on_error: Callable[[BusError], Rep],
     concurrency: int = 256,
 ) -> Subscription:

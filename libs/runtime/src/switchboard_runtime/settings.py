@@ -10,11 +10,13 @@ __all__ = ["ServiceSettings", "load_settings"]
 
 
 class ServiceSettings(BaseSettings):
-    """Read from the environment. Names are the same in local development, the chart and the docs."""
+    """From the environment; names are the same in local development, the chart and the docs."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", description="NATS server URL(s), comma separated"
+    )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -2,7 +2,6 @@
 
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from switchboard_runtime import Bus
 from switchboard_contracts import (
     BusError,
     ChatSendReply,
@@ -12,6 +11,7 @@ from switchboard_contracts import (
     HistoryRequest,
     subjects,
 )
+from switchboard_runtime import Bus
 
 __all__ = ["ChatClient"]
 
@@ -23,7 +23,9 @@ class ChatClient:
 
     async def send(self, request: ChatSendRequest) -> ChatSendReply:
         data = await self._request(subjects.CHAT_SEND, request.encode())
-        return ChatSendReply(error=data) if isinstance(data, BusError) else ChatSendReply.decode(data)
+        return (
+            ChatSendReply(error=data) if isinstance(data, BusError) else ChatSendReply.decode(data)
+        )
 
     async def history(self, request: HistoryRequest) -> HistoryReply:
         data = await self._request(subjects.CHAT_HISTORY, request.encode())
@@ -33,5 +35,7 @@ class ChatClient:
         try:
             reply = await self._bus.nc.request(subject, payload, timeout=self._timeout)
         except (NatsTimeoutError, NoRespondersError):
-            return BusError(code=ErrorCode.UNAVAILABLE, message=f"{subject} did not answer in time; retry")
+            return BusError(
+                code=ErrorCode.UNAVAILABLE, message=f"{subject} did not answer in time; retry"
+            )
         return reply.data

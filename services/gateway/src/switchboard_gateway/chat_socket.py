@@ -77,4 +77,6 @@ class ChatSocket:
         if reply.message is not None:
             outbox.offer(frames.ack_frame(reply.message))
         elif reply.error is not None:
-            outbox.offer(frames.error_frame(reply.error.code, reply.error.message, request.client_msg_id))
+            outbox.offer(
+                frames.error_frame(reply.error.code, reply.error.message, request.client_msg_id)
+            )

@@ -6,6 +6,7 @@ it returns a typed frame or a ``FrameError`` that names the problem.
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +59,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _optional_str(payload: dict[str, Any], key: str, max_length: int) -> str | None | FrameError:
+def _optional_str(payload: dict[str, Any], key: str, max_length: int) -> str | FrameError | None:
     value = payload.get(key)
     if value is None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= max_length:
-        return FrameError("invalid_frame", f"payload.{key} must be a string of 1-{max_length} characters")
+        return FrameError(
+            "invalid_frame", f"payload.{key} must be a string of 1-{max_length} characters"
+        )
     return value
 
 
@@ -80,24 +83,37 @@ def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
     return ChatFrame(content=content, sender_name=sender_name, client_msg_id=client_msg_id)
 
 
-def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
+_PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]] = {
+    "chat": _parse_chat,
+}
+
+
+def _load_object(text: str | bytes) -> dict[str, Any] | FrameError:
     try:
         frame = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return FrameError("invalid_json", "the frame is not valid JSON", unparsable=True)
     if not isinstance(frame, dict):
         return FrameError("invalid_frame", "a frame must be a JSON object", unparsable=True)
+    return frame
+
+
+def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
+    frame = _load_object(text)
+    if isinstance(frame, FrameError):
+        return frame
     kind = frame.get("type")
     if not isinstance(kind, str):
         return FrameError("invalid_frame", "type is required and must be a string")
-    payload = frame.get("payload", {})
     if kind == "ping":
         return PingFrame(fields={k: v for k, v in frame.items() if k != "type"})
+    parse = _PAYLOAD_PARSERS.get(kind)
+    if parse is None:
+        return FrameError("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40])
+    payload = frame.get("payload", {})
     if not isinstance(payload, dict):
         return FrameError("invalid_frame", "payload must be a JSON object", ref=kind)
-    if kind == "chat":
-        return _parse_chat(payload)
-    return FrameError("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40])
+    return parse(payload)
 
 
 def _dump(frame: dict[str, Any]) -> str:
@@ -133,7 +149,12 @@ def chat_frame(message: ChatMessage) -> str:
 
 
 def ack_frame(message: ChatMessage) -> str:
-    payload = {"clientMsgId": message.client_msg_id, "id": message.id, "seq": message.seq, "room": message.room}
+    payload = {
+        "clientMsgId": message.client_msg_id,
+        "id": message.id,
+        "seq": message.seq,
+        "room": message.room,
+    }
     return _dump({"type": "ack", "payload": payload, "timestamp": now_ms(), "room": message.room})
 
 
@@ -149,7 +170,13 @@ def error_frame(code: str, message: str, ref: str | None = None) -> str:
 
 def invalid_format_frame() -> str:
     """What the compatible form's clients expect for an unparsable frame."""
-    return _dump({"type": "notification", "payload": {"error": "Invalid message format"}, "timestamp": now_ms()})
+    return _dump(
+        {
+            "type": "notification",
+            "payload": {"error": "Invalid message format"},
+            "timestamp": now_ms(),
+        }
+    )
 
 
 def pong_frame(fields: dict[str, Any]) -> str:

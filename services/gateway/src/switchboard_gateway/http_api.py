@@ -16,7 +16,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int | None | str:
+def _int_param(
+    request: Request, name: str, default: int | None, low: int, high: int
+) -> int | str | None:
     raw = request.query_params.get(name)
     if raw is None:
         return default

@@ -14,7 +14,9 @@ class IdentityError(ValueError):
 
 def resolve_user(connection: HTTPConnection, auth_enabled: bool) -> str:
     if auth_enabled:
-        raise IdentityError("token authentication is not available in this build; disable AUTH_ENABLED")
+        raise IdentityError(
+            "token authentication is not available in this build; disable AUTH_ENABLED"
+        )
     user_id = connection.query_params.get("userId")
     if user_id is None:
         return f"anonymous-{secrets.token_hex(4)}"

@@ -1,4 +1,4 @@
-"""Room fan-out: one NATS subscription per room with local members, one encoded frame per message."""
+"""Room fan-out: one subscription per room with local members, one encoded frame per message."""
 
 import logging
 from collections.abc import Callable

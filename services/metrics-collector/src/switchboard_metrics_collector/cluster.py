@@ -1,4 +1,4 @@
-"""Cluster-wide figures from every service instance's latest report. Pure: fed reports, asked totals."""
+"""Cluster-wide figures from each instance's latest report. Pure: fed reports, asked totals."""
 
 from switchboard_contracts import ServiceReport
 

@@ -21,7 +21,9 @@ def create_app(settings: NotificationSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
-        await ensure_stream(bus.js, dataclasses.replace(streams.NOTIFY, replicas=settings.stream_replicas))
+        await ensure_stream(
+            bus.js, dataclasses.replace(streams.NOTIFY, replicas=settings.stream_replicas)
+        )
         try:
             yield
         finally:

@@ -1,4 +1,4 @@
-"""``switchboard-persistence`` serves; ``switchboard-persistence migrate`` only migrates and exits."""
+"""``switchboard-persistence`` serves; ``switchboard-persistence migrate`` migrates and exits."""
 
 import asyncio
 import sys

@@ -27,7 +27,9 @@ def create_app(settings: PersistenceSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_size)
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=1, max_size=settings.database_pool_size
+        )
         if settings.migrate_on_start:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -42,11 +44,19 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             return LastSeqReply(seq=await store.last_seq(request.room))
 
         await serve_requests(
-            bus.nc, subjects.CHAT_HISTORY, subjects.QUEUE_PERSISTENCE, HistoryRequest, history,
+            bus.nc,
+            subjects.CHAT_HISTORY,
+            subjects.QUEUE_PERSISTENCE,
+            HistoryRequest,
+            history,
             on_error=lambda error: HistoryReply(error=error),
         )
         await serve_requests(
-            bus.nc, subjects.CHAT_LAST_SEQ, subjects.QUEUE_PERSISTENCE, LastSeqRequest, last_seq,
+            bus.nc,
+            subjects.CHAT_LAST_SEQ,
+            subjects.QUEUE_PERSISTENCE,
+            LastSeqRequest,
+            last_seq,
             on_error=lambda error: LastSeqReply(error=error),
         )
         chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
@@ -64,5 +74,3 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             await pool.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)
-
-

@@ -47,7 +47,9 @@ class ChatStore:
                 [m.timestamp for m in messages],
             )
 
-    async def page(self, room: str, before: int | None, limit: int) -> tuple[list[ChatMessage], bool]:
+    async def page(
+        self, room: str, before: int | None, limit: int
+    ) -> tuple[list[ChatMessage], bool]:
         """Newest first, ``seq < before``; ``has_more`` tells whether older ones exist."""
         rows = await self._pool.fetch(
             f"SELECT {_COLUMNS} FROM chat_messages"  # noqa: S608 (constant column list)

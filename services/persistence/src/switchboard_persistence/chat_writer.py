@@ -61,7 +61,9 @@ class ChatWriter:
             try:
                 messages.append(ChatMessage.decode(msg.data))
             except ValidationError:
-                log.exception("dropping undecodable stream message %s", msg.metadata.sequence.stream)
+                log.exception(
+                    "dropping undecodable stream message %s", msg.metadata.sequence.stream
+                )
                 await msg.term()
             else:
                 decoded.append(msg)

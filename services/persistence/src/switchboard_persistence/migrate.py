@@ -7,6 +7,7 @@ import logging
 from importlib import resources
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 __all__ = ["MIGRATION_LOCK_KEY", "migrate", "migrate_database", "migrations"]
 
@@ -25,7 +26,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: asyncpg.Connection | PoolConnectionProxy) -> list[str]:
     """Apply what is missing; returns the names applied."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)

@@ -6,7 +6,9 @@ __all__ = ["PersistenceSettings"]
 
 class PersistenceSettings(ServiceSettings):
     http_port: int = Field(default=8083, ge=0, le=65535)
-    database_url: str = Field(description="PostgreSQL DSN, e.g. postgresql://user@host:5432/switchboard")
+    database_url: str = Field(
+        description="PostgreSQL DSN, e.g. postgresql://user@host:5432/switchboard"
+    )
     database_pool_size: int = Field(default=10, ge=1)
     write_batch_size: int = Field(default=500, ge=1, le=10_000)
     migrate_on_start: bool = True

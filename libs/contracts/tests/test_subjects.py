@@ -1,0 +1,46 @@
+import pytest
+import switchboard_contracts
+from switchboard_contracts import InvalidIdError, streams, subjects
+
+
+def test_room_subject_is_built_from_a_valid_room_id() -> None:
+    assert subjects.chat_room("lobby-1_a") == "chat.room.lobby-1_a"
+
+
+@pytest.mark.parametrize("bad", ["", "a.b", "a b", "*", ">", "x" * 65, "dashboard:ops"])
+def test_room_ids_that_would_break_a_subject_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidIdError, match="room id"):
+        subjects.chat_room(bad)
+
+
+def test_every_room_subject_falls_in_the_chat_stream() -> None:
+    [pattern] = streams.CHAT.subjects
+    assert subjects.chat_room("x").startswith(pattern.removesuffix(">"))
+
+
+def test_streams_do_not_overlap() -> None:
+    assert not set(streams.CHAT.subjects) & set(streams.NOTIFY.subjects)
+
+
+def test_public_exports_are_pinned() -> None:
+    assert sorted(switchboard_contracts.__all__) == sorted(
+        [
+            "MAX_CONTENT_LENGTH",
+            "BusError",
+            "BusMessage",
+            "ChatMessage",
+            "ChatSendReply",
+            "ChatSendRequest",
+            "ErrorCode",
+            "HistoryReply",
+            "HistoryRequest",
+            "InvalidIdError",
+            "ServiceReport",
+            "streams",
+            "subjects",
+            "validate_room_id",
+            "validate_user_id",
+        ]
+    )
+    for name in switchboard_contracts.__all__:
+        assert hasattr(switchboard_contracts, name)

@@ -1,0 +1,81 @@
+"""A WebSocket client for tests: it keeps every frame; tests wait for the one they need."""
+
+import asyncio
+import json
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from websockets.asyncio.client import ClientConnection, connect
+
+__all__ = ["FrameClient"]
+
+Frame = dict[str, Any]
+
+
+class FrameClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames: list[Frame] = []
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Condition()
+        self.closed = asyncio.Event()
+
+    @property
+    def ws(self) -> ClientConnection:
+        if self._ws is None:
+            raise RuntimeError("not connected")
+        return self._ws
+
+    async def __aenter__(self) -> Self:
+        self._ws = await connect(self.url, open_timeout=10)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            await self._reader
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                async with self._arrived:
+                    self.frames.append(frame)
+                    self._arrived.notify_all()
+        except Exception:  # noqa: S110 (the close is what tests observe)
+            pass
+        finally:
+            self.closed.set()
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    async def send(self, frame: Frame | str) -> None:
+        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def wait_for(
+        self, kind: str, where: Callable[[Frame], bool] = lambda _: True, timeout: float = 10.0
+    ) -> Frame:
+        """The first frame of ``kind`` matching ``where``, received before or within ``timeout``."""
+
+        def found() -> Frame | None:
+            return next((f for f in self.frames if f.get("type") == kind and where(f)), None)
+
+        async with asyncio.timeout(timeout), self._arrived:
+            while (frame := found()) is None:
+                if self.closed.is_set():
+                    raise ConnectionError(
+                        f"closed before a {kind!r} frame arrived; got {self.frames}"
+                    )
+                await self._arrived.wait()
+            return frame
+
+    def of_type(self, kind: str) -> list[Frame]:
+        return [f for f in self.frames if f.get("type") == kind]
