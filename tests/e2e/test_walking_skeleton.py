@@ -221,3 +221,10 @@ async def test_a_message_survives_restarting_every_service_and_both_stores(
     finally:
         nats.stop()
         postgres.stop()
+
+
+async def test_the_gateway_serves_the_demo_page(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{stack['gateway'].url}/")
+    assert response.status_code == 200
+    assert "<title>Switchboard demo</title>" in response.text

@@ -4,7 +4,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes
 
 from switchboard_gateway.chat_client import ChatClient
@@ -37,6 +38,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             *service_routes(health),
             *api_routes(chat),
             WebSocketRoute("/chat/{room_id}", ChatSocket(settings, hub, chat).handle),
+            Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,
     )
