@@ -3,11 +3,14 @@
 PostgreSQL refuses to run as root; as root we run it as an unprivileged system user.
 """
 
+import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,15 +20,42 @@ from switchboard_devstack.process import ManagedProcess, Sink
 __all__ = ["PostgresServer", "postgres_bin_dir"]
 
 SYSTEM_USER = "switchboard-pg"
+SHARED_INSTALL_ROOT = Path("/var/tmp/switchboard-postgres")
 
 
-def postgres_bin_dir() -> Path:
-    """The binaries shipped in the ``pgserver`` wheel (found without importing it: its import
-    has side effects we do not want)."""
+def _packaged_install() -> Path:
+    """The PostgreSQL install shipped in the ``pgserver`` wheel (found without importing the
+    package: its import has side effects we do not want)."""
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the pgserver package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+def postgres_bin_dir() -> Path:
+    """Where to run PostgreSQL's binaries from.
+
+    As root, the server runs as an unprivileged user who may not be able to reach a virtual
+    environment inside a private folder (a fresh clone under ``mktemp -d``, say); it then runs
+    from a world-readable copy of the install, made once per PostgreSQL build.
+    """
+    install = _packaged_install()
+    if os.geteuid() != 0:
+        return install / "bin"
+    shared = SHARED_INSTALL_ROOT / f"pgserver-{importlib.metadata.version('pgserver')}"
+    if not (shared / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(dir=SHARED_INSTALL_ROOT.parent, prefix=".pgserver-"))
+        shutil.copytree(install, staging / "pginstall", symlinks=True)
+        for path in [staging, *(staging / "pginstall").rglob("*")]:
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode
+            path.chmod(mode | 0o755 if path.is_dir() or mode & 0o100 else mode | 0o644)
+        SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # another process may have won the race
+            (staging / "pginstall").rename(shared)
+        shutil.rmtree(staging, ignore_errors=True)
+    return shared / "bin"
 
 
 def _run_as() -> str | None:
