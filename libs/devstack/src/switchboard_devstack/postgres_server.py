@@ -20,7 +20,7 @@ from switchboard_devstack.process import ManagedProcess, Sink
 __all__ = ["PostgresServer", "postgres_bin_dir"]
 
 SYSTEM_USER = "switchboard-pg"
-SHARED_INSTALL_ROOT = Path("/var/tmp/switchboard-postgres")
+SHARED_INSTALL_ROOT = Path("/var/cache/switchboard")  # root-owned, not world-writable
 
 
 def _packaged_install() -> Path:
@@ -44,14 +44,14 @@ def postgres_bin_dir() -> Path:
         return install / "bin"
     shared = SHARED_INSTALL_ROOT / f"pgserver-{importlib.metadata.version('pgserver')}"
     if not (shared / "bin" / "postgres").exists():
-        staging = Path(tempfile.mkdtemp(dir=SHARED_INSTALL_ROOT.parent, prefix=".pgserver-"))
+        SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=SHARED_INSTALL_ROOT, prefix=".staging-"))
         shutil.copytree(install, staging / "pginstall", symlinks=True)
         for path in [staging, *(staging / "pginstall").rglob("*")]:
             if path.is_symlink():
                 continue
             mode = path.stat().st_mode
             path.chmod(mode | 0o755 if path.is_dir() or mode & 0o100 else mode | 0o644)
-        SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         with contextlib.suppress(OSError):  # another process may have won the race
             (staging / "pginstall").rename(shared)
         shutil.rmtree(staging, ignore_errors=True)
