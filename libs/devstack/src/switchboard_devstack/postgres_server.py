@@ -37,25 +37,29 @@ def postgres_bin_dir() -> Path:
 
     As root, the server runs as an unprivileged user who may not be able to reach a virtual
     environment inside a private folder (a fresh clone under ``mktemp -d``, say); it then runs
-    from a world-readable copy of the install, made once per PostgreSQL build.
+    from a world-readable copy, made once per pgserver version. The copy keeps the wheel's layout
+    (``pgserver/pginstall`` beside ``pgserver.libs``): the binaries find their libraries by a
+    relative RPATH.
     """
     install = _packaged_install()
     if os.geteuid() != 0:
         return install / "bin"
     shared = SHARED_INSTALL_ROOT / f"pgserver-{importlib.metadata.version('pgserver')}"
-    if not (shared / "bin" / "postgres").exists():
+    if not (shared / "pgserver" / "pginstall" / "bin" / "postgres").exists():
         SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=SHARED_INSTALL_ROOT, prefix=".staging-"))
-        shutil.copytree(install, staging / "pginstall", symlinks=True)
-        for path in [staging, *(staging / "pginstall").rglob("*")]:
+        site_packages = install.parent.parent
+        shutil.copytree(install, staging / "pgserver" / "pginstall", symlinks=True)
+        shutil.copytree(site_packages / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
+        for path in [staging, *staging.rglob("*")]:
             if path.is_symlink():
                 continue
             mode = path.stat().st_mode
             path.chmod(mode | 0o755 if path.is_dir() or mode & 0o100 else mode | 0o644)
         with contextlib.suppress(OSError):  # another process may have won the race
-            (staging / "pginstall").rename(shared)
+            staging.rename(shared)
         shutil.rmtree(staging, ignore_errors=True)
-    return shared / "bin"
+    return shared / "pgserver" / "pginstall" / "bin"
 
 
 def _run_as() -> str | None:
