@@ -4,18 +4,24 @@ Every test runs the five services as separate processes against real NATS and Po
 """
 
 import asyncio
+import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores, scratch_dir
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
+
+
+Gateways = Mapping[str, "RunningGateway | ServiceHandle"]
 
 
 def new_room() -> str:
@@ -51,22 +57,41 @@ async def wait_for_history(
     return messages
 
 
+@dataclass(frozen=True)
+class RunningGateway:
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
 @pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    """One stack with two gateways, shared by the tests of this module."""
+def stack(request: pytest.FixtureRequest) -> Iterator[Mapping[str, RunningGateway | ServiceHandle]]:
+    """Two gateways: those of a running system named in SWITCHBOARD_E2E_GATEWAYS (for example
+    ``http://localhost:8080`` for ``make dev``; one URL serves as both), or a stack of our own."""
+    external = os.environ.get("SWITCHBOARD_E2E_GATEWAYS")
+    if external:
+        urls = [url.strip().rstrip("/") for url in external.split(",")]
+        yield {"gateway": RunningGateway(urls[0]), "gateway-2": RunningGateway(urls[-1])}
+        return
+    yield from own_stack(request.getfixturevalue("stores"))
+
+
+def own_stack(stores: Stores) -> Iterator[dict[str, ServiceHandle]]:
     log_dir = ARTIFACTS / "e2e-walking-skeleton"
     stack = Stack(stores.nats_url, stores.database_url, log_dir=log_dir, env={"LOG_LEVEL": "INFO"})
     stack.add_all()
     stack.add("gateway", label="gateway-2")
     try:
         stack.start()
-        yield stack
+        yield stack.services
     finally:
         stack.stop()
 
 
 async def test_two_clients_in_a_room_both_receive_the_message_and_the_sender_its_ack(
-    stack: Stack,
+    stack: Gateways,
 ) -> None:
     room = new_room()
     base = stack["gateway"].ws_url
@@ -89,7 +114,7 @@ async def test_two_clients_in_a_room_both_receive_the_message_and_the_sender_its
     assert ack["payload"] == {"clientMsgId": "c-1", "id": at_bob["id"], "seq": 1, "room": room}
 
 
-async def test_sender_id_is_the_connection_user_not_what_the_frame_claims(stack: Stack) -> None:
+async def test_sender_id_is_the_connection_user_not_what_the_frame_claims(stack: Gateways) -> None:
     room = new_room()
     async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice:
         await alice.send({"type": "chat", "payload": {"content": "hi"}, "senderId": "mallory"})
@@ -97,7 +122,7 @@ async def test_sender_id_is_the_connection_user_not_what_the_frame_claims(stack:
     assert frame["senderId"] == frame["payload"]["senderId"] == "alice"
 
 
-async def test_messages_cross_between_two_gateways(stack: Stack) -> None:
+async def test_messages_cross_between_two_gateways(stack: Gateways) -> None:
     room = new_room()
     async with (
         FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice,
@@ -113,7 +138,7 @@ async def test_messages_cross_between_two_gateways(stack: Stack) -> None:
     assert sorted(f["seq"] for f in bob.of_type("chat")) == [1, 2]
 
 
-async def test_history_returns_stored_messages_newest_first(stack: Stack) -> None:
+async def test_history_returns_stored_messages_newest_first(stack: Gateways) -> None:
     room = new_room()
     async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice:
         for n in range(3):
@@ -126,7 +151,7 @@ async def test_history_returns_stored_messages_newest_first(stack: Stack) -> Non
 
 
 async def test_unparsable_json_gets_the_compatible_error_and_the_connection_stays_open(
-    stack: Stack,
+    stack: Gateways,
 ) -> None:
     room = new_room()
     async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice:
@@ -145,7 +170,7 @@ async def test_unparsable_json_gets_the_compatible_error_and_the_connection_stay
     ids=["empty", "5001-characters"],
 )
 async def test_content_out_of_bounds_gets_an_error_naming_the_limit_and_nothing_is_stored(
-    stack: Stack, content: str, code: str, named: str
+    stack: Gateways, content: str, code: str, named: str
 ) -> None:
     room = new_room()
     async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice:
@@ -160,7 +185,7 @@ async def test_content_out_of_bounds_gets_an_error_naming_the_limit_and_nothing_
     assert not alice.of_type("chat")[1:]
 
 
-async def test_a_bad_room_id_is_refused_at_the_handshake(stack: Stack) -> None:
+async def test_a_bad_room_id_is_refused_at_the_handshake(stack: Gateways) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.get(
             f"{stack['gateway'].url}/chat/bad.room",
@@ -175,7 +200,7 @@ async def test_a_bad_room_id_is_refused_at_the_handshake(stack: Stack) -> None:
     assert "room id" in response.json()["error"]
 
 
-async def test_history_rejects_bad_parameters_naming_them(stack: Stack) -> None:
+async def test_history_rejects_bad_parameters_naming_them(stack: Gateways) -> None:
     async with httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http:
         limit = await http.get(f"/api/rooms/{new_room()}/messages?limit=500")
         before = await http.get(f"/api/rooms/{new_room()}/messages?before=abc")
@@ -223,7 +248,7 @@ async def test_a_message_survives_restarting_every_service_and_both_stores(
         postgres.stop()
 
 
-async def test_the_gateway_serves_the_demo_page(stack: Stack) -> None:
+async def test_the_gateway_serves_the_demo_page(stack: Gateways) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.get(f"{stack['gateway'].url}/")
     assert response.status_code == 200

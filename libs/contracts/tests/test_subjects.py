@@ -44,3 +44,10 @@ def test_public_exports_are_pinned() -> None:
     )
     for name in switchboard_contracts.__all__:
         assert hasattr(switchboard_contracts, name)
+
+
+def test_live_room_subjects_are_the_chat_streams_republish_target_and_outside_the_stream() -> None:
+    assert streams.CHAT.republish == (subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL)
+    live_prefix = subjects.CHAT_LIVE_ALL.removesuffix(">")
+    assert subjects.chat_live("x").startswith(live_prefix)
+    assert not any(s.startswith(live_prefix) for s in streams.CHAT.subjects)

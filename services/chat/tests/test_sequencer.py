@@ -30,7 +30,10 @@ async def nothing_stored(room: str) -> int:
 
 
 def draft(room: str, message_id: str) -> ChatMessage:
-    return ChatMessage(id=message_id, room=room, seq=0, sender_id="alice", content="x", timestamp=1)
+    """Message ids are deduplicated stream-wide, so the test ids carry the room, as real ones do."""
+    return ChatMessage(
+        id=f"{room}/{message_id}", room=room, seq=0, sender_id="alice", content="x", timestamp=1
+    )
 
 
 async def test_two_instances_writing_one_room_produce_a_gap_free_sequence(
@@ -57,7 +60,7 @@ async def test_a_retried_message_id_returns_the_original_without_storing_twice(
     original = await first.publish(draft(room, "same-id"))
     await first.publish(draft(room, "other-id"))
     retried = await second.publish(draft(room, "same-id"))
-    assert (retried.id, retried.seq) == (original.id, original.seq) == ("same-id", 1)
+    assert (retried.id, retried.seq) == (original.id, original.seq) == (f"{room}/same-id", 1)
     last = (
         await connections[0].jetstream().get_last_msg(streams.CHAT.name, subjects.chat_room(room))
     )
@@ -77,3 +80,19 @@ async def test_a_room_unknown_to_the_stream_continues_from_what_persistence_stor
         draft(room, "m")
     )
     assert message.seq == 41
+
+
+async def test_live_subscribers_see_each_stored_message_once_in_order_and_nothing_rejected(
+    connections: list[Client],
+) -> None:
+    """Rejected attempts (a concurrent writer) and duplicates (a retry) never reach gateways."""
+    room = f"r-{secrets.token_hex(4)}"
+    live = await connections[0].subscribe(subjects.chat_live(room))
+    instances = [RoomSequencer(c.jetstream(), nothing_stored) for c in connections]
+    await asyncio.gather(*(instances[i % 2].publish(draft(room, f"m-{i}")) for i in range(40)))
+    await instances[1].publish(draft(room, "m-0"))  # a retry of an already stored message
+    last = await instances[0].publish(draft(room, "last"))
+    received: list[int] = []
+    while not received or received[-1] != last.seq:
+        received.append(ChatMessage.decode((await live.next_msg(timeout=5)).data).seq)
+    assert received == list(range(1, 42))

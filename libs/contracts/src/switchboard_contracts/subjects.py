@@ -5,12 +5,14 @@ from switchboard_contracts.ids import validate_room_id
 __all__ = [
     "CHAT_HISTORY",
     "CHAT_LAST_SEQ",
+    "CHAT_LIVE_ALL",
     "CHAT_ROOM_ALL",
     "CHAT_SEND",
     "METRICS_REPORT_ALL",
     "NOTIFY_USER_ALL",
     "QUEUE_CHAT",
     "QUEUE_PERSISTENCE",
+    "chat_live",
     "chat_room",
     "metrics_report",
 ]
@@ -24,13 +26,21 @@ QUEUE_CHAT = "chat"
 QUEUE_PERSISTENCE = "persistence"
 
 CHAT_ROOM_ALL = "chat.room.>"
+CHAT_LIVE_ALL = "chat.live.>"
 METRICS_REPORT_ALL = "metrics.report.>"
 NOTIFY_USER_ALL = "notify.user.>"
 
 
 def chat_room(room_id: str) -> str:
-    """The subject of a room's durable messages (stream CHAT)."""
+    """Where chat publishes a room's messages; stored in stream CHAT. Nobody subscribes to it:
+    a publish that JetStream rejects or drops as a duplicate is still seen by core subscribers."""
     return f"chat.room.{validate_room_id(room_id)}"
+
+
+def chat_live(room_id: str) -> str:
+    """Where gateways receive a room's messages: republished by the CHAT stream, only once
+    stored, in stream (= ``seq``) order."""
+    return f"chat.live.{validate_room_id(room_id)}"
 
 
 def metrics_report(service: str) -> str:

@@ -5,7 +5,14 @@ import logging
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RePublish,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 from switchboard_contracts.streams import ConsumerSpec, StreamSpec
 
@@ -85,6 +92,9 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
         allow_direct=True,
+        republish=RePublish(src=spec.republish[0], dest=spec.republish[1])
+        if spec.republish
+        else None,
     )
     try:
         await js.stream_info(spec.name)

@@ -31,7 +31,7 @@ class RoomHub:
         self._members.setdefault(room, set()).add(deliver)
         if room not in self._subscriptions:
             self._subscriptions[room] = await self._bus.nc.subscribe(
-                subjects.chat_room(room), cb=self._on_message
+                subjects.chat_live(room), cb=self._on_message
             )
 
     async def leave(self, room: str, deliver: Deliver) -> None:

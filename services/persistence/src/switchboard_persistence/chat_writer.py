@@ -42,7 +42,7 @@ class ChatWriter:
         while not self._stopping:
             try:
                 batch = await sub.fetch(self._batch_size, timeout=1.0)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when nothing came
                 continue
             except Exception:
                 log.exception("fetching from %s failed; retrying", spec.durable)
