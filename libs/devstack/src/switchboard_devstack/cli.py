@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -20,6 +21,26 @@ __all__ = ["main"]
 
 DEV_NATS_PORT = 4223  # 4222 is often taken by a system NATS
 DEV_POSTGRES_PORT = 5433  # 5432 likewise
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    """The ports ``make dev`` uses: the documented ones, or a block from ``--base-port``."""
+
+    services: dict[str, int]
+    nats: int
+    postgres: int
+
+    @classmethod
+    def documented(cls) -> "DevPorts":
+        return cls({s.name: s.dev_port for s in SERVICES}, DEV_NATS_PORT, DEV_POSTGRES_PORT)
+
+    @classmethod
+    def from_base(cls, base: int) -> "DevPorts":
+        services = {spec.name: base + i for i, spec in enumerate(SERVICES)}
+        return cls(services, base + len(SERVICES), base + len(SERVICES) + 1)
+
+
 DATABASE_NAME = "switchboard"
 
 _COLOURS = ["36", "35", "33", "32", "34", "31", "37"]
@@ -47,7 +68,13 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path(".switchboard"), help="kept between runs"
     )
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        help="use consecutive ports from here instead of the documented ones",
+    )
     args = parser.parse_args()
+    ports = DevPorts.from_base(args.base_port) if args.base_port else DevPorts.documented()
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o755)
@@ -66,13 +93,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    _refuse_taken_ports()
+    _refuse_taken_ports(ports)
     stores: list[NatsServer | PostgresServer] = []
     stack: Stack | None = None
     try:
-        nats_url, database_url = _start_stores(data_dir, sink, stores)
+        nats_url, database_url = _start_stores(data_dir, ports, sink, stores)
         stack = Stack(nats_url, database_url, sink=sink, env={"LOG_LEVEL": "INFO"})
-        stack.add_all({spec.name: spec.dev_port for spec in SERVICES})
+        stack.add_all(ports.services)
         stack.start()
         _print_summary(stack, data_dir)
         _supervise(stack, sink)
@@ -86,28 +113,28 @@ def main() -> None:
     sink("[switchboard-dev] stopped; data kept in " + str(data_dir))
 
 
-def _refuse_taken_ports() -> None:
-    wanted = [spec.dev_port for spec in SERVICES]
-    wanted += [] if os.environ.get("NATS_URL") else [DEV_NATS_PORT]
-    wanted += [] if os.environ.get("DATABASE_URL") else [DEV_POSTGRES_PORT]
+def _refuse_taken_ports(ports: DevPorts) -> None:
+    wanted = list(ports.services.values())
+    wanted += [] if os.environ.get("NATS_URL") else [ports.nats]
+    wanted += [] if os.environ.get("DATABASE_URL") else [ports.postgres]
     taken = [port for port in wanted if port_in_use(port)]
     if taken:
         sys.exit(f"port(s) {', '.join(map(str, taken))} in use: is another `make dev` running?")
 
 
 def _start_stores(
-    data_dir: Path, sink: Sink, started: list[NatsServer | PostgresServer]
+    data_dir: Path, ports: DevPorts, sink: Sink, started: list[NatsServer | PostgresServer]
 ) -> tuple[str, str]:
     """NATS and PostgreSQL from NATS_URL / DATABASE_URL, or embedded ones keeping data_dir."""
     nats_url = os.environ.get("NATS_URL")
     if not nats_url:
-        nats = NatsServer(data_dir / "nats", port=DEV_NATS_PORT, sink=sink)
+        nats = NatsServer(data_dir / "nats", port=ports.nats, sink=sink)
         nats.start()
         started.append(nats)
         nats_url = nats.url
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
-        postgres = PostgresServer(data_dir / "postgres", port=DEV_POSTGRES_PORT, sink=sink)
+        postgres = PostgresServer(data_dir / "postgres", port=ports.postgres, sink=sink)
         postgres.start()
         started.append(postgres)
         postgres.create_database(DATABASE_NAME)
