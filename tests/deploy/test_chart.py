@@ -21,25 +21,8 @@ from tests.deploy.chart import (
     manifests,
     merge,
     render,
-    schemas_dir,
 )
-
-CRD_SCHEMAS = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com/servicemonitor_v1.json",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com/prometheusrule_v1.json",
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway.networking.k8s.io/httproute_v1.json",
-}
-
-
-def _kube_versions() -> tuple[str, str]:
-    """The oldest version Chart.yaml's kubeVersion admits and the newest one we can check."""
-    constraint = load_yaml(CHART_DIR / "Chart.yaml")["kubeVersion"]
-    oldest = re.fullmatch(r">=\s*(\d+\.\d+)\.\d+(-0)?", constraint)
-    assert oldest, f"kubeVersion {constraint!r} should be a lower bound like '>=1.30.0-0'"
-    return f"{oldest.group(1)}.0", kubernetes_validate.latest_version()
-
-
-KUBE_VERSIONS = _kube_versions()
+from tests.deploy.validation import KUBE_VERSIONS, is_custom_resource, validate_object
 
 # Every way the tests render the chart: the defaults (plus the one required choice) and each
 # file in ci/, layered over the defaults as `helm install -f` would.
@@ -47,25 +30,6 @@ VALUE_CASES: dict[str, dict[str, Any]] = {
     "defaults": DEFAULT_OVERRIDES,
     **{f"ci/{path.name}": load_yaml(path) for path in CI_VALUES},
 }
-
-
-def _crd_schema(api_version: str, kind: str) -> dict[str, Any]:
-    root = schemas_dir()
-    if root is None:
-        pytest.skip(f"{kind} not validated: ../shared/schemas is absent next to the repository")
-    schema: dict[str, Any] = json.loads(
-        (root / "crds" / CRD_SCHEMAS[api_version, kind]).read_text()
-    )
-    return schema
-
-
-def validate_object(obj: Manifest, kube_version: str) -> None:
-    """Strict schema validation: core kinds by kubernetes-validate, CRDs by their schemas."""
-    key = (obj["apiVersion"], obj["kind"])
-    if key in CRD_SCHEMAS:
-        jsonschema.Draft7Validator(_crd_schema(*key)).validate(obj)
-    else:
-        kubernetes_validate.validate(obj, kube_version, strict=True)
 
 
 def test_ci_values_exist_for_the_tests_that_need_them() -> None:
@@ -86,10 +50,7 @@ def test_chart_lints_in_strict_mode(case: str, kube_version: str) -> None:
     assert not report["errors"], report["errors"]
 
 
-@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
-@pytest.mark.parametrize("case", VALUE_CASES)
-def test_every_rendered_object_validates_strictly(case: str, kube_version: str) -> None:
-    objects = manifests(VALUE_CASES[case])
+def _validate_all(objects: list[Manifest], kube_version: str) -> None:
     assert objects
     for obj in objects:
         try:
@@ -99,6 +60,20 @@ def test_every_rendered_object_validates_strictly(case: str, kube_version: str) 
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} at {where}: {err.message}")
         except kubernetes_validate.SchemaNotFoundError as err:
             pytest.fail(f"{obj['kind']} has no schema: {err.message}")
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", VALUE_CASES)
+def test_every_kubernetes_object_validates_strictly(case: str, kube_version: str) -> None:
+    objects = manifests(VALUE_CASES[case])
+    _validate_all([obj for obj in objects if not is_custom_resource(obj)], kube_version)
+
+
+@pytest.mark.parametrize("case", ["ci/full-values.yaml"])
+def test_every_custom_resource_validates_against_its_crd_schema(case: str) -> None:
+    objects = [obj for obj in manifests(VALUE_CASES[case]) if is_custom_resource(obj)]
+    assert {obj["kind"] for obj in objects} == {"ServiceMonitor", "PrometheusRule", "HTTPRoute"}
+    _validate_all(objects, KUBE_VERSIONS[-1])
 
 
 def test_full_values_render_every_optional_kind() -> None:
