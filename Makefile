@@ -4,6 +4,9 @@
 UV_VERSION := 0.13.9
 UV := python3 -m uv
 SYNC_STAMP := .venv/.synced-$(UV_VERSION)
+SERVICES := gateway chat notification persistence metrics-collector
+IMAGE_REGISTRY ?= ghcr.io/switchboard-dev
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/switchboard/Chart.yaml)
 
 .PHONY: help setup dev test test-unit lint format bench images chart clean
 
@@ -12,6 +15,8 @@ help:
 	@echo "make test    unit, component and end-to-end tests (real NATS and PostgreSQL)"
 	@echo "make lint    ruff format check, ruff lint, mypy --strict"
 	@echo "make format  apply ruff format and fixes"
+	@echo "make images  build the five images from docker/Dockerfile (needs Docker)"
+	@echo "make chart   regenerate deploy/k8s/switchboard.yaml from the Helm chart"
 
 $(SYNC_STAMP): uv.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -38,6 +43,16 @@ lint: $(SYNC_STAMP)
 format: $(SYNC_STAMP)
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
+
+images:
+	@for service in $(SERVICES); do \
+		echo "building $(IMAGE_REGISTRY)/$$service:$(IMAGE_TAG)"; \
+		docker build -f docker/Dockerfile --build-arg SERVICE=$$service \
+			-t $(IMAGE_REGISTRY)/$$service:$(IMAGE_TAG) . || exit 1; \
+	done
+
+chart: $(SYNC_STAMP)
+	$(UV) run python -m tests.deploy.chart
 
 clean:
 	rm -rf .switchboard test-artifacts .pytest_cache .mypy_cache .ruff_cache
