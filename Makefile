@@ -8,7 +8,7 @@ SERVICES := gateway chat notification persistence metrics-collector
 IMAGE_REGISTRY ?= ghcr.io/switchboard-dev
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/switchboard/Chart.yaml)
 
-.PHONY: help setup dev test test-unit lint format bench images chart clean
+.PHONY: help setup dev test test-unit lint audit format bench images chart clean
 
 help:
 	@echo "make dev     start NATS, PostgreSQL and the five services; open http://localhost:8080/"
@@ -39,6 +39,13 @@ lint: $(SYNC_STAMP)
 	$(UV) run ruff format --check .
 	$(UV) run ruff check .
 	$(UV) run mypy libs services tests
+
+# Audits the locked dependencies against the Python Packaging Advisory Database (through PyPI's
+# JSON API). --strict: a package that cannot be audited fails the run instead of passing silently,
+# so this target fails where that API is unreachable (as on our CI machines); it is not part of lint.
+audit: $(SYNC_STAMP)
+	$(UV) export --frozen --all-packages --no-emit-workspace --no-hashes --format requirements-txt -o .audit-requirements.txt
+	$(UV) run pip-audit --strict --disable-pip --no-deps --progress-spinner off -r .audit-requirements.txt
 
 format: $(SYNC_STAMP)
 	$(UV) run ruff format .
