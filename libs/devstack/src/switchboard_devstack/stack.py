@@ -4,7 +4,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,7 +25,11 @@ class ServiceHandle:
     label: str
     port: int
     process: ManagedProcess
-    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the process gets; a change applies from its next start."""
+        return self.process.env
 
     @property
     def url(self) -> str:
@@ -105,7 +109,7 @@ class Stack:
             sink=self._sink,
             log_file=self._log_dir / f"{label}.log" if self._log_dir else None,
         )
-        handle = ServiceHandle(label, port, process, service_env)
+        handle = ServiceHandle(label, port, process)
         self.services[label] = handle
         return handle
 

@@ -22,7 +22,10 @@ def configure_logging(settings: ServiceSettings) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
-def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
+def run_service(
+    app: ASGIApp, settings: ServiceSettings, *, websocket_max_bytes: int | None = None
+) -> None:
+    """Serve ``app``; WebSocket frames larger than ``websocket_max_bytes`` close with 1009."""
     configure_logging(settings)
     uvicorn.run(
         app,
@@ -32,6 +35,7 @@ def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
         http="httptools",
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        ws_max_size=websocket_max_bytes or 16 * 1024 * 1024,
         log_config=None,
         access_log=False,
         lifespan="on",

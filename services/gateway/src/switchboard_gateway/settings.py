@@ -13,3 +13,6 @@ class GatewaySettings(ServiceSettings):
         description="Frames queued for one connection before it is cut off (1013)",
     )
     bus_request_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_frame_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="A larger client frame closes the connection (1009)"
+    )
