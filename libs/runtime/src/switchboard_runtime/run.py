@@ -1,39 +1,36 @@
-"""Running a service process: logging, then uvicorn serving the service's ASGI app."""
-
-import logging
-import sys
+"""Running a service process: logs, traces and metrics, then uvicorn serving its ASGI app."""
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from switchboard_runtime.access import AccessMiddleware
 from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
 
 __all__ = ["configure_logging", "run_service"]
 
 
-def configure_logging(settings: ServiceSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        force=True,
-    )
-    # uvicorn's access log would print query strings, which may carry tokens.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+def configure_logging(settings: ServiceSettings, service: str) -> None:
+    """Logs, traces and the metrics' service label, for a command that serves nothing."""
+    setup_telemetry(settings, service)
 
 
-def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
-    configure_logging(settings)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
-    )
+def run_service(app: ASGIApp, settings: ServiceSettings, service: str) -> None:
+    """Serve ``app`` as ``service`` (its name: ``gateway``, ``chat``, ...) until SIGTERM."""
+    setup_telemetry(settings, service)
+    try:
+        uvicorn.run(
+            AccessMiddleware(app),
+            host=settings.http_host,
+            port=settings.http_port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            log_config=None,
+            access_log=False,  # AccessMiddleware logs requests, query strings redacted
+            lifespan="on",
+            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        )
+    finally:
+        shutdown_telemetry()

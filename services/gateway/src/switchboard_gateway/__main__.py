@@ -6,7 +6,7 @@ from switchboard_gateway.settings import GatewaySettings
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
-    run_service(create_app(settings), settings)
+    run_service(create_app(settings), settings, "gateway")
 
 
 if __name__ == "__main__":
