@@ -71,36 +71,36 @@ class AccessMiddleware:
 
         method = str(scope.get("method", "GET"))
         method = method if method in _METHODS else "other"
-        try:
-            if quiet:
+        if quiet:
+            try:
                 await self.app(scope, receive, send_and_note)
-            else:
-                with tracer().start_as_current_span(
-                    f"{method} {scope.get('path', '')}", kind=SpanKind.SERVER
-                ) as span:
-                    await self.app(scope, receive, send_and_note)
-                    route = route_template(scope)
-                    span.update_name(f"{method} {route}")
-                    span.set_attributes(
-                        {
-                            "http.request.method": method,
-                            "http.route": route,
-                            "url.path": scope.get("path", ""),
-                            "http.response.status_code": status,
-                        }
-                    )
-                    if status >= SERVER_ERROR:
-                        span.set_status(Status(StatusCode.ERROR))
-        finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(scope)
-            HTTP_REQUESTS.labels(service_name(), method, route, str(status)).inc()
-            HTTP_REQUEST_DURATION.labels(service_name(), method, route).observe(elapsed)
-            log.log(
-                logging.DEBUG if quiet else logging.INFO,
-                '"%s %s" %d %.1fms',
-                method,
-                loggable_target(scope),
-                status,
-                elapsed * 1000,
-            )
+            finally:
+                _record(scope, method, status, started, logging.DEBUG)
+            return
+        with tracer().start_as_current_span(
+            f"{method} {scope.get('path', '')}", kind=SpanKind.SERVER
+        ) as span:
+            try:
+                await self.app(scope, receive, send_and_note)
+            finally:
+                route = route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "url.path": scope.get("path", ""),
+                        "http.response.status_code": status,
+                    }
+                )
+                if status >= SERVER_ERROR:
+                    span.set_status(Status(StatusCode.ERROR))
+                _record(scope, method, status, started, logging.INFO)  # in the span: its ids
+
+
+def _record(scope: Scope, method: str, status: int, started: float, level: int) -> None:
+    elapsed = time.perf_counter() - started
+    route = route_template(scope)
+    HTTP_REQUESTS.labels(service_name(), method, route, str(status)).inc()
+    HTTP_REQUEST_DURATION.labels(service_name(), method, route).observe(elapsed)
+    log.log(level, '"%s %s" %d %.1fms', method, loggable_target(scope), status, elapsed * 1000)

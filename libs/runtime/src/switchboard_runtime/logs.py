@@ -36,7 +36,7 @@ _HIDDEN_PARAMS = (
 )
 _PATTERNS = (
     # ?token=... &password=... in URLs and paths (also URL-encoded &amp; forms)
-    (re.compile(rf"(?i)([?&;](?:{_HIDDEN_PARAMS})=)[^&\s\"'#;]*"), rf"\1{REDACTED}"),
+    (re.compile(rf"(?i)([?&;](?:{_HIDDEN_PARAMS})=)[^&\s\"'#;\\]*"), rf"\1{REDACTED}"),
     # Authorization: Bearer ... / Basic ...
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # a JWT wherever it appears
