@@ -144,6 +144,8 @@ async def test_prometheus_scrapes_all_five_services_and_the_delivery_latency_his
     )
     assert {s["metric"]["job"] for s in up} == set(SERVICES)
     await chat_in_a_room(stack, 3)  # after a first scrape, so that rate() sees the increase
+    per_job = await prometheus.query('count by (job) ({__name__=~"switchboard_.+"})')
+    assert {s["metric"]["job"]: value(s) >= 10 for s in per_job} == dict.fromkeys(SERVICES, True)
     services = await query_until(
         prometheus,
         "count by (service, job) (switchboard_build_info)",
@@ -295,7 +297,9 @@ async def test_a_token_in_the_query_string_and_message_bodies_appear_in_no_log(
     room = new_room()
     gateway = stack["gateway"]
     async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={token}") as alice:
-        await alice.send({"type": "chat", "payload": {"content": body, "clientMsgId": "c-1"}})
+        await alice.send(
+            {"type": "chat", "payload": {"content": body, "clientMsgId": secrets.token_hex(8)}}
+        )
         await alice.wait_for("ack")
         await alice.send({"type": "chat", "payload": {"content": body + "x" * 5000}})
         await alice.wait_for("error")

@@ -8,12 +8,10 @@ from starlette.applications import Starlette
 from switchboard_contracts import streams
 from switchboard_runtime import Bus, Health, ensure_stream, service_routes
 
-from switchboard_notification import metrics
+import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
 from switchboard_notification.settings import NotificationSettings
 
 __all__ = ["create_app"]
-
-del metrics  # imported to register them: they show (at zero) before the first notification
 
 
 def create_app(settings: NotificationSettings) -> Starlette:
