@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages that some tests drive as real peers. Installed only when missing.
-# (None are needed yet; later issues add Chromium and Prometheus here.)
+# prometheus: the observability end-to-end test scrapes the stack with a real Prometheus, and
+# its promtool checks the alert rules shipped with the chart.
 set -euo pipefail
-packages=()
+packages=(prometheus)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -363,13 +363,17 @@ def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def test_dashboards_are_config_maps_for_the_grafana_sidecar() -> None:
-    (config_map,) = find(manifests(DEFAULT_OVERRIDES), "ConfigMap")
-    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
-    for name, text in config_map["data"].items():
+    config_maps = find(manifests(DEFAULT_OVERRIDES), "ConfigMap")
+    data: dict[str, str] = {}
+    for config_map in config_maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        data.update(config_map["data"])
+    for name, text in data.items():
         dashboard = json.loads(text)
         assert dashboard["panels"], name
-    shipped = {path.name for path in (CHART_DIR / "files" / "dashboards").glob("*.json")}
-    assert set(config_map["data"]) == shipped
+    shipped = {path.name for path in (CHART_DIR / "dashboards").glob("*.json")}
+    assert set(data) == shipped
+    assert len(config_maps) == len(shipped)  # one ConfigMap a dashboard, each under 1 MiB
 
 
 def test_helm_test_pod_checks_the_gateway() -> None:

@@ -98,7 +98,9 @@ def main() -> None:
     stack: Stack | None = None
     try:
         nats_url, database_url = _start_stores(data_dir, ports, sink, stores)
-        stack = Stack(nats_url, database_url, sink=sink, env={"LOG_LEVEL": "INFO"})
+        stack = Stack(
+            nats_url, database_url, sink=sink, env={"LOG_LEVEL": "INFO", "LOG_FORMAT": "text"}
+        )
         stack.add_all(ports.services)
         stack.start()
         _print_summary(stack, data_dir)

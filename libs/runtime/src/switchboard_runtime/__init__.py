@@ -1,6 +1,7 @@
-"""What every Switchboard service shares: settings, bus, health and metrics routes, run loop."""
+"""What every Switchboard service shares: settings, bus, health and metrics routes, run loop,
+and its telemetry (``metrics``, ``tracing``, ``logs``, ``access``, ``consumer_lag``)."""
 
-from switchboard_runtime.bus import Bus, ensure_consumer, ensure_stream
+from switchboard_runtime.bus import Bus, ensure_consumer, ensure_stream, stream_publish
 from switchboard_runtime.health import Health
 from switchboard_runtime.requests import serve_requests
 from switchboard_runtime.run import run_service
@@ -17,4 +18,5 @@ __all__ = [
     "run_service",
     "serve_requests",
     "service_routes",
+    "stream_publish",
 ]

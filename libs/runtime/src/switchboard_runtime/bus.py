@@ -1,14 +1,26 @@
-"""The NATS connection of a service, tuned to notice a dead server quickly, and stream set-up."""
+"""The NATS connection of a service, tuned to notice a dead server quickly, and stream set-up.
+
+``Bus.publish``, ``Bus.request``, ``Bus.subscribe`` and ``stream_publish`` are the traced and
+counted ways to use it: they carry the trace context in the message headers and feed the
+``switchboard_bus_*`` metrics. Use them rather than ``bus.nc`` directly.
+"""
 
 import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    PubAck,
     RePublish,
     StorageType,
     StreamConfig,
@@ -16,9 +28,22 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 from switchboard_contracts.streams import ConsumerSpec, StreamSpec
 
+from switchboard_runtime.metrics import (
+    BUS_MESSAGES_PUBLISHED,
+    BUS_MESSAGES_RECEIVED,
+    BUS_REQUEST_DURATION,
+    BUS_REQUESTS,
+    NATS_CONNECTED,
+    NATS_DISCONNECTS,
+    NATS_ERRORS,
+    NATS_RECONNECTS,
+    service_name,
+    subject_template,
+)
 from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.tracing import consumer_span, producer_span
 
-__all__ = ["Bus", "ensure_consumer", "ensure_stream"]
+__all__ = ["Bus", "ensure_consumer", "ensure_stream", "stream_publish"]
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +72,24 @@ class Bus:
 
     async def connect(self) -> None:
         settings = self._settings
+        service = service_name()
 
         async def on_disconnected() -> None:
+            NATS_DISCONNECTS.labels(service).inc()
             log.warning("disconnected from NATS")
 
         async def on_reconnected() -> None:
+            NATS_RECONNECTS.labels(service).inc()
             log.info("reconnected to NATS")
 
         async def on_error(err: Exception) -> None:
+            NATS_ERRORS.labels(service).inc()
             log.warning("NATS error: %s", err)
+
+        NATS_CONNECTED.labels(service).set_function(lambda: float(self.connected))
+        NATS_DISCONNECTS.labels(service)
+        NATS_RECONNECTS.labels(service)
+        NATS_ERRORS.labels(service)
 
         self._nc = await nats.connect(
             servers=[url.strip() for url in settings.nats_url.split(",")],
@@ -79,6 +113,78 @@ class Bus:
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
         self._nc = None
+
+    async def publish(
+        self, subject: str, payload: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Core NATS publish, traced and counted."""
+        with producer_span("publish", subject, headers=headers, body_size=len(payload)) as traced:
+            await self.nc.publish(subject, payload, headers=traced)
+        BUS_MESSAGES_PUBLISHED.labels(service_name(), subject_template(subject)).inc()
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> Msg:
+        """Request/reply, traced and counted; raises nats' TimeoutError / NoRespondersError."""
+        service, family = service_name(), subject_template(subject)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            with producer_span(
+                "request", subject, headers=headers, body_size=len(payload)
+            ) as traced:
+                reply = await self.nc.request(subject, payload, timeout=timeout, headers=traced)
+        except NatsTimeoutError:
+            outcome = "timeout"
+            raise
+        except NoRespondersError:
+            outcome = "no_responders"
+            raise
+        else:
+            outcome = "ok"
+            return reply
+        finally:
+            BUS_REQUESTS.labels(service, family, outcome).inc()
+            BUS_REQUEST_DURATION.labels(service, family).observe(time.perf_counter() - started)
+
+    async def subscribe(
+        self, subject: str, cb: Callable[[Msg], Awaitable[None]], queue: str = ""
+    ) -> Subscription:
+        """Core NATS subscription; each message is handled in a CONSUMER span and counted."""
+
+        async def handle(msg: Msg) -> None:
+            BUS_MESSAGES_RECEIVED.labels(service_name(), subject_template(msg.subject)).inc()
+            with consumer_span(
+                msg.subject, msg.headers, group=queue or None, body_size=len(msg.data)
+            ):
+                await cb(msg)
+
+        return await self.nc.subscribe(subject, queue=queue, cb=handle)
+
+
+async def stream_publish(
+    js: JetStreamContext,
+    subject: str,
+    payload: bytes,
+    *,
+    stream: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> PubAck:
+    """JetStream publish, traced (the context is stored with the message) and counted."""
+    with producer_span(
+        "publish",
+        subject,
+        headers=headers,
+        message_id=(headers or {}).get("Nats-Msg-Id"),
+        body_size=len(payload),
+    ) as traced:
+        ack: PubAck = await js.publish(subject, payload, stream=stream, headers=traced)
+    BUS_MESSAGES_PUBLISHED.labels(service_name(), subject_template(subject)).inc()
+    return ack
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,6 +11,16 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode
+
+from switchboard_runtime.logs import log_failure
+from switchboard_runtime.metrics import (
+    BUS_HANDLED_REQUESTS,
+    BUS_HANDLER_DURATION,
+    BUS_MESSAGES_RECEIVED,
+    service_name,
+    subject_template,
+)
+from switchboard_runtime.tracing import consumer_span, mark_error
 
 __all__ = ["serve_requests"]
 
@@ -29,30 +40,45 @@ async def serve_requests(
     on_error: Callable[[BusError], Rep],
     concurrency: int = 256,
 ) -> Subscription:
-    """Subscribe ``handle`` to ``subject`` in a queue group; up to ``concurrency`` run at once."""
+    """Subscribe ``handle`` to ``subject`` in a queue group; up to ``concurrency`` run at once.
+
+    Each request is handled in a CONSUMER span (child of the requester's) and counted by outcome.
+    """
     slots = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
+    family = subject_template(subject)
 
     async def answer(msg: Msg) -> None:
+        service = service_name()
+        started = time.perf_counter()
+        outcome = "ok"
         try:
-            try:
-                request = request_type.decode(msg.data)
-            except ValidationError as err:
-                reply = on_error(BusError(code=ErrorCode.INVALID_FRAME, message=str(err)))
-            else:
+            with consumer_span(subject, msg.headers, group=queue, body_size=len(msg.data)) as span:
                 try:
-                    reply = await handle(request)
-                except Exception:
-                    log.exception("handling %s failed", subject)
-                    reply = on_error(
-                        BusError(code=ErrorCode.INTERNAL, message=f"{subject} failed; retry")
-                    )
-            if msg.reply:
-                await msg.respond(reply.encode())
+                    request = request_type.decode(msg.data)
+                except ValidationError as err:
+                    outcome = "invalid"
+                    mark_error(span, "undecodable request")
+                    reply = on_error(BusError(code=ErrorCode.INVALID_FRAME, message=str(err)))
+                else:
+                    try:
+                        reply = await handle(request)
+                    except Exception as err:
+                        outcome = "error"
+                        mark_error(span, type(err).__name__)
+                        log_failure(log, err, "handling %s failed", subject)
+                        reply = on_error(
+                            BusError(code=ErrorCode.INTERNAL, message=f"{subject} failed; retry")
+                        )
+                if msg.reply:
+                    await msg.respond(reply.encode())
         finally:
             slots.release()
+            BUS_HANDLED_REQUESTS.labels(service, family, outcome).inc()
+            BUS_HANDLER_DURATION.labels(service, family).observe(time.perf_counter() - started)
 
     async def on_message(msg: Msg) -> None:
+        BUS_MESSAGES_RECEIVED.labels(service_name(), family).inc()
         await slots.acquire()
         task = asyncio.create_task(answer(msg))
         tasks.add(task)

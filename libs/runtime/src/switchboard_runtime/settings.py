@@ -4,13 +4,18 @@ import sys
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from switchboard_runtime.telemetry_settings import TelemetrySettings
 
 __all__ = ["ServiceSettings", "load_settings"]
 
 
-class ServiceSettings(BaseSettings):
-    """From the environment; names are the same in local development, the chart and the docs."""
+class ServiceSettings(TelemetrySettings):
+    """From the environment; names are the same in local development, the chart and the docs.
+
+    Logging and tracing settings (``LOG_FORMAT``, ``OTEL_*``) come from ``TelemetrySettings``.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 

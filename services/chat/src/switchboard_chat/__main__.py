@@ -6,7 +6,7 @@ from switchboard_chat.settings import ChatSettings
 
 def main() -> None:
     settings = load_settings(ChatSettings)
-    run_service(create_app(settings), settings)
+    run_service(create_app(settings), settings, "chat")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from switchboard_contracts import (
 )
 
 from switchboard_chat.content import message_id, sanitise
+from switchboard_chat.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 from switchboard_chat.sequencer import RoomSequencer
 
 __all__ = ["MessageAcceptor"]
@@ -23,6 +24,14 @@ class MessageAcceptor:
         self._sequencer = sequencer
 
     async def accept(self, request: ChatSendRequest) -> ChatSendReply:
+        reply = await self._accept(request)
+        if reply.error is not None:
+            MESSAGES_REJECTED.labels(reply.error.code.value).inc()
+        else:
+            MESSAGES_ACCEPTED.inc()
+        return reply
+
+    async def _accept(self, request: ChatSendRequest) -> ChatSendReply:
         try:
             validate_room_id(request.room)
         except InvalidIdError as err:

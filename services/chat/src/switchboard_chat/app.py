@@ -26,7 +26,7 @@ def create_app(settings: ChatSettings) -> Starlette:
     async def stored_last_seq(room: str) -> int:
         reply = LastSeqReply.decode(
             (
-                await bus.nc.request(
+                await bus.request(
                     subjects.CHAT_LAST_SEQ,
                     LastSeqRequest(room=room).encode(),
                     timeout=LAST_SEQ_TIMEOUT_SECONDS,

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import ChatMessage, streams, subjects
+from switchboard_runtime import stream_publish
+
+from switchboard_chat.metrics import DUPLICATES, SEQUENCE_CONFLICTS
 
 __all__ = ["RoomSequencer", "SequencerError"]
 
@@ -50,7 +53,8 @@ class RoomSequencer:
                 head = self._heads.get(draft.room) or await self._read_head(draft.room)
                 message = draft.model_copy(update={"seq": head.room_seq + 1})
                 try:
-                    ack = await self._js.publish(
+                    ack = await stream_publish(
+                        self._js,
                         subjects.chat_room(draft.room),
                         message.encode(),
                         stream=streams.CHAT.name,
@@ -62,9 +66,11 @@ class RoomSequencer:
                 except APIError as err:
                     if err.err_code != WRONG_LAST_SEQUENCE:
                         raise
+                    SEQUENCE_CONFLICTS.inc()
                     self._heads.pop(draft.room, None)
                     continue
                 if ack.duplicate:
+                    DUPLICATES.inc()
                     return await self._stored(ack.seq)
                 self._heads[draft.room] = _RoomHead(message.seq, ack.seq)
                 return message

@@ -6,7 +6,9 @@ from switchboard_gateway.settings import GatewaySettings
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
-    run_service(create_app(settings), settings, websocket_max_bytes=settings.max_frame_bytes)
+    run_service(
+        create_app(settings), settings, "gateway", websocket_max_bytes=settings.max_frame_bytes
+    )
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes
 
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
+from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.http_api import api_routes
 from switchboard_gateway.rooms import RoomHub
 from switchboard_gateway.settings import GatewaySettings
@@ -41,4 +43,5 @@ def create_app(settings: GatewaySettings) -> Starlette:
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(ConnectionMetrics)],
     )

@@ -33,7 +33,7 @@ class ChatClient:
 
     async def _request(self, subject: str, payload: bytes) -> bytes | BusError:
         try:
-            reply = await self._bus.nc.request(subject, payload, timeout=self._timeout)
+            reply = await self._bus.request(subject, payload, timeout=self._timeout)
         except (NatsTimeoutError, NoRespondersError):
             return BusError(
                 code=ErrorCode.UNAVAILABLE, message=f"{subject} did not answer in time; retry"

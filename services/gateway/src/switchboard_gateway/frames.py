@@ -13,6 +13,8 @@ from typing import Any
 from switchboard_contracts import ChatMessage
 from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH
 
+from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
+
 __all__ = [
     "ChatFrame",
     "ClientFrame",
@@ -100,9 +102,11 @@ def _load_object(text: str | bytes) -> dict[str, Any] | FrameError:
 
 def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
     frame = _load_object(text)
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    label = bounded(kind, FRAME_TYPES) if isinstance(kind, str) else "invalid"
+    FRAMES_RECEIVED.labels("websocket", label).inc()
     if isinstance(frame, FrameError):
         return frame
-    kind = frame.get("type")
     if not isinstance(kind, str):
         return FrameError("invalid_frame", "type is required and must be a string")
     if kind == "ping":
@@ -117,7 +121,8 @@ def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
 
 
 def _dump(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    # "type" first: edge.frame_type_of reads it from the text without parsing it again.
+    return json.dumps({"type": frame["type"], **frame}, separators=(",", ":"), ensure_ascii=False)
 
 
 def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
@@ -164,6 +169,7 @@ def connected_frame(client_id: str) -> str:
 
 
 def error_frame(code: str, message: str, ref: str | None = None) -> str:
+    ERRORS.labels(code[:40]).inc()
     payload = {"code": code, "message": message, "ref": ref}
     return _dump({"type": "error", "payload": payload, "timestamp": now_ms()})
 

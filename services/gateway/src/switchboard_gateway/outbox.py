@@ -10,6 +10,8 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
+
 __all__ = ["CLOSE_TRY_AGAIN_LATER", "Outbox"]
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class Outbox:
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
+            SLOW_CLIENT_DISCONNECTS.labels("websocket").inc()
             log.info("closing a connection that is too slow to read its frames")
             self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
 

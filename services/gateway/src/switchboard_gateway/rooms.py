@@ -10,6 +10,7 @@ from switchboard_contracts import ChatMessage, subjects
 from switchboard_runtime import Bus
 
 from switchboard_gateway.frames import chat_frame
+from switchboard_gateway.metrics import TimedFrame
 
 __all__ = ["RoomHub"]
 
@@ -30,7 +31,7 @@ class RoomHub:
     async def join(self, room: str, deliver: Deliver) -> None:
         self._members.setdefault(room, set()).add(deliver)
         if room not in self._subscriptions:
-            self._subscriptions[room] = await self._bus.nc.subscribe(
+            self._subscriptions[room] = await self._bus.subscribe(
                 subjects.chat_live(room), cb=self._on_message
             )
 
@@ -51,6 +52,7 @@ class RoomHub:
         except ValidationError:
             log.warning("ignoring an undecodable message on %s", msg.subject)
             return
-        text = chat_frame(message)  # encoded once, whatever the number of members
+        # encoded once, whatever the number of members; timed from chat's acceptance
+        text = TimedFrame(chat_frame(message), message.timestamp / 1000)
         for deliver in tuple(self._members.get(message.room, ())):
             deliver(text)

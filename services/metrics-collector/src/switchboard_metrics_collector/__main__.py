@@ -6,7 +6,7 @@ from switchboard_metrics_collector.settings import MetricsCollectorSettings
 
 def main() -> None:
     settings = load_settings(MetricsCollectorSettings)
-    run_service(create_app(settings), settings)
+    run_service(create_app(settings), settings, "metrics-collector")
 
 
 if __name__ == "__main__":

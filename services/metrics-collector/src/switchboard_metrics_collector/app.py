@@ -1,6 +1,7 @@
 """The metrics-collector process: listens to every service's reports."""
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from nats.aio.msg import Msg
@@ -10,6 +11,13 @@ from switchboard_contracts import ServiceReport, subjects
 from switchboard_runtime import Bus, Health, service_routes
 
 from switchboard_metrics_collector.cluster import ClusterView
+from switchboard_metrics_collector.metrics import (
+    CLUSTER_CONNECTIONS,
+    LIVE_INSTANCES,
+    REPORTS_INVALID,
+    REPORTS_RECEIVED,
+    SERVICES,
+)
 from switchboard_metrics_collector.settings import MetricsCollectorSettings
 
 __all__ = ["create_app"]
@@ -24,12 +32,22 @@ def create_app(settings: MetricsCollectorSettings) -> Starlette:
     cluster = ClusterView(STALE_AFTER_MS)
 
     async def on_report(msg: Msg) -> None:
-        with contextlib.suppress(ValidationError):
+        try:
             cluster.record(ServiceReport.decode(msg.data))
+        except ValidationError:
+            REPORTS_INVALID.inc()
+            return
+        REPORTS_RECEIVED.inc()
+        now = int(time.time() * 1000)
+        live = cluster.live(now)
+        for service in SERVICES:
+            LIVE_INSTANCES.labels(service).set(sum(1 for r in live if r.service == service))
+        CLUSTER_CONNECTIONS.set(sum(report.active_connections for report in live))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        # Periodic telemetry, not traced: a span per report per second would bury the traces.
         await bus.nc.subscribe(subjects.METRICS_REPORT_ALL, cb=on_report)
         try:
             yield

@@ -6,7 +6,7 @@ from switchboard_notification.settings import NotificationSettings
 
 def main() -> None:
     settings = load_settings(NotificationSettings)
-    run_service(create_app(settings), settings)
+    run_service(create_app(settings), settings, "notification")
 
 
 if __name__ == "__main__":

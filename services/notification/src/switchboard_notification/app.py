@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from switchboard_contracts import streams
 from switchboard_runtime import Bus, Health, ensure_stream, service_routes
 
+import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
 from switchboard_notification.settings import NotificationSettings
 
 __all__ = ["create_app"]

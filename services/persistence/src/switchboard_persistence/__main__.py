@@ -14,12 +14,12 @@ from switchboard_persistence.settings import PersistenceSettings
 def main() -> None:
     settings = load_settings(PersistenceSettings)
     if sys.argv[1:] == ["migrate"]:
-        configure_logging(settings)
+        configure_logging(settings, "persistence")
         asyncio.run(migrate_database(settings.database_url))
         return
     if sys.argv[1:]:
         sys.exit(f"usage: switchboard-persistence [migrate] (got {' '.join(sys.argv[1:])!r})")
-    run_service(create_app(settings), settings)
+    run_service(create_app(settings), settings, "persistence")
 
 
 if __name__ == "__main__":

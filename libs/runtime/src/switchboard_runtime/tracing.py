@@ -1,0 +1,192 @@
+"""Traces across the bus: W3C trace context in NATS message headers, messaging semantic conventions.
+
+A publish or request opens a PRODUCER span and writes its context into the message's headers
+(``traceparent``, ``tracestate``); whoever handles the message opens a CONSUMER span whose parent
+is that context, so one chat message is one trace through gateway, chat and persistence, also
+across JetStream, which keeps the headers with the message.
+
+Span names are ``<operation> <subject family>`` (``publish chat.room.>``); attributes follow the
+OpenTelemetry messaging conventions (``messaging.system`` = ``nats``, ``messaging.operation.*``,
+``messaging.destination.name`` and ``.template``, ``messaging.consumer.group.name``,
+``messaging.message.id``, ``messaging.message.body.size``).
+
+Spans are always made when the SDK is on (log lines carry their ids) but exported only when an
+OTLP endpoint is set (or ``OTEL_TRACES_EXPORTER=console``).
+"""
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from switchboard_runtime.metrics import subject_template
+from switchboard_runtime.telemetry_settings import TelemetrySettings
+
+__all__ = [
+    "MESSAGING_SYSTEM",
+    "consumer_span",
+    "extract_context",
+    "inject_context",
+    "mark_error",
+    "producer_span",
+    "setup_tracing",
+    "shutdown_tracing",
+    "start_consumer_span",
+    "tracer",
+]
+
+log = logging.getLogger(__name__)
+
+MESSAGING_SYSTEM = "nats"
+_INSTRUMENTATION = "switchboard"
+
+_provider: TracerProvider | None = None
+
+
+def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "") -> None:
+    """Install the SDK's tracer provider, exporting where the ``OTEL_*`` settings say."""
+    global _provider  # noqa: PLW0603 (the tracer provider is process-wide by design)
+    if settings.otel_sdk_disabled:
+        return
+    attributes: dict[str, Any] = {
+        "service.name": settings.otel_service_name or service,
+        "service.namespace": "switchboard",
+    }
+    if instance:
+        attributes["service.instance.id"] = instance
+    provider = TracerProvider(resource=Resource.create(attributes))
+    endpoint = settings.otlp_traces_endpoint
+    if settings.otel_traces_exporter == "otlp" and endpoint:
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        log.info("exporting spans over OTLP/HTTP to %s", endpoint)
+    elif settings.otel_traces_exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+
+
+def shutdown_tracing() -> None:
+    """Export what is still buffered; call once, at exit."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(_INSTRUMENTATION)
+
+
+def inject_context(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``headers`` plus the current trace context (W3C ``traceparent``/``tracestate``)."""
+    carrier = dict(headers or {})
+    propagate.inject(carrier)
+    return carrier
+
+
+def extract_context(headers: Mapping[str, str] | None) -> otel_context.Context:
+    """The trace context a message carries; an empty context (a new trace) when it has none."""
+    return propagate.extract(dict(headers or {}), context=otel_context.Context())
+
+
+def _attributes(
+    operation: str,
+    kind: str,
+    subject: str,
+    *,
+    message_id: str | None = None,
+    body_size: int | None = None,
+    group: str | None = None,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "messaging.system": MESSAGING_SYSTEM,
+        "messaging.operation.name": operation,
+        "messaging.operation.type": kind,
+        "messaging.destination.name": subject,
+        "messaging.destination.template": subject_template(subject),
+    }
+    if message_id is not None:
+        attributes["messaging.message.id"] = message_id
+    if body_size is not None:
+        attributes["messaging.message.body.size"] = body_size
+    if group:
+        attributes["messaging.consumer.group.name"] = group
+    if batch_size is not None:
+        attributes["messaging.batch.message_count"] = batch_size
+    return attributes
+
+
+@contextlib.contextmanager
+def producer_span(
+    operation: str,
+    subject: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
+    body_size: int | None = None,
+) -> Iterator[dict[str, str]]:
+    """A PRODUCER span around a publish or request; yields the headers to send (context added)."""
+    with tracer().start_as_current_span(
+        f"{operation} {subject_template(subject)}",
+        kind=SpanKind.PRODUCER,
+        attributes=_attributes(
+            operation, "send", subject, message_id=message_id, body_size=body_size
+        ),
+    ):
+        yield inject_context(headers)
+
+
+def start_consumer_span(
+    subject: str,
+    headers: Mapping[str, str] | None,
+    *,
+    operation: str = "process",
+    group: str | None = None,
+    message_id: str | None = None,
+    body_size: int | None = None,
+    batch_size: int | None = None,
+    links: Sequence[Link] = (),
+) -> Span:
+    """A CONSUMER span, child of the context the message carries; the caller ends it."""
+    return tracer().start_span(
+        f"{operation} {subject_template(subject)}",
+        context=extract_context(headers),
+        kind=SpanKind.CONSUMER,
+        attributes=_attributes(
+            operation,
+            "process",
+            subject,
+            message_id=message_id or (headers or {}).get("Nats-Msg-Id"),
+            body_size=body_size,
+            group=group,
+            batch_size=batch_size,
+        ),
+        links=links,
+    )
+
+
+@contextlib.contextmanager
+def consumer_span(
+    subject: str,
+    headers: Mapping[str, str] | None,
+    *,
+    group: str | None = None,
+    body_size: int | None = None,
+) -> Iterator[Span]:
+    """A current CONSUMER span around handling one message; an escaping exception marks it."""
+    span = start_consumer_span(subject, headers, group=group, body_size=body_size)
+    with trace.use_span(
+        span, end_on_exit=True, record_exception=True, set_status_on_exception=True
+    ):
+        yield span
+
+
+def mark_error(span: Span, description: str) -> None:
+    span.set_status(Status(StatusCode.ERROR, description))

@@ -1,0 +1,95 @@
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from switchboard_runtime import ServiceSettings
+from switchboard_runtime.tracing import (
+    consumer_span,
+    extract_context,
+    inject_context,
+    producer_span,
+)
+
+_exporter = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The process-wide tracer provider can be set once: the first test using it sets it."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_exporter))
+        trace.set_tracer_provider(provider)
+    _exporter.clear()
+    return _exporter
+
+
+def test_a_message_carries_its_producer_span_to_its_consumer(
+    spans: InMemorySpanExporter,
+) -> None:
+    with producer_span(
+        "publish", "chat.room.lobby", headers={"Nats-Msg-Id": "m-1"}, message_id="m-1"
+    ) as headers:
+        pass
+    assert headers["Nats-Msg-Id"] == "m-1"
+    assert headers["traceparent"].startswith("00-")
+    with consumer_span("chat.room.lobby", headers, group="persistence-chat"):
+        pass
+    producer, consumer = spans.get_finished_spans()
+    assert producer.name == consumer.name.replace("process", "publish") == "publish chat.room.>"
+    assert producer.kind == SpanKind.PRODUCER
+    assert consumer.kind == SpanKind.CONSUMER
+    assert consumer.context.trace_id == producer.context.trace_id
+    assert consumer.parent is not None
+    assert consumer.parent.span_id == producer.context.span_id
+    assert dict(producer.attributes or {}) == {
+        "messaging.system": "nats",
+        "messaging.operation.name": "publish",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": "chat.room.lobby",
+        "messaging.destination.template": "chat.room.>",
+        "messaging.message.id": "m-1",
+    }
+    assert (consumer.attributes or {})["messaging.consumer.group.name"] == "persistence-chat"
+    assert (consumer.attributes or {})["messaging.message.id"] == "m-1"
+
+
+def test_a_message_without_trace_context_starts_a_new_trace(
+    spans: InMemorySpanExporter,
+) -> None:
+    # a message arriving while another span is current is not that span's child
+    with producer_span("publish", "chat.cmd.send"), consumer_span("chat.cmd.send", None):
+        pass
+    consumer, producer = spans.get_finished_spans()
+    assert consumer.parent is None
+    assert consumer.context.trace_id != producer.context.trace_id
+
+
+def test_an_exception_in_the_handler_marks_the_span(spans: InMemorySpanExporter) -> None:
+    with pytest.raises(RuntimeError), consumer_span("chat.cmd.send", {}):
+        raise RuntimeError("boom")
+    [span] = spans.get_finished_spans()
+    assert not span.status.is_ok
+
+
+def test_no_context_is_injected_outside_a_span() -> None:
+    assert "traceparent" not in inject_context({"a": "b"})
+    assert extract_context({}) is not None
+
+
+def test_otlp_endpoint_comes_from_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServiceSettings().otlp_traces_endpoint is None
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    assert ServiceSettings().otlp_traces_endpoint == "http://collector:4318/v1/traces"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:4318/t")
+    assert ServiceSettings().otlp_traces_endpoint == "http://other:4318/t"
+
+
+def test_an_unsupported_otlp_protocol_stops_the_service_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ValueError, match="otel_exporter_otlp_protocol"):
+        ServiceSettings()

@@ -1,0 +1,166 @@
+"""The gateway's metrics, ``switchboard_gateway_*``. Labels: ``transport`` (websocket, sse,
+longpoll, socketio), ``type`` (a frame type from ``FRAME_TYPES``, else ``other``), ``code`` (a
+close code, an HTTP status or an error code; bounded), ``outcome``. Never a room or user id.
+
+Most are fed by the shared layers (``edge.ConnectionMetrics``, ``frames``, ``outbox``,
+``rooms``); feature code increments the rest where it makes the decision, as each docstring says.
+"""
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "CONNECTIONS",
+    "CONNECTS",
+    "DELIVERY_LATENCY",
+    "DISCONNECTS",
+    "ERRORS",
+    "FRAMES_RECEIVED",
+    "FRAMES_SENT",
+    "FRAME_TYPES",
+    "HANDSHAKE_REFUSALS",
+    "NOTIFICATION_DELIVERIES",
+    "RATE_LIMITED",
+    "REPLAYS",
+    "SLOW_CLIENT_DISCONNECTS",
+    "TRANSPORTS",
+    "TimedFrame",
+    "bounded",
+    "close_code_label",
+]
+
+TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
+FRAME_TYPES = frozenset(
+    {
+        "chat",
+        "typing",
+        "presence",
+        "join",
+        "leave",
+        "history",
+        "ping",
+        "pong",
+        "ack",
+        "replay",
+        "notification",
+        "error",
+        "reset",
+        "keepalive",
+        "metrics-update",
+        "alert",
+        "log-entry",
+    }
+)
+_CLOSE_CODES = frozenset({*range(1000, 1016), 4429})
+
+
+def bounded(value: str, allowed: frozenset[str]) -> str:
+    return value if value in allowed else "other"
+
+
+def close_code_label(code: int | None) -> str:
+    """A WebSocket close code as a label; codes outside the standard ones are ``other``."""
+    if code is None:
+        return "none"
+    return str(code) if code in _CLOSE_CODES else "other"
+
+
+class TimedFrame(str):
+    """An encoded frame that remembers when chat accepted its message (Unix seconds).
+
+    ``rooms`` makes one per live message; when a socket writes it, ``edge.ConnectionMetrics``
+    observes ``DELIVERY_LATENCY``. Replayed or historical frames are plain ``str``.
+    """
+
+    __slots__ = ("accepted_at",)
+    accepted_at: float
+
+    def __new__(cls, text: str, accepted_at: float) -> "TimedFrame":
+        frame = super().__new__(cls, text)
+        frame.accepted_at = accepted_at
+        return frame
+
+    def latency(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.accepted_at)
+
+
+CONNECTIONS = Gauge(
+    "switchboard_gateway_connections",
+    "Client connections open now, by transport",
+    ["transport"],
+)
+CONNECTS = Counter(
+    "switchboard_gateway_connects_total",
+    "Client connections accepted, by transport",
+    ["transport"],
+)
+DISCONNECTS = Counter(
+    "switchboard_gateway_disconnects_total",
+    "Client connections ended, by transport and close code (WebSocket close code; for SSE and"
+    " long-poll the HTTP status of the stream)",
+    ["transport", "code"],
+)
+HANDSHAKE_REFUSALS = Counter(
+    "switchboard_gateway_handshake_refusals_total",
+    "Connection attempts refused before they were accepted, by transport and HTTP status",
+    ["transport", "code"],
+)
+FRAMES_RECEIVED = Counter(
+    "switchboard_gateway_frames_received_total",
+    "Client frames received, by transport and frame type (invalid: unparsable)",
+    ["transport", "type"],
+)
+FRAMES_SENT = Counter(
+    "switchboard_gateway_frames_sent_total",
+    "Frames written to clients, by transport and frame type",
+    ["transport", "type"],
+)
+ERRORS = Counter(
+    "switchboard_gateway_errors_total",
+    "Error frames sent to clients, by error code",
+    ["code"],
+)
+RATE_LIMITED = Counter(
+    "switchboard_gateway_rate_limited_total",
+    "Client frames or requests refused by a rate limit, by transport. Incremented by the rate"
+    " limiter's caller each time it refuses one (a 4429 close also counts in DISCONNECTS).",
+    ["transport"],
+)
+SLOW_CLIENT_DISCONNECTS = Counter(
+    "switchboard_gateway_slow_client_disconnects_total",
+    "Connections closed because their outgoing queue was full (1013), by transport",
+    ["transport"],
+)
+DELIVERY_LATENCY = Histogram(
+    "switchboard_gateway_delivery_latency_seconds",
+    "From chat accepting a message to a gateway writing it to a client's socket (wall clocks"
+    " of two hosts: keep them in sync)",
+    ["transport"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+REPLAYS = Counter(
+    "switchboard_gateway_replays_total",
+    "Replay requests (join with since, SSE Last-Event-ID) by kind (chat, notifications) and"
+    " outcome: recovered (the gap was filled) or not_recovered (the client was told to reload)."
+    " Incremented by the replay code once it knows the outcome.",
+    ["kind", "outcome"],
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "switchboard_gateway_notification_deliveries_total",
+    "Notifications written to a client, by transport. Incremented where a notification frame"
+    " or SSE event is offered to a connection.",
+    ["transport"],
+)
+
+# Series that exist from the start, so that rates and alerts see zeros rather than nothing.
+for _transport in TRANSPORTS:
+    CONNECTIONS.labels(_transport)
+    CONNECTS.labels(_transport)
+    RATE_LIMITED.labels(_transport)
+    SLOW_CLIENT_DISCONNECTS.labels(_transport)
+    NOTIFICATION_DELIVERIES.labels(_transport)
+DELIVERY_LATENCY.labels("websocket")
+for _kind in ("chat", "notifications"):
+    for _outcome in ("recovered", "not_recovered"):
+        REPLAYS.labels(_kind, _outcome)
