@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages that some tests drive as real peers. Installed only when missing.
-# (None are needed yet; later issues add Chromium and Prometheus here.)
+# chromium: the browser EventSource in tests/e2e (driven by playwright, never downloaded by it).
 set -euo pipefail
-packages=()
+packages=(chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

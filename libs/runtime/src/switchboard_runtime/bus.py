@@ -5,7 +5,14 @@ import logging
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 from switchboard_contracts.streams import ConsumerSpec, StreamSpec
 
@@ -83,8 +90,10 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         storage=StorageType.FILE,
         num_replicas=spec.replicas,
         max_age=spec.max_age_seconds,
-        duplicate_window=spec.duplicate_window_seconds,
+        # JetStream refuses a duplicate window longer than the stream keeps messages.
+        duplicate_window=min(spec.duplicate_window_seconds, spec.max_age_seconds),
         allow_direct=True,
+        retention=RetentionPolicy.WORK_QUEUE if spec.work_queue else RetentionPolicy.LIMITS,
     )
     try:
         await js.stream_info(spec.name)
