@@ -208,6 +208,7 @@ class ReplayRequest(BusMessage):
     user_id: str
     after: int
     limit: Limit = MAX_INBOX_LIMIT
+    states_only: bool = False  # only the read state (the entries come from the stream)
 
 
 class ReplayReply(BusMessage):

@@ -1,6 +1,7 @@
 """The NATS connection of a service, tuned to notice a dead server quickly, and stream set-up."""
 
 import logging
+from collections.abc import Callable
 
 import nats
 from nats.aio.client import Client
@@ -30,6 +31,8 @@ class Bus:
         self._settings = settings
         self._name = name
         self._nc: Client | None = None
+        # Called after a reconnect: core subscriptions missed what was published meanwhile.
+        self.on_reconnected: list[Callable[[], None]] = []
 
     @property
     def nc(self) -> Client:
@@ -53,6 +56,8 @@ class Bus:
 
         async def on_reconnected() -> None:
             log.info("reconnected to NATS")
+            for callback in self.on_reconnected:
+                callback()
 
         async def on_error(err: Exception) -> None:
             log.warning("NATS error: %s", err)

@@ -125,7 +125,9 @@ class NotifyRequests:
         return InboxReply(items=page.items, unread_count=page.unread_count, has_more=page.has_more)
 
     async def replay(self, request: ReplayRequest) -> ReplayReply:
-        page = await self._store.replay(request.user_id, request.after, request.limit)
+        page = await self._store.replay(
+            request.user_id, request.after, request.limit, states_only=request.states_only
+        )
         return ReplayReply(
             notifications=page.notifications,
             read_upto=page.read_upto,

@@ -138,15 +138,21 @@ class NotifyStore:
         items = [InboxItem(notification=_notification(r), read=r["read"]) for r in rows[:limit]]
         return InboxPage(items, len(rows) > limit, state.unread_count)
 
-    async def replay(self, user_id: str, after: int, limit: int) -> ReplayPage:
+    async def replay(
+        self, user_id: str, after: int, limit: int, *, states_only: bool = False
+    ) -> ReplayPage:
         """Oldest first, ``cursor > after``; the read state of ``(after, after + limit]``."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM notifications n"  # noqa: S608 (constant column list)
-                " WHERE n.user_id = $1 AND n.cursor > $2 ORDER BY n.cursor LIMIT $3",
-                user_id,
-                after,
-                limit,
+            rows = (
+                []
+                if states_only
+                else await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM notifications n"  # noqa: S608 (constant column list)
+                    " WHERE n.user_id = $1 AND n.cursor > $2 ORDER BY n.cursor LIMIT $3",
+                    user_id,
+                    after,
+                    limit,
+                )
             )
             read_upto, _ = await self._read_upto(conn, user_id)
             reads = await conn.fetch(
