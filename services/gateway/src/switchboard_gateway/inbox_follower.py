@@ -46,6 +46,11 @@ class InboxFollower:
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
         self._target = 0  # a cursor known to exist that has not been given yet, up to here
 
+    @property
+    def pending(self) -> int:
+        """Live events waiting (bounded by ``max_pending``)."""
+        return len(self._pending)
+
     def push(self, event: Entry | Unread) -> None:
         """A live event for this user. Never waits."""
         if len(self._pending) >= self._max_pending:
