@@ -92,7 +92,7 @@ class NotificationsApi:
                 raise _UserError(_error(401, str(err))) from None
         raw = request.query_params.get("userId")
         if not raw:
-            raise _UserError(_error(400, "userId is required", "userId"))
+            raise _UserError(_error(400, "userId is required"))
         try:
             return validate_user_id(raw)
         except InvalidIdError as err:
