@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import ConsoleMessage, Page, async_playwright
 from switchboard_devstack import Stack
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.notifyhttp import NotifyHttp
@@ -198,7 +198,11 @@ async def browser_page(artifacts_dir: Path) -> AsyncIterator[Page]:
         try:
             page = await browser.new_page()
             console = (artifacts_dir / "browser-console.log").open("a")
-            page.on("console", lambda message: console.write(f"{message.type}: {message.text}\n"))
+
+            def record(message: ConsoleMessage) -> None:
+                console.write(f"{message.type}: {message.text}\n")
+
+            page.on("console", record)
             try:
                 yield page
             finally:
