@@ -120,6 +120,39 @@ async def test_a_client_that_missed_notifications_gets_exactly_those_in_order_th
     assert [e.id for e in second.of_type("notification")] == ["4", "5", "6", "7", "8", "9"]
 
 
+async def test_a_long_resume_while_notifications_keep_arriving_has_no_gap_and_no_duplicate(
+    stack: Stack, api: NotifyHttp
+) -> None:
+    user = new_user()
+    missed = 130  # more than one replay page
+    await asyncio.gather(*(api.send(user, f"m{n}") for n in range(missed)))
+    stop = asyncio.Event()
+    sent_during = 0
+
+    async def keep_sending() -> None:
+        nonlocal sent_during
+        while not stop.is_set():
+            await api.send(user, f"during-{sent_during}")
+            sent_during += 1
+
+    sender = asyncio.create_task(keep_sending())
+    try:
+        async with EventClient(stream_url(stack, user), last_event_id=0) as stream:
+            await stream.wait_count("notification", missed + 20, timeout=30)
+            stop.set()
+            await sender
+            total = missed + sent_during
+            got = await stream.wait_count("notification", total, timeout=30)
+            await api.send(user, "live")
+            await stream.wait_count("notification", total + 1)
+    finally:
+        stop.set()
+        await sender
+    assert [n["cursor"] for n in stream.data_of("notification")] == list(range(1, total + 2))
+    during = [n["title"] for n in got if n["title"].startswith("during-")]
+    assert during == [f"during-{n}" for n in range(sent_during)]
+
+
 async def test_last_event_id_from_the_query_resumes_a_new_page(
     stack: Stack, api: NotifyHttp
 ) -> None:

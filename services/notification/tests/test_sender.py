@@ -70,3 +70,14 @@ async def test_a_user_unknown_to_the_stream_continues_from_what_persistence_stor
 def test_broadcast_entry_ids_are_stable_per_user() -> None:
     assert broadcast_notification_id("b", "alice") == broadcast_notification_id("b", "alice")
     assert broadcast_notification_id("b", "alice") != broadcast_notification_id("b", "bob")
+
+
+async def test_one_instance_orders_a_burst_for_one_user_without_giving_up(
+    connections: list[Client],
+) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    sender = NotificationSender(connections[0].jetstream(), nothing_stored)
+    stored = await asyncio.gather(
+        *(sender.deliver(user, f"id-{i}", NotificationType.INFO, "t", "m") for i in range(150))
+    )
+    assert sorted(n.cursor for n in stored) == list(range(1, 151))

@@ -73,17 +73,21 @@ class SubjectSequencer(Generic[M]):
         self._stored_last = stored_last
         self._max_cached = max_cached_heads
         self._heads: OrderedDict[str, _Head] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
 
     async def publish(self, key: str, draft: M, msg_id: str) -> M:
         """Store ``draft`` (its position field is ignored) and return it as stored."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock, waiting = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
                 return await self._publish(key, draft, msg_id)
         finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+            lock, waiting = self._locks[key]
+            if waiting == 1:
+                del self._locks[key]  # nobody else holds or waits for it
+            else:
+                self._locks[key] = (lock, waiting - 1)
 
     async def head(self, key: str) -> int:
         """The position of the newest entry under ``key`` (0 when there is none)."""
