@@ -12,6 +12,7 @@ from switchboard_contracts.notify import NotificationType
 from switchboard_devstack.stores import Stores
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 from switchboard_runtime import ensure_stream
+from switchboard_runtime.sequencer import SequencerError
 
 pytestmark = pytest.mark.component
 
@@ -35,7 +36,9 @@ async def test_two_instances_give_each_user_a_gap_free_cursor(connections: list[
     senders = [NotificationSender(c.jetstream(), nothing_stored) for c in connections]
     stored = await asyncio.gather(
         *(
-            senders[i % 2].deliver(users[i % 3 % 2], f"id-{i}", NotificationType.INFO, "t", "m")
+            senders[i % 2].deliver(
+                users[i % 3 % 2], f"{users[0]}-{i}", NotificationType.INFO, "t", "m"
+            )
             for i in range(40)
         )
     )
@@ -63,7 +66,8 @@ async def test_a_user_unknown_to_the_stream_continues_from_what_persistence_stor
         return 12
 
     sender = NotificationSender(connections[0].jetstream(), twelve_stored)
-    entry = await sender.deliver(f"u-{secrets.token_hex(4)}", "x", NotificationType.INFO, "t", "m")
+    user = f"u-{secrets.token_hex(4)}"
+    entry = await sender.deliver(user, user, NotificationType.INFO, "t", "m")
     assert entry.cursor == 13
 
 
@@ -78,6 +82,14 @@ async def test_one_instance_orders_a_burst_for_one_user_without_giving_up(
     user = f"u-{secrets.token_hex(4)}"
     sender = NotificationSender(connections[0].jetstream(), nothing_stored)
     stored = await asyncio.gather(
-        *(sender.deliver(user, f"id-{i}", NotificationType.INFO, "t", "m") for i in range(150))
+        *(sender.deliver(user, f"{user}-{i}", NotificationType.INFO, "t", "m") for i in range(150))
     )
     assert sorted(n.cursor for n in stored) == list(range(1, 151))
+
+
+async def test_a_message_id_used_for_another_user_is_refused(connections: list[Client]) -> None:
+    alice, bob = (f"u-{secrets.token_hex(4)}" for _ in range(2))
+    sender = NotificationSender(connections[0].jetstream(), nothing_stored)
+    await sender.deliver(alice, f"{alice}-shared", NotificationType.INFO, "t", "m")
+    with pytest.raises(SequencerError, match="already used"):
+        await sender.deliver(bob, f"{alice}-shared", NotificationType.INFO, "t", "m")

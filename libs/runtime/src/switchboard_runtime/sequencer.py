@@ -118,7 +118,7 @@ class SubjectSequencer(Generic[M]):
                 continue
             if ack.duplicate:
                 self._heads.pop(key, None)
-                return await self._stored(ack.seq)
+                return await self._stored(ack.seq, subject, msg_id)
             self._remember(key, _Head(head.position + 1, ack.seq))
             return message
         raise SequencerError(f"{subject} is too contended to order a message")
@@ -138,8 +138,11 @@ class SubjectSequencer(Generic[M]):
         position = getattr(self._model.decode(last.data), self._field)
         return _Head(int(position), last.seq)
 
-    async def _stored(self, stream_seq: int) -> M:
+    async def _stored(self, stream_seq: int, subject: str, msg_id: str) -> M:
         raw = await self._js.get_msg(self._stream, stream_seq)
         if raw.data is None:
             raise SequencerError(f"stream message {stream_seq} has no data")
+        if raw.subject != subject:
+            # Message ids deduplicate stream-wide: this one was used under another key.
+            raise SequencerError(f"message id {msg_id!r} is already used on {raw.subject}")
         return self._model.decode(raw.data)
