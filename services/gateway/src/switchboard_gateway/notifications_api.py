@@ -98,6 +98,13 @@ class NotificationsApi:
         except InvalidIdError as err:
             raise _UserError(_error(400, str(err), "userId")) from None
 
+    async def _seen(self, user: str, teams: list[str] | None) -> None:
+        """Make the user known for broadcasts; a failure must not keep them from their stream."""
+        try:
+            await self._known.seen(user, teams)
+        except NotifyUnavailableError as err:
+            log.warning("could not register a connected user (%s); broadcasts may miss them", err)
+
     # -- Server-Sent Events -------------------------------------------------------------------
 
     async def stream(self, request: Request) -> Response:
@@ -112,10 +119,7 @@ class NotificationsApi:
         if raw is None:
             raw = request.query_params.get("lastEventId")
         after = params.parse_cursor(raw)
-        try:
-            await self._known.seen(user, teams if teams or "team" in request.query_params else None)
-        except NotifyUnavailableError as err:
-            return _error(503, f"cannot open the stream now: {err}")
+        await self._seen(user, teams if teams or "team" in request.query_params else None)
         follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
         await self._users.attach(user, follower)
         try:
@@ -163,6 +167,7 @@ class NotificationsApi:
         )
         if isinstance(timeout, params.Problem):
             return _problem(timeout)
+        await self._seen(user, None)
         try:
             return await self._poll(user, cursor, timeout)
         except InboxUnavailableError as err:
