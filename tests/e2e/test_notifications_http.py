@@ -147,7 +147,7 @@ async def test_long_polling_returns_an_empty_list_within_the_timeout(api: Notify
     answer = await api.poll(user, timeout=1)
     elapsed = time.monotonic() - started
     assert answer == {"notifications": [], "cursor": 0, "reset": False}
-    assert 0.9 <= elapsed < 3
+    assert 0.9 <= elapsed < 4  # the timeout, plus a loaded machine's overhead
 
 
 async def test_long_polling_with_an_unknown_cursor_says_reset(api: NotifyHttp) -> None:
