@@ -7,6 +7,8 @@ SYNC_STAMP := .venv/.synced-$(UV_VERSION)
 SERVICES := gateway chat notification persistence metrics-collector
 IMAGE_REGISTRY ?= ghcr.io/switchboard-dev
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/switchboard/Chart.yaml)
+JS_E2E := tests/e2e/js
+JS_STAMP := $(JS_E2E)/node_modules/.installed
 
 .PHONY: help setup dev test test-unit lint audit format bench images chart clean
 
@@ -23,7 +25,12 @@ $(SYNC_STAMP): uv.lock pyproject.toml
 	$(UV) sync --frozen --all-packages
 	@touch $@
 
-setup: $(SYNC_STAMP)
+# Real SSE clients for tests/e2e: the npm `eventsource` package, run with the machine's Node.js.
+$(JS_STAMP): $(JS_E2E)/package.json $(JS_E2E)/package-lock.json
+	cd $(JS_E2E) && npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(SYNC_STAMP) $(JS_STAMP)
 	@scripts/system-deps.sh
 
 dev: setup

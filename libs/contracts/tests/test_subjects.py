@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import pytest
 import switchboard_contracts
 from switchboard_contracts import InvalidIdError, streams, subjects
@@ -46,8 +48,19 @@ def test_public_exports_are_pinned() -> None:
         assert hasattr(switchboard_contracts, name)
 
 
-def test_live_room_subjects_are_the_chat_streams_republish_target_and_outside_the_stream() -> None:
-    assert streams.CHAT.republish == (subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL)
-    live_prefix = subjects.CHAT_LIVE_ALL.removesuffix(">")
-    assert subjects.chat_live("x").startswith(live_prefix)
-    assert not any(s.startswith(live_prefix) for s in streams.CHAT.subjects)
+@pytest.mark.parametrize(
+    ("stream", "stored", "live", "build"),
+    [
+        (streams.CHAT, subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL, subjects.chat_live),
+        (streams.NOTIFY, subjects.NOTIFY_USER_ALL, subjects.NOTIFY_LIVE_ALL, subjects.notify_live),
+    ],
+    ids=["chat", "notify"],
+)
+def test_gateways_follow_a_live_subject_the_stream_republishes_to_outside_itself(
+    stream: streams.StreamSpec, stored: str, live: str, build: Callable[[str], str]
+) -> None:
+    """Live delivery only of what was stored: never a core subscription on the stored subject."""
+    assert stream.republish == (stored, live)
+    live_prefix = live.removesuffix(">")
+    assert build("x").startswith(live_prefix)
+    assert not any(s.startswith(live_prefix) for s in stream.subjects)

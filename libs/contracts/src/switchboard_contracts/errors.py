@@ -13,6 +13,8 @@ class ErrorCode(StrEnum):
     CONTENT_TOO_LONG = "content_too_long"
     INVALID_ROOM = "invalid_room"
     UNKNOWN_TYPE = "unknown_type"
+    INVALID_USER = "invalid_user"
+    NOT_FOUND = "not_found"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 

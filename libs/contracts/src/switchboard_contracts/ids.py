@@ -2,7 +2,13 @@
 
 import re
 
-__all__ = ["ID_PATTERN", "InvalidIdError", "validate_room_id", "validate_user_id"]
+__all__ = [
+    "ID_PATTERN",
+    "InvalidIdError",
+    "validate_room_id",
+    "validate_team_id",
+    "validate_user_id",
+]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
@@ -25,3 +31,7 @@ def validate_room_id(room_id: str) -> str:
 
 def validate_user_id(user_id: str) -> str:
     return _validate("user id", user_id)
+
+
+def validate_team_id(team_id: str) -> str:
+    return _validate("team", team_id)

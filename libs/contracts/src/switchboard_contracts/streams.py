@@ -4,7 +4,16 @@ from dataclasses import dataclass
 
 from switchboard_contracts import subjects
 
-__all__ = ["CHAT", "NOTIFY", "PERSISTENCE_CHAT_CONSUMER", "ConsumerSpec", "StreamSpec"]
+__all__ = [
+    "CHAT",
+    "NOTIFICATION_BROADCAST_CONSUMER",
+    "NOTIFY",
+    "NOTIFY_JOBS",
+    "PERSISTENCE_CHAT_CONSUMER",
+    "PERSISTENCE_NOTIFY_CONSUMER",
+    "ConsumerSpec",
+    "StreamSpec",
+]
 
 DAY_SECONDS = 24 * 60 * 60
 
@@ -20,6 +29,7 @@ class StreamSpec:
     description: str = ""
     republish: tuple[str, str] | None = None
     """(source, destination): the server republishes each stored message, in order."""
+    work_queue: bool = False  # a message is removed once a consumer acks it
 
 
 @dataclass(frozen=True)
@@ -56,4 +66,31 @@ NOTIFY = StreamSpec(
     max_age_seconds=7 * DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
     description="Per-user notifications: the inbox log that SSE streams replay from",
+    republish=(subjects.NOTIFY_USER_ALL, subjects.NOTIFY_LIVE_ALL),
+)
+
+PERSISTENCE_NOTIFY_CONSUMER = ConsumerSpec(
+    stream=NOTIFY.name,
+    durable="persistence-notify",
+    filter_subject=subjects.NOTIFY_USER_ALL,
+    max_ack_pending=10_000,
+    ack_wait_seconds=30,
+)
+
+NOTIFY_JOBS = StreamSpec(
+    name="NOTIFY_JOBS",
+    subjects=(subjects.NOTIFY_JOBS_ALL,),
+    owner="notification",
+    max_age_seconds=DAY_SECONDS,
+    duplicate_window_seconds=10 * 60,
+    description="Accepted broadcasts, each expanded into per-user notifications by one instance",
+    work_queue=True,
+)
+
+NOTIFICATION_BROADCAST_CONSUMER = ConsumerSpec(
+    stream=NOTIFY_JOBS.name,
+    durable="notification-broadcast",
+    filter_subject=subjects.NOTIFY_JOB_BROADCAST,
+    max_ack_pending=16,
+    ack_wait_seconds=60,
 )

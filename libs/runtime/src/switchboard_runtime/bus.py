@@ -22,6 +22,7 @@ from nats.js.api import (
     DeliverPolicy,
     PubAck,
     RePublish,
+    RetentionPolicy,
     StorageType,
     StreamConfig,
 )
@@ -55,6 +56,8 @@ class Bus:
         self._settings = settings
         self._name = name
         self._nc: Client | None = None
+        # Called after a reconnect: core subscriptions missed what was published meanwhile.
+        self.on_reconnected: list[Callable[[], None]] = []
 
     @property
     def nc(self) -> Client:
@@ -81,6 +84,8 @@ class Bus:
         async def on_reconnected() -> None:
             NATS_RECONNECTS.labels(service).inc()
             log.info("reconnected to NATS")
+            for callback in self.on_reconnected:
+                callback()
 
         async def on_error(err: Exception) -> None:
             NATS_ERRORS.labels(service).inc()
@@ -196,11 +201,13 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         storage=StorageType.FILE,
         num_replicas=spec.replicas,
         max_age=spec.max_age_seconds,
-        duplicate_window=spec.duplicate_window_seconds,
+        # JetStream refuses a duplicate window longer than the stream keeps messages.
+        duplicate_window=min(spec.duplicate_window_seconds, spec.max_age_seconds),
         allow_direct=True,
         republish=RePublish(src=spec.republish[0], dest=spec.republish[1])
         if spec.republish
         else None,
+        retention=RetentionPolicy.WORK_QUEUE if spec.work_queue else RetentionPolicy.LIMITS,
     )
     try:
         await js.stream_info(spec.name)

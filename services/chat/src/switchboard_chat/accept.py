@@ -40,7 +40,7 @@ class MessageAcceptor:
         if isinstance(content, BusError):
             return ChatSendReply(error=content)
         draft = ChatMessage(
-            id=message_id(request.room, request.user_id, request.client_msg_id),
+            id=message_id(request.user_id, request.client_msg_id, room=request.room),
             room=request.room,
             seq=0,
             sender_id=request.user_id,

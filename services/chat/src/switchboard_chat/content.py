@@ -28,8 +28,12 @@ def sanitise(content: str) -> str | BusError:
     return text
 
 
-def message_id(room: str, user_id: str, client_msg_id: str | None) -> str:
-    """Stable for a retried ``(room, user, clientMsgId)``, random otherwise."""
+def message_id(user_id: str, client_msg_id: str | None, *, room: str) -> str:
+    """Stable for a retried ``(room, user, clientMsgId)``, random otherwise.
+
+    The room is part of it: the same clientMsgId in two rooms is two messages (JetStream's
+    duplicate detection and the table's key are both stream-wide).
+    """
     if client_msg_id is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_ID_NAMESPACE, f"{room}\x00{user_id}\x00{client_msg_id}"))

@@ -13,8 +13,12 @@ from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.http_api import api_routes
+from switchboard_gateway.inbox_log import StoredInbox
+from switchboard_gateway.notifications_api import NotificationsApi
+from switchboard_gateway.notify_client import NotifyClient
 from switchboard_gateway.rooms import RoomHub
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.users import KnownUsers, UserHub
 
 __all__ = ["create_app"]
 
@@ -25,6 +29,11 @@ def create_app(settings: GatewaySettings) -> Starlette:
     health.add_check("nats", lambda: bus.connected)
     chat = ChatClient(bus, settings.bus_request_timeout_seconds)
     hub = RoomHub(bus)
+    notify = NotifyClient(bus, settings.bus_request_timeout_seconds)
+    known = KnownUsers(notify.register)
+    users = UserHub(bus, known)
+    bus.on_reconnected.append(users.resync_all)
+    inbox = StoredInbox(bus, settings.bus_request_timeout_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -39,7 +48,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
         routes=[
             *service_routes(health),
             *api_routes(chat),
-            WebSocketRoute("/chat/{room_id}", ChatSocket(settings, hub, chat).handle),
+            *NotificationsApi(settings, users, known, notify, inbox).routes(),
+            WebSocketRoute("/chat/{room_id}", ChatSocket(settings, hub, chat, users).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,

@@ -14,6 +14,7 @@ from switchboard_gateway.identity import IdentityError, resolve_user
 from switchboard_gateway.outbox import Outbox
 from switchboard_gateway.rooms import RoomHub
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.users import UserHub
 
 __all__ = ["ChatSocket"]
 
@@ -21,10 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class ChatSocket:
-    def __init__(self, settings: GatewaySettings, hub: RoomHub, chat: ChatClient) -> None:
+    def __init__(
+        self, settings: GatewaySettings, hub: RoomHub, chat: ChatClient, users: UserHub
+    ) -> None:
         self._settings = settings
         self._hub = hub
         self._chat = chat
+        self._users = users
         self._sends: set[asyncio.Task[None]] = set()
 
     async def handle(self, websocket: WebSocket) -> None:
@@ -39,11 +43,13 @@ class ChatSocket:
         outbox.start()
         outbox.offer(frames.connected_frame(f"{user_id}-{secrets.token_hex(4)}"))
         await self._hub.join(room, outbox.offer)
+        await self._users.join(user_id, outbox.offer)  # the user's notifications, live
         try:
             await self._receive(websocket, outbox, room, user_id)
         except WebSocketDisconnect:
             pass
         finally:
+            await self._users.leave(user_id, outbox.offer)
             await self._hub.leave(room, outbox.offer)
             await outbox.stop()
 

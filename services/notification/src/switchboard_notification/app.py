@@ -1,14 +1,32 @@
-"""The notification service process: owns the NOTIFY stream."""
+"""The notification service process: owns the NOTIFY and NOTIFY_JOBS streams; sends,
+broadcasts and reads."""
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
+from functools import partial
 
 from starlette.applications import Starlette
-from switchboard_contracts import streams
-from switchboard_runtime import Bus, Health, ensure_stream, service_routes
+from switchboard_contracts import BusError, streams, subjects
+from switchboard_contracts.notify import (
+    BroadcastReply,
+    BroadcastRequest,
+    LastCursorReply,
+    LastCursorRequest,
+    NotifySendReply,
+    NotifySendRequest,
+    ReadReply,
+    ReadRequest,
+)
+from switchboard_runtime import Bus, Health, ensure_stream, serve_requests, service_routes
+from switchboard_runtime.ask import ask
+from switchboard_runtime.sequencer import SequencerError
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
+from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast
+from switchboard_notification.reads import ReadHandler
+from switchboard_notification.sender import NotificationSender
 from switchboard_notification.settings import NotificationSettings
 
 __all__ = ["create_app"]
@@ -18,17 +36,71 @@ def create_app(settings: NotificationSettings) -> Starlette:
     health = Health()
     bus = Bus(settings, name="notification")
     health.add_check("nats", lambda: bus.connected)
+    timeout = settings.bus_request_timeout_seconds
+
+    async def stored_last_cursor(user_id: str) -> int:
+        reply = await ask(
+            bus.nc,
+            subjects.NOTIFY_LAST_CURSOR,
+            LastCursorRequest(user_id=user_id),
+            LastCursorReply,
+            timeout,
+        )
+        if isinstance(reply, BusError):
+            raise SequencerError(reply.message)
+        if reply.error is not None:
+            raise SequencerError(reply.error.message)
+        return reply.cursor
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
-        await ensure_stream(
-            bus.js, dataclasses.replace(streams.NOTIFY, replicas=settings.stream_replicas)
+        notify = dataclasses.replace(
+            streams.NOTIFY,
+            replicas=settings.stream_replicas,
+            max_age_seconds=settings.notify_retention_seconds,
         )
+        await ensure_stream(bus.js, notify)
+        await ensure_stream(
+            bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
+        )
+        sender = NotificationSender(bus.js, stored_last_cursor)
+        reads = ReadHandler(bus.nc, sender, timeout)
+        queue = subjects.QUEUE_NOTIFICATION
+        await serve_requests(
+            bus.nc,
+            subjects.NOTIFY_SEND,
+            queue,
+            NotifySendRequest,
+            sender.send,
+            on_error=lambda e: NotifySendReply(error=e),
+        )
+        await serve_requests(
+            bus.nc,
+            subjects.NOTIFY_BROADCAST,
+            queue,
+            BroadcastRequest,
+            partial(accept_broadcast, bus.js),
+            on_error=lambda e: BroadcastReply(error=e),
+        )
+        await serve_requests(
+            bus.nc,
+            subjects.NOTIFY_READ,
+            queue,
+            ReadRequest,
+            reads.read,
+            on_error=lambda e: ReadReply(error=e),
+        )
+        worker = BroadcastWorker(bus.nc, sender, settings.broadcast_concurrency, timeout)
+        expanding = asyncio.create_task(worker.run())
+        health.add_check("broadcasts", lambda: worker.consuming and not expanding.done())
         try:
             yield
         finally:
             health.draining = True
+            worker.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(expanding, timeout=settings.shutdown_timeout_seconds)
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

@@ -6,14 +6,18 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from starlette.applications import Starlette
-from switchboard_contracts import HistoryReply, HistoryRequest, subjects
+from switchboard_contracts import HistoryReply, HistoryRequest, streams, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
+from switchboard_contracts.notify import Notification
 from switchboard_runtime import Bus, Health, serve_requests, service_routes
 
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
 from switchboard_persistence.migrate import migrate
+from switchboard_persistence.notify_requests import NotifyRequests
+from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.settings import PersistenceSettings
+from switchboard_persistence.stream_writer import StreamWriter
 
 __all__ = ["create_app"]
 
@@ -62,14 +66,29 @@ def create_app(settings: PersistenceSettings) -> Starlette:
         chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
+        notify_store = NotifyStore(pool)
+        await NotifyRequests(bus, notify_store).serve()
+        notify_writer = StreamWriter(
+            bus.js,
+            streams.PERSISTENCE_NOTIFY_CONSUMER,
+            Notification,
+            notify_store.insert,
+            settings.write_batch_size,
+            table="notifications",
+        )
+        notifier = asyncio.create_task(notify_writer.run())
+        health.add_check("notify-writer", lambda: notify_writer.consuming and not notifier.done())
         pool_state["pool"] = pool
         try:
             yield
         finally:
             health.draining = True
             chat_writer.stop()
+            notify_writer.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(writer, timeout=settings.shutdown_timeout_seconds)
+                await asyncio.wait_for(
+                    asyncio.gather(writer, notifier), timeout=settings.shutdown_timeout_seconds
+                )
             await bus.close()
             await pool.close()
 

@@ -13,7 +13,7 @@ __all__ = [
     "WRITE_TABLES",
 ]
 
-WRITE_TABLES = ("chat_messages",)
+WRITE_TABLES = ("chat_messages", "notifications")
 
 WRITE_BATCH_SIZE = Histogram(
     "switchboard_persistence_write_batch_messages",

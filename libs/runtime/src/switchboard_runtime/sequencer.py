@@ -1,0 +1,159 @@
+"""Gap-free positions per key (a room's ``seq``, a user's inbox ``cursor``) on top of JetStream.
+
+Each key has its own subject in a stream. Every publish says which stream sequence it expects to
+be the subject's last (``Nats-Expected-Last-Subject-Sequence``); a concurrent writer (another
+instance) makes that fail, and we re-read the subject's last message and try again, so positions
+are strictly increasing and gap-free with any number of writers. ``Nats-Msg-Id`` makes a retried
+message a duplicate that JetStream answers with the original's stream sequence, from which we
+read the original back. A key with nothing left in the stream (new, or aged out) continues from
+``stored_last``, which asks whoever keeps older entries (persistence).
+"""
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import APIError, NotFoundError
+from switchboard_contracts import BusMessage
+
+from switchboard_runtime.bus import stream_publish
+
+__all__ = ["SequencerError", "SubjectSequencer", "last_message"]
+
+WRONG_LAST_SEQUENCE = 10071
+MAX_ATTEMPTS = 20
+DEFAULT_MAX_CACHED_HEADS = 100_000
+
+M = TypeVar("M", bound=BusMessage)
+
+
+class SequencerError(RuntimeError):
+    """The entry could not be ordered; the caller may retry with the same message id."""
+
+
+@dataclass(frozen=True)
+class _Head:
+    position: int
+    stream_seq: int
+
+
+async def last_message(js: JetStreamContext, stream: str, subject: str) -> RawStreamMsg | None:
+    """The newest message on ``subject`` still in ``stream``, or None."""
+    try:
+        # Answered by the stream's leader: a replica's direct get may lag behind an ack.
+        last = await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return None
+    if last.data is None or last.seq is None:
+        raise SequencerError(f"{subject}: the stream returned an empty last message")
+    return last
+
+
+class SubjectSequencer(Generic[M]):
+    """Publishes ``M`` messages whose integer field ``field`` is their position under a key."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        model: type[M],
+        *,
+        field: str,
+        subject_of: Callable[[str], str],
+        stored_last: Callable[[str], Awaitable[int]],
+        max_cached_heads: int = DEFAULT_MAX_CACHED_HEADS,
+        on_conflict: Callable[[], None] = lambda: None,
+        on_duplicate: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_conflict``: another writer got there first (we retry); ``on_duplicate``: a retried
+        message id was answered with the stored original. Both for the caller's metrics."""
+        self._js = js
+        self._stream = stream
+        self._model = model
+        self._field = field
+        self._subject_of = subject_of
+        self._stored_last = stored_last
+        self._max_cached = max_cached_heads
+        self._on_conflict = on_conflict
+        self._on_duplicate = on_duplicate
+        self._heads: OrderedDict[str, _Head] = OrderedDict()
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
+
+    async def publish(self, key: str, draft: M, msg_id: str) -> M:
+        """Store ``draft`` (its position field is ignored) and return it as stored."""
+        lock, waiting = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                return await self._publish(key, draft, msg_id)
+        finally:
+            lock, waiting = self._locks[key]
+            if waiting == 1:
+                del self._locks[key]  # nobody else holds or waits for it
+            else:
+                self._locks[key] = (lock, waiting - 1)
+
+    async def head(self, key: str) -> int:
+        """The position of the newest entry under ``key`` (0 when there is none)."""
+        return (await self._read_head(key)).position
+
+    def forget(self, key: str) -> None:
+        self._heads.pop(key, None)
+
+    async def _publish(self, key: str, draft: M, msg_id: str) -> M:
+        subject = self._subject_of(key)
+        for _ in range(MAX_ATTEMPTS):
+            head = self._heads.get(key) or await self._read_head(key)
+            message = draft.model_copy(update={self._field: head.position + 1})
+            try:
+                ack = await stream_publish(
+                    self._js,
+                    subject,
+                    message.encode(),
+                    stream=self._stream,
+                    headers={
+                        "Nats-Msg-Id": msg_id,
+                        "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
+                    },
+                )
+            except APIError as err:
+                if err.err_code != WRONG_LAST_SEQUENCE:
+                    raise
+                self._on_conflict()
+                self._heads.pop(key, None)
+                continue
+            if ack.duplicate:
+                self._on_duplicate()
+                self._heads.pop(key, None)
+                return await self._stored(ack.seq, subject, msg_id)
+            self._remember(key, _Head(head.position + 1, ack.seq))
+            return message
+        raise SequencerError(f"{subject} is too contended to order a message")
+
+    def _remember(self, key: str, head: _Head) -> None:
+        self._heads[key] = head
+        self._heads.move_to_end(key)
+        while len(self._heads) > self._max_cached:
+            self._heads.popitem(last=False)
+
+    async def _read_head(self, key: str) -> _Head:
+        last = await last_message(self._js, self._stream, self._subject_of(key))
+        if last is None:
+            return _Head(await self._stored_last(key), 0)
+        assert last.data is not None
+        assert last.seq is not None
+        position = getattr(self._model.decode(last.data), self._field)
+        return _Head(int(position), last.seq)
+
+    async def _stored(self, stream_seq: int, subject: str, msg_id: str) -> M:
+        raw = await self._js.get_msg(self._stream, stream_seq)
+        if raw.data is None:
+            raise SequencerError(f"stream message {stream_seq} has no data")
+        if raw.subject != subject:
+            # Message ids deduplicate stream-wide: this one was used under another key.
+            raise SequencerError(f"message id {msg_id!r} is already used on {raw.subject}")
+        return self._model.decode(raw.data)

@@ -1,0 +1,297 @@
+"""The notification endpoints (docs/protocol.md §3): SSE, long-poll, send, broadcast, inbox."""
+
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError
+from switchboard_contracts.ids import ID_PATTERN, validate_user_id
+from switchboard_contracts.notify import MAX_INBOX_LIMIT, InboxRequest, ReadRequest
+
+from switchboard_gateway import notify_params as params
+from switchboard_gateway.event_stream import EventStreamResponse, Write
+from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.inbox_follower import InboxFollower
+from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
+from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
+from switchboard_gateway.notify_events import Entry, Ready, Reset, notification_object
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.sse import sse_comment, sse_event
+from switchboard_gateway.users import KnownUsers, UserHub
+
+__all__ = ["MAX_POLL_TIMEOUT_SECONDS", "NotificationsApi"]
+
+log = logging.getLogger(__name__)
+
+MAX_POLL_TIMEOUT_SECONDS = 30.0
+DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
+MAX_BODY_BYTES = params.MAX_BODY_BYTES
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def _problem(problem: params.Problem) -> JSONResponse:
+    return _error(problem.status, problem.message, problem.field)
+
+
+def _bus_error(error: BusError) -> JSONResponse:
+    status = {
+        ErrorCode.UNAVAILABLE: 503,
+        ErrorCode.NOT_FOUND: 404,
+        ErrorCode.INVALID_USER: 400,
+        ErrorCode.INVALID_FRAME: 422,
+    }.get(error.code, 500)
+    return _error(status, error.message)
+
+
+class _UserError(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+class NotificationsApi:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        users: UserHub,
+        known: KnownUsers,
+        notify: NotifyClient,
+        inbox: StoredInbox,
+    ) -> None:
+        self._settings = settings
+        self._users = users
+        self._known = known
+        self._notify = notify
+        self._inbox = inbox
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/notifications/stream", self.stream, methods=["GET"]),
+            Route("/api/notifications/poll", self.poll, methods=["GET"]),
+            Route("/api/notifications/send", self.send, methods=["POST"]),
+            Route("/api/notifications/broadcast", self.broadcast, methods=["POST"]),
+            Route("/api/notifications/read-all", self.read_all, methods=["POST"]),
+            Route("/api/notifications/{notification_id}/read", self.read, methods=["POST"]),
+            Route("/api/notifications", self.list_inbox, methods=["GET"]),
+        ]
+
+    def _user(self, request: Request) -> str:
+        """The caller: with auth, from the token; without, the required ``userId`` parameter."""
+        if self._settings.auth_enabled:
+            try:
+                return resolve_user(request, auth_enabled=True)
+            except IdentityError as err:
+                raise _UserError(_error(401, str(err))) from None
+        raw = request.query_params.get("userId")
+        if not raw:
+            raise _UserError(_error(400, "userId is required"))
+        try:
+            return validate_user_id(raw)
+        except InvalidIdError as err:
+            raise _UserError(_error(400, str(err), "userId")) from None
+
+    async def _seen(self, user: str, teams: list[str] | None) -> None:
+        """Make the user known for broadcasts; a failure must not keep them from their stream."""
+        try:
+            await self._known.seen(user, teams)
+        except NotifyUnavailableError as err:
+            log.warning("could not register a connected user (%s); broadcasts may miss them", err)
+
+    # -- Server-Sent Events -------------------------------------------------------------------
+
+    async def stream(self, request: Request) -> Response:
+        try:
+            user = self._user(request)
+        except _UserError as problem:
+            return problem.response
+        teams = params.parse_teams(request.query_params.getlist("team"))
+        if isinstance(teams, params.Problem):
+            return _problem(teams)
+        raw = request.headers.get("last-event-id")
+        if raw is None:
+            raw = request.query_params.get("lastEventId")
+        after = params.parse_cursor(raw)
+        await self._seen(user, teams if teams or "team" in request.query_params else None)
+        follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
+        await self._users.attach(user, follower)
+        try:
+            if isinstance(after, params.Problem):
+                await follower.begin(None)
+                opening: Ready | Reset = Reset(follower.last, f"{after.message}; resuming")
+            else:
+                reset = await follower.begin(after)
+                opening = reset or Ready(follower.last)
+        except InboxUnavailableError as err:
+            await self._users.detach(user, follower)
+            return _error(503, str(err))
+        except BaseException:
+            await self._users.detach(user, follower)
+            raise
+
+        async def produce(write: Write) -> None:
+            await write(sse_event(retry_ms=self._settings.sse_retry_ms))
+            await write(opening.sse)
+            keepalive = self._settings.sse_keepalive_seconds
+            while True:
+                events = await follower.next(keepalive)
+                if not events:
+                    await write(sse_comment("keepalive"))
+                for event in events:
+                    await write(event.sse)
+
+        async def close() -> None:
+            await self._users.detach(user, follower)
+
+        return EventStreamResponse(produce, close, self._settings.sse_write_timeout_seconds)
+
+    # -- long-polling -------------------------------------------------------------------------
+
+    async def poll(self, request: Request) -> Response:
+        try:
+            user = self._user(request)
+        except _UserError as problem:
+            return problem.response
+        cursor = params.parse_cursor(request.query_params.get("cursor"))
+        if isinstance(cursor, params.Problem):
+            return _problem(cursor)
+        timeout = params.parse_timeout(
+            request.query_params, DEFAULT_POLL_TIMEOUT_SECONDS, MAX_POLL_TIMEOUT_SECONDS
+        )
+        if isinstance(timeout, params.Problem):
+            return _problem(timeout)
+        await self._seen(user, None)
+        try:
+            return await self._poll(user, cursor, timeout)
+        except InboxUnavailableError as err:
+            return _error(503, str(err))
+
+    async def _poll(self, user: str, cursor: int | None, timeout: float) -> JSONResponse:
+        follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
+        await self._users.attach(user, follower)
+        try:
+            reset = await follower.begin(cursor)
+            if reset is not None:
+                return self._poll_answer([], follower.last, reset=True)
+            deadline = time.monotonic() + timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                events = await follower.next(remaining)
+                entries = [e for e in events if isinstance(e, Entry)]
+                reset_now = any(isinstance(e, Reset) for e in events)
+                if entries or reset_now:
+                    return self._poll_answer(entries, follower.last, reset=reset_now)
+            return self._poll_answer([], follower.last)
+        finally:
+            await self._users.detach(user, follower)
+
+    @staticmethod
+    def _poll_answer(entries: list[Entry], cursor: int, reset: bool = False) -> JSONResponse:
+        return JSONResponse(
+            {"notifications": [e.shown for e in entries], "cursor": cursor, "reset": reset}
+        )
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def send(self, request: Request) -> Response:
+        if self._settings.auth_enabled:
+            return _error(401, "sending needs a service token, which this build cannot check")
+        body = await _read_body(request)
+        if isinstance(body, params.Problem):
+            return _problem(body)
+        parsed = params.parse_send(body)
+        if isinstance(parsed, params.Problem):
+            return _problem(parsed)
+        reply = await self._notify.send(parsed)
+        if reply.error is not None or reply.notification is None:
+            return _bus_error(reply.error or _internal("send"))
+        notification = reply.notification
+        return JSONResponse(
+            {"success": True, "notificationId": notification.id, "cursor": notification.cursor}
+        )
+
+    async def broadcast(self, request: Request) -> Response:
+        if self._settings.auth_enabled:
+            return _error(401, "broadcasting needs a service token, which this build cannot check")
+        body = await _read_body(request)
+        if isinstance(body, params.Problem):
+            return _problem(body)
+        parsed = params.parse_broadcast(body)
+        if isinstance(parsed, params.Problem):
+            return _problem(parsed)
+        reply = await self._notify.broadcast(parsed)
+        if reply.error is not None or reply.broadcast_id is None:
+            return _bus_error(reply.error or _internal("broadcast"))
+        return JSONResponse({"success": True, "broadcastId": reply.broadcast_id})
+
+    async def list_inbox(self, request: Request) -> Response:
+        try:
+            user = self._user(request)
+        except _UserError as problem:
+            return problem.response
+        query = request.query_params
+        unread_only = params.parse_bool(query, "unreadOnly")
+        before = params.parse_int(query, "before", None, 1, 2**62)
+        limit = params.parse_int(query, "limit", 20, 1, MAX_INBOX_LIMIT)
+        for value in (unread_only, before, limit):
+            if isinstance(value, params.Problem):
+                return _problem(value)
+        assert isinstance(unread_only, bool)
+        assert isinstance(limit, int)
+        assert before is None or isinstance(before, int)
+        reply = await self._notify.inbox(
+            InboxRequest(user_id=user, unread_only=unread_only, before=before, limit=limit)
+        )
+        if reply.error is not None:
+            return _bus_error(reply.error)
+        return JSONResponse(
+            {
+                "notifications": [notification_object(i.notification, i.read) for i in reply.items],
+                "unreadCount": reply.unread_count,
+                "hasMore": reply.has_more,
+            }
+        )
+
+    async def read(self, request: Request) -> Response:
+        notification_id = request.path_params["notification_id"]
+        if not ID_PATTERN.fullmatch(notification_id):
+            return _error(400, f"no notification has the id {notification_id[:80]!r}", "id")
+        return await self._read(request, notification_id)
+
+    async def read_all(self, request: Request) -> Response:
+        return await self._read(request, None)
+
+    async def _read(self, request: Request, notification_id: str | None) -> Response:
+        try:
+            user = self._user(request)
+        except _UserError as problem:
+            return problem.response
+        reply = await self._notify.read(ReadRequest(user_id=user, notification_id=notification_id))
+        if reply.error is not None:
+            return _bus_error(reply.error)
+        return JSONResponse({"success": True, "unreadCount": reply.unread_count})
+
+
+def _internal(what: str) -> BusError:
+    return BusError(code=ErrorCode.INTERNAL, message=f"{what} gave no answer; retry")
+
+
+async def _read_body(request: Request) -> dict[str, Any] | params.Problem:
+    """The JSON body, read no further than the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return params.Problem(f"the body must be at most {MAX_BODY_BYTES} bytes", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return params.Problem(f"the body must be at most {MAX_BODY_BYTES} bytes", status=413)
+        chunks.append(chunk)
+    return params.parse_body(b"".join(chunks))

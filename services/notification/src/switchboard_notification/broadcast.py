@@ -1,0 +1,156 @@
+"""Broadcasts: accepted durably at once, then expanded into one inbox entry per recipient.
+
+Accepting stores a job in the NOTIFY_JOBS work queue and answers. Any notification instance
+takes the job, pages through the recipients (every known user, or a team's members) and appends
+an entry to each one's inbox with an id derived from (broadcast, user), so a job taken again
+after a crash stores each entry once; the job is acked when every recipient has it.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
+from switchboard_contracts.ids import validate_team_id
+from switchboard_contracts.notify import (
+    MAX_USERS_PAGE,
+    BroadcastJob,
+    BroadcastReply,
+    BroadcastRequest,
+    UsersReply,
+    UsersRequest,
+)
+from switchboard_runtime import ensure_consumer
+from switchboard_runtime.ask import ask
+
+from switchboard_notification.sender import NotificationSender, broadcast_notification_id
+
+__all__ = ["BroadcastWorker", "accept_broadcast"]
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY_SECONDS = 1.0
+
+
+async def accept_broadcast(js: JetStreamContext, request: BroadcastRequest) -> BroadcastReply:
+    if request.team is not None:
+        try:
+            validate_team_id(request.team)
+        except InvalidIdError as err:
+            return BroadcastReply(error=BusError(code=ErrorCode.INVALID_FRAME, message=str(err)))
+    job = BroadcastJob(
+        id=str(uuid.uuid4()),
+        team=request.team,
+        type=request.type,
+        title=request.title,
+        message=request.message,
+        timestamp=int(time.time() * 1000),
+    )
+    await js.publish(
+        subjects.NOTIFY_JOB_BROADCAST,
+        job.encode(),
+        stream=streams.NOTIFY_JOBS.name,
+        headers={"Nats-Msg-Id": job.id},
+    )
+    return BroadcastReply(broadcast_id=job.id)
+
+
+class BroadcastWorker:
+    def __init__(
+        self,
+        nc: Client,
+        sender: NotificationSender,
+        concurrency: int,
+        timeout: float,
+    ) -> None:
+        self._nc = nc
+        self._sender = sender
+        self._slots = asyncio.Semaphore(concurrency)
+        self._timeout = timeout
+        self._stopping = False
+        self.consuming = False
+
+    async def run(self) -> None:
+        js = self._nc.jetstream()
+        spec = streams.NOTIFICATION_BROADCAST_CONSUMER
+        while True:
+            try:
+                await ensure_consumer(js, spec)
+                break
+            except NotFoundError:
+                log.info("waiting for stream %s", spec.stream)
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+        sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        self.consuming = True
+        while not self._stopping:
+            try:
+                [msg] = await sub.fetch(1, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except Exception:
+                log.exception("fetching broadcast jobs failed; retrying")
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                continue
+            await self._take(msg)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _take(self, msg: Msg) -> None:
+        try:
+            job = BroadcastJob.decode(msg.data)
+        except ValidationError:
+            log.exception("dropping an undecodable broadcast job")
+            await msg.term()
+            return
+        try:
+            count = await self.expand(job, msg)
+        except Exception:
+            log.exception("expanding broadcast %s failed; it will be taken again", job.id)
+            await msg.nak(delay=RETRY_DELAY_SECONDS)
+            return
+        await msg.ack()
+        log.info("broadcast %s reached %d users", job.id, count)
+
+    async def expand(self, job: BroadcastJob, msg: Msg | None = None) -> int:
+        """Append the broadcast to every recipient's inbox; returns how many."""
+        after: str | None = None
+        count = 0
+        while True:
+            page = await ask(
+                self._nc,
+                subjects.NOTIFY_USERS,
+                UsersRequest(team=job.team, after=after, limit=MAX_USERS_PAGE),
+                UsersReply,
+                self._timeout,
+            )
+            if isinstance(page, BusError) or page.error is not None:
+                error = page if isinstance(page, BusError) else page.error
+                raise RuntimeError(f"listing recipients failed: {error}")
+            await asyncio.gather(*(self._deliver(job, user) for user in page.user_ids))
+            count += len(page.user_ids)
+            if msg is not None:
+                await msg.in_progress()  # a long expansion keeps the job
+            if len(page.user_ids) < MAX_USERS_PAGE:
+                return count
+            after = page.user_ids[-1]
+
+    async def _deliver(self, job: BroadcastJob, user_id: str) -> None:
+        async with self._slots:
+            await self._sender.deliver(
+                user_id,
+                broadcast_notification_id(job.id, user_id),
+                job.type,
+                job.title,
+                job.message,
+                broadcast_id=job.id,
+                team=job.team,
+                timestamp=job.timestamp,
+            )

@@ -1,0 +1,47 @@
+"""Read state: a read is stored by persistence, then every open stream of the user hears the
+new unread count (core NATS, ephemeral)."""
+
+from nats.aio.client import Client
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, subjects
+from switchboard_contracts.ids import validate_user_id
+from switchboard_contracts.notify import (
+    MarkReadReply,
+    MarkReadRequest,
+    ReadReply,
+    ReadRequest,
+    UnreadEvent,
+)
+from switchboard_runtime.ask import ask
+
+from switchboard_notification.sender import NotificationSender
+
+__all__ = ["ReadHandler"]
+
+
+class ReadHandler:
+    def __init__(self, nc: Client, sender: NotificationSender, timeout: float) -> None:
+        self._nc = nc
+        self._sender = sender
+        self._timeout = timeout
+
+    async def read(self, request: ReadRequest) -> ReadReply:
+        try:
+            user = validate_user_id(request.user_id)
+        except InvalidIdError as err:
+            return ReadReply(error=BusError(code=ErrorCode.INVALID_USER, message=str(err)))
+        # read-all covers what the user's inbox holds now, not what arrives meanwhile
+        upto = await self._sender.head(user) if request.notification_id is None else None
+        reply = await ask(
+            self._nc,
+            subjects.NOTIFY_MARK_READ,
+            MarkReadRequest(user_id=user, notification_id=request.notification_id, upto=upto),
+            MarkReadReply,
+            self._timeout,
+        )
+        if isinstance(reply, BusError):
+            return ReadReply(error=reply)
+        if reply.error is not None:
+            return ReadReply(error=reply.error)
+        event = UnreadEvent(user_id=user, unread_count=reply.unread_count, version=reply.version)
+        await self._nc.publish(subjects.notify_unread(user), event.encode())
+        return ReadReply(unread_count=reply.unread_count)

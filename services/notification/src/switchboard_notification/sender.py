@@ -1,0 +1,83 @@
+"""Putting notifications into users' inboxes: a gap-free cursor per user, stored in NOTIFY."""
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from nats.js import JetStreamContext
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
+from switchboard_contracts.ids import validate_user_id
+from switchboard_contracts.notify import (
+    Notification,
+    NotificationType,
+    NotifySendReply,
+    NotifySendRequest,
+)
+from switchboard_runtime.sequencer import SubjectSequencer
+
+__all__ = ["NotificationSender", "broadcast_notification_id"]
+
+_BROADCAST_NAMESPACE = uuid.UUID("3c0d2b6e-96a4-4a55-8f3e-0c8f3a1b7d21")
+
+
+def broadcast_notification_id(broadcast_id: str, user_id: str) -> str:
+    """Stable per (broadcast, user): a broadcast expanded twice stores each entry once."""
+    return str(uuid.uuid5(_BROADCAST_NAMESPACE, f"{broadcast_id}\x00{user_id}"))
+
+
+class NotificationSender:
+    def __init__(
+        self, js: JetStreamContext, stored_last_cursor: Callable[[str], Awaitable[int]]
+    ) -> None:
+        self._sequencer = SubjectSequencer(
+            js,
+            streams.NOTIFY.name,
+            Notification,
+            field="cursor",
+            subject_of=subjects.notify_user,
+            stored_last=stored_last_cursor,
+        )
+
+    async def send(self, request: NotifySendRequest) -> NotifySendReply:
+        try:
+            validate_user_id(request.user_id)
+        except InvalidIdError as err:
+            return NotifySendReply(error=BusError(code=ErrorCode.INVALID_USER, message=str(err)))
+        notification = await self.deliver(
+            request.user_id,
+            str(uuid.uuid4()),
+            request.type,
+            request.title,
+            request.message,
+        )
+        return NotifySendReply(notification=notification)
+
+    async def deliver(
+        self,
+        user_id: str,
+        notification_id: str,
+        kind: NotificationType,
+        title: str,
+        message: str,
+        *,
+        broadcast_id: str | None = None,
+        team: str | None = None,
+        timestamp: int | None = None,
+    ) -> Notification:
+        """Append to the user's inbox; a retried ``notification_id`` is stored once."""
+        draft = Notification(
+            id=notification_id,
+            user_id=user_id,
+            cursor=0,
+            type=kind,
+            title=title,
+            message=message,
+            timestamp=timestamp or int(time.time() * 1000),
+            broadcast_id=broadcast_id,
+            team=team,
+        )
+        return await self._sequencer.publish(user_id, draft, notification_id)
+
+    async def head(self, user_id: str) -> int:
+        """The user's newest cursor."""
+        return await self._sequencer.head(user_id)

@@ -1,0 +1,165 @@
+"""Drains a JetStream stream into PostgreSQL with a durable consumer, acking only after commit.
+
+Each message is processed in a span of its own trace (from fetch to ack); the batch's insert is
+one client span linked to all of them. Consumer lag, batch sizes and write latency are measured.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from pydantic import ValidationError
+from switchboard_contracts import BusMessage
+from switchboard_contracts.streams import ConsumerSpec
+from switchboard_runtime import ensure_consumer
+from switchboard_runtime.consumer_lag import note_delivery, track_consumer_lag
+from switchboard_runtime.logs import log_failure
+from switchboard_runtime.tracing import mark_error, start_consumer_span, tracer
+
+from switchboard_persistence.metrics import (
+    MESSAGES_DROPPED,
+    MESSAGES_WRITTEN,
+    WRITE_BATCH_SIZE,
+    WRITE_DURATION,
+    WRITE_ERRORS,
+)
+
+__all__ = ["StreamWriter"]
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY_SECONDS = 1.0
+
+M = TypeVar("M", bound=BusMessage)
+
+
+class StreamWriter(Generic[M]):
+    """Fetches batches of ``model`` messages, writes each batch with ``insert`` into ``table``
+    (one transaction, retried until it commits), then acks it."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        model: type[M],
+        insert: Callable[[list[M]], Awaitable[None]],
+        batch_size: int,
+        *,
+        table: str,
+    ) -> None:
+        self._js = js
+        self._spec = spec
+        self._model = model
+        self._insert = insert
+        self._batch_size = batch_size
+        self._table = table
+        self.consuming = False
+        self._stopping = False
+
+    async def run(self) -> None:
+        spec = self._spec
+        while True:
+            try:
+                await ensure_consumer(self._js, spec)
+                break
+            except NotFoundError:
+                log.info("waiting for stream %s (created by its owner)", spec.stream)
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+        sub = await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        lag = asyncio.create_task(track_consumer_lag(self._js, spec))
+        self.consuming = True
+        try:
+            while not self._stopping:
+                try:
+                    batch = await sub.fetch(self._batch_size, timeout=1.0)
+                except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
+                    continue
+                except Exception:
+                    log.exception("fetching from %s failed; retrying", spec.durable)
+                    await asyncio.sleep(RETRY_DELAY_SECONDS)
+                    continue
+                await self._write(batch)
+        finally:
+            lag.cancel()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return (nats-py may swallow a cancellation in fetch)."""
+        self._stopping = True
+
+    async def _write(self, batch: list[Msg]) -> None:
+        spec = self._spec
+        spans = [
+            start_consumer_span(
+                msg.subject,
+                msg.headers,
+                group=spec.durable,
+                body_size=len(msg.data),
+                batch_size=len(batch),
+            )
+            for msg in batch
+        ]
+        try:
+            messages: list[M] = []
+            decoded: list[Msg] = []
+            decoded_spans: list[trace.Span] = []
+            for msg, span in zip(batch, spans, strict=True):
+                note_delivery(msg, spec)
+                try:
+                    messages.append(self._model.decode(msg.data))
+                except ValidationError as err:
+                    MESSAGES_DROPPED.labels(self._table).inc()
+                    mark_error(span, "undecodable message")
+                    log_failure(
+                        log,
+                        err,
+                        "dropping undecodable stream message %s",
+                        msg.metadata.sequence.stream,
+                    )
+                    await msg.term()
+                else:
+                    decoded.append(msg)
+                    decoded_spans.append(span)
+            if messages:
+                await self._insert_until_committed(messages, decoded_spans)
+            for msg in decoded:
+                await msg.ack()
+            MESSAGES_WRITTEN.labels(self._table).inc(len(decoded))
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _insert_until_committed(self, messages: list[M], spans: list[trace.Span]) -> None:
+        """Unacked while this retries, so nothing is lost meanwhile."""
+        while True:
+            started = time.perf_counter()
+            try:
+                with tracer().start_as_current_span(
+                    f"INSERT {self._table}",
+                    context=trace.set_span_in_context(spans[0]),
+                    kind=trace.SpanKind.CLIENT,
+                    links=[trace.Link(span.get_span_context()) for span in spans[1:]],
+                    attributes={
+                        "db.system.name": "postgresql",
+                        "db.operation.name": "INSERT",
+                        "db.collection.name": self._table,
+                        "db.operation.batch.size": len(messages),
+                    },
+                ):
+                    await self._insert(messages)
+            except Exception:
+                WRITE_ERRORS.labels(self._table).inc()
+                log.exception(
+                    "writing %d messages into %s failed; retrying", len(messages), self._table
+                )
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                continue
+            WRITE_DURATION.labels(self._table).observe(time.perf_counter() - started)
+            WRITE_BATCH_SIZE.labels(self._table).observe(len(messages))
+            return

@@ -1,0 +1,107 @@
+"""Retention: recent notifications replay from JetStream, older ones from PostgreSQL, and the
+client cannot tell where the boundary is. The stream keeps notifications for two seconds here."""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+from switchboard_contracts import streams
+from switchboard_devstack import SERVICES, NatsServer, Stack
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.sseclient import EventClient
+from switchboard_devstack.stores import Stores, scratch_dir
+
+pytestmark = pytest.mark.e2e
+
+RETENTION_SECONDS = 2
+
+
+LOG_DIR = ARTIFACTS / "e2e-notifications-retention"
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> Iterator[NatsServer]:
+    """A NATS of its own: the short retention must not touch other tests' streams."""
+    server = NatsServer(scratch_dir("sb-retention-nats-"), log_file=LOG_DIR / "nats.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(nats_server: NatsServer, stores: Stores) -> Iterator[Stack]:
+    stack = Stack(nats_server.url, stores.database_url, log_dir=LOG_DIR, env={"LOG_LEVEL": "INFO"})
+    for spec in SERVICES:
+        stack.add(spec.name, env={"NOTIFY_RETENTION_SECONDS": str(RETENTION_SECONDS)})
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
+    async with NotifyHttp(stack["gateway"].url) as client:
+        yield client
+
+
+async def wait_until_the_stream_is_empty(nats_url: str, timeout: float = 20.0) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        async with asyncio.timeout(timeout):
+            while (await client.jetstream().stream_info(streams.NOTIFY.name)).state.messages:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
+
+async def test_replay_crosses_from_postgresql_to_jetstream_invisibly(
+    stack: Stack, api: NotifyHttp, nats_server: NatsServer
+) -> None:
+    user = f"r-{secrets.token_hex(4)}"
+    old = [await api.send(user, f"old-{n}") for n in range(4)]  # cursors 1-4
+    await api.read(user, old[2]["notificationId"])  # cursor 3
+    assert len((await api.inbox(user))["notifications"]) == 4  # stored in PostgreSQL
+    await wait_until_the_stream_is_empty(nats_server.url)  # and gone from JetStream
+
+    new = [await api.send(user, f"new-{n}") for n in range(3)]
+    assert [n["cursor"] for n in new] == [5, 6, 7]  # the cursor carries on from PostgreSQL
+    await api.read(user, new[1]["notificationId"])  # cursor 6, still only in JetStream's part
+
+    url = f"{stack['gateway'].url}/api/notifications/stream?userId={user}"
+    async with EventClient(url, last_event_id=2) as stream:
+        await stream.wait_count("notification", 5)
+        await api.send(user, "live")
+        got = await stream.wait_count("notification", 6)
+    assert [n["title"] for n in got] == ["old-2", "old-3", "new-0", "new-1", "new-2", "live"]
+    assert [n["cursor"] for n in got] == [3, 4, 5, 6, 7, 8]
+    assert [n["read"] for n in got] == [True, False, False, True, False, False]
+    assert [e.id for e in stream.of_type("notification")] == ["3", "4", "5", "6", "7", "8"]
+    assert not stream.of_type("reset")
+
+
+async def test_long_polling_pages_across_the_boundary(
+    api: NotifyHttp, nats_server: NatsServer
+) -> None:
+    user = f"r-{secrets.token_hex(4)}"
+    for n in range(3):
+        await api.send(user, f"old-{n}")
+    assert len((await api.inbox(user))["notifications"]) == 3
+    await wait_until_the_stream_is_empty(nats_server.url)
+    for n in range(2):
+        await api.send(user, f"new-{n}")
+    seen: list[str] = []
+    cursor = 0
+    while len(seen) < 5:
+        answer = await api.poll(user, cursor=cursor, timeout=5)
+        assert answer["notifications"], "a poll timed out with notifications still to give"
+        seen += [n["title"] for n in answer["notifications"]]
+        cursor = answer["cursor"]
+    assert seen == ["old-0", "old-1", "old-2", "new-0", "new-1"]
+    assert cursor == 5
