@@ -4,7 +4,16 @@ from dataclasses import dataclass
 
 from switchboard_contracts import subjects
 
-__all__ = ["CHAT", "NOTIFY", "PERSISTENCE_CHAT_CONSUMER", "ConsumerSpec", "StreamSpec"]
+__all__ = [
+    "CHAT",
+    "NOTIFY",
+    "PERSISTENCE_CHAT_CONSUMER",
+    "PRESENCE",
+    "PRESENCE_GATEWAYS",
+    "BucketSpec",
+    "ConsumerSpec",
+    "StreamSpec",
+]
 
 DAY_SECONDS = 24 * 60 * 60
 
@@ -16,6 +25,18 @@ class StreamSpec:
     owner: str
     max_age_seconds: float
     duplicate_window_seconds: float
+    replicas: int = 1
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """A JetStream key-value bucket. ``ttl_seconds`` None: values stay until deleted."""
+
+    name: str
+    owner: str
+    ttl_seconds: float | None
+    history: int = 1
     replicas: int = 1
     description: str = ""
 
@@ -53,4 +74,21 @@ NOTIFY = StreamSpec(
     max_age_seconds=7 * DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
     description="Per-user notifications: the inbox log that SSE streams replay from",
+)
+
+PRESENCE = BucketSpec(
+    name="PRESENCE",
+    owner="chat",
+    ttl_seconds=None,
+    description="Who is in which room: one entry per (room, user, gateway), written by gateways",
+)
+
+PRESENCE_GATEWAYS = BucketSpec(
+    name="PRESENCE_GATEWAYS",
+    owner="chat",
+    ttl_seconds=15,
+    description=(
+        "Gateway heartbeats. A gateway that stops refreshing its key expires after the bucket's"
+        " TTL, and its PRESENCE entries are removed"
+    ),
 )

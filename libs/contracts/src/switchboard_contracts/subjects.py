@@ -5,13 +5,23 @@ from switchboard_contracts.ids import validate_room_id
 __all__ = [
     "CHAT_HISTORY",
     "CHAT_LAST_SEQ",
+    "CHAT_PRESENCE_SNAPSHOT",
+    "CHAT_ROOM_ACCESS",
     "CHAT_ROOM_ALL",
+    "CHAT_ROOM_CREATE",
+    "CHAT_ROOM_LIST",
     "CHAT_SEND",
     "METRICS_REPORT_ALL",
     "NOTIFY_USER_ALL",
     "QUEUE_CHAT",
     "QUEUE_PERSISTENCE",
+    "STORE_MESSAGE_GET",
+    "STORE_ROOM_CREATE",
+    "STORE_ROOM_GET",
+    "STORE_ROOM_LIST",
+    "chat_presence",
     "chat_room",
+    "chat_typing",
     "metrics_report",
 ]
 
@@ -19,6 +29,18 @@ __all__ = [
 CHAT_SEND = "chat.cmd.send"
 CHAT_HISTORY = "chat.cmd.history"
 CHAT_LAST_SEQ = "chat.cmd.last-seq"
+
+# gateway -> chat: rooms, membership and presence (chat owns the rules)
+CHAT_ROOM_CREATE = "chat.cmd.room.create"
+CHAT_ROOM_LIST = "chat.cmd.room.list"
+CHAT_ROOM_ACCESS = "chat.cmd.room.access"
+CHAT_PRESENCE_SNAPSHOT = "chat.cmd.presence"
+
+# chat -> persistence: what chat needs from PostgreSQL
+STORE_ROOM_CREATE = "chat.cmd.store.room-create"
+STORE_ROOM_GET = "chat.cmd.store.room-get"
+STORE_ROOM_LIST = "chat.cmd.store.room-list"
+STORE_MESSAGE_GET = "chat.cmd.store.message-get"
 
 QUEUE_CHAT = "chat"
 QUEUE_PERSISTENCE = "persistence"
@@ -31,6 +53,16 @@ NOTIFY_USER_ALL = "notify.user.>"
 def chat_room(room_id: str) -> str:
     """The subject of a room's durable messages (stream CHAT)."""
     return f"chat.room.{validate_room_id(room_id)}"
+
+
+def chat_typing(room_id: str) -> str:
+    """Typing events of a room (core NATS, ephemeral): gateway -> gateways."""
+    return f"chat.typing.{validate_room_id(room_id)}"
+
+
+def chat_presence(room_id: str) -> str:
+    """A room's coalesced presence snapshots (core NATS, ephemeral): chat -> gateways."""
+    return f"chat.presence.{validate_room_id(room_id)}"
 
 
 def metrics_report(service: str) -> str:

@@ -5,13 +5,21 @@ import logging
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
-from switchboard_contracts.streams import ConsumerSpec, StreamSpec
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
 from switchboard_runtime.settings import ServiceSettings
 
-__all__ = ["Bus", "ensure_consumer", "ensure_stream"]
+__all__ = ["Bus", "ensure_bucket", "ensure_consumer", "ensure_stream", "open_bucket"]
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +115,44 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         ack_wait=spec.ack_wait_seconds,
     )
     await js.add_consumer(spec.stream, config)
+
+
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> KeyValue:
+    """Create the key-value bucket, or bring an existing one's TTL up to the spec. Idempotent.
+
+    A bucket with a TTL places a delete marker when a key expires, so watchers see it go.
+    """
+    ttl = spec.ttl_seconds
+    try:
+        kv = await js.key_value(spec.name)
+    except BucketNotFoundError:
+        kv = await js.create_key_value(
+            KeyValueConfig(
+                bucket=spec.name,
+                description=spec.description,
+                history=spec.history,
+                ttl=ttl,
+                limit_marker_ttl=ttl,
+                replicas=spec.replicas,
+                storage=StorageType.FILE,
+                direct=True,
+            )
+        )
+        log.info("created key-value bucket %s", spec.name)
+        return kv
+    status = await kv.status()
+    config = status.stream_info.config
+    if (config.max_age or None) != ttl or (config.subject_delete_marker_ttl or None) != ttl:
+        await js.update_stream(
+            config.evolve(max_age=ttl, subject_delete_marker_ttl=ttl, allow_msg_ttl=True)
+        )
+        log.info("key-value bucket %s now has TTL %s s", spec.name, ttl)
+    return kv
+
+
+async def open_bucket(js: JetStreamContext, spec: BucketSpec) -> KeyValue | None:
+    """The bucket if its owner created it already, else None."""
+    try:
+        return await js.key_value(spec.name)
+    except BucketNotFoundError:
+        return None

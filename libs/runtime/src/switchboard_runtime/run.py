@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -22,7 +23,8 @@ def configure_logging(settings: ServiceSettings) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
-def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
+def run_service(app: ASGIApp, settings: ServiceSettings, **server_options: Any) -> None:
+    """Serve ``app``; ``server_options`` are further uvicorn settings (WebSocket keepalive, ...)."""
     configure_logging(settings)
     uvicorn.run(
         app,
@@ -36,4 +38,5 @@ def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        **server_options,
     )

@@ -28,8 +28,12 @@ def sanitise(content: str) -> str | BusError:
     return text
 
 
-def message_id(user_id: str, client_msg_id: str | None) -> str:
-    """Stable for a retried ``(user, clientMsgId)``, random otherwise."""
+def message_id(room: str, user_id: str, client_msg_id: str | None) -> str:
+    """Stable for a retried ``(room, user, clientMsgId)``, random otherwise.
+
+    The room is part of it: a client that reuses a ``clientMsgId`` in another room sends
+    another message, not a retry.
+    """
     if client_msg_id is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{user_id}\x00{client_msg_id}"))
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{room}\x00{user_id}\x00{client_msg_id}"))

@@ -10,9 +10,11 @@ from switchboard_contracts import HistoryReply, HistoryRequest, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_runtime import Bus, Health, serve_requests, service_routes
 
+from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
 from switchboard_persistence.migrate import migrate
+from switchboard_persistence.room_store import RoomStore
 from switchboard_persistence.settings import PersistenceSettings
 
 __all__ = ["create_app"]
@@ -59,6 +61,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             last_seq,
             on_error=lambda error: LastSeqReply(error=error),
         )
+        await serve_chat_queries(bus.nc, store, RoomStore(pool))
         chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
