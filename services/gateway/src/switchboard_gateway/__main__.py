@@ -6,7 +6,13 @@ from switchboard_gateway.settings import GatewaySettings
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
-    run_service(create_app(settings), settings)
+    run_service(
+        create_app(settings),
+        settings,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        ws_max_size=settings.ws_max_frame_bytes,
+    )
 
 
 if __name__ == "__main__":
