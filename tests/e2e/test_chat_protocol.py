@@ -38,6 +38,12 @@ def presence_of(room: str, users: set[str]) -> Callable[[Frame], bool]:
     return lambda f: f.get("room") == room and online(f) == users
 
 
+def after_now(client: FrameClient, where: Callable[[Frame], bool]) -> Callable[[Frame], bool]:
+    """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
+    earlier = {id(frame) for frame in client.frames}
+    return lambda frame: id(frame) not in earlier and where(frame)
+
+
 def join(room: str, since: int | None = None) -> Frame:
     payload: dict[str, object] = {"room": room}
     if since is not None:
@@ -115,7 +121,7 @@ async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack)
         assert (pong["payload"], pong["sentAt"]) == ({"n": 1}, 42)
 
         await alice.send({"type": "leave", "payload": {"room": room}})
-        await bob.wait_for("presence", presence_of(room, {"bob"}))
+        await bob.wait_for("presence", after_now(bob, presence_of(room, {"bob"})))
         await alice.send({"type": "chat", "payload": {"content": "gone", "room": room}})
         refused = await alice.wait_for("error")
         assert refused["payload"]["code"] == "not_joined"

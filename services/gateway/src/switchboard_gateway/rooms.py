@@ -60,7 +60,10 @@ class _Room:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     failed: bool = False
     presence_revision: int = -1
-    presence_text: str | None = None
+    """The newest snapshot revision pushed to the room's members."""
+    latest_revision: int = -1
+    latest_text: str | None = None
+    """The newest snapshot known, pushed or fetched for a new member."""
 
 
 class RoomHub:
@@ -125,13 +128,16 @@ class RoomHub:
         if state is None:
             return
         wanted = min_revision or 0
-        if state.presence_text is None or state.presence_revision < wanted:
+        if state.latest_text is None or state.latest_revision < wanted:
             reply = await self._chat.presence(room, wanted)
-            if reply.snapshot is not None:
-                self._apply_presence(state, reply.snapshot)
-        if not member.saw_presence and state.presence_text is not None:
+            snapshot = reply.snapshot
+            if snapshot is not None and snapshot.revision > state.latest_revision:
+                # Only for the newcomer: the others get chat's coalesced push of this change.
+                state.latest_revision = snapshot.revision
+                state.latest_text = frames.presence_frame(snapshot)
+        if not member.saw_presence and state.latest_text is not None:
             member.saw_presence = True
-            member.outbox.offer(state.presence_text)
+            member.outbox.offer(state.latest_text)
 
     def send_typing_state(self, room: str, member: Member) -> None:
         """Tell a new member who is typing right now."""
@@ -250,7 +256,9 @@ class RoomHub:
         if snapshot.revision <= state.presence_revision:
             return
         state.presence_revision = snapshot.revision
-        state.presence_text = text = frames.presence_frame(snapshot)  # encoded once
+        text = frames.presence_frame(snapshot)  # encoded once
+        if snapshot.revision >= state.latest_revision:
+            state.latest_revision, state.latest_text = snapshot.revision, text
         for member in tuple(state.members.values()):
             member.saw_presence = True
             member.outbox.offer(text)
