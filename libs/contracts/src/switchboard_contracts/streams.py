@@ -27,6 +27,8 @@ class StreamSpec:
     duplicate_window_seconds: float
     replicas: int = 1
     description: str = ""
+    republish: tuple[str, str] | None = None
+    """(source, destination): stored messages are republished on the destination subjects."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ CHAT = StreamSpec(
     max_age_seconds=7 * DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
     description="Room messages: the durable log that gateways replay from and persistence drains",
+    republish=(subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL),
 )
 
 PERSISTENCE_CHAT_CONSUMER = ConsumerSpec(

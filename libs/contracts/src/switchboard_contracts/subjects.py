@@ -5,6 +5,7 @@ from switchboard_contracts.ids import validate_room_id
 __all__ = [
     "CHAT_HISTORY",
     "CHAT_LAST_SEQ",
+    "CHAT_LIVE_ALL",
     "CHAT_PRESENCE_SNAPSHOT",
     "CHAT_ROOM_ACCESS",
     "CHAT_ROOM_ALL",
@@ -19,6 +20,7 @@ __all__ = [
     "STORE_ROOM_CREATE",
     "STORE_ROOM_GET",
     "STORE_ROOM_LIST",
+    "chat_live",
     "chat_presence",
     "chat_room",
     "chat_typing",
@@ -46,6 +48,7 @@ QUEUE_CHAT = "chat"
 QUEUE_PERSISTENCE = "persistence"
 
 CHAT_ROOM_ALL = "chat.room.>"
+CHAT_LIVE_ALL = "chat.live.>"
 METRICS_REPORT_ALL = "metrics.report.>"
 NOTIFY_USER_ALL = "notify.user.>"
 
@@ -53,6 +56,16 @@ NOTIFY_USER_ALL = "notify.user.>"
 def chat_room(room_id: str) -> str:
     """The subject of a room's durable messages (stream CHAT)."""
     return f"chat.room.{validate_room_id(room_id)}"
+
+
+def chat_live(room_id: str) -> str:
+    """A room's stored messages as the CHAT stream republishes them: what gateways fan out.
+
+    Not ``chat.room.<room>`` itself: a plain subscriber there also receives publishes that
+    JetStream refused (a duplicate, a lost race for the next ``seq``). The stream republishes
+    only what it stored, in its order, with ``Nats-Sequence`` and ``Nats-Last-Sequence``.
+    """
+    return f"chat.live.{validate_room_id(room_id)}"
 
 
 def chat_typing(room_id: str) -> str:

@@ -10,6 +10,7 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     KeyValueConfig,
+    RePublish,
     StorageType,
     StreamConfig,
 )
@@ -93,6 +94,9 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
         allow_direct=True,
+        republish=(
+            RePublish(src=spec.republish[0], dest=spec.republish[1]) if spec.republish else None
+        ),
     )
     try:
         await js.stream_info(spec.name)

@@ -48,10 +48,19 @@ class RoomLog:
             raise RoomLogError(reply.error.message)
         return reply.seq
 
-    async def read(self, room: str, first: int, last: int) -> list[ChatMessage] | None:
-        """Exactly the messages ``first``..``last`` in order, or None if any is missing."""
+    async def read(
+        self, room: str, first: int, last: int, after: Position | None = None
+    ) -> list[ChatMessage] | None:
+        """Exactly the messages ``first``..``last`` in order, or None if any is missing.
+
+        ``after``: where message ``first - 1`` is in the stream, if known; reading starts there.
+        """
         if first > last:
             return []
+        if after is not None and after.seq == first - 1:
+            hinted = await self._forward(room, after.stream_seq + 1, first, last)
+            if [m.seq for m in hinted] == list(range(first, last + 1)):
+                return hinted
         bounds = await self._bounds(room)
         messages: list[ChatMessage] = []
         if bounds is None or first < bounds[0].seq:
@@ -115,14 +124,18 @@ class RoomLog:
         if search.found is None:
             log.warning("seq %d of a room is missing from the stream", first)
             return []
+        return await self._forward(room, search.found.stream_seq, first, last)
+
+    async def _forward(self, room: str, start: int, first: int, last: int) -> list[ChatMessage]:
+        """Messages ``first``..``last`` of the room, read from stream sequence ``start`` on."""
         messages: list[ChatMessage] = []
-        start = search.found.stream_seq
         while True:
             batch = await self._batch(room, start, min(BATCH, last - first + 1 - len(messages)))
             for position, message in batch:
                 if message.seq > last:
                     return messages
-                messages.append(message)
+                if message.seq >= first:
+                    messages.append(message)
                 start = position.stream_seq + 1
             if not batch or len(messages) >= last - first + 1:
                 return messages

@@ -26,6 +26,7 @@ from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
 from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
 from switchboard_gateway.room_log import RoomLog
+from switchboard_gateway.seq_search import Position
 from switchboard_gateway.typing import TypingBoard
 
 __all__ = ["Member", "RoomHub", "RoomUnavailableError"]
@@ -57,6 +58,8 @@ class _Room:
     members: dict[str, Member] = field(default_factory=dict)
     subscriptions: list[Subscription] = field(default_factory=list)
     order: RoomOrder | None = None
+    position: Position | None = None
+    """Where the last message delivered live is in the stream, when known."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     failed: bool = False
     presence_revision: int = -1
@@ -150,7 +153,7 @@ class RoomHub:
         room = state.name
         try:
             for subject, handler in (
-                (subjects.chat_room(room), self._on_chat),
+                (subjects.chat_live(room), self._on_chat),
                 (subjects.chat_typing(room), self._on_typing),
                 (subjects.chat_presence(room), self._on_presence),
             ):
@@ -191,10 +194,15 @@ class RoomHub:
             await self._fill(state, verdict)
         assert isinstance(verdict, Deliver | FillGap)
         self._deliver(state, message)
+        stream_seq = (msg.headers or {}).get("Nats-Sequence", "")
+        if stream_seq.isdigit():
+            state.position = Position(message.seq, int(stream_seq))
 
     async def _fill(self, state: _Room, gap: FillGap) -> None:
+        known = state.position
+        after = known if known is not None and known.seq == gap.first - 1 else None
         try:
-            missing = await self._log.read(state.name, gap.first, gap.last)
+            missing = await self._log.read(state.name, gap.first, gap.last, after=after)
         except Exception:
             log.exception("filling seq %d-%d of a room failed", gap.first, gap.last)
             missing = None
