@@ -28,6 +28,10 @@ def chat(content: str, client_msg_id: str | None = None) -> Frame:
     return {"type": "chat", "payload": payload}
 
 
+def in_room(room: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["room"] == room)
+
+
 def content_is(content: str) -> Callable[[Frame], bool]:
     return lambda frame: bool(frame["payload"]["content"] == content)
 
@@ -129,7 +133,7 @@ async def test_the_same_client_msg_id_in_another_room_is_another_message(stack: 
             await alice.send({"type": "join", "payload": {"room": room}})
             payload = {"content": "x", "clientMsgId": "c-1", "room": room}
             await alice.send({"type": "chat", "payload": payload})
-            await alice.wait_for("ack", lambda f, room=room: f["room"] == room)
+            await alice.wait_for("ack", in_room(room))
     first, second = alice.of_type("ack")
     assert first["payload"]["id"] != second["payload"]["id"]
 

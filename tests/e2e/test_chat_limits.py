@@ -4,7 +4,7 @@ resumes; oversized frames (1009), floods (4429) and the connection limit (1013).
 import asyncio
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from switchboard_devstack import Stack
@@ -26,6 +26,10 @@ def new_room() -> str:
 
 def online(frame: Frame) -> set[str]:
     return {user["userId"] for user in frame["payload"]["onlineUsers"]}
+
+
+def seq_is(seq: int) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["seq"] == seq)
 
 
 def join(room: str, since: int | None = None) -> Frame:
@@ -105,9 +109,9 @@ async def test_a_slow_reader_is_cut_off_while_fast_readers_get_everything(stack:
                 payload = {"content": f"{n} {content}", "room": room}
                 await writer.send({"type": "chat", "payload": payload})
             sent += BATCH
-            await fast1.wait_for("chat", lambda f, sent=sent: f["seq"] == sent, timeout=60)
+            await fast1.wait_for("chat", seq_is(sent), timeout=60)
         for fast in (fast1, fast2):
-            await fast.wait_for("chat", lambda f, sent=sent: f["seq"] == sent, timeout=60)
+            await fast.wait_for("chat", seq_is(sent), timeout=60)
         slow.ws.transport.resume_reading()
         await asyncio.wait_for(slow.closed.wait(), timeout=30)
         assert slow.ws.close_code == 1013

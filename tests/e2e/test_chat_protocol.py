@@ -44,6 +44,10 @@ def after_now(client: FrameClient, where: Callable[[Frame], bool]) -> Callable[[
     return lambda frame: id(frame) not in earlier and where(frame)
 
 
+def in_room(room: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["room"] == room)
+
+
 def join(room: str, since: int | None = None) -> Frame:
     payload: dict[str, object] = {"room": room}
     if since is not None:
@@ -212,11 +216,11 @@ async def test_one_ws_connection_is_in_several_rooms_and_frames_name_their_room(
     async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
         for room in rooms:
             await alice.send(join(room))
-            await alice.wait_for("presence", lambda f, room=room: f["room"] == room)
+            await alice.wait_for("presence", in_room(room))
         for n, room in enumerate(rooms):
             await alice.send({"type": "chat", "payload": {"content": f"to {n}", "room": room}})
         for n, room in enumerate(rooms):
-            chat = await alice.wait_for("chat", lambda f, room=room: f["room"] == room)
+            chat = await alice.wait_for("chat", in_room(room))
             assert chat["payload"]["content"] == f"to {n}"
             assert chat["seq"] == 1
 

@@ -39,6 +39,10 @@ def seq_is(seq: int) -> Callable[[Frame], bool]:
     return lambda frame: bool(frame["seq"] == seq)
 
 
+def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
+
+
 async def send_all(
     client: FrameClient, room: str, count: int, prefix: str = "m", pause: float = 0.0
 ) -> None:
@@ -52,7 +56,7 @@ async def send_all(
                 "payload": {"content": f"{prefix}{n}", "room": room, "clientMsgId": cid},
             }
         )
-        await client.wait_for("ack", lambda f, cid=cid: f["payload"]["clientMsgId"] == cid)
+        await client.wait_for("ack", acknowledges(cid))
 
 
 @pytest.fixture(scope="module")
