@@ -68,6 +68,7 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     stack.add("persistence")
     stack.add("chat")
+    stack.add("chat", label="chat-2")  # retries may reach another instance
     stack.add("gateway")
     stack.add("gateway", label="gateway-2")
     try:
