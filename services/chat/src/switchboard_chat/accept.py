@@ -12,6 +12,7 @@ PostgreSQL is down.
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from switchboard_contracts import (
     BusError,
@@ -24,18 +25,23 @@ from switchboard_contracts import (
 )
 
 from switchboard_chat.content import message_id, sanitise
-from switchboard_chat.sequencer import RoomSequencer
 from switchboard_chat.store_client import StoreUnavailableError
 
-__all__ = ["MessageAcceptor"]
+__all__ = ["MessageAcceptor", "Sequencer"]
 
 log = logging.getLogger(__name__)
 
 StoredMessage = Callable[[str], Awaitable[ChatMessage | None]]
 
 
+class Sequencer(Protocol):
+    """Orders a message into its room (``RoomSequencer``)."""
+
+    async def publish(self, draft: ChatMessage) -> ChatMessage: ...
+
+
 class MessageAcceptor:
-    def __init__(self, sequencer: RoomSequencer, stored: StoredMessage) -> None:
+    def __init__(self, sequencer: Sequencer, stored: StoredMessage) -> None:
         self._sequencer = sequencer
         self._stored = stored
 
