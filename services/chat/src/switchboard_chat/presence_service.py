@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 WRONG_LAST_SEQUENCE = 10071
 CATCH_UP_WAIT_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 60.0
+TOMBSTONE_AGE_SECONDS = 600
+"""Delete markers this old are purged from the bucket (gateways' own expire by themselves)."""
 
 Apply = Callable[[KeyValue.Entry], None]
 
@@ -184,9 +186,17 @@ class PresenceService:
                 await self._purge(gateway)
 
     async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        purged_at = loop.time()
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            self._coalescer.prune(asyncio.get_running_loop().time())
+            self._coalescer.prune(loop.time())
+            if self._entries is not None and loop.time() - purged_at >= TOMBSTONE_AGE_SECONDS:
+                purged_at = loop.time()
+                try:
+                    await self._entries.purge_deletes(olderthan=TOMBSTONE_AGE_SECONDS)
+                except Exception:
+                    log.warning("purging old presence delete markers failed; retrying later")
 
     async def _purge(self, gateway: str) -> None:
         assert self._entries is not None

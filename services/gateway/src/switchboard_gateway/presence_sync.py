@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 BUCKET_WAIT_SECONDS = 0.5
 STOP_TIMEOUT_SECONDS = 3.0
+TOMBSTONE_TTL_SECONDS = 60
+"""Removal markers outlive their news this long, then expire (they would pile up otherwise)."""
 
 
 def gateway_id(instance: str) -> str:
@@ -95,8 +97,10 @@ class PresenceSync:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
                 for room, user_id in list(self._written):
-                    await self._entries.delete(presence_key(room, user_id, self.gateway))
-                await self._gateways.delete(self.gateway)
+                    await self._entries.purge(
+                        presence_key(room, user_id, self.gateway), msg_ttl=TOMBSTONE_TTL_SECONDS
+                    )
+                await self._gateways.purge(self.gateway, msg_ttl=TOMBSTONE_TTL_SECONDS)
 
     async def sync(self, room: str, user_id: str) -> int | None:
         """Write the entry of (room, user) as it is now; the revision of the entry written.
@@ -113,7 +117,7 @@ class PresenceSync:
             try:
                 if desired is None:
                     if written is not None:
-                        await self._entries.delete(key)
+                        await self._entries.purge(key, msg_ttl=TOMBSTONE_TTL_SECONDS)
                         del self._written[(room, user_id)]
                     return None
                 if written is not None and written[0] == desired:
