@@ -22,7 +22,7 @@ FRAME_LIMIT = 4096
 def gateway(stores: Stores) -> Iterator[ServiceHandle]:
     stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-input")
     stack.add_all()
-    stack["gateway"].env["MAX_FRAME_BYTES"] = str(FRAME_LIMIT)
+    stack["gateway"].env["WS_MAX_FRAME_BYTES"] = str(FRAME_LIMIT)
     try:
         stack.start()
         yield stack["gateway"]

@@ -15,7 +15,34 @@ from switchboard_contracts import (
     HistoryRequest,
     ServiceReport,
 )
-from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
+from switchboard_contracts.chat import (
+    LastSeqReply,
+    LastSeqRequest,
+    MessageGetReply,
+    MessageGetRequest,
+)
+from switchboard_contracts.presence import (
+    GatewayHeartbeat,
+    PresenceEntry,
+    PresenceReply,
+    PresenceRequest,
+    PresenceSnapshot,
+    PresenceUser,
+    TypingEvent,
+    merge_meta,
+    parse_presence_key,
+    presence_key,
+)
+from switchboard_contracts.rooms import (
+    Room,
+    RoomAccessReply,
+    RoomAccessRequest,
+    RoomCreateRequest,
+    RoomGetRequest,
+    RoomListReply,
+    RoomListRequest,
+    RoomReply,
+)
 
 MESSAGE = ChatMessage(
     id="0b7f",
@@ -38,6 +65,26 @@ SAMPLES: list[BusMessage] = [
     LastSeqRequest(room="lobby"),
     LastSeqReply(seq=3),
     ServiceReport(service="gateway", instance="gw-1", timestamp=1, active_connections=2),
+    MessageGetRequest(id="0b7f"),
+    MessageGetReply(message=MESSAGE),
+    Room(id="ops", name="Ops", private=True, members=["al", "bob"], created_by="al"),
+    RoomCreateRequest(name="Ops", private=True, members=["bob"], created_by="al"),
+    RoomReply(room=Room(id="ops", name="Ops")),
+    RoomGetRequest(room="ops"),
+    RoomListRequest(user_id="al"),
+    RoomListReply(rooms=[Room(id="ops", name="Ops")]),
+    RoomAccessRequest(room="ops", user_id="al"),
+    RoomAccessReply(allowed=False, reason="private"),
+    PresenceEntry(
+        room="r", user_id="al", gateway="gw", connected_at=1, meta={"s": "away"}, meta_at=2
+    ),
+    GatewayHeartbeat(gateway="gw-1a2b", instance="gateway", started_at=1),
+    PresenceSnapshot(
+        room="r", revision=3, count=2, users=[PresenceUser(user_id="al", connected_at=1)]
+    ),
+    PresenceRequest(room="r", min_revision=3),
+    PresenceReply(snapshot=PresenceSnapshot(room="r", revision=0, count=0)),
+    TypingEvent(room="r", user_id="al", is_typing=True),
 ]
 
 
@@ -72,3 +119,25 @@ def test_client_msg_id_longer_than_64_characters_is_refused() -> None:
 def test_history_limit_is_bounded() -> None:
     with pytest.raises(ValidationError, match="limit"):
         HistoryRequest(room="r", limit=101)
+
+
+def test_room_ids_in_room_messages_must_be_subject_tokens() -> None:
+    with pytest.raises(ValidationError, match="id"):
+        RoomCreateRequest(id="a.b", name="x", created_by="al")
+
+
+def test_a_room_name_is_at_most_100_characters() -> None:
+    with pytest.raises(ValidationError, match="name"):
+        RoomCreateRequest(name="x" * 101, created_by="al")
+
+
+def test_presence_keys_round_trip_and_foreign_keys_are_not_presence() -> None:
+    key = presence_key("lobby", "alice", "gw-1")
+    assert key == "lobby.alice.gw-1"
+    assert parse_presence_key(key) == ("lobby", "alice", "gw-1")
+    assert parse_presence_key("lobby.alice") is None
+    assert parse_presence_key("lobby.al*ce.gw") is None
+
+
+def test_merged_metadata_applies_changes_in_order() -> None:
+    assert merge_meta([(5, {"a": 2}), (1, {"a": 1, "b": 1})]) == {"a": 2, "b": 1}

@@ -20,6 +20,12 @@ def test_every_room_subject_falls_in_the_chat_stream() -> None:
     assert subjects.chat_room("x").startswith(pattern.removesuffix(">"))
 
 
+def test_live_room_messages_are_republished_outside_the_stream() -> None:
+    assert streams.CHAT.republish == (subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL)
+    assert subjects.chat_live("x") == "chat.live.x"
+    assert not subjects.chat_live("x").startswith(subjects.CHAT_ROOM_ALL.removesuffix(">"))
+
+
 def test_streams_do_not_overlap() -> None:
     assert not set(streams.CHAT.subjects) & set(streams.NOTIFY.subjects)
 

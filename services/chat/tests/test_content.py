@@ -37,13 +37,13 @@ def test_the_limit_counts_after_trimming() -> None:
 
 
 def test_a_retried_client_msg_id_gets_the_same_message_id() -> None:
-    assert message_id("alice", "c-1", room="r") == message_id("alice", "c-1", room="r")
+    assert message_id("lobby", "alice", "c-1") == message_id("lobby", "alice", "c-1")
 
 
 def test_message_ids_differ_between_users_and_without_client_msg_id() -> None:
-    assert message_id("alice", "c-1", room="r") != message_id("bob", "c-1", room="r")
-    assert message_id("alice", None, room="r") != message_id("alice", None, room="r")
+    assert message_id("lobby", "alice", "c-1") != message_id("lobby", "bob", "c-1")
+    assert message_id("lobby", "alice", None) != message_id("lobby", "alice", None)
 
 
-def test_the_same_client_msg_id_in_two_rooms_is_two_messages() -> None:
-    assert message_id("alice", "c-1", room="a") != message_id("alice", "c-1", room="b")
+def test_the_same_client_msg_id_in_another_room_is_another_message() -> None:
+    assert message_id("lobby", "alice", "c-1") != message_id("other", "alice", "c-1")

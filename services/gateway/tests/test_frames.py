@@ -2,6 +2,7 @@ import json
 
 import pytest
 from switchboard_contracts import ChatMessage
+from switchboard_contracts.presence import PresenceSnapshot, PresenceUser
 from switchboard_gateway import frames
 from switchboard_gateway.frames import ChatFrame, FrameError, PingFrame
 
@@ -100,3 +101,117 @@ def test_error_frame_has_code_message_and_ref() -> None:
         "payload": {"code": "content_too_long", "message": "at most 5000", "ref": "c-1"},
         "timestamp": error["timestamp"],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"type":"typing","payload":{"isTyping":true}}', frames.TypingFrame(True)),
+        (
+            '{"type":"typing","payload":{"isTyping":false,"room":"r"}}',
+            frames.TypingFrame(False, "r"),
+        ),
+        (
+            '{"type":"presence","payload":{"status":"away","room":"r"}}',
+            frames.PresenceFrame({"status": "away"}, "r"),
+        ),
+        ('{"type":"join","payload":{"room":"r"}}', frames.JoinFrame("r")),
+        ('{"type":"join","payload":{"room":"r","since":0}}', frames.JoinFrame("r", 0)),
+        ('{"type":"leave","payload":{"room":"r"}}', frames.LeaveFrame("r")),
+        ('{"type":"history","payload":{"room":"r"}}', frames.HistoryFrame("r", None, 50)),
+        (
+            '{"type":"history","payload":{"before":9,"limit":100}}',
+            frames.HistoryFrame(None, 9, 100),
+        ),
+        (
+            '{"type":"chat","payload":{"content":"x","room":"r"}}',
+            ChatFrame("x", None, None, "r"),
+        ),
+    ],
+)
+def test_every_client_frame_type_parses(text: str, expected: frames.ClientFrame) -> None:
+    assert frames.parse_client_frame(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "names", "ref"),
+    [
+        ('{"type":"typing","payload":{}}', "invalid_frame", "isTyping", "typing"),
+        ('{"type":"typing","payload":{"isTyping":"yes"}}', "invalid_frame", "isTyping", "typing"),
+        ('{"type":"join","payload":{}}', "invalid_frame", "payload.room", "join"),
+        ('{"type":"join","payload":{"room":"a.b"}}', "invalid_room", "room id", "a.b"),
+        ('{"type":"join","payload":{"room":5}}', "invalid_room", "payload.room", "join"),
+        ('{"type":"join","payload":{"room":"r","since":-1}}', "invalid_frame", "since", "r"),
+        ('{"type":"join","payload":{"room":"r","since":true}}', "invalid_frame", "since", "r"),
+        ('{"type":"leave","payload":{}}', "invalid_frame", "payload.room", "leave"),
+        ('{"type":"history","payload":{"limit":0}}', "invalid_frame", "limit", "history"),
+        ('{"type":"history","payload":{"room":"r","limit":101}}', "invalid_frame", "limit", "r"),
+        ('{"type":"history","payload":{"before":"9"}}', "invalid_frame", "before", "history"),
+        ('{"type":"presence","payload":{"userId":"x"}}', "invalid_frame", "userId", "presence"),
+        (
+            '{"type":"presence","payload":{"blob":"' + "x" * 1100 + '"}}',
+            "invalid_frame",
+            "1024",
+            "presence",
+        ),
+        (
+            '{"type":"chat","payload":{"content":"x","clientMsgId":"c","room":"a b"}}',
+            "invalid_room",
+            "room",
+            "c",
+        ),
+    ],
+)
+def test_bad_fields_of_every_type_are_named(text: str, code: str, names: str, ref: str) -> None:
+    result = frames.parse_client_frame(text)
+    assert isinstance(result, FrameError)
+    assert (result.code, result.ref) == (code, ref)
+    assert names in result.message
+
+
+def test_the_documented_client_frame_types_are_all_understood() -> None:
+    assert sorted(frames.CLIENT_FRAME_TYPES) == [
+        "chat",
+        "history",
+        "join",
+        "leave",
+        "ping",
+        "presence",
+        "typing",
+    ]
+
+
+def test_presence_frame_lists_users_with_iso_times_and_metadata() -> None:
+    snapshot = PresenceSnapshot(
+        room="r",
+        revision=4,
+        count=3,
+        users=[PresenceUser(user_id="al", connected_at=0, meta={"status": "away"})],
+        truncated=True,
+    )
+    frame = json.loads(frames.presence_frame(snapshot))
+    assert frame["type"] == "presence"
+    assert frame["room"] == "r"
+    assert frame["payload"] == {
+        "onlineUsers": [
+            {"userId": "al", "connectedAt": "1970-01-01T00:00:00.000Z", "status": "away"}
+        ],
+        "count": 3,
+        "truncated": True,
+    }
+
+
+def test_typing_history_and_replay_frames() -> None:
+    typing = json.loads(frames.typing_frame("r", "al", True))
+    assert (typing["type"], typing["room"], typing["payload"]) == (
+        "typing",
+        "r",
+        {"userId": "al", "isTyping": True},
+    )
+    message = ChatMessage(id="m", room="r", seq=1, sender_id="a", content="x", timestamp=1)
+    history = json.loads(frames.history_frame("r", [message], has_more=False))
+    assert history["payload"]["room"] == "r"
+    assert history["payload"]["hasMore"] is False
+    assert history["payload"]["messages"] == [frames.chat_frame_object(message)]
+    replay = json.loads(frames.replay_frame("r", recovered=True))
+    assert replay["payload"] == {"room": "r", "recovered": True}

@@ -1,28 +1,31 @@
-from switchboard_gateway.origins import OriginPolicy
-from switchboard_gateway.ratelimit import TokenBucket
+from switchboard_gateway.ratelimit import FrameRateLimit
 
 
-def test_a_burst_is_allowed_then_the_steady_rate() -> None:
-    bucket = TokenBucket(rate_per_second=2, burst=3)
-    assert [bucket.take(now=0.0) for _ in range(4)] == [True, True, True, False]
-    assert bucket.take(now=0.5)
-    assert not bucket.take(now=0.5)
+def test_a_burst_is_allowed_then_frames_are_refused() -> None:
+    limit = FrameRateLimit(rate=10, burst=3, strikes=5)
+    assert [limit.allow(0.0) for _ in range(4)] == [True, True, True, False]
+    assert not limit.exhausted
 
 
-def test_tokens_never_exceed_the_burst() -> None:
-    bucket = TokenBucket(rate_per_second=10, burst=2)
-    bucket.take(now=0.0)
-    assert [bucket.take(now=100.0) for _ in range(3)] == [True, True, False]
+def test_tokens_come_back_over_time() -> None:
+    limit = FrameRateLimit(rate=10, burst=2, strikes=5)
+    limit.allow(0.0)
+    limit.allow(0.0)
+    assert not limit.allow(0.0)
+    assert limit.allow(0.1)
 
 
-def test_origins_match_exactly() -> None:
-    policy = OriginPolicy(["https://app.example.com"])
-    assert policy.allows("https://app.example.com")
-    assert policy.allows("https://app.example.com/")
-    assert not policy.allows("https://app.example.com.evil.test")
-    assert not policy.allows("http://app.example.com")
-    assert policy.allows(None)  # not a browser
+def test_repeated_refusals_exhaust_the_connection() -> None:
+    limit = FrameRateLimit(rate=1, burst=1, strikes=3)
+    for _ in range(4):
+        limit.allow(0.0)
+    assert limit.exhausted
 
 
-def test_an_empty_allow_list_accepts_every_origin() -> None:
-    assert OriginPolicy([]).allows("https://anything.test")
+def test_refusals_older_than_the_window_are_forgiven() -> None:
+    limit = FrameRateLimit(rate=0.01, burst=1, strikes=3, window=10.0)
+    limit.allow(0.0)
+    limit.allow(0.0)
+    limit.allow(1.0)
+    limit.allow(20.0)
+    assert not limit.exhausted

@@ -51,3 +51,10 @@ async def test_last_seq_of_a_room(store: ChatStore) -> None:
     assert await store.last_seq(room) == 0
     await store.insert([message(room, 1), message(room, 2)])
     assert await store.last_seq(room) == 2
+
+
+async def test_a_stored_message_is_found_by_its_id(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    await store.insert([message(room, 1)])
+    assert await store.get(f"{room}-1") == message(room, 1)
+    assert await store.get(f"{room}-2") is None

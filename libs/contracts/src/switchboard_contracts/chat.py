@@ -17,6 +17,8 @@ __all__ = [
     "HistoryRequest",
     "LastSeqReply",
     "LastSeqRequest",
+    "MessageGetReply",
+    "MessageGetRequest",
 ]
 
 MAX_CONTENT_LENGTH = 5000
@@ -78,4 +80,19 @@ class LastSeqRequest(BusMessage):
 
 class LastSeqReply(BusMessage):
     seq: int = 0
+    error: BusError | None = None
+
+
+class MessageGetRequest(BusMessage):
+    """chat -> persistence (``chat.cmd.store.message-get``): a stored message by its id.
+
+    Chat asks before storing a message that carries a ``clientMsgId``, so that a retry arriving
+    after JetStream's duplicate window is still recognised.
+    """
+
+    id: str
+
+
+class MessageGetReply(BusMessage):
+    message: ChatMessage | None = None
     error: BusError | None = None

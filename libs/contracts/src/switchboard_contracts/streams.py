@@ -11,6 +11,9 @@ __all__ = [
     "NOTIFY_JOBS",
     "PERSISTENCE_CHAT_CONSUMER",
     "PERSISTENCE_NOTIFY_CONSUMER",
+    "PRESENCE",
+    "PRESENCE_GATEWAYS",
+    "BucketSpec",
     "ConsumerSpec",
     "StreamSpec",
 ]
@@ -30,6 +33,18 @@ class StreamSpec:
     republish: tuple[str, str] | None = None
     """(source, destination): the server republishes each stored message, in order."""
     work_queue: bool = False  # a message is removed once a consumer acks it
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """A JetStream key-value bucket. ``ttl_seconds`` None: values stay until deleted."""
+
+    name: str
+    owner: str
+    ttl_seconds: float | None
+    history: int = 1
+    replicas: int = 1
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,4 +108,21 @@ NOTIFICATION_BROADCAST_CONSUMER = ConsumerSpec(
     filter_subject=subjects.NOTIFY_JOB_BROADCAST,
     max_ack_pending=16,
     ack_wait_seconds=60,
+)
+
+PRESENCE = BucketSpec(
+    name="PRESENCE",
+    owner="chat",
+    ttl_seconds=None,
+    description="Who is in which room: one entry per (room, user, gateway), written by gateways",
+)
+
+PRESENCE_GATEWAYS = BucketSpec(
+    name="PRESENCE_GATEWAYS",
+    owner="chat",
+    ttl_seconds=15,
+    description=(
+        "Gateway heartbeats. A gateway that stops refreshing its key expires after the bucket's"
+        " TTL, and its PRESENCE entries are removed"
+    ),
 )

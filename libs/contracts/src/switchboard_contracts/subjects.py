@@ -6,7 +6,11 @@ __all__ = [
     "CHAT_HISTORY",
     "CHAT_LAST_SEQ",
     "CHAT_LIVE_ALL",
+    "CHAT_PRESENCE_SNAPSHOT",
+    "CHAT_ROOM_ACCESS",
     "CHAT_ROOM_ALL",
+    "CHAT_ROOM_CREATE",
+    "CHAT_ROOM_LIST",
     "CHAT_SEND",
     "METRICS_REPORT_ALL",
     "NOTIFY_BROADCAST",
@@ -25,8 +29,14 @@ __all__ = [
     "QUEUE_CHAT",
     "QUEUE_NOTIFICATION",
     "QUEUE_PERSISTENCE",
+    "STORE_MESSAGE_GET",
+    "STORE_ROOM_CREATE",
+    "STORE_ROOM_GET",
+    "STORE_ROOM_LIST",
     "chat_live",
+    "chat_presence",
     "chat_room",
+    "chat_typing",
     "metrics_report",
     "notify_live",
     "notify_unread",
@@ -50,6 +60,18 @@ NOTIFY_INBOX = "notify.cmd.inbox"
 NOTIFY_REPLAY = "notify.cmd.replay"
 NOTIFY_LAST_CURSOR = "notify.cmd.last-cursor"
 
+# gateway -> chat: rooms, membership and presence (chat owns the rules)
+CHAT_ROOM_CREATE = "chat.cmd.room.create"
+CHAT_ROOM_LIST = "chat.cmd.room.list"
+CHAT_ROOM_ACCESS = "chat.cmd.room.access"
+CHAT_PRESENCE_SNAPSHOT = "chat.cmd.presence"
+
+# chat -> persistence: what chat needs from PostgreSQL
+STORE_ROOM_CREATE = "chat.cmd.store.room-create"
+STORE_ROOM_GET = "chat.cmd.store.room-get"
+STORE_ROOM_LIST = "chat.cmd.store.room-list"
+STORE_MESSAGE_GET = "chat.cmd.store.message-get"
+
 QUEUE_CHAT = "chat"
 QUEUE_NOTIFICATION = "notification"
 QUEUE_PERSISTENCE = "persistence"
@@ -72,9 +94,23 @@ def chat_room(room_id: str) -> str:
 
 
 def chat_live(room_id: str) -> str:
-    """Where gateways receive a room's messages: republished by the CHAT stream, only once
-    stored, in stream (= ``seq``) order."""
+    """A room's stored messages as the CHAT stream republishes them: what gateways fan out.
+
+    Not ``chat.room.<room>`` itself: a plain subscriber there also receives publishes that
+    JetStream refused (a duplicate, a lost race for the next ``seq``). The stream republishes
+    only what it stored, in its order, with ``Nats-Sequence`` and ``Nats-Last-Sequence``.
+    """
     return f"chat.live.{validate_room_id(room_id)}"
+
+
+def chat_typing(room_id: str) -> str:
+    """Typing events of a room (core NATS, ephemeral): gateway -> gateways."""
+    return f"chat.typing.{validate_room_id(room_id)}"
+
+
+def chat_presence(room_id: str) -> str:
+    """A room's coalesced presence snapshots (core NATS, ephemeral): chat -> gateways."""
+    return f"chat.presence.{validate_room_id(room_id)}"
 
 
 def notify_user(user_id: str) -> str:

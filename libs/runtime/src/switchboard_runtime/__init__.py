@@ -1,7 +1,14 @@
 """What every Switchboard service shares: settings, bus, health and metrics routes, run loop,
 and its telemetry (``metrics``, ``tracing``, ``logs``, ``access``, ``consumer_lag``)."""
 
-from switchboard_runtime.bus import Bus, ensure_consumer, ensure_stream, stream_publish
+from switchboard_runtime.bus import (
+    Bus,
+    ensure_bucket,
+    ensure_consumer,
+    ensure_stream,
+    open_bucket,
+    stream_publish,
+)
 from switchboard_runtime.health import Health
 from switchboard_runtime.requests import serve_requests
 from switchboard_runtime.run import run_service
@@ -12,9 +19,11 @@ __all__ = [
     "Bus",
     "Health",
     "ServiceSettings",
+    "ensure_bucket",
     "ensure_consumer",
     "ensure_stream",
     "load_settings",
+    "open_bucket",
     "run_service",
     "serve_requests",
     "service_routes",

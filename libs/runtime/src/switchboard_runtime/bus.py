@@ -20,14 +20,16 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    KeyValueConfig,
     PubAck,
     RePublish,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
-from switchboard_contracts.streams import ConsumerSpec, StreamSpec
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
 from switchboard_runtime.metrics import (
     BUS_MESSAGES_PUBLISHED,
@@ -44,7 +46,14 @@ from switchboard_runtime.metrics import (
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.tracing import consumer_span, producer_span
 
-__all__ = ["Bus", "ensure_consumer", "ensure_stream", "stream_publish"]
+__all__ = [
+    "Bus",
+    "ensure_bucket",
+    "ensure_consumer",
+    "ensure_stream",
+    "open_bucket",
+    "stream_publish",
+]
 
 log = logging.getLogger(__name__)
 
@@ -230,3 +239,44 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         ack_wait=spec.ack_wait_seconds,
     )
     await js.add_consumer(spec.stream, config)
+
+
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> KeyValue:
+    """Create the key-value bucket, or bring an existing one's TTL up to the spec. Idempotent.
+
+    A bucket with a TTL places a delete marker when a key expires, so watchers see it go.
+    """
+    ttl = spec.ttl_seconds
+    try:
+        kv = await js.key_value(spec.name)
+    except BucketNotFoundError:
+        kv = await js.create_key_value(
+            KeyValueConfig(
+                bucket=spec.name,
+                description=spec.description,
+                history=spec.history,
+                ttl=ttl,
+                limit_marker_ttl=ttl,
+                replicas=spec.replicas,
+                storage=StorageType.FILE,
+                direct=True,
+            )
+        )
+        log.info("created key-value bucket %s", spec.name)
+        return kv
+    status = await kv.status()
+    config = status.stream_info.config
+    if (config.max_age or None) != ttl or (config.subject_delete_marker_ttl or None) != ttl:
+        await js.update_stream(
+            config.evolve(max_age=ttl, subject_delete_marker_ttl=ttl, allow_msg_ttl=True)
+        )
+        log.info("key-value bucket %s now has TTL %s s", spec.name, ttl)
+    return kv
+
+
+async def open_bucket(js: JetStreamContext, spec: BucketSpec) -> KeyValue | None:
+    """The bucket if its owner created it already, else None."""
+    try:
+        return await js.key_value(spec.name)
+    except BucketNotFoundError:
+        return None

@@ -1,5 +1,7 @@
 """Running a service process: logs, traces and metrics, then uvicorn serving its ASGI app."""
 
+from typing import Any
+
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -16,16 +18,10 @@ def configure_logging(settings: ServiceSettings, service: str) -> None:
 
 
 def run_service(
-    app: ASGIApp,
-    settings: ServiceSettings,
-    service: str,
-    *,
-    websocket_max_bytes: int | None = None,
+    app: ASGIApp, settings: ServiceSettings, service: str, **server_options: Any
 ) -> None:
-    """Serve ``app`` as ``service`` (its name: ``gateway``, ``chat``, ...) until SIGTERM.
-
-    WebSocket frames larger than ``websocket_max_bytes`` close the connection with 1009.
-    """
+    """Serve ``app`` as ``service`` (its name: ``gateway``, ``chat``, ...) until SIGTERM;
+    ``server_options`` are further uvicorn settings (WebSocket keepalive, frame size, ...)."""
     setup_telemetry(settings, service)
     try:
         uvicorn.run(
@@ -36,11 +32,11 @@ def run_service(
             http="httptools",
             ws="websockets-sansio",
             ws_per_message_deflate=False,
-            ws_max_size=websocket_max_bytes or 16 * 1024 * 1024,
             log_config=None,
             access_log=False,  # AccessMiddleware logs requests, query strings redacted
             lifespan="on",
             timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+            **server_options,
         )
     finally:
         shutdown_telemetry()

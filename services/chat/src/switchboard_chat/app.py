@@ -1,4 +1,4 @@
-"""The chat service process: serves ``chat.cmd.send`` and owns the CHAT stream."""
+"""The chat service process: accepts messages, owns rooms, the CHAT stream and presence."""
 
 import contextlib
 import dataclasses
@@ -6,43 +6,47 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from switchboard_contracts import BusError, ChatSendReply, ChatSendRequest, streams, subjects
-from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
+from switchboard_contracts.rooms import (
+    RoomAccessReply,
+    RoomAccessRequest,
+    RoomCreateRequest,
+    RoomListReply,
+    RoomListRequest,
+    RoomReply,
+)
 from switchboard_runtime import Bus, Health, ensure_stream, serve_requests, service_routes
 
 from switchboard_chat.accept import MessageAcceptor
-from switchboard_chat.sequencer import RoomSequencer, SequencerError
+from switchboard_chat.presence_service import PresenceService
+from switchboard_chat.rooms import RoomService
+from switchboard_chat.sequencer import RoomSequencer
 from switchboard_chat.settings import ChatSettings
+from switchboard_chat.store_client import StoreClient
 
 __all__ = ["create_app"]
-
-LAST_SEQ_TIMEOUT_SECONDS = 5.0
 
 
 def create_app(settings: ChatSettings) -> Starlette:
     health = Health()
     bus = Bus(settings, name="chat")
     health.add_check("nats", lambda: bus.connected)
-
-    async def stored_last_seq(room: str) -> int:
-        reply = LastSeqReply.decode(
-            (
-                await bus.request(
-                    subjects.CHAT_LAST_SEQ,
-                    LastSeqRequest(room=room).encode(),
-                    timeout=LAST_SEQ_TIMEOUT_SECONDS,
-                )
-            ).data
-        )
-        if reply.error is not None:
-            raise SequencerError(reply.error.message)
-        return reply.seq
+    store = StoreClient(bus, settings.store_timeout_seconds)
+    presence = PresenceService(bus, settings)
+    health.add_check("presence", lambda: presence.running)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
-        spec = dataclasses.replace(streams.CHAT, replicas=settings.stream_replicas)
+        spec = dataclasses.replace(
+            streams.CHAT,
+            replicas=settings.stream_replicas,
+            duplicate_window_seconds=settings.duplicate_window_seconds,
+        )
         await ensure_stream(bus.js, spec)
-        acceptor = MessageAcceptor(RoomSequencer(bus.js, stored_last_seq))
+        acceptor = MessageAcceptor(
+            RoomSequencer(bus.js, store.last_seq),
+            lambda message_id: store.message(message_id, settings.message_lookup_timeout_seconds),
+        )
         await serve_requests(
             bus.nc,
             subjects.CHAT_SEND,
@@ -51,13 +55,43 @@ def create_app(settings: ChatSettings) -> Starlette:
             acceptor.accept,
             on_error=error_reply,
         )
+        await _serve_rooms(bus, RoomService(store))
+        await presence.start()
         try:
             yield
         finally:
             health.draining = True
+            await presence.stop()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)
+
+
+async def _serve_rooms(bus: Bus, rooms: RoomService) -> None:
+    await serve_requests(
+        bus.nc,
+        subjects.CHAT_ROOM_CREATE,
+        subjects.QUEUE_CHAT,
+        RoomCreateRequest,
+        rooms.create,
+        on_error=lambda error: RoomReply(error=error),
+    )
+    await serve_requests(
+        bus.nc,
+        subjects.CHAT_ROOM_LIST,
+        subjects.QUEUE_CHAT,
+        RoomListRequest,
+        rooms.list,
+        on_error=lambda error: RoomListReply(error=error),
+    )
+    await serve_requests(
+        bus.nc,
+        subjects.CHAT_ROOM_ACCESS,
+        subjects.QUEUE_CHAT,
+        RoomAccessRequest,
+        rooms.access,
+        on_error=lambda error: RoomAccessReply(error=error),
+    )
 
 
 def error_reply(error: BusError) -> ChatSendReply:

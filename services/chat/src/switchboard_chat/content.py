@@ -28,11 +28,11 @@ def sanitise(content: str) -> str | BusError:
     return text
 
 
-def message_id(user_id: str, client_msg_id: str | None, *, room: str) -> str:
+def message_id(room: str, user_id: str, client_msg_id: str | None) -> str:
     """Stable for a retried ``(room, user, clientMsgId)``, random otherwise.
 
-    The room is part of it: the same clientMsgId in two rooms is two messages (JetStream's
-    duplicate detection and the table's key are both stream-wide).
+    The room is part of it: a client that reuses a ``clientMsgId`` in another room sends
+    another message, not a retry.
     """
     if client_msg_id is None:
         return str(uuid.uuid4())

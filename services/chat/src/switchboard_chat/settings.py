@@ -7,5 +7,33 @@ __all__ = ["ChatSettings"]
 class ChatSettings(ServiceSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     stream_replicas: int = Field(
-        default=1, ge=1, le=5, description="CHAT stream replicas (3 on Kubernetes)"
+        default=1, ge=1, le=5, description="CHAT stream and presence bucket replicas (3 on k8s)"
+    )
+    duplicate_window_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="JetStream's duplicate window of the CHAT stream; retries after it are"
+        " recognised through PostgreSQL",
+    )
+    store_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long chat waits for persistence's answers"
+    )
+    message_lookup_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long a message with a clientMsgId waits for PostgreSQL's word on"
+        " whether it was stored before",
+    )
+    presence_ttl_seconds: float = Field(
+        default=15.0,
+        ge=3,
+        description="A gateway that stops heartbeating loses its presence entries after this",
+    )
+    presence_coalesce_seconds: float = Field(
+        default=0.25, ge=0, description="At most one presence snapshot per room per interval"
+    )
+    presence_max_listed: int = Field(
+        default=100,
+        ge=1,
+        description="Rooms with more users list this many in onlineUsers; count stays exact",
     )

@@ -7,7 +7,12 @@ from switchboard_gateway.settings import GatewaySettings
 def main() -> None:
     settings = load_settings(GatewaySettings)
     run_service(
-        create_app(settings), settings, "gateway", websocket_max_bytes=settings.max_frame_bytes
+        create_app(settings),
+        settings,
+        "gateway",
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        ws_max_size=settings.ws_max_frame_bytes,
     )
 
 

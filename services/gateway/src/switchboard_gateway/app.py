@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -11,14 +12,21 @@ from switchboard_runtime import Bus, Health, service_routes
 
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
+from switchboard_gateway.connections import Admission
 from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.http_api import api_routes
 from switchboard_gateway.inbox_log import StoredInbox
 from switchboard_gateway.notifications_api import NotificationsApi
 from switchboard_gateway.notify_client import NotifyClient
+from switchboard_gateway.presence import LocalPresence
+from switchboard_gateway.presence_sync import PresenceSync, gateway_id
+from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.rooms import RoomHub
+from switchboard_gateway.session import SessionDeps
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.typing import TypingSource
 from switchboard_gateway.users import KnownUsers, UserHub
+from switchboard_gateway.ws_socket import MultiRoomSocket
 
 __all__ = ["create_app"]
 
@@ -27,29 +35,54 @@ def create_app(settings: GatewaySettings) -> Starlette:
     health = Health()
     bus = Bus(settings, name="gateway")
     health.add_check("nats", lambda: bus.connected)
-    chat = ChatClient(bus, settings.bus_request_timeout_seconds)
-    hub = RoomHub(bus)
-    notify = NotifyClient(bus, settings.bus_request_timeout_seconds)
+    timeout = settings.bus_request_timeout_seconds
+    chat = ChatClient(bus, timeout)
+    room_log = RoomLog(bus, chat, timeout)
+    hub = RoomHub(bus, room_log, chat, settings.typing_timeout_seconds)
+    instance = settings.instance_id or "gateway"
+    presence = LocalPresence(gateway_id(instance))
+    presence_sync = PresenceSync(bus, presence, instance)
+    health.add_check("presence", lambda: presence_sync.running)
+    background: set[Any] = set()
+    notify = NotifyClient(bus, timeout)
     known = KnownUsers(notify.register)
     users = UserHub(bus, known)
     bus.on_reconnected.append(users.resync_all)
-    inbox = StoredInbox(bus, settings.bus_request_timeout_seconds)
+    inbox = StoredInbox(bus, timeout)
+    deps = SessionDeps(
+        settings=settings,
+        bus=bus,
+        hub=hub,
+        chat=chat,
+        room_log=room_log,
+        presence=presence,
+        presence_sync=presence_sync,
+        typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
+        users=users,
+        background=background,
+    )
+    admission = Admission(settings.max_connections)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        hub.start()
+        presence_sync.start()
         try:
             yield
         finally:
             health.draining = True
+            await presence_sync.stop()
+            await hub.stop()
             await bus.close()
 
     return Starlette(
         routes=[
             *service_routes(health),
-            *api_routes(chat),
+            *api_routes(settings, chat, room_log),
             *NotificationsApi(settings, users, known, notify, inbox).routes(),
-            WebSocketRoute("/chat/{room_id}", ChatSocket(settings, hub, chat, users).handle),
+            WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
+            WebSocketRoute("/ws", MultiRoomSocket(deps, admission).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,

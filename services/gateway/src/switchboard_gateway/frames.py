@@ -1,37 +1,57 @@
 """The client protocol's frames (docs/protocol.md §2). Pure: parsing and encoding, no I/O.
 
 Every frame is one JSON object ``{"type", "payload", "timestamp", ...}``. Parsing never raises:
-it returns a typed frame or a ``FrameError`` that names the problem.
+it returns a typed frame or a ``FrameError`` that names the problem. An error's ``ref`` is what
+it refers to: a chat's ``clientMsgId``, the ``room`` of a join/leave/history, else the type.
 """
 
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from switchboard_contracts import ChatMessage
-from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH
+from switchboard_contracts import ChatMessage, InvalidIdError, validate_room_id
+from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT
+from switchboard_contracts.presence import PresenceSnapshot
 
 from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
 
 __all__ = [
+    "CLIENT_FRAME_TYPES",
+    "MAX_PRESENCE_META_BYTES",
+    "RESERVED_PRESENCE_KEYS",
     "ChatFrame",
     "ClientFrame",
     "FrameError",
+    "HistoryFrame",
+    "JoinFrame",
+    "LeaveFrame",
     "PingFrame",
+    "PresenceFrame",
+    "TypingFrame",
     "ack_frame",
     "chat_frame",
     "chat_frame_object",
     "connected_frame",
     "error_frame",
+    "history_frame",
     "invalid_format_frame",
+    "iso_time",
     "now_ms",
     "parse_client_frame",
     "pong_frame",
+    "presence_frame",
+    "presence_payload",
+    "replay_frame",
+    "typing_frame",
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
+MAX_PRESENCE_META_BYTES = 1024
+DEFAULT_HISTORY_LIMIT = 50
+RESERVED_PRESENCE_KEYS = frozenset({"userId", "connectedAt"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,37 @@ class ChatFrame:
     content: str
     sender_name: str | None
     client_msg_id: str | None
+    room: str | None = None
+
+
+@dataclass(frozen=True)
+class TypingFrame:
+    is_typing: bool
+    room: str | None = None
+
+
+@dataclass(frozen=True)
+class PresenceFrame:
+    meta: dict[str, Any]
+    room: str | None = None
+
+
+@dataclass(frozen=True)
+class JoinFrame:
+    room: str
+    since: int | None = None
+
+
+@dataclass(frozen=True)
+class LeaveFrame:
+    room: str
+
+
+@dataclass(frozen=True)
+class HistoryFrame:
+    room: str | None
+    before: int | None
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -54,11 +105,23 @@ class PingFrame:
     fields: dict[str, Any]
 
 
-ClientFrame = ChatFrame | PingFrame
+ClientFrame = (
+    ChatFrame | TypingFrame | PresenceFrame | JoinFrame | LeaveFrame | HistoryFrame | PingFrame
+)
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def iso_time(ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 in UTC, e.g. ``2025-11-26T09:40:00.000Z``."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _optional_str(payload: dict[str, Any], key: str, max_length: int) -> str | FrameError | None:
@@ -72,22 +135,116 @@ def _optional_str(payload: dict[str, Any], key: str, max_length: int) -> str | F
     return value
 
 
+def _room(payload: dict[str, Any], ref: str | None, *, required: bool) -> str | FrameError | None:
+    value = payload.get("room")
+    if value is None:
+        if required:
+            return FrameError("invalid_frame", "payload.room is required", ref=ref)
+        return None
+    if not isinstance(value, str):
+        return FrameError("invalid_room", "payload.room must be a string", ref=ref)
+    try:
+        return validate_room_id(value)
+    except InvalidIdError as err:
+        return FrameError("invalid_room", f"payload.room: {err}", ref=value[:64])
+
+
 def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
-    content = payload.get("content")
-    if not isinstance(content, str):
-        return FrameError("invalid_frame", "payload.content is required and must be a string")
     client_msg_id = _optional_str(payload, "clientMsgId", MAX_CLIENT_MSG_ID_LENGTH)
     if isinstance(client_msg_id, FrameError):
         return client_msg_id
+    content = payload.get("content")
+    if not isinstance(content, str):
+        return FrameError(
+            "invalid_frame", "payload.content is required and must be a string", ref=client_msg_id
+        )
     sender_name = _optional_str(payload, "senderName", MAX_SENDER_NAME_LENGTH)
     if isinstance(sender_name, FrameError):
         return FrameError(sender_name.code, sender_name.message, ref=client_msg_id)
-    return ChatFrame(content=content, sender_name=sender_name, client_msg_id=client_msg_id)
+    room = _room(payload, client_msg_id, required=False)
+    if isinstance(room, FrameError):
+        return FrameError(room.code, room.message, ref=client_msg_id)
+    return ChatFrame(content, sender_name, client_msg_id, room)
+
+
+def _parse_typing(payload: dict[str, Any]) -> TypingFrame | FrameError:
+    is_typing = payload.get("isTyping")
+    if not isinstance(is_typing, bool):
+        return FrameError(
+            "invalid_frame", "payload.isTyping is required and must be true or false", ref="typing"
+        )
+    room = _room(payload, "typing", required=False)
+    if isinstance(room, FrameError):
+        return room
+    return TypingFrame(is_typing, room)
+
+
+def _parse_presence(payload: dict[str, Any]) -> PresenceFrame | FrameError:
+    room = _room(payload, "presence", required=False)
+    if isinstance(room, FrameError):
+        return room
+    meta = {key: value for key, value in payload.items() if key != "room"}
+    reserved = sorted(RESERVED_PRESENCE_KEYS & meta.keys())
+    if reserved:
+        return FrameError(
+            "invalid_frame", f"payload.{reserved[0]} is set by the server", ref="presence"
+        )
+    if len(_dump(meta).encode()) > MAX_PRESENCE_META_BYTES:
+        return FrameError(
+            "invalid_frame",
+            f"presence metadata must be at most {MAX_PRESENCE_META_BYTES} bytes of JSON",
+            ref="presence",
+        )
+    return PresenceFrame(meta, room)
+
+
+def _parse_join(payload: dict[str, Any]) -> JoinFrame | FrameError:
+    room = _room(payload, "join", required=True)
+    if isinstance(room, FrameError):
+        return room
+    assert room is not None
+    since = payload.get("since")
+    if since is not None and (not _is_int(since) or since < 0):
+        return FrameError("invalid_frame", "payload.since must be an integer >= 0", ref=room)
+    return JoinFrame(room, since)
+
+
+def _parse_leave(payload: dict[str, Any]) -> LeaveFrame | FrameError:
+    room = _room(payload, "leave", required=True)
+    if isinstance(room, FrameError):
+        return room
+    assert room is not None
+    return LeaveFrame(room)
+
+
+def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
+    room = _room(payload, "history", required=False)
+    if isinstance(room, FrameError):
+        return room
+    ref = room or "history"
+    before = payload.get("before")
+    if before is not None and (not _is_int(before) or before < 1):
+        return FrameError("invalid_frame", "payload.before must be an integer >= 1", ref=ref)
+    limit = payload.get("limit", DEFAULT_HISTORY_LIMIT)
+    if not _is_int(limit) or not 1 <= limit <= MAX_HISTORY_LIMIT:
+        return FrameError(
+            "invalid_frame",
+            f"payload.limit must be an integer from 1 to {MAX_HISTORY_LIMIT}",
+            ref=ref,
+        )
+    return HistoryFrame(room, before, limit)
 
 
 _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]] = {
     "chat": _parse_chat,
+    "typing": _parse_typing,
+    "presence": _parse_presence,
+    "join": _parse_join,
+    "leave": _parse_leave,
+    "history": _parse_history,
 }
+
+CLIENT_FRAME_TYPES = frozenset({*_PAYLOAD_PARSERS, "ping"})
 
 
 def _load_object(text: str | bytes) -> dict[str, Any] | FrameError:
@@ -187,3 +344,51 @@ def invalid_format_frame() -> str:
 
 def pong_frame(fields: dict[str, Any]) -> str:
     return _dump({**fields, "type": "pong", "timestamp": fields.get("timestamp", now_ms())})
+
+
+def presence_payload(snapshot: PresenceSnapshot) -> dict[str, Any]:
+    online = [
+        {**user.meta, "userId": user.user_id, "connectedAt": iso_time(user.connected_at)}
+        for user in snapshot.users
+    ]
+    payload: dict[str, Any] = {"onlineUsers": online, "count": snapshot.count}
+    if snapshot.truncated:
+        payload["truncated"] = True
+    return payload
+
+
+def presence_frame(snapshot: PresenceSnapshot) -> str:
+    return _dump(
+        {
+            "type": "presence",
+            "payload": presence_payload(snapshot),
+            "timestamp": now_ms(),
+            "room": snapshot.room,
+        }
+    )
+
+
+def typing_frame(room: str, user_id: str, is_typing: bool) -> str:
+    return _dump(
+        {
+            "type": "typing",
+            "payload": {"userId": user_id, "isTyping": is_typing},
+            "timestamp": now_ms(),
+            "senderId": user_id,
+            "room": room,
+        }
+    )
+
+
+def history_frame(room: str, messages: list[ChatMessage], has_more: bool) -> str:
+    payload = {
+        "room": room,
+        "messages": [chat_frame_object(message) for message in messages],
+        "hasMore": has_more,
+    }
+    return _dump({"type": "history", "payload": payload, "timestamp": now_ms(), "room": room})
+
+
+def replay_frame(room: str, recovered: bool) -> str:
+    payload = {"room": room, "recovered": recovered}
+    return _dump({"type": "replay", "payload": payload, "timestamp": now_ms(), "room": room})

@@ -2,6 +2,8 @@
 
 Fan-out only ever calls ``offer``, which never waits; a client that cannot keep up fills its
 queue and is closed with 1013, so it cannot slow anyone else down. It resumes with ``since``.
+Answers to the client's own requests (a replay, a history page) use ``send``, which waits for
+room while the client reads, and closes it with 1013 only when it stops reading.
 """
 
 import asyncio
@@ -20,11 +22,15 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class Outbox:
-    def __init__(self, websocket: WebSocket, max_frames: int) -> None:
+    def __init__(self, websocket: WebSocket, max_frames: int, send_timeout: float = 10.0) -> None:
         self._websocket = websocket
         self._queue: asyncio.Queue[str] = asyncio.Queue(max_frames)
+        self._send_timeout = send_timeout
         self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self.max_frames = max_frames
         self.closed = asyncio.Event()
+        self.close_code: int | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
@@ -39,20 +45,33 @@ class Outbox:
             log.info("closing a connection that is too slow to read its frames")
             self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
 
+    async def send(self, text: str) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._queue.put(text), self._send_timeout)
+        except TimeoutError:
+            log.info("closing a connection that stopped reading its replay")
+            self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+
     def close(self, code: int, reason: str = "") -> None:
         if self.closed.is_set():
             return
         self.closed.set()
+        self.close_code = code
         if self._writer is not None:
             self._writer.cancel()
-        asyncio.create_task(self._close(code, reason))  # noqa: RUF006 (ends by itself)
+        self._closing = asyncio.create_task(self._close(code, reason))
 
     async def stop(self) -> None:
+        """Stop writing; a close begun by ``close`` is finished first."""
         self.closed.set()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        if self._closing is not None:
+            await self._closing
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):

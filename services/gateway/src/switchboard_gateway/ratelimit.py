@@ -1,25 +1,38 @@
-"""Token buckets: a steady rate with a burst allowance. Pure: the caller passes the time."""
+"""How many frames a connection may send. Pure: the caller passes the time.
 
-from dataclasses import dataclass
+A token bucket: ``rate`` frames per second on average, bursts up to ``burst``. A frame over the
+limit is refused; a connection refused ``strikes`` times within ``window`` seconds is closed
+with 4429.
+"""
 
-__all__ = ["TokenBucket"]
+from collections import deque
+
+__all__ = ["FrameRateLimit"]
 
 
-@dataclass
-class TokenBucket:
-    rate_per_second: float
-    burst: float
-    tokens: float = -1.0
-    updated_at: float = 0.0
+class FrameRateLimit:
+    def __init__(self, rate: float, burst: int, strikes: int, window: float = 10.0) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at: float | None = None
+        self._strikes = strikes
+        self._window = window
+        self._refused: deque[float] = deque()
 
-    def take(self, now: float, cost: float = 1.0) -> bool:
-        """Spend ``cost`` tokens if there are enough; False means the limit is exceeded."""
-        if self.tokens < 0:
-            self.tokens, self.updated_at = self.burst, now
-        elapsed = max(0.0, now - self.updated_at)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate_per_second)
-        self.updated_at = now
-        if self.tokens >= cost:
-            self.tokens -= cost
+    def allow(self, now: float) -> bool:
+        if self._at is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
             return True
+        self._refused.append(now)
+        while self._refused and now - self._refused[0] > self._window:
+            self._refused.popleft()
         return False
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the connection was refused too often: close it with 4429."""
+        return len(self._refused) >= self._strikes

@@ -1,58 +1,273 @@
-"""Room fan-out: one subscription per room with local members, one encoded frame per message."""
+"""Room fan-out on one gateway: one set of subscriptions per room with local members.
 
+For each such room the gateway subscribes to its messages, typing events and presence
+snapshots, and encodes each event into a frame once, whatever the number of members; members
+only ever get ``offer``\\ ed the same text. Messages go out in ``seq`` order without gaps
+(``RoomOrder``: a jump is filled from the room log first). A member that is resuming has live
+messages held back until its replay is done; the seam is exact because the replay ends at the
+``seq`` the room had delivered when the member was registered.
+"""
+
+import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
+from switchboard_contracts.presence import PresenceSnapshot, TypingEvent
 from switchboard_runtime import Bus
 
-from switchboard_gateway.frames import chat_frame
+from switchboard_gateway import frames
+from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.metrics import TimedFrame
+from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
+from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
+from switchboard_gateway.room_log import RoomLog
+from switchboard_gateway.seq_search import Position
+from switchboard_gateway.typing import TypingBoard
 
-__all__ = ["RoomHub"]
+__all__ = ["Member", "RoomHub", "RoomUnavailableError"]
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[str], None]
+TYPING_SWEEP_SECONDS = 0.5
+
+
+class RoomUnavailableError(RuntimeError):
+    """The room could not be opened on this gateway (NATS or the room log did not answer)."""
+
+
+@dataclass(eq=False)
+class Member:
+    """One connection's membership in one room."""
+
+    connection: str
+    user_id: str
+    outbox: Outbox
+    held: list[tuple[int, str]] | None = None
+    """Live messages (seq, frame) held back while the member's replay runs; None when live."""
+    saw_presence: bool = False
+
+
+@dataclass(eq=False)
+class _Room:
+    name: str
+    members: dict[str, Member] = field(default_factory=dict)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    order: RoomOrder | None = None
+    position: Position | None = None
+    """Where the last message delivered live is in the stream, when known."""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    failed: bool = False
+    presence_revision: int = -1
+    """The newest snapshot revision pushed to the room's members."""
+    latest_revision: int = -1
+    latest_text: str | None = None
+    """The newest snapshot known, pushed or fetched for a new member."""
 
 
 class RoomHub:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(
+        self, bus: Bus, room_log: RoomLog, chat: ChatClient, typing_timeout: float
+    ) -> None:
         self._bus = bus
-        self._members: dict[str, set[Deliver]] = {}
-        self._subscriptions: dict[str, Subscription] = {}
+        self._log = room_log
+        self._chat = chat
+        self._rooms: dict[str, _Room] = {}
+        self._typing = TypingBoard(typing_timeout)
+        self._sweeper: asyncio.Task[None] | None = None
 
     def member_count(self) -> int:
-        return sum(len(members) for members in self._members.values())
+        return sum(len(room.members) for room in self._rooms.values())
 
-    async def join(self, room: str, deliver: Deliver) -> None:
-        self._members.setdefault(room, set()).add(deliver)
-        if room not in self._subscriptions:
-            self._subscriptions[room] = await self._bus.subscribe(
-                subjects.chat_live(room), cb=self._on_message
-            )
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_typing())
 
-    async def leave(self, room: str, deliver: Deliver) -> None:
-        members = self._members.get(room)
-        if members is None:
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def join(self, room: str, member: Member) -> int:
+        """Make ``member`` a member of ``room``; the last ``seq`` the room delivered before it."""
+        while True:
+            state = self._rooms.get(room)
+            if state is None:
+                state = self._rooms[room] = _Room(room)
+                state.members[member.connection] = member
+                await self._open(state)
+            else:
+                state.members[member.connection] = member
+                await state.ready.wait()
+            if state.failed or state.order is None:
+                state.members.pop(member.connection, None)
+                raise RoomUnavailableError(f"room {room} is unavailable on this gateway; retry")
+            if self._rooms.get(room) is state:
+                return state.order.last
+            state.members.pop(member.connection, None)  # closed meanwhile: open it again
+
+    def finish_replay(self, room: str, member: Member, upto: int) -> None:
+        """The member's replay ended at ``upto``: what was held after it goes out, then live."""
+        held, member.held = member.held or [], None
+        for seq, text in held:
+            if seq > upto:
+                member.outbox.offer(text)
+
+    async def leave(self, room: str, connection: str) -> None:
+        state = self._rooms.get(room)
+        if state is None:
             return
-        members.discard(deliver)
-        if not members:
-            del self._members[room]
-            subscription = self._subscriptions.pop(room, None)
-            if subscription is not None:
-                await subscription.unsubscribe()
+        state.members.pop(connection, None)
+        if not state.members and state.ready.is_set():
+            await self._close(state)
 
-    async def _on_message(self, msg: Msg) -> None:
+    async def ensure_presence(self, room: str, member: Member, min_revision: int | None) -> None:
+        """Make sure a new member gets the room's presence, including itself once written."""
+        state = self._rooms.get(room)
+        if state is None:
+            return
+        wanted = min_revision or 0
+        if state.latest_text is None or state.latest_revision < wanted:
+            reply = await self._chat.presence(room, wanted)
+            snapshot = reply.snapshot
+            if snapshot is not None and snapshot.revision > state.latest_revision:
+                # Only for the newcomer: the others get chat's coalesced push of this change.
+                state.latest_revision = snapshot.revision
+                state.latest_text = frames.presence_frame(snapshot)
+        if not member.saw_presence and state.latest_text is not None:
+            member.saw_presence = True
+            member.outbox.offer(state.latest_text)
+
+    def send_typing_state(self, room: str, member: Member) -> None:
+        """Tell a new member who is typing right now."""
+        for user_id in self._typing.typing_in(room):
+            if user_id != member.user_id:
+                member.outbox.offer(frames.typing_frame(room, user_id, True))
+
+    async def _open(self, state: _Room) -> None:
+        room = state.name
+        try:
+            for subject, handler in (
+                (subjects.chat_live(room), self._on_chat),
+                (subjects.chat_typing(room), self._on_typing),
+                (subjects.chat_presence(room), self._on_presence),
+            ):
+                state.subscriptions.append(
+                    await self._bus.subscribe(subject, functools.partial(handler, state))
+                )
+            await self._bus.nc.flush()
+            state.order = RoomOrder(await self._log.head(room))
+        except Exception:
+            log.exception("opening room %s failed", room)
+            state.failed = True
+            await self._close(state)
+        finally:
+            state.ready.set()
+
+    async def _close(self, state: _Room) -> None:
+        if self._rooms.get(state.name) is state:
+            del self._rooms[state.name]
+        self._typing.forget(state.name)
+        for subscription in state.subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        state.subscriptions.clear()
+
+    async def _on_chat(self, state: _Room, msg: Msg) -> None:
+        await state.ready.wait()
+        if state.order is None or self._rooms.get(state.name) is not state:
+            return
         try:
             message = ChatMessage.decode(msg.data)
         except ValidationError:
             log.warning("ignoring an undecodable message on %s", msg.subject)
             return
+        verdict = state.order.offer(message.seq)
+        if isinstance(verdict, Drop):
+            return
+        if isinstance(verdict, FillGap):
+            await self._fill(state, verdict)
+        assert isinstance(verdict, Deliver | FillGap)
+        self._deliver(state, message)
+        stream_seq = (msg.headers or {}).get("Nats-Sequence", "")
+        if stream_seq.isdigit():
+            state.position = Position(message.seq, int(stream_seq))
+
+    async def _fill(self, state: _Room, gap: FillGap) -> None:
+        known = state.position
+        after = known if known is not None and known.seq == gap.first - 1 else None
+        try:
+            missing = await self._log.read(state.name, gap.first, gap.last, after=after)
+        except Exception:
+            log.exception("filling seq %d-%d of a room failed", gap.first, gap.last)
+            missing = None
+        if missing is None:
+            log.warning("seq %d-%d of room %s could not be filled", gap.first, gap.last, state.name)
+            return
+        for message in missing:
+            self._deliver(state, message)
+
+    def _deliver(self, state: _Room, message: ChatMessage) -> None:
+        assert state.order is not None
+        if message.seq <= state.order.last:
+            return
+        state.order.delivered(message.seq)
         # encoded once, whatever the number of members; timed from chat's acceptance
-        text = TimedFrame(chat_frame(message), message.timestamp / 1000)
-        for deliver in tuple(self._members.get(message.room, ())):
-            deliver(text)
+        text = TimedFrame(frames.chat_frame(message), message.timestamp / 1000)
+        for member in tuple(state.members.values()):
+            if member.held is None:
+                member.outbox.offer(text)
+            elif len(member.held) < member.outbox.max_frames:
+                member.held.append((message.seq, text))
+            else:
+                member.outbox.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+
+    async def _on_typing(self, state: _Room, msg: Msg) -> None:
+        try:
+            event = TypingEvent.decode(msg.data)
+        except ValidationError:
+            return
+        loop = asyncio.get_running_loop()
+        if event.room == state.name and self._typing.apply(
+            event.room, event.user_id, event.is_typing, loop.time()
+        ):
+            self._tell_typing(state, event.user_id, event.is_typing)
+
+    def _tell_typing(self, state: _Room, user_id: str, is_typing: bool) -> None:
+        text = frames.typing_frame(state.name, user_id, is_typing)
+        for member in tuple(state.members.values()):
+            if member.user_id != user_id:
+                member.outbox.offer(text)
+
+    async def _sweep_typing(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(TYPING_SWEEP_SECONDS)
+            for room, user_id in self._typing.expire(loop.time()):
+                state = self._rooms.get(room)
+                if state is not None:
+                    self._tell_typing(state, user_id, False)
+
+    async def _on_presence(self, state: _Room, msg: Msg) -> None:
+        try:
+            snapshot = PresenceSnapshot.decode(msg.data)
+        except ValidationError:
+            return
+        if snapshot.room == state.name:
+            self._apply_presence(state, snapshot)
+
+    def _apply_presence(self, state: _Room, snapshot: PresenceSnapshot) -> None:
+        if snapshot.revision <= state.presence_revision:
+            return
+        state.presence_revision = snapshot.revision
+        text = frames.presence_frame(snapshot)  # encoded once
+        if snapshot.revision >= state.latest_revision:
+            state.latest_revision, state.latest_text = snapshot.revision, text
+        for member in tuple(state.members.values()):
+            member.saw_presence = True
+            member.outbox.offer(text)

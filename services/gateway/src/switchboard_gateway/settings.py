@@ -12,10 +12,12 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="Frames queued for one connection before it is cut off (1013)",
     )
-    bus_request_timeout_seconds: float = Field(default=5.0, gt=0)
-    max_frame_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="A larger client frame closes the connection (1009)"
+    replay_send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a replay or history answer waits for a client to read",
     )
+    bus_request_timeout_seconds: float = Field(default=5.0, gt=0)
     sse_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Idle time after which an SSE stream gets a comment line"
     )
@@ -29,4 +31,36 @@ class GatewaySettings(ServiceSettings):
         default=1000,
         ge=1,
         description="Live notifications queued for one stream before it catches up from the log",
+    )
+    max_connections: int = Field(
+        default=10_000, ge=1, description="WebSocket connections per gateway; more get 1013"
+    )
+    ws_ping_interval_seconds: float = Field(
+        default=30.0, gt=0, description="Protocol-level ping to every WebSocket connection"
+    )
+    ws_ping_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A connection that misses the pong this long is closed"
+    )
+    ws_max_frame_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger client frames close the connection (1009)"
+    )
+    client_frames_per_second: float = Field(
+        default=20.0, gt=0, description="Frames a connection may send per second, on average"
+    )
+    client_frame_burst: int = Field(default=40, ge=1, description="... and in a burst")
+    client_rate_strikes: int = Field(
+        default=20,
+        ge=1,
+        description="Frames refused within 10 s before the connection is closed (4429)",
+    )
+    typing_throttle_seconds: float = Field(
+        default=1.0, ge=0, description="At most one 'is typing' per user and room per interval"
+    )
+    typing_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="An indicator nobody refreshes is cleared after this"
+    )
+    resume_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description="A resume missing more messages gets recovered: false (reload history)",
     )

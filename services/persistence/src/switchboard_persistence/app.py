@@ -11,11 +11,13 @@ from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.notify import Notification
 from switchboard_runtime import Bus, Health, serve_requests, service_routes
 
+from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
 from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
+from switchboard_persistence.room_store import RoomStore
 from switchboard_persistence.settings import PersistenceSettings
 from switchboard_persistence.stream_writer import StreamWriter
 
@@ -63,6 +65,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             last_seq,
             on_error=lambda error: LastSeqReply(error=error),
         )
+        await serve_chat_queries(bus.nc, store, RoomStore(pool))
         chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())

@@ -61,6 +61,13 @@ class ChatStore:
         )
         return [_message(row) for row in rows[:limit]], len(rows) > limit
 
+    async def get(self, message_id: str) -> ChatMessage | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM chat_messages WHERE id = $1",  # noqa: S608 (constant columns)
+            message_id,
+        )
+        return None if row is None else _message(row)
+
     async def last_seq(self, room: str) -> int:
         seq = await self._pool.fetchval(
             "SELECT coalesce(max(seq), 0) FROM chat_messages WHERE room = $1", room

@@ -1,0 +1,208 @@
+"""Presence across gateways: watches the buckets gateways write, publishes coalesced snapshots.
+
+Every chat instance watches both buckets and holds the whole state, so any instance answers
+``chat.cmd.presence``. Each publishes a room's snapshot when it changes (at most once per
+coalescing interval); gateways keep only snapshots newer than the one they have, so several
+chat instances cost bandwidth, not duplicate frames.
+
+A gateway's heartbeat key expires when the gateway stops refreshing it (killed, cut off): the
+bucket's delete marker tells every chat instance, and they delete the gateway's entries (each
+deletion conditional on the revision seen, so racing instances and a gateway that came back
+do no harm). No other gateway is involved.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from nats.js.errors import APIError, KeyNotFoundError
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+from pydantic import ValidationError
+from switchboard_contracts import streams, subjects
+from switchboard_contracts.presence import PresenceEntry, PresenceReply, PresenceRequest
+from switchboard_runtime import Bus, ensure_bucket, serve_requests
+
+from switchboard_chat.coalesce import Coalescer
+from switchboard_chat.presence_state import PresenceState
+from switchboard_chat.settings import ChatSettings
+
+__all__ = ["PresenceService"]
+
+log = logging.getLogger(__name__)
+
+WRONG_LAST_SEQUENCE = 10071
+CATCH_UP_WAIT_SECONDS = 1.0
+HOUSEKEEPING_SECONDS = 60.0
+TOMBSTONE_AGE_SECONDS = 600
+"""Delete markers this old are purged from the bucket (gateways' own expire by themselves)."""
+
+Apply = Callable[[KeyValue.Entry], None]
+
+
+class PresenceService:
+    def __init__(self, bus: Bus, settings: ChatSettings) -> None:
+        self._bus = bus
+        self._settings = settings
+        self._state = PresenceState(settings.presence_max_listed)
+        self._coalescer = Coalescer(settings.presence_coalesce_seconds)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._entries: KeyValue | None = None
+        self._alive: set[str] = set()
+        self.running = False
+
+    async def start(self) -> None:
+        js = self._bus.js
+        replicas = self._settings.stream_replicas
+        self._entries = await ensure_bucket(
+            js, dataclasses.replace(streams.PRESENCE, replicas=replicas)
+        )
+        gateways = await ensure_bucket(
+            js,
+            dataclasses.replace(
+                streams.PRESENCE_GATEWAYS,
+                ttl_seconds=self._settings.presence_ttl_seconds,
+                replicas=replicas,
+            ),
+        )
+        gateway_watch = await gateways.watchall()
+        async for heartbeat in gateway_watch:
+            if heartbeat is None:
+                break
+            self._on_heartbeat(heartbeat)
+        entry_watch = await self._entries.watchall()
+        async for entry in entry_watch:
+            if entry is None:
+                break
+            self._on_entry(entry, publish=False)
+        self._spawn(self._follow(gateway_watch, self._on_heartbeat))
+        self._spawn(self._follow(entry_watch, lambda e: self._on_entry(e, publish=True)))
+        self._spawn(self._purge_orphans(gateways))
+        self._spawn(self._housekeeping())
+        await serve_requests(
+            self._bus.nc,
+            subjects.CHAT_PRESENCE_SNAPSHOT,
+            subjects.QUEUE_CHAT,
+            PresenceRequest,
+            self.snapshot,
+            on_error=lambda error: PresenceReply(error=error),
+        )
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def snapshot(self, request: PresenceRequest) -> PresenceReply:
+        if request.min_revision > self._state.revision:
+            caught_up = asyncio.get_running_loop().create_future()
+            self._waiters.append((request.min_revision, caught_up))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caught_up, CATCH_UP_WAIT_SECONDS)
+        return PresenceReply(snapshot=self._state.snapshot(request.room))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, watcher: KeyValue.KeyWatcher, apply: Apply) -> None:
+        async for entry in watcher:
+            if entry is not None:
+                apply(entry)
+
+    def _on_heartbeat(self, entry: KeyValue.Entry) -> None:
+        gateway = entry.key
+        if entry.operation in (KV_DEL, KV_PURGE):
+            if gateway in self._alive:
+                log.info("gateway %s stopped heartbeating; removing its presence", gateway)
+            self._alive.discard(gateway)
+            if self._entries is not None and self.running:
+                self._spawn(self._purge(gateway))
+        else:
+            self._alive.add(gateway)
+
+    def _on_entry(self, entry: KeyValue.Entry, *, publish: bool) -> None:
+        revision = entry.revision or 0
+        if entry.operation in (KV_DEL, KV_PURGE):
+            room = self._state.delete(entry.key, revision)
+        else:
+            try:
+                value = PresenceEntry.decode(entry.value or b"")
+            except ValidationError:
+                log.warning("ignoring an undecodable presence entry %s", entry.key)
+                return
+            room = self._state.put(entry.key, value, revision)
+        self._wake_waiters()
+        if room is not None and publish:
+            self._changed(room)
+
+    def _wake_waiters(self) -> None:
+        if not self._waiters:
+            return
+        waiting = []
+        for revision, future in self._waiters:
+            if revision <= self._state.revision:
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                waiting.append((revision, future))
+        self._waiters = waiting
+
+    def _changed(self, room: str) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self._coalescer.change(room, loop.time())
+        if delay == 0.0:
+            self._spawn(self._publish(room))
+        elif delay is not None:
+            loop.call_later(delay, self._publish_due, room)
+
+    def _publish_due(self, room: str) -> None:
+        self._coalescer.due(room, asyncio.get_running_loop().time())
+        self._spawn(self._publish(room))
+
+    async def _publish(self, room: str) -> None:
+        snapshot = self._state.snapshot(room)
+        try:
+            await self._bus.nc.publish(subjects.chat_presence(room), snapshot.encode())
+        except Exception:
+            log.exception("publishing the presence of %s failed", room)
+        if snapshot.count == 0:
+            self._state.forget_empty(room)
+
+    async def _purge_orphans(self, gateways: KeyValue) -> None:
+        """Entries whose gateway has no heartbeat (it died while no chat instance ran)."""
+        for gateway in self._state.gateways() - self._alive:
+            try:
+                await gateways.get(gateway)
+            except KeyNotFoundError:
+                await self._purge(gateway)
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        purged_at = loop.time()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            self._coalescer.prune(loop.time())
+            if self._entries is not None and loop.time() - purged_at >= TOMBSTONE_AGE_SECONDS:
+                purged_at = loop.time()
+                try:
+                    await self._entries.purge_deletes(olderthan=TOMBSTONE_AGE_SECONDS)
+                except Exception:
+                    log.warning("purging old presence delete markers failed; retrying later")
+
+    async def _purge(self, gateway: str) -> None:
+        assert self._entries is not None
+        for key, revision in self._state.keys_of(gateway):
+            try:
+                await self._entries.delete(key, last=revision)
+            except APIError as err:
+                if err.err_code != WRONG_LAST_SEQUENCE:
+                    log.warning("could not delete presence entry %s: %s", key, err)

@@ -1,0 +1,320 @@
+"""One WebSocket connection, whichever endpoint accepted it: its rooms and its frames.
+
+``/chat/{roomId}`` sessions are in one fixed room from the start; ``/ws`` sessions join and
+leave rooms with frames. Everything else is the same: what each frame does, the rate limit,
+presence and typing of the connection, and leaving every room when the connection ends.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import Message
+from starlette.websockets import WebSocket
+from switchboard_contracts import ChatSendRequest, subjects
+from switchboard_contracts.presence import TypingEvent
+from switchboard_runtime import Bus
+
+from switchboard_gateway import frames
+from switchboard_gateway.chat_client import ChatClient
+from switchboard_gateway.outbox import Outbox
+from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
+from switchboard_gateway.presence_sync import PresenceSync
+from switchboard_gateway.ratelimit import FrameRateLimit
+from switchboard_gateway.replay import NothingMissed, Replay, plan_replay
+from switchboard_gateway.room_log import RoomLog
+from switchboard_gateway.rooms import Member, RoomHub
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.typing import TypingSource
+from switchboard_gateway.users import UserHub
+
+__all__ = ["CLOSE_INTERNAL_ERROR", "CLOSE_RATE_LIMITED", "Session", "SessionDeps"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_RATE_LIMITED = 4429
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """What every session shares: one of each per gateway process."""
+
+    settings: GatewaySettings
+    bus: Bus
+    hub: RoomHub
+    chat: ChatClient
+    room_log: RoomLog
+    presence: LocalPresence
+    presence_sync: PresenceSync
+    typing: TypingSource
+    users: UserHub
+    background: set["asyncio.Task[Any]"]
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run work that must finish even after its connection closed."""
+        task = asyncio.create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+class Session:
+    def __init__(
+        self,
+        deps: SessionDeps,
+        websocket: WebSocket,
+        user_id: str,
+        outbox: Outbox,
+        *,
+        fixed_room: str | None = None,
+    ) -> None:
+        self._deps = deps
+        self._websocket = websocket
+        self.user_id = user_id
+        self.outbox = outbox
+        self.fixed_room = fixed_room
+        self.connection = f"{user_id}-{secrets.token_hex(4)}"
+        self.rooms: dict[str, Member] = {}
+        settings = deps.settings
+        self._limit = FrameRateLimit(
+            settings.client_frames_per_second,
+            settings.client_frame_burst,
+            settings.client_rate_strikes,
+        )
+
+    async def run(self, since: int | None = None) -> None:
+        """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
+        self.outbox.offer(frames.connected_frame(self.connection))
+        await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
+        try:
+            if self.fixed_room is not None and not await self.join(self.fixed_room, since):
+                self.outbox.close(CLOSE_INTERNAL_ERROR, "the room is unavailable; retry")
+                return
+            await self._receive()
+        finally:
+            await self._deps.users.leave(self.user_id, self.outbox.offer)
+            for room in list(self.rooms):
+                await self.leave(room)
+
+    async def join(self, room: str, since: int | None) -> bool:
+        """Become a member of ``room``; with ``since``, replay what was missed first."""
+        deps = self._deps
+        member = Member(
+            self.connection, self.user_id, self.outbox, held=None if since is None else []
+        )
+        try:
+            upto = await deps.hub.join(room, member)
+        except Exception as err:
+            self._error("unavailable", str(err), room)
+            return False
+        self.rooms[room] = member
+        deps.presence.add(room, self.user_id, self.connection, frames.now_ms())
+        revision = await deps.presence_sync.sync(room, self.user_id)
+        await deps.hub.ensure_presence(room, member, revision)
+        deps.hub.send_typing_state(room, member)
+        if since is not None:
+            await self._replay(room, member, since, upto)
+        return True
+
+    async def leave(self, room: str) -> None:
+        deps = self._deps
+        if self.rooms.pop(room, None) is None:
+            return
+        await deps.hub.leave(room, self.connection)
+        deps.presence.remove(room, self.user_id, self.connection)
+        deps.spawn(deps.presence_sync.sync(room, self.user_id))
+        stopped = deps.typing.stop(room, self.user_id, self.connection, _now())
+        if stopped is not None:
+            deps.spawn(self._publish_typing(room, stopped))
+
+    async def _replay(self, room: str, member: Member, since: int, upto: int) -> None:
+        plan = plan_replay(since, upto, self._deps.settings.resume_max_messages)
+        recovered = isinstance(plan, NothingMissed)
+        if isinstance(plan, Replay):
+            try:
+                missed = await self._deps.room_log.read(room, plan.first, plan.last)
+            except Exception:
+                log.exception("reading seq %d-%d for a resume failed", plan.first, plan.last)
+                missed = None
+            if missed is not None:
+                for message in missed:
+                    await self.outbox.send(frames.chat_frame(message))
+                recovered = True
+        self.outbox.offer(frames.replay_frame(room, recovered))
+        self._deps.hub.finish_replay(room, member, upto)
+
+    async def _receive(self) -> None:
+        loop = asyncio.get_running_loop()
+        closed = asyncio.create_task(self.outbox.closed.wait())
+        try:
+            while not self.outbox.closed.is_set():
+                message = await self._next_message(closed)
+                if message is None or message["type"] == "websocket.disconnect":
+                    return
+                await self._on_message(message, loop.time())
+        finally:
+            closed.cancel()
+
+    async def _next_message(self, closed: "asyncio.Task[bool]") -> Message | None:
+        """The next message from the client, or None once the outbox closed (1013, 4429)."""
+        receive = asyncio.create_task(self._websocket.receive())
+        await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
+        if receive.done():
+            return receive.result()
+        receive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receive
+        return None
+
+    async def _on_message(self, message: Message, now: float) -> None:
+        if not self._limit.allow(now):
+            if self._limit.exhausted:
+                self.outbox.close(CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
+            else:
+                self._error("rate_limited", "too many frames; slow down", None)
+            return
+        text = message.get("text")
+        data = text if text is not None else message.get("bytes")
+        await self._handle(frames.parse_client_frame(data or b""))
+
+    async def _handle(self, frame: frames.ClientFrame | frames.FrameError) -> None:
+        match frame:
+            case frames.FrameError():
+                self._error(frame.code, frame.message, frame.ref)
+                if frame.unparsable and self.fixed_room is not None:
+                    self.outbox.offer(frames.invalid_format_frame())
+            case frames.PingFrame():
+                self.outbox.offer(frames.pong_frame(frame.fields))
+            case frames.ChatFrame():
+                self._chat_frame(frame)
+            case frames.TypingFrame():
+                await self._typing_frame(frame)
+            case frames.PresenceFrame():
+                self._presence_frame(frame)
+            case frames.JoinFrame():
+                await self._join_frame(frame)
+            case frames.LeaveFrame():
+                await self._leave_frame(frame)
+            case frames.HistoryFrame():
+                await self._history(frame)
+
+    def _error(self, code: str, message: str, ref: str | None) -> None:
+        self.outbox.offer(frames.error_frame(code, message, ref))
+
+    def _room_of(self, room: str | None, ref: str | None) -> str | None:
+        """The room a chat, typing or presence frame is for; it must be joined."""
+        if self.fixed_room is not None:
+            return self.fixed_room
+        if room is None:
+            self._error("invalid_frame", "payload.room is required on /ws", ref)
+            return None
+        if room not in self.rooms:
+            self._error("not_joined", f"join room {room} first", ref)
+            return None
+        return room
+
+    def _chat_frame(self, frame: frames.ChatFrame) -> None:
+        room = self._room_of(frame.room, frame.client_msg_id)
+        if room is None:
+            return
+        request = ChatSendRequest(
+            room=room,
+            user_id=self.user_id,
+            content=frame.content,
+            sender_name=frame.sender_name,
+            client_msg_id=frame.client_msg_id,
+        )
+        self._deps.spawn(self._send(request))
+
+    async def _send(self, request: ChatSendRequest) -> None:
+        reply = await self._deps.chat.send(request)
+        if reply.message is not None:
+            self.outbox.offer(frames.ack_frame(reply.message))
+        elif reply.error is not None:
+            self._error(reply.error.code, reply.error.message, request.client_msg_id)
+
+    async def _typing_frame(self, frame: frames.TypingFrame) -> None:
+        room = self._room_of(frame.room, "typing")
+        if room is None:
+            return
+        decision = self._deps.typing.update(
+            room, self.user_id, self.connection, frame.is_typing, _now()
+        )
+        if decision is not None:
+            await self._publish_typing(room, decision)
+
+    async def _publish_typing(self, room: str, is_typing: bool) -> None:
+        event = TypingEvent(room=room, user_id=self.user_id, is_typing=is_typing)
+        try:
+            await self._deps.bus.nc.publish(subjects.chat_typing(room), event.encode())
+        except Exception:
+            log.warning("publishing a typing event failed")
+
+    def _presence_frame(self, frame: frames.PresenceFrame) -> None:
+        room = self._room_of(frame.room, "presence")
+        if room is None:
+            return
+        deps = self._deps
+        try:
+            deps.presence.update_meta(
+                room, self.user_id, self.connection, frame.meta, frames.now_ms()
+            )
+        except MetaTooLargeError as err:
+            self._error("invalid_frame", str(err), "presence")
+            return
+        deps.spawn(deps.presence_sync.sync(room, self.user_id))
+
+    async def _join_frame(self, frame: frames.JoinFrame) -> None:
+        if self.fixed_room is not None:
+            self._error(
+                "unsupported",
+                f"join is for /ws; this connection is in {self.fixed_room}",
+                frame.room,
+            )
+            return
+        if frame.room in self.rooms:
+            self._error("already_joined", f"already in room {frame.room}", frame.room)
+            return
+        if await self._may_enter(frame.room):
+            await self.join(frame.room, frame.since)
+
+    async def _leave_frame(self, frame: frames.LeaveFrame) -> None:
+        if self.fixed_room is not None:
+            self._error("unsupported", "leave is for /ws; close the connection", frame.room)
+        elif frame.room not in self.rooms:
+            self._error("not_joined", f"not in room {frame.room}", frame.room)
+        else:
+            await self.leave(frame.room)
+
+    async def _may_enter(self, room: str) -> bool:
+        reply = await self._deps.chat.access(room, self.user_id)
+        if reply.error is not None:
+            self._error(reply.error.code, reply.error.message, room)
+            return False
+        if not reply.allowed:
+            self._error("forbidden", reply.reason or f"room {room} is private", room)
+            return False
+        return True
+
+    async def _history(self, frame: frames.HistoryFrame) -> None:
+        room = frame.room or self.fixed_room
+        if room is None:
+            self._error("invalid_frame", "payload.room is required on /ws", "history")
+            return
+        if room not in self.rooms and not await self._may_enter(room):
+            return
+        try:
+            messages, has_more = await self._deps.room_log.page(room, frame.before, frame.limit)
+        except Exception:
+            log.exception("reading history failed")
+            self._error("unavailable", "history is unavailable; retry", room)
+            return
+        await self.outbox.send(frames.history_frame(room, messages, has_more))
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

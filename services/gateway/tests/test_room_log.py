@@ -1,0 +1,91 @@
+"""Reading rooms back from a real JetStream: ranges and pages found among interleaved rooms."""
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from switchboard_contracts import ChatMessage, streams, subjects
+from switchboard_devstack.stores import Stores
+from switchboard_gateway.chat_client import ChatClient
+from switchboard_gateway.room_log import RoomLog, RoomLogError
+from switchboard_gateway.seq_search import Position
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_runtime import Bus, ensure_stream
+
+pytestmark = pytest.mark.component
+
+
+@pytest.fixture
+async def bus(stores: Stores) -> AsyncIterator[Bus]:
+    bus = Bus(GatewaySettings(nats_url=stores.nats_url), name="room-log-test")
+    await bus.connect()
+    await ensure_stream(bus.js, streams.CHAT)
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+def room_log(bus: Bus) -> RoomLog:
+    return RoomLog(bus, ChatClient(bus, timeout=0.5), timeout=2.0)
+
+
+async def store(bus: Bus, room: str, seq: int) -> int:
+    message = ChatMessage(
+        id=f"{room}-{seq}", room=room, seq=seq, sender_id="a", content=f"m{seq}", timestamp=seq
+    )
+    ack = await bus.js.publish(subjects.chat_room(room), message.encode())
+    return int(ack.seq)
+
+
+async def interleaved(bus: Bus, rooms: list[str], count: int) -> dict[str, dict[int, int]]:
+    """``count`` messages in each room, interleaved; room -> seq -> stream sequence."""
+    positions: dict[str, dict[int, int]] = {room: {} for room in rooms}
+    for seq in range(1, count + 1):
+        for room in rooms:
+            positions[room][seq] = await store(bus, room, seq)
+    return positions
+
+
+async def test_any_range_reads_back_exactly_in_order(bus: Bus, room_log: RoomLog) -> None:
+    rooms = [f"r-{secrets.token_hex(3)}" for _ in range(3)]
+    await interleaved(bus, rooms, 300)
+    for first, last in [(1, 1), (1, 300), (17, 40), (299, 300), (150, 150)]:
+        messages = await room_log.read(rooms[1], first, last)
+        assert messages is not None
+        assert [m.seq for m in messages] == list(range(first, last + 1))
+        assert {m.room for m in messages} == {rooms[1]}
+
+
+async def test_a_known_position_reads_on_from_there(bus: Bus, room_log: RoomLog) -> None:
+    room = f"r-{secrets.token_hex(3)}"
+    positions = (await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 10))[room]
+    messages = await room_log.read(room, 5, 8, after=Position(4, positions[4]))
+    assert messages is not None
+    assert [m.seq for m in messages] == [5, 6, 7, 8]
+
+
+async def test_a_range_beyond_the_last_message_is_missing(bus: Bus, room_log: RoomLog) -> None:
+    room = f"r-{secrets.token_hex(3)}"
+    await interleaved(bus, [room], 3)
+    assert await room_log.read(room, 2, 5) is None
+
+
+async def test_pages_go_newest_first_down_to_the_first_message(bus: Bus, room_log: RoomLog) -> None:
+    room = f"r-{secrets.token_hex(3)}"
+    await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 7)
+    assert await room_log.head(room) == 7
+    first, more = await room_log.page(room, None, 3)
+    assert ([m.seq for m in first], more) == ([7, 6, 5], True)
+    last, more = await room_log.page(room, 3, 3)
+    assert ([m.seq for m in last], more) == ([2, 1], False)
+
+
+async def test_a_room_older_than_the_stream_needs_persistence(bus: Bus, room_log: RoomLog) -> None:
+    room = f"r-{secrets.token_hex(3)}"
+    await interleaved(bus, [room], 6)
+    await bus.js.purge_stream(streams.CHAT.name, subject=subjects.chat_room(room), keep=3)
+    messages = await room_log.read(room, 4, 6)
+    assert messages is not None
+    assert [m.seq for m in messages] == [4, 5, 6]
+    with pytest.raises(RoomLogError, match="did not answer"):
+        await room_log.read(room, 2, 6)  # no persistence runs in this test

@@ -1,0 +1,69 @@
+"""What chat asks of PostgreSQL: rooms (create, get, list) and stored messages by id."""
+
+from nats.aio.client import Client
+from switchboard_contracts import BusError, ErrorCode, subjects
+from switchboard_contracts.chat import MessageGetReply, MessageGetRequest
+from switchboard_contracts.rooms import (
+    Room,
+    RoomGetRequest,
+    RoomListReply,
+    RoomListRequest,
+    RoomReply,
+)
+from switchboard_runtime import serve_requests
+
+from switchboard_persistence.chat_store import ChatStore
+from switchboard_persistence.room_store import RoomExistsError, RoomStore
+
+__all__ = ["serve_chat_queries"]
+
+
+async def serve_chat_queries(nc: Client, messages: ChatStore, rooms: RoomStore) -> None:
+    async def create_room(room: Room) -> RoomReply:
+        try:
+            return RoomReply(room=await rooms.create(room))
+        except RoomExistsError as err:
+            return RoomReply(error=BusError(code=ErrorCode.CONFLICT, message=str(err)))
+
+    async def get_room(request: RoomGetRequest) -> RoomReply:
+        return RoomReply(room=await rooms.get(request.room))
+
+    async def list_rooms(request: RoomListRequest) -> RoomListReply:
+        return RoomListReply(rooms=await rooms.visible_to(request.user_id))
+
+    async def get_message(request: MessageGetRequest) -> MessageGetReply:
+        return MessageGetReply(message=await messages.get(request.id))
+
+    queue = subjects.QUEUE_PERSISTENCE
+    await serve_requests(
+        nc,
+        subjects.STORE_ROOM_CREATE,
+        queue,
+        Room,
+        create_room,
+        on_error=lambda error: RoomReply(error=error),
+    )
+    await serve_requests(
+        nc,
+        subjects.STORE_ROOM_GET,
+        queue,
+        RoomGetRequest,
+        get_room,
+        on_error=lambda error: RoomReply(error=error),
+    )
+    await serve_requests(
+        nc,
+        subjects.STORE_ROOM_LIST,
+        queue,
+        RoomListRequest,
+        list_rooms,
+        on_error=lambda error: RoomListReply(error=error),
+    )
+    await serve_requests(
+        nc,
+        subjects.STORE_MESSAGE_GET,
+        queue,
+        MessageGetRequest,
+        get_message,
+        on_error=lambda error: MessageGetReply(error=error),
+    )

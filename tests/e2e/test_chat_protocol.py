@@ -1,0 +1,257 @@
+"""Every frame of docs/protocol.md §2, both endpoints, against two gateways.
+
+The client -> server and server -> client tables are read from the project's docs/protocol.md,
+so a frame type documented but not served (or served but not documented) fails here.
+"""
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from switchboard_devstack import Stack
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.stores import Stores
+from switchboard_devstack.wsclient import Frame, FrameClient
+
+pytestmark = pytest.mark.e2e
+
+PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def new_room() -> str:
+    return f"room-{secrets.token_hex(4)}"
+
+
+def documented_types(heading: str) -> list[str]:
+    """The frame types in the first column of the table under ``### <heading>``."""
+    section = PROTOCOL.read_text().split(f"### {heading}", 1)[1].split("###", 1)[0]
+    return sorted(set(re.findall(r"^\| `([a-z]+)` \|", section, flags=re.MULTILINE)))
+
+
+def online(frame: Frame) -> set[str]:
+    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
+
+
+def presence_of(room: str, users: set[str]) -> Callable[[Frame], bool]:
+    return lambda f: f.get("room") == room and online(f) == users
+
+
+def after_now(client: FrameClient, where: Callable[[Frame], bool]) -> Callable[[Frame], bool]:
+    """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
+    earlier = {id(frame) for frame in client.frames}
+    return lambda frame: id(frame) not in earlier and where(frame)
+
+
+def in_room(room: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["room"] == room)
+
+
+def join(room: str, since: int | None = None) -> Frame:
+    payload: dict[str, object] = {"room": room}
+    if since is not None:
+        payload["since"] = since
+    return {"type": "join", "payload": payload}
+
+
+@pytest.fixture(scope="module")
+def stack(stores: Stores) -> Iterator[Stack]:
+    stack = Stack(
+        stores.nats_url,
+        stores.database_url,
+        log_dir=ARTIFACTS / "e2e-chat-protocol",
+        env={"LOG_LEVEL": "INFO"},
+    )
+    stack.add_all()
+    stack.add("gateway", label="gateway-2")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack) -> None:
+    room = new_room()
+    one, two = stack["gateway"].ws_url, stack["gateway-2"].ws_url
+    async with (
+        FrameClient(f"{one}/ws?userId=alice") as alice,
+        FrameClient(f"{two}/ws?userId=bob") as bob,
+    ):
+        greeting = await alice.wait_for("notification")
+        assert greeting["payload"]["message"] == "Connected successfully"
+        assert greeting["payload"]["clientId"]
+
+        await alice.send(join(room))
+        await alice.wait_for("presence", presence_of(room, {"alice"}))
+        await bob.send(join(room))
+        await bob.wait_for("presence", presence_of(room, {"alice", "bob"}))
+        await alice.wait_for("presence", presence_of(room, {"alice", "bob"}))
+
+        await alice.send(
+            {"type": "chat", "payload": {"content": "hi", "clientMsgId": "c1", "room": room}}
+        )
+        ack = await alice.wait_for("ack")
+        at_bob = await bob.wait_for("chat")
+        assert ack["payload"] == {"clientMsgId": "c1", "id": at_bob["id"], "seq": 1, "room": room}
+        assert (at_bob["room"], at_bob["senderId"], at_bob["payload"]["content"]) == (
+            room,
+            "alice",
+            "hi",
+        )
+
+        await alice.send({"type": "typing", "payload": {"isTyping": True, "room": room}})
+        typing = await bob.wait_for("typing")
+        assert (typing["room"], typing["payload"]) == (room, {"userId": "alice", "isTyping": True})
+
+        await alice.send({"type": "presence", "payload": {"status": "away", "room": room}})
+        seen = await bob.wait_for(
+            "presence",
+            lambda f: any(u.get("status") == "away" for u in f["payload"]["onlineUsers"]),
+        )
+        [entry] = [u for u in seen["payload"]["onlineUsers"] if u["userId"] == "alice"]
+        assert entry["status"] == "away"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["connectedAt"])
+
+        await bob.send({"type": "history", "payload": {"room": room, "limit": 10}})
+        history = await bob.wait_for("history")
+        assert history["payload"]["room"] == room
+        assert [m["id"] for m in history["payload"]["messages"]] == [at_bob["id"]]
+        assert history["payload"]["hasMore"] is False
+
+        await bob.send({"type": "ping", "payload": {"n": 1}, "sentAt": 42})
+        pong = await bob.wait_for("pong")
+        assert (pong["payload"], pong["sentAt"]) == ({"n": 1}, 42)
+
+        await alice.send({"type": "leave", "payload": {"room": room}})
+        await bob.wait_for("presence", after_now(bob, presence_of(room, {"bob"})))
+        await alice.send({"type": "chat", "payload": {"content": "gone", "room": room}})
+        refused = await alice.wait_for("error")
+        assert refused["payload"]["code"] == "not_joined"
+    assert not alice.of_type("typing")  # nobody is told about their own typing
+
+
+async def test_every_client_frame_on_the_compatible_endpoint(stack: Stack) -> None:
+    room = new_room()
+    one, two = stack["gateway"].ws_url, stack["gateway-2"].ws_url
+    async with (
+        FrameClient(f"{one}/chat/{room}?userId=alice") as alice,
+        FrameClient(f"{two}/chat/{room}?userId=bob") as bob,
+    ):
+        await alice.wait_for("presence", presence_of(room, {"alice", "bob"}))
+        await bob.wait_for("presence", presence_of(room, {"alice", "bob"}))
+        await bob.send({"type": "chat", "payload": {"content": "hey", "senderName": "Bob"}})
+        chat = await alice.wait_for("chat")
+        assert chat["payload"]["senderName"] == "Bob"
+        await bob.send({"type": "typing", "payload": {"isTyping": True}})
+        assert (await alice.wait_for("typing"))["payload"]["userId"] == "bob"
+        await bob.send({"type": "presence", "payload": {"mood": "happy"}})
+        await alice.wait_for(
+            "presence", lambda f: any(u.get("mood") == "happy" for u in f["payload"]["onlineUsers"])
+        )
+        await alice.send({"type": "history", "payload": {}})
+        assert (await alice.wait_for("history"))["payload"]["messages"][0]["id"] == chat["id"]
+        await alice.send({"type": "ping"})
+        await alice.wait_for("pong")
+        await alice.send(join("elsewhere"))
+        unsupported = await alice.wait_for("error")
+        assert unsupported["payload"]["code"] == "unsupported"
+        await alice.send({"type": "leave", "payload": {"room": room}})
+        await alice.wait_for("error", lambda f: f["payload"]["message"].startswith("leave"))
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "names"),
+    [
+        ({"type": "dance"}, "unknown_type", "dance"),
+        ({"payload": {}}, "invalid_frame", "type"),
+        ({"type": "chat", "payload": {"room": "r"}}, "invalid_frame", "payload.content"),
+        ({"type": "chat", "payload": {"content": "x"}}, "invalid_frame", "payload.room"),
+        (
+            {"type": "typing", "payload": {"isTyping": "yes", "room": "r"}},
+            "invalid_frame",
+            "isTyping",
+        ),
+        ({"type": "join", "payload": {}}, "invalid_frame", "payload.room"),
+        ({"type": "join", "payload": {"room": "no.dots"}}, "invalid_room", "room id"),
+        ({"type": "join", "payload": {"room": "r", "since": "5"}}, "invalid_frame", "since"),
+        ({"type": "leave", "payload": {"room": "not-joined"}}, "not_joined", "not-joined"),
+        ({"type": "history", "payload": {"room": "r", "limit": 1000}}, "invalid_frame", "limit"),
+        ({"type": "presence", "payload": {"room": "r", "userId": "x"}}, "invalid_frame", "userId"),
+        ({"type": "chat", "payload": "text"}, "invalid_frame", "payload"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+async def test_a_bad_frame_gets_an_error_naming_the_problem_and_the_connection_stays_usable(
+    stack: Stack, frame: Frame, code: str, names: str
+) -> None:
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(frame)
+        error = await alice.wait_for("error")
+        await alice.send({"type": "ping", "n": 1})
+        await alice.wait_for("pong")
+    assert error["payload"]["code"] == code
+    assert names in error["payload"]["message"]
+    assert not alice.of_type("notification")[1:]  # the compatible extra is for /chat only
+
+
+async def test_joining_twice_is_an_error_and_chat_on_ws_needs_a_room(stack: Stack) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await alice.wait_for("presence")
+        await alice.send(join(room))
+        again = await alice.wait_for("error")
+        await alice.send({"type": "chat", "payload": {"content": "x", "clientMsgId": "c"}})
+        roomless = await alice.wait_for("error", lambda f: f["payload"]["ref"] == "c")
+    assert (again["payload"]["code"], again["payload"]["ref"]) == ("already_joined", room)
+    assert roomless["payload"]["code"] == "invalid_frame"
+
+
+async def test_one_ws_connection_is_in_several_rooms_and_frames_name_their_room(
+    stack: Stack,
+) -> None:
+    rooms = [new_room(), new_room()]
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        for room in rooms:
+            await alice.send(join(room))
+            await alice.wait_for("presence", in_room(room))
+        for n, room in enumerate(rooms):
+            await alice.send({"type": "chat", "payload": {"content": f"to {n}", "room": room}})
+        for n, room in enumerate(rooms):
+            chat = await alice.wait_for("chat", in_room(room))
+            assert chat["payload"]["content"] == f"to {n}"
+            assert chat["seq"] == 1
+
+
+async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> None:
+    """Sends one frame of every documented client type; every documented server type is seen."""
+    room = new_room()
+    examples: dict[str, Frame] = {
+        "join": join(room),
+        "chat": {"type": "chat", "payload": {"content": "doc", "room": room}},
+        "typing": {"type": "typing", "payload": {"isTyping": True, "room": room}},
+        "presence": {"type": "presence", "payload": {"away": True, "room": room}},
+        "history": {"type": "history", "payload": {"room": room}},
+        "ping": {"type": "ping", "payload": {}},
+        "leave": {"type": "leave", "payload": {"room": room}},
+    }
+    client_types = documented_types("Client → server")
+    assert sorted(examples) == client_types
+    async with (
+        FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice,
+        FrameClient(f"{stack['gateway'].ws_url}/ws?userId=bob") as bob,
+    ):
+        await bob.send(join(room))
+        await bob.wait_for("presence")
+        for kind in ["join", "chat", "typing", "presence", "history", "ping", "leave"]:
+            await alice.send(examples[kind])
+        await alice.wait_for("pong")
+        await alice.send({"type": "no-such-type"})
+        await alice.send(join(room, since=0))
+        await alice.wait_for("replay")
+        await bob.wait_for("typing")
+    served = {f["type"] for f in alice.frames + bob.frames}
+    assert not [f for f in alice.of_type("error") if f["payload"]["code"] == "unknown_type"][1:]
+    assert served == set(documented_types("Server → client"))

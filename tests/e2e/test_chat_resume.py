@@ -1,0 +1,253 @@
+"""Resume: a client that missed messages gets exactly those, in order, before live ones, from
+the stream and PostgreSQL alike, on any gateway, also after the one it used restarted."""
+
+import asyncio
+import secrets
+from collections.abc import Callable, Iterator
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from switchboard_contracts import streams, subjects
+from switchboard_devstack import Stack
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.stores import Stores
+from switchboard_devstack.wsclient import Frame, FrameClient
+
+pytestmark = pytest.mark.e2e
+
+RESUME_MAX_MESSAGES = 30
+
+
+def new_room() -> str:
+    return f"room-{secrets.token_hex(4)}"
+
+
+def join(room: str, since: int | None = None) -> Frame:
+    payload: dict[str, object] = {"room": room}
+    if since is not None:
+        payload["since"] = since
+    return {"type": "join", "payload": payload}
+
+
+def chat_seqs(client: FrameClient, room: str) -> list[int]:
+    return [f["seq"] for f in client.of_type("chat") if f["room"] == room]
+
+
+def seq_is(seq: int) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["seq"] == seq)
+
+
+def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
+
+
+async def send_all(
+    client: FrameClient, room: str, count: int, prefix: str = "m", pause: float = 0.0
+) -> None:
+    """Send ``count`` messages one after another, each acknowledged before the next."""
+    for n in range(count):
+        await asyncio.sleep(pause)
+        cid = f"{prefix}-{secrets.token_hex(4)}"
+        await client.send(
+            {
+                "type": "chat",
+                "payload": {"content": f"{prefix}{n}", "room": room, "clientMsgId": cid},
+            }
+        )
+        await client.wait_for("ack", acknowledges(cid))
+
+
+@pytest.fixture(scope="module")
+def stack(stores: Stores) -> Iterator[Stack]:
+    stack = Stack(
+        stores.nats_url,
+        stores.database_url,
+        log_dir=ARTIFACTS / "e2e-chat-resume",
+        env={"LOG_LEVEL": "INFO", "RESUME_MAX_MESSAGES": str(RESUME_MAX_MESSAGES)},
+    )
+    stack.add("persistence")
+    stack.add("chat")
+    stack.add("gateway", env={"CLIENT_FRAMES_PER_SECOND": "1000", "CLIENT_FRAME_BURST": "1000"})
+    stack.add("gateway", label="gateway-2")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_join_with_since_replays_the_missed_messages_then_goes_live(stack: Stack) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 5)
+        async with FrameClient(f"{stack['gateway-2'].ws_url}/ws?userId=bob") as bob:
+            await bob.send(join(room, since=2))
+            replay = await bob.wait_for("replay")
+            await send_all(alice, room, 1, prefix="live")
+            await bob.wait_for("chat", seq_is(6))
+    assert replay["payload"] == {"room": room, "recovered": True}
+    assert chat_seqs(bob, room) == [3, 4, 5, 6]
+    kinds = [f["type"] for f in bob.frames if f["type"] in ("chat", "replay")]
+    assert kinds == ["chat", "chat", "chat", "replay", "chat"]
+    assert [f["payload"]["content"] for f in bob.of_type("chat")] == ["m2", "m3", "m4", "live0"]
+
+
+async def test_resumes_racing_live_messages_get_no_gap_and_no_duplicate(stack: Stack) -> None:
+    room = new_room()
+    total = RESUME_MAX_MESSAGES
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=writer") as writer:
+        await writer.send(join(room))
+        await send_all(writer, room, 5)
+        sending = asyncio.create_task(send_all(writer, room, total - 5, prefix="live", pause=0.01))
+        resumers = []
+        for n in range(6):
+            base = stack["gateway" if n % 2 else "gateway-2"].ws_url
+            resumer = FrameClient(f"{base}/ws?userId=r{n}")
+            await resumer.__aenter__()
+            await resumer.send(join(room, since=n))
+            resumers.append((n, resumer))
+            await asyncio.sleep(0.05)
+        await sending
+        live_after_replay = []
+        for since, resumer in resumers:
+            await resumer.wait_for("chat", seq_is(total))
+            await resumer.__aexit__(None, None, None)
+            assert chat_seqs(resumer, room) == list(range(since + 1, total + 1)), since
+            assert resumer.of_type("replay")[0]["payload"]["recovered"] is True
+            kinds = [f["type"] for f in resumer.frames if f["type"] in ("chat", "replay")]
+            live_after_replay.append(len(kinds) - 1 - kinds.index("replay"))
+    assert any(live_after_replay)  # some joined while messages were flowing
+
+
+async def test_the_compatible_endpoint_resumes_from_the_since_parameter(stack: Stack) -> None:
+    room = new_room()
+    base = stack["gateway"].ws_url
+    async with FrameClient(f"{base}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 3)
+    async with FrameClient(f"{base}/chat/{room}?userId=bob&since=1") as bob:
+        replay = await bob.wait_for("replay")
+    assert replay["payload"]["recovered"] is True
+    assert chat_seqs(bob, room) == [2, 3]
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(
+            f"{stack['gateway'].url}/chat/{room}?since=last",
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
+    assert response.status_code == 400
+    assert "since" in response.json()["error"]
+
+
+async def test_a_cursor_the_room_never_reached_cannot_be_recovered(stack: Stack) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 2)
+        async with FrameClient(f"{stack['gateway-2'].ws_url}/ws?userId=bob") as bob:
+            await bob.send(join(room, since=99))
+            replay = await bob.wait_for("replay")
+            await send_all(alice, room, 1)
+            await bob.wait_for("chat", seq_is(3))  # live messages still come
+    assert replay["payload"] == {"room": room, "recovered": False}
+    assert chat_seqs(bob, room) == [3]
+
+
+async def test_a_gap_longer_than_the_replay_limit_is_not_recovered(stack: Stack) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, RESUME_MAX_MESSAGES + 1)
+        async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=bob") as bob:
+            await bob.send(join(room, since=0))
+            replay = await bob.wait_for("replay")
+            await bob.send(join(room + "x", since=0))  # an empty room: nothing missed
+            empty = await bob.wait_for("replay", lambda f: f["room"] == room + "x")
+    assert replay["payload"]["recovered"] is False
+    assert chat_seqs(bob, room) == []
+    assert empty["payload"]["recovered"] is True
+
+
+async def test_history_and_resume_read_postgresql_below_the_stream_seamlessly(
+    stack: Stack, stores: Stores
+) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 10)
+    database = await asyncpg.connect(stores.database_url)
+    try:
+        async with asyncio.timeout(15):
+            while (  # noqa: ASYNC110 (polling the database until persistence wrote them)
+                await database.fetchval("SELECT count(*) FROM chat_messages WHERE room = $1", room)
+                < 10
+            ):
+                await asyncio.sleep(0.1)
+    finally:
+        await database.close()
+    bus = await nats.connect(stores.nats_url)
+    try:  # as if messages 1-5 had aged out of the stream
+        await bus.jetstream().purge_stream(
+            streams.CHAT.name, subject=subjects.chat_room(room), keep=5
+        )
+    finally:
+        await bus.close()
+
+    pages = []
+    async with httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http:
+        before = ""
+        while True:
+            page = (await http.get(f"/api/rooms/{room}/messages?limit=4{before}")).json()
+            pages.append([m["seq"] for m in page["messages"]])
+            if not page["hasMore"]:
+                break
+            before = f"&before={page['messages'][-1]['seq']}"
+    assert pages == [[10, 9, 8, 7], [6, 5, 4, 3], [2, 1]]
+
+    async with FrameClient(f"{stack['gateway-2'].ws_url}/ws?userId=bob") as bob:
+        await bob.send(join(room, since=2))
+        replay = await bob.wait_for("replay")
+        await bob.send({"type": "history", "payload": {"room": room, "before": 8, "limit": 5}})
+        history = await bob.wait_for("history")
+    assert replay["payload"]["recovered"] is True
+    assert chat_seqs(bob, room) == list(range(3, 11))
+    assert [f["payload"]["content"] for f in bob.of_type("chat")] == [f"m{n}" for n in range(2, 10)]
+    assert [m["seq"] for m in history["payload"]["messages"]] == [7, 6, 5, 4, 3]
+    assert history["payload"]["hasMore"] is True
+
+
+async def test_a_client_resumes_on_its_restarted_gateway_without_loss(stack: Stack) -> None:
+    """Runs last in this module: it restarts a gateway."""
+    room = new_room()
+    restarting = stack["gateway"]
+    async with FrameClient(f"{stack['gateway-2'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        bob = FrameClient(f"{restarting.ws_url}/ws?userId=bob")
+        await bob.__aenter__()
+        await bob.send(join(room))
+        await bob.wait_for("presence")
+        await send_all(alice, room, 3)
+        await bob.wait_for("chat", seq_is(3))
+        last_seen = chat_seqs(bob, room)[-1]
+
+        restarting.stop()  # SIGTERM: the gateway drains, telling clients 1012
+        await asyncio.wait_for(bob.closed.wait(), timeout=10)
+        assert bob.ws.close_code == 1012
+        await send_all(alice, room, 3, prefix="missed")
+        restarting.start()
+        restarting.wait_ready()
+
+        async with FrameClient(f"{restarting.ws_url}/ws?userId=bob") as again:
+            await again.send(join(room, since=last_seen))
+            replay = await again.wait_for("replay")
+            await send_all(alice, room, 1, prefix="after")
+            await again.wait_for("chat", seq_is(7))
+    assert replay["payload"]["recovered"] is True
+    assert chat_seqs(again, room) == [4, 5, 6, 7]
