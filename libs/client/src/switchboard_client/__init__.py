@@ -1,0 +1,49 @@
+"""A resilient Python client for Switchboard.
+
+``ChatConnection`` (WebSocket) and ``NotificationStream`` (SSE) reconnect with exponential backoff
+and full jitter, resume where they stopped (``since`` per room, ``Last-Event-ID``), send
+unacknowledged messages again with their ``clientMsgId`` and never show anything twice.
+"""
+
+from switchboard_client.backoff import Backoff
+from switchboard_client.chat import ChatConnection, FatalConnectionError
+from switchboard_client.cursors import RoomCursors
+from switchboard_client.events import (
+    Ack,
+    ChatEvent,
+    ChatMessage,
+    Closed,
+    ErrorFrame,
+    Notification,
+    NotificationEvent,
+    OtherFrame,
+    Presence,
+    Replay,
+    StreamReady,
+    StreamReset,
+    Unread,
+)
+from switchboard_client.notifications import NotificationStream
+from switchboard_client.outbox import Outbox
+
+__all__ = [
+    "Ack",
+    "Backoff",
+    "ChatConnection",
+    "ChatEvent",
+    "ChatMessage",
+    "Closed",
+    "ErrorFrame",
+    "FatalConnectionError",
+    "Notification",
+    "NotificationEvent",
+    "NotificationStream",
+    "OtherFrame",
+    "Outbox",
+    "Presence",
+    "Replay",
+    "RoomCursors",
+    "StreamReady",
+    "StreamReset",
+    "Unread",
+]

@@ -1,0 +1,167 @@
+"""Typed server frames and events: what an application handles instead of raw JSON."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Ack",
+    "ChatEvent",
+    "ChatMessage",
+    "Closed",
+    "ErrorFrame",
+    "Notification",
+    "NotificationEvent",
+    "OtherFrame",
+    "Presence",
+    "Replay",
+    "StreamReady",
+    "StreamReset",
+    "Unread",
+    "parse_frame",
+]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    room: str
+    seq: int
+    id: str
+    sender_id: str
+    content: str
+    client_msg_id: str | None
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    room: str
+    client_msg_id: str
+    id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Replay:
+    room: str
+    recovered: bool
+
+
+@dataclass(frozen=True)
+class Presence:
+    room: str | None
+    online_users: list[dict[str, Any]]
+    count: int
+
+
+@dataclass(frozen=True)
+class ErrorFrame:
+    code: str
+    message: str
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The connection ended; the client reconnects unless ``final``."""
+
+    code: int | None
+    final: bool
+
+
+@dataclass(frozen=True)
+class OtherFrame:
+    """A frame this library does not model (typing, pong, history, notification, …)."""
+
+    type: str
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+ChatEvent = ChatMessage | Ack | Replay | Presence | ErrorFrame | Closed | OtherFrame
+
+
+def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one return per type)
+    """One JSON frame from the gateway, typed. Unknown frames and fields are kept, not refused."""
+    kind = str(frame.get("type", ""))
+    payload = frame.get("payload")
+    if not isinstance(payload, dict):
+        return OtherFrame(kind, frame)
+    room = frame.get("room", payload.get("room"))
+    if kind == "chat" and "seq" in frame:
+        return ChatMessage(
+            room=str(room),
+            seq=int(frame["seq"]),
+            id=str(frame["id"]),
+            sender_id=str(frame.get("senderId", "")),
+            content=str(payload.get("content", "")),
+            client_msg_id=payload.get("clientMsgId"),
+            timestamp=int(frame.get("timestamp", 0)),
+        )
+    if kind == "ack":
+        return Ack(
+            room=str(payload.get("room", room)),
+            client_msg_id=str(payload["clientMsgId"]),
+            id=str(payload["id"]),
+            seq=int(payload["seq"]),
+        )
+    if kind == "replay":
+        return Replay(room=str(payload.get("room", room)), recovered=bool(payload["recovered"]))
+    if kind == "presence":
+        return Presence(
+            room=None if room is None else str(room),
+            online_users=list(payload.get("onlineUsers", [])),
+            count=int(payload.get("count", 0)),
+        )
+    if kind == "error":
+        ref = payload.get("ref")
+        return ErrorFrame(
+            code=str(payload.get("code", "")),
+            message=str(payload.get("message", "")),
+            ref=None if ref is None else str(ref),
+        )
+    return OtherFrame(kind, frame)
+
+
+@dataclass(frozen=True)
+class Notification:
+    cursor: int
+    id: str
+    type: str
+    title: str
+    message: str
+    timestamp: int
+    read: bool
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Notification":
+        return cls(
+            cursor=int(data["cursor"]),
+            id=str(data["id"]),
+            type=str(data.get("type", "info")),
+            title=str(data.get("title", "")),
+            message=str(data.get("message", "")),
+            timestamp=int(data.get("timestamp", 0)),
+            read=bool(data.get("read", False)),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class StreamReady:
+    cursor: int
+
+
+@dataclass(frozen=True)
+class StreamReset:
+    """The server could not resume from our cursor: reload the inbox."""
+
+    cursor: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unread:
+    unread_count: int
+
+
+NotificationEvent = Notification | StreamReady | StreamReset | Unread

@@ -1,0 +1,243 @@
+"""ChatConnection and NotificationStream against fakes of the client's own wire interfaces."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+from switchboard_client import Backoff, ChatConnection, NotificationStream
+from switchboard_client.transport import ConnectFailedError, RawEvent, TransportClosedError
+
+
+class FakeSocket:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent: list[dict[str, Any]] = []
+        self.inbound: asyncio.Queue[str | int] = asyncio.Queue()
+        self.sent_one = asyncio.Event()
+
+    async def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+        self.sent_one.set()
+
+    async def recv(self) -> str:
+        item = await self.inbound.get()
+        if isinstance(item, int):
+            raise TransportClosedError(item)
+        return item
+
+    async def close(self) -> None:
+        self.inbound.put_nowait(1000)
+
+    def push(self, frame: dict[str, Any]) -> None:
+        self.inbound.put_nowait(json.dumps(frame))
+
+    def sent_of(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.sent if f["type"] == kind]
+
+
+class FakeServer:
+    """Hands out one FakeSocket per connect; ``refuse`` makes the next connects fail."""
+
+    def __init__(self) -> None:
+        self.sockets: list[FakeSocket] = []
+        self.refuse: list[int | None] = []
+        self.connected = asyncio.Condition()
+
+    async def __call__(self, url: str) -> FakeSocket:
+        if self.refuse:
+            raise ConnectFailedError(self.refuse.pop(0))
+        socket = FakeSocket(url)
+        async with self.connected:
+            self.sockets.append(socket)
+            self.connected.notify_all()
+        return socket
+
+    async def connection(self, number: int) -> FakeSocket:
+        async with asyncio.timeout(5), self.connected:
+            await self.connected.wait_for(lambda: len(self.sockets) >= number)
+        return self.sockets[number - 1]
+
+
+def chat_frame(room: str, seq: int, cmid: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"content": f"m{seq}"}
+    if cmid:
+        payload["clientMsgId"] = cmid
+    return {"type": "chat", "room": room, "id": f"{room}-{seq}", "seq": seq, "payload": payload}
+
+
+def ack_frame(room: str, cmid: str, seq: int) -> dict[str, Any]:
+    return {
+        "type": "ack",
+        "payload": {"clientMsgId": cmid, "id": f"{room}-{seq}", "seq": seq, "room": room},
+    }
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+
+
+def fixed_backoff() -> Backoff:
+    return Backoff(base=1.0, cap=8.0, rand=lambda _low, high: high)
+
+
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 (fakes have no event to wait on)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_send_made_offline_goes_out_on_connect_and_again_until_acked() -> None:
+    server, sleeps = FakeServer(), Sleeps()
+    server.refuse = [None]  # the gateway is down at first
+    conn = ChatConnection(
+        "ws://gw", "alice", connector=server, backoff=fixed_backoff(), sleep=sleeps
+    )
+    cmid = conn.send("r", "hello", "c-1")
+    async with conn:
+        first = await server.connection(1)
+        await until(lambda: first.sent_of("chat"))
+        assert first.sent_of("join") == [{"type": "join", "payload": {"room": "r"}}]
+        first.push(chat_frame("r", 1, cmid))
+        first.inbound.put_nowait(1011)  # the ack was lost with the connection
+        second = await server.connection(2)
+        await until(lambda: second.sent_of("chat"))
+        second.push(ack_frame("r", cmid, 1))
+        ack = await conn.wait_acked("r", cmid, timeout=5)
+    assert ack.seq == 1
+    assert [f["payload"]["clientMsgId"] for f in second.sent_of("chat")] == ["c-1"]
+    assert second.sent_of("join") == [{"type": "join", "payload": {"room": "r", "since": 1}}]
+    # refused: backoff; then 1011 after a frame arrived: the connection worked, backoff restarts
+    assert sleeps.delays[:2] == [1.0, 1.0]
+    assert len(conn.outbox) == 0
+
+
+async def test_each_room_and_seq_is_shown_once_across_a_resume() -> None:
+    server = FakeServer()
+    async with ChatConnection("ws://gw", "bob", ["r"], connector=server, sleep=Sleeps()) as conn:
+        first = await server.connection(1)
+        for seq in (1, 2):
+            first.push(chat_frame("r", seq))
+        await until(lambda: len(conn.messages) == 2)
+        first.inbound.put_nowait(1012)
+        second = await server.connection(2)
+        for seq in (2, 3):  # the replay overlaps what was seen live
+            second.push(chat_frame("r", seq))
+        await until(lambda: len(conn.messages) == 3)
+    assert [m.seq for m in conn.messages] == [1, 2, 3]
+    assert conn.duplicates_dropped == 1
+
+
+async def test_a_restart_close_reconnects_after_a_short_jitter_not_the_backoff() -> None:
+    server, sleeps = FakeServer(), Sleeps()
+    backoff = fixed_backoff()
+    backoff.failures = 3
+    conn = ChatConnection(
+        "ws://gw",
+        "bob",
+        connector=server,
+        backoff=backoff,
+        restart_jitter_seconds=0.5,
+        sleep=sleeps,
+    )
+    async with conn:
+        (await server.connection(1)).inbound.put_nowait(1012)
+        await server.connection(2)
+    assert sleeps.delays == [0.5]
+
+
+async def test_the_single_room_form_resumes_with_since_in_the_url() -> None:
+    server = FakeServer()
+    async with ChatConnection("ws://gw", "bob", room="r", connector=server, sleep=Sleeps()) as c:
+        first = await server.connection(1)
+        first.push(chat_frame("r", 5))
+        await until(lambda: c.messages)
+        first.inbound.put_nowait(1006)
+        second = await server.connection(2)
+    assert first.url == "ws://gw/chat/r?userId=bob"
+    assert second.url == "ws://gw/chat/r?userId=bob&since=5"
+
+
+async def test_a_policy_close_or_a_refused_handshake_is_final() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "bob", connector=server, sleep=Sleeps())
+    async with conn:
+        (await server.connection(1)).inbound.put_nowait(1008)
+        await until(lambda: conn.failed is not None)
+    server.refuse = [401]
+    refused = ChatConnection("ws://gw", "bob", connector=server, sleep=Sleeps())
+    async with refused:
+        await until(lambda: refused.failed is not None)
+    assert len(server.sockets) == 1
+
+
+async def test_an_unacked_send_is_retried_with_the_same_id_after_the_ack_timeout() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "a", connector=server, ack_timeout_seconds=0.2)
+    async with conn:
+        socket = await server.connection(1)
+        conn.send("r", "x", "c-9")
+        await until(lambda: len(socket.sent_of("chat")) >= 2)
+    assert {f["payload"]["clientMsgId"] for f in socket.sent_of("chat")} == {"c-9"}
+
+
+class FakeSse:
+    """One scripted list of events per connect; a script ending in an int fails with it."""
+
+    def __init__(self, scripts: list[list[RawEvent | int]]) -> None:
+        self.scripts = scripts
+        self.headers: list[dict[str, str]] = []
+
+    async def __call__(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[RawEvent]:
+        self.headers.append(dict(headers))
+        script = self.scripts.pop(0) if self.scripts else []
+        for item in script:
+            if isinstance(item, int):
+                raise ConnectFailedError(item or None)
+            yield item
+        if not self.scripts:
+            await asyncio.Event().wait()  # the last connection stays open
+
+
+def note(cursor: int) -> RawEvent:
+    data = {"id": f"n{cursor}", "cursor": cursor, "type": "info", "title": "t", "message": "m"}
+    return RawEvent("notification", json.dumps(data), str(cursor))
+
+
+async def test_notifications_resume_with_the_last_cursor_and_show_each_once() -> None:
+    sse = FakeSse(
+        [
+            [RawEvent("ready", '{"cursor": 0}', "0"), note(1), note(2), 0],
+            [RawEvent("ready", '{"cursor": 2}', "2"), note(2), note(3)],
+        ]
+    )
+    stream = NotificationStream("http://gw", "alice", opener=sse, sleep=Sleeps())
+    async with stream:
+        await stream.wait_until(lambda: len(stream.notifications) == 3, timeout=5)
+    assert [n.cursor for n in stream.notifications] == [1, 2, 3]
+    assert sse.headers == [{}, {"Last-Event-ID": "2"}]
+    assert stream.duplicates_dropped == 1
+
+
+async def test_a_reset_moves_the_cursor_and_a_refusal_is_final() -> None:
+    sse = FakeSse([[RawEvent("reset", '{"cursor": 9, "reason": "unknown"}', "9")]])
+    stream = NotificationStream("http://gw", "a", last_event_id=50, opener=sse, sleep=Sleeps())
+    async with stream:
+        await stream.wait_until(lambda: bool(stream.resets), timeout=5)
+    assert stream.cursor == 9
+    refused = NotificationStream("http://gw", "a", opener=FakeSse([[400]]), sleep=Sleeps())
+    async with refused:
+        await until(lambda: refused.failed is not None)
+    assert stream.url() == "http://gw/api/notifications/stream?userId=a"
+
+
+@pytest.mark.parametrize("teams", [["red", "blue"]])
+def test_the_stream_url_names_user_and_teams(teams: list[str]) -> None:
+    stream = NotificationStream("http://gw/", "a", teams=teams)
+    assert stream.url() == "http://gw/api/notifications/stream?userId=a&team=red&team=blue"
