@@ -72,6 +72,9 @@ class NatsServer:
     def pid(self) -> int | None:
         return self._process.pid
 
+    def running(self) -> bool:
+        return self._process.running()
+
     def start(self, timeout: float = 20.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._process.start()

@@ -123,6 +123,9 @@ class PostgresServer:
     def pid(self) -> int | None:
         return self._process.pid
 
+    def running(self) -> bool:
+        return self._process.running()
+
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 

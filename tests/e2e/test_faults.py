@@ -1,0 +1,302 @@
+"""Kill anything, lose nothing: faults under chat and notification load, checked Jepsen-style.
+
+A stack of its own (two gateways, two chat instances, persistence, notification) on a NATS and a
+PostgreSQL of its own, so that they can be killed and restarted on the same store. Clients are
+``switchboard_client`` connections that move between the gateways. At the end the checker demands
+acked ⊆ stored ⊆ displayed-after-resume and nothing displayed twice. Each test waits for recovery
+at most its fault's bound, as stated in docs/reliability.md.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+import pytest
+from switchboard_client import ChatConnection, NotificationStream
+from switchboard_devstack import NatsServer, PostgresServer, Stack
+from switchboard_devstack.checker import Entry, Verdict, check
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.stores import scratch_dir
+
+pytestmark = [pytest.mark.e2e, pytest.mark.fault]
+
+LOG_DIR = ARTIFACTS / "e2e-faults"
+GATEWAYS = ("gateway", "gateway-2")
+# Fast fault detection between the services and NATS (see docs/reliability.md).
+SERVICE_ENV = {
+    "LOG_LEVEL": "INFO",
+    "NATS_PING_INTERVAL_SECONDS": "1",
+    "NATS_MAX_OUTSTANDING_PINGS": "2",
+    "NATS_RECONNECT_WAIT_SECONDS": "0.25",
+}
+
+
+@dataclass
+class Faulty:
+    stack: Stack
+    nats: NatsServer
+    postgres: PostgresServer
+    database_url: str
+
+    def heal(self) -> None:
+        """Everything running and ready again (a failed test may have left a part down)."""
+        for server in (self.nats, self.postgres):
+            if not server.running():
+                server.start()
+        for handle in self.stack.services.values():
+            if not handle.process.running():
+                handle.start()
+        for handle in self.stack.services.values():
+            handle.wait_ready()
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[Faulty]:
+    nats = NatsServer(scratch_dir("sb-fault-nats-"), log_file=LOG_DIR / "nats.log")
+    postgres = PostgresServer(scratch_dir("sb-fault-pg-") / "data", log_file=LOG_DIR / "pg.log")
+    nats.start()
+    try:
+        postgres.start()
+        try:
+            postgres.create_database("switchboard")
+            database_url = postgres.dsn("switchboard")
+            stack = Stack(nats.url, database_url, log_dir=LOG_DIR, env=SERVICE_ENV)
+            stack.add("persistence")
+            stack.add("chat")
+            stack.add("chat", label="chat-2")
+            stack.add("notification")
+            for label in GATEWAYS:
+                stack.add("gateway", label=label)
+            try:
+                stack.start()
+                yield Faulty(stack, nats, postgres, database_url)
+            finally:
+                stack.stop()
+        finally:
+            postgres.stop()
+    finally:
+        nats.stop()
+
+
+@pytest.fixture
+def system(faulty: Faulty) -> Faulty:
+    faulty.heal()
+    return faulty
+
+
+def rotating(urls: list[str], start: int) -> Callable[[], str]:
+    """A client's gateway for each connect: its own first, the other one after a failure."""
+    counter = itertools.count(start)
+    return lambda: urls[next(counter) % len(urls)]
+
+
+@dataclass
+class Load:
+    """Chat writers and readers in a few rooms, and notifications to a few users over SSE."""
+
+    system: Faulty
+    rooms: list[str] = field(default_factory=lambda: [f"fault-{secrets.token_hex(3)}"])
+    writers: int = 3
+    readers: int = 2
+    users: list[str] = field(default_factory=lambda: [f"nu-{secrets.token_hex(3)}"])
+    chats: list[ChatConnection] = field(default_factory=list)
+    streams: list[NotificationStream] = field(default_factory=list)
+    chat_sent: list[str] = field(default_factory=list)
+    notes_sent: list[str] = field(default_factory=list)
+    note_acks: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _running: bool = True
+
+    def _ws(self) -> list[str]:
+        return [self.system.stack[label].ws_url for label in GATEWAYS]
+
+    def _http(self) -> list[str]:
+        return [self.system.stack[label].url for label in GATEWAYS]
+
+    async def start(self) -> None:
+        ws = self._ws()
+        for n in range(self.writers + self.readers):
+            conn = ChatConnection(rotating(ws, n), f"u{n}", self.rooms, ack_timeout_seconds=3.0)
+            conn.backoff.cap = 2.0
+            conn.start()
+            self.chats.append(conn)
+        for n, user in enumerate(self.users):
+            stream = NotificationStream(rotating(self._http(), n), user)
+            stream.backoff.cap = 2.0
+            stream.start()
+            self.streams.append(stream)
+        async with asyncio.timeout(20):
+            for conn in self.chats:
+                await conn.connected.wait()
+            for stream in self.streams:
+                await stream.wait_until(lambda s=stream: s.cursor is not None)  # type: ignore[misc]
+        for n, conn in enumerate(self.chats[: self.writers]):
+            self._tasks.append(asyncio.create_task(self._write(n, conn)))
+        self._tasks.append(asyncio.create_task(self._notify()))
+
+    async def _write(self, n: int, conn: ChatConnection) -> None:
+        for i in itertools.count():
+            if not self._running:
+                return
+            room = self.rooms[i % len(self.rooms)]
+            op = f"w{n}-{i}"
+            self.chat_sent.append(op)
+            conn.send(room, f"message {i} of writer {n}", op)
+            await asyncio.sleep(0.1)
+
+    async def _notify(self) -> None:
+        urls = self._http()
+        async with httpx.AsyncClient(timeout=5) as http:
+            for i in itertools.count():
+                if not self._running:
+                    return
+                user = self.users[i % len(self.users)]
+                title = f"note-{i}-{secrets.token_hex(2)}"
+                self.notes_sent.append(title)
+                body = {"userId": user, "type": "info", "title": title, "message": "m"}
+                with contextlib.suppress(httpx.HTTPError):  # unacked: may or may not be stored
+                    response = await http.post(f"{urls[i % 2]}/api/notifications/send", json=body)
+                    if response.status_code == 200:
+                        answer = response.json()
+                        self.note_acks[title] = [(answer["notificationId"], answer["cursor"])]
+                await asyncio.sleep(0.2)
+
+    async def stop_sending(self) -> None:
+        self._running = False
+        await asyncio.gather(*self._tasks)
+
+    async def close(self) -> None:
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        for conn in self.chats:
+            await conn.close()
+        for stream in self.streams:
+            await stream.close()
+
+    async def verdict(self) -> Verdict:
+        database = await asyncpg.connect(self.system.database_url)
+        try:
+            chat_rows = await database.fetch(
+                "SELECT room, seq, id, client_msg_id FROM chat_messages WHERE room = ANY($1)",
+                self.rooms,
+            )
+            note_rows = await database.fetch(
+                "SELECT user_id, cursor, id, title FROM notifications WHERE user_id = ANY($1)",
+                self.users,
+            )
+        finally:
+            await database.close()
+        stored = [Entry(r["room"], r["seq"], r["id"], r["client_msg_id"]) for r in chat_rows]
+        stored += [Entry(r["user_id"], r["cursor"], r["id"], r["title"]) for r in note_rows]
+        acks: dict[str, list[tuple[str, int]]] = dict(self.note_acks)
+        displayed: dict[str, list[Entry]] = {}
+        reads: dict[str, list[str]] = {}
+        for n, conn in enumerate(self.chats):
+            for (_room, op), ack in conn.acks.items():
+                acks.setdefault(op, []).append((ack.id, ack.seq))
+            displayed[f"chat-{n}"] = [
+                Entry(m.room, m.seq, m.id, m.client_msg_id or "") for m in conn.messages
+            ]
+            reads[f"chat-{n}"] = self.rooms
+        for stream, user in zip(self.streams, self.users, strict=True):
+            displayed[f"sse-{user}"] = [
+                Entry(user, n.cursor, n.id, n.title) for n in stream.notifications
+            ]
+            reads[f"sse-{user}"] = [user]
+        return check([*self.chat_sent, *self.notes_sent], acks, stored, displayed, reads)
+
+    async def settle(self, bound: float) -> float:
+        """Stop sending; wait (at most ``bound`` s) until every send is acked and every client
+        displays everything stored; assert the checker passes. Returns the seconds it took."""
+        await self.stop_sending()
+        assert self.chat_sent, "chat load ran"
+        assert self.note_acks, "notification load ran"
+        began = time.monotonic()
+        verdict = Verdict()
+        try:
+            async with asyncio.timeout(bound):
+                for conn in self.chats:
+                    await conn.wait_all_acked(timeout=bound)
+                while not (verdict := await self.verdict()).ok:  # noqa: ASYNC110 (polls the store)
+                    await asyncio.sleep(0.25)
+        except TimeoutError:
+            pytest.fail(f"not recovered within {bound} s: {verdict.summary()}")
+        acked = sum(len(c.acks) for c in self.chats[: self.writers])
+        assert acked == len(self.chat_sent), "every chat send is acked in the end"
+        return time.monotonic() - began
+
+
+@contextlib.asynccontextmanager
+async def load_on(system: Faulty, **kwargs: int) -> AsyncIterator[Load]:
+    load = Load(system, **kwargs)  # type: ignore[arg-type]
+    try:
+        await load.start()
+        await asyncio.sleep(1.0)  # steady load before the fault
+        yield load
+    finally:
+        await load.close()
+
+
+async def in_thread(action: Callable[[], None]) -> None:
+    """Process control blocks (it waits for exits and readiness): off the event loop."""
+    await asyncio.to_thread(action)
+
+
+def restarted(handle: ServiceHandle) -> Callable[[], None]:
+    def restart() -> None:
+        handle.start()
+        handle.wait_ready()
+
+    return restart
+
+
+async def test_kill_9_of_a_chat_instance_loses_nothing(system: Faulty) -> None:
+    async with load_on(system) as load:
+        await in_thread(system.stack["chat-2"].kill)
+        await asyncio.sleep(2.0)  # under load with one chat instance
+        await in_thread(restarted(system.stack["chat-2"]))
+        await load.settle(bound=20)
+
+
+async def test_sigterm_of_a_gateway_moves_its_clients_to_the_other(system: Faulty) -> None:
+    gateway = system.stack["gateway"]
+    async with load_on(system) as load:
+        await in_thread(gateway.stop)
+        await asyncio.sleep(1.0)
+        await in_thread(restarted(gateway))
+        await load.settle(bound=20)
+        assert all(conn.connects >= 2 for conn in load.chats[::2]), "they reconnected"
+
+
+async def test_kill_9_of_a_gateway_moves_its_clients_to_the_other(system: Faulty) -> None:
+    gateway = system.stack["gateway-2"]
+    async with load_on(system) as load:
+        await in_thread(gateway.kill)
+        await asyncio.sleep(2.0)
+        await in_thread(restarted(gateway))
+        await load.settle(bound=20)
+        assert all(conn.connects >= 2 for conn in load.chats[1::2]), "they reconnected"
+
+
+async def test_kill_9_of_nats_under_load_then_restart_on_the_same_store(system: Faulty) -> None:
+    async with load_on(system) as load:
+        await in_thread(system.nats.kill)
+        await asyncio.sleep(2.0)
+        await in_thread(system.nats.start)
+        await load.settle(bound=45)
+
+
+async def test_kill_9_of_postgresql_during_writes_then_restart(system: Faulty) -> None:
+    async with load_on(system) as load:
+        await in_thread(system.postgres.kill)
+        await asyncio.sleep(2.0)
+        await in_thread(system.postgres.start)
+        await load.settle(bound=45)
