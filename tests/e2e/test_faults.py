@@ -35,6 +35,8 @@ SERVICE_ENV = {
     "NATS_PING_INTERVAL_SECONDS": "1",
     "NATS_MAX_OUTSTANDING_PINGS": "2",
     "NATS_RECONNECT_WAIT_SECONDS": "0.25",
+    # Stopping at the end of the module need not wait for the production default.
+    "SHUTDOWN_TIMEOUT_SECONDS": "3",
 }
 
 
@@ -300,3 +302,13 @@ async def test_kill_9_of_postgresql_during_writes_then_restart(system: Faulty) -
         await asyncio.sleep(2.0)
         await in_thread(system.postgres.start)
         await load.settle(bound=45)
+
+
+async def test_a_rolling_restart_of_both_gateways_loses_nothing(system: Faulty) -> None:
+    async with load_on(system) as load:
+        for label in GATEWAYS:
+            gateway = system.stack[label]
+            await in_thread(gateway.stop)
+            await in_thread(restarted(gateway))
+        await load.settle(bound=20)
+        assert all(conn.connects >= 2 for conn in load.chats), "every client moved at least once"
