@@ -14,7 +14,7 @@ class FakeSocket:
     def __init__(self, url: str) -> None:
         self.url = url
         self.sent: list[dict[str, Any]] = []
-        self.inbound: asyncio.Queue[str | int] = asyncio.Queue()
+        self.inbound: asyncio.Queue[str | int | tuple[int, str]] = asyncio.Queue()
         self.sent_one = asyncio.Event()
 
     async def send(self, text: str) -> None:
@@ -25,6 +25,8 @@ class FakeSocket:
         item = await self.inbound.get()
         if isinstance(item, int):
             raise TransportClosedError(item)
+        if isinstance(item, tuple):
+            raise TransportClosedError(*item)
         return item
 
     async def close(self) -> None:
@@ -148,8 +150,10 @@ async def test_a_restart_close_reconnects_after_a_short_jitter_not_the_backoff()
     )
     async with conn:
         (await server.connection(1)).inbound.put_nowait(1012)
-        await server.connection(2)
-    assert sleeps.delays == [0.5]
+        reason = "service restart; reconnect in 1250 ms"
+        (await server.connection(2)).inbound.put_nowait((1012, reason))
+        await server.connection(3)
+    assert sleeps.delays == [0.5, 1.25]  # its own jitter, then the delay the gateway said
 
 
 async def test_the_single_room_form_resumes_with_since_in_the_url() -> None:

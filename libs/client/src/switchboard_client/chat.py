@@ -5,6 +5,7 @@ its ``clientMsgId`` and shows each (room, seq) once."""
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
@@ -37,6 +38,7 @@ FATAL_CLOSE_CODES = frozenset({1007, 1008, 1009})
 A 1000 the client did not ask for is reconnected: nothing may be lost to a server's mistake."""
 RESTART_CLOSE_CODE = 1012
 RETRYABLE_ERRORS = frozenset({"unavailable", "rate_limited", "internal"})
+RECONNECT_HINT = re.compile(r"reconnect in (\d+) ms")
 
 
 class FatalConnectionError(Exception):
@@ -202,6 +204,7 @@ class ChatConnection:
         self._conn = conn
         self.connects += 1
         code: int | None = None
+        reason = ""
         try:
             if self._single_room is None:
                 for room in self.rooms:
@@ -214,7 +217,7 @@ class ChatConnection:
                 self.backoff.reset()  # the server talks to us: this connection works
                 await self._handle(raw)
         except TransportClosedError as closed:
-            code = closed.code
+            code, reason = closed.code, closed.reason
         finally:
             self._conn = None
             self.connected.clear()
@@ -226,6 +229,10 @@ class ChatConnection:
         if final:
             raise FatalConnectionError(f"the server closed the connection with {code}")
         if code == RESTART_CLOSE_CODE:
+            # A draining gateway says when to come back (jittered by it); else jitter here.
+            hint = RECONNECT_HINT.search(reason)
+            if hint is not None:
+                return min(int(hint.group(1)) / 1000, self.backoff.cap)
             return self.backoff.jitter(self._restart_jitter)
         return self.backoff.next_delay()
 

@@ -26,9 +26,10 @@ __all__ = [
 class TransportClosedError(Exception):
     """The connection ended; ``code`` is the WebSocket close code when one was received."""
 
-    def __init__(self, code: int | None) -> None:
+    def __init__(self, code: int | None, reason: str = "") -> None:
         super().__init__(f"connection closed ({code})")
         self.code = code
+        self.reason = reason
 
 
 class ConnectFailedError(Exception):
@@ -60,6 +61,12 @@ class SseOpener(Protocol):
     def __call__(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[RawEvent]: ...
 
 
+def _closed(closed: ConnectionClosed) -> TransportClosedError:
+    if closed.rcvd is None:
+        return TransportClosedError(None)
+    return TransportClosedError(closed.rcvd.code, closed.rcvd.reason)
+
+
 class _WebSocket:
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
@@ -68,13 +75,13 @@ class _WebSocket:
         try:
             await self._ws.send(text)
         except ConnectionClosed as closed:
-            raise TransportClosedError(closed.rcvd.code if closed.rcvd else None) from closed
+            raise _closed(closed) from closed
 
     async def recv(self) -> str:
         try:
             message = await self._ws.recv()
         except ConnectionClosed as closed:
-            raise TransportClosedError(closed.rcvd.code if closed.rcvd else None) from closed
+            raise _closed(closed) from closed
         return message if isinstance(message, str) else message.decode()
 
     async def close(self) -> None:
