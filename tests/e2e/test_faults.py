@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
+import nats
 import pytest
 from switchboard_client import ChatConnection, NotificationStream
+from switchboard_contracts.streams import PERSISTENCE_CHAT_CONSUMER
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.checker import Entry, Verdict, check
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import scratch_dir
+from switchboard_devstack.tcp_proxy import DelayProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
@@ -312,3 +315,37 @@ async def test_a_rolling_restart_of_both_gateways_loses_nothing(system: Faulty) 
             await in_thread(restarted(gateway))
         await load.settle(bound=20)
         assert all(conn.connects >= 2 for conn in load.chats), "every client moved at least once"
+
+
+async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: Faulty) -> None:
+    """Persistence behind a proxy that delays every chunk: it falls behind, holds at most one
+    batch unacked, asks for no redelivery, and catches up once PostgreSQL is fast again."""
+    persistence = system.stack["persistence"]
+    direct = persistence.env["DATABASE_URL"]
+    proxy = DelayProxy("127.0.0.1", system.postgres.port, delay=0.2)
+    await proxy.start()
+    bus = await nats.connect(system.nats.url)
+    spec = PERSISTENCE_CHAT_CONSUMER
+    try:
+        await in_thread(persistence.stop)
+        persistence.env["DATABASE_URL"] = direct.replace(
+            f":{system.postgres.port}/", f":{proxy.port}/"
+        )
+        await in_thread(restarted(persistence))
+        async with load_on(system) as load:
+            pending: list[int] = []
+            for _ in range(12):
+                info = await bus.jetstream().consumer_info(spec.stream, spec.durable)
+                pending.append(info.num_ack_pending)
+                await asyncio.sleep(0.25)
+            proxy.delay = 0.0
+            await load.settle(bound=30)
+            info = await bus.jetstream().consumer_info(spec.stream, spec.durable)
+        assert max(pending) <= 500, "one write batch (WRITE_BATCH_SIZE) in flight at most"
+        assert info.num_redelivered == 0
+    finally:
+        await bus.close()
+        await in_thread(persistence.stop)
+        persistence.env["DATABASE_URL"] = direct
+        await in_thread(restarted(persistence))
+        await proxy.close()

@@ -127,13 +127,31 @@ class StreamWriter(Generic[M]):
                     decoded.append(msg)
                     decoded_spans.append(span)
             if messages:
-                await self._insert_until_committed(messages, decoded_spans)
+                # While PostgreSQL is slow or away, JetStream must not hand the batch out again:
+                # that would pile redeliveries on top of the writes that are already stuck.
+                heartbeat = asyncio.create_task(self._keep_in_progress(decoded))
+                try:
+                    await self._insert_until_committed(messages, decoded_spans)
+                finally:
+                    heartbeat.cancel()
             for msg in decoded:
                 await msg.ack()
             MESSAGES_WRITTEN.labels(self._table).inc(len(decoded))
         finally:
             for span in spans:
                 span.end()
+
+    async def _keep_in_progress(self, batch: list[Msg]) -> None:
+        """Tell JetStream the batch is still being worked on, well within its ack wait."""
+        interval = self._spec.ack_wait_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            for msg in batch:
+                try:
+                    await msg.in_progress()
+                except Exception:  # NATS away: it redelivers later, harmlessly
+                    log.debug("could not extend the ack wait of a batch")
+                    break
 
     async def _insert_until_committed(self, messages: list[M], spans: list[trace.Span]) -> None:
         """Unacked while this retries, so nothing is lost meanwhile."""
