@@ -83,7 +83,8 @@ def faulty() -> Iterator[Faulty]:
                 stack.start()
                 yield Faulty(stack, nats, postgres, database_url)
             finally:
-                stack.stop()
+                for handle in stack.services.values():  # how they stop is not under test here
+                    handle.kill()
         finally:
             postgres.stop()
     finally:
@@ -327,7 +328,7 @@ async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: F
     bus = await nats.connect(system.nats.url)
     spec = PERSISTENCE_CHAT_CONSUMER
     try:
-        await in_thread(persistence.stop)
+        await in_thread(persistence.kill)
         persistence.env["DATABASE_URL"] = direct.replace(
             f":{system.postgres.port}/", f":{proxy.port}/"
         )
@@ -345,7 +346,7 @@ async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: F
         assert info.num_redelivered == 0
     finally:
         await bus.close()
-        await in_thread(persistence.stop)
+        await in_thread(persistence.kill)
         persistence.env["DATABASE_URL"] = direct
         await in_thread(restarted(persistence))
         await proxy.close()
