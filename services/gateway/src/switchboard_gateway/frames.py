@@ -277,9 +277,11 @@ def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
     return parse(payload)
 
 
-def _dump(frame: dict[str, Any]) -> str:
-    # "type" first: edge.frame_type_of reads it from the text without parsing it again.
-    return json.dumps({"type": frame["type"], **frame}, separators=(",", ":"), ensure_ascii=False)
+def _dump(value: dict[str, Any]) -> str:
+    # A frame's "type" first: edge.frame_type_of reads it from the text without parsing it again.
+    if "type" in value:
+        value = {"type": value["type"], **value}
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
