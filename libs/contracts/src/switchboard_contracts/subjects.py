@@ -1,6 +1,6 @@
 """Every NATS subject Switchboard uses. Builders validate ids: no caller can form a bad subject."""
 
-from switchboard_contracts.ids import validate_room_id
+from switchboard_contracts.ids import ID_PATTERN, InvalidIdError, validate_room_id
 
 __all__ = [
     "CHAT_HISTORY",
@@ -8,12 +8,19 @@ __all__ = [
     "CHAT_LIVE_ALL",
     "CHAT_ROOM_ALL",
     "CHAT_SEND",
+    "DASHBOARD_ALERT",
+    "DASHBOARD_LOG_ALL",
+    "DASHBOARD_METRICS",
+    "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
     "NOTIFY_USER_ALL",
     "QUEUE_CHAT",
     "QUEUE_PERSISTENCE",
+    "SOCKETIO_CHANNEL",
     "chat_live",
     "chat_room",
+    "dashboard_log",
+    "logs_record",
     "metrics_report",
 ]
 
@@ -45,3 +52,28 @@ def chat_live(room_id: str) -> str:
 
 def metrics_report(service: str) -> str:
     return f"metrics.report.{service}"
+
+
+# Live dashboards (core NATS, ephemeral): services -> metrics-collector -> gateways.
+LOGS_RECORD_ALL = "logs.record.>"
+DASHBOARD_METRICS = "dashboard.metrics"
+DASHBOARD_ALERT = "dashboard.alert"
+DASHBOARD_LOG_ALL = "dashboard.log.>"
+SOCKETIO_CHANNEL = "gateway.socketio"
+"""gateway <-> gateways: python-socketio's client-manager messages (emits, rooms, disconnects)."""
+
+
+def _token(kind: str, value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise InvalidIdError(f"{kind} must be 1-64 characters of letters, digits, '-' or '_'")
+    return value
+
+
+def logs_record(service: str) -> str:
+    """Where a service forwards its log records to metrics-collector."""
+    return f"logs.record.{_token('service', service)}"
+
+
+def dashboard_log(level: str, source: str) -> str:
+    """Where metrics-collector publishes a log tail entry for dashboards."""
+    return f"dashboard.log.{_token('level', level)}.{_token('source', source)}"

@@ -11,6 +11,8 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode
 
+from switchboard_runtime.activity import ACTIVITY
+
 __all__ = ["serve_requests"]
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ async def serve_requests(
             slots.release()
 
     async def on_message(msg: Msg) -> None:
+        ACTIVITY.request()  # a request served, for metrics-collector's requestsPerSecond
         await slots.acquire()
         task = asyncio.create_task(answer(msg))
         tasks.add(task)

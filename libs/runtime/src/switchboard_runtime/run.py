@@ -6,6 +6,8 @@ import sys
 import uvicorn
 from starlette.types import ASGIApp
 
+from switchboard_runtime.activity import ActivityMiddleware
+from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 
 __all__ = ["configure_logging", "run_service"]
@@ -24,8 +26,11 @@ def configure_logging(settings: ServiceSettings) -> None:
 
 def run_service(app: ASGIApp, settings: ServiceSettings) -> None:
     configure_logging(settings)
+    install_log_forwarding(
+        settings.log_forward_level, settings.log_forward_rate_per_second, settings.log_forward_burst
+    )
     uvicorn.run(
-        app,
+        ActivityMiddleware(app),
         host=settings.http_host,
         port=settings.http_port,
         loop="uvloop",

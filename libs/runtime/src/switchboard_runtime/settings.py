@@ -25,6 +25,18 @@ class ServiceSettings(BaseSettings):
     nats_max_outstanding_pings: int = Field(default=3, ge=1)
     nats_reconnect_wait_seconds: float = Field(default=0.5, gt=0)
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+    report_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often the service reports to metrics-collector"
+    )
+    log_forward_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Log records at or above this go to the dashboards' log tail"
+    )
+    log_forward_rate_per_second: float = Field(
+        default=20.0, gt=0, description="Log records forwarded per second, at most, on average"
+    )
+    log_forward_burst: int = Field(
+        default=100, ge=1, description="Log records forwarded at once before the rate applies"
+    )
 
 
 S = TypeVar("S", bound=ServiceSettings)

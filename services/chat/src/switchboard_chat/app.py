@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from switchboard_contracts import BusError, ChatSendReply, ChatSendRequest, streams, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
-from switchboard_runtime import Bus, Health, ensure_stream, serve_requests, service_routes
+from switchboard_runtime import (
+    Bus,
+    Health,
+    ensure_stream,
+    serve_requests,
+    service_routes,
+    start_reporting,
+)
 
 from switchboard_chat.accept import MessageAcceptor
 from switchboard_chat.sequencer import RoomSequencer, SequencerError
@@ -40,6 +47,7 @@ def create_app(settings: ChatSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "chat")
         spec = dataclasses.replace(streams.CHAT, replicas=settings.stream_replicas)
         await ensure_stream(bus.js, spec)
         acceptor = MessageAcceptor(RoomSequencer(bus.js, stored_last_seq))
@@ -55,6 +63,7 @@ def create_app(settings: ChatSettings) -> Starlette:
             yield
         finally:
             health.draining = True
+            await reporting.stop()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

@@ -24,6 +24,11 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
 
+    @property
+    def pending(self) -> int:
+        """Frames queued and not yet written (how far behind the client is)."""
+        return self._queue.qsize()
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from switchboard_contracts import streams
-from switchboard_runtime import Bus, Health, ensure_stream, service_routes
+from switchboard_runtime import Bus, Health, ensure_stream, service_routes, start_reporting
 
 from switchboard_notification.settings import NotificationSettings
 
@@ -21,6 +21,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "notification")
         await ensure_stream(
             bus.js, dataclasses.replace(streams.NOTIFY, replicas=settings.stream_replicas)
         )
@@ -28,6 +29,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             yield
         finally:
             health.draining = True
+            await reporting.stop()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

@@ -8,7 +8,7 @@ import asyncpg
 from starlette.applications import Starlette
 from switchboard_contracts import HistoryReply, HistoryRequest, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
-from switchboard_runtime import Bus, Health, serve_requests, service_routes
+from switchboard_runtime import Bus, Health, serve_requests, service_routes, start_reporting
 
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
@@ -34,6 +34,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             async with pool.acquire() as conn:
                 await migrate(conn)
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "persistence")
         store = ChatStore(pool)
 
         async def history(request: HistoryRequest) -> HistoryReply:
@@ -67,6 +68,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             yield
         finally:
             health.draining = True
+            await reporting.stop()
             chat_writer.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(writer, timeout=settings.shutdown_timeout_seconds)
