@@ -1,10 +1,11 @@
 """The settings every service has. Each service subclasses it; ``__main__`` builds it once."""
 
+import re
 import sys
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 __all__ = ["ServiceSettings", "load_settings"]
 
@@ -52,4 +53,9 @@ def load_settings(cls: type[S]) -> S:
             name = ".".join(str(part) for part in problem["loc"]).upper()
             lines.append(f"  {name}: {problem['msg']}")
         sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None
+    except SettingsError as err:  # a JSON-valued setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(err))
+        name = found.group(1).upper() if found else "?"
+        sys.stderr.write(f"invalid settings for {cls.__name__}:\n  {name}: not valid JSON\n")
         raise SystemExit(2) from None

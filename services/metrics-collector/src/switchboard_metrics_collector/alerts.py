@@ -34,7 +34,7 @@ class AlertRule(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=ID_PATTERN.pattern)
+    name: str = Field(pattern=f"^{ID_PATTERN.pattern}$")
     metric: MetricName
     above: float | None = None
     below: float | None = None
