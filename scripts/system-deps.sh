@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages that some tests drive as real peers. Installed only when missing.
-# (None are needed yet; later issues add Chromium and Prometheus here.)
+# chromium: the demo page's browser tests (driven by Playwright, never downloaded by it).
+# nodejs: the browser client module's unit tests (node --test).
 set -euo pipefail
-packages=()
+packages=(chromium nodejs)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

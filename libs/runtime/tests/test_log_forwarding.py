@@ -13,6 +13,7 @@ from switchboard_runtime.log_forwarding import (
     find_log_forwarder,
     install_log_forwarding,
     level_name,
+    redact,
 )
 
 
@@ -197,3 +198,34 @@ def test_installing_puts_one_forwarder_on_the_root_logger() -> None:
             if isinstance(handler, BusLogHandler):
                 root.removeHandler(handler)
     assert find_log_forwarder() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        (
+            '"WebSocket /ws?userId=a&token=abc.def" [accepted]',
+            "abc.def",
+            "userId=a&token=[REDACTED]",
+        ),
+        ("GET /x?access_token=s3cret HTTP/1.1", "s3cret", "?access_token=[REDACTED] HTTP"),
+        ("Authorization: Bearer abc123", "abc123", "Bearer [REDACTED]"),
+        ("got eyJhbGciOi.eyJzdWIiOi.sig", "eyJ", "got [REDACTED]"),
+    ],
+)
+def test_secrets_are_blanked_before_a_record_leaves(text: str, secret: str, kept: str) -> None:
+    assert kept in redact(text)
+    assert secret not in redact(text)
+
+
+async def test_forwarded_messages_are_redacted(
+    handler: BusLogHandler, logger: logging.Logger
+) -> None:
+    published = Published()
+    handler.attach(published.publish, "gateway", "gw-1")
+    logger.info('"WebSocket /ws?token=%s" [accepted]', "abc.def.ghi")
+    try:
+        [record] = await published.wait_for(1)
+    finally:
+        await handler.detach()
+    assert record.message == '"WebSocket /ws?token=[REDACTED]" [accepted]'

@@ -4,13 +4,15 @@
 It never blocks the code that logs: records at or above the configured level pass a token
 bucket (a log storm is cut to the configured rate; how many were dropped is forwarded once the
 storm ends) into a bounded buffer that a task drains to ``logs.record.<service>`` once the
-service's bus is attached. Records logged while forwarding are not forwarded again.
+service's bus is attached. Records logged while forwarding are not forwarded again. Secrets in a
+message (token-like query parameters, bearer tokens, JWTs) are blanked before it leaves.
 """
 
 import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -27,9 +29,22 @@ __all__ = [
     "find_log_forwarder",
     "install_log_forwarding",
     "level_name",
+    "redact",
 ]
 
 Publish = Callable[[str, bytes], Awaitable[None]]
+
+REDACTED = "[REDACTED]"
+_SECRETS = (
+    (
+        re.compile(
+            r"(?i)([?&;](?:access_token|token|id_token|password|secret|api_key|apikey)=)[^&\s\"']*"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), REDACTED),
+)
 
 _forwarding: contextvars.ContextVar[bool] = contextvars.ContextVar("forwarding", default=False)
 
@@ -158,12 +173,18 @@ class BusLogHandler(logging.Handler):
                     await publish(subject, record.encode())
 
 
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _message(record: logging.LogRecord) -> str:
     message = record.getMessage()
     if record.exc_info and record.exc_info[1] is not None:
         error = record.exc_info[1]
         message = f"{message}: {type(error).__name__}: {error}"
-    return message[:MAX_LOG_MESSAGE_LENGTH]
+    return redact(message)[:MAX_LOG_MESSAGE_LENGTH]
 
 
 def install_log_forwarding(level: int | str, rate_per_second: float, burst: float) -> BusLogHandler:
