@@ -9,6 +9,7 @@ with a team of its own and an alert rule the tests can trip by sending requests.
 import asyncio
 import itertools
 import json
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -312,3 +313,27 @@ async def test_sse_stream_refuses_bad_parameters_naming_them(
         response = await http.get(f"/api/dashboard/stream{query}")
     assert response.status_code == 400
     assert named in response.json()["error"]
+
+
+async def test_a_stopping_gateway_ends_its_dashboard_streams_at_once(stack: Stack) -> None:
+    """Not after the graceful-shutdown timeout (a minute here): the browser reconnects, to
+    another replica, after the stream's ``retry``."""
+    gateway = stack.add("gateway", label="gateway-3", env={"SHUTDOWN_TIMEOUT_SECONDS": "60"})
+    await asyncio.to_thread(gateway.start)
+    await asyncio.to_thread(gateway.wait_ready)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
+            http.stream("GET", "/api/dashboard/stream", params={"team": "ops"}) as response,
+        ):
+            events = sse_events(response)
+            event, _ = await anext(events)
+            assert event == "metrics-update"
+            gateway.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(10):
+                async for _ in events:
+                    pass  # until the gateway ends the stream
+        # uvicorn re-raises the signal once it has shut down cleanly
+        assert await asyncio.to_thread(gateway.process.wait, 20) in {0, -signal.SIGTERM}
+    finally:
+        await asyncio.to_thread(gateway.stop)

@@ -23,7 +23,7 @@ from playwright.async_api import (
 )
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
-from switchboard_devstack import SERVICES, Stack
+from switchboard_devstack import Stack
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import Frame, FrameClient
@@ -46,8 +46,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 15_000
-# SSE streams (dashboard, notifications) hold a stopping gateway until this runs out.
-GATEWAY_ENV = {"SHUTDOWN_TIMEOUT_SECONDS": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +56,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
         log_dir=ARTIFACTS / "e2e-demo-browser",
         env={"LOG_LEVEL": "INFO"},
     )
-    for spec in SERVICES:
-        stack.add(spec.name, env=GATEWAY_ENV if spec.name == "gateway" else None)
-    stack.add("gateway", label="gateway-2", env=GATEWAY_ENV)
+    stack.add_all()
+    stack.add("gateway", label="gateway-2")
     try:
         stack.start()
         yield stack

@@ -157,3 +157,14 @@ async def test_a_subscriber_that_left_gets_nothing() -> None:
     await dashboards.on_update(update())
     assert client.received == []
     assert dashboards.subscriber_count() == 0
+
+
+async def test_draining_ends_the_streams_that_would_not_end_by_themselves() -> None:
+    dashboards, _ = hub()
+    ended: list[str] = []
+    stream = DashboardSubscriber("ops", lambda _: None, form=SSE, close=lambda: ended.append("x"))
+    socket = DashboardSubscriber("ops", lambda _: None)
+    dashboards.join(stream)
+    dashboards.join(socket)
+    dashboards.drain()
+    assert ended == ["x"]

@@ -7,6 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes, start_reporting
+from switchboard_runtime.draining import on_stop_signal
 
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
@@ -31,9 +32,16 @@ def create_app(settings: GatewaySettings) -> Starlette:
         await bus.connect()
         reporting = await start_reporting(bus, settings, "gateway")
         await dashboards.start()
+
+        def stopping() -> None:
+            health.draining = True
+            dashboards.drain()
+
+        undo_stop_signal = on_stop_signal(stopping)
         try:
             yield
         finally:
+            undo_stop_signal()
             health.draining = True
             await dashboards.stop()
             await reporting.stop()

@@ -60,6 +60,9 @@ class DashboardSubscriber:
     logs: LogFilter | None = None
     """The log entries wanted (of those the team sees); None for all of them."""
     wants_logs: bool = True
+    close: Callable[[], None] | None = None
+    """Ends the subscriber's stream when the gateway stops (SSE); None where the server's own
+    shutdown ends the connection (WebSocket)."""
 
     def render(self, event: DashboardEvent) -> str:
         return event.sse() if self.form == SSE else event.frame(self.team)
@@ -101,6 +104,13 @@ class DashboardHub:
             del self._teams[subscriber.team]
         if subscriber.wants_logs:
             self._feed.want_logs(False)
+
+    def drain(self) -> None:
+        """The gateway is stopping: end every stream that would not end by itself."""
+        for members in list(self._teams.values()):
+            for subscriber in tuple(members):
+                if subscriber.close is not None:
+                    subscriber.close()
 
     def _send(self, subscriber: DashboardSubscriber, event: DashboardEvent) -> None:
         if self._policy.admits(event.kind, subscriber.backlog()):

@@ -3,6 +3,7 @@
 Events ``metrics-update`` (every second), ``alert`` and ``log-entry`` (optionally only those at
 ``level`` or above and/or from ``source``). The current metrics and active alerts come first.
 Dashboard events are ephemeral: they carry no ``id`` and nothing is replayed on reconnect.
+When the gateway stops, the stream ends at once; the browser reconnects after ``retry``.
 """
 
 import asyncio
@@ -24,6 +25,7 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 RETRY_MS = 3000
+END = ""  # queued when the gateway stops: the stream ends, the client reconnects elsewhere
 
 
 def dashboard_stream_routes(hub: DashboardHub, keepalive_seconds: float) -> list[Route]:
@@ -43,7 +45,9 @@ def dashboard_stream_routes(hub: DashboardHub, keepalive_seconds: float) -> list
         except LogFilterError as err:
             return JSONResponse({"error": str(err)}, status_code=400)
         queue: asyncio.Queue[str] = asyncio.Queue()
-        subscriber = DashboardSubscriber(team, queue.put_nowait, queue.qsize, SSE, logs)
+        subscriber = DashboardSubscriber(
+            team, queue.put_nowait, queue.qsize, SSE, logs, close=lambda: queue.put_nowait(END)
+        )
 
         async def events() -> AsyncIterator[str]:
             hub.join(subscriber)
@@ -55,6 +59,8 @@ def dashboard_stream_routes(hub: DashboardHub, keepalive_seconds: float) -> list
                             text = await queue.get()
                     except TimeoutError:
                         text = ":keepalive\n\n"
+                    if text == END:
+                        return
                     yield text
             finally:
                 hub.leave(subscriber)

@@ -2,6 +2,8 @@
 (``/socket.io/``), SSE (``/api/dashboard/stream``) and ``/ws`` rooms ``dashboard:<team>``
 (through ``hub``). One ``DashboardFeed`` follows the bus for all of them."""
 
+import asyncio
+
 import socketio
 from starlette.routing import BaseRoute, Mount
 from switchboard_runtime import Bus
@@ -35,6 +37,7 @@ class Dashboards:
             engineio_logger=False,
         )
         self.socketio = SocketIoDashboard(self.sio, self.feed, policy)
+        self._shutdown: asyncio.Task[None] | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -48,6 +51,15 @@ class Dashboards:
         self.sio.manager_initialized = True
         self.manager.initialize()
 
+    def drain(self) -> None:
+        """The gateway is asked to stop: end SSE streams and Socket.IO sessions (long polls
+        included) now, rather than hold the stop until the graceful-shutdown timeout."""
+        self.hub.drain()
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self.sio.shutdown())
+
     async def stop(self) -> None:
+        if self._shutdown is not None:
+            await self._shutdown
         await self.manager.close()
         await self.feed.stop()
