@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import nats
 import pytest
+import socketio
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
 from switchboard_devstack import SERVICES, Stack
@@ -224,6 +225,19 @@ async def test_bad_subscriptions_get_an_error_naming_the_problem(stack: Stack) -
     assert level_ack["success"] is False
     assert "level" in level_ack["error"]
     assert level_error["code"] == "invalid_subscription"
+
+
+async def test_a_bad_user_id_is_refused_on_every_dashboard_route(stack: Stack) -> None:
+    client = SocketIoRecorder(f"{stack['gateway'].url}?userId=a.b", ["/metrics"], [])
+    with pytest.raises(socketio.exceptions.ConnectionError, match="/metrics"):
+        await client.__aenter__()
+    await client.client.shutdown()
+    [refusal] = client.of("connect_error")
+    assert "user id" in refusal["message"]
+    async with httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http:
+        response = await http.get("/api/dashboard/stream?team=ops&userId=a.b")
+    assert response.status_code == 400
+    assert "user id" in response.json()["error"]
 
 
 async def test_an_alert_is_raised_once_after_its_duration_and_resolved_once_on_recovery(

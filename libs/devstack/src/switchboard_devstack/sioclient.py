@@ -29,7 +29,7 @@ class SocketIoRecorder:
         self._arrived = asyncio.Condition()
         self.client = socketio.AsyncClient(reconnection=False)
         for namespace in namespaces:
-            for event in events:
+            for event in (*events, "connect_error"):  # a refusal says why in connect_error
                 self.client.on(event, self._recorder(namespace, event), namespace=namespace)
 
     def _recorder(self, namespace: str, event: str) -> Callable[[Any], Any]:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from switchboard_contracts.ids import ID_PATTERN
 
 from switchboard_gateway.dashboard_hub import SSE, DashboardHub, DashboardSubscriber
+from switchboard_gateway.identity import IdentityError, resolve_user
 from switchboard_gateway.log_filter import LogFilterError, parse_log_filter
 
 __all__ = ["dashboard_stream_routes"]
@@ -28,8 +29,14 @@ RETRY_MS = 3000
 END = ""  # queued when the gateway stops: the stream ends, the client reconnects elsewhere
 
 
-def dashboard_stream_routes(hub: DashboardHub, keepalive_seconds: float) -> list[Route]:
+def dashboard_stream_routes(
+    hub: DashboardHub, keepalive_seconds: float, auth_enabled: bool
+) -> list[Route]:
     async def stream(request: Request) -> Response:
+        try:
+            resolve_user(request, auth_enabled)
+        except IdentityError as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
         team = request.query_params.get("team")
         if not team:
             return JSONResponse({"error": "team is required"}, status_code=400)

@@ -26,6 +26,7 @@ class Dashboards:
             logs_max_backlog=settings.dashboard_logs_max_backlog,
         )
         self._keepalive = settings.sse_keepalive_seconds
+        self._auth_enabled = settings.auth_enabled
         self.feed = DashboardFeed(bus)
         self.hub = DashboardHub(self.feed, policy)
         self.manager = NatsManager(bus)
@@ -36,12 +37,12 @@ class Dashboards:
             logger=False,
             engineio_logger=False,
         )
-        self.socketio = SocketIoDashboard(self.sio, self.feed, policy)
+        self.socketio = SocketIoDashboard(self.sio, self.feed, policy, settings.auth_enabled)
         self._shutdown: asyncio.Task[None] | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [
-            *dashboard_stream_routes(self.hub, self._keepalive),
+            *dashboard_stream_routes(self.hub, self._keepalive, self._auth_enabled),
             Mount("/socket.io", app=socketio.ASGIApp(self.sio, socketio_path=None)),
         ]
 

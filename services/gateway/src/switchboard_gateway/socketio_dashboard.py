@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import socketio
+from starlette.requests import HTTPConnection
 from switchboard_contracts.dashboard import DashboardAlert, DashboardUpdate, LogEntry
 from switchboard_contracts.ids import ID_PATTERN
 
@@ -25,6 +26,7 @@ from switchboard_gateway.dashboard_events import (
     metrics_payload,
 )
 from switchboard_gateway.dashboard_feed import DashboardFeed
+from switchboard_gateway.identity import IdentityError, resolve_user
 from switchboard_gateway.log_filter import LogFilterError, parse_log_filter
 from switchboard_gateway.socketio_audience import LogSubscription, SocketIoAudience
 
@@ -48,13 +50,19 @@ def _team_of(data: Any) -> str:
 
 class SocketIoDashboard:
     def __init__(
-        self, sio: socketio.AsyncServer, feed: DashboardFeed, policy: ConflationPolicy
+        self,
+        sio: socketio.AsyncServer,
+        feed: DashboardFeed,
+        policy: ConflationPolicy,
+        auth_enabled: bool,
     ) -> None:
         self._sio = sio
         self._feed = feed
         self._policy = policy
+        self._auth_enabled = auth_enabled
         self.audience = SocketIoAudience()
         feed.add_listener(self)
+        sio.on("connect", self._metrics_connect, namespace=METRICS)
         sio.on("join-team", self._join_team, namespace=METRICS)
         sio.on("leave-team", self._leave_team, namespace=METRICS)
         sio.on("disconnect", self._metrics_disconnect, namespace=METRICS)
@@ -63,6 +71,16 @@ class SocketIoDashboard:
         sio.on("disconnect", self._logs_disconnect, namespace=LOGS)
 
     # -- client events
+
+    def _identify(self, environ: dict[str, Any]) -> str:
+        """The user, as for every other connection; a refusal is the client's connect_error."""
+        try:
+            return resolve_user(HTTPConnection(environ["asgi.scope"]), self._auth_enabled)
+        except IdentityError as err:
+            raise socketio.exceptions.ConnectionRefusedError(str(err)) from None
+
+    async def _metrics_connect(self, sid: str, environ: dict[str, Any], *_: Any) -> None:
+        self._identify(environ)
 
     async def _refuse(self, sid: str, namespace: str, code: str, message: str) -> Ack:
         await self._sio.emit(
@@ -98,7 +116,8 @@ class SocketIoDashboard:
     async def _metrics_disconnect(self, sid: str, *_: Any) -> None:
         self.audience.leave_all_teams(sid)
 
-    async def _logs_connect(self, sid: str, *_: Any) -> None:
+    async def _logs_connect(self, sid: str, environ: dict[str, Any], *_: Any) -> None:
+        self._identify(environ)
         self.audience.connect_logs(sid)
         self._feed.want_logs(True)
 
