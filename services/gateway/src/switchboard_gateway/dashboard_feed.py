@@ -6,6 +6,7 @@ it follows ``dashboard.log.>`` only while some local client wants log entries.
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -19,6 +20,8 @@ from switchboard_runtime import Bus
 __all__ = ["DashboardFeed", "DashboardListener"]
 
 log = logging.getLogger(__name__)
+
+FIRST_UPDATE_WAIT_SECONDS = 3.0
 
 
 class DashboardListener(Protocol):
@@ -39,6 +42,7 @@ class DashboardFeed:
         self._log_lock = asyncio.Lock()
         self._pending: set[asyncio.Task[None]] = set()
         self.latest: DashboardUpdate | None = None
+        self._first_update = asyncio.Event()
 
     def add_listener(self, listener: DashboardListener) -> None:
         self._listeners.append(listener)
@@ -67,6 +71,17 @@ class DashboardFeed:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def logs_followed(self) -> None:
+        """Returns once log entries are followed (when some client wants them), the NATS server
+        included, and the teams' views are known (entries wait for them): what is published
+        from then on reaches this gateway's clients."""
+        await self._follow_logs()
+        if self._logs is not None:
+            await self._bus.nc.flush()
+        with contextlib.suppress(TimeoutError):  # metrics-collector is away: no entries anyway
+            async with asyncio.timeout(FIRST_UPDATE_WAIT_SECONDS):
+                await self._first_update.wait()
+
     async def _follow_logs(self) -> None:
         async with self._log_lock:
             if not self._bus.connected:
@@ -86,6 +101,7 @@ class DashboardFeed:
             log.warning("ignoring an undecodable dashboard update")
             return
         self.latest = update
+        self._first_update.set()
         for listener in self._listeners:
             await listener.on_update(update)
 

@@ -13,7 +13,12 @@ from typing import Any
 
 import socketio
 from starlette.requests import HTTPConnection
-from switchboard_contracts.dashboard import DashboardAlert, DashboardUpdate, LogEntry
+from switchboard_contracts.dashboard import (
+    DEFAULT_VIEW,
+    DashboardAlert,
+    DashboardUpdate,
+    LogEntry,
+)
 from switchboard_contracts.ids import ID_PATTERN
 
 from switchboard_gateway.conflation import ConflationPolicy
@@ -122,20 +127,18 @@ class SocketIoDashboard:
         self._feed.want_logs(True)
 
     async def _subscribe(self, sid: str, data: Any = None) -> Ack:
-        fields = data if isinstance(data, dict) else {}
         if data is not None and not isinstance(data, dict):
             return await self._refuse(
                 sid, LOGS, "invalid_subscription", 'subscribe takes {"level"?, "source"?}'
             )
+        fields: dict[str, Any] = data or {}
         try:
             team = _team_of(fields) if fields.get("team") is not None else None
             wanted = parse_log_filter(fields.get("level"), fields.get("source"))
         except (ValueError, LogFilterError) as err:
             return await self._refuse(sid, LOGS, "invalid_subscription", str(err))
-        subscription = LogSubscription(filter=wanted)
-        if team is not None:
-            subscription = LogSubscription(team=team, filter=wanted)
-        self.audience.subscribe_logs(sid, subscription)
+        self.audience.subscribe_logs(sid, LogSubscription(team or DEFAULT_VIEW, wanted))
+        await self._feed.logs_followed()  # the ack means: entries from now on reach you
         return {"success": True, **wanted.describe()}
 
     async def _logs_disconnect(self, sid: str, *_: Any) -> None:
