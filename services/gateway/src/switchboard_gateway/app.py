@@ -8,11 +8,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from switchboard_runtime import Bus, Health, service_routes
+from switchboard_runtime import Bus, Health, service_routes, start_reporting
+from switchboard_runtime.draining import on_stop_signal
 
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
+from switchboard_gateway.dashboards import Dashboards
 from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.http_api import api_routes
 from switchboard_gateway.inbox_log import StoredInbox
@@ -49,6 +51,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
     users = UserHub(bus, known)
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
+    dashboards = Dashboards(bus, settings)
     deps = SessionDeps(
         settings=settings,
         bus=bus,
@@ -59,6 +62,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         presence_sync=presence_sync,
         typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
         users=users,
+        dashboards=dashboards.hub,
         background=background,
     )
     admission = Admission(settings.max_connections)
@@ -68,12 +72,23 @@ def create_app(settings: GatewaySettings) -> Starlette:
         await bus.connect()
         hub.start()
         presence_sync.start()
+        reporting = await start_reporting(bus, settings, "gateway")
+        await dashboards.start()
+
+        def stopping() -> None:
+            health.draining = True
+            dashboards.drain()
+
+        undo_stop_signal = on_stop_signal(stopping)
         try:
             yield
         finally:
+            undo_stop_signal()
             health.draining = True
             await presence_sync.stop()
             await hub.stop()
+            await dashboards.stop()
+            await reporting.stop()
             await bus.close()
 
     return Starlette(
@@ -81,6 +96,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             *service_routes(health),
             *api_routes(settings, chat, room_log),
             *NotificationsApi(settings, users, known, notify, inbox).routes(),
+            *dashboards.routes(),
             WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
             WebSocketRoute("/ws", MultiRoomSocket(deps, admission).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
