@@ -3,15 +3,31 @@
 import asyncio
 import time
 
-from switchboard_gateway.drain import CLOSE_SERVICE_RESTART, Drain, reconnect_reason
+from switchboard_gateway.drain import (
+    CLOSE_SERVICE_RESTART,
+    Drain,
+    SocketDrainable,
+    StreamDrainable,
+    reconnect_reason,
+)
 
 
-class FakeConnection:
+class FakeSocket:
     def __init__(self) -> None:
         self.closed: list[tuple[int, str, float]] = []
 
     def close(self, code: int, reason: str = "") -> None:
         self.closed.append((code, reason, time.monotonic()))
+
+
+class FakeConnection(SocketDrainable):
+    def __init__(self) -> None:
+        self.socket = FakeSocket()
+        super().__init__(self.socket)
+
+    @property
+    def closed(self) -> list[tuple[int, str, float]]:
+        return self.socket.closed
 
 
 def lowest(low: float, _high: float) -> float:
@@ -55,3 +71,12 @@ async def test_a_connection_arriving_during_the_drain_is_closed_at_once() -> Non
     await running
     await drain.run()  # a second request waits for the same drain
     assert drain.open_count == 1
+
+
+async def test_a_stream_is_told_its_reconnect_delay_and_ended() -> None:
+    drain = Drain(window_seconds=0.1, batch_size=10, max_reconnect_ms=800, rand=lambda _l, h: h)
+    stream = StreamDrainable()
+    drain.track(stream)
+    await drain.run()
+    assert stream.ended.is_set()
+    assert stream.reconnect_ms == 800

@@ -15,6 +15,7 @@ from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
 from switchboard_gateway.dashboards import Dashboards
+from switchboard_gateway.drain import Drain
 from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.http_api import api_routes
 from switchboard_gateway.inbox_log import StoredInbox
@@ -52,6 +53,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
     dashboards = Dashboards(bus, settings)
+    drain = Drain(
+        settings.drain_window_seconds, settings.drain_batch_size, settings.drain_reconnect_max_ms
+    )
     deps = SessionDeps(
         settings=settings,
         bus=bus,
@@ -63,6 +67,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
         users=users,
         dashboards=dashboards.hub,
+        drain=drain,
         background=background,
     )
     admission = Admission(settings.max_connections)
@@ -79,7 +84,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
             health.draining = True
             dashboards.drain()
 
-        undo_stop_signal = on_stop_signal(stopping)
+        # uvicorn's own shutdown (1012 to every WebSocket at once) waits for the paced drain.
+        undo_stop_signal = on_stop_signal(stopping, hold=drain.run)
         try:
             yield
         finally:
@@ -95,7 +101,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         routes=[
             *service_routes(health),
             *api_routes(settings, chat, room_log),
-            *NotificationsApi(settings, users, known, notify, inbox).routes(),
+            *NotificationsApi(settings, users, known, notify, inbox, drain=drain).routes(),
             *dashboards.routes(),
             WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
             WebSocketRoute("/ws", MultiRoomSocket(deps, admission).handle),

@@ -4,6 +4,7 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from switchboard_gateway.drain import SocketDrainable
 from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
 from switchboard_gateway.session import CLOSE_INTERNAL_ERROR, Session, SessionDeps
 
@@ -46,6 +47,8 @@ async def serve_session(
     settings = deps.settings
     outbox = Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
     outbox.start()
+    drainable = SocketDrainable(outbox)
+    deps.drain.track(drainable)  # a gateway already draining closes it at once (1012)
     session = Session(deps, websocket, user_id, outbox, fixed_room=fixed_room)
     try:
         await session.run(since)
@@ -55,5 +58,6 @@ async def serve_session(
         log.exception("a WebSocket session failed")
         outbox.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect")
     finally:
+        deps.drain.untrack(drainable)
         admission.leave()
         await outbox.stop()

@@ -16,20 +16,55 @@ from typing import Protocol
 
 from switchboard_gateway.drain_plan import plan_drain
 
-__all__ = ["CLOSE_SERVICE_RESTART", "Closable", "Drain", "reconnect_reason"]
+__all__ = [
+    "CLOSE_SERVICE_RESTART",
+    "Drain",
+    "Drainable",
+    "SocketDrainable",
+    "StreamDrainable",
+    "reconnect_reason",
+]
 
 log = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 1012
 
 
-class Closable(Protocol):
+class Drainable(Protocol):
+    def drained(self, reconnect_ms: int) -> None:
+        """End the connection now; its client should reconnect after ``reconnect_ms``."""
+
+
+class _Closes(Protocol):
     def close(self, code: int, reason: str = "") -> None: ...
 
 
 def reconnect_reason(delay_ms: int) -> str:
     """The close reason a draining gateway sends (clients parse ``reconnect in <n> ms``)."""
     return f"service restart; reconnect in {delay_ms} ms"
+
+
+class SocketDrainable:
+    """A WebSocket (its outbox): closed with 1012 and the delay in the reason."""
+
+    def __init__(self, socket: _Closes) -> None:
+        self._socket = socket
+
+    def drained(self, reconnect_ms: int) -> None:
+        self._socket.close(CLOSE_SERVICE_RESTART, reconnect_reason(reconnect_ms))
+
+
+class StreamDrainable:
+    """An SSE stream: its producer waits on ``ended``, then sends ``retry: <reconnect_ms>`` (the
+    browser's reconnect delay) and ends the response."""
+
+    def __init__(self) -> None:
+        self.ended = asyncio.Event()
+        self.reconnect_ms = 0
+
+    def drained(self, reconnect_ms: int) -> None:
+        self.reconnect_ms = reconnect_ms
+        self.ended.set()
 
 
 class Drain:
@@ -44,18 +79,18 @@ class Drain:
         self.batch_size = batch_size
         self.max_reconnect_ms = max_reconnect_ms
         self._rand = rand
-        self._open: set[Closable] = set()
+        self._open: set[Drainable] = set()
         self.started = False
         self.done = asyncio.Event()
 
-    def track(self, connection: Closable) -> None:
+    def track(self, connection: Drainable) -> None:
         """A connection opened; during a drain it is closed at once (the client goes elsewhere)."""
         if self.started:
-            connection.close(CLOSE_SERVICE_RESTART, reconnect_reason(self._jitter_ms()))
+            connection.drained(self._jitter_ms())
             return
         self._open.add(connection)
 
-    def untrack(self, connection: Closable) -> None:
+    def untrack(self, connection: Drainable) -> None:
         self._open.discard(connection)
 
     @property
@@ -89,6 +124,6 @@ class Drain:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 if connection in self._open:
-                    connection.close(CLOSE_SERVICE_RESTART, reconnect_reason(delay_ms))
+                    connection.drained(delay_ms)
         finally:
             self.done.set()

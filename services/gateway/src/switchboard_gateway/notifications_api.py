@@ -1,7 +1,10 @@
 """The notification endpoints (docs/protocol.md §3): SSE, long-poll, send, broadcast, inbox."""
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -12,12 +15,13 @@ from switchboard_contracts.ids import ID_PATTERN, validate_user_id
 from switchboard_contracts.notify import MAX_INBOX_LIMIT, InboxRequest, ReadRequest
 
 from switchboard_gateway import notify_params as params
+from switchboard_gateway.drain import Drain, StreamDrainable
 from switchboard_gateway.event_stream import EventStreamResponse, Write
 from switchboard_gateway.identity import IdentityError, resolve_user
 from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
 from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
-from switchboard_gateway.notify_events import Entry, Ready, Reset, notification_object
+from switchboard_gateway.notify_events import Entry, InboxEvent, Ready, Reset, notification_object
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.sse import sse_comment, sse_event
 from switchboard_gateway.users import KnownUsers, UserHub
@@ -65,7 +69,10 @@ class NotificationsApi:
         known: KnownUsers,
         notify: NotifyClient,
         inbox: StoredInbox,
+        *,
+        drain: Drain,
     ) -> None:
+        self._drain = drain
         self._settings = settings
         self._users = users
         self._known = known
@@ -136,18 +143,26 @@ class NotificationsApi:
             await self._users.detach(user, follower)
             raise
 
+        drainable = StreamDrainable()
+
         async def produce(write: Write) -> None:
+            self._drain.track(drainable)
             await write(sse_event(retry_ms=self._settings.sse_retry_ms))
             await write(opening.sse)
             keepalive = self._settings.sse_keepalive_seconds
-            while True:
-                events = await follower.next(keepalive)
+            while not drainable.ended.is_set():
+                events = await _until_drained(follower.next(keepalive), drainable)
+                if events is None:
+                    break
                 if not events:
                     await write(sse_comment("keepalive"))
                 for event in events:
                     await write(event.sse)
+            # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
+            await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
 
         async def close() -> None:
+            self._drain.untrack(drainable)
             await self._users.detach(user, follower)
 
         return EventStreamResponse(produce, close, self._settings.sse_write_timeout_seconds)
@@ -276,6 +291,24 @@ class NotificationsApi:
         if reply.error is not None:
             return _bus_error(reply.error)
         return JSONResponse({"success": True, "unreadCount": reply.unread_count})
+
+
+async def _until_drained(
+    waiting: Coroutine[Any, Any, list[InboxEvent]], drainable: StreamDrainable
+) -> list[InboxEvent] | None:
+    """What ``waiting`` gives, or None when the gateway drains the stream first."""
+    task = asyncio.ensure_future(waiting)
+    ended = asyncio.ensure_future(drainable.ended.wait())
+    try:
+        await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 def _internal(what: str) -> BusError:

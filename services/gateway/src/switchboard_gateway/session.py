@@ -22,6 +22,7 @@ from switchboard_runtime import Bus
 from switchboard_gateway import frames
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
+from switchboard_gateway.drain import Drain
 from switchboard_gateway.outbox import Outbox
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.presence_sync import PresenceSync
@@ -55,6 +56,7 @@ class SessionDeps:
     typing: TypingSource
     users: UserHub
     dashboards: DashboardHub
+    drain: Drain
     background: set["asyncio.Task[Any]"]
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

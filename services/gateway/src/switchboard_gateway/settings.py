@@ -79,3 +79,19 @@ class GatewaySettings(ServiceSettings):
         description='JSON list of origins allowed to open Socket.IO from other sites; "*" for '
         "any; empty: the gateway's own origin only",
     )
+    drain_batch_size: int = Field(
+        default=50,
+        ge=1,
+        description="On SIGTERM, connections closed together in one paced batch",
+    )
+    drain_reconnect_max_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="On SIGTERM, each client is told to reconnect after a random delay up to this",
+    )
+
+    @property
+    def drain_window_seconds(self) -> float:
+        """Closes are spread over half of SHUTDOWN_TIMEOUT_SECONDS (the chart's drainSeconds);
+        the other half is for requests in flight and the process's own shutdown."""
+        return self.shutdown_timeout_seconds / 2
