@@ -65,12 +65,12 @@ async def test_sigterm_drains_in_paced_batches_within_the_bound(
     exit_code = await asyncio.to_thread(gateway.process.wait, SHUTDOWN_SECONDS + 5)
     exited_after = time.monotonic() - began
 
-    assert unready_after < 1.0
+    assert unready_after < 2.0
     assert {s.ws.close_code for s in sockets} == {1012}
     delays = [int((s.ws.close_reason or "").split("reconnect in ")[1].split()[0]) for s in sockets]
     assert all(0 <= d <= RECONNECT_MAX_MS for d in delays)
     assert len(set(delays)) > 1, "reconnect delays are jittered"
-    assert max(moments) <= SHUTDOWN_SECONDS / 2 + 0.5, "all closed within the drain window"
+    assert max(moments) <= SHUTDOWN_SECONDS / 2 + 1.0, "all closed within the drain window"
     assert max(moments) - min(moments) > SHUTDOWN_SECONDS / 8, "closes are spread, not at once"
     retries = [e.retry for e in stream.events if e.retry is not None]
     assert len(retries) == 2, "the stream ends with a retry: delay after the opening one"
