@@ -10,11 +10,12 @@ IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/s
 JS_E2E := tests/e2e/js
 JS_STAMP := $(JS_E2E)/node_modules/.installed
 
-.PHONY: help setup dev test test-unit lint audit format bench images chart clean
+.PHONY: help setup dev test test-unit test-faults lint audit format bench images chart clean
 
 help:
 	@echo "make dev     start NATS, PostgreSQL and the five services; open http://localhost:8080/"
 	@echo "make test    unit, component and end-to-end tests (real NATS and PostgreSQL)"
+	@echo "make test-faults  only the fault suite (kill -9, restarts, slow PostgreSQL; docs/reliability.md)"
 	@echo "make lint    ruff format check, ruff lint, mypy --strict"
 	@echo "make format  apply ruff format and fixes"
 	@echo "make images  build the five images from docker/Dockerfile (needs Docker)"
@@ -38,6 +39,9 @@ dev: setup
 
 test: setup
 	$(UV) run pytest
+
+test-faults: setup
+	$(UV) run pytest -m fault
 
 test-unit: setup
 	$(UV) run pytest -m "not component and not e2e"
