@@ -12,8 +12,9 @@ from switchboard_contracts.ids import ID_PATTERN, validate_user_id
 from switchboard_contracts.notify import MAX_INBOX_LIMIT, InboxRequest, ReadRequest
 
 from switchboard_gateway import notify_params as params
+from switchboard_gateway.auth import SCOPE_BROADCAST, SCOPE_SEND
 from switchboard_gateway.event_stream import EventStreamResponse, Write
-from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user, token_teams
 from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
 from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
@@ -115,11 +116,18 @@ class NotificationsApi:
         teams = params.parse_teams(request.query_params.getlist("team"))
         if isinstance(teams, params.Problem):
             return _problem(teams)
+        proven = token_teams(request)
+        if proven is not None:  # with auth, the token says which teams; the parameter is ignored
+            token_param = params.parse_teams(sorted(proven))
+            if isinstance(token_param, params.Problem):
+                return _error(401, f"the token's teams claim is unusable: {token_param.message}")
+            teams = token_param
         raw = request.headers.get("last-event-id")
         if raw is None:
             raw = request.query_params.get("lastEventId")
         after = params.parse_cursor(raw)
-        await self._seen(user, teams if teams or "team" in request.query_params else None)
+        named = teams or "team" in request.query_params or proven is not None
+        await self._seen(user, teams if named else None)
         follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
         await self._users.attach(user, follower)
         try:
@@ -200,8 +208,9 @@ class NotificationsApi:
     # -- commands -----------------------------------------------------------------------------
 
     async def send(self, request: Request) -> Response:
-        if self._settings.auth_enabled:
-            return _error(401, "sending needs a service token, which this build cannot check")
+        missing = missing_scope(request, self._settings.auth_enabled, SCOPE_SEND)
+        if missing is not None:
+            return _error(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
             return _problem(body)
@@ -217,8 +226,9 @@ class NotificationsApi:
         )
 
     async def broadcast(self, request: Request) -> Response:
-        if self._settings.auth_enabled:
-            return _error(401, "broadcasting needs a service token, which this build cannot check")
+        missing = missing_scope(request, self._settings.auth_enabled, SCOPE_BROADCAST)
+        if missing is not None:
+            return _error(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
             return _problem(body)
