@@ -34,9 +34,9 @@ class GatewaySettings(ServiceSettings):
         default=5, ge=1, description="SSE and long-poll streams of one user per gateway; more: 429"
     )
     user_frames_per_second: float = Field(
-        default=50.0, gt=0, description="Frames one user may send per second over all connections"
+        default=100.0, gt=0, description="Frames one user may send per second over all connections"
     )
-    user_frame_burst: int = Field(default=100, ge=1, description="... and in a burst")
+    user_frame_burst: int = Field(default=200, ge=1, description="... and in a burst")
     outbox_frames: int = Field(
         default=1000,
         ge=1,
