@@ -2,9 +2,10 @@
 # Debian packages that some tests drive as real peers. Installed only when missing.
 # prometheus: the observability end-to-end test scrapes the stack with a real Prometheus, and
 # its promtool checks the alert rules shipped with the chart.
-# chromium: the browser EventSource in tests/e2e (driven by playwright, never downloaded by it).
+# chromium: browser tests (EventSource, the demo page), driven by Playwright, never downloaded by it.
+# nodejs: the browser client module's unit tests (node --test).
 set -euo pipefail
-packages=(prometheus chromium)
+packages=(prometheus chromium nodejs)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -181,6 +181,7 @@ async def test_a_retry_after_the_duplicate_window_is_found_in_postgresql(
         stack = make_stack(nats_server.url, stores.database_url)
         stack.add("persistence")
         stack.add("chat", env={"DUPLICATE_WINDOW_SECONDS": str(window)})
+        stack.add("notification")  # owns NOTIFY, which persistence drains too
         stack.add("gateway")
         stack.start()
         room = new_room()

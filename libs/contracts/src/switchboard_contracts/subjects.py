@@ -1,6 +1,11 @@
 """Every NATS subject Switchboard uses. Builders validate ids: no caller can form a bad subject."""
 
-from switchboard_contracts.ids import validate_room_id, validate_user_id
+from switchboard_contracts.ids import (
+    ID_PATTERN,
+    InvalidIdError,
+    validate_room_id,
+    validate_user_id,
+)
 
 __all__ = [
     "CHAT_HISTORY",
@@ -12,6 +17,10 @@ __all__ = [
     "CHAT_ROOM_CREATE",
     "CHAT_ROOM_LIST",
     "CHAT_SEND",
+    "DASHBOARD_ALERT",
+    "DASHBOARD_LOG_ALL",
+    "DASHBOARD_METRICS",
+    "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
     "NOTIFY_BROADCAST",
     "NOTIFY_INBOX",
@@ -29,6 +38,7 @@ __all__ = [
     "QUEUE_CHAT",
     "QUEUE_NOTIFICATION",
     "QUEUE_PERSISTENCE",
+    "SOCKETIO_CHANNEL",
     "STORE_MESSAGE_GET",
     "STORE_ROOM_CREATE",
     "STORE_ROOM_GET",
@@ -37,6 +47,8 @@ __all__ = [
     "chat_presence",
     "chat_room",
     "chat_typing",
+    "dashboard_log",
+    "logs_record",
     "metrics_report",
     "notify_live",
     "notify_unread",
@@ -132,3 +144,28 @@ def notify_unread(user_id: str) -> str:
 
 def metrics_report(service: str) -> str:
     return f"metrics.report.{service}"
+
+
+# Live dashboards (core NATS, ephemeral): services -> metrics-collector -> gateways.
+LOGS_RECORD_ALL = "logs.record.>"
+DASHBOARD_METRICS = "dashboard.metrics"
+DASHBOARD_ALERT = "dashboard.alert"
+DASHBOARD_LOG_ALL = "dashboard.log.>"
+SOCKETIO_CHANNEL = "gateway.socketio"
+"""gateway <-> gateways: python-socketio's client-manager messages (emits, rooms, disconnects)."""
+
+
+def _token(kind: str, value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise InvalidIdError(f"{kind} must be 1-64 characters of letters, digits, '-' or '_'")
+    return value
+
+
+def logs_record(service: str) -> str:
+    """Where a service forwards its log records to metrics-collector."""
+    return f"logs.record.{_token('service', service)}"
+
+
+def dashboard_log(level: str, source: str) -> str:
+    """Where metrics-collector publishes a log tail entry for dashboards."""
+    return f"dashboard.log.{_token('level', level)}.{_token('source', source)}"

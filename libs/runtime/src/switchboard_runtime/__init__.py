@@ -10,6 +10,7 @@ from switchboard_runtime.bus import (
     stream_publish,
 )
 from switchboard_runtime.health import Health
+from switchboard_runtime.reporting import Reporting, start_reporting
 from switchboard_runtime.requests import serve_requests
 from switchboard_runtime.run import run_service
 from switchboard_runtime.service import service_routes
@@ -18,6 +19,7 @@ from switchboard_runtime.settings import ServiceSettings, load_settings
 __all__ = [
     "Bus",
     "Health",
+    "Reporting",
     "ServiceSettings",
     "ensure_bucket",
     "ensure_consumer",
@@ -27,5 +29,6 @@ __all__ = [
     "run_service",
     "serve_requests",
     "service_routes",
+    "start_reporting",
     "stream_publish",
 ]

@@ -12,6 +12,7 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode
 
+from switchboard_runtime.activity import ACTIVITY
 from switchboard_runtime.logs import log_failure
 from switchboard_runtime.metrics import (
     BUS_HANDLED_REQUESTS,
@@ -79,6 +80,7 @@ async def serve_requests(
 
     async def on_message(msg: Msg) -> None:
         BUS_MESSAGES_RECEIVED.labels(service_name(), family).inc()
+        ACTIVITY.request()  # a request served, for metrics-collector's requestsPerSecond
         await slots.acquire()
         task = asyncio.create_task(answer(msg))
         tasks.add(task)

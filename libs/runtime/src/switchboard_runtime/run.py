@@ -6,6 +6,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from switchboard_runtime.access import AccessMiddleware
+from switchboard_runtime.activity import ActivityMiddleware
+from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -23,9 +25,12 @@ def run_service(
     """Serve ``app`` as ``service`` (its name: ``gateway``, ``chat``, ...) until SIGTERM;
     ``server_options`` are further uvicorn settings (WebSocket keepalive, frame size, ...)."""
     setup_telemetry(settings, service)
+    install_log_forwarding(
+        settings.log_forward_level, settings.log_forward_rate_per_second, settings.log_forward_burst
+    )
     try:
         uvicorn.run(
-            AccessMiddleware(app),
+            AccessMiddleware(ActivityMiddleware(app)),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",

@@ -1,10 +1,11 @@
 """The settings every service has. Each service subclasses it; ``__main__`` builds it once."""
 
+import re
 import sys
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import SettingsConfigDict, SettingsError
 
 from switchboard_runtime.telemetry_settings import TelemetrySettings
 
@@ -30,6 +31,18 @@ class ServiceSettings(TelemetrySettings):
     nats_max_outstanding_pings: int = Field(default=3, ge=1)
     nats_reconnect_wait_seconds: float = Field(default=0.5, gt=0)
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+    report_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often the service reports to metrics-collector"
+    )
+    log_forward_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Log records at or above this go to the dashboards' log tail"
+    )
+    log_forward_rate_per_second: float = Field(
+        default=20.0, gt=0, description="Log records forwarded per second, at most, on average"
+    )
+    log_forward_burst: int = Field(
+        default=100, ge=1, description="Log records forwarded at once before the rate applies"
+    )
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -45,4 +58,9 @@ def load_settings(cls: type[S]) -> S:
             name = ".".join(str(part) for part in problem["loc"]).upper()
             lines.append(f"  {name}: {problem['msg']}")
         sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None
+    except SettingsError as err:  # a JSON-valued setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(err))
+        name = found.group(1).upper() if found else "?"
+        sys.stderr.write(f"invalid settings for {cls.__name__}:\n  {name}: not valid JSON\n")
         raise SystemExit(2) from None

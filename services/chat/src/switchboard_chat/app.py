@@ -14,7 +14,14 @@ from switchboard_contracts.rooms import (
     RoomListRequest,
     RoomReply,
 )
-from switchboard_runtime import Bus, Health, ensure_stream, serve_requests, service_routes
+from switchboard_runtime import (
+    Bus,
+    Health,
+    ensure_stream,
+    serve_requests,
+    service_routes,
+    start_reporting,
+)
 
 from switchboard_chat.accept import MessageAcceptor
 from switchboard_chat.presence_service import PresenceService
@@ -37,6 +44,7 @@ def create_app(settings: ChatSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "chat")
         spec = dataclasses.replace(
             streams.CHAT,
             replicas=settings.stream_replicas,
@@ -62,6 +70,7 @@ def create_app(settings: ChatSettings) -> Starlette:
         finally:
             health.draining = True
             await presence.stop()
+            await reporting.stop()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

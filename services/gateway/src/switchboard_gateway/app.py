@@ -9,12 +9,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from switchboard_runtime import Bus, Health, service_routes
+from switchboard_runtime import Bus, Health, service_routes, start_reporting
+from switchboard_runtime.draining import on_stop_signal
 
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
+from switchboard_gateway.dashboards import Dashboards
 from switchboard_gateway.edge import ConnectionMetrics
 from switchboard_gateway.guard import EdgeGuard
 from switchboard_gateway.http_api import api_routes
@@ -55,6 +57,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
     authenticator = Authenticator(settings) if settings.auth_enabled else None
+    dashboards = Dashboards(bus, settings)
     deps = SessionDeps(
         settings=settings,
         bus=bus,
@@ -65,6 +68,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         presence_sync=presence_sync,
         typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
         users=users,
+        dashboards=dashboards.hub,
         background=background,
         authenticator=authenticator,
         user_rates=UserFrameRates(
@@ -81,12 +85,23 @@ def create_app(settings: GatewaySettings) -> Starlette:
         await bus.connect()
         hub.start()
         presence_sync.start()
+        reporting = await start_reporting(bus, settings, "gateway")
+        await dashboards.start()
+
+        def stopping() -> None:
+            health.draining = True
+            dashboards.drain()
+
+        undo_stop_signal = on_stop_signal(stopping)
         try:
             yield
         finally:
+            undo_stop_signal()
             health.draining = True
             await presence_sync.stop()
             await hub.stop()
+            await dashboards.stop()
+            await reporting.stop()
             await bus.close()
 
     return Starlette(
@@ -94,6 +109,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             *service_routes(health),
             *api_routes(settings, chat, room_log),
             *NotificationsApi(settings, users, known, notify, inbox).routes(),
+            *dashboards.routes(),
             WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
             WebSocketRoute("/ws", MultiRoomSocket(deps, admission).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),

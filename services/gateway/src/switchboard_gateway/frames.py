@@ -14,6 +14,7 @@ from typing import Any
 
 from switchboard_contracts import ChatMessage, InvalidIdError, validate_room_id
 from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT
+from switchboard_contracts.ids import ID_PATTERN
 from switchboard_contracts.presence import PresenceSnapshot
 
 from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
@@ -55,6 +56,8 @@ MAX_TOKEN_LENGTH = 8192
 MAX_PRESENCE_META_BYTES = 1024
 DEFAULT_HISTORY_LIMIT = 50
 RESERVED_PRESENCE_KEYS = frozenset({"userId", "connectedAt"})
+
+DASHBOARD_ROOM_PREFIX = "dashboard:"
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,18 @@ def _optional_str(payload: dict[str, Any], key: str, max_length: int) -> str | F
     return value
 
 
-def _room(payload: dict[str, Any], ref: str | None, *, required: bool) -> str | FrameError | None:
+def _dashboard_room(value: str) -> str | FrameError:
+    if ID_PATTERN.fullmatch(value.removeprefix(DASHBOARD_ROOM_PREFIX)):
+        return value
+    return FrameError(
+        "invalid_room", "payload.room: a dashboard room is dashboard:<team id>", ref=value[:64]
+    )
+
+
+def _room(
+    payload: dict[str, Any], ref: str | None, *, required: bool, dashboards: bool = False
+) -> str | FrameError | None:
+    """The frame's room; with ``dashboards``, ``dashboard:<team>`` rooms too (join/leave)."""
     value = payload.get("room")
     if value is None:
         if required:
@@ -160,6 +174,8 @@ def _room(payload: dict[str, Any], ref: str | None, *, required: bool) -> str | 
         return None
     if not isinstance(value, str):
         return FrameError("invalid_room", "payload.room must be a string", ref=ref)
+    if dashboards and value.startswith(DASHBOARD_ROOM_PREFIX):
+        return _dashboard_room(value)
     try:
         return validate_room_id(value)
     except InvalidIdError as err:
@@ -219,7 +235,7 @@ def _parse_presence(payload: dict[str, Any]) -> PresenceFrame | FrameError:
 
 
 def _parse_join(payload: dict[str, Any]) -> JoinFrame | FrameError:
-    room = _room(payload, "join", required=True)
+    room = _room(payload, "join", required=True, dashboards=True)
     if isinstance(room, FrameError):
         return room
     assert room is not None
@@ -230,7 +246,7 @@ def _parse_join(payload: dict[str, Any]) -> JoinFrame | FrameError:
 
 
 def _parse_leave(payload: dict[str, Any]) -> LeaveFrame | FrameError:
-    room = _room(payload, "leave", required=True)
+    room = _room(payload, "leave", required=True, dashboards=True)
     if isinstance(room, FrameError):
         return room
     assert room is not None
@@ -309,9 +325,11 @@ def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
     return parse(payload)
 
 
-def _dump(frame: dict[str, Any]) -> str:
-    # "type" first: edge.frame_type_of reads it from the text without parsing it again.
-    return json.dumps({"type": frame["type"], **frame}, separators=(",", ":"), ensure_ascii=False)
+def _dump(value: dict[str, Any]) -> str:
+    # A frame's "type" first: edge.frame_type_of reads it from the text without parsing it again.
+    if "type" in value:
+        value = {"type": value["type"], **value}
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def chat_frame_object(message: ChatMessage) -> dict[str, Any]:

@@ -19,6 +19,7 @@ __all__ = [
     "identity_of",
     "missing_scope",
     "resolve_user",
+    "team_refusal",
     "token_teams",
 ]
 
@@ -67,3 +68,10 @@ def token_teams(connection: HTTPConnection) -> frozenset[str] | None:
     """The teams the token says the caller belongs to (auth enabled), else None."""
     identity = identity_of(connection)
     return identity.teams if identity is not None else None
+
+
+def team_refusal(identity: Identity | None, auth_enabled: bool, team: str) -> str | None:
+    """Why the caller may not see ``team``'s dashboard (not in the token's teams), or None."""
+    if not auth_enabled or (identity is not None and team in identity.teams):
+        return None
+    return f"not a member of team {team}"

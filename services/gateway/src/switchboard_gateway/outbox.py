@@ -32,6 +32,11 @@ class Outbox:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
 
+    @property
+    def pending(self) -> int:
+        """Frames queued and not yet written (how far behind the client is)."""
+        return self._queue.qsize()
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
 

@@ -23,7 +23,8 @@ from switchboard_runtime import Bus
 from switchboard_gateway import frames
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
-from switchboard_gateway.identity import identity_of
+from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
+from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
 from switchboard_gateway.outbox import Outbox
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
@@ -65,6 +66,7 @@ class SessionDeps:
     presence_sync: PresenceSync
     typing: TypingSource
     users: UserHub
+    dashboards: DashboardHub
     background: set["asyncio.Task[Any]"]
     authenticator: Authenticator | None
     user_rates: UserFrameRates
@@ -93,6 +95,7 @@ class Session:
         self.fixed_room = fixed_room
         self.connection = f"{user_id}-{secrets.token_hex(4)}"
         self.rooms: dict[str, Member] = {}
+        self.dashboards: dict[str, DashboardSubscriber] = {}
         settings = deps.settings
         self._limit = FrameRateLimit(
             settings.client_frames_per_second,
@@ -117,6 +120,8 @@ class Session:
             expiry.cancel()
             self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
+            for subscriber in self.dashboards.values():
+                self._deps.dashboards.leave(subscriber)
             for room in list(self.rooms):
                 await self.leave(room)
 
@@ -323,8 +328,19 @@ class Session:
                 frame.room,
             )
             return
-        if frame.room in self.rooms:
+        if frame.room in self.rooms or frame.room in self.dashboards:
             self._error("already_joined", f"already in room {frame.room}", frame.room)
+            return
+        team = dashboard_team(frame.room)
+        if team is not None:
+            identity = identity_of(self._websocket.scope)
+            refused = team_refusal(identity, self._deps.settings.auth_enabled, team)
+            if refused is not None:
+                self._error("forbidden", refused, frame.room)
+                return
+            subscriber = DashboardSubscriber(team, self.outbox.offer, lambda: self.outbox.pending)
+            self.dashboards[frame.room] = subscriber
+            self._deps.dashboards.join(subscriber)
             return
         if await self._may_enter(frame.room):
             await self.join(frame.room, frame.since)
@@ -332,6 +348,8 @@ class Session:
     async def _leave_frame(self, frame: frames.LeaveFrame) -> None:
         if self.fixed_room is not None:
             self._error("unsupported", "leave is for /ws; close the connection", frame.room)
+        elif frame.room in self.dashboards:
+            self._deps.dashboards.leave(self.dashboards.pop(frame.room))
         elif frame.room not in self.rooms:
             self._error("not_joined", f"not in room {frame.room}", frame.room)
         else:

@@ -94,6 +94,21 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="A resume missing more messages gets recovered: false (reload history)",
     )
+    dashboard_metrics_max_backlog: int = Field(
+        default=1,
+        ge=0,
+        description="A dashboard client with more frames than this queued skips metrics updates",
+    )
+    dashboard_logs_max_backlog: int = Field(
+        default=100,
+        ge=0,
+        description="A dashboard client with more frames than this queued misses log entries",
+    )
+    socketio_cors_origins: tuple[str, ...] = Field(
+        default=(),
+        description='JSON list of origins allowed to open Socket.IO from other sites; "*" for '
+        "any; empty: the gateway's own origin only",
+    )
 
     @model_validator(mode="after")
     def _auth_needs_a_key(self) -> Self:

@@ -19,7 +19,14 @@ from switchboard_contracts.notify import (
     ReadReply,
     ReadRequest,
 )
-from switchboard_runtime import Bus, Health, ensure_stream, serve_requests, service_routes
+from switchboard_runtime import (
+    Bus,
+    Health,
+    ensure_stream,
+    serve_requests,
+    service_routes,
+    start_reporting,
+)
 from switchboard_runtime.ask import ask
 from switchboard_runtime.sequencer import SequencerError
 
@@ -55,6 +62,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "notification")
         notify = dataclasses.replace(
             streams.NOTIFY,
             replicas=settings.stream_replicas,
@@ -101,6 +109,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             worker.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(expanding, timeout=settings.shutdown_timeout_seconds)
+            await reporting.stop()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

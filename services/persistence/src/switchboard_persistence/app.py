@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from switchboard_contracts import HistoryReply, HistoryRequest, streams, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.notify import Notification
-from switchboard_runtime import Bus, Health, serve_requests, service_routes
+from switchboard_runtime import Bus, Health, serve_requests, service_routes, start_reporting
 
 from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore
@@ -40,6 +40,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             async with pool.acquire() as conn:
                 await migrate(conn)
         await bus.connect()
+        reporting = await start_reporting(bus, settings, "persistence")
         store = ChatStore(pool)
 
         async def history(request: HistoryRequest) -> HistoryReply:
@@ -86,6 +87,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             yield
         finally:
             health.draining = True
+            await reporting.stop()
             chat_writer.stop()
             notify_writer.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):

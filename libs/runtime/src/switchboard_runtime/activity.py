@@ -1,0 +1,99 @@
+"""What a process serves, counted at its edge: requests and open long-lived connections.
+
+``ActivityMiddleware`` wraps a service's ASGI app (``run_service`` does it) and counts from the
+ASGI messages alone, so endpoints need no code of their own: an HTTP request is a request
+(probes and scrapes excepted), so is every frame a WebSocket client sends; an accepted
+WebSocket and an HTTP response of type ``text/event-stream`` are connections while they last.
+Bus requests a service answers are counted by ``serve_requests``. The ``ServiceReporter``
+reads the totals every second for metrics-collector.
+"""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["ACTIVITY", "Activity", "ActivityMiddleware"]
+
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class Activity:
+    def __init__(self) -> None:
+        self.requests_total = 0
+        self.connections = 0
+
+    def request(self, count: int = 1) -> None:
+        self.requests_total += count
+
+    def opened(self) -> None:
+        self.connections += 1
+
+    def closed(self) -> None:
+        self.connections = max(0, self.connections - 1)
+
+
+ACTIVITY = Activity()
+"""The process's activity (one per process, like Prometheus' default registry)."""
+
+
+def _is_event_stream(message: Message) -> bool:
+    for name, value in message.get("headers", []):
+        if bytes(name).lower() == b"content-type":
+            return bytes(value).startswith(b"text/event-stream")
+    return False
+
+
+class ActivityMiddleware:
+    def __init__(self, app: ASGIApp, activity: Activity = ACTIVITY) -> None:
+        self.app = app
+        self.activity = activity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") in OPS_PATHS:
+            await self.app(scope, receive, send)
+            return
+        activity = self.activity
+        activity.request()
+        streaming = False
+
+        async def watch_send(message: Message) -> None:
+            nonlocal streaming
+            if message["type"] == "http.response.start" and _is_event_stream(message):
+                streaming = True
+                activity.opened()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch_send)
+        finally:
+            if streaming:
+                activity.closed()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        activity = self.activity
+        accepted = False
+
+        async def watch_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                activity.request()
+            return message
+
+        async def watch_send(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                activity.opened()
+            await send(message)
+
+        try:
+            await self.app(scope, watch_receive, watch_send)
+        finally:
+            if accepted:
+                activity.closed()

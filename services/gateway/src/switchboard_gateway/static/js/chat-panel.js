@@ -1,0 +1,216 @@
+// The chat panel: messages (own ones on the right), typing indicator, online users, and
+// older messages loaded as the list is scrolled to the top.
+import { ChatRoom } from "./switchboard.js";
+import { showStatus, time } from "./status.js";
+
+const $ = (id) => document.getElementById(id);
+const TYPING_IDLE_MS = 3000;
+const TYPING_REPEAT_MS = 2000;
+const TYPING_SHOWN_MS = 6000;
+
+export class ChatPanel {
+  constructor(settings, { onNotification } = {}) {
+    this.settings = settings;
+    this.onNotification = onNotification;
+    this.room = null;
+    this.oldestSeq = null;
+    this.hasMore = true;
+    this.loading = false;
+    this.typers = new Map(); // userId -> expiry
+    this.typingSentAt = 0;
+    this.typingTimer = null;
+    $("chat-form").addEventListener("submit", (event) => this.onSubmit(event));
+    $("chat-input").addEventListener("input", () => this.onInput());
+    $("messages").addEventListener("scroll", () => this.onScroll());
+    setInterval(() => this.renderTyping(), 1000);
+  }
+
+  async start() {
+    const { user, room } = this.settings;
+    $("messages").replaceChildren();
+    this.oldestSeq = null;
+    this.hasMore = true;
+    this.typers.clear();
+    this.renderTyping();
+    this.room = new ChatRoom({ room, userId: user, senderName: user });
+    this.room.addEventListener("status", (e) => showStatus($("chat-status"), e.detail));
+    this.room.addEventListener("message", (e) => this.append(e.detail));
+    this.room.addEventListener("ack", (e) => this.acked(e.detail));
+    this.room.addEventListener("typing", (e) => this.typing(e.detail));
+    this.room.addEventListener("presence", (e) => this.presence(e.detail));
+    this.room.addEventListener("replay", (e) => { if (!e.detail.recovered) this.restart(this.settings); });
+    this.room.addEventListener("notification", (e) => {
+      if (e.detail?.title) this.onNotification?.(e.detail); // a user's notification, also on sockets
+    });
+    this.room.addEventListener("rejected", (e) => this.rejected(e.detail));
+    this.room.addEventListener("error", (e) => {
+      // a frame type this gateway does not know (typing, presence on an older one): not news
+      if (e.detail.code !== "unknown_type") this.system(`error: ${e.detail.message ?? e.detail.code}`);
+    });
+    await this.loadOlder(); // the newest page first; the socket resumes after it
+    this.room.connect();
+  }
+
+  restart(settings) {
+    this.room?.close();
+    this.settings = settings;
+    this.start();
+  }
+
+  // -- messages
+
+  render(frame) {
+    const el = document.createElement("div");
+    const own = frame.senderId === this.settings.user;
+    el.className = own ? "msg own" : "msg";
+    el.dataset.seq = frame.seq ?? "";
+    el.dataset.id = frame.id ?? "";
+    const who = document.createElement("div");
+    who.className = "who";
+    const name = frame.payload?.senderName || frame.senderId;
+    who.textContent = `${name} · ${time(frame.timestamp)}`;
+    const body = document.createElement("div");
+    body.className = "content";
+    body.textContent = frame.payload?.content ?? ""; // text, never markup
+    el.append(who, body);
+    return el;
+  }
+
+  append(frame) {
+    const list = $("messages");
+    const pending = frame.payload?.clientMsgId &&
+      list.querySelector(`.msg.pending[data-client-msg-id="${CSS.escape(frame.payload.clientMsgId)}"]`);
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const el = this.render(frame);
+    if (pending) pending.replaceWith(el);
+    else {
+      // in seq order, even when a resumed gap arrives after newer ones
+      const later = [...list.querySelectorAll(".msg:not(.pending)")]
+        .find((m) => m.dataset.seq && Number(m.dataset.seq) > frame.seq);
+      list.insertBefore(el, later ?? list.querySelector(".msg.pending"));
+    }
+    if (this.oldestSeq === null || frame.seq < this.oldestSeq) this.oldestSeq = frame.seq;
+    if (atBottom || frame.senderId === this.settings.user) list.scrollTop = list.scrollHeight;
+    this.typers.delete(frame.senderId);
+    this.renderTyping();
+  }
+
+  acked() {}
+
+  rejected({ clientMsgId, code, message }) {
+    const el = $("messages").querySelector(`.msg.pending[data-client-msg-id="${CSS.escape(clientMsgId)}"]`);
+    if (!el) return;
+    if (code === "unavailable") {
+      el.title = `${message} (sent again on reconnect)`;
+      return;
+    }
+    el.classList.replace("pending", "failed");
+    el.title = message;
+    const why = document.createElement("div");
+    why.className = "why";
+    why.textContent = `not sent: ${message}`;
+    el.append(why);
+  }
+
+  onSubmit(event) {
+    event.preventDefault();
+    const input = $("chat-input");
+    const content = input.value.trim();
+    if (!content || !this.room) return;
+    const clientMsgId = this.room.send(content);
+    const el = this.render({
+      senderId: this.settings.user, timestamp: Date.now(), payload: { content, senderName: this.settings.user },
+    });
+    el.classList.add("pending");
+    el.dataset.clientMsgId = clientMsgId;
+    $("messages").append(el);
+    $("messages").scrollTop = $("messages").scrollHeight;
+    input.value = "";
+    this.stopTyping();
+  }
+
+  system(text) {
+    const el = document.createElement("div");
+    el.className = "system";
+    el.textContent = text;
+    $("messages").append(el);
+  }
+
+  // -- infinite scroll
+
+  onScroll() {
+    if ($("messages").scrollTop < 40) this.loadOlder();
+  }
+
+  async loadOlder() {
+    if (this.loading || !this.hasMore || !this.room) return;
+    this.loading = true;
+    const status = $("history-status");
+    status.hidden = false;
+    status.textContent = "loading older messages…";
+    const list = $("messages");
+    const before = list.scrollHeight - list.scrollTop;
+    try {
+      const page = await this.room.history(this.oldestSeq ?? undefined, 30);
+      this.hasMore = page.hasMore;
+      const messages = page.messages.filter((m) => !list.querySelector(`[data-id="${CSS.escape(m.id)}"]`));
+      this.room.seen(messages);
+      list.prepend(...messages.reverse().map((m) => this.render(m)));
+      for (const m of messages) if (this.oldestSeq === null || m.seq < this.oldestSeq) this.oldestSeq = m.seq;
+      list.scrollTop = list.scrollHeight - before; // keep what the reader was looking at
+      status.hidden = this.hasMore;
+      status.textContent = this.hasMore ? "" : "the beginning of the room";
+    } catch (error) {
+      status.textContent = `history unavailable: ${error.message}`;
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  // -- typing
+
+  onInput() {
+    const now = Date.now();
+    if (now - this.typingSentAt > TYPING_REPEAT_MS) {
+      this.room?.typing(true);
+      this.typingSentAt = now;
+    }
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingTimer);
+    if (this.typingSentAt) this.room?.typing(false);
+    this.typingSentAt = 0;
+  }
+
+  typing({ userId, isTyping }) {
+    if (!userId || userId === this.settings.user) return;
+    if (isTyping) this.typers.set(userId, Date.now() + TYPING_SHOWN_MS);
+    else this.typers.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const now = Date.now();
+    for (const [user, until] of this.typers) if (until < now) this.typers.delete(user);
+    const names = [...this.typers.keys()];
+    $("typing").textContent = names.length === 0 ? ""
+      : names.length === 1 ? `${names[0]} is typing…`
+      : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]} are typing…`;
+  }
+
+  // -- presence
+
+  presence({ onlineUsers = [], count }) {
+    const list = $("online");
+    list.replaceChildren(...onlineUsers.map((u) => {
+      const li = document.createElement("li");
+      li.textContent = u.userId;
+      li.dataset.user = u.userId;
+      return li;
+    }));
+    $("online-count").textContent = String(count ?? onlineUsers.length);
+  }
+}

@@ -1,0 +1,330 @@
+"""The demo page in a real browser (Debian's Chromium, driven by Playwright): chat between two
+browser contexts, older messages on scroll, the live dashboard, and the page surviving a gateway
+restart. Screenshots land in each test's artifacts folder.
+"""
+
+import asyncio
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+import pytest_asyncio
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
+from switchboard_contracts import subjects
+from switchboard_contracts.dashboard import LogRecord
+from switchboard_devstack import Stack
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.stores import Stores
+from switchboard_devstack.wsclient import Frame, FrameClient
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/system-deps.sh)"
+    ),
+]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def stack(stores: Stores) -> Iterator[Stack]:
+    stack = Stack(
+        stores.nats_url,
+        stores.database_url,
+        log_dir=ARTIFACTS / "e2e-demo-browser",
+        env={"LOG_LEVEL": "INFO"},
+    )
+    stack.add_all()
+    stack.add("gateway", label="gateway-2")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class Pages:
+    """Browser contexts (separate users) opened by a test, with their console errors."""
+
+    def __init__(self, browser: Browser, artifacts: Path) -> None:
+        self._browser = browser
+        self._artifacts = artifacts
+        self._contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    async def open(self, base_url: str, user: str, room: str, team: str = "ops") -> Page:
+        context = await self._browser.new_context(viewport={"width": 1400, "height": 900})
+        self._contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{user}: {error}"))
+        await page.goto(f"{base_url}/?user={user}&room={room}&team={team}")
+        return page
+
+    async def screenshot(self, page: Page, name: str) -> None:
+        await page.screenshot(path=self._artifacts / f"{name}.png", full_page=True)
+
+    async def close(self) -> None:
+        for context in self._contexts:
+            await context.close()
+
+
+@pytest_asyncio.fixture
+async def pages(browser: Browser, artifacts_dir: Path) -> AsyncIterator[Pages]:
+    pages = Pages(browser, artifacts_dir)
+    try:
+        yield pages
+    finally:
+        await pages.close()
+    assert not pages.errors, pages.errors
+
+
+def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
+    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
+
+
+def new_room() -> str:
+    return f"room-{secrets.token_hex(4)}"
+
+
+async def online(page: Page, status: str = "#chat-status") -> None:
+    await expect(page.locator(status)).to_have_attribute("data-status", "open", timeout=WAIT_MS)
+
+
+async def say(page: Page, text: str) -> None:
+    await page.fill("#chat-input", text)
+    await page.press("#chat-input", "Enter")
+
+
+def message(page: Page, text: str) -> Locator:
+    return page.locator("#messages .msg:not(.pending)", has_text=text)
+
+
+async def wait_stored(base_url: str, room: str, count: int) -> None:
+    """Messages are stored asynchronously after their ack; wait until ``count`` are."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http, asyncio.timeout(15):
+        while len((await http.get(f"/api/rooms/{room}/messages")).json()["messages"]) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
+async def chart_points(page: Page, chart: str) -> int:
+    return int(await page.locator(chart).get_attribute("data-points") or 0)
+
+
+async def test_two_browsers_chat_and_see_each_others_messages(stack: Stack, pages: Pages) -> None:
+    room = new_room()
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await say(alice, "hello bob <b>not bold</b>")
+    await say(bob, "hi alice")
+    for page in (alice, bob):
+        await expect(message(page, "hello bob <b>not bold</b>")).to_have_count(1, timeout=WAIT_MS)
+        await expect(message(page, "hi alice")).to_have_count(1, timeout=WAIT_MS)
+    # own messages on one side, the other's on the other
+    await expect(message(alice, "hello bob")).to_have_class("msg own")
+    await expect(message(alice, "hi alice")).to_have_class("msg")
+    await expect(message(bob, "hi alice")).to_have_class("msg own")
+    assert await alice.locator("#messages b").count() == 0  # content is text, never markup
+    await pages.screenshot(alice, "alice")
+    await pages.screenshot(bob, "bob")
+
+
+async def test_typing_indicator_and_online_users_show_the_other_browser(
+    stack: Stack, pages: Pages
+) -> None:
+    room = new_room()
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await expect(alice.locator("#online li")).to_have_text(["alice", "bob"], timeout=WAIT_MS)
+    await bob.type("#chat-input", "still typ")
+    await expect(alice.locator("#typing")).to_have_text("bob is typing…", timeout=WAIT_MS)
+    await pages.screenshot(alice, "alice-sees-bob-typing")
+    await bob.press("#chat-input", "Enter")
+    await expect(alice.locator("#typing")).to_have_text("", timeout=WAIT_MS)
+
+
+async def test_older_messages_load_when_the_list_is_scrolled_to_the_top(
+    stack: Stack, pages: Pages
+) -> None:
+    room = new_room()
+    # two connections, each within the per-connection burst (CLIENT_FRAME_BURST, 40)
+    for batch in (range(23), range(23, 45)):
+        async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=carol") as carol:
+            for n in batch:
+                await carol.send(
+                    {"type": "chat", "payload": {"content": f"m{n}", "clientMsgId": f"{n}"}}
+                )
+                await carol.wait_for("ack", acknowledges(str(n)))
+    await wait_stored(stack["gateway"].url, room, 45)
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    await online(alice)
+    await expect(alice.locator("#messages .msg")).to_have_count(30, timeout=WAIT_MS)
+    await expect(alice.locator("#messages .msg").first).to_contain_text("m15")
+    await alice.locator("#messages").evaluate("el => el.scrollTop = 0")
+    await expect(alice.locator("#messages .msg")).to_have_count(45, timeout=WAIT_MS)
+    await expect(alice.locator("#messages .msg").first).to_contain_text("m0")
+    await expect(alice.locator("#history-status")).to_have_text("the beginning of the room")
+    await pages.screenshot(alice, "history")
+
+
+async def test_a_notification_sent_through_the_api_shows_as_a_toast_and_in_the_inbox(
+    stack: Stack, pages: Pages
+) -> None:
+    alice = await pages.open(stack["gateway"].url, "alice", new_room())
+    await online(alice, "#notify-status")
+    async with httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http:
+        response = await http.post(
+            "/api/notifications/send",
+            json={
+                "userId": "alice",
+                "type": "success",
+                "title": "Deployed",
+                "message": "v2 is out",
+            },
+        )
+    assert response.status_code == 200, response.text
+    await expect(alice.locator("#toasts .toast", has_text="Deployed")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    await expect(alice.locator("#inbox li.unread", has_text="Deployed")).to_have_count(1)
+    await expect(alice.locator("#unread-badge")).to_have_text("1")
+    await pages.screenshot(alice, "toast-and-inbox")
+    await alice.locator("#inbox li", has_text="Deployed").click()
+    await expect(alice.locator("#unread-badge")).to_be_hidden(timeout=WAIT_MS)
+
+
+async def test_the_form_sends_a_notification_to_another_user(stack: Stack, pages: Pages) -> None:
+    alice = await pages.open(stack["gateway"].url, "alice", new_room())
+    bob = await pages.open(stack["gateway-2"].url, "bob", new_room())
+    await online(bob, "#notify-status")
+    await alice.fill("#notify-user", "bob")
+    await alice.fill("#notify-title", "Lunch?")
+    await alice.fill("#notify-message", "at noon")
+    await alice.click("#notify-send")
+    await expect(alice.locator("#notify-result")).to_have_text("sent", timeout=WAIT_MS)
+    await expect(bob.locator("#toasts .toast", has_text="Lunch?")).to_be_visible(timeout=WAIT_MS)
+
+
+async def test_dashboard_charts_update_every_second(stack: Stack, pages: Pages) -> None:
+    page = await pages.open(stack["gateway"].url, "dana", new_room())
+    await online(page, "#dash-status")
+    charts = ["#chart-cpu", "#chart-memory", "#chart-disk", "#chart-connections", "#chart-rps"]
+    for chart in charts:
+        await expect(page.locator(chart)).to_have_attribute("data-points", "3", timeout=WAIT_MS)
+    await expect(page.locator(charts[0])).to_have_attribute("data-points", "5", timeout=WAIT_MS)
+    assert float(await page.locator("#chart-memory").get_attribute("data-latest") or 0) > 0
+    assert float(await page.locator("#chart-connections").get_attribute("data-latest") or 0) >= 1
+    await expect(page.locator("#figures")).to_contain_text("uptime")
+    await pages.screenshot(page, "dashboard")
+
+
+async def test_the_log_tail_filters_by_level_and_source(
+    stack: Stack, pages: Pages, stores: Stores
+) -> None:
+    page = await pages.open(stack["gateway"].url, "dana", new_room())
+    await online(page, "#dash-status")
+    await expect(page.locator("#chart-cpu")).to_have_attribute("data-points", "2", timeout=WAIT_MS)
+    nc = await nats.connect(stores.nats_url)
+    try:
+        for level, source in (("info", "chat"), ("error", "chat"), ("error", "persistence")):
+            record = LogRecord.model_validate(
+                {
+                    "level": level,
+                    "message": f"{level} from {source}",
+                    "source": source,
+                    "instance": "t",
+                    "timestamp": 1764150000000,
+                }
+            )
+            await nc.publish(subjects.logs_record(source), record.encode())
+    finally:
+        await nc.drain()
+    logs = page.locator("#logs li", has_text=" from ")
+    await expect(logs).to_have_count(3, timeout=WAIT_MS)
+    await page.select_option("#log-level", "error")
+    await expect(logs).to_have_count(2)
+    await page.select_option("#log-source", "chat")
+    await expect(logs).to_have_count(1)
+    await expect(logs).to_contain_text("error from chat")
+    await pages.screenshot(page, "log-tail")
+
+
+async def test_the_page_keeps_working_after_the_gateway_restarts(
+    stack: Stack, pages: Pages
+) -> None:
+    """Alice's page is served by the gateway that restarts; Bob's by the other one. Alice sends
+    while her gateway is down, Bob sends meanwhile too; after the restart both see everything."""
+    room = new_room()
+    gateway = stack["gateway"]
+    alice = await pages.open(gateway.url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await online(alice, "#dash-status")
+    await say(alice, "before the restart")
+    await expect(message(bob, "before the restart")).to_have_count(1, timeout=WAIT_MS)
+
+    await asyncio.to_thread(gateway.stop)
+    await expect(alice.locator("#chat-status")).to_have_attribute(
+        "data-status", "reconnecting", timeout=WAIT_MS
+    )
+    await pages.screenshot(alice, "alice-while-the-gateway-is-down")
+    await say(alice, "sent while offline")  # queued by the client, sent on reconnect
+    await expect(alice.locator("#messages .msg.pending")).to_have_count(1)
+    await say(bob, "said during the restart")
+    await expect(message(bob, "said during the restart")).to_have_count(1, timeout=WAIT_MS)
+    await wait_stored(stack["gateway-2"].url, room, 2)  # so that Alice's page can fetch it
+    points_before = await chart_points(alice, "#chart-cpu")
+
+    await asyncio.to_thread(gateway.start)
+    await asyncio.to_thread(gateway.wait_ready)
+    await online(alice)
+    await expect(message(alice, "said during the restart")).to_have_count(1, timeout=WAIT_MS)
+    await expect(message(alice, "sent while offline")).to_have_count(1, timeout=WAIT_MS)
+    await expect(alice.locator("#messages .msg.pending")).to_have_count(0)
+    await expect(message(bob, "sent while offline")).to_have_count(1, timeout=WAIT_MS)
+    contents = await alice.locator("#messages .msg .content").all_text_contents()
+    assert contents == ["before the restart", "said during the restart", "sent while offline"]
+    await online(alice, "#dash-status")
+    await expect(alice.locator("#chart-cpu")).not_to_have_attribute(
+        "data-points", str(points_before), timeout=WAIT_MS
+    )
+    await say(alice, "after the restart")
+    await expect(message(bob, "after the restart")).to_have_count(1, timeout=WAIT_MS)
+    await pages.screenshot(alice, "alice-after-the-restart")
+    await pages.screenshot(bob, "bob-after-the-restart")
