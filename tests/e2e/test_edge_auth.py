@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from switchboard_devstack import Stack
 from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
@@ -429,3 +430,40 @@ async def test_a_user_flooding_over_several_connections_is_cut_off_and_others_st
         assert refused, "the flood got error frames before the close"
         await nina.send({"type": "chat", "payload": {"content": "unaffected"}})
         await oscar.wait_for("chat", lambda f: f["payload"]["content"] == "unaffected")
+
+
+# --- team dashboards --------------------------------------------------------------------------
+
+
+async def test_a_team_dashboard_is_only_for_members_of_the_team(gateway: ServiceHandle) -> None:
+    member = token("pat", teams="ops")
+    outsider = token("quinn", teams="sales")
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        refused = await http.get(f"/api/dashboard/stream?team=ops&token={outsider}")
+        async with http.stream("GET", f"/api/dashboard/stream?team=ops&token={member}") as allowed:
+            assert allowed.status_code == 200
+    assert refused.status_code == 403
+    async with FrameClient(f"{gateway.ws_url}/ws?token={outsider}") as quinn:
+        await quinn.send({"type": "join", "payload": {"room": "dashboard:ops"}})
+        error = await quinn.wait_for("error", lambda f: f["payload"]["ref"] == "dashboard:ops")
+    assert error["payload"]["code"] == "forbidden"
+    url = f"{gateway.url}?token={outsider}"
+    async with SocketIoRecorder(url, ["/metrics"], ["metrics-update", "error"]) as sio:
+        ack = await sio.call("join-team", "ops", namespace="/metrics")
+    assert ack["success"] is False
+    assert sio.of("metrics-update") == []
+    url = f"{gateway.url}?token={member}"
+    async with SocketIoRecorder(url, ["/metrics"], ["metrics-update"]) as sio:
+        ack = await sio.call("join-team", "ops", namespace="/metrics")
+    assert ack == {"success": True, "team": "ops"}
+
+
+async def test_socket_io_without_a_token_is_refused_at_the_handshake(
+    gateway: ServiceHandle,
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        polling = await http.get("/socket.io/?EIO=4&transport=polling")
+        allowed = await http.get(f"/socket.io/?EIO=4&transport=polling&token={token('rita')}")
+    assert polling.status_code == 401
+    assert allowed.status_code == 200
+    assert await handshake_status(f"{gateway.ws_url}/socket.io/?EIO=4&transport=websocket") == 401
