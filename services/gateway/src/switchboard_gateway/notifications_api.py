@@ -17,6 +17,7 @@ from switchboard_gateway.event_stream import EventStreamResponse, Write
 from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user, token_teams
 from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS
 from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
 from switchboard_gateway.notify_events import Entry, Ready, Reset, notification_object
 from switchboard_gateway.settings import GatewaySettings
@@ -137,6 +138,9 @@ class NotificationsApi:
             else:
                 reset = await follower.begin(after)
                 opening = reset or Ready(follower.last)
+            if raw is not None:  # a resume: was the gap filled, or is the client told to reload?
+                outcome = "recovered" if isinstance(opening, Ready) else "not_recovered"
+                REPLAYS.labels("notifications", outcome).inc()
         except InboxUnavailableError as err:
             await self._users.detach(user, follower)
             return _error(503, str(err))
@@ -154,6 +158,8 @@ class NotificationsApi:
                     await write(sse_comment("keepalive"))
                 for event in events:
                     await write(event.sse)
+                    if isinstance(event, Entry):
+                        NOTIFICATION_DELIVERIES.labels("sse").inc()
 
         async def close() -> None:
             await self._users.detach(user, follower)

@@ -26,6 +26,7 @@ from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
 from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
+from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
 from switchboard_gateway.outbox import Outbox
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.presence_sync import PresenceSync
@@ -169,6 +170,7 @@ class Session:
                 for message in missed:
                     await self.outbox.send(frames.chat_frame(message))
                 recovered = True
+        REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
         self.outbox.offer(frames.replay_frame(room, recovered))
         self._deps.hub.finish_replay(room, member, upto)
 
@@ -206,6 +208,7 @@ class Session:
 
     async def _on_message(self, message: Message, now: float) -> None:
         if not (self._limit.allow(now) and self._user_limit.allow(now)):
+            RATE_LIMITED.labels("websocket").inc()
             if self._limit.exhausted or self._user_limit.exhausted:
                 self.outbox.close(CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
             else:
