@@ -66,6 +66,15 @@ def test_every_env_name_the_chart_sets_is_a_setting_of_the_service(service: str)
     assert names <= known, f"not settings of {service}: {sorted(names - known)}"
 
 
+def test_with_auth_on_every_gateway_env_name_is_a_setting() -> None:
+    full = load_yaml(CHART_DIR / "ci" / "full-values.yaml")
+    (deployment,) = find(manifests(full), "Deployment", "switchboard-gateway")
+    known = {name.upper() for name in _settings_class("gateway").model_fields}
+    names = {entry["name"] for entry in _container(deployment)["env"]}
+    assert {"AUTH_ENABLED", "JWKS_URL", "JWT_AUDIENCE", "ALLOWED_ORIGINS"} <= names
+    assert names <= known, f"not settings of the gateway: {sorted(names - known)}"
+
+
 def test_migration_job_env_names_are_settings_of_persistence() -> None:
     (job,) = find(manifests(BOOT_VALUES), "Job")
     known = {name.upper() for name in _settings_class("persistence").model_fields}

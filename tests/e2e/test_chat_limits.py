@@ -56,6 +56,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
             "RESUME_MAX_MESSAGES": str(MAX_MESSAGES),
             "CLIENT_FRAMES_PER_SECOND": "10000",
             "CLIENT_FRAME_BURST": "10000",
+            "USER_FRAMES_PER_SECOND": "10000",
+            "USER_FRAME_BURST": "10000",
         },
     )
     stack.add(

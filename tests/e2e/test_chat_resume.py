@@ -69,7 +69,15 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     stack.add("persistence")
     stack.add("chat")
-    stack.add("gateway", env={"CLIENT_FRAMES_PER_SECOND": "1000", "CLIENT_FRAME_BURST": "1000"})
+    stack.add(
+        "gateway",
+        env={
+            "CLIENT_FRAMES_PER_SECOND": "1000",
+            "CLIENT_FRAME_BURST": "1000",
+            "USER_FRAMES_PER_SECOND": "1000",
+            "USER_FRAME_BURST": "1000",
+        },
+    )
     stack.add("gateway", label="gateway-2")
     try:
         stack.start()

@@ -171,6 +171,7 @@ def test_bad_fields_of_every_type_are_named(text: str, code: str, names: str, re
 
 def test_the_documented_client_frame_types_are_all_understood() -> None:
     assert sorted(frames.CLIENT_FRAME_TYPES) == [
+        "auth",
         "chat",
         "history",
         "join",

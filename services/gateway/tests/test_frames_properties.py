@@ -10,7 +10,7 @@ from switchboard_contracts import ChatMessage
 from switchboard_gateway import frames
 from switchboard_gateway.frames import FrameError
 
-DOCUMENTED_ERRORS = {"invalid_json", "invalid_frame", "unknown_type"}
+DOCUMENTED_ERRORS = {"invalid_json", "invalid_frame", "invalid_room", "unknown_type"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -22,7 +22,7 @@ json_values = st.recursive(
 frame_like = st.fixed_dictionaries(
     {},
     optional={
-        "type": st.sampled_from(["chat", "ping", "typing", "join", "x"])
+        "type": st.sampled_from([*sorted(frames.CLIENT_FRAME_TYPES), "x"])
         | st.text(max_size=10)
         | json_values,
         "payload": st.fixed_dictionaries(
@@ -31,6 +31,13 @@ frame_like = st.fixed_dictionaries(
                 "content": json_values,
                 "clientMsgId": json_values,
                 "senderName": json_values,
+                "room": st.sampled_from(["r", "room-1", "", "bad room"]) | json_values,
+                "isTyping": json_values,
+                "since": json_values,
+                "before": json_values,
+                "limit": json_values,
+                "token": json_values,
+                "status": json_values,
             },
         )
         | json_values,
@@ -44,7 +51,17 @@ def check(result: object) -> None:
         assert result.code in DOCUMENTED_ERRORS
         assert result.message
     else:
-        assert isinstance(result, frames.ChatFrame | frames.PingFrame)
+        assert isinstance(
+            result,
+            frames.ChatFrame
+            | frames.PingFrame
+            | frames.TypingFrame
+            | frames.PresenceFrame
+            | frames.JoinFrame
+            | frames.LeaveFrame
+            | frames.HistoryFrame
+            | frames.AuthFrame,
+        )
 
 
 @given(st.binary(max_size=300))
@@ -106,3 +123,21 @@ def test_pong_echoes_every_field_of_the_ping(payload: Any, extra: dict[str, Any]
     for key, value in ping.items():
         if key != "type":
             assert pong[key] == value
+
+
+@given(st.text(min_size=1, max_size=frames.MAX_TOKEN_LENGTH))
+def test_an_auth_frame_carries_exactly_the_token_sent(token: str) -> None:
+    parsed = frames.parse_client_frame(json.dumps({"type": "auth", "payload": {"token": token}}))
+    assert parsed == frames.AuthFrame(token)
+
+
+@given(st.text(max_size=64).filter(lambda r: r != ""), st.integers(min_value=0, max_value=2**53))
+def test_a_join_frame_parses_to_its_room_or_names_the_bad_room(room: str, since: int) -> None:
+    parsed = frames.parse_client_frame(
+        json.dumps({"type": "join", "payload": {"room": room, "since": since}})
+    )
+    if isinstance(parsed, FrameError):
+        assert parsed.code == "invalid_room"
+        assert "room" in parsed.message
+    else:
+        assert parsed == frames.JoinFrame(room, since)

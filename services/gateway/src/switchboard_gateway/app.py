@@ -6,21 +6,26 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes, start_reporting
 from switchboard_runtime.draining import on_stop_signal
 
+from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
 from switchboard_gateway.dashboards import Dashboards
 from switchboard_gateway.drain import Drain
 from switchboard_gateway.edge import ConnectionMetrics
+from switchboard_gateway.guard import EdgeGuard
 from switchboard_gateway.http_api import api_routes
 from switchboard_gateway.inbox_log import StoredInbox
+from switchboard_gateway.limits import UserCounter, UserFrameRates
 from switchboard_gateway.notifications_api import NotificationsApi
 from switchboard_gateway.notify_client import NotifyClient
+from switchboard_gateway.origins import OriginPolicy
 from switchboard_gateway.presence import LocalPresence
 from switchboard_gateway.presence_sync import PresenceSync, gateway_id
 from switchboard_gateway.room_log import RoomLog
@@ -52,6 +57,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
     users = UserHub(bus, known)
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
+    authenticator = Authenticator(settings) if settings.auth_enabled else None
     dashboards = Dashboards(bus, settings)
     drain = Drain(
         settings.drain_window_seconds, settings.drain_batch_size, settings.drain_reconnect_max_ms
@@ -69,8 +75,15 @@ def create_app(settings: GatewaySettings) -> Starlette:
         dashboards=dashboards.hub,
         drain=drain,
         background=background,
+        authenticator=authenticator,
+        user_rates=UserFrameRates(
+            settings.user_frames_per_second,
+            settings.user_frame_burst,
+            settings.client_rate_strikes,
+        ),
     )
-    admission = Admission(settings.max_connections)
+    admission = Admission(settings.max_connections, settings.max_connections_per_user)
+    origins = settings.origins
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -108,5 +121,22 @@ def create_app(settings: GatewaySettings) -> Starlette:
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(ConnectionMetrics)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins or ["*"],
+                allow_credentials=True,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+                max_age=600,
+            ),
+            Middleware(ConnectionMetrics),
+            Middleware(
+                EdgeGuard,
+                authenticator=authenticator,
+                origins=OriginPolicy(origins),
+                max_body_bytes=settings.http_max_body_bytes,
+                streams=UserCounter(settings.max_streams_per_user),
+            ),
+        ],
     )

@@ -5,6 +5,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from switchboard_gateway.drain import SocketDrainable
+from switchboard_gateway.limits import UserCounter
 from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
 from switchboard_gateway.session import CLOSE_INTERNAL_ERROR, Session, SessionDeps
 
@@ -14,20 +15,25 @@ log = logging.getLogger(__name__)
 
 
 class Admission:
-    """How many WebSocket connections this gateway holds, against its limit."""
+    """How many WebSocket connections this gateway holds, and each user, against the limits."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_user: int | None = None) -> None:
         self.limit = limit
         self.active = 0
+        self._users = UserCounter(per_user if per_user is not None else limit)
 
-    def enter(self) -> bool:
+    def enter(self, user_id: str) -> str | None:
+        """None if admitted, else why not."""
         if self.active >= self.limit:
-            return False
+            return "connection limit reached; retry later"
+        if not self._users.enter(user_id):
+            return "too many connections for this user; close one first"
         self.active += 1
-        return True
+        return None
 
-    def leave(self) -> None:
+    def leave(self, user_id: str) -> None:
         self.active -= 1
+        self._users.leave(user_id)
 
 
 async def serve_session(
@@ -41,8 +47,9 @@ async def serve_session(
 ) -> None:
     """Accept and run a session; over the connection limit, close at once with 1013."""
     await websocket.accept()
-    if not admission.enter():
-        await websocket.close(CLOSE_TRY_AGAIN_LATER, "connection limit reached; retry later")
+    refused = admission.enter(user_id)
+    if refused is not None:
+        await websocket.close(CLOSE_TRY_AGAIN_LATER, refused)
         return
     settings = deps.settings
     outbox = Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
@@ -59,5 +66,5 @@ async def serve_session(
         outbox.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect")
     finally:
         deps.drain.untrack(drainable)
-        admission.leave()
+        admission.leave(user_id)
         await outbox.stop()

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from switchboard_contracts.ids import ID_PATTERN
 
 from switchboard_gateway.dashboard_hub import SSE, DashboardHub, DashboardSubscriber
-from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.identity import IdentityError, identity_of, resolve_user, team_refusal
 from switchboard_gateway.log_filter import LogFilterError, parse_log_filter
 
 __all__ = ["dashboard_stream_routes"]
@@ -45,6 +45,9 @@ def dashboard_stream_routes(
                 {"error": "team must be 1-64 characters of letters, digits, '-' or '_'"},
                 status_code=400,
             )
+        refused = team_refusal(identity_of(request), auth_enabled, team)
+        if refused is not None:
+            return JSONResponse({"error": refused}, status_code=403)
         try:
             logs = parse_log_filter(
                 request.query_params.get("level"), request.query_params.get("source")

@@ -23,6 +23,7 @@ __all__ = [
     "CLIENT_FRAME_TYPES",
     "MAX_PRESENCE_META_BYTES",
     "RESERVED_PRESENCE_KEYS",
+    "AuthFrame",
     "ChatFrame",
     "ClientFrame",
     "FrameError",
@@ -33,6 +34,7 @@ __all__ = [
     "PresenceFrame",
     "TypingFrame",
     "ack_frame",
+    "auth_frame",
     "chat_frame",
     "chat_frame_object",
     "connected_frame",
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
+MAX_TOKEN_LENGTH = 8192
 MAX_PRESENCE_META_BYTES = 1024
 DEFAULT_HISTORY_LIMIT = 50
 RESERVED_PRESENCE_KEYS = frozenset({"userId", "connectedAt"})
@@ -108,8 +111,22 @@ class PingFrame:
     fields: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class AuthFrame:
+    """A fresh token for the connection, sent before the current one expires."""
+
+    token: str
+
+
 ClientFrame = (
-    ChatFrame | TypingFrame | PresenceFrame | JoinFrame | LeaveFrame | HistoryFrame | PingFrame
+    ChatFrame
+    | TypingFrame
+    | PresenceFrame
+    | JoinFrame
+    | LeaveFrame
+    | HistoryFrame
+    | PingFrame
+    | AuthFrame
 )
 
 
@@ -205,7 +222,10 @@ def _parse_presence(payload: dict[str, Any]) -> PresenceFrame | FrameError:
         return FrameError(
             "invalid_frame", f"payload.{reserved[0]} is set by the server", ref="presence"
         )
-    if len(_dump(meta).encode()) > MAX_PRESENCE_META_BYTES:
+    if (
+        len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode())
+        > MAX_PRESENCE_META_BYTES
+    ):
         return FrameError(
             "invalid_frame",
             f"presence metadata must be at most {MAX_PRESENCE_META_BYTES} bytes of JSON",
@@ -251,6 +271,17 @@ def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
     return HistoryFrame(room, before, limit)
 
 
+def _parse_auth(payload: dict[str, Any]) -> AuthFrame | FrameError:
+    token = payload.get("token")
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return FrameError(
+            "invalid_frame",
+            f"payload.token must be a non-empty string of at most {MAX_TOKEN_LENGTH} characters",
+            ref="auth",
+        )
+    return AuthFrame(token)
+
+
 _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]] = {
     "chat": _parse_chat,
     "typing": _parse_typing,
@@ -258,6 +289,7 @@ _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]
     "join": _parse_join,
     "leave": _parse_leave,
     "history": _parse_history,
+    "auth": _parse_auth,
 }
 
 CLIENT_FRAME_TYPES = frozenset({*_PAYLOAD_PARSERS, "ping"})
@@ -336,6 +368,12 @@ def ack_frame(message: ChatMessage) -> str:
         "room": message.room,
     }
     return _dump({"type": "ack", "payload": payload, "timestamp": now_ms(), "room": message.room})
+
+
+def auth_frame(expires_at: float | None) -> str:
+    """The answer to an accepted ``auth`` frame: when the connection's token now expires."""
+    expires = None if expires_at is None else iso_time(int(expires_at * 1000))
+    return _dump({"type": "auth", "payload": {"expiresAt": expires}, "timestamp": now_ms()})
 
 
 def connected_frame(client_id: str) -> str:

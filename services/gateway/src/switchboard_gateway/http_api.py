@@ -11,9 +11,10 @@ from switchboard_contracts import BusError, ErrorCode, InvalidIdError, validate_
 from switchboard_contracts.chat import MAX_HISTORY_LIMIT
 from switchboard_contracts.rooms import Room, RoomCreateRequest
 
+from switchboard_gateway.auth import SCOPE_ROOMS
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.frames import chat_frame_object, presence_payload
-from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user
 from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.settings import GatewaySettings
 
@@ -112,6 +113,10 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         create = _create_request(body, user_id)
         if isinstance(create, JSONResponse):
             return create
+        if create.private:
+            missing = missing_scope(request, settings.auth_enabled, SCOPE_ROOMS)
+            if missing is not None:
+                return _error(403, missing)
         reply = await chat.create_room(create)
         if reply.error is not None:
             return _bus_error(reply.error)

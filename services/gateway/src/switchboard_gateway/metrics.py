@@ -50,6 +50,7 @@ FRAME_TYPES = frozenset(
         "metrics-update",
         "alert",
         "log-entry",
+        "auth",
     }
 )
 _CLOSE_CODES = frozenset({*range(1000, 1016), 4429})

@@ -15,11 +15,13 @@ from switchboard_contracts.ids import ID_PATTERN, validate_user_id
 from switchboard_contracts.notify import MAX_INBOX_LIMIT, InboxRequest, ReadRequest
 
 from switchboard_gateway import notify_params as params
+from switchboard_gateway.auth import SCOPE_BROADCAST, SCOPE_SEND
 from switchboard_gateway.drain import Drain, StreamDrainable
 from switchboard_gateway.event_stream import EventStreamResponse, Write
-from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user, token_teams
 from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS
 from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
 from switchboard_gateway.notify_events import Entry, InboxEvent, Ready, Reset, notification_object
 from switchboard_gateway.settings import GatewaySettings
@@ -122,11 +124,18 @@ class NotificationsApi:
         teams = params.parse_teams(request.query_params.getlist("team"))
         if isinstance(teams, params.Problem):
             return _problem(teams)
+        proven = token_teams(request)
+        if proven is not None:  # with auth, the token says which teams; the parameter is ignored
+            token_param = params.parse_teams(sorted(proven))
+            if isinstance(token_param, params.Problem):
+                return _error(401, f"the token's teams claim is unusable: {token_param.message}")
+            teams = token_param
         raw = request.headers.get("last-event-id")
         if raw is None:
             raw = request.query_params.get("lastEventId")
         after = params.parse_cursor(raw)
-        await self._seen(user, teams if teams or "team" in request.query_params else None)
+        named = teams or "team" in request.query_params or proven is not None
+        await self._seen(user, teams if named else None)
         follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
         await self._users.attach(user, follower)
         try:
@@ -136,6 +145,9 @@ class NotificationsApi:
             else:
                 reset = await follower.begin(after)
                 opening = reset or Ready(follower.last)
+            if raw is not None:  # a resume: was the gap filled, or is the client told to reload?
+                outcome = "recovered" if isinstance(opening, Ready) else "not_recovered"
+                REPLAYS.labels("notifications", outcome).inc()
         except InboxUnavailableError as err:
             await self._users.detach(user, follower)
             return _error(503, str(err))
@@ -149,17 +161,7 @@ class NotificationsApi:
             self._drain.track(drainable)
             await write(sse_event(retry_ms=self._settings.sse_retry_ms))
             await write(opening.sse)
-            keepalive = self._settings.sse_keepalive_seconds
-            while not drainable.ended.is_set():
-                events = await _until_drained(follower.next(keepalive), drainable)
-                if events is None:
-                    break
-                if not events:
-                    await write(sse_comment("keepalive"))
-                for event in events:
-                    await write(event.sse)
-            # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
-            await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
+            await _follow(write, follower, drainable, self._settings.sse_keepalive_seconds)
 
         async def close() -> None:
             self._drain.untrack(drainable)
@@ -215,8 +217,9 @@ class NotificationsApi:
     # -- commands -----------------------------------------------------------------------------
 
     async def send(self, request: Request) -> Response:
-        if self._settings.auth_enabled:
-            return _error(401, "sending needs a service token, which this build cannot check")
+        missing = missing_scope(request, self._settings.auth_enabled, SCOPE_SEND)
+        if missing is not None:
+            return _error(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
             return _problem(body)
@@ -232,8 +235,9 @@ class NotificationsApi:
         )
 
     async def broadcast(self, request: Request) -> Response:
-        if self._settings.auth_enabled:
-            return _error(401, "broadcasting needs a service token, which this build cannot check")
+        missing = missing_scope(request, self._settings.auth_enabled, SCOPE_BROADCAST)
+        if missing is not None:
+            return _error(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
             return _problem(body)
@@ -291,6 +295,24 @@ class NotificationsApi:
         if reply.error is not None:
             return _bus_error(reply.error)
         return JSONResponse({"success": True, "unreadCount": reply.unread_count})
+
+
+async def _follow(
+    write: Write, follower: InboxFollower, drainable: StreamDrainable, keepalive: float
+) -> None:
+    """Live events until the gateway drains the stream; then the browser's reconnect delay."""
+    while not drainable.ended.is_set():
+        events = await _until_drained(follower.next(keepalive), drainable)
+        if events is None:
+            break
+        if not events:
+            await write(sse_comment("keepalive"))
+        for event in events:
+            await write(event.sse)
+            if isinstance(event, Entry):
+                NOTIFICATION_DELIVERIES.labels("sse").inc()
+    # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
+    await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
 
 
 async def _until_drained(

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,13 @@ from switchboard_contracts.presence import TypingEvent
 from switchboard_runtime import Bus
 
 from switchboard_gateway import frames
+from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
 from switchboard_gateway.drain import Drain
+from switchboard_gateway.identity import identity_of, team_refusal
+from switchboard_gateway.limits import UserFrameRates
+from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
 from switchboard_gateway.outbox import Outbox
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.presence_sync import PresenceSync
@@ -31,14 +36,22 @@ from switchboard_gateway.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.rooms import Member, RoomHub
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.tokens import AuthError
 from switchboard_gateway.typing import TypingSource
 from switchboard_gateway.users import UserHub
 
-__all__ = ["CLOSE_INTERNAL_ERROR", "CLOSE_RATE_LIMITED", "Session", "SessionDeps"]
+__all__ = [
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_POLICY_VIOLATION",
+    "CLOSE_RATE_LIMITED",
+    "Session",
+    "SessionDeps",
+]
 
 log = logging.getLogger(__name__)
 
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_RATE_LIMITED = 4429
 
 
@@ -58,6 +71,8 @@ class SessionDeps:
     dashboards: DashboardHub
     drain: Drain
     background: set["asyncio.Task[Any]"]
+    authenticator: Authenticator | None
+    user_rates: UserFrameRates
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run work that must finish even after its connection closed."""
@@ -90,9 +105,13 @@ class Session:
             settings.client_frame_burst,
             settings.client_rate_strikes,
         )
+        identity = identity_of(websocket.scope)
+        self.expires_at = identity.expires_at if identity is not None else None
 
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
+        self._user_limit = self._deps.user_rates.acquire(self.user_id)
+        expiry = asyncio.create_task(self._close_when_expired())
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
@@ -101,6 +120,8 @@ class Session:
                 return
             await self._receive()
         finally:
+            expiry.cancel()
+            self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
             for subscriber in self.dashboards.values():
                 self._deps.dashboards.leave(subscriber)
@@ -151,6 +172,7 @@ class Session:
                 for message in missed:
                     await self.outbox.send(frames.chat_frame(message))
                 recovered = True
+        REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
         self.outbox.offer(frames.replay_frame(room, recovered))
         self._deps.hub.finish_replay(room, member, upto)
 
@@ -177,9 +199,19 @@ class Session:
             await receive
         return None
 
+    async def _close_when_expired(self) -> None:
+        """Close with 1008 when the token expires, unless an ``auth`` frame extended it."""
+        while self.expires_at is not None:
+            remaining = self.expires_at - time.time()
+            if remaining <= 0:
+                self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
+                return
+            await asyncio.sleep(remaining)
+
     async def _on_message(self, message: Message, now: float) -> None:
-        if not self._limit.allow(now):
-            if self._limit.exhausted:
+        if not (self._limit.allow(now) and self._user_limit.allow(now)):
+            RATE_LIMITED.labels("websocket").inc()
+            if self._limit.exhausted or self._user_limit.exhausted:
                 self.outbox.close(CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
             else:
                 self._error("rate_limited", "too many frames; slow down", None)
@@ -208,6 +240,24 @@ class Session:
                 await self._leave_frame(frame)
             case frames.HistoryFrame():
                 await self._history(frame)
+            case frames.AuthFrame():
+                await self._auth_frame(frame)
+
+    async def _auth_frame(self, frame: frames.AuthFrame) -> None:
+        authenticator = self._deps.authenticator
+        if authenticator is None:
+            self._error("unsupported", "authentication is disabled on this gateway", "auth")
+            return
+        try:
+            identity = await authenticator.verify(frame.token)
+        except AuthError as err:
+            self._error("unauthorized", str(err), "auth")
+            return
+        if identity.user_id != self.user_id:
+            self._error("forbidden", "the token is for another user", "auth")
+            return
+        self.expires_at = identity.expires_at
+        self.outbox.offer(frames.auth_frame(identity.expires_at))
 
     def _error(self, code: str, message: str, ref: str | None) -> None:
         self.outbox.offer(frames.error_frame(code, message, ref))
@@ -288,6 +338,11 @@ class Session:
             return
         team = dashboard_team(frame.room)
         if team is not None:
+            identity = identity_of(self._websocket.scope)
+            refused = team_refusal(identity, self._deps.settings.auth_enabled, team)
+            if refused is not None:
+                self._error("forbidden", refused, frame.room)
+                return
             subscriber = DashboardSubscriber(team, self.outbox.offer, lambda: self.outbox.pending)
             self.dashboards[frame.room] = subscriber
             self._deps.dashboards.join(subscriber)

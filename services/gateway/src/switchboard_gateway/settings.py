@@ -1,4 +1,6 @@
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from switchboard_runtime import ServiceSettings
 
 __all__ = ["GatewaySettings"]
@@ -7,6 +9,34 @@ __all__ = ["GatewaySettings"]
 class GatewaySettings(ServiceSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     auth_enabled: bool = Field(default=False, description="Off only for local development")
+    jwt_secret: str | None = Field(
+        default=None, description="HS256 key of client tokens (or JWKS_URL, or both)"
+    )
+    jwks_url: str | None = Field(default=None, description="Public keys for RS256/ES256 tokens")
+    jwt_audience: str | None = Field(default=None, description="Required 'aud' when set")
+    jwt_issuer: str | None = Field(default=None, description="Required 'iss' when set")
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    jwks_min_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="An unknown 'kid' refetches the JWKS at most this often"
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated exact origins for WebSocket/SSE handshakes and CORS; "
+        "empty allows any (local development)",
+    )
+    http_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger HTTP request bodies get 413"
+    )
+    max_connections_per_user: int = Field(
+        default=20, ge=1, description="WebSocket connections of one user per gateway; more: 1013"
+    )
+    max_streams_per_user: int = Field(
+        default=5, ge=1, description="SSE and long-poll streams of one user per gateway; more: 429"
+    )
+    user_frames_per_second: float = Field(
+        default=100.0, gt=0, description="Frames one user may send per second over all connections"
+    )
+    user_frame_burst: int = Field(default=200, ge=1, description="... and in a burst")
     outbox_frames: int = Field(
         default=1000,
         ge=1,
@@ -95,3 +125,13 @@ class GatewaySettings(ServiceSettings):
         """Closes are spread over half of SHUTDOWN_TIMEOUT_SECONDS (the chart's drainSeconds);
         the other half is for requests in flight and the process's own shutdown."""
         return self.shutdown_timeout_seconds / 2
+
+    @model_validator(mode="after")
+    def _auth_needs_a_key(self) -> Self:
+        if self.auth_enabled and not (self.jwt_secret or self.jwks_url):
+            raise ValueError("AUTH_ENABLED needs JWT_SECRET or JWKS_URL")
+        return self
+
+    @property
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]

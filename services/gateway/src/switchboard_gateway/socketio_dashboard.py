@@ -31,9 +31,10 @@ from switchboard_gateway.dashboard_events import (
     metrics_payload,
 )
 from switchboard_gateway.dashboard_feed import DashboardFeed
-from switchboard_gateway.identity import IdentityError, resolve_user
+from switchboard_gateway.identity import IdentityError, identity_of, resolve_user, team_refusal
 from switchboard_gateway.log_filter import LogFilterError, parse_log_filter
 from switchboard_gateway.socketio_audience import LogSubscription, SocketIoAudience
+from switchboard_gateway.tokens import Identity
 
 __all__ = ["LOGS", "METRICS", "SocketIoDashboard"]
 
@@ -66,6 +67,7 @@ class SocketIoDashboard:
         self._policy = policy
         self._auth_enabled = auth_enabled
         self.audience = SocketIoAudience()
+        self._identities: dict[str, Identity | None] = {}
         feed.add_listener(self)
         sio.on("connect", self._metrics_connect, namespace=METRICS)
         sio.on("join-team", self._join_team, namespace=METRICS)
@@ -77,15 +79,21 @@ class SocketIoDashboard:
 
     # -- client events
 
-    def _identify(self, environ: dict[str, Any]) -> str:
+    def _identify(self, sid: str, environ: dict[str, Any]) -> str:
         """The user, as for every other connection; a refusal is the client's connect_error."""
+        connection = HTTPConnection(environ["asgi.scope"])
         try:
-            return resolve_user(HTTPConnection(environ["asgi.scope"]), self._auth_enabled)
+            user = resolve_user(connection, self._auth_enabled)
         except IdentityError as err:
             raise socketio.exceptions.ConnectionRefusedError(str(err)) from None
+        self._identities[sid] = identity_of(connection)
+        return user
+
+    def _team_refusal(self, sid: str, team: str) -> str | None:
+        return team_refusal(self._identities.get(sid), self._auth_enabled, team)
 
     async def _metrics_connect(self, sid: str, environ: dict[str, Any], *_: Any) -> None:
-        self._identify(environ)
+        self._identify(sid, environ)
 
     async def _refuse(self, sid: str, namespace: str, code: str, message: str) -> Ack:
         await self._sio.emit(
@@ -98,6 +106,9 @@ class SocketIoDashboard:
             team = _team_of(data)
         except ValueError as err:
             return await self._refuse(sid, METRICS, "invalid_team", str(err))
+        refused = self._team_refusal(sid, team)
+        if refused is not None:
+            return await self._refuse(sid, METRICS, "forbidden", refused)
         self.audience.join_team(sid, team)
         await self._sio.enter_room(sid, TEAM_ROOM_PREFIX + team, namespace=METRICS)
         latest = self._feed.latest
@@ -119,10 +130,11 @@ class SocketIoDashboard:
         return {"success": True, "team": team}
 
     async def _metrics_disconnect(self, sid: str, *_: Any) -> None:
+        self._identities.pop(sid, None)
         self.audience.leave_all_teams(sid)
 
     async def _logs_connect(self, sid: str, environ: dict[str, Any], *_: Any) -> None:
-        self._identify(environ)
+        self._identify(sid, environ)
         self.audience.connect_logs(sid)
         self._feed.want_logs(True)
 
@@ -137,11 +149,15 @@ class SocketIoDashboard:
             wanted = parse_log_filter(fields.get("level"), fields.get("source"))
         except (ValueError, LogFilterError) as err:
             return await self._refuse(sid, LOGS, "invalid_subscription", str(err))
+        refused = None if team is None else self._team_refusal(sid, team)
+        if refused is not None:
+            return await self._refuse(sid, LOGS, "forbidden", refused)
         self.audience.subscribe_logs(sid, LogSubscription(team or DEFAULT_VIEW, wanted))
         await self._feed.logs_followed()  # the ack means: entries from now on reach you
         return {"success": True, **wanted.describe()}
 
     async def _logs_disconnect(self, sid: str, *_: Any) -> None:
+        self._identities.pop(sid, None)
         if self.audience.disconnect_logs(sid):
             self._feed.want_logs(False)
 

@@ -19,6 +19,7 @@ from switchboard_contracts import subjects
 from switchboard_contracts.notify import Notification, UnreadEvent
 from switchboard_runtime import Bus
 
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
 from switchboard_gateway.notify_events import Entry, Unread
 
 __all__ = ["KnownUsers", "Subscriber", "UserHub"]
@@ -69,6 +70,8 @@ class _Socket:
 
     def push(self, event: Entry | Unread) -> None:
         self._deliver(event.frame)
+        if isinstance(event, Entry):
+            NOTIFICATION_DELIVERIES.labels("websocket").inc()
 
     def resync(self) -> None:
         pass

@@ -14,6 +14,7 @@ from switchboard_metrics_collector.alerts import AlertEvaluator
 from switchboard_metrics_collector.cluster import ClusterView
 from switchboard_metrics_collector.host import HostSampler
 from switchboard_metrics_collector.log_relay import LogRelay
+from switchboard_metrics_collector.metrics import ALERTS_RAISED
 from switchboard_metrics_collector.views import build_views
 
 __all__ = ["DashboardPublisher"]
@@ -56,6 +57,8 @@ class DashboardPublisher:
                 change.message,
             )
             await self._publish(subjects.DASHBOARD_ALERT, change.encode())
+            if not change.resolved:
+                ALERTS_RAISED.labels(change.severity).inc()
         update = DashboardUpdate(views=views, active_alerts=self._evaluator.active())
         await self._publish(subjects.DASHBOARD_METRICS, update.encode())
         return update

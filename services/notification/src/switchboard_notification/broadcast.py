@@ -30,6 +30,7 @@ from switchboard_contracts.notify import (
 from switchboard_runtime import ensure_consumer
 from switchboard_runtime.ask import ask
 
+from switchboard_notification.metrics import BROADCASTS
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 
 __all__ = ["BroadcastWorker", "accept_broadcast"]
@@ -59,6 +60,7 @@ async def accept_broadcast(js: JetStreamContext, request: BroadcastRequest) -> B
         stream=streams.NOTIFY_JOBS.name,
         headers={"Nats-Msg-Id": job.id},
     )
+    BROADCASTS.inc()
     return BroadcastReply(broadcast_id=job.id)
 
 

@@ -15,6 +15,8 @@ from switchboard_contracts.notify import (
 )
 from switchboard_runtime.sequencer import SubjectSequencer
 
+from switchboard_notification.metrics import SENDS
+
 __all__ = ["NotificationSender", "broadcast_notification_id"]
 
 _BROADCAST_NAMESPACE = uuid.UUID("3c0d2b6e-96a4-4a55-8f3e-0c8f3a1b7d21")
@@ -76,7 +78,9 @@ class NotificationSender:
             broadcast_id=broadcast_id,
             team=team,
         )
-        return await self._sequencer.publish(user_id, draft, notification_id)
+        stored = await self._sequencer.publish(user_id, draft, notification_id)
+        SENDS.labels(kind).inc()
+        return stored
 
     async def head(self, user_id: str) -> int:
         """The user's newest cursor."""

@@ -1,0 +1,50 @@
+from switchboard_gateway.connections import Admission
+from switchboard_gateway.limits import UserCounter, UserFrameRates
+
+
+def test_a_user_counter_admits_up_to_the_limit_per_user() -> None:
+    counter = UserCounter(2)
+    assert counter.enter("a")
+    assert counter.enter("a")
+    assert not counter.enter("a")
+    assert counter.enter("b")
+    counter.leave("a")
+    assert counter.enter("a")
+    counter.leave("a")
+    counter.leave("a")
+    assert counter.count("a") == 0
+
+
+def test_admission_names_which_limit_refused() -> None:
+    admission = Admission(limit=3, per_user=2)
+    assert admission.enter("a") is None
+    assert admission.enter("a") is None
+    assert admission.enter("a") == "too many connections for this user; close one first"
+    assert admission.enter("b") is None
+    assert admission.enter("c") == "connection limit reached; retry later"
+    admission.leave("a")
+    assert admission.enter("c") is None
+
+
+def test_a_users_connections_share_one_bucket() -> None:
+    rates = UserFrameRates(rate=1.0, burst=2, strikes=2)
+    one = rates.acquire("a")
+    two = rates.acquire("a")
+    assert one is two
+    assert one.allow(0.0)
+    assert two.allow(0.0)
+    assert not one.allow(0.0)
+    assert not two.allow(0.0)
+    assert one.exhausted
+    assert rates.acquire("b") is not one
+
+
+def test_the_bucket_is_dropped_with_the_users_last_connection() -> None:
+    rates = UserFrameRates(rate=1.0, burst=1, strikes=5)
+    first = rates.acquire("a")
+    rates.acquire("a")
+    rates.release("a")
+    assert rates.acquire("a") is first
+    rates.release("a")
+    rates.release("a")
+    assert rates.acquire("a") is not first

@@ -1,0 +1,469 @@
+"""Authentication, origins, authorisation and per-user limits at the edge, with AUTH_ENABLED=true.
+
+Each hostile case asserts the documented status or close code and that nothing was subscribed
+or stored: the room's presence stays empty, the inbox stays empty, the connection gauges of
+``/metrics`` are back where they were.
+"""
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from switchboard_devstack import Stack
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.sioclient import SocketIoRecorder
+from switchboard_devstack.sseclient import EventClient
+from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.stores import Stores
+from switchboard_devstack.wsclient import FrameClient
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "test-secret-" + "x" * 32
+AUDIENCE = "switchboard"
+ISSUER = "https://issuer.test"
+ALLOWED_ORIGIN = "https://app.example"
+BODY_LIMIT = 2048
+PER_USER_CONNECTIONS = 2
+
+
+def token(sub: str, *, ttl: float = 300, key: str = SECRET, **claims: Any) -> str:
+    now = time.time()
+    payload: dict[str, Any] = {
+        "sub": sub,
+        "aud": AUDIENCE,
+        "iss": ISSUER,
+        "iat": int(now),
+        "exp": now + ttl,
+    }
+    payload.update(claims)
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, "HS256")
+
+
+def bearer(sub: str, **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(sub, **claims)}"}
+
+
+def service(*scopes: str) -> dict[str, str]:
+    return bearer("backend-service", scope=" ".join(scopes))
+
+
+def new_room() -> str:
+    return f"room-{secrets.token_hex(4)}"
+
+
+def unsigned(sub: str) -> str:
+    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
+    claims = {"sub": sub, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 300}
+    body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
+    return f"{header}.{body}."
+
+
+@pytest.fixture(scope="module")
+def gateway(stores: Stores) -> Iterator[ServiceHandle]:
+    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-edge-auth")
+    stack.add("persistence")
+    stack.add("chat")
+    stack.add("notification")
+    stack.add(
+        "gateway",
+        env={
+            "AUTH_ENABLED": "true",
+            "JWT_SECRET": SECRET,
+            "JWT_AUDIENCE": AUDIENCE,
+            "JWT_ISSUER": ISSUER,
+            "JWT_LEEWAY_SECONDS": "0",
+            "ALLOWED_ORIGINS": ALLOWED_ORIGIN,
+            "HTTP_MAX_BODY_BYTES": str(BODY_LIMIT),
+            "MAX_CONNECTIONS_PER_USER": str(PER_USER_CONNECTIONS),
+            "MAX_STREAMS_PER_USER": "1",
+            "CLIENT_FRAMES_PER_SECOND": "1000",
+            "CLIENT_FRAME_BURST": "1000",
+            "USER_FRAMES_PER_SECOND": "1",
+            "USER_FRAME_BURST": "5",
+            "CLIENT_RATE_STRIKES": "5",
+        },
+    )
+    try:
+        stack.start()
+        yield stack["gateway"]
+    finally:
+        stack.stop()
+
+
+async def gauges(gateway: ServiceHandle) -> dict[str, float]:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{gateway.url}/metrics")).text
+    return {
+        sample.labels["transport"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "switchboard_gateway_connections"
+        for sample in family.samples
+    }
+
+
+async def online_in(gateway: ServiceHandle, room: str, viewer: str = "observer") -> list[str]:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        answer = await http.get(f"/api/rooms/{room}/presence", headers=bearer(viewer))
+    assert answer.status_code == 200, answer.text
+    return [user["userId"] for user in answer.json()["onlineUsers"]]
+
+
+async def until_nobody_in(gateway: ServiceHandle, room: str) -> None:
+    """Poll the room's presence until it is empty (it is synchronised across gateways)."""
+    async with asyncio.timeout(10):
+        while await online_in(gateway, room):  # noqa: ASYNC110 (polling an HTTP endpoint)
+            await asyncio.sleep(0.1)
+
+
+async def read_until_closed(ws: ClientConnection) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            await ws.recv()
+
+
+async def handshake_status(url: str, **kwargs: Any) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, open_timeout=10, **kwargs):
+            pass
+    return refused.value.response.status_code
+
+
+# --- tokens at the handshake ----------------------------------------------------------------
+
+HOSTILE_TOKENS: dict[str, Callable[[], str]] = {
+    "expired": lambda: token("mallory", ttl=-60),
+    "not yet valid": lambda: token("mallory", nbf=int(time.time()) + 600),
+    "wrong audience": lambda: token("mallory", aud="someone-else"),
+    "wrong issuer": lambda: token("mallory", iss="https://evil.test"),
+    "alg none": lambda: unsigned("mallory"),
+    "wrong secret": lambda: token("mallory", key="not-the-secret-" + "y" * 32),
+    "garbage": lambda: "not.a.jwt",
+}
+
+
+@pytest.mark.parametrize("case", ["no token", *HOSTILE_TOKENS])
+async def test_a_websocket_without_a_valid_token_is_refused_with_401_before_subscribing(
+    gateway: ServiceHandle, case: str
+) -> None:
+    room = new_room()
+    before = await gauges(gateway)
+    query = "" if case == "no token" else f"?token={HOSTILE_TOKENS[case]()}"
+    assert await handshake_status(f"{gateway.ws_url}/chat/{room}{query}") == 401
+    assert await handshake_status(f"{gateway.ws_url}/ws{query}") == 401
+    assert await online_in(gateway, room) == []
+    assert (await gauges(gateway)).get("websocket", 0) == before.get("websocket", 0)
+
+
+@pytest.mark.parametrize("case", ["no token", *HOSTILE_TOKENS])
+async def test_http_sse_and_long_poll_without_a_valid_token_answer_401(
+    gateway: ServiceHandle, case: str
+) -> None:
+    headers = {} if case == "no token" else {"Authorization": f"Bearer {HOSTILE_TOKENS[case]()}"}
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as http:
+        for path in (
+            "/api/notifications/stream",
+            "/api/notifications/poll?timeout=0",
+            "/api/notifications",
+            "/api/rooms",
+        ):
+            answer = await http.get(path)
+            assert answer.status_code == 401, path
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert answer.json()["error"]
+        assert (await http.post("/api/rooms", json={"id": new_room()})).status_code == 401
+
+
+@pytest.mark.parametrize("where", ["header", "cookie", "query"])
+async def test_the_token_is_taken_from_the_header_the_cookie_or_the_query(
+    gateway: ServiceHandle, where: str
+) -> None:
+    value = token("alice")
+    url = f"{gateway.ws_url}/ws"
+    kwargs: dict[str, Any] = {}
+    if where == "header":
+        kwargs["additional_headers"] = {"Authorization": f"Bearer {value}"}
+    elif where == "cookie":
+        kwargs["additional_headers"] = {"Cookie": f"access_token={value}"}
+    else:
+        url += f"?token={value}"
+    async with connect(url, open_timeout=10, **kwargs) as ws:
+        greeting = await asyncio.wait_for(ws.recv(), 10)
+    assert "Connected successfully" in str(greeting)
+
+
+async def test_the_user_comes_from_the_token_and_the_user_id_parameter_is_ignored(
+    gateway: ServiceHandle,
+) -> None:
+    room = new_room()
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={token('bob')}"):
+        assert await online_in(gateway, room) == ["bob"]
+
+
+# --- expiry mid-connection --------------------------------------------------------------------
+
+
+async def test_a_connection_whose_token_expires_is_closed_with_1008(
+    gateway: ServiceHandle,
+) -> None:
+    room = new_room()
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('carol', ttl=2)}") as c:
+        await c.wait_for("notification")
+        async with asyncio.timeout(10):
+            await c.closed.wait()
+        assert c.ws.close_code == 1008
+    await until_nobody_in(gateway, room)
+
+
+async def test_a_fresh_token_in_an_auth_frame_keeps_the_connection_open(
+    gateway: ServiceHandle,
+) -> None:
+    short = token("dave", ttl=2)
+    async with FrameClient(f"{gateway.ws_url}/ws?token={short}") as dave:
+        await dave.send({"type": "auth", "payload": {"token": token("dave", ttl=300)}})
+        renewed = await dave.wait_for("auth")
+        assert renewed["payload"]["expiresAt"]
+        await asyncio.sleep(3)  # past the first token's expiry: nothing to wait for but time
+        await dave.send({"type": "ping", "payload": "still here"})
+        await dave.wait_for("pong")
+        assert not dave.closed.is_set()
+
+
+async def test_an_auth_frame_for_another_user_or_an_expired_token_is_refused(
+    gateway: ServiceHandle,
+) -> None:
+    async with FrameClient(f"{gateway.ws_url}/ws?token={token('erin', ttl=300)}") as erin:
+        await erin.send({"type": "auth", "payload": {"token": token("mallory")}})
+        forbidden = await erin.wait_for("error", lambda f: f["payload"]["ref"] == "auth")
+        assert forbidden["payload"]["code"] == "forbidden"
+        await erin.send({"type": "auth", "payload": {"token": token("erin", ttl=-60)}})
+        await erin.wait_for("error", lambda f: f["payload"]["code"] == "unauthorized")
+        assert erin.of_type("auth") == []
+
+
+# --- origins ----------------------------------------------------------------------------------
+
+
+async def test_a_foreign_origin_is_refused_with_403_on_websocket_and_sse(
+    gateway: ServiceHandle,
+) -> None:
+    room = new_room()
+    value = token("frank")
+    url = f"{gateway.ws_url}/chat/{room}?token={value}"
+    assert await handshake_status(url, origin="https://evil.example") == 403
+    assert await online_in(gateway, room) == []
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        answer = await http.get(
+            "/api/notifications/stream",
+            headers={"Origin": "https://evil.example", "Authorization": f"Bearer {value}"},
+        )
+    assert answer.status_code == 403
+    async with connect(url, origin=ALLOWED_ORIGIN, open_timeout=10) as ws:  # type: ignore[arg-type]
+        await asyncio.wait_for(ws.recv(), 10)
+
+
+async def test_cors_answers_the_allowed_origin_only(gateway: ServiceHandle) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        preflight = {"Access-Control-Request-Method": "POST"}
+        allowed = await http.options(
+            "/api/notifications/send", headers={"Origin": ALLOWED_ORIGIN, **preflight}
+        )
+        foreign = await http.options(
+            "/api/notifications/send", headers={"Origin": "https://evil.example", **preflight}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+# --- authorisation ----------------------------------------------------------------------------
+
+
+async def test_sending_and_broadcasting_need_a_service_scope(gateway: ServiceHandle) -> None:
+    body = {"userId": "grace", "type": "info", "title": "hi", "message": "m"}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        as_user = await http.post("/api/notifications/send", json=body, headers=bearer("grace"))
+        wrong = await http.post(
+            "/api/notifications/send", json=body, headers=service("notifications:broadcast")
+        )
+        no_broadcast = await http.post(
+            "/api/notifications/broadcast",
+            json={"type": "info", "title": "all", "message": "m"},
+            headers=service("notifications:send"),
+        )
+        inbox = await http.get("/api/notifications", headers=bearer("grace"))
+        assert inbox.json()["notifications"] == []
+        sent = await http.post(
+            "/api/notifications/send", json=body, headers=service("notifications:send")
+        )
+        inbox = await http.get("/api/notifications", headers=bearer("grace"))
+    assert (as_user.status_code, wrong.status_code, no_broadcast.status_code) == (403, 403, 403)
+    assert "notifications:send" in as_user.json()["error"]
+    assert sent.status_code == 200, sent.text
+    assert [n["title"] for n in inbox.json()["notifications"]] == ["hi"]
+
+
+async def test_a_user_reads_only_their_own_inbox(gateway: ServiceHandle) -> None:
+    victim = f"victim-{secrets.token_hex(3)}"
+    body = {"userId": victim, "type": "info", "title": "secret", "message": "m"}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        sent = await http.post(
+            "/api/notifications/send", json=body, headers=service("notifications:send")
+        )
+        assert sent.status_code == 200
+        theirs = await http.get(f"/api/notifications?userId={victim}", headers=bearer("mallory"))
+        poll = await http.get(
+            f"/api/notifications/poll?userId={victim}&cursor=0&timeout=0",
+            headers=bearer("mallory"),
+        )
+        own = await http.get("/api/notifications", headers=bearer(victim))
+    assert theirs.status_code == 200
+    assert all(n["title"] != "secret" for n in theirs.json()["notifications"])
+    assert all(n["title"] != "secret" for n in poll.json()["notifications"])
+    assert [n["title"] for n in own.json()["notifications"]] == ["secret"]
+
+
+async def test_private_rooms_need_a_rooms_scope_and_refuse_non_members(
+    gateway: ServiceHandle,
+) -> None:
+    room = new_room()
+    spec = {"id": room, "name": "Board", "private": True, "members": ["henry"]}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        as_user = await http.post("/api/rooms", json=spec, headers=bearer("henry"))
+        created = await http.post("/api/rooms", json=spec, headers=service("rooms:manage"))
+        history = await http.get(f"/api/rooms/{room}/messages", headers=bearer("mallory"))
+    assert as_user.status_code == 403
+    assert created.status_code == 201, created.text
+    assert history.status_code == 403
+    assert await handshake_status(f"{gateway.ws_url}/chat/{room}?token={token('mallory')}") == 403
+    async with FrameClient(f"{gateway.ws_url}/ws?token={token('mallory')}") as mallory:
+        await mallory.send({"type": "join", "payload": {"room": room}})
+        refused = await mallory.wait_for("error", lambda f: f["payload"]["ref"] == room)
+    assert refused["payload"]["code"] == "forbidden"
+    assert await online_in(gateway, room, viewer="henry") == []
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('henry')}") as henry:
+        await henry.wait_for("presence")
+        assert await online_in(gateway, room, viewer="henry") == ["henry"]
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+async def test_too_many_connections_of_one_user_are_closed_with_1013(
+    gateway: ServiceHandle,
+) -> None:
+    user = f"ivan-{secrets.token_hex(3)}"
+    url = f"{gateway.ws_url}/ws?token={token(user)}"
+    async with FrameClient(url) as first, FrameClient(url) as second:
+        await first.wait_for("notification")
+        await second.wait_for("notification")
+        async with connect(url, open_timeout=10) as third:
+            with pytest.raises(ConnectionClosed) as closed:
+                await read_until_closed(third)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        async with FrameClient(f"{gateway.ws_url}/ws?token={token('judy')}") as other:
+            await other.wait_for("notification")
+
+
+async def test_a_second_stream_of_one_user_is_refused_with_429(gateway: ServiceHandle) -> None:
+    value = token(f"kate-{secrets.token_hex(3)}")
+    url = f"{gateway.url}/api/notifications/stream?token={value}"
+    async with EventClient(url) as stream:
+        await stream.wait_for("ready")
+        async with httpx.AsyncClient() as http:
+            second = await http.get(f"{gateway.url}/api/notifications/poll?token={value}")
+        assert second.status_code == 429
+    async with EventClient(url) as again:  # the first one's slot is free again
+        await again.wait_for("ready")
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_and_stores_nothing(
+    gateway: ServiceHandle,
+) -> None:
+    user = f"leo-{secrets.token_hex(3)}"
+    body = {"userId": user, "type": "info", "title": "big", "message": "m" * BODY_LIMIT}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        answer = await http.post(
+            "/api/notifications/send", json=body, headers=service("notifications:send")
+        )
+        inbox = await http.get("/api/notifications", headers=bearer(user))
+    assert answer.status_code == 413
+    assert inbox.json()["notifications"] == []
+
+
+async def test_a_user_flooding_over_several_connections_is_cut_off_and_others_still_chat(
+    gateway: ServiceHandle,
+) -> None:
+    room = new_room()
+    flooder = f"mike-{secrets.token_hex(3)}"
+    url = f"{gateway.ws_url}/chat/{room}?token={token(flooder)}"
+    async with (
+        FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('nina')}") as nina,
+        FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('oscar')}") as oscar,
+        FrameClient(url) as one,
+        FrameClient(url) as two,
+    ):
+        for i in range(20):
+            await (one if i % 2 else two).send({"type": "ping", "payload": i})
+        async with asyncio.timeout(10):
+            while not (one.closed.is_set() or two.closed.is_set()):
+                await (one if not one.closed.is_set() else two).send({"type": "ping"})
+                await asyncio.sleep(0.05)
+        codes = {c.ws.close_code for c in (one, two) if c.closed.is_set()}
+        assert codes == {4429}
+        refused = [
+            f
+            for c in (one, two)
+            for f in c.of_type("error")
+            if f["payload"]["code"] == "rate_limited"
+        ]
+        assert refused, "the flood got error frames before the close"
+        await nina.send({"type": "chat", "payload": {"content": "unaffected"}})
+        await oscar.wait_for("chat", lambda f: f["payload"]["content"] == "unaffected")
+
+
+# --- team dashboards --------------------------------------------------------------------------
+
+
+async def test_a_team_dashboard_is_only_for_members_of_the_team(gateway: ServiceHandle) -> None:
+    member = token("pat", teams="ops")
+    outsider = token("quinn", teams="sales")
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        refused = await http.get(f"/api/dashboard/stream?team=ops&token={outsider}")
+        async with http.stream("GET", f"/api/dashboard/stream?team=ops&token={member}") as allowed:
+            assert allowed.status_code == 200
+    assert refused.status_code == 403
+    async with FrameClient(f"{gateway.ws_url}/ws?token={outsider}") as quinn:
+        await quinn.send({"type": "join", "payload": {"room": "dashboard:ops"}})
+        error = await quinn.wait_for("error", lambda f: f["payload"]["ref"] == "dashboard:ops")
+    assert error["payload"]["code"] == "forbidden"
+    url = f"{gateway.url}?token={outsider}"
+    async with SocketIoRecorder(url, ["/metrics"], ["metrics-update", "error"]) as sio:
+        ack = await sio.call("join-team", "ops", namespace="/metrics")
+    assert ack["success"] is False
+    assert sio.of("metrics-update") == []
+    url = f"{gateway.url}?token={member}"
+    async with SocketIoRecorder(url, ["/metrics"], ["metrics-update"]) as sio:
+        ack = await sio.call("join-team", "ops", namespace="/metrics")
+    assert ack == {"success": True, "team": "ops"}
+
+
+async def test_socket_io_without_a_token_is_refused_at_the_handshake(
+    gateway: ServiceHandle,
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        polling = await http.get("/socket.io/?EIO=4&transport=polling")
+        allowed = await http.get(f"/socket.io/?EIO=4&transport=polling&token={token('rita')}")
+    assert polling.status_code == 401
+    assert allowed.status_code == 200
+    assert await handshake_status(f"{gateway.ws_url}/socket.io/?EIO=4&transport=websocket") == 401
