@@ -57,6 +57,7 @@ def stack(stores: Stores) -> Iterator[Stack]:
         env={"LOG_LEVEL": "INFO"},
     )
     stack.add("persistence")
+    stack.add("notification")  # owns NOTIFY, which persistence drains too
     for label in ("chat", "chat-2"):  # every chat instance publishes; gateways keep the newest
         stack.add(
             "chat",

@@ -68,6 +68,7 @@ def stack(stores: Stores) -> Iterator[Stack]:
         env={"LOG_LEVEL": "INFO", "RESUME_MAX_MESSAGES": str(RESUME_MAX_MESSAGES)},
     )
     stack.add("persistence")
+    stack.add("notification")  # owns NOTIFY, which persistence drains too
     stack.add("chat")
     stack.add(
         "gateway",

@@ -28,6 +28,7 @@ def stack(stores: Stores) -> Iterator[Stack]:
         env={"LOG_LEVEL": "INFO"},
     )
     stack.add("persistence")
+    stack.add("notification")  # owns NOTIFY, which persistence drains too
     stack.add("chat")
     stack.add("gateway")
     try:
