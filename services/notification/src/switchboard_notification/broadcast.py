@@ -91,16 +91,21 @@ class BroadcastWorker:
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
         sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
         self.consuming = True
-        while not self._stopping:
-            try:
-                [msg] = await sub.fetch(1, timeout=1.0)
-            except NatsTimeoutError:
-                continue
-            except Exception:
-                log.exception("fetching broadcast jobs failed; retrying")
-                await asyncio.sleep(RETRY_DELAY_SECONDS)
-                continue
-            await self._take(msg)
+        try:
+            while not self._stopping:
+                try:
+                    [msg] = await sub.fetch(1, timeout=1.0)
+                except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
+                    continue
+                except Exception:
+                    log.exception("fetching broadcast jobs failed; retrying")
+                    await asyncio.sleep(RETRY_DELAY_SECONDS)
+                    continue
+                await self._take(msg)
+        finally:
+            # Before the connection drains: nats-py's drain waits for this subscription's queue,
+            # where fetch leaves status messages nobody takes, and stop then hung until killed.
+            await sub.unsubscribe()
 
     def stop(self) -> None:
         self._stopping = True

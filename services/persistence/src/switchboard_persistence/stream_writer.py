@@ -88,6 +88,9 @@ class StreamWriter(Generic[M]):
                 await self._write(batch)
         finally:
             lag.cancel()
+            # Before the connection drains: nats-py's drain waits for this subscription's queue,
+            # where fetch leaves status messages nobody takes, and stop then hung until killed.
+            await sub.unsubscribe()
 
     def stop(self) -> None:
         """Finish the batch in hand, then return (nats-py may swallow a cancellation in fetch)."""
