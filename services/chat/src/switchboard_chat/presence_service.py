@@ -171,7 +171,7 @@ class PresenceService:
     async def _publish(self, room: str) -> None:
         snapshot = self._state.snapshot(room)
         try:
-            await self._bus.nc.publish(subjects.chat_presence(room), snapshot.encode())
+            await self._bus.publish(subjects.chat_presence(room), snapshot.encode())
         except Exception:
             log.exception("publishing the presence of %s failed", room)
         if snapshot.count == 0:

@@ -75,7 +75,7 @@ class StoreClient:
 
     async def _request(self, subject: str, message: BusMessage, timeout: float) -> bytes:
         try:
-            reply = await self._bus.nc.request(subject, message.encode(), timeout=timeout)
+            reply = await self._bus.request(subject, message.encode(), timeout=timeout)
         except (NatsTimeoutError, NoRespondersError) as err:
             raise StoreUnavailableError(f"{subject} did not answer in time") from err
         return reply.data

@@ -307,7 +307,7 @@ class Session:
     async def _publish_typing(self, room: str, is_typing: bool) -> None:
         event = TypingEvent(room=room, user_id=self.user_id, is_typing=is_typing)
         try:
-            await self._deps.bus.nc.publish(subjects.chat_typing(room), event.encode())
+            await self._deps.bus.publish(subjects.chat_typing(room), event.encode())
         except Exception:
             log.warning("publishing a typing event failed")
 

@@ -27,7 +27,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_runtime import ensure_consumer
+from switchboard_runtime import ensure_consumer, stream_publish
 from switchboard_runtime.ask import ask
 
 from switchboard_notification.metrics import BROADCASTS
@@ -54,7 +54,8 @@ async def accept_broadcast(js: JetStreamContext, request: BroadcastRequest) -> B
         message=request.message,
         timestamp=int(time.time() * 1000),
     )
-    await js.publish(
+    await stream_publish(
+        js,
         subjects.NOTIFY_JOB_BROADCAST,
         job.encode(),
         stream=streams.NOTIFY_JOBS.name,
