@@ -78,11 +78,13 @@ class DashboardPublisher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        next_at = loop.time() + self._interval  # a first CPU reading needs an interval behind it
         while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
             try:
                 await self.tick()
             except Exception:
                 log.exception("publishing dashboard metrics failed")
             next_at += self._interval
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            if next_at <= loop.time():  # fell behind: skip the missed ticks, never burst them
+                next_at = loop.time() + self._interval

@@ -1,6 +1,7 @@
 """The host's figures, measured with psutil: CPU, memory and disk usage, uptime."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -19,15 +20,32 @@ class HostSample:
     """Seconds since the host booted."""
 
 
+MIN_CPU_INTERVAL_SECONDS = 0.5
+
+
 class HostSampler:
-    def __init__(self, disk_path: str = "/") -> None:
+    """CPU usage is measured since the previous measurement, never over less than
+    ``MIN_CPU_INTERVAL_SECONDS``: two samples close together (a late tick followed by the next)
+    would measure nothing and read 0 %, so the second repeats the first."""
+
+    def __init__(self, disk_path: str = "/", clock: Callable[[], float] = time.monotonic) -> None:
         self._disk_path = disk_path
+        self._clock = clock
         psutil.cpu_percent(interval=None)  # the first reading only starts the measurement
+        self._cpu_at = clock()
+        self._cpu: float | None = None
+
+    def _cpu_usage(self) -> float:
+        now = self._clock()
+        if self._cpu is None or now - self._cpu_at >= MIN_CPU_INTERVAL_SECONDS:
+            self._cpu = round(float(psutil.cpu_percent(interval=None)), 2)
+            self._cpu_at = now
+        return self._cpu
 
     def sample(self) -> HostSample:
         memory = psutil.virtual_memory()
         return HostSample(
-            cpu_usage=round(float(psutil.cpu_percent(interval=None)), 2),
+            cpu_usage=self._cpu_usage(),
             memory_usage=round(float(memory.percent), 2),
             memory_total=int(memory.total),
             disk_usage=round(float(psutil.disk_usage(self._disk_path).percent), 2),
