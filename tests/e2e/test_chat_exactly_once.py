@@ -69,6 +69,7 @@ def stack(stores: Stores) -> Iterator[Stack]:
     stack.add("persistence")
     stack.add("chat")
     stack.add("chat", label="chat-2")  # retries may reach another instance
+    stack.add("notification")  # owns NOTIFY, which persistence drains too
     stack.add("gateway")
     stack.add("gateway", label="gateway-2")
     try:
@@ -119,6 +120,9 @@ async def test_retries_through_both_gateways_at_once_are_one_message(stack: Stac
         FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as tab1,
         FrameClient(f"{stack['gateway-2'].ws_url}/chat/{room}?userId=alice") as tab2,
     ):
+        # both tabs in the room (their presence frame) before the race, or one may miss it
+        await tab1.wait_for("presence")
+        await tab2.wait_for("presence")
         await asyncio.gather(tab1.send(chat("racing", "c-1")), tab2.send(chat("racing", "c-1")))
         ack1, ack2 = await tab1.wait_for("ack"), await tab2.wait_for("ack")
         await tab1.send(chat("next"))
