@@ -1,0 +1,33 @@
+"""``switchboard-bench`` (``make bench``): run the scenarios, then rewrite ``bench/REPORT.md``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from switchboard_bench.context import BenchContext
+from switchboard_bench.scenarios import SCENARIOS
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard-bench", description=__doc__)
+    parser.add_argument("--only", default="", help="comma-separated scenarios; default: all")
+    parser.add_argument("--quick", action="store_true", help="tiny loads: a smoke run, not figures")
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="where REPORT.md goes")
+    parser.add_argument("--work", type=Path, default=Path(".switchboard/bench"))
+    args = parser.parse_args(argv)
+    chosen = [name for name in args.only.split(",") if name] or list(SCENARIOS)
+    unknown = [name for name in chosen if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    ctx = BenchContext(out_dir=args.out, work_dir=args.work, quick=args.quick)
+    for name in chosen:
+        print(f"== {name}", flush=True)
+        result = SCENARIOS[name](ctx)
+        result.save(ctx.results_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""What every scenario is given: where to write, how big to run, which cores to pin to."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BenchContext"]
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    out_dir: Path
+    """``bench/``: REPORT.md, the PNG plots and ``profiles/`` go here."""
+    work_dir: Path
+    """Scratch space for stores and logs (``.switchboard/bench``), never committed."""
+    quick: bool = False
+    """A smoke run: tiny loads, seconds per scenario, for tests; figures are not meaningful."""
+    server_core: int = 0
+    """The server under test (the gateway, or a reference server) is pinned here."""
+    loadgen_core: int = 1
+    """The load generator is pinned here (and, on 2 cores, the rest of the system with it)."""
+
+    @property
+    def results_dir(self) -> Path:
+        return self.out_dir / "results"

@@ -1,0 +1,15 @@
+"""Every scenario, in the order ``make bench`` runs them.
+
+A scenario is a module with ``run(ctx: BenchContext) -> ScenarioResult``; add it here.
+"""
+
+from collections.abc import Callable
+
+from switchboard_bench.context import BenchContext
+from switchboard_bench.results import ScenarioResult
+
+__all__ = ["SCENARIOS", "Scenario"]
+
+Scenario = Callable[[BenchContext], ScenarioResult]
+
+SCENARIOS: dict[str, Scenario] = {}
