@@ -2,15 +2,15 @@
 resumes; oversized frames (1009), floods (4429) and the connection limit (1013)."""
 
 import asyncio
-import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import join, new_room, online, seq_is
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.wsclient import FrameClient
 from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.e2e
@@ -18,25 +18,6 @@ pytestmark = pytest.mark.e2e
 OUTBOX_FRAMES = 50
 BATCH = 100
 MAX_MESSAGES = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def online(frame: Frame) -> set[str]:
-    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
-
-
-def seq_is(seq: int) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["seq"] == seq)
-
-
-def join(room: str, since: int | None = None) -> Frame:
-    payload: dict[str, object] = {"room": room}
-    if since is not None:
-        payload["since"] = since
-    return {"type": "join", "payload": payload}
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +52,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
             "CLIENT_RATE_STRIKES": "10",
         },
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 class SlowReader(FrameClient):
