@@ -205,20 +205,35 @@ class Run {
 
   onMessage(i, data, from) {
     const now = performance.now();
-    const text = data.toString('latin1', from, from + 48);
-    const parts = text.split('|', 3);
-    const step = this.steps[Number(parts[0])];
+    // BENCH|<step>|<ms>.<fraction>|<sender>| parsed in place: no string per frame.
+    const end = data.length;
+    let pos = from;
+    let stepIndex = 0;
+    for (let c = data[pos]; c !== 124 && pos < end; c = data[++pos]) stepIndex = stepIndex * 10 + c - 48;
+    let sentAt = 0;
+    let scale = 0;
+    for (let c = data[++pos]; c !== 124 && pos < end; c = data[++pos]) {
+      if (c === 46) scale = 1;
+      else {
+        sentAt = sentAt * 10 + c - 48;
+        if (scale) scale *= 10;
+      }
+    }
+    if (scale) sentAt /= scale;
+    let sender = 0;
+    for (let c = data[++pos]; c !== 124 && pos < end; c = data[++pos]) sender = sender * 10 + c - 48;
+    const step = this.steps[stepIndex];
     if (!step) return;
-    const latency = now - Number(parts[1]);
+    const latency = now - sentAt;
     step.received[i] += 1;
     step.all.add(latency);
-    if (Number(parts[2]) === i) step.own.add(latency);
+    if (sender === i) step.own.add(latency);
     this.delivered += 1;
   }
 
   connectOne(i) {
     const config = this.config;
-    const options = { perMessageDeflate: false, handshakeTimeout: 30000 };
+    const options = { perMessageDeflate: false, handshakeTimeout: 30000, skipUTF8Validation: true };
     if (this.protocol === 'switchboard') {
       const user = `${config.userPrefix || 'bench'}-${this.runId}-${i}`;
       options.headers = { Authorization: `Bearer ${mintToken(config.jwtSecret, user, 3600)}` };

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.scenarios import SCENARIOS
+from switchboard_bench.targets import SYSTEMS
 
 __all__ = ["main"]
 
@@ -15,13 +16,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenarios; default: all")
     parser.add_argument("--quick", action="store_true", help="tiny loads: a smoke run, not figures")
     parser.add_argument("--out", type=Path, default=Path("bench"), help="where REPORT.md goes")
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help=f"comma-separated systems to compare; default: {','.join(SYSTEMS)}",
+    )
     parser.add_argument("--work", type=Path, default=Path(".switchboard/bench"))
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name] or list(SCENARIOS)
     unknown = [name for name in chosen if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    ctx = BenchContext(out_dir=args.out, work_dir=args.work, quick=args.quick)
+    systems = tuple(name for name in args.systems.split(",") if name)
+    if bad := [name for name in systems if name not in SYSTEMS]:
+        parser.error(f"unknown system(s) {', '.join(bad)}; known: {', '.join(SYSTEMS)}")
+    ctx = BenchContext(out_dir=args.out, work_dir=args.work, quick=args.quick, systems=systems)
     for name in chosen:
         print(f"== {name}", flush=True)
         result = SCENARIOS[name](ctx)

@@ -94,7 +94,9 @@ def run_loadgen(
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         diagnostics: list[str] = []
         failures: list[BaseException] = []
         reader = threading.Thread(
@@ -139,8 +141,8 @@ def _read_events(
     diagnostics: list[str],
     failures: list[BaseException],
 ) -> None:
-    for line in stderr:
-        line = line.rstrip("\n")
+    for raw in stderr:
+        line = raw.rstrip("\n")
         if not line.startswith(EVENT_PREFIX):
             diagnostics.append(line)
             continue
