@@ -24,7 +24,10 @@
 //   fanout   config.connections receivers in one room; the first config.senders of them send
 //            config.steps[i] messages per second for config.stepMs each, then wait up to
 //            config.drainMs for every copy; stops after a step whose p99 exceeds config.stopP99Ms
-//            or that lost anything (config.stopOnLoss).
+//            or that lost anything (config.stopOnLoss). config.warmupMs (at config.warmupRate)
+//            runs first as a step labelled warm-up (`warmup: true`), never judged.
+//   Every mode but idle waits after joining until the server has been quiet (nothing but our
+//   messages) for config.settleQuietMs (1000), at most config.settleMaxMs (20000).
 //   rooms    config.connections in rooms of config.roomSize, each sending every config.intervalMs:
 //            step 0 warms up for config.warmupMs, step 1 measures for config.durationMs. `own` is
 //            the latency of the sender's own copy coming back.
@@ -163,6 +166,18 @@ class Run {
     this.pendingAcks = new Map();
     this.pad = 'x'.repeat(Math.max(0, config.payloadBytes || 0));
     this.draining = false;
+    this.lastOtherFrameAt = 0;
+  }
+
+  /** Wait until the server has sent nothing but our messages for quietMs (presence snapshots
+   * after a thousand joins), at most maxMs. */
+  async settle(quietMs, maxMs) {
+    const started = performance.now();
+    while (performance.now() - started < maxMs) {
+      if (performance.now() - this.lastOtherFrameAt >= quietMs) break;
+      await sleep(50);
+    }
+    return (performance.now() - started) / 1000;
   }
 
   roomOf(i) {
@@ -179,6 +194,7 @@ class Run {
       this.onMessage(i, data, at + MARK.length);
       return;
     }
+    this.lastOtherFrameAt = performance.now();
     const waiter = this.sockets[i]?.waiter;
     // Big frames are presence snapshots of a big room: parsed only while joining.
     if (!waiter && data.length > 4096) return;
@@ -437,18 +453,23 @@ async function runFanout(run) {
   const results = [];
   let stoppedBecause = 'all steps passed';
   let rr = 0;
-  for (const rate of c.steps) {
-    const step = run.beginStep(`${rate} msg/s`, { rate });
+  const ladder = c.steps.map((rate) => ({ rate, label: `${rate} msg/s`, warmup: false }));
+  if (c.warmupMs) {
+    ladder.unshift({ rate: c.warmupRate || c.steps[0], label: 'warm-up', warmup: true });
+  }
+  for (const { rate, label, warmup } of ladder) {
+    const step = run.beginStep(label, { rate, warmup });
+    const stepMs = warmup ? c.warmupMs : c.stepMs;
     const started = performance.now();
     await new Promise((resolve) => {
       const tick = setInterval(() => {
         const elapsed = performance.now() - started;
-        const due = Math.min(Math.floor((rate * Math.min(elapsed, c.stepMs)) / 1000), 1e9);
+        const due = Math.floor((rate * Math.min(elapsed, stepMs)) / 1000);
         while (step.sent + step.unsent < due) {
           run.send(rr);
           rr = (rr + 1) % senders;
         }
-        if (elapsed >= c.stepMs) {
+        if (elapsed >= stepMs) {
           clearInterval(tick);
           resolve();
         }
@@ -456,8 +477,13 @@ async function runFanout(run) {
     });
     run.endStep(step);
     await run.drain(step);
-    const result = run.stepResult(step, { offeredRate: rate, offeredDeliveries: rate * run.n });
+    const result = run.stepResult(step, {
+      offeredRate: rate,
+      offeredDeliveries: rate * run.n,
+      warmup,
+    });
     results.push(result);
+    if (warmup) continue;
     const p99 = result.latency.p99;
     if (c.stopOnLoss !== false && result.lost > 0) {
       stoppedBecause = `lost ${result.lost} deliveries at ${rate} msg/s`;
@@ -534,6 +560,9 @@ async function main() {
   result.connections = await run.open(config.mode !== 'idle');
   if (result.connections.open === 0) {
     throw new Error(`no connection opened: ${run.connectErrors.join('; ')}`);
+  }
+  if (config.mode !== 'idle') {
+    result.settleSeconds = await run.settle(config.settleQuietMs ?? 1000, config.settleMaxMs ?? 20000);
   }
   if (config.mode === 'idle') {
     await awaitEvent('holding', { open: result.connections.open });

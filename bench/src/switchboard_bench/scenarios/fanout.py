@@ -27,6 +27,8 @@ class FanoutSizes:
     drain_ms: int
     efficiency_rate: int
     """The step whose CPU per frame is compared (every system should carry it)."""
+    warmup_ms: int = 2000
+    """A first step at the lowest rate, never judged: caches, JIT, first subscriptions."""
 
 
 FULL = FanoutSizes(
@@ -38,7 +40,13 @@ FULL = FanoutSizes(
     efficiency_rate=60,
 )
 QUICK = FanoutSizes(
-    receivers=50, senders=5, steps=(20, 40), step_ms=1000, drain_ms=2000, efficiency_rate=20
+    receivers=50,
+    senders=5,
+    steps=(20, 40),
+    step_ms=1000,
+    drain_ms=2000,
+    efficiency_rate=20,
+    warmup_ms=500,
 )
 
 
@@ -71,6 +79,8 @@ def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any
         "drainMs": size.drain_ms,
         "stopP99Ms": P99_LIMIT_MS,
         "stopOnLoss": True,
+        "warmupMs": size.warmup_ms,
+        "warmupRate": size.steps[0],
     }
     sender_rate = max(size.steps) / size.senders
     timeout = 120 + len(size.steps) * (size.step_ms + size.drain_ms + 2000) / 1000
@@ -89,8 +99,10 @@ def run(ctx: BenchContext) -> ScenarioResult:
 
 def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResult:
     figures: dict[str, dict[str, Any]] = {}
+    for result in raw.values():
+        result["steps"] = [s for s in result.get("steps", []) if not s.get("warmup")]
     for name, result in raw.items():
-        steps = result.get("steps", [])
+        steps = result["steps"]
         good, bad = capacity_of(steps)
         efficiency = next((s for s in steps if s.get("offeredRate") == size.efficiency_rate), None)
         figures[name] = {
