@@ -18,6 +18,8 @@ class BenchContext:
     """The server under test (the gateway, or a reference server) is pinned here."""
     loadgen_core: int = 1
     """The load generator is pinned here (and, on 2 cores, the rest of the system with it)."""
+    systems: tuple[str, ...] = ("gateway", "node-ws", "websockets")
+    """The systems the side-by-side scenarios run (``--systems``), in the report's order."""
 
     @property
     def results_dir(self) -> Path:

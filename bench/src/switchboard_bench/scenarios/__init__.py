@@ -7,9 +7,15 @@ from collections.abc import Callable
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
+from switchboard_bench.scenarios import classic, fanout, idle_memory, latency
 
 __all__ = ["SCENARIOS", "Scenario"]
 
 Scenario = Callable[[BenchContext], ScenarioResult]
 
-SCENARIOS: dict[str, Scenario] = {}
+SCENARIOS: dict[str, Scenario] = {
+    "idle_memory": idle_memory.run,
+    "fanout": fanout.run,
+    "latency": latency.run,
+    "classic": classic.run,
+}
