@@ -22,6 +22,7 @@ import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from switchboard_client import ChatConnection, NotificationStream
+from switchboard_client.cursors import RoomCursors
 from switchboard_contracts.streams import PERSISTENCE_CHAT_CONSUMER
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.checker import Entry, Verdict, check
@@ -30,6 +31,7 @@ from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stalled_reader import StalledSseReader
 from switchboard_devstack.stores import scratch_dir
 from switchboard_devstack.tcp_proxy import DelayProxy
+from switchboard_devstack.wsclient import SlowReader
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
@@ -47,6 +49,13 @@ SERVICE_ENV = {
     "SHUTDOWN_TIMEOUT_SECONDS": "3",
     # A stalled SSE reader is cut off after this long blocked (production: 30 s).
     "SSE_WRITE_TIMEOUT_SECONDS": str(SSE_STALL_SECONDS),
+    # A stalled WebSocket reader is cut off (1013) after this many frames queued (production:
+    # 1000), and one writer may flood it quickly.
+    "OUTBOX_FRAMES": "200",
+    "CLIENT_FRAMES_PER_SECOND": "1000",
+    "CLIENT_FRAME_BURST": "1000",
+    "USER_FRAMES_PER_SECOND": "10000",
+    "USER_FRAME_BURST": "10000",
 }
 
 
@@ -469,4 +478,83 @@ async def test_an_sse_reader_that_stops_reading_is_cut_off_and_resumes_without_l
         assert verdict.ok, verdict.summary()
         assert len(acks) >= STALL_FLOOD_MAX * 0.9, "the flood was acked"
         print(f"stalled SSE: {len(shown)} shown before the cut, recovered in {recovered:.1f} s")
+        await load.settle(bound=20)
+
+
+async def stored_messages(system: Faulty, room: str) -> list[Entry]:
+    database = await asyncpg.connect(system.database_url)
+    try:
+        rows = await database.fetch(
+            "SELECT room, seq, id, client_msg_id FROM chat_messages WHERE room = $1", room
+        )
+    finally:
+        await database.close()
+    return [Entry(r["room"], r["seq"], r["id"], r["client_msg_id"]) for r in rows]
+
+
+WS_FLOOD_MAX = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
+WS_BATCH = 100
+
+
+async def test_a_websocket_reader_that_stops_reading_is_cut_off_and_resumes_without_loss(
+    system: Faulty,
+) -> None:
+    """A real socket that stops reading while its room is flooded with big messages: the gateway
+    closes it with 1013 once OUTBOX_FRAMES are queued, without slowing the rest of the load, and
+    the reader resuming with ``since`` shows every acked message exactly once."""
+    gateway = system.stack["gateway"]
+    room = f"flood-{secrets.token_hex(3)}"
+    content = "x" * 4990
+    sent: list[str] = []
+    async with load_on(system) as load:
+        cut_before = await counted(gateway, SLOW_CLIENTS, "websocket")
+        flooder = ChatConnection(gateway.ws_url, "flooder", [room], ack_timeout_seconds=5.0)
+        flooder.start()
+        try:
+            async with SlowReader(f"{gateway.ws_url}/chat/{room}?userId=slow") as slow:
+                await slow.wait_for("presence")
+                await flooder.connected.wait()
+                slow.ws.transport.pause_reading()
+                while not slow.closed.is_set() and slow.ws.close_code is None:
+                    assert len(sent) < WS_FLOOD_MAX, "the stalled reader was never cut off"
+                    for _ in range(WS_BATCH):
+                        sent.append(flooder.send(room, f"{len(sent)} {content}", f"f{len(sent)}"))
+                    await flooder.wait_all_acked(timeout=30)
+                    if await counted(gateway, SLOW_CLIENTS, "websocket") > cut_before:
+                        break
+                cut_at = time.monotonic()
+                slow.ws.transport.resume_reading()
+                await asyncio.wait_for(slow.closed.wait(), timeout=30)
+                assert slow.ws.close_code == 1013
+            shown = [
+                Entry(room, f["seq"], f["id"], f["payload"].get("clientMsgId", ""))
+                for f in slow.of_type("chat")
+            ]
+            last = max((e.position for e in shown), default=0)
+            newest = max(ack.seq for ack in flooder.acks.values())
+            assert last < newest, "it was cut off behind"
+            resumed = ChatConnection(
+                gateway.ws_url, "slow", [room], cursors=RoomCursors({room: last})
+            )
+            resumed.start()
+            try:
+                async with asyncio.timeout(20):
+                    while True:
+                        displayed = shown + [
+                            Entry(m.room, m.seq, m.id, m.client_msg_id or "")
+                            for m in resumed.messages
+                        ]
+                        acks = {op: [(a.id, a.seq)] for (_, op), a in flooder.acks.items()}
+                        stored = await stored_messages(system, room)
+                        verdict = check(sent, acks, stored, {"slow": displayed}, {"slow": [room]})
+                        if verdict.ok:
+                            break
+                        await asyncio.sleep(0.25)
+                recovered = time.monotonic() - cut_at
+            finally:
+                await resumed.close()
+        finally:
+            await flooder.close()
+        assert verdict.ok, verdict.summary()
+        print(f"stalled WebSocket: {len(shown)} shown before 1013, recovered in {recovered:.1f} s")
         await load.settle(bound=20)
