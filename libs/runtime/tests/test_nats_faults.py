@@ -179,7 +179,9 @@ async def test_a_killed_server_is_noticed_at_once(bus: Bus, server: NatsServer) 
     await asyncio.to_thread(server.kill)
     async with asyncio.timeout(2):
         await gone.wait()
-    assert time.monotonic() - began < 2
+    noticed = time.monotonic() - began
+    print(f"killed nats-server noticed after {noticed:.2f} s")
+    assert noticed < 2
 
 
 async def test_a_frozen_server_is_noticed_within_the_ping_bound(
@@ -199,6 +201,7 @@ async def test_a_frozen_server_is_noticed_within_the_ping_bound(
     finally:
         os.kill(server.pid, signal.SIGCONT)
     noticed = time.monotonic() - began
+    print(f"frozen nats-server noticed after {noticed:.2f} s (bound {bound} s)")
     assert noticed <= bound + 1.5
     reconnected = asyncio.Event()
     bus.on_reconnected.append(reconnected.set)
