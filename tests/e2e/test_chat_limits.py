@@ -2,7 +2,6 @@
 resumes; oversized frames (1009), floods (4429) and the connection limit (1013)."""
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -10,8 +9,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import join, new_room, online, seq_is
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import FrameClient
-from websockets.asyncio.client import connect
+from switchboard_devstack.wsclient import FrameClient, SlowReader
 
 pytestmark = pytest.mark.e2e
 
@@ -54,20 +52,6 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     with stack:
         yield stack
-
-
-class SlowReader(FrameClient):
-    """A client with a tiny receive buffer, so that not reading shows at the gateway quickly."""
-
-    async def __aenter__(self) -> "SlowReader":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        host, port = self.url.split("//", 1)[1].split("/", 1)[0].split(":")
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        self._ws = await connect(self.url, sock=sock, open_timeout=10, max_queue=4)
-        self._reader = asyncio.create_task(self._read())
-        return self
 
 
 async def test_a_slow_reader_is_cut_off_while_fast_readers_get_everything(stack: Stack) -> None:
