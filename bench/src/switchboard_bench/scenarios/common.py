@@ -5,6 +5,7 @@ from typing import Any
 from switchboard_bench.stats import format_number
 
 __all__ = [
+    "CONTENDED",
     "LOADGEN_BUSY",
     "SATURATED",
     "limit_of",
@@ -14,6 +15,8 @@ __all__ = [
 
 SATURATED = 0.9
 """A core busier than this over a step is taken as the limit."""
+CONTENDED = 0.1
+"""A server that waited for its core this share of a step was not measured on a quiet core."""
 LOADGEN_BUSY = 0.85
 """A load generator busier than this is flagged in the notes: its figures may be its own limit."""
 
@@ -32,6 +35,12 @@ def limit_of(system: str, step: dict[str, Any] | None) -> str:
         parts.append(
             f"the second core full: load generator {loadgen:.0%}"
             + (f" + rest of the system {rest:.0%}" if rest else "")
+        )
+    wait = step.get("serverWaitFraction") or 0.0
+    if wait >= CONTENDED:
+        parts.append(
+            f"{system} waited for its core {wait:.0%} of the time: other processes ran there "
+            "(the machine was not quiet)"
         )
     if not parts:
         parts.append(
