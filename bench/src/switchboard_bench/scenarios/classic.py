@@ -21,7 +21,7 @@ def classic_config(ctx: BenchContext) -> dict[str, Any]:
         "roomSize": 10,
         "messages": 10,
         "gapMs": 100,
-        "drainMs": 10000,
+        "drainMs": 10000 if ctx.quick else 60000,
     }
 
 

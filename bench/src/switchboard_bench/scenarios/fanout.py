@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.measure import run_measured
+from switchboard_bench.profile import recording
 from switchboard_bench.results import ScenarioResult, Target
 from switchboard_bench.scenarios.common import deliveries, limit_of, loadgen_notes, slim_step
 from switchboard_bench.stats import format_number, format_ratio, ratio
@@ -85,7 +86,11 @@ def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any
     sender_rate = max(size.steps) / size.senders
     timeout = 120 + len(size.steps) * (size.step_ms + size.drain_ms + 2000) / 1000
     with start_system(name, ctx, connections=size.receivers, sender_rate=sender_rate) as system:
-        return run_measured(system, config, ctx.loadgen_core, timeout)
+        if not (ctx.profile and name == "gateway"):
+            return run_measured(system, config, ctx.loadgen_core, timeout)
+        output = ctx.profiles_dir / "gateway-fanout.svg"
+        with recording(system.server.pid, output, ctx.loadgen_core):
+            return run_measured(system, config, ctx.loadgen_core, timeout)
 
 
 def run(ctx: BenchContext) -> ScenarioResult:

@@ -65,6 +65,8 @@ def summarise(raw: dict[str, dict[str, Any]], connections: int) -> ScenarioResul
         met=met,
         limit=""
         if met
+        else "a server's RSS did not grow: too few connections to measure"
+        if met is None
         else (
             "per-connection state in the gateway: the ASGI/uvicorn WebSocket and its buffers, "
             "the session, its outbox and rate limiters, the user's notification subscription"
