@@ -5,7 +5,8 @@ system used over that step's sending window (``serverCpuSeconds``, ``serverCpuFr
 ``systemCpu`` per component, ``restCpuFraction``, ``serverWaitFraction``: the share of the
 window the server was runnable but waited for its core) and ``serverCpuMicrosPerDelivery``. In
 ``idle`` mode it records the server's RSS before the connections open and while they are held
-(``rssBefore``, ``rssHeld``, ``bytesPerConnection``).
+(``rssBefore``, ``rssHeld``, ``bytesPerConnection``) and the RSS growth of the rest of the
+system meanwhile (``othersGrowth``: NATS holds a subscription per connected user).
 """
 
 import time
@@ -24,7 +25,8 @@ def run_measured(
 ) -> dict[str, Any]:
     starts: dict[int, tuple[float, CpuSnapshot]] = {}
     windows: dict[int, tuple[float, CpuSnapshot]] = {}
-    memory: dict[str, int] = {"rssBefore": system.rss_bytes()}
+    memory: dict[str, Any] = {"rssBefore": system.rss_bytes()}
+    others_before = system.others_rss_bytes()
 
     def on_event(event: Event) -> None:
         kind = event["event"]
@@ -36,6 +38,8 @@ def run_measured(
             windows[step] = (time.monotonic() - began, system.cpu_snapshot().minus(before))
         elif kind == "holding":
             memory["rssHeld"] = _settled_rss(system)
+            held = system.others_rss_bytes()
+            memory["othersGrowth"] = {k: v - others_before.get(k, v) for k, v in held.items()}
 
     result = run_loadgen(system.loadgen_config(**config), core, timeout, on_event)
     for step in result.get("steps", []):

@@ -171,7 +171,12 @@ def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
         parts += [f"- {note}" for note in result.notes] + [""]
     ran = result.data.get("ranAt")
     if ran:
-        parts += [f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}._", ""]
+        took = result.data.get("seconds")
+        parts += [
+            f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}"
+            f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}._",
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -117,6 +117,14 @@ class RunningSystem:
     def rss_bytes(self) -> int:
         return int(self.server.memory_info().rss)
 
+    def others_rss_bytes(self) -> dict[str, int]:
+        """RSS of every other component (PostgreSQL: the postmaster's own, not its backends)."""
+        out: dict[str, int] = {}
+        for name, proc in self.others.items():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                out[name] = int(proc.memory_info().rss)
+        return out
+
     def alive(self) -> bool:
         return bool(self.server.is_running() and self.server.status() != psutil.STATUS_ZOMBIE)
 
