@@ -145,3 +145,12 @@ def test_idle_memory_divides_growth_by_open_connections() -> None:
     (target,) = summary.targets
     assert target.met is True
     assert target.measured.startswith("0.80x of Node.js (8.0 vs 10.0 KB)")
+
+
+def test_a_run_on_a_busy_machine_says_so() -> None:
+    busy = result([])
+    busy.data["systems"] = {"gateway": {"steps": [{"serverWaitFraction": 0.4}]}}
+    assert "Not a quiet run" in render({"fanout": busy}, {}, Path("/nonexistent"))
+    quiet = result([])
+    quiet.data["systems"] = {"gateway": {"steps": [{"serverWaitFraction": 0.01}]}}
+    assert "Not a quiet run" not in render({"fanout": quiet}, {}, Path("/nonexistent"))

@@ -19,6 +19,7 @@ import psutil
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
 from switchboard_bench.results import Cell, ScenarioResult, load_results
+from switchboard_bench.scenarios.common import CONTENDED
 
 __all__ = ["machine_info", "render", "write_report"]
 
@@ -189,6 +190,37 @@ def profiles_section(out_dir: Path) -> str:
     return "\n".join(["## Profiles of the hot path", "", *links, ""])
 
 
+def _waits(value: object) -> Iterable[float]:
+    """Every ``serverWaitFraction`` anywhere in a result's data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "serverWaitFraction" and isinstance(item, int | float):
+                yield float(item)
+            else:
+                yield from _waits(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _waits(item)
+
+
+def quiet_warning(results: dict[str, ScenarioResult]) -> str:
+    """A banner when a server waited for its core: other processes ran there (not a quiet run)."""
+    worst = {name: max(_waits(r.data), default=0.0) for name, r in results.items()}
+    noisy = {name: w for name, w in worst.items() if w >= CONTENDED}
+    quick = [name for name, r in results.items() if r.data.get("quick")]
+    lines = []
+    if noisy:
+        listed = ", ".join(f"{name} (up to {w:.0%})" for name, w in noisy.items())
+        lines.append(
+            "> **Not a quiet run.** A server under test waited for its core while other processes "
+            f"ran there: {listed} of a step. Ratios measured this way are not the machine's; "
+            "rerun `make bench` on an otherwise idle machine."
+        )
+    if quick:
+        lines.append(f"> **Smoke sizes (--quick)** for {', '.join(quick)}: figures mean nothing.")
+    return "\n>\n".join(lines)
+
+
 def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_dir: Path) -> str:
     parts = [
         "# Switchboard benchmarks",
@@ -200,6 +232,8 @@ def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_
         "session: the Node.js `ws` server that loops over a room's sockets "
         "(bench/js/reference-server.mjs) and the Python `websockets` library's `broadcast()` "
         "(switchboard_bench/references/websockets_broadcast.py).",
+        "",
+        quiet_warning(results),
         "",
         "## Summary",
         "",
