@@ -16,6 +16,9 @@
 //                {"type":"joined","room"}; {"type":"send","room","body"} broadcast to the room,
 //                sender included, as {"type":"message","room","body"}.
 //
+// Frames from the server are read off the socket by a lean parser (readFramesOffTheSocket) unless
+// config.rawReceive is false; ws handles the handshake and everything sent.
+//
 // Every message body starts `BENCH|<step>|<send time, ms>|<sender index>|`: the send time is this
 // process's performance.now(), so receivers compute delivery latency on the same clock.
 //
@@ -146,6 +149,61 @@ class Step {
   }
 }
 
+/**
+ * Read the server's frames straight off the socket, instead of through ws's Receiver: a lean
+ * parser per connection that hands each text frame's bytes to onText without copying. ws's
+ * per-frame machinery costs about as much CPU as the servers it measures spend per frame, which
+ * would make the load generator the limit. Swapped in on 'open', which ws emits synchronously
+ * before the socket delivers any byte. Sending stays with ws (masking, ping replies via pong()).
+ */
+function readFramesOffTheSocket(ws, onText) {
+  const socket = ws._socket;
+  socket.removeAllListeners('data');
+  let pending = null;
+  let fragments = null;
+  socket.on('data', (chunk) => {
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const size = buf.length;
+    let off = 0;
+    while (size - off >= 2) {
+      const b0 = buf[off];
+      let len = buf[off + 1] & 0x7f;
+      let header = 2;
+      if (len === 126) {
+        if (size - off < 4) break;
+        len = buf.readUInt16BE(off + 2);
+        header = 4;
+      } else if (len === 127) {
+        if (size - off < 10) break;
+        len = Number(buf.readBigUInt64BE(off + 2));
+        header = 10;
+      }
+      if (size - off < header + len) break;
+      const payload = buf.subarray(off + header, off + header + len);
+      off += header + len;
+      const opcode = b0 & 0x0f;
+      const fin = (b0 & 0x80) !== 0;
+      if (opcode === 1 || opcode === 2 || opcode === 0) {
+        if (!fin || fragments) {
+          fragments = fragments ? [...fragments, Buffer.from(payload)] : [Buffer.from(payload)];
+          if (!fin) continue;
+          const whole = Buffer.concat(fragments);
+          fragments = null;
+          onText(whole);
+        } else {
+          onText(payload);
+        }
+      } else if (opcode === 9) {
+        ws.pong(Buffer.from(payload));
+      } else if (opcode === 8) {
+        ws.terminate();
+        return;
+      }
+    }
+    pending = off < size ? Buffer.from(buf.subarray(off)) : null;
+  });
+}
+
 class Run {
   constructor(config) {
     this.config = config;
@@ -266,7 +324,8 @@ class Run {
         else resolve(entry);
       };
       this.sockets[i] = entry;
-      ws.on('message', (data) => this.onFrame(i, data));
+      if (config.rawReceive === false) ws.on('message', (data) => this.onFrame(i, data));
+      else ws.on('open', () => readFramesOffTheSocket(ws, (data) => this.onFrame(i, data)));
       ws.on('error', (error) => done(error));
       ws.on('unexpected-response', (_req, res) => done(new Error(`HTTP ${res.statusCode}`)));
       ws.on('close', (code) => {
