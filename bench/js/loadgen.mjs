@@ -11,7 +11,9 @@
 // Protocols:
 //   switchboard  the gateway's /ws (docs/protocol.md): a JWT (HS256, minted here from
 //                config.jwtSecret, one user per connection) in the Authorization header; `join`;
-//                `chat` with a unique clientMsgId; `ack` frames counted; `chat` frames received.
+//                `chat` with a unique clientMsgId; `ack` frames counted; `chat` frames received;
+//                a `chat` refused as `unavailable` is sent again with the same clientMsgId (as
+//                the protocol asks), up to 5 times, 250 ms x attempt later (`retried`).
 //   reference    the reference servers' minimal protocol: {"type":"join","room"} answered by
 //                {"type":"joined","room"}; {"type":"send","room","body"} broadcast to the room,
 //                sender included, as {"type":"message","room","body"}.
@@ -47,6 +49,8 @@ const HIST_RATIO = 1.02;
 const HIST_BUCKETS = 1000;
 const LOG_RATIO = Math.log(HIST_RATIO);
 const MARK = Buffer.from('BENCH|');
+const MAX_RETRIES = 5;
+const RETRY_DELAY_MS = 250;
 
 class Histogram {
   constructor() {
@@ -140,6 +144,7 @@ class Step {
     this.own = new Histogram();
     this.ack = new Histogram();
     this.acked = 0;
+    this.retried = 0;
     this.startedAt = 0;
     this.endedAt = 0;
     this.cpuStart = null;
@@ -273,7 +278,18 @@ class Run {
         pending.step.ack.add(performance.now() - pending.t);
       }
     } else if (frame.type === 'error') {
-      this.countError(frame.payload?.code || 'error');
+      const code = frame.payload?.code || 'error';
+      this.countError(code);
+      // `unavailable` means retry (docs/protocol.md): the same clientMsgId, stored once.
+      const pending = code === 'unavailable' ? this.pendingAcks.get(frame.payload?.ref) : null;
+      if (pending && pending.tries < MAX_RETRIES) {
+        pending.tries += 1;
+        pending.step.retried += 1;
+        setTimeout(() => {
+          const entry = this.sockets[pending.i];
+          if (entry && entry.ws.readyState === WebSocket.OPEN) entry.ws.send(pending.text);
+        }, RETRY_DELAY_MS * pending.tries);
+      }
     }
   }
 
@@ -410,15 +426,15 @@ class Run {
     const now = performance.now();
     const body = `BENCH|${step.index}|${now.toFixed(3)}|${i}|${this.pad}`;
     const room = this.roomOf(i);
-    let frame;
+    let text;
     if (this.protocol === 'switchboard') {
       const clientMsgId = `${this.runId}-${this.seq++}`;
-      this.pendingAcks.set(clientMsgId, { step, t: now });
-      frame = { type: 'chat', payload: { room, content: body, clientMsgId } };
+      text = JSON.stringify({ type: 'chat', payload: { room, content: body, clientMsgId } });
+      this.pendingAcks.set(clientMsgId, { step, t: now, i, text, tries: 0 });
     } else {
-      frame = { type: 'send', room, body };
+      text = JSON.stringify({ type: 'send', room, body });
     }
-    entry.ws.send(JSON.stringify(frame));
+    entry.ws.send(text);
     step.sent += 1;
     step.sentPerRoom[Math.floor(i / this.roomSize)] += 1;
   }
@@ -489,6 +505,7 @@ class Run {
       unsent: step.unsent,
       sentPerSecond: step.sent / seconds,
       acked: this.protocol === 'switchboard' ? step.acked : null,
+      retried: this.protocol === 'switchboard' ? step.retried : null,
       expected,
       delivered,
       deliveredInWindow: step.deliveredInWindow,
