@@ -83,6 +83,7 @@ def step(rate: int, delivered: float, p99: float, lost: int = 0) -> dict[str, An
         "serverCpuFraction": 0.95,
         "restCpuFraction": 0.1,
         "loadgenCpuFraction": 0.3,
+        "loadgenCpuSeconds": 0.3,
         "serverCpuMicrosPerDelivery": 10.0 if p99 < 100 else 12.0,
         "systemCpuMicrosPerDelivery": 20.0,
     }
@@ -110,6 +111,8 @@ def test_fanout_targets_are_ratios_to_the_node_reference() -> None:
     assert cpu.met is False  # 10 µs against 10 µs: not two thirds
     assert cpu.measured.startswith("1.00x of Node.js")
     assert cpu.limit
+    notes = fanout.summarise(raw, fanout.QUICK).notes
+    assert "Load generator CPU against gateway: at most 30% of its core, 300.0 µs per" in notes[0]
 
 
 def test_a_target_that_cannot_be_measured_says_so() -> None:
@@ -154,3 +157,14 @@ def test_a_run_on_a_busy_machine_says_so() -> None:
     quiet = result([])
     quiet.data["systems"] = {"gateway": {"steps": [{"serverWaitFraction": 0.01}]}}
     assert "Not a quiet run" not in render({"fanout": quiet}, {}, Path("/nonexistent"))
+
+
+def test_cpu_per_frame_is_compared_at_the_highest_step_every_system_carried() -> None:
+    raw: dict[str, dict[str, Any]] = {
+        "gateway": {"steps": [step(20, 1000, 10), step(40, 2000, 150)]},
+        "node-ws": {"steps": [step(20, 1000, 10), step(40, 2000, 20)]},
+    }
+    assert fanout.efficiency_rate(raw, fanout.QUICK) == 20
+    summary = fanout.summarise(raw, fanout.QUICK)
+    assert summary.data["efficiencyRate"] == 20
+    assert summary.targets[1].met is not None

@@ -212,9 +212,9 @@ def quiet_warning(results: dict[str, ScenarioResult]) -> str:
     if noisy:
         listed = ", ".join(f"{name} (up to {w:.0%})" for name, w in noisy.items())
         lines.append(
-            "> **Not a quiet run.** A server under test waited for its core while other processes "
-            f"ran there: {listed} of a step. Ratios measured this way are not the machine's; "
-            "rerun `make bench` on an otherwise idle machine."
+            "> **Not a quiet run.** A server under test was runnable but waiting for its core "
+            f"(other processes ran there): {listed} of a step. Ratios measured this way are not "
+            "the machine's; rerun `make bench` on an otherwise idle machine."
         )
     if quick:
         lines.append(f"> **Smoke sizes (--quick)** for {', '.join(quick)}: figures mean nothing.")
