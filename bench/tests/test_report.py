@@ -168,3 +168,13 @@ def test_cpu_per_frame_is_compared_at_the_highest_step_every_system_carried() ->
     summary = fanout.summarise(raw, fanout.QUICK)
     assert summary.data["efficiencyRate"] == 20
     assert summary.targets[1].met is not None
+
+
+def test_a_gateway_below_the_lowest_step_does_not_meet_the_capacity_target() -> None:
+    raw: dict[str, dict[str, Any]] = {
+        "gateway": {"steps": [step(20, 1000, 150)]},
+        "node-ws": {"steps": [step(20, 1000, 10), step(40, 2000, 150)]},
+    }
+    capacity, _ = fanout.summarise(raw, fanout.QUICK).targets
+    assert capacity.met is False
+    assert capacity.measured.startswith("gateway below the lowest step (1,000/s)")
