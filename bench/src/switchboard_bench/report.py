@@ -40,6 +40,16 @@ TOPOLOGY = (
     "servers do not have."
 )
 
+SETUP = (
+    "The gateway runs on the real path: embedded NATS with JetStream and PostgreSQL, all five "
+    "services, presence on, auth on (HS256; the load generator mints one token per connection, "
+    "one user each), its per-connection and per-user frame limits raised only as far as a "
+    "scenario's busiest sender needs (1.5x its rate, never below the defaults), `LOG_LEVEL` "
+    "WARNING. The load generator (bench/js/loadgen.mjs, npm `ws`) reads frames with a lean parser, "
+    "puts its send time in each message and measures latency on its own clock; it reports its "
+    "own CPU, and each scenario's notes flag it when it neared its core."
+)
+
 
 def _run(argv: list[str]) -> str:
     try:
@@ -144,6 +154,7 @@ def machine_section(results: dict[str, ScenarioResult]) -> str:
             loadgen=topology.get("loadgen"),
             cores=machine.get("cores"),
         ),
+        "- " + SETUP,
     ]
     if any(m != machine for m in machines):
         lines.append("- _The scenarios below were not all run on the same machine._")
