@@ -11,10 +11,15 @@
 // Protocols:
 //   switchboard  the gateway's /ws (docs/protocol.md): a JWT (HS256, minted here from
 //                config.jwtSecret, one user per connection) in the Authorization header; `join`;
-//                `chat` with a unique clientMsgId; `ack` frames counted; `chat` frames received.
+//                `chat` with a unique clientMsgId; `ack` frames counted; `chat` frames received;
+//                a `chat` refused as `unavailable` is sent again with the same clientMsgId (as
+//                the protocol asks), up to 5 times, 250 ms x attempt later (`retried`).
 //   reference    the reference servers' minimal protocol: {"type":"join","room"} answered by
 //                {"type":"joined","room"}; {"type":"send","room","body"} broadcast to the room,
 //                sender included, as {"type":"message","room","body"}.
+//
+// Frames from the server are read off the socket by a lean parser (readFramesOffTheSocket) unless
+// config.rawReceive is false; ws handles the handshake and everything sent.
 //
 // Every message body starts `BENCH|<step>|<send time, ms>|<sender index>|`: the send time is this
 // process's performance.now(), so receivers compute delivery latency on the same clock.
@@ -44,6 +49,8 @@ const HIST_RATIO = 1.02;
 const HIST_BUCKETS = 1000;
 const LOG_RATIO = Math.log(HIST_RATIO);
 const MARK = Buffer.from('BENCH|');
+const MAX_RETRIES = 5;
+const RETRY_DELAY_MS = 250;
 
 class Histogram {
   constructor() {
@@ -137,6 +144,7 @@ class Step {
     this.own = new Histogram();
     this.ack = new Histogram();
     this.acked = 0;
+    this.retried = 0;
     this.startedAt = 0;
     this.endedAt = 0;
     this.cpuStart = null;
@@ -144,6 +152,62 @@ class Step {
     this.deliveredAtStart = 0;
     this.deliveredInWindow = 0;
   }
+}
+
+/**
+ * Read the server's frames straight off the socket, instead of through ws's Receiver: a lean
+ * parser per connection that hands each text frame's bytes to onText without copying, so that
+ * the load generator spends as little as it can per received frame (on a busy machine the gain
+ * over ws's Receiver was within the noise; rawReceive: false compares). Swapped in on 'open',
+ * which ws emits synchronously before the socket delivers any byte. Sending stays with ws
+ * (masking, ping replies via pong()).
+ */
+function readFramesOffTheSocket(ws, onText) {
+  const socket = ws._socket;
+  socket.removeAllListeners('data');
+  let pending = null;
+  let fragments = null;
+  socket.on('data', (chunk) => {
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const size = buf.length;
+    let off = 0;
+    while (size - off >= 2) {
+      const b0 = buf[off];
+      let len = buf[off + 1] & 0x7f;
+      let header = 2;
+      if (len === 126) {
+        if (size - off < 4) break;
+        len = buf.readUInt16BE(off + 2);
+        header = 4;
+      } else if (len === 127) {
+        if (size - off < 10) break;
+        len = Number(buf.readBigUInt64BE(off + 2));
+        header = 10;
+      }
+      if (size - off < header + len) break;
+      const payload = buf.subarray(off + header, off + header + len);
+      off += header + len;
+      const opcode = b0 & 0x0f;
+      const fin = (b0 & 0x80) !== 0;
+      if (opcode === 1 || opcode === 2 || opcode === 0) {
+        if (!fin || fragments) {
+          fragments = fragments ? [...fragments, Buffer.from(payload)] : [Buffer.from(payload)];
+          if (!fin) continue;
+          const whole = Buffer.concat(fragments);
+          fragments = null;
+          onText(whole);
+        } else {
+          onText(payload);
+        }
+      } else if (opcode === 9) {
+        ws.pong(Buffer.from(payload));
+      } else if (opcode === 8) {
+        ws.terminate();
+        return;
+      }
+    }
+    pending = off < size ? Buffer.from(buf.subarray(off)) : null;
+  });
 }
 
 class Run {
@@ -215,7 +279,18 @@ class Run {
         pending.step.ack.add(performance.now() - pending.t);
       }
     } else if (frame.type === 'error') {
-      this.countError(frame.payload?.code || 'error');
+      const code = frame.payload?.code || 'error';
+      this.countError(code);
+      // `unavailable` means retry (docs/protocol.md): the same clientMsgId, stored once.
+      const pending = code === 'unavailable' ? this.pendingAcks.get(frame.payload?.ref) : null;
+      if (pending && pending.tries < MAX_RETRIES) {
+        pending.tries += 1;
+        pending.step.retried += 1;
+        setTimeout(() => {
+          const entry = this.sockets[pending.i];
+          if (entry && entry.ws.readyState === WebSocket.OPEN) entry.ws.send(pending.text);
+        }, RETRY_DELAY_MS * pending.tries);
+      }
     }
   }
 
@@ -266,7 +341,8 @@ class Run {
         else resolve(entry);
       };
       this.sockets[i] = entry;
-      ws.on('message', (data) => this.onFrame(i, data));
+      if (config.rawReceive === false) ws.on('message', (data) => this.onFrame(i, data));
+      else ws.on('open', () => readFramesOffTheSocket(ws, (data) => this.onFrame(i, data)));
       ws.on('error', (error) => done(error));
       ws.on('unexpected-response', (_req, res) => done(new Error(`HTTP ${res.statusCode}`)));
       ws.on('close', (code) => {
@@ -351,15 +427,15 @@ class Run {
     const now = performance.now();
     const body = `BENCH|${step.index}|${now.toFixed(3)}|${i}|${this.pad}`;
     const room = this.roomOf(i);
-    let frame;
+    let text;
     if (this.protocol === 'switchboard') {
       const clientMsgId = `${this.runId}-${this.seq++}`;
-      this.pendingAcks.set(clientMsgId, { step, t: now });
-      frame = { type: 'chat', payload: { room, content: body, clientMsgId } };
+      text = JSON.stringify({ type: 'chat', payload: { room, content: body, clientMsgId } });
+      this.pendingAcks.set(clientMsgId, { step, t: now, i, text, tries: 0 });
     } else {
-      frame = { type: 'send', room, body };
+      text = JSON.stringify({ type: 'send', room, body });
     }
-    entry.ws.send(JSON.stringify(frame));
+    entry.ws.send(text);
     step.sent += 1;
     step.sentPerRoom[Math.floor(i / this.roomSize)] += 1;
   }
@@ -430,6 +506,7 @@ class Run {
       unsent: step.unsent,
       sentPerSecond: step.sent / seconds,
       acked: this.protocol === 'switchboard' ? step.acked : null,
+      retried: this.protocol === 'switchboard' ? step.retried : null,
       expected,
       delivered,
       deliveredInWindow: step.deliveredInWindow,

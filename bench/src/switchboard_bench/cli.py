@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated systems to compare; default: {','.join(SYSTEMS)}",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy flame graphs of the gateway under load into <out>/profiles",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="only rebuild REPORT.md from the saved results"
     )
     parser.add_argument("--work", type=Path, default=Path(".switchboard/bench"))
@@ -36,7 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     systems = tuple(name for name in args.systems.split(",") if name)
     if bad := [name for name in systems if name not in SYSTEMS]:
         parser.error(f"unknown system(s) {', '.join(bad)}; known: {', '.join(SYSTEMS)}")
-    ctx = BenchContext(out_dir=args.out, work_dir=args.work, quick=args.quick, systems=systems)
+    ctx = BenchContext(
+        out_dir=args.out,
+        work_dir=args.work,
+        quick=args.quick,
+        systems=systems,
+        profile=args.profile,
+    )
     if not args.report_only:
         machine = machine_info()
         for name in chosen:

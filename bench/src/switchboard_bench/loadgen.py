@@ -119,8 +119,9 @@ def run_loadgen(
         finally:
             collector.join(5)
             reader.join(5)
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError):
+                    pipe.close()
         out = "".join(out_parts)
         if failures:
             raise LoadgenError(f"on_event failed: {failures[0]!r}") from failures[0]

@@ -2,9 +2,11 @@
 
 ``run_measured`` attaches to every step of the result the CPU the server and the rest of the
 system used over that step's sending window (``serverCpuSeconds``, ``serverCpuFraction``,
-``systemCpu`` per component, ``restCpuFraction``) and ``serverCpuMicrosPerDelivery``. In
+``systemCpu`` per component, ``restCpuFraction``, ``serverWaitFraction``: the share of the
+window the server was runnable but waited for its core) and ``serverCpuMicrosPerDelivery``. In
 ``idle`` mode it records the server's RSS before the connections open and while they are held
-(``rssBefore``, ``rssHeld``, ``bytesPerConnection``).
+(``rssBefore``, ``rssHeld``, ``bytesPerConnection``) and the RSS growth of the rest of the
+system meanwhile (``othersGrowth``: NATS holds a subscription per connected user).
 """
 
 import time
@@ -23,7 +25,8 @@ def run_measured(
 ) -> dict[str, Any]:
     starts: dict[int, tuple[float, CpuSnapshot]] = {}
     windows: dict[int, tuple[float, CpuSnapshot]] = {}
-    memory: dict[str, int] = {"rssBefore": system.rss_bytes()}
+    memory: dict[str, Any] = {"rssBefore": system.rss_bytes()}
+    others_before = system.others_rss_bytes()
 
     def on_event(event: Event) -> None:
         kind = event["event"]
@@ -35,6 +38,8 @@ def run_measured(
             windows[step] = (time.monotonic() - began, system.cpu_snapshot().minus(before))
         elif kind == "holding":
             memory["rssHeld"] = _settled_rss(system)
+            held = system.others_rss_bytes()
+            memory["othersGrowth"] = {k: v - others_before.get(k, v) for k, v in held.items()}
 
     result = run_loadgen(system.loadgen_config(**config), core, timeout, on_event)
     for step in result.get("steps", []):
@@ -46,6 +51,7 @@ def run_measured(
         step["serverCpuFraction"] = used.server / seconds
         step["systemCpu"] = {k: v for k, v in used.seconds.items() if k != "server"}
         step["restCpuFraction"] = used.rest / seconds
+        step["serverWaitFraction"] = used.server_wait / seconds
         delivered = step.get("deliveredInWindow") or 0
         step["serverCpuMicrosPerDelivery"] = used.server * 1e6 / delivered if delivered else None
         step["systemCpuMicrosPerDelivery"] = (

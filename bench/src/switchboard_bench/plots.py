@@ -93,8 +93,7 @@ def fanout(result: ScenarioResult, out_dir: Path) -> list[str]:
         names.append(_save(fig, out_dir, "fanout-throughput.png"))
     else:
         plt.close(fig)
-    sizes = result.data.get("sizes")
-    rate = sizes.get("efficiency_rate") if isinstance(sizes, dict) else None
+    rate = result.data.get("efficiencyRate")
     curves = {
         system: next(
             (s.get("histogram") for s in f.get("steps", []) if s.get("offeredRate") == rate), None

@@ -19,6 +19,7 @@ import psutil
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
 from switchboard_bench.results import Cell, ScenarioResult, load_results
+from switchboard_bench.scenarios.common import CONTENDED
 
 __all__ = ["machine_info", "render", "write_report"]
 
@@ -37,6 +38,16 @@ TOPOLOGY = (
     "the load generator's core: this machine has {cores} cores, so the gateway's figures include "
     "the cost of the rest of the system competing with the load generator, which the reference "
     "servers do not have."
+)
+
+SETUP = (
+    "The gateway runs on the real path: embedded NATS with JetStream and PostgreSQL, all five "
+    "services, presence on, auth on (HS256; the load generator mints one token per connection, "
+    "one user each), its per-connection and per-user frame limits raised only as far as a "
+    "scenario's busiest sender needs (1.5x its rate, never below the defaults), `LOG_LEVEL` "
+    "WARNING. The load generator (bench/js/loadgen.mjs, npm `ws`) reads frames with a lean parser, "
+    "puts its send time in each message and measures latency on its own clock; it reports its "
+    "own CPU, and each scenario's notes flag it when it neared its core."
 )
 
 
@@ -143,6 +154,7 @@ def machine_section(results: dict[str, ScenarioResult]) -> str:
             loadgen=topology.get("loadgen"),
             cores=machine.get("cores"),
         ),
+        "- " + SETUP,
     ]
     if any(m != machine for m in machines):
         lines.append("- _The scenarios below were not all run on the same machine._")
@@ -171,7 +183,12 @@ def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
         parts += [f"- {note}" for note in result.notes] + [""]
     ran = result.data.get("ranAt")
     if ran:
-        parts += [f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}._", ""]
+        took = result.data.get("seconds")
+        parts += [
+            f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}"
+            f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}._",
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -182,6 +199,37 @@ def profiles_section(out_dir: Path) -> str:
         return ""
     links = [f"- [{p.name}](profiles/{p.name})" for p in files]
     return "\n".join(["## Profiles of the hot path", "", *links, ""])
+
+
+def _waits(value: object) -> Iterable[float]:
+    """Every ``serverWaitFraction`` anywhere in a result's data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "serverWaitFraction" and isinstance(item, int | float):
+                yield float(item)
+            else:
+                yield from _waits(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _waits(item)
+
+
+def quiet_warning(results: dict[str, ScenarioResult]) -> str:
+    """A banner when a server waited for its core: other processes ran there (not a quiet run)."""
+    worst = {name: max(_waits(r.data), default=0.0) for name, r in results.items()}
+    noisy = {name: w for name, w in worst.items() if w >= CONTENDED}
+    quick = [name for name, r in results.items() if r.data.get("quick")]
+    lines = []
+    if noisy:
+        listed = ", ".join(f"{name} (up to {w:.0%})" for name, w in noisy.items())
+        lines.append(
+            "> **Not a quiet run.** A server under test was runnable but waiting for its core "
+            f"(other processes ran there): {listed} of a step. Ratios measured this way are not "
+            "the machine's; rerun `make bench` on an otherwise idle machine."
+        )
+    if quick:
+        lines.append(f"> **Smoke sizes (--quick)** for {', '.join(quick)}: figures mean nothing.")
+    return "\n>\n".join(lines)
 
 
 def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_dir: Path) -> str:
@@ -195,6 +243,8 @@ def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_
         "session: the Node.js `ws` server that loops over a room's sockets "
         "(bench/js/reference-server.mjs) and the Python `websockets` library's `broadcast()` "
         "(switchboard_bench/references/websockets_broadcast.py).",
+        "",
+        quiet_warning(results),
         "",
         "## Summary",
         "",

@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -68,9 +69,15 @@ class CpuSnapshot:
     """CPU seconds (user + system) per component at one moment."""
 
     seconds: dict[str, float]
+    server_wait: float = 0.0
+    """Seconds the server's threads spent runnable but waiting for a core (/proc schedstat):
+    high when something else shares its core, as on a machine that is not quiet."""
 
     def minus(self, earlier: "CpuSnapshot") -> "CpuSnapshot":
-        return CpuSnapshot({k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()})
+        return CpuSnapshot(
+            {k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()},
+            self.server_wait - earlier.server_wait,
+        )
 
     @property
     def server(self) -> float:
@@ -105,10 +112,18 @@ class RunningSystem:
         seconds = {"server": _cpu_seconds(self.server, children=False)}
         for name, proc in self.others.items():
             seconds[name] = _cpu_seconds(proc, children=name == "postgres")
-        return CpuSnapshot(seconds)
+        return CpuSnapshot(seconds, run_queue_wait(self.server.pid))
 
     def rss_bytes(self) -> int:
         return int(self.server.memory_info().rss)
+
+    def others_rss_bytes(self) -> dict[str, int]:
+        """RSS of every other component (PostgreSQL: the postmaster's own, not its backends)."""
+        out: dict[str, int] = {}
+        for name, proc in self.others.items():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                out[name] = int(proc.memory_info().rss)
+        return out
 
     def alive(self) -> bool:
         return bool(self.server.is_running() and self.server.status() != psutil.STATUS_ZOMBIE)
@@ -122,6 +137,16 @@ def _cpu_seconds(proc: psutil.Process, *, children: bool) -> float:
             times = p.cpu_times()
             total += times.user + times.system
     return total
+
+
+def run_queue_wait(pid: int) -> float:
+    """Seconds the threads of ``pid`` have waited on a run queue (0 where Linux does not say)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 def pin_tree(pid: int, core: int | None) -> None:
@@ -195,16 +220,17 @@ def _reference(
 ) -> Iterator[RunningSystem]:
     log = ctx.work_dir / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        pinned(argv, ctx.server_core),
-        stdout=subprocess.PIPE,
-        stderr=log.open("a"),
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    with log.open("a") as log_file:
+        proc = subprocess.Popen(
+            pinned(argv, ctx.server_core),
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+    assert proc.stdout is not None
     try:
-        assert proc.stdout is not None
         line = proc.stdout.readline()  # "listening <port>", or EOF if it died
         if not line.startswith("listening "):
             raise RuntimeError(f"{name} did not start; see {log}")
@@ -219,6 +245,7 @@ def _reference(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        proc.stdout.close()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ def classic_config(ctx: BenchContext) -> dict[str, Any]:
         "roomSize": 10,
         "messages": 10,
         "gapMs": 100,
-        "drainMs": 10000,
+        "drainMs": 10000 if ctx.quick else 60000,
     }
 
 
@@ -48,6 +48,7 @@ def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scenari
                 SYSTEMS.get(name, name),
                 step["sent"] if step else None,
                 step["acked"] if step else None,
+                step.get("retried") if step else None,
                 step["delivered"] if step else None,
                 step["lost"] if step else None,
                 lat.get("p50"),
@@ -85,7 +86,9 @@ def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scenari
             f"{config['connections']} connections in rooms of {config['roomSize']}; each sends "
             f"{config['messages']} messages {config['gapMs']} ms apart (starts spread over the "
             f"first {config['gapMs']} ms), then the load generator waits up to "
-            f"{config['drainMs'] / 1000:g} s for every copy and every ack. Latency: every "
+            f"{config['drainMs'] / 1000:g} s for every copy and every ack. A message refused as "
+            "`unavailable` is sent again with the same clientMsgId, as the protocol asks. "
+            "Latency: every "
             "delivery (send to receive on the load generator's clock); the last column is the "
             "sender's own copy."
         ),
@@ -93,6 +96,7 @@ def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scenari
             "system",
             "sent",
             "acked",
+            "retried (unavailable)",
             "delivered",
             "lost",
             "p50 ms",

@@ -65,13 +65,24 @@ def summarise(raw: dict[str, dict[str, Any]], connections: int) -> ScenarioResul
         met=met,
         limit=""
         if met
+        else "a server's RSS did not grow: too few connections to measure"
+        if met is None
         else (
-            "per-connection state in the gateway: the ASGI/uvicorn WebSocket and its buffers, "
-            "the session, its outbox and rate limiters, the user's notification subscription"
+            "the gateway's per-connection state (not broken down by this run: uvicorn's "
+            "WebSocket protocol and buffers, the session with its outbox and rate limiters, "
+            "the user's notification subscription)"
         ),
     )
+    notes = []
+    growth = raw.get("gateway", {}).get("memory", {}).get("othersGrowth") or {}
+    if growth:
+        parts = ", ".join(
+            f"{name} {value / 2**20:+.1f} MiB" for name, value in sorted(growth.items())
+        )
+        notes.append(f"The rest of the gateway's system meanwhile (RSS growth): {parts}.")
     return ScenarioResult(
         scenario="idle_memory",
+        notes=notes,
         title="Memory per idle connection",
         method=(
             f"{connections:,} WebSocket connections open (200 handshakes in flight at a time; "

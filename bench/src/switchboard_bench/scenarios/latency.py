@@ -63,7 +63,13 @@ def half_capacity(ctx: BenchContext) -> dict[str, Any]:
     gateway = systems.get("gateway") if isinstance(systems, dict) else None
     rate = gateway.get("capacityRate") if isinstance(gateway, dict) else None
     if not rate:
-        return {"skipped": "no gateway fan-out capacity in bench/results/fanout.json: run fanout"}
+        why = (
+            "the gateway passed no step of the last fan-out run (p99 over 100 ms or a loss at "
+            "the lowest rate)"
+            if gateway
+            else "no gateway fan-out result in bench/results/fanout.json: run fanout first"
+        )
+        return {"skipped": why}
     size = fanout.sizes(ctx)
     half_rate = max(1, int(rate) // 2)
     config = {
