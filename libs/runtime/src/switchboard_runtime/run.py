@@ -10,6 +10,7 @@ from switchboard_runtime.activity import ActivityMiddleware
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
+from switchboard_runtime.ws_protocol import RecordWebSocketProtocol
 
 __all__ = ["configure_logging", "run_service"]
 
@@ -30,7 +31,8 @@ def run_service(
     )
     try:
         uvicorn.run(
-            AccessMiddleware(ActivityMiddleware(app)),
+            # outermost, so that it sees uvicorn's own ``send`` (see ws_protocol)
+            RecordWebSocketProtocol(AccessMiddleware(ActivityMiddleware(app))),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",

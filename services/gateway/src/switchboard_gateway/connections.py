@@ -1,12 +1,17 @@
-"""Serving one accepted WebSocket: the connection limit, the outbox, closing on failure."""
+"""Serving one accepted WebSocket: the connection limit, the outbox, closing on failure.
+
+The outbox writes straight to the socket (``DirectOutbox``) when uvicorn's sans-I/O protocol
+serves it and ``WS_DIRECT_WRITES`` is on, else through ASGI ``send`` (``Outbox``)."""
 
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_runtime.ws_protocol import websocket_protocol
 
+from switchboard_gateway.direct_outbox import DirectOutbox
 from switchboard_gateway.drain import SocketDrainable
 from switchboard_gateway.limits import UserCounter
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
+from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox, Outgoing
 from switchboard_gateway.session import CLOSE_INTERNAL_ERROR, Session, SessionDeps
 
 __all__ = ["Admission", "serve_session"]
@@ -51,8 +56,7 @@ async def serve_session(
     if refused is not None:
         await websocket.close(CLOSE_TRY_AGAIN_LATER, refused)
         return
-    settings = deps.settings
-    outbox = Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
+    outbox = _outbox(deps, websocket)
     outbox.start()
     drainable = SocketDrainable(outbox)
     deps.drain.track(drainable)  # a gateway already draining closes it at once (1012)
@@ -68,3 +72,18 @@ async def serve_session(
         deps.drain.untrack(drainable)
         admission.leave(user_id)
         await outbox.stop()
+
+
+def _outbox(deps: SessionDeps, websocket: WebSocket) -> Outgoing:
+    settings = deps.settings
+    protocol = websocket_protocol(websocket.scope) if settings.ws_direct_writes else None
+    if protocol is None:
+        return Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
+    return DirectOutbox(
+        websocket,
+        protocol,
+        deps.writer,
+        max_frames=settings.outbox_frames,
+        max_bytes=settings.outbox_byte_limit,
+        send_timeout=settings.replay_send_timeout_seconds,
+    )

@@ -10,6 +10,8 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from switchboard_gateway.wire import SharedFrame
+
 __all__ = [
     "CONNECTIONS",
     "CONNECTS",
@@ -67,11 +69,13 @@ def close_code_label(code: int | None) -> str:
     return str(code) if code in _CLOSE_CODES else "other"
 
 
-class TimedFrame(str):
+class TimedFrame(SharedFrame):
     """An encoded frame that remembers when chat accepted its message (Unix seconds).
 
-    ``rooms`` makes one per live message; when a socket writes it, ``edge.ConnectionMetrics``
-    observes ``DELIVERY_LATENCY``. Replayed or historical frames are plain ``str``.
+    ``rooms`` makes one per live message. On the ASGI path ``edge.ConnectionMetrics`` observes
+    ``DELIVERY_LATENCY`` each time a socket writes it; on the direct path (``direct_outbox``)
+    it is observed once per gateway, when the loop turn that fanned it out is flushed.
+    Replayed or historical frames are plain ``str``.
     """
 
     __slots__ = ("accepted_at",)

@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import Message
@@ -24,11 +24,12 @@ from switchboard_gateway import frames
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
+from switchboard_gateway.direct_outbox import FrameWriter
 from switchboard_gateway.drain import Drain
 from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
 from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
-from switchboard_gateway.outbox import Outbox
+from switchboard_gateway.outbox import Outgoing
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.presence_sync import PresenceSync
 from switchboard_gateway.ratelimit import FrameRateLimit
@@ -73,6 +74,8 @@ class SessionDeps:
     background: set["asyncio.Task[Any]"]
     authenticator: Authenticator | None
     user_rates: UserFrameRates
+    writer: FrameWriter = field(default_factory=FrameWriter)
+    """Flushes the direct outboxes (``direct_outbox``) once per loop turn."""
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run work that must finish even after its connection closed."""
@@ -87,7 +90,7 @@ class Session:
         deps: SessionDeps,
         websocket: WebSocket,
         user_id: str,
-        outbox: Outbox,
+        outbox: Outgoing,
         *,
         fixed_room: str | None = None,
     ) -> None:
