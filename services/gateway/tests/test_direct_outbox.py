@@ -36,6 +36,7 @@ BURST = [
 FLOOD_FRAME = SharedFrame("f" * 1024)
 FLOOD_LIMIT = 64 * 1024
 FLOOD_MAX_FRAMES = 200_000  # far beyond any loopback buffer: reaching it means never cut off
+REPLAY_FRAMES = 20_000  # 20 MB: more than loopback buffers, so the replay must wait
 
 
 class CountingTransport:
@@ -62,12 +63,16 @@ class Server:
         self.writes: list[bytes] = []
         self.flood_closed = asyncio.Event()
         self.flooded = 0
+        self.replay_blocked = asyncio.Event()
+        self.replay_done = asyncio.Event()
+        self.replay_timeout = 10.0
         self.app = RecordWebSocketProtocol(
             Starlette(
                 routes=[
                     WebSocketRoute("/kind", self.kind),
                     WebSocketRoute("/burst", self.burst),
                     WebSocketRoute("/flood", self.flood),
+                    WebSocketRoute("/replay", self.replay),
                 ]
             )
         )
@@ -109,6 +114,26 @@ class Server:
         await outbox.stop()
         await _until_disconnected(websocket)
 
+    async def replay(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        protocol = websocket_protocol(websocket.scope)
+        assert protocol is not None
+        outbox = DirectOutbox(
+            websocket,
+            protocol,
+            self.writer,
+            max_frames=10,
+            max_bytes=1024,  # ``send`` waits for the reader instead of cutting it off
+            send_timeout=self.replay_timeout,
+        )
+        for i in range(REPLAY_FRAMES):
+            if not protocol.writable.is_set():
+                self.replay_blocked.set()
+            await outbox.send(f"{i:06d}" + "r" * 1024)
+        self.replay_done.set()
+        await _until_disconnected(websocket)
+        await outbox.stop()
+
 
 async def _until_disconnected(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect):
@@ -147,9 +172,9 @@ async def _read_until_closed(client: ClientConnection) -> list[str | bytes]:
     return received
 
 
-async def _receive_all(client: ClientConnection, count: int) -> list[str]:
+async def _receive_all(client: ClientConnection, count: int, timeout: float = 10) -> list[str]:
     received = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(timeout):
         for _ in range(count):
             message = await client.recv()
             assert isinstance(message, str)
@@ -218,3 +243,27 @@ async def test_a_server_that_is_not_uvicorn_sansio_gets_the_asgi_path() -> None:
     scope = {"type": "websocket", "path": "/kind", "headers": [], "query_string": b""}
     await asyncio.wait_for(server.app(scope, incoming.get, send), timeout=10)
     assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == ["Outbox"]
+
+
+async def test_a_replay_waits_while_the_client_reads_and_loses_nothing() -> None:
+    server = Server(GatewaySettings())
+    async with serving(server) as base, connect(f"{base}/replay", max_size=None) as client:
+        client.transport.pause_reading()
+        await asyncio.wait_for(server.replay_blocked.wait(), timeout=30)
+        client.transport.resume_reading()
+        received = await _receive_all(client, REPLAY_FRAMES, timeout=60)
+        assert [int(text[:6]) for text in received] == list(range(REPLAY_FRAMES))
+        await asyncio.wait_for(server.replay_done.wait(), timeout=10)
+    assert client.close_code == 1000
+
+
+async def test_a_replay_to_a_client_that_stopped_reading_ends_with_1013() -> None:
+    server = Server(GatewaySettings())
+    server.replay_timeout = 0.5
+    async with serving(server) as base, connect(f"{base}/replay", max_size=None) as client:
+        client.transport.pause_reading()
+        await asyncio.wait_for(server.replay_done.wait(), timeout=30)
+        client.transport.resume_reading()
+        received = await _read_until_closed(client)
+    assert 0 < len(received) < REPLAY_FRAMES
+    assert client.close_code == 1013

@@ -9,9 +9,9 @@ for a whole room) to the connection's pending list and never waits. Once per loo
 burst of messages costs one write per connection, and counts ``FRAMES_SENT`` per message
 (``inc(n)``) and ``DELIVERY_LATENCY`` once per message rather than once per frame. There is no
 queue and no writer task: the transport's own buffer is the queue. A connection whose buffer
-passes ``OUTBOX_BYTES`` is closed with 1013 like ``Outbox``'s slow path; it resumes with
-``since``. ``send`` (a replay, a history page) waits until uvicorn says the socket is writable
-again and closes with 1013 only when the client stops reading.
+passes its high-water mark by ``OUTBOX_BYTES`` is closed with 1013 like ``Outbox``'s slow
+path; it resumes with ``since``. ``send`` (a replay, a history page) waits until uvicorn says the
+socket is writable again and closes with 1013 only when the client stops reading.
 
 Control frames (ping, pong, close) stay uvicorn's: both sides write whole frames, so they
 interleave safely; nothing is written once a close was sent or the transport is closing. A close
@@ -112,7 +112,9 @@ class DirectOutbox:
         self._transport = protocol.transport
         self._writer = writer
         self._chunks: list[bytes] = []
-        self._max_bytes = max_bytes
+        # Like ``Outbox``: the transport's own buffer fills to its high-water mark (when
+        # uvicorn's ``send`` would wait), then ``max_bytes`` more; ``send`` never passes it.
+        self._max_bytes = self._transport.get_write_buffer_limits()[1] + max_bytes
         self._send_timeout = send_timeout
         self._closing: asyncio.Task[None] | None = None
         self.max_frames = max_frames

@@ -45,8 +45,8 @@ class GatewaySettings(ServiceSettings):
     outbox_bytes: int | None = Field(
         default=None,
         ge=1024,
-        description="On the direct write path, bytes buffered for one connection before it is"
-        " cut off (1013); unset: OUTBOX_FRAMES x 1 KiB",
+        description="On the direct write path, bytes buffered for one connection beyond its"
+        " socket's write buffer (64 KiB) before it is cut off (1013); unset: OUTBOX_FRAMES x 1 KiB",
     )
     ws_direct_writes: bool = Field(
         default=True,
