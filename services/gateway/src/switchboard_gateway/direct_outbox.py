@@ -7,7 +7,8 @@ Fan-out calls ``offer``, which appends the frame's wire bytes (``wire``: built o
 for a whole room) to the connection's pending list and never waits. Once per loop turn the
 ``FrameWriter`` flushes every connection that got frames with one ``transport.write`` each, so a
 burst of messages costs one write per connection, and counts ``FRAMES_SENT`` per message
-(``inc(n)``) and ``DELIVERY_LATENCY`` once per message rather than once per frame. There is no
+(``inc(n)``) and ``DELIVERY_LATENCY`` once per message (``observe_many``: n observations of
+the latency at the flush) rather than once per frame. There is no
 queue and no writer task: the transport's own buffer is the queue. A connection whose buffer
 passes its high-water mark by ``OUTBOX_BYTES`` is closed with 1013 like ``Outbox``'s slow
 path; it resumes with ``since``. ``send`` (a replay, a history page) waits until uvicorn says the
@@ -32,6 +33,7 @@ from switchboard_gateway.metrics import (
     FRAMES_SENT,
     SLOW_CLIENT_DISCONNECTS,
     TimedFrame,
+    observe_many,
 )
 from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER
 from switchboard_gateway.wire import wire_of
@@ -87,7 +89,7 @@ class FrameWriter:
         for text, count in counted:
             self._frames_sent(frame_type_of(text)).inc(count)
             if isinstance(text, TimedFrame):
-                self._latency.observe(text.latency())
+                observe_many(self._latency, text.latency(), count)
 
     def _frames_sent(self, kind: str) -> Counter:
         counter = self._sent.get(kind)

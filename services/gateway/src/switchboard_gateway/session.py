@@ -114,7 +114,7 @@ class Session:
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
         self._user_limit = self._deps.user_rates.acquire(self.user_id)
-        expiry = asyncio.create_task(self._close_when_expired())
+        self._expiry = asyncio.get_running_loop().call_soon(self._close_when_expired)
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
@@ -123,7 +123,7 @@ class Session:
                 return
             await self._receive()
         finally:
-            expiry.cancel()
+            self._expiry.cancel()
             self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
             for subscriber in self.dashboards.values():
@@ -202,14 +202,17 @@ class Session:
             await receive
         return None
 
-    async def _close_when_expired(self) -> None:
-        """Close with 1008 when the token expires, unless an ``auth`` frame extended it."""
-        while self.expires_at is not None:
-            remaining = self.expires_at - time.time()
-            if remaining <= 0:
-                self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
-                return
-            await asyncio.sleep(remaining)
+    def _close_when_expired(self) -> None:
+        """Close with 1008 when the token expires, unless an ``auth`` frame extended it (a timer
+        rather than a task, so that an idle connection costs less memory)."""
+        if self.expires_at is None:
+            return
+        remaining = self.expires_at - time.time()
+        if remaining <= 0:
+            self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(remaining, self._close_when_expired)
 
     async def _on_message(self, message: Message, now: float) -> None:
         if not (self._limit.allow(now) and self._user_limit.allow(now)):
