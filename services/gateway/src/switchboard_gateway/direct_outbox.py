@@ -43,6 +43,7 @@ __all__ = ["DirectOutbox", "FrameWriter"]
 log = logging.getLogger(__name__)
 
 _TRANSPORT = "websocket"
+CLOSE_INTERNAL_ERROR = 1011
 _ESTIMATED_FRAME_BYTES = 512
 """For ``pending`` (a backlog in frames): what one buffered frame is taken to weigh."""
 
@@ -81,7 +82,11 @@ class FrameWriter:
         self._scheduled = False
         dirty, self._dirty = self._dirty, []
         for outbox in dirty:
-            outbox.flush()
+            try:
+                outbox.flush()
+            except Exception:  # one broken socket must not cost the others their frames
+                log.exception("writing to a WebSocket failed; closing it")
+                outbox.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect", flush=False)
         if self._last is not None:
             self._counted.append((self._last, self._last_count))
             self._last, self._last_count = None, 0
