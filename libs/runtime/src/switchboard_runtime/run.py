@@ -11,6 +11,7 @@ from switchboard_runtime.connection_abort import ConnectionAbort
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
+from switchboard_runtime.ws_protocol import RecordWebSocketProtocol
 
 __all__ = ["configure_logging", "run_service"]
 
@@ -31,7 +32,9 @@ def run_service(
     )
     try:
         uvicorn.run(
-            ConnectionAbort(AccessMiddleware(ActivityMiddleware(app))),
+            # Outermost, both of them, so that they see uvicorn's own ``send``: ConnectionAbort
+            # for HTTP streams, RecordWebSocketProtocol for the gateway's direct writes.
+            ConnectionAbort(RecordWebSocketProtocol(AccessMiddleware(ActivityMiddleware(app)))),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",

@@ -1,15 +1,21 @@
-"""Serving one accepted WebSocket: the connection limit, the outbox, closing on failure."""
+"""Serving one accepted WebSocket: the connection limit, the outbox, closing on failure.
+
+The outbox writes straight to the socket (``DirectOutbox``) when uvicorn's sans-I/O protocol
+serves it and ``WS_DIRECT_WRITES`` is on, else through ASGI ``send`` (``Outbox``)."""
 
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_runtime.ws_protocol import websocket_protocol
 
+from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.drain import SocketDrainable
 from switchboard_gateway.limits import UserCounter
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
+from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox, Outgoing
 from switchboard_gateway.session import CLOSE_INTERNAL_ERROR, Session, SessionDeps
+from switchboard_gateway.settings import GatewaySettings
 
-__all__ = ["Admission", "serve_session"]
+__all__ = ["Admission", "make_outbox", "serve_session"]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +57,7 @@ async def serve_session(
     if refused is not None:
         await websocket.close(CLOSE_TRY_AGAIN_LATER, refused)
         return
-    settings = deps.settings
-    outbox = Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
+    outbox = make_outbox(deps.settings, deps.writer, websocket)
     outbox.start()
     drainable = SocketDrainable(outbox)
     deps.drain.track(drainable)  # a gateway already draining closes it at once (1012)
@@ -68,3 +73,18 @@ async def serve_session(
         deps.drain.untrack(drainable)
         admission.leave(user_id)
         await outbox.stop()
+
+
+def make_outbox(settings: GatewaySettings, writer: FrameWriter, websocket: WebSocket) -> Outgoing:
+    """A ``DirectOutbox`` under uvicorn's websockets-sansio (unless turned off), else ``Outbox``."""
+    protocol = websocket_protocol(websocket.scope) if settings.ws_direct_writes else None
+    if protocol is None:
+        return Outbox(websocket, settings.outbox_frames, settings.replay_send_timeout_seconds)
+    return DirectOutbox(
+        websocket,
+        protocol,
+        writer,
+        max_frames=settings.outbox_frames,
+        max_bytes=settings.outbox_byte_limit,
+        send_timeout=settings.replay_send_timeout_seconds,
+    )

@@ -10,6 +10,8 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from switchboard_gateway.wire import SharedFrame
+
 __all__ = [
     "CONNECTIONS",
     "CONNECTS",
@@ -28,6 +30,7 @@ __all__ = [
     "TimedFrame",
     "bounded",
     "close_code_label",
+    "observe_many",
 ]
 
 TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
@@ -67,11 +70,14 @@ def close_code_label(code: int | None) -> str:
     return str(code) if code in _CLOSE_CODES else "other"
 
 
-class TimedFrame(str):
+class TimedFrame(SharedFrame):
     """An encoded frame that remembers when chat accepted its message (Unix seconds).
 
-    ``rooms`` makes one per live message; when a socket writes it, ``edge.ConnectionMetrics``
-    observes ``DELIVERY_LATENCY``. Replayed or historical frames are plain ``str``.
+    ``rooms`` makes one per live message. On the ASGI path ``edge.ConnectionMetrics`` observes
+    ``DELIVERY_LATENCY`` each time a socket writes it; on the direct path (``direct_outbox``)
+    its latency is taken once, when the loop turn that fanned it out is flushed, and counted
+    once per socket it went to (``observe_many``).
+    Replayed or historical frames are plain ``str``.
     """
 
     __slots__ = ("accepted_at",)
@@ -84,6 +90,20 @@ class TimedFrame(str):
 
     def latency(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.accepted_at)
+
+
+def observe_many(histogram: Histogram, amount: float, count: int) -> None:
+    """``count`` observations of the same ``amount`` at the cost of one: a fan-out's frames are
+    written in the same loop turn, so they share one latency. ``histogram`` is a labelled child.
+
+    Uses the client's storage (``_sum``, ``_buckets``, ``_upper_bounds``) as ``observe`` does;
+    ``test_metrics`` checks that it matches ``count`` calls of ``observe``.
+    """
+    histogram._sum.inc(amount * count)
+    for bucket, bound in zip(histogram._buckets, histogram._upper_bounds, strict=True):
+        if amount <= bound:
+            bucket.inc(count)
+            return
 
 
 CONNECTIONS = Gauge(

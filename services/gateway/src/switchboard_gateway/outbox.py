@@ -9,16 +9,39 @@ room while the client reads, and closes it with 1013 only when it stops reading.
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
 
-__all__ = ["CLOSE_TRY_AGAIN_LATER", "Outbox"]
+__all__ = ["CLOSE_TRY_AGAIN_LATER", "Outbox", "Outgoing"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class Outgoing(Protocol):
+    """What sessions and rooms need of a connection's outgoing frames: this module's
+    ``Outbox`` (through ASGI) or ``direct_outbox.DirectOutbox`` (straight to the socket)."""
+
+    max_frames: int
+    closed: asyncio.Event
+    close_code: int | None
+
+    @property
+    def pending(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def offer(self, text: str) -> None: ...
+
+    async def send(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Outbox:

@@ -2,7 +2,8 @@
 
 For each such room the gateway subscribes to its messages, typing events and presence
 snapshots, and encodes each event into a frame once, whatever the number of members; members
-only ever get ``offer``\\ ed the same text. Messages go out in ``seq`` order without gaps
+only ever get ``offer``\\ ed the same text, a ``wire.SharedFrame`` whose WebSocket frame bytes
+are built once too. Messages go out in ``seq`` order without gaps
 (``RoomOrder``: a jump is filled from the room log first). A member that is resuming has live
 messages held back until its replay is done; the seam is exact because the replay ends at the
 ``seq`` the room had delivered when the member was registered.
@@ -25,10 +26,11 @@ from switchboard_gateway import frames
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.metrics import TimedFrame
 from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox
+from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outgoing
 from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.seq_search import Position
 from switchboard_gateway.typing import TypingBoard
+from switchboard_gateway.wire import SharedFrame
 
 __all__ = ["Member", "RoomHub", "RoomUnavailableError"]
 
@@ -47,7 +49,7 @@ class Member:
 
     connection: str
     user_id: str
-    outbox: Outbox
+    outbox: Outgoing
     held: list[tuple[int, str]] | None = None
     """Live messages (seq, frame) held back while the member's replay runs; None when live."""
     saw_presence: bool = False
@@ -138,7 +140,7 @@ class RoomHub:
             if snapshot is not None and snapshot.revision > state.latest_revision:
                 # Only for the newcomer: the others get chat's coalesced push of this change.
                 state.latest_revision = snapshot.revision
-                state.latest_text = frames.presence_frame(snapshot)
+                state.latest_text = SharedFrame(frames.presence_frame(snapshot))
         if not member.saw_presence and state.latest_text is not None:
             member.saw_presence = True
             member.outbox.offer(state.latest_text)
@@ -239,7 +241,7 @@ class RoomHub:
             self._tell_typing(state, event.user_id, event.is_typing)
 
     def _tell_typing(self, state: _Room, user_id: str, is_typing: bool) -> None:
-        text = frames.typing_frame(state.name, user_id, is_typing)
+        text = SharedFrame(frames.typing_frame(state.name, user_id, is_typing))
         for member in tuple(state.members.values()):
             if member.user_id != user_id:
                 member.outbox.offer(text)
@@ -265,7 +267,7 @@ class RoomHub:
         if snapshot.revision <= state.presence_revision:
             return
         state.presence_revision = snapshot.revision
-        text = frames.presence_frame(snapshot)  # encoded once
+        text = SharedFrame(frames.presence_frame(snapshot))  # encoded once, framed once
         if snapshot.revision >= state.latest_revision:
             state.latest_revision, state.latest_text = snapshot.revision, text
         for member in tuple(state.members.values()):

@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import Message
@@ -24,11 +24,12 @@ from switchboard_gateway import frames
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
+from switchboard_gateway.direct_outbox import FrameWriter
 from switchboard_gateway.drain import Drain
 from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
 from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
-from switchboard_gateway.outbox import Outbox
+from switchboard_gateway.outbox import Outgoing
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.presence_sync import PresenceSync
 from switchboard_gateway.ratelimit import FrameRateLimit
@@ -73,6 +74,8 @@ class SessionDeps:
     background: set["asyncio.Task[Any]"]
     authenticator: Authenticator | None
     user_rates: UserFrameRates
+    writer: FrameWriter = field(default_factory=FrameWriter)
+    """Flushes the direct outboxes (``direct_outbox``) once per loop turn."""
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run work that must finish even after its connection closed."""
@@ -87,7 +90,7 @@ class Session:
         deps: SessionDeps,
         websocket: WebSocket,
         user_id: str,
-        outbox: Outbox,
+        outbox: Outgoing,
         *,
         fixed_room: str | None = None,
     ) -> None:
@@ -111,7 +114,7 @@ class Session:
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
         self._user_limit = self._deps.user_rates.acquire(self.user_id)
-        expiry = asyncio.create_task(self._close_when_expired())
+        self._expiry = asyncio.get_running_loop().call_soon(self._close_when_expired)
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
@@ -120,7 +123,7 @@ class Session:
                 return
             await self._receive()
         finally:
-            expiry.cancel()
+            self._expiry.cancel()
             self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
             for subscriber in self.dashboards.values():
@@ -199,14 +202,17 @@ class Session:
             await receive
         return None
 
-    async def _close_when_expired(self) -> None:
-        """Close with 1008 when the token expires, unless an ``auth`` frame extended it."""
-        while self.expires_at is not None:
-            remaining = self.expires_at - time.time()
-            if remaining <= 0:
-                self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
-                return
-            await asyncio.sleep(remaining)
+    def _close_when_expired(self) -> None:
+        """Close with 1008 when the token expires, unless an ``auth`` frame extended it (a timer
+        rather than a task, so that an idle connection costs less memory)."""
+        if self.expires_at is None:
+            return
+        remaining = self.expires_at - time.time()
+        if remaining <= 0:
+            self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(remaining, self._close_when_expired)
 
     async def _on_message(self, message: Message, now: float) -> None:
         if not (self._limit.allow(now) and self._user_limit.allow(now)):

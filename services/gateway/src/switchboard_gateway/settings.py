@@ -42,6 +42,17 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="Frames queued for one connection before it is cut off (1013)",
     )
+    outbox_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="On the direct write path, bytes buffered for one connection beyond its"
+        " socket's write buffer (64 KiB) before it is cut off (1013); unset: OUTBOX_FRAMES x 1 KiB",
+    )
+    ws_direct_writes: bool = Field(
+        default=True,
+        description="Under uvicorn's websockets-sansio, write pre-encoded frames straight to"
+        " each socket, coalesced per loop turn; off: every frame through ASGI send",
+    )
     replay_send_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
@@ -125,6 +136,11 @@ class GatewaySettings(ServiceSettings):
         """Closes are spread over half of SHUTDOWN_TIMEOUT_SECONDS (the chart's drainSeconds);
         the other half is for requests in flight and the process's own shutdown."""
         return self.shutdown_timeout_seconds / 2
+
+    @property
+    def outbox_byte_limit(self) -> int:
+        """What a connection may have buffered on the direct write path before 1013."""
+        return self.outbox_bytes if self.outbox_bytes is not None else self.outbox_frames * 1024
 
     @model_validator(mode="after")
     def _auth_needs_a_key(self) -> Self:

@@ -1,0 +1,269 @@
+"""The direct write path on a real uvicorn (websockets-sansio) and a real client: coalesced
+frames arrive in order as separate messages, a stalled reader is cut off with 1013, and any
+other server (uvicorn's wsproto implementation, a plain ASGI caller) keeps the ASGI path."""
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_gateway.connections import make_outbox
+from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
+from switchboard_gateway.metrics import TimedFrame
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.wire import SharedFrame
+from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_protocol
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+BURST = [
+    SharedFrame("a" * 125),
+    "b" * 126,
+    TimedFrame("c" * 65535, 0.0),
+    "d" * 65536,
+    "é" * 70,
+    "",
+    *(f"frame {i}" for i in range(200)),
+]
+FLOOD_FRAME = SharedFrame("f" * 1024)
+FLOOD_LIMIT = 64 * 1024
+FLOOD_MAX_FRAMES = 200_000  # far beyond any loopback buffer: reaching it means never cut off
+REPLAY_FRAMES = 20_000  # 20 MB: more than loopback buffers, so the replay must wait
+
+
+class CountingTransport:
+    """The real transport, counting the writes made to it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self._inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class Server:
+    """The endpoints under test, and what they saw."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.writer = FrameWriter()
+        self.writes: list[bytes] = []
+        self.flood_closed = asyncio.Event()
+        self.flooded = 0
+        self.replay_blocked = asyncio.Event()
+        self.replay_done = asyncio.Event()
+        self.replay_timeout = 10.0
+        self.app = RecordWebSocketProtocol(
+            Starlette(
+                routes=[
+                    WebSocketRoute("/kind", self.kind),
+                    WebSocketRoute("/burst", self.burst),
+                    WebSocketRoute("/flood", self.flood),
+                    WebSocketRoute("/replay", self.replay),
+                ]
+            )
+        )
+
+    async def kind(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox = make_outbox(self.settings, self.writer, websocket)
+        outbox.start()
+        outbox.offer(type(outbox).__name__)
+        await _until_disconnected(websocket)
+        await outbox.stop()
+
+    async def burst(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        protocol = websocket_protocol(websocket.scope)
+        assert protocol is not None
+        counting = CountingTransport(protocol.transport)
+        protocol.transport = counting  # type: ignore[assignment]
+        outbox = DirectOutbox(websocket, protocol, self.writer, max_frames=10, max_bytes=1 << 30)
+        for text in BURST:  # one loop turn: one write
+            outbox.offer(text)
+        await _until_disconnected(websocket)
+        self.writes = counting.writes
+        await outbox.stop()
+
+    async def flood(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        protocol = websocket_protocol(websocket.scope)
+        assert protocol is not None
+        outbox = DirectOutbox(
+            websocket, protocol, self.writer, max_frames=10, max_bytes=FLOOD_LIMIT
+        )
+        while not outbox.closed.is_set() and self.flooded < FLOOD_MAX_FRAMES:
+            outbox.offer(FLOOD_FRAME)
+            self.flooded += 1
+            if self.flooded % 16 == 0:
+                await asyncio.sleep(0)  # a loop turn: the writer flushes
+        self.flood_closed.set()
+        await outbox.stop()
+        await _until_disconnected(websocket)
+
+    async def replay(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        protocol = websocket_protocol(websocket.scope)
+        assert protocol is not None
+        outbox = DirectOutbox(
+            websocket,
+            protocol,
+            self.writer,
+            max_frames=10,
+            max_bytes=1024,  # ``send`` waits for the reader instead of cutting it off
+            send_timeout=self.replay_timeout,
+        )
+        for i in range(REPLAY_FRAMES):
+            if not protocol.writable.is_set():
+                self.replay_blocked.set()
+            await outbox.send(f"{i:06d}" + "r" * 1024)
+        self.replay_done.set()
+        await _until_disconnected(websocket)
+        await outbox.stop()
+
+
+async def _until_disconnected(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+@contextlib.asynccontextmanager
+async def serving(server: Server, ws: str = "websockets-sansio") -> AsyncIterator[str]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # clients queue in the backlog until uvicorn accepts
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        server.app,
+        ws=ws,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_config=None,
+    )
+    running = uvicorn.Server(config)
+    task = asyncio.create_task(running.serve(sockets=[listener]))
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        await task
+
+
+async def _read_until_closed(client: ClientConnection) -> list[str | bytes]:
+    received: list[str | bytes] = []
+    with contextlib.suppress(ConnectionClosed):
+        async with asyncio.timeout(30):
+            while True:
+                received.append(await client.recv())
+    return received
+
+
+async def _receive_all(client: ClientConnection, count: int, timeout: float = 10) -> list[str]:
+    received = []
+    async with asyncio.timeout(timeout):
+        for _ in range(count):
+            message = await client.recv()
+            assert isinstance(message, str)
+            received.append(message)
+    return received
+
+
+def slow_disconnects() -> float:
+    value = REGISTRY.get_sample_value(
+        "switchboard_gateway_slow_client_disconnects_total", {"transport": "websocket"}
+    )
+    return value or 0.0
+
+
+async def test_frames_offered_in_one_turn_go_out_in_one_write_and_arrive_as_messages() -> None:
+    server = Server(GatewaySettings())
+    async with serving(server) as base, connect(f"{base}/burst", max_size=None) as client:
+        assert await _receive_all(client, len(BURST)) == [str(text) for text in BURST]
+    data_writes = [w for w in server.writes if w[0] == 0x81]  # uvicorn writes the close reply
+    assert len(data_writes) == 1
+
+
+async def test_a_stalled_reader_is_closed_with_1013_once_its_buffer_passes_the_limit() -> None:
+    server = Server(GatewaySettings())
+    before = slow_disconnects()
+    async with serving(server) as base, connect(f"{base}/flood", max_size=None) as client:
+        transport = client.transport
+        transport.pause_reading()
+        await asyncio.wait_for(server.flood_closed.wait(), timeout=30)
+        assert server.flooded < FLOOD_MAX_FRAMES, "the stalled reader was never cut off"
+        transport.resume_reading()
+        received = await _read_until_closed(client)
+        assert set(received) == {FLOOD_FRAME}
+    assert client.close_code == 1013
+    assert client.close_reason == "too slow: resume with since"
+    assert slow_disconnects() == before + 1
+
+
+@pytest.mark.parametrize(
+    ("ws", "direct", "expected"),
+    [
+        ("websockets-sansio", True, "DirectOutbox"),
+        ("websockets-sansio", False, "Outbox"),
+        ("wsproto", True, "Outbox"),
+    ],
+)
+async def test_only_uvicorn_sansio_gets_the_direct_path(
+    ws: str, direct: bool, expected: str
+) -> None:
+    server = Server(GatewaySettings(ws_direct_writes=direct))
+    async with serving(server, ws) as base, connect(f"{base}/kind") as client:
+        assert await client.recv() == expected
+
+
+async def test_a_server_that_is_not_uvicorn_sansio_gets_the_asgi_path() -> None:
+    server = Server(GatewaySettings())
+    incoming: asyncio.Queue[Message] = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.send":
+            incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    scope = {"type": "websocket", "path": "/kind", "headers": [], "query_string": b""}
+    await asyncio.wait_for(server.app(scope, incoming.get, send), timeout=10)
+    assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == ["Outbox"]
+
+
+async def test_a_replay_waits_while_the_client_reads_and_loses_nothing() -> None:
+    server = Server(GatewaySettings())
+    async with serving(server) as base, connect(f"{base}/replay", max_size=None) as client:
+        client.transport.pause_reading()
+        await asyncio.wait_for(server.replay_blocked.wait(), timeout=30)
+        client.transport.resume_reading()
+        received = await _receive_all(client, REPLAY_FRAMES, timeout=60)
+        assert [int(text[:6]) for text in received] == list(range(REPLAY_FRAMES))
+        await asyncio.wait_for(server.replay_done.wait(), timeout=10)
+    assert client.close_code == 1000
+
+
+async def test_a_replay_to_a_client_that_stopped_reading_ends_with_1013() -> None:
+    server = Server(GatewaySettings())
+    server.replay_timeout = 0.5
+    async with serving(server) as base, connect(f"{base}/replay", max_size=None) as client:
+        client.transport.pause_reading()
+        await asyncio.wait_for(server.replay_done.wait(), timeout=30)
+        client.transport.resume_reading()
+        received = await _read_until_closed(client)
+    assert 0 < len(received) < REPLAY_FRAMES
+    assert client.close_code == 1013
