@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
+from switchboard_bench.scenarios import persistence
 
 __all__ = ["SCENARIOS", "Scenario"]
 
 Scenario = Callable[[BenchContext], ScenarioResult]
 
-SCENARIOS: dict[str, Scenario] = {}
+SCENARIOS: dict[str, Scenario] = {
+    "persistence": persistence.run,
+}
