@@ -16,6 +16,8 @@ from switchboard_devstack.postgres_server import PostgresServer
 from switchboard_devstack.stack import Stack
 from switchboard_devstack.stores import scratch_dir
 
+from switchboard_bench.nats_cluster import NatsCluster
+
 __all__ = ["CpuMeter", "SystemStores", "pin", "process_cpu_seconds", "system_stores"]
 
 DATABASE = "switchboard"
@@ -23,13 +25,16 @@ DATABASE = "switchboard"
 
 @dataclass
 class SystemStores:
-    nats: NatsServer
+    nats_urls: list[str]
+    """One per NATS node (one, or a cluster's)."""
+    nats_pids: list[int | None]
     postgres: PostgresServer
     log_dir: Path
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """Every node, comma separated: what a service's ``NATS_URL`` takes."""
+        return ",".join(self.nats_urls)
 
     @property
     def database_url(self) -> str:
@@ -45,23 +50,34 @@ class SystemStores:
 
 
 @contextlib.contextmanager
-def system_stores(work_dir: Path, *, nats_core: int, postgres_core: int) -> Iterator[SystemStores]:
-    """A fresh NATS (JetStream on disk) and PostgreSQL, each pinned to a core; removed after."""
+def system_stores(
+    work_dir: Path, *, nats_core: int, postgres_core: int, nats_nodes: int = 1
+) -> Iterator[SystemStores]:
+    """A fresh NATS (JetStream on disk; ``nats_nodes`` > 1: a cluster on loopback) and
+    PostgreSQL, each pinned to a core; removed after."""
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     scratch = scratch_dir("sb-bench-")
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
-        nats = NatsServer(scratch / "nats", log_file=log_dir / "nats.log")
-        nats.start()
-        stack.callback(nats.stop)
-        pin(nats.pid, nats_core)
+        if nats_nodes == 1:
+            nats = NatsServer(scratch / "nats", log_file=log_dir / "nats.log")
+            nats.start()
+            stack.callback(nats.stop)
+            urls, pids = [nats.url], [nats.pid]
+        else:
+            cluster = NatsCluster(scratch / "nats", nats_nodes, log_dir=log_dir)
+            stack.callback(cluster.stop)
+            cluster.start()
+            urls, pids = cluster.urls, cluster.pids
+        for pid in pids:
+            pin(pid, nats_core)
         postgres = PostgresServer(scratch / "pg", log_file=log_dir / "postgres.log")
         postgres.start()
         stack.callback(postgres.stop)
         pin(postgres.pid, postgres_core)
         postgres.create_database(DATABASE)
-        yield SystemStores(nats, postgres, log_dir)
+        yield SystemStores(urls, pids, postgres, log_dir)
 
 
 def pin(pid: int | None, core: int) -> None:

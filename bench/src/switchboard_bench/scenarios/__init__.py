@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
-from switchboard_bench.scenarios import persistence
+from switchboard_bench.scenarios import cluster, persistence, sse_fanout
 
 __all__ = ["SCENARIOS", "Scenario"]
 
@@ -15,4 +15,6 @@ Scenario = Callable[[BenchContext], ScenarioResult]
 
 SCENARIOS: dict[str, Scenario] = {
     "persistence": persistence.run,
+    "sse_fanout": sse_fanout.run,
+    "cluster": cluster.run,
 }

@@ -128,7 +128,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
 
 
 async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioResult:
-    nc = await nats.connect(stores.nats_url)
+    nc = await nats.connect(stores.nats_urls)
     js = nc.jetstream(publish_async_max_pending=4000)
     await ensure_stream(js, streams.CHAT)
     await ensure_stream(js, streams.NOTIFY)
@@ -142,7 +142,7 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
         {
             "persistence": persistence.process.pid,
             "postgres": stores.postgres.pid,
-            "nats": stores.nats.pid,
+            "nats": stores.nats_pids[0],
         }
     )
     try:
