@@ -98,7 +98,7 @@ async def _written(nats_urls: list[str], after_seq: int) -> tuple[float, float, 
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
-    streams = 200 if ctx.quick else 10_000
+    streams = 50 if ctx.quick else 10_000
     work = ctx.work_dir / "sse_fanout"
     with system_stores(work, nats_core=ctx.loadgen_core, postgres_core=ctx.loadgen_core) as stores:
         return _run(ctx, stores, streams, work)
@@ -134,12 +134,16 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             known = asyncio.run(_known_users(stores.database_url, connected["ok"]))
             rounds: dict[str, Round] = {}
             for title in ("first broadcast", "second broadcast"):
-                profile = (
-                    None
-                    if ctx.quick or title == "first broadcast"
-                    else ctx.out_dir / "profiles" / "sse_gateway.svg"
+                profiles = (
+                    None if ctx.quick or title == "first broadcast" else ctx.out_dir / "profiles"
                 )
-                with py_spy(gateway.process.pid, profile):
+                with (
+                    py_spy(gateway.process.pid, profiles and profiles / "sse_gateway.svg"),
+                    py_spy(
+                        stack["notification"].process.pid,
+                        profiles and profiles / "sse_notification.svg",
+                    ),
+                ):
                     rounds[title] = _broadcast(
                         loadgen, meter, gateway.url, service_token, title, stores.nats_urls
                     )
