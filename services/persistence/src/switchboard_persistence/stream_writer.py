@@ -85,6 +85,9 @@ class StreamWriter(Generic[M]):
             while not self._stopping:
                 # A slot first, then the fetch: no batch ever waits unwritten in our hands.
                 await self._slots.acquire()
+                if self._stopping:
+                    self._slots.release()
+                    break
                 try:
                     batch = await puller.fetch(self._batch_size, timeout=1.0)
                 except Exception:
