@@ -203,16 +203,21 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
     gateway_us = measured_cpu.get("gateway", 0.0) / max(1, measured.received) * 1e6
     if not all_received:
         limit = "not every stream received the broadcast"
-    elif not met and last.last_written_ms > TARGET_P99_MS:
-        limit = (
-            f"notification's fan-out on write: all {last.entries:,} inbox entries stored only"
-            f" {last.last_written_ms:,.0f} ms after the request"
-        )
     elif not met:
-        limit = (
-            f"the gateway's SSE delivery: {gateway_us:,.0f} µs of gateway CPU per stream event"
-            f" (entries all stored by {last.last_written_ms:,.0f} ms)"
-        )
+        # Two phases in series: notification storing the entries, then the gateway writing them.
+        delivery_ms = measured.p99_ms - last.last_written_ms
+        parts = []
+        if last.last_written_ms > TARGET_P99_MS / 2:
+            parts.append(
+                f"notification's fan-out on write: all {last.entries:,} inbox entries stored"
+                f" {last.last_written_ms:,.0f} ms after the request"
+            )
+        if delivery_ms > TARGET_P99_MS / 2 or not parts:
+            parts.append(
+                f"the gateway's SSE delivery: p99 {delivery_ms:,.0f} ms after the last entry"
+                f" was stored, {gateway_us:,.0f} µs of gateway CPU per stream event"
+            )
+        limit = "; then ".join(parts)
     rows: list[list[str | int | float | None]] = []
     for title, r in rounds.items():
         rows.append(
