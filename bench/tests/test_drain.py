@@ -1,5 +1,7 @@
-"""The drain rate counts from the first progress seen to the end, not from start-up."""
+"""The drain rate counts from just before the first progress seen to the end, not from
+start-up."""
 
+import pytest
 from switchboard_bench.drain import DrainSample, drain_rate
 
 
@@ -10,7 +12,11 @@ def test_start_up_before_the_first_progress_does_not_count() -> None:
         DrainSample(6.0, 100),
         DrainSample(8.0, 500),
     ]
-    assert drain_rate(samples, 500) == 200.0
+    assert drain_rate(samples, 500) == pytest.approx(500 / 3)
+
+
+def test_a_drain_seen_whole_in_one_sample_still_has_a_rate() -> None:
+    assert drain_rate([DrainSample(1.0, 0), DrainSample(1.1, 2000)], 2000) == pytest.approx(20_000)
 
 
 def test_samples_after_the_total_was_reached_are_ignored() -> None:

@@ -325,7 +325,8 @@ async def test_a_rolling_restart_of_both_gateways_loses_nothing(system: Faulty) 
 
 async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: Faulty) -> None:
     """Persistence behind a proxy that delays every chunk: it falls behind, holds at most
-    WRITE_CONCURRENCY batches unacked, asks for no redelivery, and catches up once PostgreSQL is fast again."""
+    WRITE_CONCURRENCY batches unacked, asks for no redelivery, and catches up once PostgreSQL
+    is fast again."""
     persistence = system.stack["persistence"]
     direct = persistence.env["DATABASE_URL"]
     proxy = DelayProxy("127.0.0.1", system.postgres.port, delay=0.2)

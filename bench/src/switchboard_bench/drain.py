@@ -13,12 +13,14 @@ class DrainSample:
 
 
 def drain_rate(samples: list[DrainSample], total: int) -> float:
-    """Items per second between the first sample that saw progress and the one that saw
-    ``total`` (or the last one): start-up before the first item does not count, and the items
-    done before that first sample are left out of the count."""
-    started = next((s for s in samples if s.done > 0), None)
-    if started is None:
+    """Items per second from the last sample before any progress (or the first sample that saw
+    progress, when none came before it) to the first one that saw ``total`` (or the last one).
+    Start-up before that does not count; the time between that sample and the first item does,
+    so a short drain is not measured as infinitely fast."""
+    first = next((i for i, s in enumerate(samples) if s.done > 0), None)
+    if first is None:
         return 0.0
+    started = samples[first - 1] if first > 0 else samples[first]
     finished = next((s for s in samples if s.done >= total), samples[-1])
     if finished.at <= started.at:
         return 0.0

@@ -31,7 +31,8 @@ class NodeLoadgen:
         pin(self._proc.pid, core)
         self._lines: queue.Queue[str | None] = queue.Queue()
         assert self._proc.stdout is not None
-        threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
+        self._reader.start()
 
     @property
     def pid(self) -> int:
@@ -63,9 +64,13 @@ class NodeLoadgen:
 
     def close(self) -> None:
         if self._proc.stdin is not None and not self._proc.stdin.closed:
-            self._proc.stdin.close()
+            self._proc.stdin.close()  # the load generator exits when its stdin closes
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait(5)
+        self._reader.join(5)
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()

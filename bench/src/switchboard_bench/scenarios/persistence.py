@@ -121,7 +121,7 @@ async def wait_for_table(dsn: str, timeout: float = 60.0) -> asyncpg.Connection:
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
-    total = 2_000 if ctx.quick else 100_000
+    total = 5_000 if ctx.quick else 100_000
     work = ctx.work_dir / "persistence"
     with system_stores(work, nats_core=ctx.loadgen_core, postgres_core=ctx.loadgen_core) as stores:
         return asyncio.run(_run(ctx, stores, total))
