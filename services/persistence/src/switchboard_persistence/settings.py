@@ -10,7 +10,7 @@ class PersistenceSettings(ServiceSettings):
         description="PostgreSQL DSN, e.g. postgresql://user@host:5432/switchboard"
     )
     database_pool_size: int = Field(default=10, ge=1)
-    write_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    write_batch_size: int = Field(default=2000, ge=1, le=10_000)
     write_concurrency: int = Field(
         default=2,
         ge=1,

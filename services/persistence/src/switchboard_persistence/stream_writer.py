@@ -85,7 +85,7 @@ class StreamWriter(Generic[M]):
             while not self._stopping:
                 # A slot first, then the fetch: no batch ever waits unwritten in our hands.
                 await self._slots.acquire()
-                if self._stopping:
+                if self.stopping:  # asked to stop while waiting for a slot
                     self._slots.release()
                     break
                 try:
@@ -113,6 +113,10 @@ class StreamWriter(Generic[M]):
     def stop(self) -> None:
         """Finish the batches in hand, then return (nats-py may swallow a cancellation in fetch)."""
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def _written(self, task: asyncio.Task[None]) -> None:
         self._writing.discard(task)
