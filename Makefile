@@ -9,6 +9,9 @@ IMAGE_REGISTRY ?= ghcr.io/switchboard-dev
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' deploy/helm/switchboard/Chart.yaml)
 JS_E2E := tests/e2e/js
 JS_STAMP := $(JS_E2E)/node_modules/.installed
+BENCH_JS := bench/js
+BENCH_JS_STAMP := $(BENCH_JS)/node_modules/.installed
+BENCH_ARGS ?=
 
 .PHONY: help setup dev test test-unit test-faults lint audit format bench images chart clean
 
@@ -20,6 +23,7 @@ help:
 	@echo "make format  apply ruff format and fixes"
 	@echo "make images  build the five images from docker/Dockerfile (needs Docker)"
 	@echo "make chart   regenerate deploy/k8s/switchboard.yaml from the Helm chart"
+	@echo "make bench   every benchmark scenario, then bench/REPORT.md (BENCH_ARGS=\"--only fanout\")"
 
 $(SYNC_STAMP): uv.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -31,7 +35,12 @@ $(JS_STAMP): $(JS_E2E)/package.json $(JS_E2E)/package-lock.json
 	cd $(JS_E2E) && npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(SYNC_STAMP) $(JS_STAMP)
+# The benchmark's load generator and Node.js reference server: the npm `ws` package.
+$(BENCH_JS_STAMP): $(BENCH_JS)/package.json $(BENCH_JS)/package-lock.json
+	cd $(BENCH_JS) && npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(SYNC_STAMP) $(JS_STAMP) $(BENCH_JS_STAMP)
 	@scripts/system-deps.sh
 
 dev: setup
@@ -49,7 +58,7 @@ test-unit: setup
 lint: $(SYNC_STAMP)
 	$(UV) run ruff format --check .
 	$(UV) run ruff check .
-	$(UV) run mypy libs services tests
+	$(UV) run mypy libs services tests bench
 
 # Audits the locked dependencies against the Python Packaging Advisory Database (through PyPI's
 # JSON API). --strict: a package that cannot be audited fails the run instead of passing silently,
@@ -61,6 +70,10 @@ audit: $(SYNC_STAMP)
 format: $(SYNC_STAMP)
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
+
+# Runs every scenario (about 10 minutes on 2 cores), then rewrites bench/REPORT.md and its plots.
+bench: setup
+	$(UV) run switchboard-bench $(BENCH_ARGS)
 
 images:
 	@for service in $(SERVICES); do \

@@ -9,6 +9,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from switchboard_runtime import ServiceSettings
 
 from tests.deploy.chart import (
     CHART_DIR,
@@ -251,6 +252,22 @@ def test_gateway_has_a_disruption_budget() -> None:
     (pdb,) = find(manifests(DEFAULT_OVERRIDES), "PodDisruptionBudget")
     assert pdb["metadata"]["name"] == "switchboard-gateway"
     assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "gateway"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_gets_the_nats_fault_detection_defaults(service: str) -> None:
+    """The chart's values are the services' own defaults, which docs/reliability.md bounds."""
+    env = _env(_deployment(manifests(DEFAULT_OVERRIDES), service))
+    defaults = ServiceSettings.model_fields
+    for name in (
+        "nats_ping_interval_seconds",
+        "nats_max_outstanding_pings",
+        "nats_reconnect_wait_seconds",
+        "nats_reconnect_jitter_seconds",
+        "nats_connect_timeout_seconds",
+        "publish_deadline_seconds",
+    ):
+        assert float(env[name.upper()]["value"]) == defaults[name].default, name
 
 
 @pytest.mark.parametrize("service", ["chat", "notification"])

@@ -2,38 +2,18 @@
 chat restart, after JetStream's duplicate window) is stored once, delivered once, acked alike."""
 
 import asyncio
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from switchboard_devstack import NatsServer, Stack
+from switchboard_devstack.chatframes import chat, content_is, history, in_room, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores, scratch_dir
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def chat(content: str, client_msg_id: str | None = None) -> Frame:
-    payload: dict[str, str] = {"content": content}
-    if client_msg_id is not None:
-        payload["clientMsgId"] = client_msg_id
-    return {"type": "chat", "payload": payload}
-
-
-def in_room(room: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["room"] == room)
-
-
-def content_is(content: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["payload"]["content"] == content)
 
 
 async def two_acks(client: FrameClient) -> tuple[Frame, Frame]:
@@ -51,13 +31,6 @@ async def stored_count(database_url: str, room: str) -> int:
         await database.close()
 
 
-async def history(base_url: str, room: str) -> list[Frame]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        response = await http.get(f"/api/rooms/{room}/messages")
-    messages: list[Frame] = response.json()["messages"]
-    return messages
-
-
 @pytest.fixture(scope="module")
 def stack(stores: Stores) -> Iterator[Stack]:
     stack = Stack(
@@ -72,11 +45,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     stack.add("notification")  # owns NOTIFY, which persistence drains too
     stack.add("gateway")
     stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_a_retry_on_the_same_connection_is_acked_alike_and_delivered_once(

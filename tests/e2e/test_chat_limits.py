@@ -2,41 +2,20 @@
 resumes; oversized frames (1009), floods (4429) and the connection limit (1013)."""
 
 import asyncio
-import secrets
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import join, new_room, online, seq_is
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import Frame, FrameClient
-from websockets.asyncio.client import connect
+from switchboard_devstack.wsclient import FrameClient, SlowReader
 
 pytestmark = pytest.mark.e2e
 
 OUTBOX_FRAMES = 50
 BATCH = 100
 MAX_MESSAGES = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def online(frame: Frame) -> set[str]:
-    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
-
-
-def seq_is(seq: int) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["seq"] == seq)
-
-
-def join(room: str, since: int | None = None) -> Frame:
-    payload: dict[str, object] = {"room": room}
-    if since is not None:
-        payload["since"] = since
-    return {"type": "join", "payload": payload}
 
 
 @pytest.fixture(scope="module")
@@ -71,25 +50,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
             "CLIENT_RATE_STRIKES": "10",
         },
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
-
-
-class SlowReader(FrameClient):
-    """A client with a tiny receive buffer, so that not reading shows at the gateway quickly."""
-
-    async def __aenter__(self) -> "SlowReader":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        host, port = self.url.split("//", 1)[1].split("/", 1)[0].split(":")
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        self._ws = await connect(self.url, sock=sock, open_timeout=10, max_queue=4)
-        self._reader = asyncio.create_task(self._read())
-        return self
 
 
 async def test_a_slow_reader_is_cut_off_while_fast_readers_get_everything(stack: Stack) -> None:

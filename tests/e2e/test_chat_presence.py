@@ -7,13 +7,13 @@ forward only the newest, so clients see no duplicates.
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import after_now, new_room, online
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import Frame, FrameClient
@@ -26,22 +26,8 @@ CHAT_INSTANCES = 2
 PRESENCE_TTL_SECONDS = 15.0  # the default
 
 
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def online(frame: Frame) -> set[str]:
-    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
-
-
 def presence_of(users: set[str]) -> Callable[[Frame], bool]:
     return lambda f: online(f) == users
-
-
-def after_now(client: FrameClient, where: Callable[[Frame], bool]) -> Callable[[Frame], bool]:
-    """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
-    earlier = {id(frame) for frame in client.frames}
-    return lambda frame: id(frame) not in earlier and where(frame)
 
 
 def latest_presence(client: FrameClient) -> Frame:
@@ -75,11 +61,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
         label="gateway-pings",
         env={"WS_PING_INTERVAL_SECONDS": "1", "WS_PING_TIMEOUT_SECONDS": "1"},
     )
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_a_user_with_tabs_on_two_gateways_is_one_entry_until_the_last_tab_closes(

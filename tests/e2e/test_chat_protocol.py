@@ -5,12 +5,12 @@ so a frame type documented but not served (or served but not documented) fails h
 """
 
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import after_now, in_room, join, new_room, online
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import Frame, FrameClient
@@ -20,39 +20,14 @@ pytestmark = pytest.mark.e2e
 PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
 
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
 def documented_types(heading: str) -> list[str]:
     """The frame types in the first column of the table under ``### <heading>``."""
     section = PROTOCOL.read_text().split(f"### {heading}", 1)[1].split("###", 1)[0]
     return sorted(set(re.findall(r"^\| `([a-z]+)` \|", section, flags=re.MULTILINE)))
 
 
-def online(frame: Frame) -> set[str]:
-    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
-
-
 def presence_of(room: str, users: set[str]) -> Callable[[Frame], bool]:
     return lambda f: f.get("room") == room and online(f) == users
-
-
-def after_now(client: FrameClient, where: Callable[[Frame], bool]) -> Callable[[Frame], bool]:
-    """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
-    earlier = {id(frame) for frame in client.frames}
-    return lambda frame: id(frame) not in earlier and where(frame)
-
-
-def in_room(room: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["room"] == room)
-
-
-def join(room: str, since: int | None = None) -> Frame:
-    payload: dict[str, object] = {"room": room}
-    if since is not None:
-        payload["since"] = since
-    return {"type": "join", "payload": payload}
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +40,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     stack.add_all()
     stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack) -> None:

@@ -3,7 +3,7 @@ the stream and PostgreSQL alike, on any gateway, also after the one it used rest
 
 import asyncio
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import httpx
@@ -11,36 +11,18 @@ import nats
 import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import acknowledges, join, new_room, seq_is
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = pytest.mark.e2e
 
 RESUME_MAX_MESSAGES = 30
 
 
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def join(room: str, since: int | None = None) -> Frame:
-    payload: dict[str, object] = {"room": room}
-    if since is not None:
-        payload["since"] = since
-    return {"type": "join", "payload": payload}
-
-
 def chat_seqs(client: FrameClient, room: str) -> list[int]:
     return [f["seq"] for f in client.of_type("chat") if f["room"] == room]
-
-
-def seq_is(seq: int) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["seq"] == seq)
-
-
-def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
 
 
 async def send_all(
@@ -80,11 +62,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
         },
     )
     stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_join_with_since_replays_the_missed_messages_then_goes_live(stack: Stack) -> None:

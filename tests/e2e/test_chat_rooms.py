@@ -1,11 +1,11 @@
 """Rooms over HTTP, and private rooms refusing non-members on every path in."""
 
-import secrets
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
@@ -13,10 +13,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 pytestmark = pytest.mark.e2e
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +27,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     stack.add("notification")  # owns NOTIFY, which persistence drains too
     stack.add("chat")
     stack.add("gateway")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -64,11 +64,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     for spec in SERVICES:
         stack.add(spec.name, env=COLLECTOR_ENV if spec.name == "metrics-collector" else None)
     stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def metrics_client(gateway: ServiceHandle) -> SocketIoRecorder:

@@ -4,9 +4,8 @@ restart. Screenshots land in each test's artifacts folder.
 """
 
 import asyncio
-import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,9 +23,10 @@ from playwright.async_api import (
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import acknowledges, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = [
     pytest.mark.e2e,
@@ -58,11 +58,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     stack.add_all()
     stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest_asyncio.fixture
@@ -108,14 +105,6 @@ async def pages(browser: Browser, artifacts_dir: Path) -> AsyncIterator[Pages]:
     finally:
         await pages.close()
     assert not pages.errors, pages.errors
-
-
-def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
 
 
 async def online(page: Page, status: str = "#chat-status") -> None:

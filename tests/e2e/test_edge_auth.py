@@ -17,6 +17,7 @@ import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.sseclient import EventClient
@@ -57,10 +58,6 @@ def service(*scopes: str) -> dict[str, str]:
     return bearer("backend-service", scope=" ".join(scopes))
 
 
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
 def unsigned(sub: str) -> str:
     header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
     claims = {"sub": sub, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 300}
@@ -93,11 +90,8 @@ def gateway(stores: Stores) -> Iterator[ServiceHandle]:
             "CLIENT_RATE_STRIKES": "5",
         },
     )
-    try:
-        stack.start()
+    with stack:
         yield stack["gateway"]
-    finally:
-        stack.stop()
 
 
 async def gauges(gateway: ServiceHandle) -> dict[str, float]:

@@ -23,11 +23,8 @@ def gateway(stores: Stores) -> Iterator[ServiceHandle]:
     stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-input")
     stack.add_all()
     stack["gateway"].env["WS_MAX_FRAME_BYTES"] = str(FRAME_LIMIT)
-    try:
-        stack.start()
+    with stack:
         yield stack["gateway"]
-    finally:
-        stack.stop()
 
 
 async def read_until_closed(ws: ClientConnection) -> None:

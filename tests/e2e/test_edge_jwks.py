@@ -97,11 +97,8 @@ def gateway(stores: Stores, jwks: JwksServer) -> Iterator[ServiceHandle]:
             "JWKS_MIN_REFRESH_SECONDS": "300",
         },
     )
-    try:
-        stack.start()
+    with stack:
         yield stack["gateway"]
-    finally:
-        stack.stop()
 
 
 def signed(sub: str, key: Any, alg: str, kid: str) -> str:

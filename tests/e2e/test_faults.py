@@ -14,25 +14,32 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import nats
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from switchboard_client import ChatConnection, NotificationStream
+from switchboard_client.cursors import RoomCursors
 from switchboard_contracts.streams import PERSISTENCE_CHAT_CONSUMER
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.checker import Entry, Verdict, check
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.stalled_reader import StalledSseReader
 from switchboard_devstack.stores import scratch_dir
 from switchboard_devstack.tcp_proxy import DelayProxy
+from switchboard_devstack.wsclient import SlowReader
 from switchboard_persistence.settings import PersistenceSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
 LOG_DIR = ARTIFACTS / "e2e-faults"
 GATEWAYS = ("gateway", "gateway-2")
+SSE_STALL_SECONDS = 3
+SLOW_CLIENTS = "switchboard_gateway_slow_client_disconnects_total"
 _PERSISTENCE_DEFAULTS = PersistenceSettings.model_fields
 WRITES_IN_FLIGHT = int(_PERSISTENCE_DEFAULTS["write_batch_size"].default) * int(
     _PERSISTENCE_DEFAULTS["write_concurrency"].default
@@ -45,6 +52,15 @@ SERVICE_ENV = {
     "NATS_RECONNECT_WAIT_SECONDS": "0.25",
     # Stopping at the end of the module need not wait for the production default.
     "SHUTDOWN_TIMEOUT_SECONDS": "3",
+    # A stalled SSE reader is cut off after this long blocked (production: 30 s).
+    "SSE_WRITE_TIMEOUT_SECONDS": str(SSE_STALL_SECONDS),
+    # A stalled WebSocket reader is cut off (1013) after this many frames queued (production:
+    # 1000), and one writer may flood it quickly.
+    "OUTBOX_FRAMES": "200",
+    "CLIENT_FRAMES_PER_SECOND": "1000",
+    "CLIENT_FRAME_BURST": "1000",
+    "USER_FRAMES_PER_SECOND": "10000",
+    "USER_FRAME_BURST": "10000",
 }
 
 
@@ -356,3 +372,213 @@ async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: F
         persistence.env["DATABASE_URL"] = direct
         await in_thread(restarted(persistence))
         await proxy.close()
+
+
+async def counted(gateway: ServiceHandle, name: str, transport: str) -> float:
+    """A gateway counter's value for one transport, from its /metrics."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(f"{gateway.url}/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("transport") == transport:
+                return float(sample.value)
+    return 0.0
+
+
+async def stored_notifications(system: Faulty, user: str) -> list[Entry]:
+    database = await asyncpg.connect(system.database_url)
+    try:
+        rows = await database.fetch(
+            "SELECT user_id, cursor, id, title FROM notifications WHERE user_id = $1", user
+        )
+    finally:
+        await database.close()
+    return [Entry(r["user_id"], r["cursor"], r["id"], r["title"]) for r in rows]
+
+
+STALL_FLOOD_MAX = 600  # 5 kB each: several times what the kernel buffers for one socket
+STALL_BATCH = 20
+
+
+async def test_an_sse_reader_that_stops_reading_is_cut_off_and_resumes_without_loss(
+    system: Faulty,
+) -> None:
+    """A real socket that stops reading while big notifications pour in for its user: the
+    gateway ends the stream after SSE_WRITE_TIMEOUT_SECONDS blocked, another user's stream on
+    the same gateway is not slowed meanwhile, and the reader resuming with Last-Event-ID gets
+    every acked notification exactly once."""
+    gateway, other = system.stack["gateway"], system.stack["gateway-2"]
+    address = urlsplit(gateway.url)
+    assert address.hostname is not None
+    assert address.port is not None
+    user = f"stall-{secrets.token_hex(3)}"
+    message = "x" * 5000
+    sent: list[str] = []
+    acks: dict[str, list[tuple[str, int]]] = {}
+    async with load_on(system) as load, httpx.AsyncClient(timeout=10) as http:
+
+        async def notify(to: str, title: str, via: ServiceHandle) -> None:
+            body = {"userId": to, "type": "info", "title": title, "message": message}
+            with contextlib.suppress(httpx.HTTPError):
+                response = await http.post(f"{via.url}/api/notifications/send", json=body)
+                if response.status_code == 200:
+                    answer = response.json()
+                    acks[title] = [(answer["notificationId"], answer["cursor"])]
+
+        cut_before = await counted(gateway, SLOW_CLIENTS, "sse")
+        path = f"/api/notifications/stream?userId={user}"
+        watched, stream = load.users[0], load.streams[0]
+        delays: list[float] = []
+        cut = asyncio.Event()
+
+        async def probe() -> None:
+            """Another user's stream on the same gateway, timed from ack to display while the
+            stalled one floods and blocks, until it is cut off."""
+            for n in itertools.count():
+                if cut.is_set():
+                    return
+                title = f"probe-{n}-{secrets.token_hex(2)}"
+                load.notes_sent.append(title)
+                await notify(watched, title, gateway)
+                if title in acks:
+                    load.note_acks[title] = acks.pop(title)
+                    acked = time.monotonic()
+                    await stream.wait_until(
+                        lambda t=title: any(x.title == t for x in stream.notifications),  # type: ignore[misc]
+                        timeout=10,
+                    )
+                    delays.append(time.monotonic() - acked)
+                await asyncio.sleep(0.3)
+
+        async with StalledSseReader(address.hostname, address.port, path) as stalled:
+            probing = asyncio.create_task(probe())
+            while len(sent) < STALL_FLOOD_MAX:
+                batch = [f"stall-{len(sent) + n}" for n in range(STALL_BATCH)]
+                sent.extend(batch)
+                await asyncio.gather(*(notify(user, title, other) for title in batch))
+            # Cut off within SSE_WRITE_TIMEOUT_SECONDS of blocking (and a loaded machine's slack).
+            async with asyncio.timeout(SSE_STALL_SECONDS + 10):
+                while await counted(gateway, SLOW_CLIENTS, "sse") <= cut_before:  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
+            cut.set()
+            await probing
+            assert delays, "the other stream was probed during the stall"
+            assert max(delays) < 1.0, f"another reader was slowed: {max(delays):.2f} s"
+            cut_at = time.monotonic()
+            await stalled.drain(timeout=10)
+            assert stalled.ended, "the gateway closed the stalled connection"
+        events = stalled.events()
+        shown = [
+            Entry(user, int(e.id or 0), str(e.json()["id"]), str(e.json()["title"]))
+            for e in events
+            if e.event == "notification"
+        ]
+        ready = [int(e.id or 0) for e in events if e.event == "ready"]
+        assert ready, "the stream had begun"
+        last = max([p.position for p in shown], default=ready[0])
+        assert last < max(cursor for ((_, cursor),) in acks.values()), "it was cut off behind"
+
+        resumed = NotificationStream(gateway.url, user, last_event_id=last)
+        resumed.start()
+        try:
+            newest = max(cursor for ((_, cursor),) in acks.values())
+            await resumed.wait_until(lambda: (resumed.cursor or 0) >= newest, timeout=20)
+            async with asyncio.timeout(20):
+                while True:
+                    displayed = shown + [
+                        Entry(user, n.cursor, n.id, n.title) for n in resumed.notifications
+                    ]
+                    stored = await stored_notifications(system, user)
+                    verdict = check(sent, acks, stored, {"stalled": displayed}, {"stalled": [user]})
+                    if verdict.ok:
+                        break
+                    await asyncio.sleep(0.25)
+            recovered = time.monotonic() - cut_at
+        finally:
+            await resumed.close()
+        assert verdict.ok, verdict.summary()
+        assert len(acks) >= STALL_FLOOD_MAX * 0.9, "the flood was acked"
+        print(
+            f"stalled SSE: {len(shown)} shown before the cut, recovered in {recovered:.1f} s;"
+            f" another stream's {len(delays)} probes took at most {max(delays):.2f} s"
+        )
+        await load.settle(bound=20)
+
+
+async def stored_messages(system: Faulty, room: str) -> list[Entry]:
+    database = await asyncpg.connect(system.database_url)
+    try:
+        rows = await database.fetch(
+            "SELECT room, seq, id, client_msg_id FROM chat_messages WHERE room = $1", room
+        )
+    finally:
+        await database.close()
+    return [Entry(r["room"], r["seq"], r["id"], r["client_msg_id"]) for r in rows]
+
+
+WS_FLOOD_MAX = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
+WS_BATCH = 100
+
+
+async def test_a_websocket_reader_that_stops_reading_is_cut_off_and_resumes_without_loss(
+    system: Faulty,
+) -> None:
+    """A real socket that stops reading while its room is flooded with big messages: the gateway
+    closes it with 1013 once OUTBOX_FRAMES are queued, without slowing the rest of the load, and
+    the reader resuming with ``since`` shows every acked message exactly once."""
+    gateway = system.stack["gateway"]
+    room = f"flood-{secrets.token_hex(3)}"
+    content = "x" * 4990
+    sent: list[str] = []
+    async with load_on(system) as load:
+        cut_before = await counted(gateway, SLOW_CLIENTS, "websocket")
+        flooder = ChatConnection(gateway.ws_url, "flooder", [room], ack_timeout_seconds=5.0)
+        flooder.start()
+        try:
+            async with SlowReader(f"{gateway.ws_url}/chat/{room}?userId=slow") as slow:
+                await slow.wait_for("presence")
+                await flooder.connected.wait()
+                slow.ws.transport.pause_reading()
+                while not slow.closed.is_set() and slow.ws.close_code is None:
+                    assert len(sent) < WS_FLOOD_MAX, "the stalled reader was never cut off"
+                    for _ in range(WS_BATCH):
+                        sent.append(flooder.send(room, f"{len(sent)} {content}", f"f{len(sent)}"))
+                    await flooder.wait_all_acked(timeout=30)
+                    if await counted(gateway, SLOW_CLIENTS, "websocket") > cut_before:
+                        break
+                cut_at = time.monotonic()
+                slow.ws.transport.resume_reading()
+                await asyncio.wait_for(slow.closed.wait(), timeout=30)
+                assert slow.ws.close_code == 1013
+            shown = [
+                Entry(room, f["seq"], f["id"], f["payload"].get("clientMsgId", ""))
+                for f in slow.of_type("chat")
+            ]
+            last = max((e.position for e in shown), default=0)
+            newest = max(ack.seq for ack in flooder.acks.values())
+            assert last < newest, "it was cut off behind"
+            resumed = ChatConnection(
+                gateway.ws_url, "slow", [room], cursors=RoomCursors({room: last})
+            )
+            resumed.start()
+            try:
+                async with asyncio.timeout(20):
+                    while True:
+                        displayed = shown + [
+                            Entry(m.room, m.seq, m.id, m.client_msg_id or "")
+                            for m in resumed.messages
+                        ]
+                        acks = {op: [(a.id, a.seq)] for (_, op), a in flooder.acks.items()}
+                        stored = await stored_messages(system, room)
+                        verdict = check(sent, acks, stored, {"slow": displayed}, {"slow": [room]})
+                        if verdict.ok:
+                            break
+                        await asyncio.sleep(0.25)
+                recovered = time.monotonic() - cut_at
+            finally:
+                await resumed.close()
+        finally:
+            await flooder.close()
+        assert verdict.ok, verdict.summary()
+        print(f"stalled WebSocket: {len(shown)} shown before 1013, recovered in {recovered:.1f} s")
+        await load.settle(bound=20)

@@ -57,11 +57,8 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     stack.add_all()
     stack.add("gateway", label="gateway-b")
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

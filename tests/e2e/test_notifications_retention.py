@@ -38,11 +38,8 @@ def stack(nats_server: NatsServer, stores: Stores) -> Iterator[Stack]:
     stack = Stack(nats_server.url, stores.database_url, log_dir=LOG_DIR, env={"LOG_LEVEL": "INFO"})
     for spec in SERVICES:
         stack.add(spec.name, env={"NOTIFY_RETENTION_SECONDS": str(RETENTION_SECONDS)})
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.otlp_receiver import OtlpReceiver, ReceivedSpan
 from switchboard_devstack.prometheus_server import PrometheusServer, prometheus_binary
@@ -32,10 +33,6 @@ LOG_DIR = ARTIFACTS / "e2e-observability"
 SERVICES = ("gateway", "chat", "notification", "persistence", "metrics-collector")
 SPAN_KIND_PRODUCER = 4
 SPAN_KIND_CONSUMER = 5
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +51,8 @@ def stack(stores: Stores, otlp: OtlpReceiver) -> Iterator[Stack]:
     }
     stack = Stack(stores.nats_url, stores.database_url, log_dir=LOG_DIR, env=env)
     stack.add_all()
-    try:
-        stack.start()
+    with stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

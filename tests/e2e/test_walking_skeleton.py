@@ -5,7 +5,6 @@ Every test runs the five services as separate processes against real NATS and Po
 
 import asyncio
 import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from switchboard_devstack import NatsServer, PostgresServer, Stack
+from switchboard_devstack.chatframes import acknowledges, chat, history, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores, scratch_dir
@@ -22,29 +22,6 @@ pytestmark = pytest.mark.e2e
 
 
 Gateways = Mapping[str, "RunningGateway | ServiceHandle"]
-
-
-def new_room() -> str:
-    return f"room-{secrets.token_hex(4)}"
-
-
-def chat(content: str, client_msg_id: str | None = None) -> Frame:
-    payload: dict[str, str] = {"content": content}
-    if client_msg_id is not None:
-        payload["clientMsgId"] = client_msg_id
-    return {"type": "chat", "payload": payload}
-
-
-def acknowledges(client_msg_id: str) -> Callable[[Frame], bool]:
-    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
-
-
-async def history(base_url: str, room: str) -> list[Frame]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        response = await http.get(f"/api/rooms/{room}/messages")
-    response.raise_for_status()
-    messages: list[Frame] = response.json()["messages"]
-    return messages
 
 
 async def wait_for_history(

@@ -2,10 +2,14 @@
 
 import argparse
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from switchboard_bench.context import BenchContext
+from switchboard_bench.report import machine_info, write_report
 from switchboard_bench.scenarios import SCENARIOS
+from switchboard_bench.targets import SYSTEMS
 
 __all__ = ["main"]
 
@@ -15,17 +19,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenarios; default: all")
     parser.add_argument("--quick", action="store_true", help="tiny loads: a smoke run, not figures")
     parser.add_argument("--out", type=Path, default=Path("bench"), help="where REPORT.md goes")
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help=f"comma-separated systems to compare; default: {','.join(SYSTEMS)}",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy flame graphs of the gateway under load into <out>/profiles",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="only rebuild REPORT.md from the saved results"
+    )
     parser.add_argument("--work", type=Path, default=Path(".switchboard/bench"))
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name] or list(SCENARIOS)
     unknown = [name for name in chosen if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    ctx = BenchContext(out_dir=args.out, work_dir=args.work, quick=args.quick)
-    for name in chosen:
-        print(f"== {name}", flush=True)
-        result = SCENARIOS[name](ctx)
-        result.save(ctx.results_dir)
+    systems = tuple(name for name in args.systems.split(",") if name)
+    if bad := [name for name in systems if name not in SYSTEMS]:
+        parser.error(f"unknown system(s) {', '.join(bad)}; known: {', '.join(SYSTEMS)}")
+    ctx = BenchContext(
+        out_dir=args.out,
+        work_dir=args.work,
+        quick=args.quick,
+        systems=systems,
+        profile=args.profile,
+    )
+    if not args.report_only:
+        machine = machine_info()
+        for name in chosen:
+            print(f"== {name}", flush=True)
+            started = time.monotonic()
+            result = SCENARIOS[name](ctx)
+            result.data.setdefault("machine", machine)
+            result.data.setdefault(
+                "topology", {"server": ctx.server_core, "loadgen": ctx.loadgen_core}
+            )
+            result.data.setdefault("ranAt", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+            result.data.setdefault("quick", ctx.quick)
+            result.data.setdefault("seconds", round(time.monotonic() - started, 1))
+            print(f"   {name}: {time.monotonic() - started:.0f} s", flush=True)
+            result.save(ctx.results_dir)
+    print(f"report: {write_report(args.out)}", flush=True)
     return 0
 
 

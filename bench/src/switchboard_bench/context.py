@@ -18,7 +18,15 @@ class BenchContext:
     """The server under test (the gateway, or a reference server) is pinned here."""
     loadgen_core: int = 1
     """The load generator is pinned here (and, on 2 cores, the rest of the system with it)."""
+    profile: bool = False
+    """Record py-spy flame graphs of the gateway into ``out_dir/profiles`` (``--profile``)."""
+    systems: tuple[str, ...] = ("gateway", "node-ws", "websockets")
+    """The systems the side-by-side scenarios run (``--systems``), in the report's order."""
 
     @property
     def results_dir(self) -> Path:
         return self.out_dir / "results"
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.out_dir / "profiles"

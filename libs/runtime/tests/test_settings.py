@@ -32,3 +32,30 @@ def test_an_invalid_setting_stops_the_service_naming_it(
     with pytest.raises(SystemExit):
         load_settings(ServiceSettings)
     assert "HTTP_PORT" in capsys.readouterr().err
+
+
+def test_nats_defaults_notice_a_dead_server_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/reliability.md states these bounds; changing a default changes them."""
+    for name in (
+        "NATS_PING_INTERVAL_SECONDS",
+        "NATS_MAX_OUTSTANDING_PINGS",
+        "NATS_RECONNECT_WAIT_SECONDS",
+        "NATS_RECONNECT_JITTER_SECONDS",
+        "NATS_CONNECT_TIMEOUT_SECONDS",
+        "PUBLISH_DEADLINE_SECONDS",
+        "PUBLISH_ATTEMPT_TIMEOUT_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    settings = ServiceSettings()
+    assert settings.nats_ping_interval_seconds == 2
+    assert settings.nats_max_outstanding_pings == 2
+    hang_noticed_within = (
+        settings.nats_max_outstanding_pings + 1
+    ) * settings.nats_ping_interval_seconds
+    assert hang_noticed_within == 6
+    assert settings.nats_reconnect_wait_seconds == 0.25
+    assert settings.nats_reconnect_jitter_seconds == 0.25
+    assert settings.nats_connect_timeout_seconds == 2
+    # Below the gateway's BUS_REQUEST_TIMEOUT_SECONDS (5 s): the client gets a real answer.
+    assert settings.publish_deadline_seconds == 4.0
+    assert settings.publish_attempt_timeout_seconds == 1.0

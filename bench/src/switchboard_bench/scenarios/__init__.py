@@ -7,13 +7,25 @@ from collections.abc import Callable
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
-from switchboard_bench.scenarios import cluster, persistence, sse_fanout
+from switchboard_bench.scenarios import (
+    classic,
+    cluster,
+    fanout,
+    idle_memory,
+    latency,
+    persistence,
+    sse_fanout,
+)
 
 __all__ = ["SCENARIOS", "Scenario"]
 
 Scenario = Callable[[BenchContext], ScenarioResult]
 
 SCENARIOS: dict[str, Scenario] = {
+    "idle_memory": idle_memory.run,
+    "fanout": fanout.run,
+    "latency": latency.run,
+    "classic": classic.run,
     "persistence": persistence.run,
     "sse_fanout": sse_fanout.run,
     "cluster": cluster.run,

@@ -150,7 +150,7 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
     )
     try:
         db = await wait_for_table(stores.database_url)
-        profile = None if ctx.quick else ctx.out_dir / "profiles" / "persistence.svg"
+        profile = ctx.profiles_dir / "persistence.svg" if ctx.profile else None
         with py_spy(persistence.process.pid, profile):
             meter.start()
             drain = await watch(js, db, total)

@@ -134,9 +134,7 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             known = asyncio.run(_known_users(stores.database_url, connected["ok"]))
             rounds: dict[str, Round] = {}
             for title in ("first broadcast", "second broadcast"):
-                profiles = (
-                    None if ctx.quick or title == "first broadcast" else ctx.out_dir / "profiles"
-                )
+                profiles = ctx.profiles_dir if ctx.profile and title == "second broadcast" else None
                 with (
                     py_spy(gateway.process.pid, profiles and profiles / "sse_gateway.svg"),
                     py_spy(

@@ -58,6 +58,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- $svc := index .root.Values .name -}}
 - name: NATS_URL
   value: {{ .root.Values.nats.url | quote }}
+- name: NATS_PING_INTERVAL_SECONDS
+  value: {{ .root.Values.nats.pingIntervalSeconds | quote }}
+- name: NATS_MAX_OUTSTANDING_PINGS
+  value: {{ .root.Values.nats.maxOutstandingPings | quote }}
+- name: NATS_RECONNECT_WAIT_SECONDS
+  value: {{ .root.Values.nats.reconnectWaitSeconds | quote }}
+- name: NATS_RECONNECT_JITTER_SECONDS
+  value: {{ .root.Values.nats.reconnectJitterSeconds | quote }}
+- name: NATS_CONNECT_TIMEOUT_SECONDS
+  value: {{ .root.Values.nats.connectTimeoutSeconds | quote }}
+- name: PUBLISH_DEADLINE_SECONDS
+  value: {{ .root.Values.nats.publishDeadlineSeconds | quote }}
 - name: HTTP_PORT
   value: {{ $svc.port | quote }}
 - name: LOG_LEVEL

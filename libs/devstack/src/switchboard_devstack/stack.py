@@ -6,6 +6,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -128,6 +130,23 @@ class Stack:
     def stop(self) -> None:
         for handle in reversed(list(self.services.values())):
             handle.stop()
+
+    def __enter__(self) -> Self:
+        """``with stack:`` starts every service and stops them all on leaving, or if one fails."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     def __getitem__(self, label: str) -> ServiceHandle:
         return self.services[label]

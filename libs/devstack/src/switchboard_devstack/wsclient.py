@@ -2,13 +2,14 @@
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 
-__all__ = ["FrameClient"]
+__all__ = ["FrameClient", "SlowReader"]
 
 Frame = dict[str, Any]
 
@@ -79,3 +80,18 @@ class FrameClient:
 
     def of_type(self, kind: str) -> list[Frame]:
         return [f for f in self.frames if f.get("type") == kind]
+
+
+class SlowReader(FrameClient):
+    """A client with a tiny receive buffer, so that not reading shows at the gateway quickly:
+    ``ws.transport.pause_reading()`` stops it, ``resume_reading()`` lets it see its close."""
+
+    async def __aenter__(self) -> Self:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = self.url.split("//", 1)[1].split("/", 1)[0].split(":")
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        self._ws = await connect(self.url, sock=sock, open_timeout=10, max_queue=4)
+        self._reader = asyncio.create_task(self._read())
+        return self

@@ -10,6 +10,11 @@ from switchboard_runtime.bus import (
     stream_publish,
 )
 from switchboard_runtime.health import Health
+from switchboard_runtime.publish_retry import (
+    PublishRetry,
+    PublishUnavailableError,
+    publish_until_acked,
+)
 from switchboard_runtime.reporting import Reporting, start_reporting
 from switchboard_runtime.requests import serve_requests
 from switchboard_runtime.run import run_service
@@ -19,6 +24,8 @@ from switchboard_runtime.settings import ServiceSettings, load_settings
 __all__ = [
     "Bus",
     "Health",
+    "PublishRetry",
+    "PublishUnavailableError",
     "Reporting",
     "ServiceSettings",
     "ensure_bucket",
@@ -26,6 +33,7 @@ __all__ = [
     "ensure_stream",
     "load_settings",
     "open_bucket",
+    "publish_until_acked",
     "run_service",
     "serve_requests",
     "service_routes",

@@ -6,11 +6,13 @@ counted ways to use it: they carry the trace context in the message headers and 
 """
 
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, Server
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
@@ -48,6 +50,7 @@ from switchboard_runtime.tracing import consumer_span, producer_span
 
 __all__ = [
     "Bus",
+    "JitteredReconnect",
     "ensure_bucket",
     "ensure_consumer",
     "ensure_stream",
@@ -56,6 +59,22 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class JitteredReconnect:
+    """nats-py's reconnect hook: the servers in turn, each attempt after ``wait`` plus a random
+    part up to ``jitter``, so that the clients of a restarted server do not all come at once."""
+
+    def __init__(self, wait: float, jitter: float) -> None:
+        self._wait = wait
+        self._jitter = jitter
+        self._turn = 0
+
+    def __call__(self, servers: list[Server], info: dict[str, Any]) -> tuple[Server | None, float]:
+        del info
+        self._turn += 1
+        chosen = servers[self._turn % len(servers)] if servers else None
+        return chosen, self._wait + random.uniform(0, self._jitter)  # noqa: S311 (not secret)
 
 
 class Bus:
@@ -67,6 +86,7 @@ class Bus:
         self._nc: Client | None = None
         # Called after a reconnect: core subscriptions missed what was published meanwhile.
         self.on_reconnected: list[Callable[[], None]] = []
+        self.on_disconnected: list[Callable[[], None]] = []
 
     @property
     def nc(self) -> Client:
@@ -89,6 +109,8 @@ class Bus:
         async def on_disconnected() -> None:
             NATS_DISCONNECTS.labels(service).inc()
             log.warning("disconnected from NATS")
+            for callback in self.on_disconnected:
+                callback()
 
         async def on_reconnected() -> None:
             NATS_RECONNECTS.labels(service).inc()
@@ -108,12 +130,16 @@ class Bus:
         self._nc = await nats.connect(
             servers=[url.strip() for url in settings.nats_url.split(",")],
             name=self._name,
-            ping_interval=int(max(1, settings.nats_ping_interval_seconds)),
+            ping_interval=settings.nats_ping_interval_seconds,
             max_outstanding_pings=settings.nats_max_outstanding_pings,
+            # Used by nats-py only without the handler below, which also adds the jitter.
             reconnect_time_wait=settings.nats_reconnect_wait_seconds,
+            reconnect_to_server_handler=JitteredReconnect(
+                settings.nats_reconnect_wait_seconds, settings.nats_reconnect_jitter_seconds
+            ),
             max_reconnect_attempts=-1,
             allow_reconnect=True,
-            connect_timeout=2,
+            connect_timeout=settings.nats_connect_timeout_seconds,
             disconnected_cb=on_disconnected,
             reconnected_cb=on_reconnected,
             error_cb=on_error,
@@ -187,8 +213,11 @@ async def stream_publish(
     *,
     stream: str | None = None,
     headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> PubAck:
-    """JetStream publish, traced (the context is stored with the message) and counted."""
+    """One JetStream publish, traced (the context is stored with the message) and counted.
+
+    Services publish through ``publish_until_acked`` (``publish_retry``), which retries this."""
     with producer_span(
         "publish",
         subject,
@@ -196,7 +225,9 @@ async def stream_publish(
         message_id=(headers or {}).get("Nats-Msg-Id"),
         body_size=len(payload),
     ) as traced:
-        ack: PubAck = await js.publish(subject, payload, stream=stream, headers=traced)
+        ack: PubAck = await js.publish(
+            subject, payload, timeout=timeout, stream=stream, headers=traced
+        )
     BUS_MESSAGES_PUBLISHED.labels(service_name(), subject_template(subject)).inc()
     return ack
 

@@ -19,6 +19,7 @@ __all__ = [
     "BUS_HANDLER_DURATION",
     "BUS_MESSAGES_PUBLISHED",
     "BUS_MESSAGES_RECEIVED",
+    "BUS_PUBLISH_RETRIES",
     "BUS_REQUESTS",
     "BUS_REQUEST_DURATION",
     "HTTP_REQUESTS",
@@ -124,6 +125,11 @@ BUS_MESSAGES_PUBLISHED = Counter(
     "Messages this service published (core NATS and JetStream), by subject family",
     ["service", "subject"],
 )
+BUS_PUBLISH_RETRIES = Counter(
+    "switchboard_bus_publish_retries_total",
+    "JetStream publishes sent again with the same message id after no ack came, by subject family",
+    ["service", "subject"],
+)
 BUS_MESSAGES_RECEIVED = Counter(
     "switchboard_bus_messages_received_total",
     "Messages delivered to this service's subscriptions and consumers, by subject family",
@@ -142,7 +148,8 @@ BUS_REQUEST_DURATION = Histogram(
 )
 BUS_HANDLED_REQUESTS = Counter(
     "switchboard_bus_handled_requests_total",
-    "Requests this service answered, by outcome: ok, invalid (undecodable), error (handler failed)",
+    "Requests this service answered, by outcome: ok, invalid (undecodable), error (handler "
+    "failed), unavailable (JetStream did not ack in time)",
     ["service", "subject", "outcome"],
 )
 BUS_HANDLER_DURATION = Histogram(

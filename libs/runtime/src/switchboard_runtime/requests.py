@@ -21,6 +21,7 @@ from switchboard_runtime.metrics import (
     service_name,
     subject_template,
 )
+from switchboard_runtime.publish_retry import PublishUnavailableError
 from switchboard_runtime.tracing import consumer_span, mark_error
 
 __all__ = ["serve_requests"]
@@ -64,6 +65,16 @@ async def serve_requests(
                 else:
                     try:
                         reply = await handle(request)
+                    except PublishUnavailableError as err:
+                        outcome = "unavailable"
+                        mark_error(span, type(err).__name__)
+                        log.warning("handling %s: %s", subject, err)
+                        reply = on_error(
+                            BusError(
+                                code=ErrorCode.UNAVAILABLE,
+                                message="JetStream did not answer in time; retry with the same id",
+                            )
+                        )
                     except Exception as err:
                         outcome = "error"
                         mark_error(span, type(err).__name__)

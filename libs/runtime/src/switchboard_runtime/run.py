@@ -7,6 +7,7 @@ from starlette.types import ASGIApp
 
 from switchboard_runtime.access import AccessMiddleware
 from switchboard_runtime.activity import ActivityMiddleware
+from switchboard_runtime.connection_abort import ConnectionAbort
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
@@ -30,7 +31,7 @@ def run_service(
     )
     try:
         uvicorn.run(
-            AccessMiddleware(ActivityMiddleware(app)),
+            ConnectionAbort(AccessMiddleware(ActivityMiddleware(app))),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",

@@ -20,7 +20,7 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import BusMessage
 
-from switchboard_runtime.bus import stream_publish
+from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
 
 __all__ = ["SequencerError", "SubjectSequencer", "last_message"]
 
@@ -68,9 +68,12 @@ class SubjectSequencer(Generic[M]):
         max_cached_heads: int = DEFAULT_MAX_CACHED_HEADS,
         on_conflict: Callable[[], None] = lambda: None,
         on_duplicate: Callable[[], None] = lambda: None,
+        retry: PublishRetry | None = None,
     ) -> None:
         """``on_conflict``: another writer got there first (we retry); ``on_duplicate``: a retried
-        message id was answered with the stored original. Both for the caller's metrics."""
+        message id was answered with the stored original. Both for the caller's metrics.
+        ``retry``: how long a publish nobody answers is sent again (``PublishRetry``); after
+        that ``publish`` raises ``PublishUnavailableError``."""
         self._js = js
         self._stream = stream
         self._model = model
@@ -80,6 +83,7 @@ class SubjectSequencer(Generic[M]):
         self._max_cached = max_cached_heads
         self._on_conflict = on_conflict
         self._on_duplicate = on_duplicate
+        self._retry = retry or PublishRetry()
         self._heads: OrderedDict[str, _Head] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
 
@@ -110,7 +114,9 @@ class SubjectSequencer(Generic[M]):
             head = self._heads.get(key) or await self._read_head(key)
             message = draft.model_copy(update={self._field: head.position + 1})
             try:
-                ack = await stream_publish(
+                # Retried with the same id and expected sequence: an attempt that landed is
+                # answered "duplicate" (JetStream checks the id first), never stored twice.
+                ack = await publish_until_acked(
                     self._js,
                     subject,
                     message.encode(),
@@ -119,6 +125,7 @@ class SubjectSequencer(Generic[M]):
                         "Nats-Msg-Id": msg_id,
                         "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
                     },
+                    retry=self._retry,
                 )
             except APIError as err:
                 if err.err_code != WRONG_LAST_SEQUENCE:

@@ -27,9 +27,31 @@ class ServiceSettings(TelemetrySettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     instance_id: str = Field(default="", description="Unique per process; defaults to host:pid")
-    nats_ping_interval_seconds: float = Field(default=5.0, gt=0)
-    nats_max_outstanding_pings: int = Field(default=3, ge=1)
-    nats_reconnect_wait_seconds: float = Field(default=0.5, gt=0)
+    # A server that dies is noticed at once (its TCP connections close); one that hangs or is
+    # cut off after (NATS_MAX_OUTSTANDING_PINGS + 1) x NATS_PING_INTERVAL_SECONDS: 6 s.
+    nats_ping_interval_seconds: int = Field(
+        default=2, ge=1, description="A PING to the server this often (whole seconds)"
+    )
+    nats_max_outstanding_pings: int = Field(
+        default=2, ge=1, description="PINGs unanswered before the connection is declared dead"
+    )
+    nats_reconnect_wait_seconds: float = Field(
+        default=0.25, gt=0, description="Pause before each reconnect attempt, forever"
+    )
+    nats_reconnect_jitter_seconds: float = Field(
+        default=0.25, ge=0, description="... plus a random part up to this, against herds"
+    )
+    nats_connect_timeout_seconds: int = Field(
+        default=2, ge=1, description="One attempt to open a connection to a server"
+    )
+    publish_deadline_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        description="A JetStream publish is retried with its message id until acked, this long",
+    )
+    publish_attempt_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="How long one JetStream publish attempt waits for its ack"
+    )
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
     report_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often the service reports to metrics-collector"

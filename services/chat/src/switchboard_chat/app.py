@@ -17,6 +17,7 @@ from switchboard_contracts.rooms import (
 from switchboard_runtime import (
     Bus,
     Health,
+    PublishRetry,
     ensure_stream,
     serve_requests,
     service_routes,
@@ -52,7 +53,7 @@ def create_app(settings: ChatSettings) -> Starlette:
         )
         await ensure_stream(bus.js, spec)
         acceptor = MessageAcceptor(
-            RoomSequencer(bus.js, store.last_seq),
+            RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings)),
             lambda message_id: store.message(message_id, settings.message_lookup_timeout_seconds),
         )
         await serve_requests(

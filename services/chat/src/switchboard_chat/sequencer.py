@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 from switchboard_contracts import ChatMessage, streams, subjects
+from switchboard_runtime.publish_retry import PublishRetry
 from switchboard_runtime.sequencer import SequencerError, SubjectSequencer
 
 from switchboard_chat.metrics import DUPLICATES, SEQUENCE_CONFLICTS
@@ -13,7 +14,10 @@ __all__ = ["RoomSequencer", "SequencerError"]
 
 class RoomSequencer:
     def __init__(
-        self, js: JetStreamContext, stored_last_seq: Callable[[str], Awaitable[int]]
+        self,
+        js: JetStreamContext,
+        stored_last_seq: Callable[[str], Awaitable[int]],
+        retry: PublishRetry | None = None,
     ) -> None:
         self._sequencer = SubjectSequencer(
             js,
@@ -24,6 +28,7 @@ class RoomSequencer:
             stored_last=stored_last_seq,
             on_conflict=SEQUENCE_CONFLICTS.inc,
             on_duplicate=DUPLICATES.inc,
+            retry=retry,
         )
 
     async def publish(self, draft: ChatMessage) -> ChatMessage:

@@ -4,33 +4,29 @@ Events ``metrics-update`` (every second), ``alert`` and ``log-entry`` (optionall
 ``level`` or above and/or from ``source``). The current metrics and active alerts come first.
 Dashboard events are ephemeral: they carry no ``id`` and nothing is replayed on reconnect.
 When the gateway stops, the stream ends at once; the browser reconnects after ``retry``.
+A client that stops reading is cut off like a notification stream (``EventStreamResponse``).
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from switchboard_contracts.ids import ID_PATTERN
 
 from switchboard_gateway.dashboard_hub import SSE, DashboardHub, DashboardSubscriber
+from switchboard_gateway.event_stream import EventStreamResponse, Write
 from switchboard_gateway.identity import IdentityError, identity_of, resolve_user, team_refusal
 from switchboard_gateway.log_filter import LogFilterError, parse_log_filter
 
 __all__ = ["dashboard_stream_routes"]
 
-SSE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Connection": "keep-alive",
-    "X-Accel-Buffering": "no",
-}
 RETRY_MS = 3000
 END = ""  # queued when the gateway stops: the stream ends, the client reconnects elsewhere
 
 
 def dashboard_stream_routes(
-    hub: DashboardHub, keepalive_seconds: float, auth_enabled: bool
+    hub: DashboardHub, keepalive_seconds: float, auth_enabled: bool, write_timeout: float
 ) -> list[Route]:
     async def stream(request: Request) -> Response:
         try:
@@ -59,22 +55,22 @@ def dashboard_stream_routes(
             team, queue.put_nowait, queue.qsize, SSE, logs, close=lambda: queue.put_nowait(END)
         )
 
-        async def events() -> AsyncIterator[str]:
+        async def produce(write: Write) -> None:
             hub.join(subscriber)
-            try:
-                yield f"retry: {RETRY_MS}\n\n"
-                while True:
-                    try:
-                        async with asyncio.timeout(keepalive_seconds):
-                            text = await queue.get()
-                    except TimeoutError:
-                        text = ":keepalive\n\n"
-                    if text == END:
-                        return
-                    yield text
-            finally:
-                hub.leave(subscriber)
+            await write(f"retry: {RETRY_MS}\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(keepalive_seconds):
+                        text = await queue.get()
+                except TimeoutError:
+                    text = ":keepalive\n\n"
+                if text == END:
+                    return
+                await write(text)
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+        async def close() -> None:
+            hub.leave(subscriber)
+
+        return EventStreamResponse(produce, close, write_timeout)
 
     return [Route("/api/dashboard/stream", stream, methods=["GET"])]

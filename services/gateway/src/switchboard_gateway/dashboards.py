@@ -27,6 +27,7 @@ class Dashboards:
         )
         self._keepalive = settings.sse_keepalive_seconds
         self._auth_enabled = settings.auth_enabled
+        self._write_timeout = settings.sse_write_timeout_seconds
         self.feed = DashboardFeed(bus)
         self.hub = DashboardHub(self.feed, policy)
         self.manager = NatsManager(bus)
@@ -42,7 +43,9 @@ class Dashboards:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            *dashboard_stream_routes(self.hub, self._keepalive, self._auth_enabled),
+            *dashboard_stream_routes(
+                self.hub, self._keepalive, self._auth_enabled, self._write_timeout
+            ),
             Mount("/socket.io", app=socketio.ASGIApp(self.sio, socketio_path=None)),
         ]
 

@@ -2,6 +2,12 @@
 
 The client going away is noticed from the ASGI disconnect message, not only when a write
 fails, so an idle stream is released at once rather than at its next keepalive.
+
+A client that stops reading fills its socket's buffers, and then a write blocks (uvicorn's flow
+control). Nothing else waits on it: the stream's own producer is the only writer, and what feeds
+it (``InboxFollower``) is bounded. A write blocked for ``write_timeout`` seconds ends the stream:
+it is counted as a slow client, its connection is dropped at once (``abort_connection``: nothing
+more is written, buffered bytes are discarded) and the client resumes with Last-Event-ID.
 """
 
 import asyncio
@@ -12,8 +18,11 @@ from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from switchboard_runtime.connection_abort import abort_connection
 
-__all__ = ["SSE_HEADERS", "EventStreamResponse", "Write"]
+from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
+
+__all__ = ["SSE_HEADERS", "EventStreamResponse", "StalledStreamError", "Write"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,10 @@ SSE_HEADERS = {
 }
 
 Write = Callable[[str], Awaitable[None]]
+
+
+class StalledStreamError(Exception):
+    """A write waited ``write_timeout`` for the client to read."""
 
 
 class EventStreamResponse(Response):
@@ -43,11 +56,16 @@ class EventStreamResponse(Response):
         self._write_timeout = write_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stalled = False
+
         async def write(text: str) -> None:
-            # A client that stops reading holds the write; after the timeout it is cut off and
-            # resumes later with Last-Event-ID.
+            nonlocal stalled
             body = {"type": "http.response.body", "body": text.encode(), "more_body": True}
-            await asyncio.wait_for(send(body), self._write_timeout)
+            try:
+                await asyncio.wait_for(send(body), self._write_timeout)
+            except TimeoutError:
+                stalled = True
+                raise StalledStreamError from None
 
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -57,15 +75,26 @@ class EventStreamResponse(Response):
                 asyncio.create_task(_disconnected(receive)),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if stalled:
+                SLOW_CLIENT_DISCONNECTS.labels("sse").inc()
+                log.info("ending an event stream whose client stopped reading")
+                if not abort_connection(scope):
+                    return  # the server closes a response left incomplete
+                # The abort is seen as the client going; nothing is left to wait for after it.
+                await asyncio.wait(tasks[1:], timeout=self._write_timeout)
+            else:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        send({"type": "http.response.body", "body": b"", "more_body": False}),
+                        self._write_timeout,
+                    )
         finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 try:
                     await task
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, StalledStreamError):
                     pass
                 except Exception as err:  # the client went away mid-write, or a bus failure
                     log.info("an event stream ended: %r", err)

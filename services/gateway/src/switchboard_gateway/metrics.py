@@ -130,7 +130,9 @@ RATE_LIMITED = Counter(
 )
 SLOW_CLIENT_DISCONNECTS = Counter(
     "switchboard_gateway_slow_client_disconnects_total",
-    "Connections closed because their outgoing queue was full (1013), by transport",
+    "Connections closed because their client stopped reading, by transport: a WebSocket whose"
+    " outgoing queue was full (1013), an SSE stream whose write was blocked for"
+    " SSE_WRITE_TIMEOUT_SECONDS",
     ["transport"],
 )
 DELIVERY_LATENCY = Histogram(

@@ -22,6 +22,7 @@ from switchboard_contracts.notify import (
 from switchboard_runtime import (
     Bus,
     Health,
+    PublishRetry,
     ensure_stream,
     serve_requests,
     service_routes,
@@ -72,7 +73,8 @@ def create_app(settings: NotificationSettings) -> Starlette:
         await ensure_stream(
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
-        sender = NotificationSender(bus.js, stored_last_cursor)
+        retry = PublishRetry.from_settings(settings)
+        sender = NotificationSender(bus.js, stored_last_cursor, retry)
         reads = ReadHandler(bus.nc, sender, timeout)
         queue = subjects.QUEUE_NOTIFICATION
         await serve_requests(
@@ -88,7 +90,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             subjects.NOTIFY_BROADCAST,
             queue,
             BroadcastRequest,
-            partial(accept_broadcast, bus.js),
+            partial(accept_broadcast, bus.js, retry),
             on_error=lambda e: BroadcastReply(error=e),
         )
         await serve_requests(

@@ -27,7 +27,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_runtime import ensure_consumer, stream_publish
+from switchboard_runtime import PublishRetry, ensure_consumer, publish_until_acked
 from switchboard_runtime.ask import ask
 
 from switchboard_notification.metrics import BROADCASTS
@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 RETRY_DELAY_SECONDS = 1.0
 
 
-async def accept_broadcast(js: JetStreamContext, request: BroadcastRequest) -> BroadcastReply:
+async def accept_broadcast(
+    js: JetStreamContext, retry: PublishRetry, request: BroadcastRequest
+) -> BroadcastReply:
     if request.team is not None:
         try:
             validate_team_id(request.team)
@@ -54,12 +56,13 @@ async def accept_broadcast(js: JetStreamContext, request: BroadcastRequest) -> B
         message=request.message,
         timestamp=int(time.time() * 1000),
     )
-    await stream_publish(
+    await publish_until_acked(
         js,
         subjects.NOTIFY_JOB_BROADCAST,
         job.encode(),
         stream=streams.NOTIFY_JOBS.name,
         headers={"Nats-Msg-Id": job.id},
+        retry=retry,
     )
     BROADCASTS.inc()
     return BroadcastReply(broadcast_id=job.id)

@@ -13,6 +13,7 @@ from switchboard_contracts.notify import (
     NotifySendReply,
     NotifySendRequest,
 )
+from switchboard_runtime.publish_retry import PublishRetry
 from switchboard_runtime.sequencer import SubjectSequencer
 
 from switchboard_notification.metrics import SENDS
@@ -29,7 +30,10 @@ def broadcast_notification_id(broadcast_id: str, user_id: str) -> str:
 
 class NotificationSender:
     def __init__(
-        self, js: JetStreamContext, stored_last_cursor: Callable[[str], Awaitable[int]]
+        self,
+        js: JetStreamContext,
+        stored_last_cursor: Callable[[str], Awaitable[int]],
+        retry: PublishRetry | None = None,
     ) -> None:
         self._sequencer = SubjectSequencer(
             js,
@@ -38,6 +42,7 @@ class NotificationSender:
             field="cursor",
             subject_of=subjects.notify_user,
             stored_last=stored_last_cursor,
+            retry=retry,
         )
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:

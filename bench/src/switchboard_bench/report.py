@@ -1,0 +1,282 @@
+"""``bench/REPORT.md``: rebuilt from ``bench/results/*.json`` (and its PNG plots beside it).
+
+``switchboard-bench`` writes it after running scenarios; ``switchboard-bench --report-only``
+rebuilds it from the last saved results without running anything.
+"""
+
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from switchboard_bench.loadgen import JS_DIR
+from switchboard_bench.plots import PLOTTERS
+from switchboard_bench.results import Cell, ScenarioResult, load_results
+from switchboard_bench.scenarios.common import CONTENDED
+
+__all__ = ["machine_info", "render", "write_report"]
+
+COMMANDS = """\
+```sh
+make bench                                         # every scenario, then this report
+python3 -m uv run switchboard-bench --only fanout  # some scenarios (comma-separated), then report
+python3 -m uv run switchboard-bench --systems gateway,node-ws --only fanout  # fewer systems
+python3 -m uv run switchboard-bench --report-only  # rebuild this page from bench/results/*.json
+python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, figures meaningless
+```"""
+
+TOPOLOGY = (
+    "Server under test pinned to core {server}; the load generator (one Node.js process) pinned "
+    "to core {loadgen}. On the gateway's runs NATS, PostgreSQL and the other four services share "
+    "the load generator's core: this machine has {cores} cores, so the gateway's figures include "
+    "the cost of the rest of the system competing with the load generator, which the reference "
+    "servers do not have."
+)
+
+SETUP = (
+    "The gateway runs on the real path: embedded NATS with JetStream and PostgreSQL, all five "
+    "services, presence on, auth on (HS256; the load generator mints one token per connection, "
+    "one user each), its per-connection and per-user frame limits raised only as far as a "
+    "scenario's busiest sender needs (1.5x its rate, never below the defaults), `LOG_LEVEL` "
+    "WARNING. The load generator (bench/js/loadgen.mjs, npm `ws`) reads frames with a lean parser, "
+    "puts its send time in each message and measures latency on its own clock; it reports its "
+    "own CPU, and each scenario's notes flag it when it neared its core."
+)
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or out.stderr.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine and the versions of everything measured, as the results JSON keeps them."""
+    from switchboard_devstack.nats_server import nats_server_binary  # noqa: PLC0415
+
+    try:
+        nats = _run([str(nats_server_binary()), "--version"])
+    except (FileNotFoundError, RuntimeError):
+        nats = "unknown"
+    node = shutil.which("node")
+    lock = JS_DIR / "package-lock.json"
+    ws_version = "unknown"
+    if lock.exists():
+        packages = json.loads(lock.read_text()).get("packages", {})
+        ws_version = packages.get("node_modules/ws", {}).get("version", "unknown")
+    try:
+        websockets_version = importlib.metadata.version("websockets")
+    except importlib.metadata.PackageNotFoundError:
+        websockets_version = "unknown"
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memoryGiB": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "node": _run([node, "--version"]) if node else "not installed",
+        "nats": nats,
+        "ws": ws_version,
+        "websockets": websockets_version,
+    }
+
+
+def _cell(value: Cell) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(columns: list[str], rows: Iterable[list[Cell]]) -> str:
+    lines = [
+        "| " + " | ".join(_cell(c) for c in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(met: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "not measured"}[met]
+
+
+def summary(results: dict[str, ScenarioResult]) -> str:
+    rows: list[list[Cell]] = [
+        [t.name, t.goal, t.measured, verdict(t.met), t.limit or "-"]
+        for result in results.values()
+        for t in result.targets
+    ]
+    if not rows:
+        return "_No targets measured yet._"
+    return table(["target", "goal", "measured", "verdict", "what limits it"], rows)
+
+
+def machine_section(results: dict[str, ScenarioResult]) -> str:
+    machines = [r.data.get("machine") for r in results.values() if r.data.get("machine")]
+    machine = machines[0] if machines else machine_info()
+    assert isinstance(machine, dict)
+    ctx = next((r.data.get("topology") for r in results.values() if r.data.get("topology")), None)
+    topology = ctx if isinstance(ctx, dict) else {"server": 0, "loadgen": 1}
+    lines = [
+        f"- CPU: {machine.get('cpu')}, {machine.get('cores')} cores; "
+        f"memory {machine.get('memoryGiB')} GiB",
+        f"- Kernel {machine.get('kernel')} ({machine.get('os')})",
+        f"- Python {machine.get('python')}, Node.js {machine.get('node')} (npm ws "
+        f"{machine.get('ws')}), Python websockets {machine.get('websockets')}, "
+        f"{machine.get('nats')}",
+        "- "
+        + TOPOLOGY.format(
+            server=topology.get("server"),
+            loadgen=topology.get("loadgen"),
+            cores=machine.get("cores"),
+        ),
+        "- " + SETUP,
+    ]
+    if any(m != machine for m in machines):
+        lines.append("- _The scenarios below were not all run on the same machine._")
+    return "\n".join(lines)
+
+
+def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
+    parts = [f"## {result.title}", "", f"`{result.scenario}`. {result.method}", ""]
+    if result.columns:
+        parts += [table(result.columns, result.rows), ""]
+    if result.targets:
+        parts += [
+            "Targets:",
+            "",
+            *[
+                f"- {t.name}: {verdict(t.met)}. {t.measured}"
+                + (f" Limited by: {t.limit}" if t.limit and not t.met else "")
+                for t in result.targets
+            ],
+            "",
+        ]
+    parts += [f"![{name}]({name})" for name in plots]
+    if plots:
+        parts.append("")
+    if result.notes:
+        parts += [f"- {note}" for note in result.notes] + [""]
+    ran = result.data.get("ranAt")
+    if ran:
+        took = result.data.get("seconds")
+        parts += [
+            f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}"
+            f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}._",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def profiles_section(out_dir: Path) -> str:
+    folder = out_dir / "profiles"
+    files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return ""
+    links = [f"- [{p.name}](profiles/{p.name})" for p in files]
+    return "\n".join(["## Profiles of the hot path", "", *links, ""])
+
+
+def _waits(value: object) -> Iterable[float]:
+    """Every ``serverWaitFraction`` anywhere in a result's data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "serverWaitFraction" and isinstance(item, int | float):
+                yield float(item)
+            else:
+                yield from _waits(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _waits(item)
+
+
+def quiet_warning(results: dict[str, ScenarioResult]) -> str:
+    """A banner when a server waited for its core: other processes ran there (not a quiet run)."""
+    worst = {name: max(_waits(r.data), default=0.0) for name, r in results.items()}
+    noisy = {name: w for name, w in worst.items() if w >= CONTENDED}
+    quick = [name for name, r in results.items() if r.data.get("quick")]
+    lines = []
+    if noisy:
+        listed = ", ".join(f"{name} (up to {w:.0%})" for name, w in noisy.items())
+        lines.append(
+            "> **Not a quiet run.** A server under test was runnable but waiting for its core "
+            f"(other processes ran there): {listed} of a step. Ratios measured this way are not "
+            "the machine's; rerun `make bench` on an otherwise idle machine."
+        )
+    if quick:
+        lines.append(f"> **Smoke sizes (--quick)** for {', '.join(quick)}: figures mean nothing.")
+    return "\n>\n".join(lines)
+
+
+def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_dir: Path) -> str:
+    parts = [
+        "# Switchboard benchmarks",
+        "",
+        "<!-- Generated by switchboard-bench (make bench) from bench/results/*.json: "
+        "do not edit. -->",
+        "",
+        "Every target of issue 10, measured side by side with two reference servers in the same "
+        "session: the Node.js `ws` server that loops over a room's sockets "
+        "(bench/js/reference-server.mjs) and the Python `websockets` library's `broadcast()` "
+        "(switchboard_bench/references/websockets_broadcast.py).",
+        "",
+        quiet_warning(results),
+        "",
+        "## Summary",
+        "",
+        summary(results),
+        "",
+        "## Machine",
+        "",
+        machine_section(results),
+        "",
+        "## Commands",
+        "",
+        COMMANDS,
+        "",
+    ]
+    for name, result in results.items():
+        parts.append(scenario_section(result, plots.get(name, [])))
+    profiles = profiles_section(out_dir)
+    if profiles:
+        parts.append(profiles)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write_report(out_dir: Path) -> Path:
+    from switchboard_bench.scenarios import SCENARIOS  # noqa: PLC0415  (scenarios import us)
+
+    found = load_results(out_dir / "results")
+    order = [name for name in SCENARIOS if name in found] + sorted(set(found) - set(SCENARIOS))
+    results = {name: found[name] for name in order}
+    plots: dict[str, list[str]] = {}
+    for name, result in results.items():
+        drawn = PLOTTERS[name](result, out_dir) if name in PLOTTERS else []
+        plots[name] = drawn + [p for p in result.plots if p not in drawn]
+    path = out_dir / "REPORT.md"
+    path.write_text(render(results, plots, out_dir))
+    return path

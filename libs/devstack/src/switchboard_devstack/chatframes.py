@@ -1,0 +1,82 @@
+"""What chat tests say to the gateway and look for in what comes back.
+
+Frame builders (``join``, ``chat``) and predicates for ``FrameClient.wait_for`` (``in_room``,
+``acknowledges``, ...), written once for every end-to-end test that speaks the chat protocol.
+"""
+
+import secrets
+from collections.abc import Callable
+
+import httpx
+
+from switchboard_devstack.wsclient import Frame, FrameClient
+
+__all__ = [
+    "acknowledges",
+    "after_now",
+    "chat",
+    "content_is",
+    "history",
+    "in_room",
+    "join",
+    "new_room",
+    "online",
+    "seq_is",
+]
+
+Predicate = Callable[[Frame], bool]
+
+
+def new_room() -> str:
+    """A room no other test uses."""
+    return f"room-{secrets.token_hex(4)}"
+
+
+def join(room: str, since: int | None = None) -> Frame:
+    payload: dict[str, object] = {"room": room}
+    if since is not None:
+        payload["since"] = since
+    return {"type": "join", "payload": payload}
+
+
+def chat(content: str, client_msg_id: str | None = None) -> Frame:
+    payload: dict[str, str] = {"content": content}
+    if client_msg_id is not None:
+        payload["clientMsgId"] = client_msg_id
+    return {"type": "chat", "payload": payload}
+
+
+def online(frame: Frame) -> set[str]:
+    """The users a presence frame lists as online."""
+    return {user["userId"] for user in frame["payload"]["onlineUsers"]}
+
+
+def in_room(room: str) -> Predicate:
+    return lambda frame: bool(frame["room"] == room)
+
+
+def seq_is(seq: int) -> Predicate:
+    return lambda frame: bool(frame["seq"] == seq)
+
+
+def content_is(content: str) -> Predicate:
+    return lambda frame: bool(frame["payload"]["content"] == content)
+
+
+def acknowledges(client_msg_id: str) -> Predicate:
+    return lambda frame: bool(frame["payload"]["clientMsgId"] == client_msg_id)
+
+
+def after_now(client: FrameClient, where: Predicate) -> Predicate:
+    """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
+    earlier = {id(frame) for frame in client.frames}
+    return lambda frame: id(frame) not in earlier and where(frame)
+
+
+async def history(base_url: str, room: str) -> list[Frame]:
+    """The room's history page from ``GET /api/rooms/<room>/messages``."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.get(f"/api/rooms/{room}/messages")
+    response.raise_for_status()
+    messages: list[Frame] = response.json()["messages"]
+    return messages

@@ -1,0 +1,45 @@
+"""Dropping an HTTP connection at once, which ASGI has no message for.
+
+A streaming response whose client stopped reading cannot end politely: the last chunk and the
+close wait for the client to read what is buffered, which it does not. ``ConnectionAbort`` is the
+outermost ASGI wrapper; it finds the server's transport behind uvicorn's ``send`` and puts its
+``abort`` into the scope, which ``abort_connection`` calls: the socket is closed and its buffered
+bytes dropped, and the app sees ``http.disconnect``. Under another server it does nothing, and
+the caller falls back to returning, after which the server closes the connection itself.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ConnectionAbort", "abort_connection"]
+
+_KEY = "switchboard.abort"
+
+
+class ConnectionAbort:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            abort = _transport_abort(send)
+            if abort is not None:
+                scope[_KEY] = abort
+        await self.app(scope, receive, send)
+
+
+def _transport_abort(send: Send) -> Callable[[], None] | None:
+    cycle: Any = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle
+    abort = getattr(getattr(cycle, "transport", None), "abort", None)
+    return abort if callable(abort) else None
+
+
+def abort_connection(scope: Scope) -> bool:
+    """Drop the connection now; False when the server gave no way to (the caller returns)."""
+    abort = scope.get(_KEY)
+    if abort is None:
+        return False
+    abort()
+    return True

@@ -1,0 +1,35 @@
+"""A handler whose JetStream publish was never acked answers ``unavailable`` (retry with the same
+id), not ``internal``: the gateway turns it into an error frame the client retries."""
+
+import secrets
+
+import nats
+import pytest
+from switchboard_contracts import BusError, ErrorCode
+from switchboard_contracts.chat import ChatSendReply, ChatSendRequest
+from switchboard_devstack.stores import Stores
+from switchboard_runtime import PublishUnavailableError, serve_requests
+
+pytestmark = pytest.mark.component
+
+
+def error_reply(error: BusError) -> ChatSendReply:
+    return ChatSendReply(error=error)
+
+
+async def never_acked(request: ChatSendRequest) -> ChatSendReply:
+    raise PublishUnavailableError(f"{request.room}: not acked within 4 s")
+
+
+async def test_a_publish_past_its_deadline_answers_unavailable(stores: Stores) -> None:
+    nc = await nats.connect(stores.nats_url)
+    subject = f"test.requests.{secrets.token_hex(4)}"
+    try:
+        await serve_requests(nc, subject, "q", ChatSendRequest, never_acked, on_error=error_reply)
+        request = ChatSendRequest(room="r", user_id="u", content="x")
+        answer = await nc.request(subject, request.encode(), timeout=5)
+    finally:
+        await nc.close()
+    reply = ChatSendReply.decode(answer.data)
+    assert reply.error is not None
+    assert reply.error.code == ErrorCode.UNAVAILABLE
