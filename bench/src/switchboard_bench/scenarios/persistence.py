@@ -170,11 +170,21 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
     cpu_per_message_us = {name: used / total * 1e6 for name, used in cpu.items()}
     met = rate >= TARGET_PER_SECOND and exactly_once and drain.acked_before_commit == 0
     limit = ""
-    if not met:
+    own_us = cpu_per_message_us.get("persistence", 0.0)
+    ceiling = 1e6 / own_us if own_us else 0.0
+    if not exactly_once or drain.acked_before_commit:
+        limit = "not every message was stored exactly once, acked after its commit"
+    elif not met and ceiling < TARGET_PER_SECOND:
         limit = (
-            "persistence's own CPU (one Python process: decode, one INSERT per batch, acks)"
-            if exactly_once
-            else "not every message was stored exactly once"
+            f"persistence's own CPU: {own_us:.1f} µs per message (decode, one INSERT per batch,"
+            f" acks), at most {ceiling:,.0f}/s on a core of its own"
+        )
+    elif not met:
+        limit = (
+            f"not persistence's CPU ({own_us:.1f} µs per message: {ceiling:,.0f}/s on a free"
+            " core): its core was shared in this run, or it waited on PostgreSQL and NATS"
+            f" ({cpu_per_message_us.get('postgres', 0.0):.1f} and"
+            f" {cpu_per_message_us.get('nats', 0.0):.1f} µs per message on the other core)"
         )
     return ScenarioResult(
         scenario="persistence",
