@@ -74,6 +74,7 @@ format: $(SYNC_STAMP)
 # Runs every scenario (about 10 minutes on 2 cores), then rewrites bench/REPORT.md and its plots.
 bench: setup
 	$(UV) run switchboard-bench $(BENCH_ARGS)
+	$(UV) run python -m switchboard_bench.scaling
 
 images:
 	@for service in $(SERVICES); do \

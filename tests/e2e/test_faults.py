@@ -32,6 +32,7 @@ from switchboard_devstack.stalled_reader import StalledSseReader
 from switchboard_devstack.stores import scratch_dir
 from switchboard_devstack.tcp_proxy import DelayProxy
 from switchboard_devstack.wsclient import SlowReader
+from switchboard_persistence.settings import PersistenceSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
@@ -39,6 +40,10 @@ LOG_DIR = ARTIFACTS / "e2e-faults"
 GATEWAYS = ("gateway", "gateway-2")
 SSE_STALL_SECONDS = 3
 SLOW_CLIENTS = "switchboard_gateway_slow_client_disconnects_total"
+_PERSISTENCE_DEFAULTS = PersistenceSettings.model_fields
+WRITES_IN_FLIGHT = int(_PERSISTENCE_DEFAULTS["write_batch_size"].default) * int(
+    _PERSISTENCE_DEFAULTS["write_concurrency"].default
+)
 # Fast fault detection between the services and NATS (see docs/reliability.md).
 SERVICE_ENV = {
     "LOG_LEVEL": "INFO",
@@ -335,8 +340,9 @@ async def test_a_rolling_restart_of_both_gateways_loses_nothing(system: Faulty) 
 
 
 async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: Faulty) -> None:
-    """Persistence behind a proxy that delays every chunk: it falls behind, holds at most one
-    batch unacked, asks for no redelivery, and catches up once PostgreSQL is fast again."""
+    """Persistence behind a proxy that delays every chunk: it falls behind, holds at most
+    WRITE_CONCURRENCY batches unacked, asks for no redelivery, and catches up once PostgreSQL
+    is fast again."""
     persistence = system.stack["persistence"]
     direct = persistence.env["DATABASE_URL"]
     proxy = DelayProxy("127.0.0.1", system.postgres.port, delay=0.2)
@@ -358,7 +364,7 @@ async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: F
             proxy.delay = 0.0
             await load.settle(bound=30)
             info = await bus.jetstream().consumer_info(spec.stream, spec.durable)
-        assert max(pending) <= 500, "one write batch (WRITE_BATCH_SIZE) in flight at most"
+        assert max(pending) <= WRITES_IN_FLIGHT, "WRITE_CONCURRENCY batches in flight at most"
         assert info.num_redelivered == 0
     finally:
         await bus.close()

@@ -1,5 +1,7 @@
 """Replay planning without sockets: a fake log, live events pushed by hand."""
 
+import asyncio
+
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_gateway.inbox_follower import PAGE_SIZE, Gone, InboxFollower
 from switchboard_gateway.notify_events import Entry, InboxEvent, Reset, Unread
@@ -164,3 +166,23 @@ async def test_an_idle_subscriber_gets_nothing_at_the_timeout() -> None:
     await follower.begin(None)
     assert await follower.next(timeout=0.01) == []
     assert log.reads == 0
+
+
+async def test_an_interrupt_ends_a_wait_at_once_and_every_later_one() -> None:
+    follower = InboxFollower(FakeLog(), USER)
+    await follower.begin(None)
+    waiting = asyncio.create_task(follower.next(timeout=30.0))
+    await asyncio.sleep(0)
+    follower.interrupt()
+    assert await asyncio.wait_for(waiting, 1.0) == []
+    assert await asyncio.wait_for(follower.next(timeout=30.0), 1.0) == []
+
+
+async def test_an_entry_arriving_during_a_wait_is_given_before_the_timeout() -> None:
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    waiting = asyncio.create_task(follower.next(timeout=30.0))
+    await asyncio.sleep(0)
+    follower.push(log.publish())
+    assert cursors(await asyncio.wait_for(waiting, 1.0)) == [1]

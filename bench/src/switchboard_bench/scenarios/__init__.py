@@ -7,7 +7,15 @@ from collections.abc import Callable
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
-from switchboard_bench.scenarios import classic, fanout, idle_memory, latency
+from switchboard_bench.scenarios import (
+    classic,
+    cluster,
+    fanout,
+    idle_memory,
+    latency,
+    persistence,
+    sse_fanout,
+)
 
 __all__ = ["SCENARIOS", "Scenario"]
 
@@ -18,4 +26,7 @@ SCENARIOS: dict[str, Scenario] = {
     "fanout": fanout.run,
     "latency": latency.run,
     "classic": classic.run,
+    "persistence": persistence.run,
+    "sse_fanout": sse_fanout.run,
+    "cluster": cluster.run,
 }

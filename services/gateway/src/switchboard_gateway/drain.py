@@ -58,13 +58,16 @@ class StreamDrainable:
     """An SSE stream: its producer waits on ``ended``, then sends ``retry: <reconnect_ms>`` (the
     browser's reconnect delay) and ends the response."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_drained: Callable[[], None] = lambda: None) -> None:
+        """``on_drained`` wakes the producer wherever it waits."""
         self.ended = asyncio.Event()
         self.reconnect_ms = 0
+        self._on_drained = on_drained
 
     def drained(self, reconnect_ms: int) -> None:
         self.reconnect_ms = reconnect_ms
         self.ended.set()
+        self._on_drained()
 
 
 class Drain:

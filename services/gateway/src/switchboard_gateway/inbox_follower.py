@@ -43,6 +43,7 @@ class InboxFollower:
         self._pending: deque[Entry | Unread] = deque()
         self._arrived = asyncio.Event()
         self._behind = False
+        self._interrupted = False
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
         self._target = 0  # a cursor known to exist that has not been given yet, up to here
 
@@ -63,6 +64,12 @@ class InboxFollower:
     def resync(self) -> None:
         """Live events may have been lost (the bus reconnected): check the log for the rest."""
         self._behind = True
+        self._arrived.set()
+
+    def interrupt(self) -> None:
+        """Make a waiting ``next`` (and every later one) return at once with nothing: the
+        stream is ending (the gateway drains it)."""
+        self._interrupted = True
         self._arrived.set()
 
     async def begin(self, after: int | None) -> Reset | None:
@@ -87,15 +94,36 @@ class InboxFollower:
                 self._target = max(self._target, await self._log.head(self._user_id))
                 continue
             if not self._pending:
+                if self._interrupted:
+                    return []
                 self._arrived.clear()
-                try:
-                    await asyncio.wait_for(self._arrived.wait(), timeout)
-                except TimeoutError:
+                if not await self._wait(timeout):
                     return []
                 continue
             ready = self._take_live()
             if ready:
                 return ready
+
+    async def _wait(self, timeout: float) -> bool:
+        """Until something arrives (True) or ``timeout`` passes (False).
+
+        A timer that sets the event, not ``wait_for``: a gateway with 10,000 streams woke each
+        of them per broadcast, and ``wait_for``'s task per wake (with the drain watch beside it)
+        cost more than writing the event.
+        """
+        timed_out = False
+
+        def time_up() -> None:
+            nonlocal timed_out
+            timed_out = True
+            self._arrived.set()
+
+        timer = asyncio.get_running_loop().call_later(timeout, time_up)
+        try:
+            await self._arrived.wait()
+        finally:
+            timer.cancel()
+        return not timed_out or bool(self._pending) or self._behind or self._interrupted
 
     def _take_live(self) -> list[InboxEvent]:
         ready: list[InboxEvent] = []

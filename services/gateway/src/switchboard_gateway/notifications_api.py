@@ -1,10 +1,7 @@
 """The notification endpoints (docs/protocol.md §3): SSE, long-poll, send, broadcast, inbox."""
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -23,7 +20,7 @@ from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
 from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS
 from switchboard_gateway.notify_client import NotifyClient, NotifyUnavailableError
-from switchboard_gateway.notify_events import Entry, InboxEvent, Ready, Reset, notification_object
+from switchboard_gateway.notify_events import Entry, Ready, Reset, notification_object
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.sse import sse_comment, sse_event
 from switchboard_gateway.users import KnownUsers, UserHub
@@ -155,7 +152,7 @@ class NotificationsApi:
             await self._users.detach(user, follower)
             raise
 
-        drainable = StreamDrainable()
+        drainable = StreamDrainable(follower.interrupt)
 
         async def produce(write: Write) -> None:
             self._drain.track(drainable)
@@ -302,8 +299,8 @@ async def _follow(
 ) -> None:
     """Live events until the gateway drains the stream; then the browser's reconnect delay."""
     while not drainable.ended.is_set():
-        events = await _until_drained(follower.next(keepalive), drainable)
-        if events is None:
+        events = await follower.next(keepalive)  # interrupted when the stream is drained
+        if drainable.ended.is_set():
             break
         if not events:
             await write(sse_comment("keepalive"))
@@ -313,24 +310,6 @@ async def _follow(
                 NOTIFICATION_DELIVERIES.labels("sse").inc()
     # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
     await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
-
-
-async def _until_drained(
-    waiting: Coroutine[Any, Any, list[InboxEvent]], drainable: StreamDrainable
-) -> list[InboxEvent] | None:
-    """What ``waiting`` gives, or None when the gateway drains the stream first."""
-    task = asyncio.ensure_future(waiting)
-    ended = asyncio.ensure_future(drainable.ended.wait())
-    try:
-        await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ended.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return None
 
 
 def _internal(what: str) -> BusError:

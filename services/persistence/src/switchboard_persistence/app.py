@@ -67,18 +67,21 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             on_error=lambda error: LastSeqReply(error=error),
         )
         await serve_chat_queries(bus.nc, store, RoomStore(pool))
-        chat_writer = ChatWriter(bus.js, store, settings.write_batch_size)
+        chat_writer = ChatWriter(
+            bus.nc, store, settings.write_batch_size, settings.write_concurrency
+        )
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
         notify_store = NotifyStore(pool)
         await NotifyRequests(bus, notify_store).serve()
         notify_writer = StreamWriter(
-            bus.js,
+            bus.nc,
             streams.PERSISTENCE_NOTIFY_CONSUMER,
             Notification,
             notify_store.insert,
             settings.write_batch_size,
             table="notifications",
+            concurrency=settings.write_concurrency,
         )
         notifier = asyncio.create_task(notify_writer.run())
         health.add_check("notify-writer", lambda: notify_writer.consuming and not notifier.done())

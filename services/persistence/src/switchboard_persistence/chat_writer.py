@@ -1,6 +1,6 @@
 """Drains the CHAT stream into PostgreSQL with a durable consumer, acking only after commit."""
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 from switchboard_contracts import ChatMessage, streams
 
 from switchboard_persistence.chat_store import ChatStore
@@ -10,12 +10,13 @@ __all__ = ["ChatWriter"]
 
 
 class ChatWriter(StreamWriter[ChatMessage]):
-    def __init__(self, js: JetStreamContext, store: ChatStore, batch_size: int) -> None:
+    def __init__(self, nc: Client, store: ChatStore, batch_size: int, concurrency: int = 1) -> None:
         super().__init__(
-            js,
+            nc,
             streams.PERSISTENCE_CHAT_CONSUMER,
             ChatMessage,
             store.insert,
             batch_size,
             table="chat_messages",
+            concurrency=concurrency,
         )

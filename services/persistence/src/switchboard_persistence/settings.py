@@ -10,5 +10,11 @@ class PersistenceSettings(ServiceSettings):
         description="PostgreSQL DSN, e.g. postgresql://user@host:5432/switchboard"
     )
     database_pool_size: int = Field(default=10, ge=1)
-    write_batch_size: int = Field(default=500, ge=1, le=10_000)
+    write_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    write_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches per stream unacked at once: one fetched while others are written",
+    )
     migrate_on_start: bool = True

@@ -10,9 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from switchboard_runtime.consumer_lag import note_delivery, track_consumer_lag
 from switchboard_runtime.logs import log_failure
 from switchboard_runtime.tracing import mark_error, start_consumer_span, tracer
 
+from switchboard_persistence.batch_puller import BatchPuller
 from switchboard_persistence.metrics import (
     MESSAGES_DROPPED,
     MESSAGES_WRITTEN,
@@ -42,24 +42,29 @@ M = TypeVar("M", bound=BusMessage)
 
 class StreamWriter(Generic[M]):
     """Fetches batches of ``model`` messages, writes each batch with ``insert`` into ``table``
-    (one transaction, retried until it commits), then acks it."""
+    (one transaction, retried until it commits), then acks it. The next batch is fetched while
+    one is written; up to ``concurrency`` batches are written at once."""
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: Client,
         spec: ConsumerSpec,
         model: type[M],
         insert: Callable[[list[M]], Awaitable[None]],
         batch_size: int,
         *,
         table: str,
+        concurrency: int = 1,
     ) -> None:
-        self._js = js
+        self._nc = nc
+        self._js = nc.jetstream()
         self._spec = spec
         self._model = model
         self._insert = insert
         self._batch_size = batch_size
         self._table = table
+        self._slots = asyncio.Semaphore(concurrency)
+        self._writing: set[asyncio.Task[None]] = set()
         self.consuming = False
         self._stopping = False
 
@@ -72,29 +77,52 @@ class StreamWriter(Generic[M]):
             except NotFoundError:
                 log.info("waiting for stream %s (created by its owner)", spec.stream)
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
-        sub = await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        puller = BatchPuller(self._nc, spec.stream, spec.durable)
+        await puller.start()
         lag = asyncio.create_task(track_consumer_lag(self._js, spec))
         self.consuming = True
         try:
             while not self._stopping:
+                # A slot first, then the fetch: no batch ever waits unwritten in our hands.
+                await self._slots.acquire()
+                if self.stopping:  # asked to stop while waiting for a slot
+                    self._slots.release()
+                    break
                 try:
-                    batch = await sub.fetch(self._batch_size, timeout=1.0)
-                except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
-                    continue
+                    batch = await puller.fetch(self._batch_size, timeout=1.0)
                 except Exception:
+                    self._slots.release()
                     log.exception("fetching from %s failed; retrying", spec.durable)
                     await asyncio.sleep(RETRY_DELAY_SECONDS)
                     continue
-                await self._write(batch)
+                if not batch:
+                    self._slots.release()
+                    continue
+                # Written while the next batch is fetched (and, with more than one slot, beside
+                # other batches: rows never conflict across batches but on redelivered ids).
+                task = asyncio.create_task(self._write(batch))
+                self._writing.add(task)
+                task.add_done_callback(self._written)
         finally:
+            if self._writing:
+                await asyncio.gather(*self._writing, return_exceptions=True)
             lag.cancel()
-            # Before the connection drains: nats-py's drain waits for this subscription's queue,
-            # where fetch leaves status messages nobody takes, and stop then hung until killed.
-            await sub.unsubscribe()
+            # Before the connection drains (it would wait for this subscription's queue).
+            await puller.stop()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then return (nats-py may swallow a cancellation in fetch)."""
+        """Finish the batches in hand, then return (nats-py may swallow a cancellation in fetch)."""
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("writing a batch into %s failed", self._table, exc_info=task.exception())
 
     async def _write(self, batch: list[Msg]) -> None:
         spec = self._spec

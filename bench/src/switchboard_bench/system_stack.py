@@ -1,0 +1,125 @@
+"""NATS, PostgreSQL and services for the system scenarios (persistence, SSE, cluster), started
+with ``switchboard_devstack``; processes pinned to a core and their CPU time accounted.
+
+Each run gets fresh stores under the scenario's work folder, so a run never sees another's data.
+"""
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from switchboard_devstack.nats_server import NatsServer
+from switchboard_devstack.postgres_server import PostgresServer
+from switchboard_devstack.stack import Stack
+from switchboard_devstack.stores import scratch_dir
+
+from switchboard_bench.nats_cluster import NatsCluster
+
+__all__ = ["CpuMeter", "SystemStores", "pin", "process_cpu_seconds", "system_stores"]
+
+DATABASE = "switchboard"
+
+
+@dataclass
+class SystemStores:
+    nats_urls: list[str]
+    """One per NATS node (one, or a cluster's)."""
+    nats_pids: list[int | None]
+    postgres: PostgresServer
+    log_dir: Path
+
+    @property
+    def nats_url(self) -> str:
+        """Every node, comma separated: what a service's ``NATS_URL`` takes."""
+        return ",".join(self.nats_urls)
+
+    @property
+    def database_url(self) -> str:
+        return self.postgres.dsn(DATABASE)
+
+    def stack(self, env: Mapping[str, str] | None = None) -> Stack:
+        return Stack(
+            self.nats_url,
+            self.database_url,
+            log_dir=self.log_dir,
+            env={"LOG_LEVEL": "WARNING", "OTEL_SDK_DISABLED": "true", **(env or {})},
+        )
+
+
+@contextlib.contextmanager
+def system_stores(
+    work_dir: Path, *, nats_core: int, postgres_core: int, nats_nodes: int = 1
+) -> Iterator[SystemStores]:
+    """A fresh NATS (JetStream on disk; ``nats_nodes`` > 1: a cluster on loopback) and
+    PostgreSQL, each pinned to a core; removed after."""
+    log_dir = work_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_dir("sb-bench-")
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+        if nats_nodes == 1:
+            nats = NatsServer(scratch / "nats", log_file=log_dir / "nats.log")
+            nats.start()
+            stack.callback(nats.stop)
+            urls, pids = [nats.url], [nats.pid]
+        else:
+            cluster = NatsCluster(scratch / "nats", nats_nodes, log_dir=log_dir)
+            stack.callback(cluster.stop)
+            cluster.start()
+            urls, pids = cluster.urls, cluster.pids
+        for pid in pids:
+            pin(pid, nats_core)
+        postgres = PostgresServer(scratch / "pg", log_file=log_dir / "postgres.log")
+        postgres.start()
+        stack.callback(postgres.stop)
+        pin(postgres.pid, postgres_core)
+        postgres.create_database(DATABASE)
+        yield SystemStores(urls, pids, postgres, log_dir)
+
+
+def pin(pid: int | None, core: int) -> None:
+    """Pin a process (and the children it forks from now on) to one core, where it exists."""
+    if pid is None:
+        return
+    cores = psutil.cpu_count() or 1
+    with contextlib.suppress(psutil.Error, AttributeError):
+        psutil.Process(pid).cpu_affinity([core % cores])
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process, its live children and the children it has reaped."""
+    if pid is None:
+        return 0.0
+    try:
+        proc = psutil.Process(pid)
+        times = proc.cpu_times()
+        total = float(times.user + times.system + times.children_user + times.children_system)
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    except psutil.Error:
+        return 0.0
+    return total
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by named processes between ``start()`` and ``stop()``."""
+
+    pids: dict[str, int | None]
+    _started: dict[str, float] = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self._started = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        self.used = {
+            name: max(0.0, process_cpu_seconds(pid) - self._started.get(name, 0.0))
+            for name, pid in self.pids.items()
+        }
+        return self.used

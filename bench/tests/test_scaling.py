@@ -1,0 +1,75 @@
+"""The capacity plan follows from the measured figures, and says what is not measured."""
+
+from pathlib import Path
+
+import pytest
+from switchboard_bench.results import ScenarioResult
+from switchboard_bench.scaling import BEGIN, END, Measured, measured_from, plan, render, rewrite
+
+
+def result(name: str, data: dict[str, object]) -> ScenarioResult:
+    return ScenarioResult(scenario=name, title=name, method="", columns=[], rows=[], data=data)
+
+
+RESULTS = {
+    "idle_memory": result(
+        "idle_memory",
+        {"systems": {"gateway": {"bytesPerConnection": 50_000, "memory": {"rssBefore": 2**27}}}},
+    ),
+    "fanout": result("fanout", {"systems": {"gateway": {"capacity": 100_000}}}),
+    "persistence": result(
+        "persistence",
+        {
+            "messages_per_second": 20_000,
+            "cpu_us_per_message": {"persistence": 40.0, "postgres": 20.0, "nats": 5.0},
+            "nats_us_per_publish": 15.0,
+        },
+    ),
+    "cluster": result(
+        "cluster",
+        {
+            "runs": [
+                {"nodes": 1, "gateway_us_per_delivery": 50.0, "nats_us_per_message": 100.0},
+                {"nodes": 3, "gateway_us_per_delivery": 55.0, "nats_us_per_message": 300.0},
+            ]
+        },
+    ),
+}
+
+
+def test_connections_bound_the_gateway_pods_when_deliveries_fit() -> None:
+    measured = measured_from(RESULTS)
+    assert measured.gateway_deliveries_per_core == 100_000  # fanout wins over the cluster run
+    p = plan(measured)
+    assert p.gateway_pods_by_connections == 100
+    assert p.gateway_pods_by_deliveries == 10  # 500,000 / (100,000 x 50 %)
+    assert p.gateway_pods == 100
+    assert p.gateway_memory_per_pod_gib == pytest.approx((2**27 + 10_000 * 50_000) * 1.25 / 2**30)
+
+
+def test_writes_split_into_shards_by_the_measured_drain_rate() -> None:
+    p = plan(measured_from(RESULTS))
+    assert p.messages_per_second == {10: 50_000, 1000: 500}
+    assert p.persistence_processes == {10: 5, 1000: 1}  # 50,000 / (20,000 x 50 %)
+    assert p.postgres_cores[10] == pytest.approx(2.0)  # 50,000 x 20 µs / 50 %
+    # (15 + 5) µs at R1, times 3 for R3 (the cluster run's ratio), at 50 % headroom
+    assert p.nats_cores_r3[10] == pytest.approx(50_000 * 60 / 1e6 / 0.5)
+
+
+def test_without_a_fanout_result_the_cluster_runs_gateway_figure_is_used() -> None:
+    measured = measured_from({k: v for k, v in RESULTS.items() if k != "fanout"})
+    assert measured.gateway_deliveries_per_core == pytest.approx(20_000)
+    assert "cluster" in measured.sources["deliveries"]
+
+
+def test_nothing_measured_is_said_so(tmp_path: Path) -> None:
+    text = render(Measured(), plan(Measured()))
+    assert "not measured yet" in text
+    doc = tmp_path / "scaling.md"
+    doc.write_text(f"intro\n{BEGIN}\nold\n{END}\nrest\n")
+    rewrite(tmp_path / "no-results", doc)
+    rewritten = doc.read_text()
+    assert rewritten.startswith("intro\n")
+    assert rewritten.endswith("\nrest\n")
+    assert "old" not in rewritten
+    assert "not measured yet" in rewritten

@@ -1,0 +1,44 @@
+"""Smoke runs of the system scenarios (persistence, SSE fan-out, cluster) at tiny sizes: each
+starts its stack, measures, checks its own invariants and hands back a result the report can
+use. Figures from these runs mean nothing."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from switchboard_bench.context import BenchContext
+from switchboard_bench.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> BenchContext:
+    return BenchContext(out_dir=tmp_path / "out", work_dir=tmp_path / "work", quick=True)
+
+
+def test_persistence_stores_every_message_once_and_acks_after_commit(ctx: BenchContext) -> None:
+    result = SCENARIOS["persistence"](ctx)
+    assert result.data["exactly_once"] is True
+    assert result.data["acked_before_commit_samples"] == 0
+    assert float(str(result.data["messages_per_second"])) > 0
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the SSE load generator needs Node.js")
+def test_sse_fanout_reaches_every_stream(ctx: BenchContext) -> None:
+    result = SCENARIOS["sse_fanout"](ctx)
+    broadcasts = result.data["broadcasts"]
+    assert isinstance(broadcasts, dict)
+    for figures in broadcasts.values():
+        assert figures["missing"] == 0
+        assert figures["received"] == result.data["streams"]
+        assert figures["entries"] >= figures["received"]
+
+
+def test_cluster_gateways_each_receive_each_message_once(ctx: BenchContext) -> None:
+    result = SCENARIOS["cluster"](ctx)
+    [target] = result.targets
+    assert target.met is True, target.measured
+    runs = result.data["runs"]
+    assert isinstance(runs, list)
+    assert [run["nodes"] for run in runs] == [1, 3]
