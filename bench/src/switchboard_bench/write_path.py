@@ -4,12 +4,12 @@
 
 Starts embedded NATS (JetStream) and PostgreSQL with persistence and chat (pinned to
 ``--system-core`` like the full benchmark pins them), then offers ``--rate`` requests per second
-spread over ``--rooms`` rooms, each with a fresh ``clientMsgId`` as the load generator sends
-them, from this process on ``--driver-core``. It prints the requests acked, their latency
-percentiles (request to reply) and the CPU each component spent per acked message, and can
-record a py-spy flame graph of chat meanwhile (``--profile``). Used to measure the write path's
-optimisations (bench/profiles/README-write-path.md); figures are the machine's only when it is
-quiet.
+spread over ``--rooms`` rooms from this process on ``--driver-core``, each with a fresh
+``clientMsgId`` as the load generator sends them and an unrecorded trace context as the gateway
+sends most. It prints the requests acked, their latency percentiles (request to reply) and the
+CPU each component spent per acked message, and can record py-spy profiles of chat and
+persistence meanwhile (``--profile``). Used to measure the write path's optimisations
+(bench/profiles/README-write-path.md); figures are the machine's only when it is quiet.
 """
 
 import argparse
@@ -110,7 +110,13 @@ async def _offer(url: str, rate: float, seconds: float, rooms: int, outcome: Out
         )
         started = time.perf_counter()
         try:
-            msg = await nc.request(subjects.CHAT_SEND, request.encode(), timeout=10)
+            msg = await nc.request(
+                subjects.CHAT_SEND,
+                request.encode(),
+                timeout=10,
+                # as the gateway sends it: a trace its sampler did not record (most of them)
+                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"},
+            )
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
             outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + 1
             return

@@ -153,3 +153,25 @@ def test_a_sampled_caller_is_followed_even_when_new_traces_are_not_sampled(
     producer, consumer = spans.get_finished_spans()
     assert (producer.attributes or {})["messaging.message.id"] == "m-1"
     assert consumer.context.trace_id == int(sampled.split("-")[1], 16)
+
+
+def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all() -> None:
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
+    exporter = InMemorySpanExporter()
+    unsampled.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.tracing._follow_parent", new=True),
+    ):
+        with consumer_span("chat.cmd.send", {"traceparent": caller}) as span:
+            assert span.get_span_context().span_id == int(caller.split("-")[2], 16)
+            with producer_span("publish", "chat.room.lobby") as headers:
+                pass
+        assert headers["traceparent"] == caller  # the caller's context travels on as it came
+        with consumer_span("chat.cmd.send", {}) as root:
+            assert root.is_recording()  # a new trace is still the sampler's to decide
+        malformed = {"traceparent": caller.replace("-00", "-0x")}
+        with consumer_span("chat.cmd.send", malformed) as fresh:
+            assert fresh.is_recording()  # not a valid context: a new trace
+    assert [s.name for s in exporter.get_finished_spans()] == ["process chat.cmd.send"] * 2

@@ -37,7 +37,16 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from switchboard_runtime.metrics import subject_template
 from switchboard_runtime.telemetry_settings import TelemetrySettings
@@ -63,6 +72,9 @@ _INSTRUMENTATION = "switchboard"
 
 _provider: TracerProvider | None = None
 _tracer: trace.Tracer | None = None
+# The sampler follows the caller's decision (``parentbased_*``): under a caller that is not
+# recorded no span is made at all, and the caller's context is what travels on.
+_follow_parent = False
 
 
 def sampler(name: str, ratio: float) -> Sampler:
@@ -102,8 +114,9 @@ def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "")
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider
-    global _tracer  # noqa: PLW0603 (cached with the provider it comes from)
+    global _tracer, _follow_parent  # noqa: PLW0603 (cached with the provider it comes from)
     _tracer = None
+    _follow_parent = settings.otel_traces_sampler.startswith("parentbased_")
 
 
 def shutdown_tracing() -> None:
@@ -174,6 +187,11 @@ def producer_span(
     """A PRODUCER span around a publish or request; yields the headers to send (context added).
 
     Not recorded (the sampler said no): only its context is sent on, nothing else is done."""
+    if _follow_parent and _unrecorded(trace.get_current_span()):
+        carrier = dict(headers or {})
+        propagate.inject(carrier)  # the caller's context, "not sampled"
+        yield carrier
+        return
     span = tracer().start_span(f"{operation} {subject_template(subject)}", kind=SpanKind.PRODUCER)
     if not span.is_recording():
         carrier = dict(headers or {})
@@ -202,10 +220,16 @@ def start_consumer_span(
 ) -> Span:
     """A CONSUMER span, child of the context the message carries; the caller ends it.
 
-    Its attributes are built only when the sampler records it."""
+    Its attributes are built only when the sampler records it; under a caller that is not
+    recorded (and a parent-based sampler) it is the caller's span context, made no new span."""
+    if _follow_parent:
+        caller = _unrecorded_caller(headers)
+        if caller is not None:
+            return caller
+    context = extract_context(headers)
     span = tracer().start_span(
         f"{operation} {subject_template(subject)}",
-        context=extract_context(headers),
+        context=context,
         kind=SpanKind.CONSUMER,
         links=links,
     )
@@ -238,6 +262,32 @@ def consumer_span(
         span, end_on_exit=True, record_exception=True, set_status_on_exception=True
     ):
         yield span
+
+
+def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:
+    """The caller's span when its ``traceparent`` says "not sampled", read without the W3C
+    propagator (its regular expressions cost more than the rest of an unrecorded span); None
+    for anything else (sampled, absent, with a ``tracestate``, or not plainly version 00)."""
+    if not headers or "tracestate" in headers:
+        return None
+    parts = headers.get("traceparent", "").split("-")
+    if len(parts) != 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if flags & TraceFlags.SAMPLED or not trace_id or not span_id or len(parts[3]) != 2:
+        return None
+    return NonRecordingSpan(
+        SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
+    )
+
+
+def _unrecorded(span: Span) -> bool:
+    """A valid span context whose trace the sampler did not record."""
+    context = span.get_span_context()
+    return context.is_valid and not context.trace_flags.sampled
 
 
 def mark_error(span: Span, description: str) -> None:
