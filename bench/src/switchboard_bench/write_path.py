@@ -96,8 +96,11 @@ def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple
         yield nats_server.url, procs
 
 
-async def _offer(url: str, rate: float, seconds: float, rooms: int, outcome: Outcome) -> None:
+async def _offer(
+    url: str, rate: float, seconds: float, rooms: int, outcome: Outcome, *, sampled: bool
+) -> None:
     nc = await nats.connect(url)
+    flags = "01" if sampled else "00"
     run = uuid.uuid4().hex[:8]
     tasks: set[asyncio.Task[None]] = set()
 
@@ -115,7 +118,7 @@ async def _offer(url: str, rate: float, seconds: float, rooms: int, outcome: Out
                 request.encode(),
                 timeout=10,
                 # as the gateway sends it: a trace its sampler did not record (most of them)
-                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"},
+                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
             )
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
             outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + 1
@@ -203,6 +206,11 @@ def main() -> None:
         "--profile", type=Path, help="a directory for py-spy profiles of chat and persistence"
     )
     parser.add_argument("--profile-format", choices=("svg", "txt"), default="svg")
+    parser.add_argument(
+        "--sampled",
+        action="store_true",
+        help="send recorded trace contexts (what every request was before sampling)",
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the services")
     parser.add_argument("--work", type=Path, default=Path(".switchboard/write-path"))
     args = parser.parse_args()
@@ -210,7 +218,9 @@ def main() -> None:
     if args.driver_core < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {args.driver_core})
     with _system(args.work, args.system_core, env) as (url, procs):
-        asyncio.run(_offer(url, args.rate, args.warmup, args.rooms, Outcome()))
+        asyncio.run(
+            _offer(url, args.rate, args.warmup, args.rooms, Outcome(), sampled=args.sampled)
+        )
         profilers = [
             _profile(procs[name].pid, args.profile / f"{name}.{args.profile_format}", args.seconds)
             for name in (COMPONENTS if args.profile is not None else ())
@@ -218,7 +228,7 @@ def main() -> None:
         before = _cpu_seconds(procs)
         started = time.monotonic()
         outcome = Outcome()
-        asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome))
+        asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome, sampled=args.sampled))
         wall = time.monotonic() - started
         used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
         for profiler in profilers:
