@@ -48,6 +48,8 @@ def stack(stores: Stores, otlp: OtlpReceiver) -> Iterator[Stack]:
         "LOG_FORMAT": "json",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        # Every trace recorded (the default records a ratio of them): these tests follow one.
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
     }
     stack = Stack(stores.nats_url, stores.database_url, log_dir=LOG_DIR, env=env)
     stack.add_all()

@@ -20,6 +20,8 @@ from switchboard_contracts.chat import (
     LastSeqRequest,
     MessageGetReply,
     MessageGetRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
 )
 from switchboard_contracts.presence import (
     GatewayHeartbeat,
@@ -67,6 +69,8 @@ SAMPLES: list[BusMessage] = [
     ServiceReport(service="gateway", instance="gw-1", timestamp=1, active_connections=2),
     MessageGetRequest(id="0b7f"),
     MessageGetReply(message=MESSAGE),
+    MessagesGetRequest(ids=["0b7f", "1c80"]),
+    MessagesGetReply(messages=[MESSAGE]),
     Room(id="ops", name="Ops", private=True, members=["al", "bob"], created_by="al"),
     RoomCreateRequest(name="Ops", private=True, members=["bob"], created_by="al"),
     RoomReply(room=Room(id="ops", name="Ops")),

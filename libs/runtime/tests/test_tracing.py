@@ -1,5 +1,7 @@
+from unittest import mock
+
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -10,6 +12,8 @@ from switchboard_runtime.tracing import (
     extract_context,
     inject_context,
     producer_span,
+    sampler,
+    start_consumer_span,
 )
 
 _exporter = InMemorySpanExporter()
@@ -93,3 +97,81 @@ def test_an_unsupported_otlp_protocol_stops_the_service_naming_it(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     with pytest.raises(ValueError, match="otel_exporter_otlp_protocol"):
         ServiceSettings()
+
+
+def test_the_samplers_are_named_as_opentelemetry_names_them() -> None:
+    assert sampler("parentbased_traceidratio", 0.25).get_description() == (
+        "ParentBased{root:TraceIdRatioBased{0.25},remoteParentSampled:AlwaysOnSampler,"
+        "remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,"
+        "localParentNotSampled:AlwaysOffSampler}"
+    )
+    assert sampler("always_off", 1.0).get_description() == "AlwaysOffSampler"
+    assert ServiceSettings().otel_traces_sampler == "parentbased_traceidratio"
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sampler("sometimes", 0.5)
+
+
+def test_a_trace_the_edge_did_not_sample_is_not_recorded_downstream_but_keeps_its_ids() -> None:
+    unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 0.0))
+    exporter = InMemorySpanExporter()
+    unsampled.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        producer_span("request", "chat.cmd.send") as headers,
+    ):
+        assert not trace.get_current_span().is_recording()  # not made current: no work
+    assert int(headers["traceparent"][-2:], 16) & 1 == 0  # "not sampled" travels on
+    with mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")):
+        with consumer_span("chat.cmd.send", headers) as span:
+            assert not span.is_recording()
+            context = trace.get_current_span().get_span_context()
+            assert context.trace_id == int(headers["traceparent"].split("-")[1], 16)
+        child = start_consumer_span("chat.room.lobby", inject_context_of(span))
+        assert not child.is_recording()
+    assert exporter.get_finished_spans() == ()
+
+
+def inject_context_of(span: trace.Span) -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier
+
+
+def test_a_sampled_caller_is_followed_even_when_new_traces_are_not_sampled(
+    spans: InMemorySpanExporter,
+) -> None:
+    sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 0.0))
+    unsampled.add_span_processor(SimpleSpanProcessor(spans))
+    with (
+        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        consumer_span("chat.cmd.send", {"traceparent": sampled}) as span,
+    ):
+        assert span.is_recording()
+        with producer_span("publish", "chat.room.lobby", message_id="m-1"):
+            pass
+    producer, consumer = spans.get_finished_spans()
+    assert (producer.attributes or {})["messaging.message.id"] == "m-1"
+    assert consumer.context.trace_id == int(sampled.split("-")[1], 16)
+
+
+def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all() -> None:
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
+    exporter = InMemorySpanExporter()
+    unsampled.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.tracing._follow_parent", new=True),
+    ):
+        with consumer_span("chat.cmd.send", {"traceparent": caller}) as span:
+            assert span.get_span_context().span_id == int(caller.split("-")[2], 16)
+            with producer_span("publish", "chat.room.lobby") as headers:
+                pass
+        assert headers["traceparent"] == caller  # the caller's context travels on as it came
+        with consumer_span("chat.cmd.send", {}) as root:
+            assert root.is_recording()  # a new trace is still the sampler's to decide
+        malformed = {"traceparent": caller.replace("-00", "-0x")}
+        with consumer_span("chat.cmd.send", malformed) as fresh:
+            assert fresh.is_recording()  # not a valid context: a new trace
+    assert [s.name for s in exporter.get_finished_spans()] == ["process chat.cmd.send"] * 2

@@ -58,3 +58,11 @@ async def test_a_stored_message_is_found_by_its_id(store: ChatStore) -> None:
     await store.insert([message(room, 1)])
     assert await store.get(f"{room}-1") == message(room, 1)
     assert await store.get(f"{room}-2") is None
+
+
+async def test_stored_messages_are_found_by_their_ids_in_one_query(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    await store.insert([message(room, 1), message(room, 2)])
+    found = await store.get_many([f"{room}-2", f"{room}-9", f"{room}-1"])
+    assert sorted(found, key=lambda m: m.seq) == [message(room, 1), message(room, 2)]
+    assert await store.get_many([]) == []

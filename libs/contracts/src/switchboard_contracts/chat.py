@@ -10,6 +10,7 @@ from switchboard_contracts.message import BusMessage
 __all__ = [
     "MAX_CLIENT_MSG_ID_LENGTH",
     "MAX_CONTENT_LENGTH",
+    "MAX_MESSAGES_GET",
     "ChatMessage",
     "ChatSendReply",
     "ChatSendRequest",
@@ -19,7 +20,11 @@ __all__ = [
     "LastSeqRequest",
     "MessageGetReply",
     "MessageGetRequest",
+    "MessagesGetReply",
+    "MessagesGetRequest",
 ]
+
+MAX_MESSAGES_GET = 1000
 
 MAX_CONTENT_LENGTH = 5000
 MAX_CLIENT_MSG_ID_LENGTH = 64
@@ -95,4 +100,21 @@ class MessageGetRequest(BusMessage):
 
 class MessageGetReply(BusMessage):
     message: ChatMessage | None = None
+    error: BusError | None = None
+
+
+class MessagesGetRequest(BusMessage):
+    """chat -> persistence (``chat.cmd.store.messages-get``): stored messages by their ids.
+
+    What ``MessageGetRequest`` asks, for many messages at once: chat gathers the lookups of the
+    messages it is accepting into one request while the previous one is answered.
+    """
+
+    ids: Annotated[list[str], Field(max_length=MAX_MESSAGES_GET)]
+
+
+class MessagesGetReply(BusMessage):
+    """The messages found, in no particular order; an id not stored is simply absent."""
+
+    messages: list[ChatMessage] = Field(default_factory=list)
     error: BusError | None = None

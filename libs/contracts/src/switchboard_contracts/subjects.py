@@ -39,6 +39,7 @@ __all__ = [
     "QUEUE_NOTIFICATION",
     "QUEUE_PERSISTENCE",
     "SOCKETIO_CHANNEL",
+    "STORE_MESSAGES_GET",
     "STORE_MESSAGE_GET",
     "STORE_ROOM_CREATE",
     "STORE_ROOM_GET",
@@ -83,6 +84,7 @@ STORE_ROOM_CREATE = "chat.cmd.store.room-create"
 STORE_ROOM_GET = "chat.cmd.store.room-get"
 STORE_ROOM_LIST = "chat.cmd.store.room-list"
 STORE_MESSAGE_GET = "chat.cmd.store.message-get"
+STORE_MESSAGES_GET = "chat.cmd.store.messages-get"
 
 QUEUE_CHAT = "chat"
 QUEUE_NOTIFICATION = "notification"

@@ -42,6 +42,7 @@ from switchboard_runtime.metrics import (
     NATS_DISCONNECTS,
     NATS_ERRORS,
     NATS_RECONNECTS,
+    child,
     service_name,
     subject_template,
 )
@@ -160,7 +161,7 @@ class Bus:
         """Core NATS publish, traced and counted."""
         with producer_span("publish", subject, headers=headers, body_size=len(payload)) as traced:
             await self.nc.publish(subject, payload, headers=traced)
-        BUS_MESSAGES_PUBLISHED.labels(service_name(), subject_template(subject)).inc()
+        child(BUS_MESSAGES_PUBLISHED, service_name(), subject_template(subject)).inc()
 
     async def request(
         self,
@@ -188,8 +189,8 @@ class Bus:
             outcome = "ok"
             return reply
         finally:
-            BUS_REQUESTS.labels(service, family, outcome).inc()
-            BUS_REQUEST_DURATION.labels(service, family).observe(time.perf_counter() - started)
+            child(BUS_REQUESTS, service, family, outcome).inc()
+            child(BUS_REQUEST_DURATION, service, family).observe(time.perf_counter() - started)
 
     async def subscribe(
         self, subject: str, cb: Callable[[Msg], Awaitable[None]], queue: str = ""
@@ -197,7 +198,7 @@ class Bus:
         """Core NATS subscription; each message is handled in a CONSUMER span and counted."""
 
         async def handle(msg: Msg) -> None:
-            BUS_MESSAGES_RECEIVED.labels(service_name(), subject_template(msg.subject)).inc()
+            child(BUS_MESSAGES_RECEIVED, service_name(), subject_template(msg.subject)).inc()
             with consumer_span(
                 msg.subject, msg.headers, group=queue or None, body_size=len(msg.data)
             ):
@@ -228,7 +229,7 @@ async def stream_publish(
         ack: PubAck = await js.publish(
             subject, payload, timeout=timeout, stream=stream, headers=traced
         )
-    BUS_MESSAGES_PUBLISHED.labels(service_name(), subject_template(subject)).inc()
+    child(BUS_MESSAGES_PUBLISHED, service_name(), subject_template(subject)).inc()
     return ack
 
 

@@ -9,8 +9,10 @@ route's template), ``code``, ``level``, ``stream`` and ``consumer`` (fixed names
 """
 
 import functools
+from typing import TypeVar, cast
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.metrics import MetricWrapperBase
 from switchboard_contracts import subjects
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "NATS_DISCONNECTS",
     "NATS_ERRORS",
     "NATS_RECONNECTS",
+    "child",
     "service_name",
     "set_service_name",
     "subject_template",
@@ -60,6 +63,19 @@ LATENCY_BUCKETS = (
 )
 
 _service = "unknown"
+
+W = TypeVar("W", bound=MetricWrapperBase)
+_children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def child(metric: W, *labels: str) -> W:
+    """``metric.labels(*labels)``, looked up once: the hot paths count every message, and
+    ``labels`` checks and locks on each call. Labels are bounded (above), so is this cache."""
+    key = (id(metric), labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return cast(W, found)
 
 
 def set_service_name(name: str) -> None:

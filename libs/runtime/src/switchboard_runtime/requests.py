@@ -18,6 +18,7 @@ from switchboard_runtime.metrics import (
     BUS_HANDLED_REQUESTS,
     BUS_HANDLER_DURATION,
     BUS_MESSAGES_RECEIVED,
+    child,
     service_name,
     subject_template,
 )
@@ -86,11 +87,11 @@ async def serve_requests(
                     await msg.respond(reply.encode())
         finally:
             slots.release()
-            BUS_HANDLED_REQUESTS.labels(service, family, outcome).inc()
-            BUS_HANDLER_DURATION.labels(service, family).observe(time.perf_counter() - started)
+            child(BUS_HANDLED_REQUESTS, service, family, outcome).inc()
+            child(BUS_HANDLER_DURATION, service, family).observe(time.perf_counter() - started)
 
     async def on_message(msg: Msg) -> None:
-        BUS_MESSAGES_RECEIVED.labels(service_name(), family).inc()
+        child(BUS_MESSAGES_RECEIVED, service_name(), family).inc()
         ACTIVITY.request()  # a request served, for metrics-collector's requestsPerSecond
         await slots.acquire()
         task = asyncio.create_task(answer(msg))

@@ -2,7 +2,7 @@
 
 Tracing takes the standard ``OTEL_*`` variables, nothing of our own. The ones declared here are
 validated at start; the OpenTelemetry SDK itself reads the rest of the standard set (headers,
-timeout, compression and certificates of the exporter, ``OTEL_TRACES_SAMPLER``,
+timeout, compression and certificates of the exporter,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``, ``OTEL_PROPAGATORS``).
 """
 
@@ -26,6 +26,25 @@ class TelemetrySettings(BaseSettings):
     otel_traces_exporter: Literal["otlp", "console", "none"] = Field(
         default="otlp",
         description="otlp exports only when an endpoint is set; console prints spans to stdout",
+    )
+    otel_traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(
+        default="parentbased_traceidratio",
+        description="Which traces are recorded: by default a ratio of the new ones (the edge"
+        " decides) and whatever the caller's trace decided; parentbased_always_on for all",
+    )
+    otel_traces_sampler_arg: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="The ratio of new traces recorded (the *traceidratio samplers); an"
+        " unrecorded span costs next to nothing and still gives log lines their ids",
     )
     otel_exporter_otlp_endpoint: str = Field(
         default="", description="OTLP/HTTP base URL, e.g. http://collector:4318 (/v1/traces added)"

@@ -10,7 +10,12 @@ OpenTelemetry messaging conventions (``messaging.system`` = ``nats``, ``messagin
 ``messaging.destination.name`` and ``.template``, ``messaging.consumer.group.name``,
 ``messaging.message.id``, ``messaging.message.body.size``).
 
-Spans are always made when the SDK is on (log lines carry their ids) but exported only when an
+Which traces are recorded is the sampler's choice (``OTEL_TRACES_SAMPLER``, by default
+``parentbased_traceidratio`` at ``OTEL_TRACES_SAMPLER_ARG`` = 0.01): the service where a trace
+starts (the gateway) decides, and every later hop follows the decision carried in
+``traceparent``. A span that is not recorded costs next to nothing here: no attributes are built,
+the producer side does not make it current, and its context (with the "not sampled" flag) still
+travels in the headers and gives log lines their ids. Recorded spans are exported only when an
 OTLP endpoint is set (or ``OTEL_TRACES_EXPORTER=console``).
 """
 
@@ -25,7 +30,23 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from switchboard_runtime.metrics import subject_template
 from switchboard_runtime.telemetry_settings import TelemetrySettings
@@ -37,6 +58,7 @@ __all__ = [
     "inject_context",
     "mark_error",
     "producer_span",
+    "sampler",
     "setup_tracing",
     "shutdown_tracing",
     "start_consumer_span",
@@ -49,6 +71,24 @@ MESSAGING_SYSTEM = "nats"
 _INSTRUMENTATION = "switchboard"
 
 _provider: TracerProvider | None = None
+_tracer: trace.Tracer | None = None
+# The sampler follows the caller's decision (``parentbased_*``): under a caller that is not
+# recorded no span is made at all, and the caller's context is what travels on.
+_follow_parent = False
+
+
+def sampler(name: str, ratio: float) -> Sampler:
+    """The sampler an ``OTEL_TRACES_SAMPLER`` name and ``OTEL_TRACES_SAMPLER_ARG`` describe."""
+    root: Sampler
+    if name.endswith("always_on"):
+        root = ALWAYS_ON
+    elif name.endswith("always_off"):
+        root = ALWAYS_OFF
+    elif name.endswith("traceidratio"):
+        root = TraceIdRatioBased(ratio)
+    else:
+        raise ValueError(f"unknown sampler {name!r}")
+    return ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "") -> None:
@@ -62,7 +102,10 @@ def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "")
     }
     if instance:
         attributes["service.instance.id"] = instance
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(
+        resource=Resource.create(attributes),
+        sampler=sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
+    )
     endpoint = settings.otlp_traces_endpoint
     if settings.otel_traces_exporter == "otlp" and endpoint:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
@@ -71,6 +114,9 @@ def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "")
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider
+    global _tracer, _follow_parent  # noqa: PLW0603 (cached with the provider it comes from)
+    _tracer = None
+    _follow_parent = settings.otel_traces_sampler.startswith("parentbased_")
 
 
 def shutdown_tracing() -> None:
@@ -80,7 +126,11 @@ def shutdown_tracing() -> None:
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(_INSTRUMENTATION)
+    """Switchboard's tracer, made once (``get_tracer`` costs a few µs per call)."""
+    global _tracer  # noqa: PLW0603 (one per process, like the provider)
+    if _tracer is None:
+        _tracer = trace.get_tracer(_INSTRUMENTATION)
+    return _tracer
 
 
 def inject_context(headers: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -92,7 +142,9 @@ def inject_context(headers: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def extract_context(headers: Mapping[str, str] | None) -> otel_context.Context:
     """The trace context a message carries; an empty context (a new trace) when it has none."""
-    return propagate.extract(dict(headers or {}), context=otel_context.Context())
+    if not headers or "traceparent" not in headers:
+        return otel_context.Context()
+    return propagate.extract(dict(headers), context=otel_context.Context())
 
 
 def _attributes(
@@ -132,13 +184,25 @@ def producer_span(
     message_id: str | None = None,
     body_size: int | None = None,
 ) -> Iterator[dict[str, str]]:
-    """A PRODUCER span around a publish or request; yields the headers to send (context added)."""
-    with tracer().start_as_current_span(
-        f"{operation} {subject_template(subject)}",
-        kind=SpanKind.PRODUCER,
-        attributes=_attributes(
-            operation, "send", subject, message_id=message_id, body_size=body_size
-        ),
+    """A PRODUCER span around a publish or request; yields the headers to send (context added).
+
+    Not recorded (the sampler said no): only its context is sent on, nothing else is done."""
+    if _follow_parent and _unrecorded(trace.get_current_span()):
+        carrier = dict(headers or {})
+        propagate.inject(carrier)  # the caller's context, "not sampled"
+        yield carrier
+        return
+    span = tracer().start_span(f"{operation} {subject_template(subject)}", kind=SpanKind.PRODUCER)
+    if not span.is_recording():
+        carrier = dict(headers or {})
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        yield carrier
+        return
+    span.set_attributes(
+        _attributes(operation, "send", subject, message_id=message_id, body_size=body_size)
+    )
+    with trace.use_span(
+        span, end_on_exit=True, record_exception=True, set_status_on_exception=True
     ):
         yield inject_context(headers)
 
@@ -154,22 +218,34 @@ def start_consumer_span(
     batch_size: int | None = None,
     links: Sequence[Link] = (),
 ) -> Span:
-    """A CONSUMER span, child of the context the message carries; the caller ends it."""
-    return tracer().start_span(
+    """A CONSUMER span, child of the context the message carries; the caller ends it.
+
+    Its attributes are built only when the sampler records it; under a caller that is not
+    recorded (and a parent-based sampler) it is the caller's span context, made no new span."""
+    if _follow_parent:
+        caller = _unrecorded_caller(headers)
+        if caller is not None:
+            return caller
+    context = extract_context(headers)
+    span = tracer().start_span(
         f"{operation} {subject_template(subject)}",
-        context=extract_context(headers),
+        context=context,
         kind=SpanKind.CONSUMER,
-        attributes=_attributes(
-            operation,
-            "process",
-            subject,
-            message_id=message_id or (headers or {}).get("Nats-Msg-Id"),
-            body_size=body_size,
-            group=group,
-            batch_size=batch_size,
-        ),
         links=links,
     )
+    if span.is_recording():
+        span.set_attributes(
+            _attributes(
+                operation,
+                "process",
+                subject,
+                message_id=message_id or (headers or {}).get("Nats-Msg-Id"),
+                body_size=body_size,
+                group=group,
+                batch_size=batch_size,
+            )
+        )
+    return span
 
 
 @contextlib.contextmanager
@@ -186,6 +262,32 @@ def consumer_span(
         span, end_on_exit=True, record_exception=True, set_status_on_exception=True
     ):
         yield span
+
+
+def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:
+    """The caller's span when its ``traceparent`` says "not sampled", read without the W3C
+    propagator (its regular expressions cost more than the rest of an unrecorded span); None
+    for anything else (sampled, absent, with a ``tracestate``, or not plainly version 00)."""
+    if not headers or "tracestate" in headers:
+        return None
+    parts = headers.get("traceparent", "").split("-")
+    if len(parts) != 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if flags & TraceFlags.SAMPLED or not trace_id or not span_id or len(parts[3]) != 2:
+        return None
+    return NonRecordingSpan(
+        SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
+    )
+
+
+def _unrecorded(span: Span) -> bool:
+    """A valid span context whose trace the sampler did not record."""
+    context = span.get_span_context()
+    return context.is_valid and not context.trace_flags.sampled
 
 
 def mark_error(span: Span, description: str) -> None:

@@ -23,6 +23,7 @@ from switchboard_contracts import (
     InvalidIdError,
     validate_room_id,
 )
+from switchboard_runtime.metrics import child
 
 from switchboard_chat.content import message_id, sanitise
 from switchboard_chat.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
@@ -49,7 +50,7 @@ class MessageAcceptor:
     async def accept(self, request: ChatSendRequest) -> ChatSendReply:
         reply = await self._accept(request)
         if reply.error is not None:
-            MESSAGES_REJECTED.labels(reply.error.code.value).inc()
+            child(MESSAGES_REJECTED, reply.error.code.value).inc()
         else:
             MESSAGES_ACCEPTED.inc()
         return reply

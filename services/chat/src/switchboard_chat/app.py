@@ -25,6 +25,7 @@ from switchboard_runtime import (
 )
 
 from switchboard_chat.accept import MessageAcceptor
+from switchboard_chat.lookup_batch import BatchedLookup
 from switchboard_chat.presence_service import PresenceService
 from switchboard_chat.rooms import RoomService
 from switchboard_chat.sequencer import RoomSequencer
@@ -52,9 +53,12 @@ def create_app(settings: ChatSettings) -> Starlette:
             duplicate_window_seconds=settings.duplicate_window_seconds,
         )
         await ensure_stream(bus.js, spec)
+        lookup = BatchedLookup(
+            lambda ids: store.messages(ids, settings.message_lookup_timeout_seconds)
+        )
         acceptor = MessageAcceptor(
             RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings)),
-            lambda message_id: store.message(message_id, settings.message_lookup_timeout_seconds),
+            lookup.get,
         )
         await serve_requests(
             bus.nc,

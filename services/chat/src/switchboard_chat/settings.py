@@ -21,8 +21,9 @@ class ChatSettings(ServiceSettings):
     message_lookup_timeout_seconds: float = Field(
         default=1.0,
         gt=0,
-        description="How long a message with a clientMsgId waits for PostgreSQL's word on"
-        " whether it was stored before",
+        description="How long a lookup request (the messages with a clientMsgId gathered"
+        " meanwhile) waits for PostgreSQL's word on whether they were stored before; a message"
+        " waits at most twice this (the request in flight, then its own)",
     )
     presence_ttl_seconds: float = Field(
         default=15.0,

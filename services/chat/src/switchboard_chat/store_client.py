@@ -6,8 +6,8 @@ from switchboard_contracts import BusMessage, ChatMessage, subjects
 from switchboard_contracts.chat import (
     LastSeqReply,
     LastSeqRequest,
-    MessageGetReply,
-    MessageGetRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
 )
 from switchboard_contracts.rooms import (
     Room,
@@ -38,15 +38,16 @@ class StoreClient:
             raise StoreUnavailableError(reply.error.message)
         return reply.seq
 
-    async def message(self, message_id: str, timeout: float) -> ChatMessage | None:
-        reply = MessageGetReply.decode(
+    async def messages(self, message_ids: list[str], timeout: float) -> list[ChatMessage]:
+        """The stored ones among ``message_ids`` (one request for them all)."""
+        reply = MessagesGetReply.decode(
             await self._request(
-                subjects.STORE_MESSAGE_GET, MessageGetRequest(id=message_id), timeout
+                subjects.STORE_MESSAGES_GET, MessagesGetRequest(ids=message_ids), timeout
             )
         )
         if reply.error is not None:
             raise StoreUnavailableError(reply.error.message)
-        return reply.message
+        return reply.messages
 
     async def create_room(self, room: Room) -> RoomReply:
         return RoomReply.decode(

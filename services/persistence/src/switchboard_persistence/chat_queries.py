@@ -2,7 +2,12 @@
 
 from nats.aio.client import Client
 from switchboard_contracts import BusError, ErrorCode, subjects
-from switchboard_contracts.chat import MessageGetReply, MessageGetRequest
+from switchboard_contracts.chat import (
+    MessageGetReply,
+    MessageGetRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
+)
 from switchboard_contracts.rooms import (
     Room,
     RoomGetRequest,
@@ -31,8 +36,13 @@ async def serve_chat_queries(nc: Client, messages: ChatStore, rooms: RoomStore) 
     async def list_rooms(request: RoomListRequest) -> RoomListReply:
         return RoomListReply(rooms=await rooms.visible_to(request.user_id))
 
+    # One message by id: what chat asked before it batched its lookups (still answered for a
+    # chat instance of the previous version during a rolling upgrade).
     async def get_message(request: MessageGetRequest) -> MessageGetReply:
         return MessageGetReply(message=await messages.get(request.id))
+
+    async def get_messages(request: MessagesGetRequest) -> MessagesGetReply:
+        return MessagesGetReply(messages=await messages.get_many(request.ids))
 
     queue = subjects.QUEUE_PERSISTENCE
     await serve_requests(
@@ -66,4 +76,12 @@ async def serve_chat_queries(nc: Client, messages: ChatStore, rooms: RoomStore) 
         MessageGetRequest,
         get_message,
         on_error=lambda error: MessageGetReply(error=error),
+    )
+    await serve_requests(
+        nc,
+        subjects.STORE_MESSAGES_GET,
+        queue,
+        MessagesGetRequest,
+        get_messages,
+        on_error=lambda error: MessagesGetReply(error=error),
     )

@@ -14,6 +14,17 @@ ON CONFLICT DO NOTHING
 
 _COLUMNS = "id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at"
 
+# One primary-key probe per id. ``id = ANY($1)`` (or a plain join) is planned as a scan of the
+# whole table once a few hundred ids are asked for while the table is small enough to look cheap
+# (measured: 11 ms for 333 ids among 50,000 rows, against 0.9 ms probing); LIMIT 1 keeps the
+# lateral subquery from being flattened into such a join (and id is the key: one row at most).
+_GET_MANY = f"""
+SELECT m.* FROM unnest($1::text[]) AS wanted(id)
+CROSS JOIN LATERAL (
+    SELECT {_COLUMNS} FROM chat_messages WHERE chat_messages.id = wanted.id LIMIT 1
+) AS m
+"""  # noqa: S608 (constant column list)
+
 
 def _message(row: asyncpg.Record) -> ChatMessage:
     return ChatMessage(
@@ -67,6 +78,11 @@ class ChatStore:
             message_id,
         )
         return None if row is None else _message(row)
+
+    async def get_many(self, message_ids: list[str]) -> list[ChatMessage]:
+        """The stored ones of ``message_ids``, in no particular order: one query for them all."""
+        rows = await self._pool.fetch(_GET_MANY, message_ids)
+        return [_message(row) for row in rows]
 
     async def last_seq(self, room: str) -> int:
         seq = await self._pool.fetchval(

@@ -1,0 +1,240 @@
+"""The chat write path alone: ``chat.cmd.send`` requests straight onto the bus, no gateway.
+
+``python3 -m uv run python -m switchboard_bench.write_path --rate 2000 --seconds 10``
+
+Starts embedded NATS (JetStream) and PostgreSQL with persistence and chat (pinned to
+``--system-core`` like the full benchmark pins them), then offers ``--rate`` requests per second
+spread over ``--rooms`` rooms from this process on ``--driver-core``, each with a fresh
+``clientMsgId`` as the load generator sends them and an unrecorded trace context as the gateway
+sends most. It prints the requests acked, their latency percentiles (request to reply) and the
+CPU each component spent per acked message, and can record py-spy profiles of chat and
+persistence meanwhile (``--profile``). Used to measure the write path's optimisations
+(bench/profiles/README-write-path.md); figures are the machine's only when it is quiet.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import psutil
+from switchboard_contracts import ChatSendReply, ChatSendRequest, subjects
+from switchboard_devstack.nats_server import NatsServer
+from switchboard_devstack.postgres_server import PostgresServer
+from switchboard_devstack.stack import Stack
+from switchboard_devstack.stores import scratch_dir
+
+from switchboard_bench.targets import pin_tree
+
+__all__ = ["main"]
+
+DATABASE = "switchboard"
+COMPONENTS = ("chat", "persistence")
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    acked: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for name, proc in procs.items():
+        total = 0.0
+        tree = [proc, *(proc.children(recursive=True) if name == "postgres" else [])]
+        for p in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = p.cpu_times()
+                total += times.user + times.system
+        seconds[name] = total
+    return seconds
+
+
+@contextlib.contextmanager
+def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple[str, Any]]:
+    stores = scratch_dir("sb-write-path-")
+    logs = work / "logs"
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, stores, ignore_errors=True)
+        nats_server = NatsServer(stores / "nats", log_file=logs / "nats.log")
+        nats_server.start()
+        stack.callback(nats_server.stop)
+        postgres = PostgresServer(stores / "postgres", log_file=logs / "postgres.log")
+        postgres.start()
+        stack.callback(postgres.stop)
+        postgres.create_database(DATABASE)
+        services = Stack(nats_server.url, postgres.dsn(DATABASE), log_dir=logs, env=env)
+        for name in ("persistence", "chat", "notification"):
+            services.add(name)
+        stack.callback(services.stop)
+        services.start()
+        procs: dict[str, psutil.Process] = {}
+        for label, pid in [("nats", nats_server.pid), ("postgres", postgres.pid)]:
+            assert pid is not None
+            procs[label] = psutil.Process(pid)
+        for name in COMPONENTS:
+            pid = services[name].process.pid
+            assert pid is not None
+            procs[name] = psutil.Process(pid)
+        for proc in procs.values():
+            pin_tree(proc.pid, system_core)
+        yield nats_server.url, procs
+
+
+async def _offer(
+    url: str, rate: float, seconds: float, rooms: int, outcome: Outcome, *, sampled: bool
+) -> None:
+    nc = await nats.connect(url)
+    flags = "01" if sampled else "00"
+    run = uuid.uuid4().hex[:8]
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(index: int) -> None:
+        request = ChatSendRequest(
+            room=f"wp-{run}-{index % rooms}",
+            user_id=f"user-{index % (rooms * 10)}",
+            content=f"message {index} of the write-path benchmark",
+            client_msg_id=f"{run}-{index}",
+        )
+        started = time.perf_counter()
+        try:
+            msg = await nc.request(
+                subjects.CHAT_SEND,
+                request.encode(),
+                timeout=10,
+                # as the gateway sends it: a trace its sampler did not record (most of them)
+                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
+            )
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
+            outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + 1
+            return
+        reply = ChatSendReply.decode(msg.data)
+        if reply.message is not None:
+            outcome.acked += 1
+            outcome.latencies_ms.append((time.perf_counter() - started) * 1000)
+        elif reply.error is not None:
+            code = str(reply.error.code)
+            outcome.errors[code] = outcome.errors.get(code, 0) + 1
+
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    total = int(rate * seconds)
+    for index in range(total):
+        due = begin + index / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(index))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        outcome.sent += 1
+    if tasks:
+        await asyncio.wait(tasks, timeout=30)
+    await nc.close()
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest rank, 0 < q <= 1; 0 for no samples."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
+
+
+def _summary(outcome: Outcome, cpu: dict[str, float], wall: float) -> dict[str, Any]:
+    lat = sorted(outcome.latencies_ms)
+    acked = max(outcome.acked, 1)
+    return {
+        "sent": outcome.sent,
+        "acked": outcome.acked,
+        "errors": outcome.errors,
+        "ackedPerSecond": round(outcome.acked / wall, 1),
+        "latencyMs": {
+            name: round(_percentile(lat, q), 2)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        },
+        "cpuSeconds": {k: round(v, 2) for k, v in cpu.items()},
+        "cpuMicrosPerAckedMessage": {k: round(v * 1e6 / acked, 1) for k, v in cpu.items()},
+    }
+
+
+def _profile(pid: int, out: Path, seconds: float) -> "subprocess.Popen[bytes]":
+    """py-spy on ``pid`` for ``seconds``: a flame graph (.svg) or collapsed stacks (.txt)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--nonblocking",
+            "--format",
+            "raw" if out.suffix == ".txt" else "flamegraph",
+            "-o",
+            str(out),
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--driver-core", type=int, default=0)
+    parser.add_argument("--system-core", type=int, default=1)
+    parser.add_argument(
+        "--profile", type=Path, help="a directory for py-spy profiles of chat and persistence"
+    )
+    parser.add_argument("--profile-format", choices=("svg", "txt"), default="svg")
+    parser.add_argument(
+        "--sampled",
+        action="store_true",
+        help="send recorded trace contexts (what every request was before sampling)",
+    )
+    parser.add_argument("--env", action="append", default=[], help="NAME=value for the services")
+    parser.add_argument("--work", type=Path, default=Path(".switchboard/write-path"))
+    args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.driver_core < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {args.driver_core})
+    with _system(args.work, args.system_core, env) as (url, procs):
+        asyncio.run(
+            _offer(url, args.rate, args.warmup, args.rooms, Outcome(), sampled=args.sampled)
+        )
+        profilers = [
+            _profile(procs[name].pid, args.profile / f"{name}.{args.profile_format}", args.seconds)
+            for name in (COMPONENTS if args.profile is not None else ())
+        ]
+        before = _cpu_seconds(procs)
+        started = time.monotonic()
+        outcome = Outcome()
+        asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome, sampled=args.sampled))
+        wall = time.monotonic() - started
+        used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+        for profiler in profilers:
+            profiler.wait(60)
+        print(json.dumps(_summary(outcome, used, wall), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Looking stored messages up by id in batches: one request to persistence for many messages.
+
+Every message with a ``clientMsgId`` is looked up before it is stored (a retry after JetStream's
+duplicate window). One request per message cost chat, persistence and PostgreSQL a round trip
+each per message; here a lookup asked for while one request is in flight waits for it to return
+and goes with the others in the next request. An idle service sends at once, so a lone message
+waits no longer than before; a busy one sends fewer, bigger requests. A failed request fails
+every lookup in it, with the request's error.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from switchboard_contracts import ChatMessage
+from switchboard_contracts.chat import MAX_MESSAGES_GET
+
+__all__ = ["BatchedLookup"]
+
+Fetch = Callable[[list[str]], Awaitable[list[ChatMessage]]]
+
+
+class BatchedLookup:
+    def __init__(self, fetch: Fetch, max_batch: int = MAX_MESSAGES_GET) -> None:
+        """``fetch``: the stored messages among the given ids (it raises when it cannot say)."""
+        self._fetch = fetch
+        self._max_batch = max_batch
+        self._waiting: dict[str, list[asyncio.Future[ChatMessage | None]]] = {}
+        self._sending: asyncio.Task[None] | None = None
+
+    async def get(self, message_id: str) -> ChatMessage | None:
+        """The stored message with this id, or None when there is none."""
+        answer: asyncio.Future[ChatMessage | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(message_id, []).append(answer)
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                ids = list(self._waiting)[: self._max_batch]
+                batch = {message_id: self._waiting.pop(message_id) for message_id in ids}
+                try:
+                    found = {m.id: m for m in await self._fetch(ids)}
+                except Exception as err:  # every lookup of the request fails with it
+                    for answers in batch.values():
+                        for answer in answers:
+                            if not answer.done():
+                                answer.set_exception(err)
+                    continue
+                for message_id, answers in batch.items():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_result(found.get(message_id))
+        finally:
+            self._sending = None
