@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
-from switchboard_runtime.bus import stream_publish
+from switchboard_runtime.bus import stream_publish, stream_publish_in_context
 from switchboard_runtime.metrics import BUS_PUBLISH_RETRIES, service_name, subject_template
 from switchboard_runtime.settings import ServiceSettings
 
@@ -79,8 +79,12 @@ async def publish_until_acked(
     headers: Mapping[str, str],
     retry: PublishRetry,
     stream: str | None = None,
+    traced: bool = True,
 ) -> PubAck:
     """``stream_publish`` until acked; ``headers`` must carry ``Nats-Msg-Id``.
+
+    ``traced=False``: ``stream_publish_in_context`` instead, for a batch whose caller's span
+    covers every message and whose ``headers`` already carry that span's context.
 
     Other errors (an ``APIError`` such as a wrong expected sequence, a closed connection) are
     raised at once: they are answers, not silence.
@@ -89,10 +93,11 @@ async def publish_until_acked(
         raise ValueError("a retried publish needs a Nats-Msg-Id to be deduplicated")
     deadline = time.monotonic() + retry.deadline_seconds
     attempt = 0
+    publish = stream_publish if traced else stream_publish_in_context
     while True:
         remaining = deadline - time.monotonic()
         try:
-            return await stream_publish(
+            return await publish(
                 js,
                 subject,
                 payload,

@@ -11,7 +11,7 @@ read the original back. A key with nothing left in the stream (new, or aged out)
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -87,13 +87,18 @@ class SubjectSequencer(Generic[M]):
         self._heads: OrderedDict[str, _Head] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
 
-    async def publish(self, key: str, draft: M, msg_id: str) -> M:
-        """Store ``draft`` (its position field is ignored) and return it as stored."""
+    async def publish(
+        self, key: str, draft: M, msg_id: str, *, context: Mapping[str, str] | None = None
+    ) -> M:
+        """Store ``draft`` (its position field is ignored) and return it as stored.
+
+        ``context``: trace headers the caller injected once for a batch of entries (a
+        broadcast's page) inside its own span; then no span is opened per entry."""
         lock, waiting = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                return await self._publish(key, draft, msg_id)
+                return await self._publish(key, draft, msg_id, context)
         finally:
             lock, waiting = self._locks[key]
             if waiting == 1:
@@ -108,7 +113,9 @@ class SubjectSequencer(Generic[M]):
     def forget(self, key: str) -> None:
         self._heads.pop(key, None)
 
-    async def _publish(self, key: str, draft: M, msg_id: str) -> M:
+    async def _publish(
+        self, key: str, draft: M, msg_id: str, context: Mapping[str, str] | None
+    ) -> M:
         subject = self._subject_of(key)
         for _ in range(MAX_ATTEMPTS):
             head = self._heads.get(key) or await self._read_head(key)
@@ -122,10 +129,12 @@ class SubjectSequencer(Generic[M]):
                     message.encode(),
                     stream=self._stream,
                     headers={
+                        **(context or {}),
                         "Nats-Msg-Id": msg_id,
                         "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
                     },
                     retry=self._retry,
+                    traced=context is None,
                 )
             except APIError as err:
                 if err.err_code != WRONG_LAST_SEQUENCE:

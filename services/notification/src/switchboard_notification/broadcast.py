@@ -4,12 +4,19 @@ Accepting stores a job in the NOTIFY_JOBS work queue and answers. Any notificati
 takes the job, pages through the recipients (every known user, or a team's members) and appends
 an entry to each one's inbox with an id derived from (broadcast, user), so a job taken again
 after a crash stores each entry once; the job is acked when every recipient has it.
+
+A page's entries go to distinct users, i.e. distinct subjects: a fixed pool of
+``BROADCAST_CONCURRENCY`` tasks keeps that many publishes in flight, each with its own
+expected sequence and message id, while the next page is already being fetched. One span covers
+a page (its context is stored with every entry) rather than one span per entry.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -29,6 +36,7 @@ from switchboard_contracts.notify import (
 )
 from switchboard_runtime import PublishRetry, ensure_consumer, publish_until_acked
 from switchboard_runtime.ask import ask
+from switchboard_runtime.batch_tracing import producer_batch_span
 
 from switchboard_notification.metrics import BROADCASTS
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
@@ -78,7 +86,7 @@ class BroadcastWorker:
     ) -> None:
         self._nc = nc
         self._sender = sender
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._timeout = timeout
         self._stopping = False
         self.consuming = False
@@ -132,29 +140,56 @@ class BroadcastWorker:
 
     async def expand(self, job: BroadcastJob, msg: Msg | None = None) -> int:
         """Append the broadcast to every recipient's inbox; returns how many."""
-        after: str | None = None
         count = 0
-        while True:
-            page = await ask(
-                self._nc,
-                subjects.NOTIFY_USERS,
-                UsersRequest(team=job.team, after=after, limit=MAX_USERS_PAGE),
-                UsersReply,
-                self._timeout,
-            )
-            if isinstance(page, BusError) or page.error is not None:
-                error = page if isinstance(page, BusError) else page.error
-                raise RuntimeError(f"listing recipients failed: {error}")
-            await asyncio.gather(*(self._deliver(job, user) for user in page.user_ids))
-            count += len(page.user_ids)
-            if msg is not None:
-                await msg.in_progress()  # a long expansion keeps the job
-            if len(page.user_ids) < MAX_USERS_PAGE:
-                return count
-            after = page.user_ids[-1]
+        upcoming: asyncio.Task[list[str]] | None = asyncio.create_task(self._page(job, None))
+        try:
+            while upcoming is not None:
+                user_ids = await upcoming
+                upcoming = None
+                if len(user_ids) == MAX_USERS_PAGE:  # fetched while this page is published
+                    upcoming = asyncio.create_task(self._page(job, user_ids[-1]))
+                await self._deliver_page(job, user_ids)
+                count += len(user_ids)
+                if msg is not None:
+                    await msg.in_progress()  # a long expansion keeps the job
+            return count
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+                with contextlib.suppress(BaseException):
+                    await upcoming
 
-    async def _deliver(self, job: BroadcastJob, user_id: str) -> None:
-        async with self._slots:
+    async def _page(self, job: BroadcastJob, after: str | None) -> list[str]:
+        page = await ask(
+            self._nc,
+            subjects.NOTIFY_USERS,
+            UsersRequest(team=job.team, after=after, limit=MAX_USERS_PAGE),
+            UsersReply,
+            self._timeout,
+        )
+        if isinstance(page, BusError) or page.error is not None:
+            error = page if isinstance(page, BusError) else page.error
+            raise RuntimeError(f"listing recipients failed: {error}")
+        return page.user_ids
+
+    async def _deliver_page(self, job: BroadcastJob, user_ids: list[str]) -> None:
+        if not user_ids:
+            return
+        with producer_batch_span(
+            subjects.notify_user(user_ids[0]),
+            len(user_ids),
+            {"switchboard.broadcast.id": job.id},
+        ) as context:
+            pending = iter(user_ids)
+            async with asyncio.TaskGroup() as group:  # the first failure cancels the rest
+                for _ in range(min(self._concurrency, len(user_ids))):
+                    group.create_task(self._deliver_some(job, pending, context))
+
+    async def _deliver_some(
+        self, job: BroadcastJob, pending: Iterator[str], context: Mapping[str, str]
+    ) -> None:
+        """One of the pool: takes the page's next user until none is left."""
+        for user_id in pending:
             await self._sender.deliver(
                 user_id,
                 broadcast_notification_id(job.id, user_id),
@@ -164,4 +199,5 @@ class BroadcastWorker:
                 broadcast_id=job.id,
                 team=job.team,
                 timestamp=job.timestamp,
+                context=context,
             )

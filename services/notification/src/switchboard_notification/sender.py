@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from nats.js import JetStreamContext
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
@@ -70,8 +70,12 @@ class NotificationSender:
         broadcast_id: str | None = None,
         team: str | None = None,
         timestamp: int | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> Notification:
-        """Append to the user's inbox; a retried ``notification_id`` is stored once."""
+        """Append to the user's inbox; a retried ``notification_id`` is stored once.
+
+        ``context``: the trace headers of the caller's span over a batch (a broadcast's page);
+        then this entry gets no span of its own."""
         draft = Notification(
             id=notification_id,
             user_id=user_id,
@@ -83,7 +87,7 @@ class NotificationSender:
             broadcast_id=broadcast_id,
             team=team,
         )
-        stored = await self._sequencer.publish(user_id, draft, notification_id)
+        stored = await self._sequencer.publish(user_id, draft, notification_id, context=context)
         SENDS.labels(kind).inc()
         return stored
 
