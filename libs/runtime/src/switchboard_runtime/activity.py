@@ -76,24 +76,34 @@ class ActivityMiddleware:
                 activity.closed()
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        activity = self.activity
-        accepted = False
-
-        async def watch_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
-                activity.request()
-            return message
-
-        async def watch_send(message: Message) -> None:
-            nonlocal accepted
-            if message["type"] == "websocket.accept" and not accepted:
-                accepted = True
-                activity.opened()
-            await send(message)
-
+        watch = _SocketActivity(self.activity, receive, send)
         try:
-            await self.app(scope, watch_receive, watch_send)
+            await self.app(scope, watch.receive, watch.send)
         finally:
-            if accepted:
-                activity.closed()
+            if watch.accepted:
+                self.activity.closed()
+
+
+class _SocketActivity:
+    """One WebSocket's activity: a slotted object and two bound methods rather than closures
+    over cells, as it lives as long as the connection (memory per idle connection)."""
+
+    __slots__ = ("accepted", "activity", "inner_receive", "inner_send")
+
+    def __init__(self, activity: Activity, receive: Receive, send: Send) -> None:
+        self.activity = activity
+        self.inner_receive = receive
+        self.inner_send = send
+        self.accepted = False
+
+    async def receive(self) -> Message:
+        message = await self.inner_receive()
+        if message["type"] == "websocket.receive":
+            self.activity.request()
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "websocket.accept" and not self.accepted:
+            self.accepted = True
+            self.activity.opened()
+        await self.inner_send(message)

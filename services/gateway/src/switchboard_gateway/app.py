@@ -32,6 +32,7 @@ from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.rooms import RoomHub
 from switchboard_gateway.session import SessionDeps
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.socket_paths import SocketPaths
 from switchboard_gateway.typing import TypingSource
 from switchboard_gateway.users import KnownUsers, UserHub
 from switchboard_gateway.ws_socket import MultiRoomSocket
@@ -83,6 +84,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         ),
     )
     admission = Admission(settings.max_connections, settings.max_connections_per_user)
+    multi_room = MultiRoomSocket(deps, admission)
     origins = settings.origins
 
     @contextlib.asynccontextmanager
@@ -117,7 +119,6 @@ def create_app(settings: GatewaySettings) -> Starlette:
             *NotificationsApi(settings, users, known, notify, inbox, drain=drain).routes(),
             *dashboards.routes(),
             WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
-            WebSocketRoute("/ws", MultiRoomSocket(deps, admission).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,
@@ -138,5 +139,6 @@ def create_app(settings: GatewaySettings) -> Starlette:
                 max_body_bytes=settings.http_max_body_bytes,
                 streams=UserCounter(settings.max_streams_per_user),
             ),
+            Middleware(SocketPaths, handlers={"/ws": multi_room.handle}),
         ],
     )

@@ -22,6 +22,7 @@ of ours goes through ASGI ``websocket.close``, after the frames offered before i
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from prometheus_client import Counter
 from starlette.websockets import WebSocket
@@ -128,6 +129,7 @@ class DirectOutbox:
         """How many live frames a resuming member may have held back (``rooms``)."""
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.on_close: Callable[[], None] | None = None
 
     @property
     def pending(self) -> int:
@@ -188,6 +190,8 @@ class DirectOutbox:
         self.closed.set()
         self.close_code = code
         self._closing = asyncio.create_task(self._close(code, reason))
+        if self.on_close is not None:
+            self.on_close()
 
     async def stop(self) -> None:
         """Stop writing; a close begun by ``close`` is finished first."""

@@ -72,51 +72,15 @@ class ConnectionMetrics:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         transport = "socketio" if path.startswith(SOCKET_IO_PREFIX) else "websocket"
-        accepted = False
-        code: int | None = None
-
-        async def watch_receive() -> Message:
-            nonlocal code
-            message = await receive()
-            if message["type"] == "websocket.disconnect" and code is None:
-                code = int(message.get("code", 1005))
-            return message
-
-        async def watch_send(message: Message) -> None:
-            nonlocal accepted, code
-            kind = message["type"]
-            if kind == "websocket.send":
-                text = message.get("text")
-                await send(message)
-                FRAMES_SENT.labels(transport, frame_type_of(text)).inc()
-                if isinstance(text, TimedFrame):
-                    DELIVERY_LATENCY.labels(transport).observe(text.latency())
-                return
-            if kind == "websocket.accept":
-                accepted = True
-                CONNECTS.labels(transport).inc()
-                CONNECTIONS.labels(transport).inc()
-            elif kind == "websocket.close":
-                if accepted:
-                    code = code if code is not None else int(message.get("code", _CLOSE_NORMAL))
-                else:
-                    HANDSHAKE_REFUSALS.labels(transport, "403").inc()
-            elif kind == "websocket.http.response.start":
-                HANDSHAKE_REFUSALS.labels(transport, str(message["status"])).inc()
-            await send(message)
-
+        watch = _SocketWatch(transport, receive, send)
         failed = False
         try:
-            await self.app(scope, watch_receive, watch_send)
+            await self.app(scope, watch.receive, watch.send)
         except BaseException:
             failed = True
             raise
         finally:
-            if accepted:
-                CONNECTIONS.labels(transport).dec()
-                if code is None:
-                    code = _CLOSE_INTERNAL_ERROR if failed else _CLOSE_NORMAL
-                DISCONNECTS.labels(transport, close_code_label(code)).inc()
+            watch.ended(failed)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -150,3 +114,56 @@ class ConnectionMetrics:
             if transport is not None:
                 CONNECTIONS.labels(transport).dec()
                 DISCONNECTS.labels(transport, str(status or 500)).inc()
+
+
+class _SocketWatch:
+    """One WebSocket's metrics, watched from its ASGI messages: a slotted object and two bound
+    methods rather than closures over cells, as it lives as long as the connection."""
+
+    __slots__ = ("accepted", "code", "inner_receive", "inner_send", "transport")
+
+    def __init__(self, transport: str, receive: Receive, send: Send) -> None:
+        self.transport = transport
+        self.inner_receive = receive
+        self.inner_send = send
+        self.accepted = False
+        self.code: int | None = None
+
+    async def receive(self) -> Message:
+        message = await self.inner_receive()
+        if message["type"] == "websocket.disconnect" and self.code is None:
+            self.code = int(message.get("code", 1005))
+        return message
+
+    async def send(self, message: Message) -> None:
+        transport = self.transport
+        kind = message["type"]
+        if kind == "websocket.send":
+            text = message.get("text")
+            await self.inner_send(message)
+            FRAMES_SENT.labels(transport, frame_type_of(text)).inc()
+            if isinstance(text, TimedFrame):
+                DELIVERY_LATENCY.labels(transport).observe(text.latency())
+            return
+        if kind == "websocket.accept":
+            self.accepted = True
+            CONNECTS.labels(transport).inc()
+            CONNECTIONS.labels(transport).inc()
+        elif kind == "websocket.close":
+            if self.accepted:
+                if self.code is None:
+                    self.code = int(message.get("code", _CLOSE_NORMAL))
+            else:
+                HANDSHAKE_REFUSALS.labels(transport, "403").inc()
+        elif kind == "websocket.http.response.start":
+            HANDSHAKE_REFUSALS.labels(transport, str(message["status"])).inc()
+        await self.inner_send(message)
+
+    def ended(self, failed: bool) -> None:
+        if not self.accepted:
+            return
+        CONNECTIONS.labels(self.transport).dec()
+        code = self.code
+        if code is None:
+            code = _CLOSE_INTERNAL_ERROR if failed else _CLOSE_NORMAL
+        DISCONNECTS.labels(self.transport, close_code_label(code)).inc()

@@ -8,7 +8,6 @@ anything. Health, readiness, metrics and the static demo page are not guarded.
 """
 
 import logging
-from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
@@ -62,31 +61,45 @@ class EdgeGuard:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-
-        async def refuse(status: int, message: str) -> None:
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            response = JSONResponse({"error": message}, status_code=status, headers=headers)
-            if kind == "websocket":
-                await WebSocket(scope, receive, send).send_denial_response(response)
-            else:
-                await response(scope, receive, send)
-
         problem = await self._check(connection)
         if problem is not None:
-            await refuse(*problem)
+            await self._refuse(scope, receive, send, *problem)
+            return
+        if kind == "websocket":
+            # Straight on: no frame of ours stays on an open WebSocket's stack (memory per
+            # idle connection), and a WebSocket body is not bounded here.
+            del connection
+            await self.app(scope, receive, send)
             return
         identity = identity_of(scope)
         user = identity.user_id if identity is not None else connection.query_params.get("userId")
-        if kind == "http" and path in STREAM_PATHS and user:
+        if path in STREAM_PATHS and user:
             if not self._streams.enter(user):
-                await refuse(429, "too many open streams for this user; close one first")
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    "too many open streams for this user; close one first",
+                )
                 return
             try:
-                await self._call(scope, receive, send, refuse)
+                await self._call(scope, receive, send)
             finally:
                 self._streams.leave(user)
             return
-        await self._call(scope, receive, send, refuse)
+        await self._call(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, message: str
+    ) -> None:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        response = JSONResponse({"error": message}, status_code=status, headers=headers)
+        if scope["type"] == "websocket":
+            await WebSocket(scope, receive, send).send_denial_response(response)
+        else:
+            await response(scope, receive, send)
 
     async def _check(self, connection: HTTPConnection) -> tuple[int, str] | None:
         """Why the request is refused (status, message), or None; stores the identity."""
@@ -107,10 +120,8 @@ class EdgeGuard:
         connection.scope[IDENTITY_SCOPE_KEY] = identity
         return None
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send, refuse: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request, its body bounded."""
         received = 0
         started = False
 
@@ -134,4 +145,6 @@ class EdgeGuard:
         except _BodyTooLargeError:
             if started:
                 raise
-            await refuse(413, f"the body must be at most {self._max_body} bytes")
+            await self._refuse(
+                scope, receive, send, 413, f"the body must be at most {self._max_body} bytes"
+            )

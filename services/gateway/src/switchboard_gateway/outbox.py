@@ -9,6 +9,7 @@ room while the client reads, and closes it with 1013 only when it stops reading.
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -29,6 +30,8 @@ class Outgoing(Protocol):
     max_frames: int
     closed: asyncio.Event
     close_code: int | None
+    on_close: Callable[[], None] | None
+    """Called once ``close`` closed it (the session wakes its pending ``receive``)."""
 
     @property
     def pending(self) -> int: ...
@@ -54,6 +57,7 @@ class Outbox:
         self.max_frames = max_frames
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.on_close: Callable[[], None] | None = None
 
     @property
     def pending(self) -> int:
@@ -90,6 +94,8 @@ class Outbox:
         if self._writer is not None:
             self._writer.cancel()
         self._closing = asyncio.create_task(self._close(code, reason))
+        if self.on_close is not None:
+            self.on_close()
 
     async def stop(self) -> None:
         """Stop writing; a close begun by ``close`` is finished first."""

@@ -18,7 +18,9 @@ class FrameRateLimit:
         self._at: float | None = None
         self._strikes = strikes
         self._window = window
-        self._refused: deque[float] = deque()
+        self._refused: deque[float] | None = None
+        """Created at the first refusal: an empty deque costs ~600 bytes, and most
+        connections (one limit each, one per user) are never refused."""
 
     def allow(self, now: float) -> bool:
         if self._at is not None:
@@ -27,12 +29,15 @@ class FrameRateLimit:
         if self._tokens >= 1:
             self._tokens -= 1
             return True
-        self._refused.append(now)
-        while self._refused and now - self._refused[0] > self._window:
-            self._refused.popleft()
+        refused = self._refused
+        if refused is None:
+            refused = self._refused = deque()
+        refused.append(now)
+        while refused and now - refused[0] > self._window:
+            refused.popleft()
         return False
 
     @property
     def exhausted(self) -> bool:
         """True once the connection was refused too often: close it with 4429."""
-        return len(self._refused) >= self._strikes
+        return self._refused is not None and len(self._refused) >= self._strikes

@@ -6,7 +6,6 @@ presence and typing of the connection, and leaving every room when the connectio
 """
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -108,6 +107,9 @@ class Session:
             settings.client_frame_burst,
             settings.client_rate_strikes,
         )
+        self._reader: asyncio.Task[Any] | None = None
+        self._receiving = False
+        self._woken = False
         identity = identity_of(websocket.scope)
         self.expires_at = identity.expires_at if identity is not None else None
 
@@ -180,27 +182,42 @@ class Session:
         self._deps.hub.finish_replay(room, member, upto)
 
     async def _receive(self) -> None:
+        """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
+        1012, 1008). Only the connection's own (ASGI) task: a close of ours wakes a pending
+        ``receive`` by cancelling it, rather than a task per ``receive`` raced against a task
+        waiting for the close (three tasks per idle connection cost ~4 KB of memory each)."""
         loop = asyncio.get_running_loop()
-        closed = asyncio.create_task(self.outbox.closed.wait())
+        self._reader = asyncio.current_task()
+        self.outbox.on_close = self._stop_receiving
         try:
             while not self.outbox.closed.is_set():
-                message = await self._next_message(closed)
+                message = await self._next_message()
                 if message is None or message["type"] == "websocket.disconnect":
                     return
                 await self._on_message(message, loop.time())
         finally:
-            closed.cancel()
+            self.outbox.on_close = None
+            self._reader = None
 
-    async def _next_message(self, closed: "asyncio.Task[bool]") -> Message | None:
+    async def _next_message(self) -> Message | None:
         """The next message from the client, or None once the outbox closed (1013, 4429)."""
-        receive = asyncio.create_task(self._websocket.receive())
-        await asyncio.wait({receive, closed}, return_when=asyncio.FIRST_COMPLETED)
-        if receive.done():
-            return receive.result()
-        receive.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receive
-        return None
+        self._receiving = True
+        try:
+            return await self._websocket.receive()
+        except asyncio.CancelledError:
+            reader = self._reader
+            # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
+            if not self._woken or reader is None or reader.uncancel() > 0:
+                raise
+            return None
+        finally:
+            self._receiving = False
+
+    def _stop_receiving(self) -> None:
+        """The outbox closed: wake the reader if it is waiting for the client."""
+        if self._receiving and not self._woken and self._reader is not None:
+            self._woken = True
+            self._reader.cancel()
 
     def _close_when_expired(self) -> None:
         """Close with 1008 when the token expires, unless an ``auth`` frame extended it (a timer

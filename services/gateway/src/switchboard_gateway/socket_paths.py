@@ -1,0 +1,32 @@
+"""WebSocket endpoints on fixed paths, served from the innermost middleware.
+
+Starlette routes a WebSocket through its exception middleware, the router, the route and two
+exception wrappers, and each of them keeps a coroutine frame (and its own ``WebSocket``) alive
+for as long as the connection is open: about 5 KB of memory per idle connection. ``/ws`` takes
+no path parameters and raises nothing for those layers to handle (its handler closes with a
+code itself), so ``SocketPaths`` hands it its ``WebSocket`` directly, after the edge guard and
+the connection metrics like every other endpoint. Paths it does not know (``/chat/{roomId}``,
+Socket.IO) go on to the router as before.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+__all__ = ["SocketPaths"]
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+
+
+class SocketPaths:
+    def __init__(self, app: ASGIApp, *, handlers: Mapping[str, Handler]) -> None:
+        self.app = app
+        self._handlers = dict(handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self._handlers.get(scope["path"]) if scope["type"] == "websocket" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        await handler(WebSocket(scope, receive, send))
