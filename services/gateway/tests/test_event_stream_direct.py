@@ -20,8 +20,9 @@ class StreamApp:
     """One SSE endpoint writing ``count`` events of ``size`` bytes; records the body chunks that
     passed through ASGI (a direct write passes none)."""
 
-    def __init__(self, count: int, size: int, write_timeout: float) -> None:
+    def __init__(self, count: int, size: int, write_timeout: float, direct: bool = True) -> None:
         self.count, self.size, self.write_timeout = count, size, write_timeout
+        self.direct = direct
         self.asgi_chunks = 0
         self.closed = asyncio.Event()
         self.produced = 0
@@ -47,7 +48,8 @@ class StreamApp:
         async def on_close() -> None:
             self.closed.set()
 
-        await EventStreamResponse(produce, on_close, self.write_timeout)(scope, receive, watch)
+        response = EventStreamResponse(produce, on_close, self.write_timeout, direct=self.direct)
+        await response(scope, receive, watch)
 
 
 @contextlib.asynccontextmanager
@@ -87,10 +89,7 @@ async def read_events(reader: asyncio.StreamReader, count: int) -> list[int]:
     return ids
 
 
-async def test_a_real_client_reads_every_event_in_order_written_directly() -> None:
-    app = StreamApp(EVENTS, 200, write_timeout=5.0)
-    sent = FRAMES_SENT.labels("sse", "notification")
-    before = sent._value.get()
+async def read_all(app: StreamApp) -> None:
     async with serving(app) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /stream HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -100,8 +99,21 @@ async def test_a_real_client_reads_every_event_in_order_written_directly() -> No
         assert ids == list(range(EVENTS))
         writer.close()
         await asyncio.wait_for(app.closed.wait(), 5)
+
+
+async def test_a_real_client_reads_every_event_in_order_written_directly() -> None:
+    app = StreamApp(EVENTS, 200, write_timeout=5.0)
+    sent = FRAMES_SENT.labels("sse", "notification")
+    before = sent._value.get()
+    await read_all(app)
     assert app.asgi_chunks == 0, "every event was written straight to the transport"
     assert sent._value.get() == before + EVENTS, "direct writes are counted"
+
+
+async def test_with_direct_writes_off_every_event_goes_through_asgi() -> None:
+    app = StreamApp(EVENTS, 200, write_timeout=5.0, direct=False)
+    await read_all(app)
+    assert app.asgi_chunks == EVENTS
 
 
 async def test_a_client_that_stops_reading_is_still_cut_off() -> None:

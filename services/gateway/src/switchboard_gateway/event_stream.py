@@ -14,7 +14,8 @@ Under uvicorn (``httptools``) a chunk is written straight to the connection's tr
 says the socket is writable; otherwise (paused, or another server) it is sent through ASGI as
 before, so a stalled reader still blocks a write and is cut off after ``write_timeout``. A direct
 chunk is not seen by ``edge.ConnectionMetrics``, so it is counted here (``FRAMES_SENT``, once
-per loop turn per event type, with the number of chunks written).
+per loop turn per event type, with the number of chunks written). ``direct=False``
+(``SSE_DIRECT_WRITES=false``) sends every chunk through ASGI.
 """
 
 import asyncio
@@ -86,6 +87,8 @@ class EventStreamResponse(Response):
         produce: Callable[[Write], Coroutine[Any, Any, None]],
         on_close: Callable[[], Awaitable[None]],
         write_timeout: float,
+        *,
+        direct: bool = True,
     ) -> None:
         # Not Response.__init__: it would announce a Content-Length for an empty body.
         self.status_code = 200
@@ -94,6 +97,7 @@ class EventStreamResponse(Response):
         self._produce = produce
         self._on_close = on_close
         self._write_timeout = write_timeout
+        self._direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stalled = False
@@ -115,7 +119,7 @@ class EventStreamResponse(Response):
         tasks: list[asyncio.Task[None]] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            direct = direct_body(scope)
+            direct = direct_body(scope) if self._direct else None
             tasks = [
                 asyncio.create_task(self._produce(write)),
                 asyncio.create_task(_disconnected(receive)),

@@ -165,7 +165,12 @@ class NotificationsApi:
             self._drain.untrack(drainable)
             await self._users.detach(user, follower)
 
-        return EventStreamResponse(produce, close, self._settings.sse_write_timeout_seconds)
+        return EventStreamResponse(
+            produce,
+            close,
+            self._settings.sse_write_timeout_seconds,
+            direct=self._settings.sse_direct_writes,
+        )
 
     # -- long-polling -------------------------------------------------------------------------
 
