@@ -6,12 +6,15 @@ outermost ASGI wrapper; it finds the server's transport behind uvicorn's ``send`
 ``abort`` into the scope, which ``abort_connection`` calls: the socket is closed and its buffered
 bytes dropped, and the app sees ``http.disconnect``. Under another server it does nothing, and
 the caller falls back to returning, after which the server closes the connection itself.
+It also records uvicorn's request cycle for ``http_direct`` (stream chunks written directly).
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from switchboard_runtime.http_direct import record_cycle
 
 __all__ = ["ConnectionAbort", "abort_connection"]
 
@@ -27,6 +30,7 @@ class ConnectionAbort:
             abort = _transport_abort(send)
             if abort is not None:
                 scope[_KEY] = abort
+            record_cycle(scope, send)  # for ``http_direct``: stream chunks past the ASGI layers
         await self.app(scope, receive, send)
 
 

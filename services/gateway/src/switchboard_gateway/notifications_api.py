@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_POLL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
 MAX_BODY_BYTES = params.MAX_BODY_BYTES
+_SSE_DELIVERIES = NOTIFICATION_DELIVERIES.labels("sse")
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -164,7 +165,12 @@ class NotificationsApi:
             self._drain.untrack(drainable)
             await self._users.detach(user, follower)
 
-        return EventStreamResponse(produce, close, self._settings.sse_write_timeout_seconds)
+        return EventStreamResponse(
+            produce,
+            close,
+            self._settings.sse_write_timeout_seconds,
+            direct=self._settings.sse_direct_writes,
+        )
 
     # -- long-polling -------------------------------------------------------------------------
 
@@ -305,9 +311,9 @@ async def _follow(
         if not events:
             await write(sse_comment("keepalive"))
         for event in events:
-            await write(event.sse)
+            await write(event.sse_bytes, event.kind)
             if isinstance(event, Entry):
-                NOTIFICATION_DELIVERIES.labels("sse").inc()
+                _SSE_DELIVERIES.inc()
     # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
     await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
 

@@ -1,6 +1,7 @@
 """What a user's streams and sockets are sent about their inbox (docs/protocol.md §3). Pure.
 
-Each event knows its SSE block and its WebSocket frame, computed at most once: a live event is
+Each event knows its SSE block (also as bytes, with its event ``kind`` for the metrics) and its
+WebSocket frame, computed at most once: a live event is
 one object shared by every stream of the user on this gateway, so it is encoded once per gateway.
 """
 
@@ -67,6 +68,12 @@ class Entry:
         return sse_event(_dump(self.shown), event="notification", id=self.cursor)
 
     @cached_property
+    def sse_bytes(self) -> bytes:
+        return self.sse.encode()
+
+    kind = "notification"
+
+    @cached_property
     def frame(self) -> str:
         return _dump(
             {
@@ -90,6 +97,12 @@ class Unread:
     @cached_property
     def sse(self) -> str:
         return sse_event(_dump({"unreadCount": self.unread_count}), event="unread")
+
+    @cached_property
+    def sse_bytes(self) -> bytes:
+        return self.sse.encode()
+
+    kind = "unread"
 
     @cached_property
     def frame(self) -> str:
@@ -121,6 +134,12 @@ class Reset:
     def sse(self) -> str:
         data = _dump({"cursor": self.cursor, "reason": self.reason})
         return sse_event(data, event="reset", id=self.cursor)
+
+    @property
+    def sse_bytes(self) -> bytes:
+        return self.sse.encode()
+
+    kind = "reset"
 
 
 InboxEvent = Entry | Unread | Reset

@@ -68,6 +68,11 @@ class GatewaySettings(ServiceSettings):
     sse_write_timeout_seconds: float = Field(
         default=30.0, gt=0, description="A stream whose client reads nothing this long is closed"
     )
+    sse_direct_writes: bool = Field(
+        default=True,
+        description="Under uvicorn (httptools), write SSE events straight to the connection's"
+        " transport while it is writable; off: every event through ASGI send",
+    )
     notify_max_pending: int = Field(
         default=1000,
         ge=1,
