@@ -33,10 +33,12 @@ SUBSYSTEMS = {
     "http",
     "log",
     "build",
+    "process",
 }
 # Bounded by construction; a room, user, connection or message id must never be a label.
 ALLOWED_LABELS = {
     "service",
+    "generation",
     "version",
     "transport",
     "type",

@@ -24,6 +24,7 @@ __all__ = [
     "BUS_PUBLISH_RETRIES",
     "BUS_REQUESTS",
     "BUS_REQUEST_DURATION",
+    "GC_PAUSE",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
     "JETSTREAM_CONSUMER_ACK_PENDING",
@@ -130,6 +131,12 @@ def subject_template(subject: str) -> str:
     return "other"
 
 
+GC_PAUSE = Histogram(
+    "switchboard_process_gc_pause_seconds",
+    "How long each garbage collection stopped the process, by generation (2: a full one)",
+    ["service", "generation"],
+    buckets=LATENCY_BUCKETS,
+)
 BUILD_INFO = Gauge(
     "switchboard_build_info",
     "1 for each running service process, labelled with its service and version",

@@ -8,6 +8,12 @@ from starlette.types import ASGIApp
 from switchboard_runtime.access import AccessMiddleware
 from switchboard_runtime.activity import ActivityMiddleware
 from switchboard_runtime.connection_abort import ConnectionAbort
+from switchboard_runtime.gc_tuning import (
+    FreezeAfterStartup,
+    observe_gc_pauses,
+    parse_thresholds,
+    set_thresholds,
+)
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
@@ -30,11 +36,17 @@ def run_service(
     install_log_forwarding(
         settings.log_forward_level, settings.log_forward_rate_per_second, settings.log_forward_burst
     )
+    set_thresholds(parse_thresholds(settings.gc_thresholds))
+    observe_gc_pauses()
     try:
         uvicorn.run(
             # Outermost, both of them, so that they see uvicorn's own ``send``: ConnectionAbort
             # for HTTP streams, RecordWebSocketProtocol for the gateway's direct writes.
-            ConnectionAbort(RecordWebSocketProtocol(AccessMiddleware(ActivityMiddleware(app)))),
+            ConnectionAbort(
+                RecordWebSocketProtocol(
+                    AccessMiddleware(ActivityMiddleware(FreezeAfterStartup(app)))
+                )
+            ),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",

@@ -53,6 +53,11 @@ class ServiceSettings(TelemetrySettings):
         default=1.0, gt=0, description="How long one JetStream publish attempt waits for its ack"
     )
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+    gc_thresholds: str = Field(
+        default="10000,10,10",
+        pattern=r"^\s*[1-9]\d*\s*,\s*[1-9]\d*\s*,\s*[1-9]\d*\s*$",
+        description="The garbage collector's thresholds gen0,gen1,gen2 (see gc_tuning)",
+    )
     report_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often the service reports to metrics-collector"
     )
