@@ -73,3 +73,15 @@ def test_nothing_measured_is_said_so(tmp_path: Path) -> None:
     assert rewritten.endswith("\nrest\n")
     assert "old" not in rewritten
     assert "not measured yet" in rewritten
+
+
+def test_chat_cores_follow_chats_cpu_per_message_in_the_latency_run() -> None:
+    steps = [
+        {"label": "warm-up", "sent": 100, "systemCpu": {"chat": 9.0}},
+        {"label": "measure", "sent": 20_000, "systemCpu": {"chat": 4.0}},
+    ]
+    latency = result("latency", {"systems": {"gateway": {"steps": steps}}})
+    measured = measured_from({**RESULTS, "latency": latency})
+    assert measured.chat_us_per_message == pytest.approx(200.0)  # the measured step only
+    assert plan(measured).chat_cores[10] == pytest.approx(50_000 * 200 / 1e6 / 0.5)
+    assert plan(measured_from(RESULTS)).chat_cores[10] is None

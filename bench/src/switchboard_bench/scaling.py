@@ -42,6 +42,9 @@ class Measured:
     nats_us_stream_r1: float | None = None
     """At a high rate (the persistence run): a JetStream publish stored plus its delivery to
     the persistence consumer and the ack."""
+    chat_us_per_message: float | None = None
+    """Chat's CPU per message accepted (validated, sequenced, stored in JetStream, answered), at
+    2,000 messages/s in rooms of 10 (the latency run)."""
     notification_us_per_entry: float | None = None
     sse_gateway_us_per_event: float | None = None
     sse_connect_gateway_ms: float | None = None
@@ -55,6 +58,16 @@ def _get(data: dict[str, Any], *path: str) -> Any:
             return None
         found = found[key]
     return found
+
+
+def _chat_us_per_message(latency: ScenarioResult | None) -> float | None:
+    """Chat's CPU over the latency run's measured step, per message sent."""
+    steps = _get(latency.data, "systems", "gateway", "steps") if latency else None
+    for step in steps or []:
+        chat_cpu = (step.get("systemCpu") or {}).get("chat")
+        if step.get("label") == "measure" and step.get("sent") and chat_cpu is not None:
+            return float(chat_cpu) / float(step["sent"]) * 1e6
+    return None
 
 
 def measured_from(results: dict[str, ScenarioResult]) -> Measured:
@@ -96,6 +109,10 @@ def measured_from(results: dict[str, ScenarioResult]) -> Measured:
         if publish is not None and drain is not None:
             values["nats_us_stream_r1"] = float(publish) + float(drain)
         sources["persistence"] = "persistence"
+    chat_us = _chat_us_per_message(results.get("latency"))
+    if chat_us is not None:
+        values["chat_us_per_message"] = chat_us
+        sources["chat"] = "latency (2,000 messages/s in rooms of 10)"
     sse = results.get("sse_fanout")
     second = _get(sse.data, "broadcasts", "second broadcast") if sse else None
     if sse is not None and second:
@@ -121,6 +138,7 @@ class Plan:
     gateway_memory_per_pod_gib: float | None
     gateway_memory_total_gib: float | None
     messages_per_second: dict[int, float]
+    chat_cores: dict[int, float | None]
     persistence_processes: dict[int, int | None]
     postgres_cores: dict[int, float | None]
     nats_cores_r3: dict[int, float | None]
@@ -166,6 +184,10 @@ def plan(m: Measured) -> Plan:
         gateway_memory_per_pod_gib=memory_pod,
         gateway_memory_total_gib=memory_pod * pods if memory_pod and pods else None,
         messages_per_second=messages,
+        chat_cores={
+            size: n * m.chat_us_per_message / 1e6 / CPU_HEADROOM if m.chat_us_per_message else None
+            for size, n in messages.items()
+        },
         persistence_processes={
             size: math.ceil(n / (rate * CPU_HEADROOM)) if rate else None
             for size, n in messages.items()
@@ -214,6 +236,7 @@ def render(m: Measured, p: Plan) -> str:
         + f" | {src.get('persistence', '-')} |",
         f"| NATS CPU per chat message at 60/s, one node R1 / three nodes R3 (µs, all nodes; low rate: an upper bound) | {_n(m.nats_us_per_message_r1)} / {_n(m.nats_us_per_message_r3)} | {src.get('nats', '-')} |",  # noqa: E501
         f"| NATS CPU per message at 10,000+/s, R1: JetStream publish stored + consumer delivery and ack (µs) | {_n(m.nats_us_stream_r1, 1)} | {src.get('persistence', '-')} |",  # noqa: E501
+        f"| chat CPU per message accepted (µs) | {_n(m.chat_us_per_message)} | {src.get('chat', '-')} |",  # noqa: E501
         f"| notification CPU per broadcast inbox entry (µs) | {_n(m.notification_us_per_entry)} | {src.get('sse', '-')} |",  # noqa: E501
         f"| gateway CPU per SSE event (µs) / per SSE stream opened (ms) | {_n(m.sse_gateway_us_per_event)} / {_n(m.sse_connect_gateway_ms, 2)} | {src.get('sse', '-')} |",  # noqa: E501
         "",
@@ -229,6 +252,8 @@ def render(m: Measured, p: Plan) -> str:
         f" {_n(p.gateway_memory_total_gib, 0, 'GiB')} | same |",
         f"| chat messages/s (= CHAT publishes = PostgreSQL rows/s) |"
         f" {_n(p.messages_per_second[small])} | {_n(p.messages_per_second[large])} |",
+        f"| chat cores (stateless instances) | {_n(p.chat_cores[small], 0)} |"
+        f" {_n(p.chat_cores[large], 1)} |",
         f"| persistence processes (= CHAT shards, one consumer each) |"
         f" {_n(p.persistence_processes[small])} | {_n(p.persistence_processes[large])} |",
         f"| PostgreSQL cores for the writes | {_n(p.postgres_cores[small], 1)} |"
