@@ -3,7 +3,8 @@
 ``run_measured`` attaches to every step of the result the CPU the server and the rest of the
 system used over that step's sending window (``serverCpuSeconds``, ``serverCpuFraction``,
 ``systemCpu`` per component, ``restCpuFraction``, ``serverWaitFraction``: the share of the
-window the server was runnable but waited for its core) and ``serverCpuMicrosPerDelivery``. In
+window the server was runnable but waited for its core) and ``serverCpuMicrosPerDelivery`` with
+its kernel part, ``serverKernelMicrosPerDelivery``. In
 ``idle`` mode it records the server's RSS before the connections open and while they are held
 (``rssBefore``, ``rssHeld``, ``bytesPerConnection``) and the RSS growth of the rest of the
 system meanwhile (``othersGrowth``: NATS holds a subscription per connected user).
@@ -54,6 +55,9 @@ def run_measured(
         step["serverWaitFraction"] = used.server_wait / seconds
         delivered = step.get("deliveredInWindow") or 0
         step["serverCpuMicrosPerDelivery"] = used.server * 1e6 / delivered if delivered else None
+        step["serverKernelMicrosPerDelivery"] = (
+            used.server_kernel * 1e6 / delivered if delivered else None
+        )
         step["systemCpuMicrosPerDelivery"] = (
             (used.server + used.rest) * 1e6 / delivered if delivered else None
         )

@@ -72,11 +72,15 @@ class CpuSnapshot:
     server_wait: float = 0.0
     """Seconds the server's threads spent runnable but waiting for a core (/proc schedstat):
     high when something else shares its core, as on a machine that is not quiet."""
+    server_kernel: float = 0.0
+    """The part of the server's CPU seconds spent in the kernel (its socket writes and reads;
+    on loopback a write also pays for the receiver's TCP receive)."""
 
     def minus(self, earlier: "CpuSnapshot") -> "CpuSnapshot":
         return CpuSnapshot(
             {k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()},
             self.server_wait - earlier.server_wait,
+            self.server_kernel - earlier.server_kernel,
         )
 
     @property
@@ -112,7 +116,9 @@ class RunningSystem:
         seconds = {"server": _cpu_seconds(self.server, children=False)}
         for name, proc in self.others.items():
             seconds[name] = _cpu_seconds(proc, children=name == "postgres")
-        return CpuSnapshot(seconds, run_queue_wait(self.server.pid))
+        with contextlib.suppress(psutil.NoSuchProcess):
+            kernel = self.server.cpu_times().system
+        return CpuSnapshot(seconds, run_queue_wait(self.server.pid), kernel)
 
     def rss_bytes(self) -> int:
         return int(self.server.memory_info().rss)

@@ -144,6 +144,7 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
                 deliveries(f["capacity"]),
                 f["capacityRate"],
                 format_number(eff(f, "serverCpuMicrosPerDelivery"), 2),
+                format_number(eff(f, "serverKernelMicrosPerDelivery"), 2),
                 format_number(eff(f, "systemCpuMicrosPerDelivery"), 2),
                 _p99(f.get("efficiency")),
                 format_ratio(ratio(gw.get("capacity"), f["capacity"])),
@@ -189,7 +190,7 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
             met=None if cpu_vs_node is None else cpu_vs_node <= 2 / 3,
             limit=""
             if cpu_vs_node is not None and cpu_vs_node <= 2 / 3
-            else _efficiency_limit(gw.get("efficiency")),
+            else _efficiency_limit(gw.get("efficiency"), node.get("efficiency")),
         ),
     ]
     method = (
@@ -235,6 +236,7 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
             "capacity (deliveries/s)",
             "at msg/s",
             f"server µs/frame @{rate} msg/s",
+            "of it in the kernel",
             "whole system µs/frame",
             f"p99 ms @{rate} msg/s",
             "gateway ÷ this (capacity)",
@@ -262,15 +264,24 @@ def _p99(step: dict[str, Any] | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def _efficiency_limit(step: dict[str, Any] | None) -> str:
+def _efficiency_limit(step: dict[str, Any] | None, node: dict[str, Any] | None) -> str:
     if step is None:
         return "the gateway did not carry the comparison load"
     parts = ", ".join(
         f"{k} {v * 1e6 / max(1, step.get('deliveredInWindow') or 1):.2f} µs"
         for k, v in sorted((step.get("systemCpu") or {}).items(), key=lambda kv: -kv[1])
     )
+    kernel = step.get("serverKernelMicrosPerDelivery")
+    node_kernel = (node or {}).get("serverKernelMicrosPerDelivery")
+    kernel_part = (
+        f"; of the gateway's figure {kernel:.2f} µs is kernel time (one socket write per member "
+        f"per message: at this rate a member rarely has two frames to coalesce), "
+        f"{node_kernel:.2f} µs of Node.js's"
+        if kernel is not None and node_kernel is not None
+        else ""
+    )
     return (
         "the gateway's own CPU per delivered frame (where it goes: the py-spy flame graph in "
-        f"bench/profiles/, from `switchboard-bench --profile`); the rest of the system per frame: "
-        f"{parts}"
+        f"bench/profiles/, from `switchboard-bench --profile`){kernel_part}; the rest of the "
+        f"system per frame: {parts}"
     )
