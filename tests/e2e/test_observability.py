@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import new_room
+from switchboard_devstack.chatframes import joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.otlp_receiver import OtlpReceiver, ReceivedSpan
 from switchboard_devstack.prometheus_server import PrometheusServer, prometheus_binary
@@ -82,8 +82,8 @@ async def chat_in_a_room(stack: Stack, count: int) -> list[str]:
         FrameClient(f"{base}/chat/{room}?userId=alice") as alice,
         FrameClient(f"{base}/chat/{room}?userId=bob") as bob,
     ):
-        await alice.wait_for("notification")
-        await bob.wait_for("notification")
+        await joined(alice, room, "alice")
+        await joined(bob, room, "bob")
         for n in range(count):
             await alice.send({"type": "chat", "payload": {"content": f"m{n}"}})
         for client in (alice, bob):

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from switchboard_devstack import NatsServer, PostgresServer, Stack
-from switchboard_devstack.chatframes import acknowledges, chat, history, new_room
+from switchboard_devstack.chatframes import acknowledges, chat, history, joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores, scratch_dir
@@ -78,7 +78,8 @@ async def test_two_clients_in_a_room_both_receive_the_message_and_the_sender_its
     ):
         connected = await alice.wait_for("notification")
         assert connected["payload"]["message"] == "Connected successfully"
-        await bob.wait_for("notification")
+        await joined(alice, room, "alice")
+        await joined(bob, room, "bob")
         await alice.send(chat("hello <3", client_msg_id="c-1"))
         ack = await alice.wait_for("ack")
         at_alice = await alice.wait_for("chat")
@@ -105,8 +106,8 @@ async def test_messages_cross_between_two_gateways(stack: Gateways) -> None:
         FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice,
         FrameClient(f"{stack['gateway-2'].ws_url}/chat/{room}?userId=bob") as bob,
     ):
-        await alice.wait_for("notification")
-        await bob.wait_for("notification")
+        await joined(alice, room, "alice")
+        await joined(bob, room, "bob")  # on gateway-2: its room subscription is open
         await alice.send(chat("from gateway 1"))
         await bob.send(chat("from gateway 2"))
         for client in (alice, bob):

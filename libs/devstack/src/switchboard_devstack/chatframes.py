@@ -19,6 +19,7 @@ __all__ = [
     "history",
     "in_room",
     "join",
+    "joined",
     "new_room",
     "online",
     "seq_is",
@@ -71,6 +72,17 @@ def after_now(client: FrameClient, where: Predicate) -> Predicate:
     """``where``, for frames that arrive from now on (wait_for also sees earlier ones)."""
     earlier = {id(frame) for frame in client.frames}
     return lambda frame: id(frame) not in earlier and where(frame)
+
+
+async def joined(client: FrameClient, room: str, user_id: str, timeout: float = 10.0) -> None:
+    """Wait until ``client`` is a member of ``room`` on its gateway: the room's presence, with
+    ``user_id`` online, comes once the join is done, so what is sent from now on reaches it.
+    (The greeting comes before the join; a message sent on it alone can miss a member.)"""
+    await client.wait_for(
+        "presence",
+        lambda frame: frame.get("room") == room and user_id in online(frame),
+        timeout,
+    )
 
 
 async def history(base_url: str, room: str) -> list[Frame]:
