@@ -23,9 +23,15 @@ def py_spy_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def recording(pid: int, output: Path, core: int | None, rate: int = 200) -> Iterator[None]:
-    """Sample ``pid`` (without pausing it) from entry to exit; write a flame graph to ``output``.
-    py-spy runs pinned to ``core`` so that it does not take the server's own core."""
+def recording(
+    pid: int | None, output: Path | None, core: int | None = None, rate: int = 200
+) -> Iterator[None]:
+    """Sample ``pid`` (without pausing it) from entry to exit; write a flame graph to ``output``
+    (nothing at all when either is None: a run without ``--profile``). py-spy runs pinned to
+    ``core`` so that it does not take the server's own core."""
+    if pid is None or output is None:
+        yield
+        return
     binary = py_spy_binary()
     if binary is None:
         raise FileNotFoundError("py-spy not found: it is a locked dependency of switchboard-bench")

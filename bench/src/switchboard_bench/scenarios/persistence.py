@@ -21,7 +21,7 @@ from switchboard_runtime.bus import ensure_stream
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.drain import DrainSample, drain_rate
-from switchboard_bench.profiling import py_spy
+from switchboard_bench.profile import recording
 from switchboard_bench.results import ScenarioResult, Target
 from switchboard_bench.system_stack import CpuMeter, SystemStores, pin, system_stores
 
@@ -151,7 +151,7 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
     try:
         db = await wait_for_table(stores.database_url)
         profile = ctx.profiles_dir / "persistence.svg" if ctx.profile else None
-        with py_spy(persistence.process.pid, profile):
+        with recording(persistence.process.pid, profile):
             meter.start()
             drain = await watch(js, db, total)
             cpu = meter.stop()

@@ -25,7 +25,7 @@ from switchboard_contracts import streams
 from switchboard_bench.context import BenchContext
 from switchboard_bench.latency import LatencySummary, summarise
 from switchboard_bench.node_loadgen import NodeLoadgen
-from switchboard_bench.profiling import py_spy
+from switchboard_bench.profile import recording
 from switchboard_bench.results import ScenarioResult, Target
 from switchboard_bench.system_stack import CpuMeter, SystemStores, pin, system_stores
 
@@ -136,8 +136,8 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             for title in ("first broadcast", "second broadcast"):
                 profiles = ctx.profiles_dir if ctx.profile and title == "second broadcast" else None
                 with (
-                    py_spy(gateway.process.pid, profiles and profiles / "sse_gateway.svg"),
-                    py_spy(
+                    recording(gateway.process.pid, profiles and profiles / "sse_gateway.svg"),
+                    recording(
                         stack["notification"].process.pid,
                         profiles and profiles / "sse_notification.svg",
                     ),
