@@ -24,7 +24,6 @@ import contextlib
 import math
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -34,14 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from switchboard_devstack.nats_server import NatsServer
-from switchboard_devstack.postgres_server import PostgresServer
 from switchboard_devstack.process import ManagedProcess
 from switchboard_devstack.stack import Stack
-from switchboard_devstack.stores import scratch_dir
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.loadgen import JS_DIR, node_binary, pinned
+from switchboard_bench.system_stack import system_stores
 
 __all__ = [
     "SYSTEMS",
@@ -258,20 +255,12 @@ def _reference(
 def _gateway(
     ctx: BenchContext, connections: int, sender_rate: float, env: Mapping[str, str] | None
 ) -> Iterator[RunningSystem]:
-    logs = ctx.work_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    stores = scratch_dir("sb-bench-")
     secret = secrets.token_hex(32)
     with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, stores, ignore_errors=True)
-        nats = NatsServer(stores / "nats", log_file=logs / "nats.log")
-        nats.start()
-        stack.callback(nats.stop)
-        postgres = PostgresServer(stores / "postgres", log_file=logs / "postgres.log")
-        postgres.start()
-        stack.callback(postgres.stop)
-        postgres.create_database(DATABASE)
-        services = Stack(nats.url, postgres.dsn(DATABASE), log_dir=logs)
+        stores = stack.enter_context(
+            system_stores(ctx.work_dir, nats_core=ctx.loadgen_core, postgres_core=ctx.loadgen_core)
+        )
+        services = Stack(stores.nats_url, stores.database_url, log_dir=stores.log_dir)
         for service in OTHER_SERVICES:
             _pin_argv(services.add(service).process, ctx.loadgen_core)
         gateway_handle = services.add(
@@ -282,7 +271,7 @@ def _gateway(
         stack.callback(services.stop)
         services.start()
         others: dict[str, psutil.Process] = {}
-        for label, pid in [("nats", nats.pid), ("postgres", postgres.pid)]:
+        for label, pid in [("nats", stores.nats_pids[0]), ("postgres", stores.postgres.pid)]:
             assert pid is not None
             pin_tree(pid, ctx.loadgen_core)
             others[label] = psutil.Process(pid)

@@ -18,7 +18,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,11 +30,9 @@ from typing import Any
 import nats
 import psutil
 from switchboard_contracts import ChatSendReply, ChatSendRequest, subjects
-from switchboard_devstack.nats_server import NatsServer
-from switchboard_devstack.postgres_server import PostgresServer
 from switchboard_devstack.stack import Stack
-from switchboard_devstack.stores import scratch_dir
 
+from switchboard_bench.system_stack import system_stores
 from switchboard_bench.targets import pin_tree
 
 __all__ = ["main"]
@@ -67,24 +64,17 @@ def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
 
 @contextlib.contextmanager
 def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple[str, Any]]:
-    stores = scratch_dir("sb-write-path-")
-    logs = work / "logs"
     with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, stores, ignore_errors=True)
-        nats_server = NatsServer(stores / "nats", log_file=logs / "nats.log")
-        nats_server.start()
-        stack.callback(nats_server.stop)
-        postgres = PostgresServer(stores / "postgres", log_file=logs / "postgres.log")
-        postgres.start()
-        stack.callback(postgres.stop)
-        postgres.create_database(DATABASE)
-        services = Stack(nats_server.url, postgres.dsn(DATABASE), log_dir=logs, env=env)
+        stores = stack.enter_context(
+            system_stores(work, nats_core=system_core, postgres_core=system_core)
+        )
+        services = Stack(stores.nats_url, stores.database_url, log_dir=stores.log_dir, env=env)
         for name in ("persistence", "chat", "notification"):
             services.add(name)
         stack.callback(services.stop)
         services.start()
         procs: dict[str, psutil.Process] = {}
-        for label, pid in [("nats", nats_server.pid), ("postgres", postgres.pid)]:
+        for label, pid in [("nats", stores.nats_pids[0]), ("postgres", stores.postgres.pid)]:
             assert pid is not None
             procs[label] = psutil.Process(pid)
         for name in COMPONENTS:
@@ -93,7 +83,7 @@ def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple
             procs[name] = psutil.Process(pid)
         for proc in procs.values():
             pin_tree(proc.pid, system_core)
-        yield nats_server.url, procs
+        yield stores.nats_url, procs
 
 
 async def _offer(
