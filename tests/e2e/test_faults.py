@@ -385,15 +385,19 @@ async def counted(gateway: ServiceHandle, name: str, transport: str) -> float:
     return 0.0
 
 
-async def stored_notifications(system: Faulty, user: str) -> list[Entry]:
+async def stored_entries(system: Faulty, query: str, key: str) -> list[Entry]:
+    """Rows of ``query`` (four columns, in ``Entry``'s order) for ``key``, from PostgreSQL."""
     database = await asyncpg.connect(system.database_url)
     try:
-        rows = await database.fetch(
-            "SELECT user_id, cursor, id, title FROM notifications WHERE user_id = $1", user
-        )
+        rows = await database.fetch(query, key)
     finally:
         await database.close()
-    return [Entry(r["user_id"], r["cursor"], r["id"], r["title"]) for r in rows]
+    return [Entry(*row) for row in rows]
+
+
+async def stored_notifications(system: Faulty, user: str) -> list[Entry]:
+    query = "SELECT user_id, cursor, id, title FROM notifications WHERE user_id = $1"
+    return await stored_entries(system, query, user)
 
 
 STALL_FLOOD_MAX = 600  # 5 kB each: several times what the kernel buffers for one socket
@@ -506,14 +510,8 @@ async def test_an_sse_reader_that_stops_reading_is_cut_off_and_resumes_without_l
 
 
 async def stored_messages(system: Faulty, room: str) -> list[Entry]:
-    database = await asyncpg.connect(system.database_url)
-    try:
-        rows = await database.fetch(
-            "SELECT room, seq, id, client_msg_id FROM chat_messages WHERE room = $1", room
-        )
-    finally:
-        await database.close()
-    return [Entry(r["room"], r["seq"], r["id"], r["client_msg_id"]) for r in rows]
+    query = "SELECT room, seq, id, client_msg_id FROM chat_messages WHERE room = $1"
+    return await stored_entries(system, query, room)
 
 
 WS_FLOOD_MAX = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
