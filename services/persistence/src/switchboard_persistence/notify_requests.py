@@ -161,18 +161,25 @@ class NotifyRequests:
     async def _head(self, user_id: str, *, wait_for_rows: bool) -> int:
         """The user's newest cursor: in the stream, or stored when the stream has none.
 
-        With ``wait_for_rows``, first wait (bounded) until the writer has stored everything the
-        stream holds for the user, so that a page read next includes the newest entries.
+        With ``wait_for_rows``, first wait (bounded) until the writer has stored every entry the
+        stream holds for the user, so that a page read next includes the newest entries. Every
+        one, not just the newest: batches are written concurrently, so cursor 3 can be committed
+        before cursor 2.
         """
         js: JetStreamContext = self._bus.js
-        last = await last_message(js, streams.NOTIFY.name, subjects.notify_user(user_id))
+        subject = subjects.notify_user(user_id)
+        last = await last_message(js, streams.NOTIFY.name, subject)
         stream_head = 0 if last is None else Notification.decode(last.data or b"").cursor
-        stored = await self._store.last_cursor(user_id)
-        if wait_for_rows and stored < stream_head:
-            deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-            while stored < stream_head and time.monotonic() < deadline:
-                await asyncio.sleep(CATCH_UP_POLL_SECONDS)
-                stored = await self._store.last_cursor(user_id)
-            if stored < stream_head:
+        if not wait_for_rows or stream_head == 0:
+            return max(stream_head, await self._store.last_cursor(user_id))
+        # The stream holds the user's newest entries, cursors contiguous up to its head.
+        info = await js.stream_info(streams.NOTIFY.name, subjects_filter=subject)
+        held = min(stream_head, (info.state.subjects or {}).get(subject, 1))
+        first = stream_head - held + 1
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
+        while await self._store.count_between(user_id, first, stream_head) < held:
+            if time.monotonic() >= deadline:
                 log.warning("the notification writer is behind; answering without waiting")
-        return max(stream_head, stored)
+                break
+            await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+        return max(stream_head, await self._store.last_cursor(user_id))

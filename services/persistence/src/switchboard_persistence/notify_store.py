@@ -102,6 +102,16 @@ class NotifyStore:
         )
         return int(cursor)
 
+    async def count_between(self, user_id: str, first: int, last: int) -> int:
+        """How many of the user's cursors ``first``..``last`` are stored."""
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE user_id = $1 AND cursor BETWEEN $2 AND $3",
+            user_id,
+            first,
+            last,
+        )
+        return int(count)
+
     async def register(self, user_id: str, teams: list[str] | None) -> None:
         await self._pool.execute(_REGISTER, user_id, sorted(set(teams)) if teams else teams)
 
