@@ -11,18 +11,24 @@ read the original back. A key with nothing left in the stream (new, or aged out)
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
+from nats.js.api import PubAck, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import BusMessage
 
+from switchboard_runtime.metrics import (
+    BUS_MESSAGES_PUBLISHED,
+    child,
+    service_name,
+    subject_template,
+)
 from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
 
-__all__ = ["SequencerError", "SubjectSequencer", "last_message"]
+__all__ = ["Entry", "SequencerError", "SubjectSequencer", "last_message"]
 
 WRONG_LAST_SEQUENCE = 10071
 MAX_ATTEMPTS = 20
@@ -39,6 +45,24 @@ class SequencerError(RuntimeError):
 class _Head:
     position: int
     stream_seq: int
+
+
+@dataclass(frozen=True)
+class Entry(Generic[M]):
+    """One message for ``SubjectSequencer.publish_many``: its key, draft and message id."""
+
+    key: str
+    draft: M
+    msg_id: str
+
+
+@dataclass
+class _InFlight(Generic[M]):
+    index: int
+    entry: Entry[M]
+    head: _Head
+    message: M
+    ack: "asyncio.Future[PubAck]"
 
 
 async def last_message(js: JetStreamContext, stream: str, subject: str) -> RawStreamMsg | None:
@@ -105,6 +129,102 @@ class SubjectSequencer(Generic[M]):
                 del self._locks[key]  # nobody else holds or waits for it
             else:
                 self._locks[key] = (lock, waiting - 1)
+
+    async def publish_many(
+        self,
+        entries: Sequence[Entry[M]],
+        *,
+        concurrency: int,
+        context: Mapping[str, str] | None = None,
+    ) -> list[M]:
+        """Store entries under distinct keys (one each) and return them as stored, in order.
+
+        Pipelined: every entry whose key's head is cached, and which no ``publish`` holds, is
+        sent at once without waiting for the others' acks (one attempt each, for up to the
+        retry's attempt timeout; one future and one reply subscription, not a request each).
+        Whatever did not come back as a plain ack (no cached head, another writer first, a
+        duplicate, silence, an error) then goes through ``publish`` with the same message id,
+        ``concurrency`` at a time: each entry ends exactly as if published alone.
+        ``context``: as for ``publish``, the trace headers of the caller's span over the batch."""
+        if len({entry.key for entry in entries}) != len(entries):
+            raise ValueError("publish_many takes at most one entry per key")
+        stored: list[M | None] = [None] * len(entries)
+        in_flight: list[_InFlight[M]] = []
+        rest: list[int] = []
+        for index, entry in enumerate(entries):
+            head = self._heads.get(entry.key)
+            if head is None or entry.key in self._locks:
+                rest.append(index)
+                continue
+            message = entry.draft.model_copy(update={self._field: head.position + 1})
+            try:
+                ack = await self._js.publish_async(
+                    self._subject_of(entry.key),
+                    message.encode(),
+                    stream=self._stream,
+                    headers={
+                        **(context or {}),
+                        "Nats-Msg-Id": entry.msg_id,
+                        "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
+                    },
+                )
+            except Exception:
+                rest.append(index)
+                continue
+            in_flight.append(_InFlight(index, entry, head, message, ack))
+        if in_flight:
+            await asyncio.wait(
+                [sent.ack for sent in in_flight], timeout=self._retry.attempt_timeout_seconds
+            )
+        acked = 0
+        for sent in in_flight:
+            if self._plainly_acked(sent):
+                self._remember(sent.entry.key, _Head(sent.head.position + 1, sent.ack.result().seq))
+                stored[sent.index] = sent.message
+                acked += 1
+            else:
+                rest.append(sent.index)
+        if acked:
+            subject = subject_template(self._subject_of(entries[0].key))
+            child(BUS_MESSAGES_PUBLISHED, service_name(), subject).inc(acked)
+        await self._publish_each(entries, sorted(rest), stored, concurrency, context)
+        return [message for message in stored if message is not None]
+
+    def _plainly_acked(self, sent: _InFlight[M]) -> bool:
+        """Acked as stored now; anything else (a conflict, a duplicate, no answer) is retried."""
+        if not sent.ack.done():
+            sent.ack.cancel()
+            return False
+        if sent.ack.cancelled():
+            return False
+        error = sent.ack.exception()
+        if isinstance(error, APIError) and error.err_code == WRONG_LAST_SEQUENCE:
+            self._on_conflict()
+            self._heads.pop(sent.entry.key, None)
+        return error is None and not sent.ack.result().duplicate
+
+    async def _publish_each(
+        self,
+        entries: Sequence[Entry[M]],
+        indexes: list[int],
+        stored: list[M | None],
+        concurrency: int,
+        context: Mapping[str, str] | None,
+    ) -> None:
+        """``publish`` the entries at ``indexes``, ``concurrency`` at a time; the first failure
+        cancels the rest and is raised."""
+
+        async def some(pending: Iterator[int]) -> None:
+            for index in pending:
+                entry = entries[index]
+                stored[index] = await self.publish(
+                    entry.key, entry.draft, entry.msg_id, context=context
+                )
+
+        pending = iter(indexes)
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(indexes))):
+                group.create_task(some(pending))
 
     async def head(self, key: str) -> int:
         """The position of the newest entry under ``key`` (0 when there is none)."""

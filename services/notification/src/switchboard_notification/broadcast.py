@@ -5,10 +5,12 @@ takes the job, pages through the recipients (every known user, or a team's membe
 an entry to each one's inbox with an id derived from (broadcast, user), so a job taken again
 after a crash stores each entry once; the job is acked when every recipient has it.
 
-A page's entries go to distinct users, i.e. distinct subjects: a fixed pool of
-``BROADCAST_CONCURRENCY`` tasks keeps that many publishes in flight, each with its own
-expected sequence and message id, while the next page is already being fetched. One span covers
-a page (its context is stored with every entry) rather than one span per entry.
+A page's entries go to distinct users, i.e. distinct subjects, so they are published pipelined
+(``SubjectSequencer.publish_many``): the whole page in flight at once, each entry with its own
+expected sequence and message id, while the next page is already being fetched; entries not
+plainly acked (a user's first entry, a conflict, silence) are then published one by one,
+``BROADCAST_CONCURRENCY`` at a time. One span covers a page (its context is stored with every
+entry) rather than one span per entry.
 """
 
 import asyncio
@@ -16,7 +18,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -31,6 +32,7 @@ from switchboard_contracts.notify import (
     BroadcastJob,
     BroadcastReply,
     BroadcastRequest,
+    Notification,
     UsersReply,
     UsersRequest,
 )
@@ -180,24 +182,21 @@ class BroadcastWorker:
             len(user_ids),
             {"switchboard.broadcast.id": job.id},
         ) as context:
-            pending = iter(user_ids)
-            async with asyncio.TaskGroup() as group:  # the first failure cancels the rest
-                for _ in range(min(self._concurrency, len(user_ids))):
-                    group.create_task(self._deliver_some(job, pending, context))
-
-    async def _deliver_some(
-        self, job: BroadcastJob, pending: Iterator[str], context: Mapping[str, str]
-    ) -> None:
-        """One of the pool: takes the page's next user until none is left."""
-        for user_id in pending:
-            await self._sender.deliver(
-                user_id,
-                broadcast_notification_id(job.id, user_id),
-                job.type,
-                job.title,
-                job.message,
-                broadcast_id=job.id,
-                team=job.team,
-                timestamp=job.timestamp,
+            await self._sender.deliver_many(
+                [
+                    Notification(
+                        id=broadcast_notification_id(job.id, user_id),
+                        user_id=user_id,
+                        cursor=0,
+                        type=job.type,
+                        title=job.title,
+                        message=job.message,
+                        timestamp=job.timestamp,
+                        broadcast_id=job.id,
+                        team=job.team,
+                    )
+                    for user_id in user_ids
+                ],
+                concurrency=self._concurrency,
                 context=context,
             )

@@ -2,7 +2,8 @@
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from nats.js import JetStreamContext
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
@@ -14,7 +15,7 @@ from switchboard_contracts.notify import (
     NotifySendRequest,
 )
 from switchboard_runtime.publish_retry import PublishRetry
-from switchboard_runtime.sequencer import SubjectSequencer
+from switchboard_runtime.sequencer import Entry, SubjectSequencer
 
 from switchboard_notification.metrics import SENDS
 
@@ -89,6 +90,24 @@ class NotificationSender:
         )
         stored = await self._sequencer.publish(user_id, draft, notification_id, context=context)
         SENDS.labels(kind).inc()
+        return stored
+
+    async def deliver_many(
+        self,
+        drafts: Sequence[Notification],
+        *,
+        concurrency: int,
+        context: Mapping[str, str] | None = None,
+    ) -> list[Notification]:
+        """Append each draft (``cursor`` ignored) to its user's inbox, one per user, pipelined
+        (``SubjectSequencer.publish_many``); a retried draft ``id`` is stored once."""
+        stored = await self._sequencer.publish_many(
+            [Entry(draft.user_id, draft, draft.id) for draft in drafts],
+            concurrency=concurrency,
+            context=context,
+        )
+        for kind, count in Counter(notification.type for notification in stored).items():
+            SENDS.labels(kind).inc(count)
         return stored
 
     async def head(self, user_id: str) -> int:
