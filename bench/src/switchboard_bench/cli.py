@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         help="record py-spy flame graphs of the gateway under load into <out>/profiles",
     )
     parser.add_argument(
+        "--profile-format",
+        choices=("svg", "txt"),
+        default="svg",
+        help="with --profile: flame graphs (svg) or py-spy's collapsed stacks (txt)",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="only rebuild REPORT.md from the saved results"
     )
     parser.add_argument("--work", type=Path, default=Path(".switchboard/bench"))
@@ -47,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         systems=systems,
         profile=args.profile,
+        profile_format=args.profile_format,
     )
     if not args.report_only:
         machine = machine_info()

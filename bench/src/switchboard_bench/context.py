@@ -20,6 +20,8 @@ class BenchContext:
     """The load generator is pinned here (and, on 2 cores, the rest of the system with it)."""
     profile: bool = False
     """Record py-spy flame graphs of the gateway into ``out_dir/profiles`` (``--profile``)."""
+    profile_format: str = "svg"
+    """``svg`` (flame graphs) or ``txt`` (py-spy's collapsed stacks, to aggregate by frame)."""
     systems: tuple[str, ...] = ("gateway", "node-ws", "websockets")
     """The systems the side-by-side scenarios run (``--systems``), in the report's order."""
 
@@ -30,3 +32,7 @@ class BenchContext:
     @property
     def profiles_dir(self) -> Path:
         return self.out_dir / "profiles"
+
+    def profile_path(self, name: str) -> Path:
+        """Where the profile called ``name`` goes, in the chosen format."""
+        return self.profiles_dir / f"{name}.{self.profile_format}"

@@ -27,7 +27,8 @@ def recording(
     pid: int | None, output: Path | None, core: int | None = None, rate: int = 200
 ) -> Iterator[None]:
     """Sample ``pid`` (without pausing it) from entry to exit; write a flame graph to ``output``
-    (nothing at all when either is None: a run without ``--profile``). py-spy runs pinned to
+    (collapsed stacks when it ends in ``.txt``; nothing at all when either is None: a run
+    without ``--profile``). py-spy runs pinned to
     ``core`` so that it does not take the server's own core."""
     if pid is None or output is None:
         yield
@@ -44,7 +45,7 @@ def recording(
         "--output",
         str(output),
         "--format",
-        "flamegraph",
+        "raw" if output.suffix == ".txt" else "flamegraph",
         "--rate",
         str(rate),
         "--nonblocking",

@@ -89,7 +89,7 @@ def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any
     with start_system(name, ctx, connections=size.receivers, sender_rate=sender_rate) as system:
         if not (ctx.profile and name == "gateway"):
             return run_measured(system, config, ctx.loadgen_core, timeout)
-        output = ctx.profiles_dir / "gateway-fanout.svg"
+        output = ctx.profile_path("gateway-fanout")
         with recording(system.server.pid, output, ctx.loadgen_core):
             return run_measured(system, config, ctx.loadgen_core, timeout)
 

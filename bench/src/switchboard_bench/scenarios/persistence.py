@@ -150,7 +150,7 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
     )
     try:
         db = await wait_for_table(stores.database_url)
-        profile = ctx.profiles_dir / "persistence.svg" if ctx.profile else None
+        profile = ctx.profile_path("persistence") if ctx.profile else None
         with recording(persistence.process.pid, profile):
             meter.start()
             drain = await watch(js, db, total)

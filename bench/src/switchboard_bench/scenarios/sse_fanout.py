@@ -126,7 +126,14 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             },
             ctx.loadgen_core,
         )
-        meter = CpuMeter({"loadgen": loadgen.pid, **pids})
+        meter = CpuMeter(
+            {
+                "loadgen": loadgen.pid,
+                **pids,
+                "nats": stores.nats_pids[0],
+                "postgres": stores.postgres.pid,
+            }
+        )
         try:
             meter.start()
             connected = loadgen.report("connected", CONNECT_TIMEOUT_SECONDS)
@@ -134,12 +141,14 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             known = asyncio.run(_known_users(stores.database_url, connected["ok"]))
             rounds: dict[str, Round] = {}
             for title in ("first broadcast", "second broadcast"):
-                profiles = ctx.profiles_dir if ctx.profile and title == "second broadcast" else None
+                profiled = ctx.profile and title == "second broadcast"
                 with (
-                    recording(gateway.process.pid, profiles and profiles / "sse_gateway.svg"),
+                    recording(
+                        gateway.process.pid, ctx.profile_path("sse_gateway") if profiled else None
+                    ),
                     recording(
                         stack["notification"].process.pid,
-                        profiles and profiles / "sse_notification.svg",
+                        ctx.profile_path("sse_notification") if profiled else None,
                     ),
                 ):
                     rounds[title] = _broadcast(
@@ -288,6 +297,14 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
             "Load generator CPU during the measured broadcast:"
             f" {measured_cpu.get('loadgen', 0.0):.2f} s, against the gateway's"
             f" {measured_cpu.get('gateway', 0.0):.2f} s.",
+            f"CPU on core {ctx.loadgen_core} during the measured broadcast (to its last event,"
+            f" {measured.max_ms / 1000:.2f} s): "
+            + ", ".join(
+                f"{name} {used:.2f} s"
+                for name, used in sorted(measured_cpu.items(), key=lambda item: -item[1])
+                if name != "gateway"
+            )
+            + f"; {sum(u for n, u in measured_cpu.items() if n != 'gateway'):.2f} s in all.",
         ],
         data={
             "streams": count,
