@@ -1,6 +1,7 @@
 """``SubjectSequencer.publish_many`` on a real JetStream: pipelined entries end exactly as if
 published one by one: gap-free positions, each stored once, a conflict or a lost ack resolved."""
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
+from nats.js.errors import APIError, NoStreamResponseError
 from switchboard_contracts import BusMessage
 from switchboard_devstack.stores import Stores
 from switchboard_runtime.sequencer import Entry, SubjectSequencer
+from switchboard_runtime.stream_pipeline import StreamAck, StreamPipeline
 
 pytestmark = pytest.mark.component
 
@@ -24,6 +27,7 @@ class Item(BusMessage):
 @dataclass(frozen=True)
 class Stream:
     js: JetStreamContext
+    pipeline: StreamPipeline
     name: str
 
     def subject(self, key: str) -> str:
@@ -34,7 +38,9 @@ class Stream:
 async def stream(stores: Stores) -> AsyncIterator[Stream]:
     """A stream of this test's own."""
     client = await nats.connect(stores.nats_url)
-    created = Stream(client.jetstream(), f"PIPE{secrets.token_hex(3).upper()}")
+    created = Stream(
+        client.jetstream(), StreamPipeline(client), f"PIPE{secrets.token_hex(3).upper()}"
+    )
     await created.js.add_stream(StreamConfig(name=created.name, subjects=[created.subject(">")]))
     yield created
     await created.js.delete_stream(created.name)
@@ -54,6 +60,7 @@ def sequencer(stream: Stream, conflicts: list[str] | None = None) -> SubjectSequ
         field="position",
         subject_of=stream.subject,
         stored_last=nothing_stored,
+        pipeline=stream.pipeline,
         on_conflict=lambda: (conflicts if conflicts is not None else []).append("conflict"),
     )
 
@@ -79,8 +86,10 @@ async def test_known_and_new_keys_get_gap_free_positions_in_order(stream: Stream
     keys = [f"k{n:03d}" for n in range(300)]
     first = await ordering.publish_many(entries(keys[:200], "a"), concurrency=8)
     assert [item.position for item in first] == [1] * 200
+    assert stream.pipeline.sent == 0  # no head known yet: each published alone
     # 200 heads now cached (pipelined), 100 new (one by one): both kinds in one call
     second = await ordering.publish_many(entries(keys, "b"), concurrency=8)
+    assert stream.pipeline.sent == 200
     assert [item.id for item in second] == [f"b-{key}" for key in keys]
     assert [item.position for item in second] == [2] * 200 + [1] * 100
     assert await stored_positions(stream, keys) == {
@@ -135,3 +144,18 @@ async def test_two_entries_for_one_key_are_refused(stream: Stream) -> None:
         await sequencer(stream).publish_many(
             entries(["x"], "a") + entries(["x"], "b"), concurrency=1
         )
+
+
+async def test_the_pipeline_passes_on_refusals_and_silence(stream: Stream) -> None:
+    wrong_stream = await stream.pipeline.publish(
+        stream.subject("a"), b"x", stream="NOT-THIS-ONE", headers={}
+    )
+    nobody = await stream.pipeline.publish("no.stream.here", b"x", stream=stream.name, headers={})
+    stored = await stream.pipeline.publish(
+        stream.subject("a"), b"x", stream=stream.name, headers={}
+    )
+    async with asyncio.timeout(5):
+        await asyncio.wait([wrong_stream, nobody, stored])
+    assert isinstance(wrong_stream.exception(), APIError)
+    assert isinstance(nobody.exception(), NoStreamResponseError)
+    assert stored.result() == StreamAck(stream.name, 1, duplicate=False)

@@ -21,6 +21,7 @@ from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 from switchboard_runtime import ensure_stream
+from switchboard_runtime.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 
@@ -65,7 +66,8 @@ async def test_a_broadcast_taken_again_after_a_failed_page_stores_each_entry_onc
 
     sub = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     js = nc.jetstream()
-    worker = BroadcastWorker(nc, NotificationSender(js, nothing_stored), 16, 5.0)
+    sender = NotificationSender(js, nothing_stored, pipeline=StreamPipeline(nc))
+    worker = BroadcastWorker(nc, sender, 16, 5.0)
     try:
         with pytest.raises(RuntimeError, match="persistence is down"):
             await worker.expand(job(f"{prefix}-one"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, RawStreamMsg
+from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import BusMessage
 
@@ -27,6 +27,7 @@ from switchboard_runtime.metrics import (
     subject_template,
 )
 from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
+from switchboard_runtime.stream_pipeline import StreamAck, StreamPipeline
 
 __all__ = ["Entry", "SequencerError", "SubjectSequencer", "last_message"]
 
@@ -62,7 +63,7 @@ class _InFlight(Generic[M]):
     entry: Entry[M]
     head: _Head
     message: M
-    ack: "asyncio.Future[PubAck]"
+    ack: "asyncio.Future[StreamAck]"
 
 
 async def last_message(js: JetStreamContext, stream: str, subject: str) -> RawStreamMsg | None:
@@ -93,11 +94,13 @@ class SubjectSequencer(Generic[M]):
         on_conflict: Callable[[], None] = lambda: None,
         on_duplicate: Callable[[], None] = lambda: None,
         retry: PublishRetry | None = None,
+        pipeline: StreamPipeline | None = None,
     ) -> None:
         """``on_conflict``: another writer got there first (we retry); ``on_duplicate``: a retried
         message id was answered with the stored original. Both for the caller's metrics.
         ``retry``: how long a publish nobody answers is sent again (``PublishRetry``); after
-        that ``publish`` raises ``PublishUnavailableError``."""
+        that ``publish`` raises ``PublishUnavailableError``. ``pipeline``: what ``publish_many``
+        sends its first attempts through; without one, it publishes every entry one by one."""
         self._js = js
         self._stream = stream
         self._model = model
@@ -108,6 +111,7 @@ class SubjectSequencer(Generic[M]):
         self._on_conflict = on_conflict
         self._on_duplicate = on_duplicate
         self._retry = retry or PublishRetry()
+        self._pipeline = pipeline
         self._heads: OrderedDict[str, _Head] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
 
@@ -140,8 +144,8 @@ class SubjectSequencer(Generic[M]):
         """Store entries under distinct keys (one each) and return them as stored, in order.
 
         Pipelined: every entry whose key's head is cached, and which no ``publish`` holds, is
-        sent at once without waiting for the others' acks (one attempt each, for up to the
-        retry's attempt timeout; one future and one reply subscription, not a request each).
+        sent at once through the ``pipeline`` without waiting for the others' acks (one attempt
+        each, for up to the retry's attempt timeout).
         Whatever did not come back as a plain ack (no cached head, another writer first, a
         duplicate, silence, an error) then goes through ``publish`` with the same message id,
         ``concurrency`` at a time: each entry ends exactly as if published alone.
@@ -153,12 +157,12 @@ class SubjectSequencer(Generic[M]):
         rest: list[int] = []
         for index, entry in enumerate(entries):
             head = self._heads.get(entry.key)
-            if head is None or entry.key in self._locks:
+            if self._pipeline is None or head is None or entry.key in self._locks:
                 rest.append(index)
                 continue
             message = entry.draft.model_copy(update={self._field: head.position + 1})
             try:
-                ack = await self._js.publish_async(
+                ack = await self._pipeline.publish(
                     self._subject_of(entry.key),
                     message.encode(),
                     stream=self._stream,
@@ -168,7 +172,7 @@ class SubjectSequencer(Generic[M]):
                         "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
                     },
                 )
-            except Exception:
+            except Exception:  # reconnecting, the buffer full: the slow path retries
                 rest.append(index)
                 continue
             in_flight.append(_InFlight(index, entry, head, message, ack))

@@ -30,6 +30,7 @@ from switchboard_runtime import (
 )
 from switchboard_runtime.ask import ask
 from switchboard_runtime.sequencer import SequencerError
+from switchboard_runtime.stream_pipeline import StreamPipeline
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
 from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast
@@ -74,7 +75,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
-        sender = NotificationSender(bus.js, stored_last_cursor, retry)
+        sender = NotificationSender(bus.js, stored_last_cursor, retry, StreamPipeline(bus.nc))
         reads = ReadHandler(bus.nc, sender, timeout)
         queue = subjects.QUEUE_NOTIFICATION
         await serve_requests(

@@ -16,6 +16,7 @@ from switchboard_contracts.notify import (
 )
 from switchboard_runtime.publish_retry import PublishRetry
 from switchboard_runtime.sequencer import Entry, SubjectSequencer
+from switchboard_runtime.stream_pipeline import StreamPipeline
 
 from switchboard_notification.metrics import SENDS
 
@@ -35,7 +36,9 @@ class NotificationSender:
         js: JetStreamContext,
         stored_last_cursor: Callable[[str], Awaitable[int]],
         retry: PublishRetry | None = None,
+        pipeline: StreamPipeline | None = None,
     ) -> None:
+        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry)."""
         self._sequencer = SubjectSequencer(
             js,
             streams.NOTIFY.name,
@@ -44,6 +47,7 @@ class NotificationSender:
             subject_of=subjects.notify_user,
             stored_last=stored_last_cursor,
             retry=retry,
+            pipeline=pipeline,
         )
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:
