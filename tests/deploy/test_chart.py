@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from switchboard_runtime import ServiceSettings
+from switchboard_runtime.telemetry_settings import TelemetrySettings
 
 from tests.deploy.chart import (
     CHART_DIR,
@@ -124,6 +125,8 @@ def test_auth_is_on_by_default_with_the_secret_from_secret_key_ref() -> None:
         ({"chat": {"outboxFrames": 5}}, "outboxFrames"),
         ({"nats": {"url": "http://nats:4222"}}, "nats/url"),
         ({"gateway": {"drainSeconds": "30"}}, "drainSeconds"),
+        ({"tracing": {"sampler": "sometimes"}}, "tracing/sampler"),
+        ({"tracing": {"samplerArg": 2}}, "samplerArg"),
     ],
 )
 def test_values_schema_rejects_mistakes(values: dict[str, Any], complaint: str) -> None:
@@ -268,6 +271,29 @@ def test_every_service_gets_the_nats_fault_detection_defaults(service: str) -> N
         "publish_deadline_seconds",
     ):
         assert float(env[name.upper()]["value"]) == defaults[name].default, name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_samples_traces_as_the_services_default(service: str) -> None:
+    env = _env(_deployment(manifests(DEFAULT_OVERRIDES), service))
+    defaults = TelemetrySettings.model_fields
+    assert env["OTEL_TRACES_SAMPLER"]["value"] == defaults["otel_traces_sampler"].default
+    assert float(env["OTEL_TRACES_SAMPLER_ARG"]["value"]) == (
+        defaults["otel_traces_sampler_arg"].default
+    )
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env  # nothing exported until a collector is named
+    assert 4318 not in _egress_ports(_policy(manifests(DEFAULT_OVERRIDES), service))
+
+
+def test_a_collector_gets_every_service_s_spans_through_the_network_policy() -> None:
+    endpoint = "http://otel-collector.observability:4318"
+    objects = manifests(merge(DEFAULT_OVERRIDES, {"tracing": {"otlpEndpoint": endpoint}}))
+    for service in SERVICES:
+        assert _env(_deployment(objects, service))["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == (
+            endpoint
+        )
+        assert 4318 in _egress_ports(_policy(objects, service)), service
+    assert 4318 not in _egress_ports(_policy(objects, "persistence-migrate"))
 
 
 @pytest.mark.parametrize("service", ["chat", "notification"])

@@ -80,6 +80,14 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
       fieldPath: metadata.name
 - name: SHUTDOWN_TIMEOUT_SECONDS
   value: {{ $svc.drainSeconds | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .root.Values.tracing.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .root.Values.tracing.samplerArg | quote }}
+{{- with .root.Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "switchboard.databaseEnv" -}}
