@@ -14,6 +14,8 @@ from switchboard_contracts.notify import (
     InboxRequest,
     LastCursorReply,
     LastCursorRequest,
+    LastCursorsReply,
+    LastCursorsRequest,
     MarkReadReply,
     MarkReadRequest,
     Notification,
@@ -69,6 +71,8 @@ SAMPLES: list[BusMessage] = [
     ReplayReply(notifications=[NOTIFICATION], read_upto=1, read_cursors=[3]),
     LastCursorRequest(user_id="alice"),
     LastCursorReply(cursor=12),
+    LastCursorsRequest(user_ids=["alice", "bob"]),
+    LastCursorsReply(cursors={"alice": 12}),
 ]
 
 

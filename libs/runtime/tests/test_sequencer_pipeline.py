@@ -41,7 +41,9 @@ async def stream(stores: Stores) -> AsyncIterator[Stream]:
     created = Stream(
         client.jetstream(), StreamPipeline(client), f"PIPE{secrets.token_hex(3).upper()}"
     )
-    await created.js.add_stream(StreamConfig(name=created.name, subjects=[created.subject(">")]))
+    await created.js.add_stream(
+        StreamConfig(name=created.name, subjects=[created.subject(">")], allow_direct=True)
+    )
     yield created
     await created.js.delete_stream(created.name)
     await client.close()
@@ -95,6 +97,38 @@ async def test_known_and_new_keys_get_gap_free_positions_in_order(stream: Stream
     assert await stored_positions(stream, keys) == {
         key: [1, 2] if n < 200 else [1] for n, key in enumerate(keys)
     }
+
+
+async def test_unknown_heads_are_read_in_one_go_from_the_stream_and_the_older_store(
+    stream: Stream,
+) -> None:
+    """A fresh sequencer (a restarted service): the heads of keys it has not cached come from
+    one read of the stream and one of the store, never a read per key; then all are pipelined."""
+    await sequencer(stream).publish_many(entries(["in-stream"], "a"), concurrency=1)
+    asked: list[list[str]] = []
+
+    async def stored_last_many(keys: list[str]) -> dict[str, int]:
+        asked.append(sorted(keys))
+        return {"only-stored": 7}  # older entries, gone from the stream, kept elsewhere
+
+    async def no_reads_one_by_one(key: str) -> int:
+        raise AssertionError(f"{key}'s head read on its own")
+
+    fresh = SubjectSequencer(
+        stream.js,
+        stream.name,
+        Item,
+        field="position",
+        subject_of=stream.subject,
+        stored_last=no_reads_one_by_one,
+        pipeline=stream.pipeline,
+        stored_last_many=stored_last_many,
+    )
+    keys = ["in-stream", "only-stored", "new"]
+    stored = await fresh.publish_many(entries(keys, "b"), concurrency=1)
+    assert [item.position for item in stored] == [2, 8, 1]
+    assert asked == [["new", "only-stored"]]
+    assert stream.pipeline.sent == 3
 
 
 async def test_another_writer_first_is_a_conflict_resolved_per_key(stream: Stream) -> None:

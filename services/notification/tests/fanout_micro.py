@@ -44,6 +44,11 @@ async def nothing_stored(user_id: str) -> int:
     return 0
 
 
+async def none_stored(user_ids: list[str]) -> dict[str, int]:
+    del user_ids
+    return {}
+
+
 async def run(url: str, count: int, concurrency: int) -> None:
     setup_tracing(TelemetrySettings(), "notification", "micro")
     users = sorted(f"user-{n:06d}" for n in range(count))
@@ -59,7 +64,7 @@ async def run(url: str, count: int, concurrency: int) -> None:
     await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     worker = BroadcastWorker(
         nc,
-        NotificationSender(js, nothing_stored, PublishRetry(), StreamPipeline(nc)),
+        NotificationSender(js, nothing_stored, PublishRetry(), StreamPipeline(nc), none_stored),
         concurrency,
         5.0,
     )

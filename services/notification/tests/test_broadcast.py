@@ -41,6 +41,11 @@ async def nothing_stored(user_id: str) -> int:
     return 0
 
 
+async def none_stored(user_ids: list[str]) -> dict[str, int]:
+    del user_ids
+    return {}
+
+
 def job(broadcast_id: str) -> BroadcastJob:
     return BroadcastJob(
         id=broadcast_id, type=NotificationType.INFO, title="t", message="m", timestamp=1
@@ -66,7 +71,9 @@ async def test_a_broadcast_taken_again_after_a_failed_page_stores_each_entry_onc
 
     sub = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     js = nc.jetstream()
-    sender = NotificationSender(js, nothing_stored, pipeline=StreamPipeline(nc))
+    sender = NotificationSender(
+        js, nothing_stored, pipeline=StreamPipeline(nc), stored_last_cursors=none_stored
+    )
     worker = BroadcastWorker(nc, sender, 16, 5.0)
     try:
         with pytest.raises(RuntimeError, match="persistence is down"):

@@ -46,6 +46,13 @@ async def test_inserting_an_entry_twice_stores_it_once(store: NotifyStore) -> No
     assert await store.last_cursor(user) == 3
 
 
+async def test_last_cursors_of_many_users_leave_out_those_with_none(store: NotifyStore) -> None:
+    some, other, nobody = new_user(), new_user(), new_user()
+    await store.insert([entry(some, 1), entry(some, 2), entry(other, 1)])
+    assert await store.last_cursors([some, other, nobody]) == {some: 2, other: 1}
+    assert await store.last_cursors([]) == {}
+
+
 async def test_inbox_pages_go_newest_first_with_unread_count(store: NotifyStore) -> None:
     user = new_user()
     await store.insert([entry(user, c) for c in range(1, 6)])

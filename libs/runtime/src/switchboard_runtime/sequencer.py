@@ -10,6 +10,7 @@ read the original back. A key with nothing left in the stream (new, or aged out)
 """
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
 from switchboard_runtime.stream_pipeline import StreamAck, StreamPipeline
 
 __all__ = ["Entry", "SequencerError", "SubjectSequencer", "last_message"]
+
+log = logging.getLogger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 MAX_ATTEMPTS = 20
@@ -95,12 +98,16 @@ class SubjectSequencer(Generic[M]):
         on_duplicate: Callable[[], None] = lambda: None,
         retry: PublishRetry | None = None,
         pipeline: StreamPipeline | None = None,
+        stored_last_many: Callable[[list[str]], Awaitable[dict[str, int]]] | None = None,
     ) -> None:
         """``on_conflict``: another writer got there first (we retry); ``on_duplicate``: a retried
         message id was answered with the stored original. Both for the caller's metrics.
         ``retry``: how long a publish nobody answers is sent again (``PublishRetry``); after
         that ``publish`` raises ``PublishUnavailableError``. ``pipeline``: what ``publish_many``
-        sends its first attempts through; without one, it publishes every entry one by one."""
+        sends its first attempts through; without one, it publishes every entry one by one.
+        ``stored_last_many``: ``stored_last`` for many keys at once (keys with nothing stored
+        left out); with it and a pipeline, ``publish_many`` reads the heads it has not cached
+        in two requests instead of one or two per key."""
         self._js = js
         self._stream = stream
         self._model = model
@@ -112,6 +119,7 @@ class SubjectSequencer(Generic[M]):
         self._on_duplicate = on_duplicate
         self._retry = retry or PublishRetry()
         self._pipeline = pipeline
+        self._stored_last_many = stored_last_many
         self._heads: OrderedDict[str, _Head] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock per key, and its users
 
@@ -152,6 +160,9 @@ class SubjectSequencer(Generic[M]):
         ``context``: as for ``publish``, the trace headers of the caller's span over the batch."""
         if len({entry.key for entry in entries}) != len(entries):
             raise ValueError("publish_many takes at most one entry per key")
+        await self._prime(
+            [e.key for e in entries if e.key not in self._heads and e.key not in self._locks]
+        )
         stored: list[M | None] = [None] * len(entries)
         in_flight: list[_InFlight[M]] = []
         rest: list[int] = []
@@ -193,6 +204,36 @@ class SubjectSequencer(Generic[M]):
             child(BUS_MESSAGES_PUBLISHED, service_name(), subject).inc(acked)
         await self._publish_each(entries, sorted(rest), stored, concurrency, context)
         return [message for message in stored if message is not None]
+
+    async def _prime(self, keys: list[str]) -> None:
+        """Cache the heads of ``keys``: one read of the stream for all of them, one of the older
+        store for those the stream holds nothing of. Best effort: a key left out is read by
+        ``publish`` as before, and a stale head (a replica behind its leader) is answered
+        "wrong last sequence" and read again."""
+        if not keys or self._pipeline is None or self._stored_last_many is None:
+            return
+        subjects = {self._subject_of(key): key for key in keys}
+        try:
+            found = await self._pipeline.last_messages(
+                self._stream, list(subjects), timeout=self._retry.attempt_timeout_seconds
+            )
+            missing = [key for subject, key in subjects.items() if subject not in found]
+            stored = await self._stored_last_many(missing) if missing else {}
+        except Exception as err:
+            log.warning(
+                "reading %d heads at once failed (%r); reading them one by one", len(keys), err
+            )
+            return
+        for subject, message in found.items():
+            key = subjects.get(subject)
+            try:
+                position = getattr(self._model.decode(message.data), self._field)
+            except ValueError:  # undecodable: left to publish's own read, which says so
+                continue
+            if key is not None:
+                self._remember(key, _Head(int(position), message.seq))
+        for key in missing:
+            self._remember(key, _Head(stored.get(key, 0), 0))
 
     def _plainly_acked(self, sent: _InFlight[M]) -> bool:
         """Acked as stored now; anything else (a conflict, a duplicate, no answer) is retried."""

@@ -1,4 +1,5 @@
-"""Pipelined JetStream publishes: many in flight, their acks collected on one subscription.
+"""Pipelined JetStream publishes (many in flight, their acks collected on one subscription),
+and the newest message of many subjects in one request.
 
 Each publish gets a reply subject ``<inbox>.<n>`` under one wildcard subscription and a future;
 the caller waits for a whole batch at once, with its own timeout, and cancels what did not come
@@ -15,11 +16,14 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 
-__all__ = ["StreamAck", "StreamPipeline"]
+__all__ = ["StoredMessage", "StreamAck", "StreamPipeline"]
 
 NO_RESPONDERS = "503"
+END_OF_BATCH = "204"
+NO_RESULTS = "404"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,14 @@ class StreamAck:
     stream: str
     seq: int
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the stream holds it: its stream sequence and body."""
+
+    seq: int
+    data: bytes
 
 
 class StreamPipeline:
@@ -57,6 +69,45 @@ class StreamPipeline:
         headers["Nats-Expected-Stream"] = stream
         await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
         return ack
+
+    async def last_messages(
+        self, stream: str, subjects: list[str], *, timeout: float
+    ) -> dict[str, StoredMessage]:
+        """The newest message of each subject that has one, in one request (a direct get with
+        ``multi_last``; the stream needs ``allow_direct``). Any replica may answer, so a head
+        read here can lag behind an ack: use it only where a stale answer is caught anyway
+        (a publish that states the sequence it expects)."""
+        if not subjects:
+            return {}
+        found: dict[str, StoredMessage] = {}
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def on_reply(msg: Msg) -> None:
+            headers = msg.headers or {}
+            status = headers.get(Header.STATUS)
+            if status is None:
+                subject, seq = headers.get("Nats-Subject"), headers.get("Nats-Sequence")
+                if subject is not None and seq is not None:
+                    found[subject] = StoredMessage(int(seq), msg.data)
+            elif not ended.done():
+                if status in (END_OF_BATCH, NO_RESULTS):
+                    ended.set_result(None)
+                else:
+                    description = headers.get(Header.DESCRIPTION)
+                    ended.set_exception(APIError(code=int(status), description=description))
+
+        inbox = self._nc.new_inbox()
+        subscription = await self._nc.subscribe(inbox, cb=on_reply)
+        try:
+            request = {"multi_last": subjects, "batch": len(subjects)}
+            await self._nc.publish(
+                f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
+            )
+            async with asyncio.timeout(timeout):
+                await ended
+        finally:
+            await subscription.unsubscribe()
+        return found
 
     @property
     def sent(self) -> int:

@@ -14,6 +14,8 @@ from switchboard_contracts.notify import (
     BroadcastRequest,
     LastCursorReply,
     LastCursorRequest,
+    LastCursorsReply,
+    LastCursorsRequest,
     NotifySendReply,
     NotifySendRequest,
     ReadReply,
@@ -61,6 +63,20 @@ def create_app(settings: NotificationSettings) -> Starlette:
             raise SequencerError(reply.error.message)
         return reply.cursor
 
+    async def stored_last_cursors(user_ids: list[str]) -> dict[str, int]:
+        reply = await ask(
+            bus.nc,
+            subjects.NOTIFY_LAST_CURSORS,
+            LastCursorsRequest(user_ids=user_ids),
+            LastCursorsReply,
+            timeout,
+        )
+        if isinstance(reply, BusError):
+            raise SequencerError(reply.message)
+        if reply.error is not None:
+            raise SequencerError(reply.error.message)
+        return reply.cursors
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.connect()
@@ -75,7 +91,9 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
-        sender = NotificationSender(bus.js, stored_last_cursor, retry, StreamPipeline(bus.nc))
+        sender = NotificationSender(
+            bus.js, stored_last_cursor, retry, StreamPipeline(bus.nc), stored_last_cursors
+        )
         reads = ReadHandler(bus.nc, sender, timeout)
         queue = subjects.QUEUE_NOTIFICATION
         await serve_requests(

@@ -37,8 +37,10 @@ class NotificationSender:
         stored_last_cursor: Callable[[str], Awaitable[int]],
         retry: PublishRetry | None = None,
         pipeline: StreamPipeline | None = None,
+        stored_last_cursors: Callable[[list[str]], Awaitable[dict[str, int]]] | None = None,
     ) -> None:
-        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry)."""
+        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry);
+        ``stored_last_cursors``: ``stored_last_cursor`` for a page of users at once."""
         self._sequencer = SubjectSequencer(
             js,
             streams.NOTIFY.name,
@@ -48,6 +50,7 @@ class NotificationSender:
             stored_last=stored_last_cursor,
             retry=retry,
             pipeline=pipeline,
+            stored_last_many=stored_last_cursors,
         )
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:

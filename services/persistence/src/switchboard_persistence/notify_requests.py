@@ -13,6 +13,8 @@ from switchboard_contracts.notify import (
     InboxRequest,
     LastCursorReply,
     LastCursorRequest,
+    LastCursorsReply,
+    LastCursorsRequest,
     MarkReadReply,
     MarkReadRequest,
     Notification,
@@ -58,6 +60,14 @@ class NotifyRequests:
             ),
             await serve_requests(
                 nc,
+                subjects.NOTIFY_LAST_CURSORS,
+                queue,
+                LastCursorsRequest,
+                self.last_cursors,
+                on_error=lambda e: LastCursorsReply(error=e),
+            ),
+            await serve_requests(
+                nc,
                 subjects.NOTIFY_REGISTER,
                 queue,
                 RegisterRequest,
@@ -100,6 +110,9 @@ class NotifyRequests:
 
     async def last_cursor(self, request: LastCursorRequest) -> LastCursorReply:
         return LastCursorReply(cursor=await self._store.last_cursor(request.user_id))
+
+    async def last_cursors(self, request: LastCursorsRequest) -> LastCursorsReply:
+        return LastCursorsReply(cursors=await self._store.last_cursors(request.user_ids))
 
     async def register(self, request: RegisterRequest) -> RegisterReply:
         try:

@@ -75,6 +75,16 @@ def _notification(row: asyncpg.Record) -> Notification:
     )
 
 
+# One probe of the primary key (user_id, cursor) per user, newest first.
+_LAST_CURSORS = """
+SELECT u.user_id, newest.cursor
+FROM unnest($1::text[]) AS u(user_id)
+CROSS JOIN LATERAL (
+    SELECT cursor FROM notifications n WHERE n.user_id = u.user_id ORDER BY cursor DESC LIMIT 1
+) AS newest
+"""
+
+
 class NotifyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -101,6 +111,11 @@ class NotifyStore:
             "SELECT coalesce(max(cursor), 0) FROM notifications WHERE user_id = $1", user_id
         )
         return int(cursor)
+
+    async def last_cursors(self, user_ids: list[str]) -> dict[str, int]:
+        """The newest stored cursor of each user that has one."""
+        rows = await self._pool.fetch(_LAST_CURSORS, user_ids)
+        return {row["user_id"]: int(row["cursor"]) for row in rows}
 
     async def count_between(self, user_id: str, first: int, last: int) -> int:
         """How many of the user's cursors ``first``..``last`` are stored."""
