@@ -215,9 +215,16 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
         delivery_ms = measured.p99_ms - last.last_written_ms
         parts = []
         if last.last_written_ms > TARGET_P99_MS / 2:
+            shared = {n: u for n, u in measured_cpu.items() if n != "gateway" and u >= 0.005}
             parts.append(
                 f"notification's fan-out on write: all {last.entries:,} inbox entries stored"
-                f" {last.last_written_ms:,.0f} ms after the request"
+                f" {last.last_written_ms:,.0f} ms after the request, on a core that carried"
+                f" {sum(shared.values()):.2f} s of CPU meanwhile ("
+                + ", ".join(
+                    f"{name} {used:.2f} s"
+                    for name, used in sorted(shared.items(), key=lambda item: -item[1])
+                )
+                + ")"
             )
         if delivery_ms > TARGET_P99_MS / 2 or not parts:
             parts.append(
