@@ -131,6 +131,16 @@ def test_the_limit_names_the_saturated_core() -> None:
     assert "neither core saturated" in limit_of("gateway", quiet)
     busy_loadgen = {**quiet, "loadgenCpuFraction": 0.85}
     assert "second core full" in limit_of("gateway", busy_loadgen)
+    shared = {
+        **quiet,
+        "seconds": 10.0,
+        "loadgenCpuFraction": 0.2,
+        "restCpuFraction": 0.75,
+        "systemCpu": {"persistence": 2.5, "chat": 4.0, "nats": 1.0},
+    }
+    assert "rest of the system 75% (chat 40%, persistence 25%, nats 10%)" in limit_of(
+        "gateway", shared
+    )
 
 
 def test_idle_memory_divides_growth_by_open_connections() -> None:

@@ -34,7 +34,7 @@ def limit_of(system: str, step: dict[str, Any] | None) -> str:
     if loadgen + rest >= SATURATED:
         parts.append(
             f"the second core full: load generator {loadgen:.0%}"
-            + (f" + rest of the system {rest:.0%}" if rest else "")
+            + (f" + rest of the system {rest:.0%}{_breakdown(step)}" if rest else "")
         )
     acked, sent = step.get("acked"), step.get("sent") or 0
     if acked is not None and acked < sent:
@@ -55,6 +55,16 @@ def limit_of(system: str, step: dict[str, Any] | None) -> str:
             + "): latency or loss from queueing"
         )
     return "; ".join(parts)
+
+
+def _breakdown(step: dict[str, Any]) -> str:
+    """`` (chat 34%, persistence 22%, ...)``: each component's share of the step, busiest first."""
+    seconds = step.get("seconds") or 0.0
+    used = step.get("systemCpu") or {}
+    if not seconds or not used:
+        return ""
+    shares = sorted(((name, cpu / seconds) for name, cpu in used.items()), key=lambda x: -x[1])
+    return " (" + ", ".join(f"{name} {share:.0%}" for name, share in shares if share >= 0.005) + ")"
 
 
 def _pct(value: float | None) -> str:
