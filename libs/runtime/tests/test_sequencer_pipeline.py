@@ -3,7 +3,7 @@ published one by one: gap-free positions, each stored once, a conflict or a lost
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
@@ -54,15 +54,22 @@ async def nothing_stored(key: str) -> int:
     return 0
 
 
-def sequencer(stream: Stream, conflicts: list[str] | None = None) -> SubjectSequencer[Item]:
+def sequencer(
+    stream: Stream,
+    conflicts: list[str] | None = None,
+    *,
+    stored_last: Callable[[str], Awaitable[int]] = nothing_stored,
+    stored_last_many: Callable[[list[str]], Awaitable[dict[str, int]]] | None = None,
+) -> SubjectSequencer[Item]:
     return SubjectSequencer(
         stream.js,
         stream.name,
         Item,
         field="position",
         subject_of=stream.subject,
-        stored_last=nothing_stored,
+        stored_last=stored_last,
         pipeline=stream.pipeline,
+        stored_last_many=stored_last_many,
         on_conflict=lambda: (conflicts if conflicts is not None else []).append("conflict"),
     )
 
@@ -114,16 +121,7 @@ async def test_unknown_heads_are_read_in_one_go_from_the_stream_and_the_older_st
     async def no_reads_one_by_one(key: str) -> int:
         raise AssertionError(f"{key}'s head read on its own")
 
-    fresh = SubjectSequencer(
-        stream.js,
-        stream.name,
-        Item,
-        field="position",
-        subject_of=stream.subject,
-        stored_last=no_reads_one_by_one,
-        pipeline=stream.pipeline,
-        stored_last_many=stored_last_many,
-    )
+    fresh = sequencer(stream, stored_last=no_reads_one_by_one, stored_last_many=stored_last_many)
     keys = ["in-stream", "only-stored", "new"]
     stored = await fresh.publish_many(entries(keys, "b"), concurrency=1)
     assert [item.position for item in stored] == [2, 8, 1]

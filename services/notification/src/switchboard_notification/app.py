@@ -8,14 +8,10 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from starlette.applications import Starlette
-from switchboard_contracts import BusError, streams, subjects
+from switchboard_contracts import streams, subjects
 from switchboard_contracts.notify import (
     BroadcastReply,
     BroadcastRequest,
-    LastCursorReply,
-    LastCursorRequest,
-    LastCursorsReply,
-    LastCursorsRequest,
     NotifySendReply,
     NotifySendRequest,
     ReadReply,
@@ -30,8 +26,6 @@ from switchboard_runtime import (
     service_routes,
     start_reporting,
 )
-from switchboard_runtime.ask import ask
-from switchboard_runtime.sequencer import SequencerError
 from switchboard_runtime.stream_pipeline import StreamPipeline
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
@@ -39,6 +33,7 @@ from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast
 from switchboard_notification.reads import ReadHandler
 from switchboard_notification.sender import NotificationSender
 from switchboard_notification.settings import NotificationSettings
+from switchboard_notification.stored_cursors import StoredCursors
 
 __all__ = ["create_app"]
 
@@ -48,34 +43,6 @@ def create_app(settings: NotificationSettings) -> Starlette:
     bus = Bus(settings, name="notification")
     health.add_check("nats", lambda: bus.connected)
     timeout = settings.bus_request_timeout_seconds
-
-    async def stored_last_cursor(user_id: str) -> int:
-        reply = await ask(
-            bus.nc,
-            subjects.NOTIFY_LAST_CURSOR,
-            LastCursorRequest(user_id=user_id),
-            LastCursorReply,
-            timeout,
-        )
-        if isinstance(reply, BusError):
-            raise SequencerError(reply.message)
-        if reply.error is not None:
-            raise SequencerError(reply.error.message)
-        return reply.cursor
-
-    async def stored_last_cursors(user_ids: list[str]) -> dict[str, int]:
-        reply = await ask(
-            bus.nc,
-            subjects.NOTIFY_LAST_CURSORS,
-            LastCursorsRequest(user_ids=user_ids),
-            LastCursorsReply,
-            timeout,
-        )
-        if isinstance(reply, BusError):
-            raise SequencerError(reply.message)
-        if reply.error is not None:
-            raise SequencerError(reply.error.message)
-        return reply.cursors
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -91,8 +58,9 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
+        stored = StoredCursors(bus.nc, timeout)
         sender = NotificationSender(
-            bus.js, stored_last_cursor, retry, StreamPipeline(bus.nc), stored_last_cursors
+            bus.js, stored.last, retry, StreamPipeline(bus.nc), stored.last_of_many
         )
         reads = ReadHandler(bus.nc, sender, timeout)
         queue = subjects.QUEUE_NOTIFICATION
