@@ -29,7 +29,8 @@ from typing import Any
 
 import nats
 import psutil
-from switchboard_contracts import ChatSendReply, ChatSendRequest, subjects
+from switchboard_contracts import ChatSendReply, ChatSendRequest, streams, subjects
+from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stack import Stack
 
 from switchboard_bench.system_stack import system_stores
@@ -49,7 +50,9 @@ class Outcome:
     latencies_ms: list[float] = field(default_factory=list)
 
 
-def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+def _cpu_seconds(procs: dict[str, psutil.Process], *, system: bool = False) -> dict[str, float]:
+    """User+system CPU seconds of each process (PostgreSQL with its backends); only the
+    system (kernel) part with ``system``."""
     seconds: dict[str, float] = {}
     for name, proc in procs.items():
         total = 0.0
@@ -57,7 +60,7 @@ def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
         for p in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 times = p.cpu_times()
-                total += times.user + times.system
+                total += times.system if system else times.user + times.system
         seconds[name] = total
     return seconds
 
@@ -138,6 +141,52 @@ async def _offer(
     await nc.close()
 
 
+async def _offer_entries(url: str, rate: float, count: int) -> float:
+    """Publish ``count`` inbox entries into NOTIFY at ``rate``/s, as a broadcast's page does
+    (one user each, one trace context for the page), then wait until persistence has written
+    and acked them all; returns the seconds that took."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    run = uuid.uuid4().hex[:8]
+    context = {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"}
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    pending: list[asyncio.Future[Any]] = []
+    for index in range(count):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        entry = Notification(
+            id=f"{run}-{index}",
+            user_id=f"wp-{run}-{index}",
+            cursor=1,
+            type=NotificationType.INFO,
+            title="write-path benchmark",
+            message=f"entry {index} of a broadcast",
+            timestamp=int(time.time() * 1000),
+            broadcast_id=run,
+        )
+        pending.append(
+            asyncio.ensure_future(
+                js.publish(
+                    subjects.notify_user(entry.user_id),
+                    entry.encode(),
+                    stream=streams.NOTIFY.name,
+                    headers={**context, "Nats-Msg-Id": f"{run}-{index}"},
+                )
+            )
+        )
+    await asyncio.gather(*pending)
+    spec = streams.PERSISTENCE_NOTIFY_CONSUMER
+    while True:
+        info = await js.consumer_info(spec.stream, spec.durable)
+        if not info.num_pending and not info.num_ack_pending:
+            break
+        await asyncio.sleep(0.05)
+    await nc.close()
+    return loop.time() - begin
+
+
 def _percentile(ordered: list[float], q: float) -> float:
     """Nearest rank, 0 < q <= 1; 0 for no samples."""
     if not ordered:
@@ -145,7 +194,9 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
 
 
-def _summary(outcome: Outcome, cpu: dict[str, float], wall: float) -> dict[str, Any]:
+def _summary(
+    outcome: Outcome, cpu: dict[str, float], kernel: dict[str, float], wall: float
+) -> dict[str, Any]:
     lat = sorted(outcome.latencies_ms)
     acked = max(outcome.acked, 1)
     return {
@@ -159,10 +210,13 @@ def _summary(outcome: Outcome, cpu: dict[str, float], wall: float) -> dict[str, 
         },
         "cpuSeconds": {k: round(v, 2) for k, v in cpu.items()},
         "cpuMicrosPerAckedMessage": {k: round(v * 1e6 / acked, 1) for k, v in cpu.items()},
+        # of which in the kernel (loopback socket writes and reads, epoll): what fewer, larger
+        # writes save, which user-space profiles do not show
+        "kernelMicrosPerAckedMessage": {k: round(v * 1e6 / acked, 1) for k, v in kernel.items()},
     }
 
 
-def _profile(pid: int, out: Path, seconds: float) -> "subprocess.Popen[bytes]":
+def _profile(pid: int, out: Path, seconds: float, rate: int) -> "subprocess.Popen[bytes]":
     """py-spy on ``pid`` for ``seconds``: a flame graph (.svg) or collapsed stacks (.txt)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
@@ -178,10 +232,25 @@ def _profile(pid: int, out: Path, seconds: float) -> "subprocess.Popen[bytes]":
             str(pid),
             "--duration",
             str(int(seconds)),
+            "--rate",
+            str(rate),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _entries(procs: dict[str, psutil.Process], url: str, rate: float, count: int) -> dict[str, Any]:
+    asyncio.run(_offer_entries(url, rate, min(count, 1000)))  # warm-up
+    before = _cpu_seconds(procs)
+    seconds = asyncio.run(_offer_entries(url, rate, count))
+    used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+    return {
+        "entries": count,
+        "secondsUntilAllWritten": round(seconds, 2),
+        "cpuSeconds": {k: round(v, 2) for k, v in used.items()},
+        "cpuMicrosPerEntry": {k: round(v * 1e6 / count, 1) for k, v in used.items()},
+    }
 
 
 def main() -> None:
@@ -197,9 +266,22 @@ def main() -> None:
     )
     parser.add_argument("--profile-format", choices=("svg", "txt"), default="svg")
     parser.add_argument(
+        "--profile-rate",
+        type=int,
+        default=100,
+        help="py-spy samples per second (more: finer profiles, and more CPU taken from core 1)",
+    )
+    parser.add_argument(
         "--sampled",
         action="store_true",
         help="send recorded trace contexts (what every request was before sampling)",
+    )
+    parser.add_argument(
+        "--notify-entries",
+        type=int,
+        default=0,
+        help="instead of chat messages, publish this many inbox entries into NOTIFY (as a"
+        " broadcast does) and report persistence's and PostgreSQL's CPU per entry written",
     )
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the services")
     parser.add_argument("--work", type=Path, default=Path(".switchboard/write-path"))
@@ -212,18 +294,28 @@ def main() -> None:
             _offer(url, args.rate, args.warmup, args.rooms, Outcome(), sampled=args.sampled)
         )
         profilers = [
-            _profile(procs[name].pid, args.profile / f"{name}.{args.profile_format}", args.seconds)
+            _profile(
+                procs[name].pid,
+                args.profile / f"{name}.{args.profile_format}",
+                args.seconds,
+                args.profile_rate,
+            )
             for name in (COMPONENTS if args.profile is not None else ())
         ]
+        if args.notify_entries:
+            print(json.dumps(_entries(procs, url, args.rate, args.notify_entries), indent=2))
+            return
         before = _cpu_seconds(procs)
+        before_kernel = _cpu_seconds(procs, system=True)
         started = time.monotonic()
         outcome = Outcome()
         asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome, sampled=args.sampled))
         wall = time.monotonic() - started
         used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+        kernel = {k: v - before_kernel[k] for k, v in _cpu_seconds(procs, system=True).items()}
         for profiler in profilers:
             profiler.wait(60)
-        print(json.dumps(_summary(outcome, used, wall), indent=2))
+        print(json.dumps(_summary(outcome, used, kernel, wall), indent=2))
 
 
 if __name__ == "__main__":
