@@ -25,6 +25,13 @@ class ChatSettings(ServiceSettings):
         " meanwhile) waits for PostgreSQL's word on whether they were stored before; a message"
         " waits at most twice this (the request in flight, then its own)",
     )
+    message_lookup_interval_seconds: float = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="Lookup requests start at least this far apart; the messages arriving"
+        " meanwhile go together (fewer requests under load; a lone message goes at once)",
+    )
     presence_ttl_seconds: float = Field(
         default=15.0,
         ge=3,
