@@ -90,7 +90,14 @@ def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple
 
 
 async def _offer(
-    url: str, rate: float, seconds: float, rooms: int, outcome: Outcome, *, sampled: bool
+    url: str,
+    rate: float,
+    seconds: float,
+    rooms: int,
+    outcome: Outcome,
+    *,
+    sampled: bool,
+    client_msg_ids: bool = True,
 ) -> None:
     nc = await nats.connect(url)
     flags = "01" if sampled else "00"
@@ -102,7 +109,7 @@ async def _offer(
             room=f"wp-{run}-{index % rooms}",
             user_id=f"user-{index % (rooms * 10)}",
             content=f"message {index} of the write-path benchmark",
-            client_msg_id=f"{run}-{index}",
+            client_msg_id=f"{run}-{index}" if client_msg_ids else None,
         )
         started = time.perf_counter()
         try:
@@ -277,6 +284,11 @@ def main() -> None:
         help="send recorded trace contexts (what every request was before sampling)",
     )
     parser.add_argument(
+        "--without-client-msg-ids",
+        action="store_true",
+        help="send no clientMsgId: no exactly-once lookup (what the lookup costs, by difference)",
+    )
+    parser.add_argument(
         "--notify-entries",
         type=int,
         default=0,
@@ -309,7 +321,17 @@ def main() -> None:
         before_kernel = _cpu_seconds(procs, system=True)
         started = time.monotonic()
         outcome = Outcome()
-        asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome, sampled=args.sampled))
+        asyncio.run(
+            _offer(
+                url,
+                args.rate,
+                args.seconds,
+                args.rooms,
+                outcome,
+                sampled=args.sampled,
+                client_msg_ids=not args.without_client_msg_ids,
+            )
+        )
         wall = time.monotonic() - started
         used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
         kernel = {k: v - before_kernel[k] for k, v in _cpu_seconds(procs, system=True).items()}
