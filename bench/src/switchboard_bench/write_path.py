@@ -30,6 +30,7 @@ from typing import Any
 import nats
 import psutil
 from switchboard_contracts import ChatSendReply, ChatSendRequest, streams, subjects
+from switchboard_contracts.chat import MessagesGetReply, MessagesGetRequest
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stack import Stack
 
@@ -194,6 +195,37 @@ async def _offer_entries(url: str, rate: float, count: int) -> float:
     return loop.time() - begin
 
 
+async def _offer_lookups(url: str, rate: float, seconds: float, ids: int) -> int:
+    """``chat.cmd.store.messages-get`` requests of ``ids`` unknown ids each at ``rate``/s, as
+    chat's batched exactly-once lookups ask persistence; returns how many were answered."""
+    nc = await nats.connect(url)
+    answered = 0
+
+    async def one() -> None:
+        nonlocal answered
+        request = MessagesGetRequest(ids=[str(uuid.uuid4()) for _ in range(ids)])
+        msg = await nc.request(
+            subjects.STORE_MESSAGES_GET,
+            request.encode(),
+            timeout=10,
+            headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"},
+        )
+        if MessagesGetReply.decode(msg.data).error is None:
+            answered += 1
+
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    pending: list[asyncio.Future[None]] = []
+    for index in range(int(rate * seconds)):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.ensure_future(one()))
+    await asyncio.gather(*pending, return_exceptions=True)
+    await nc.close()
+    return answered
+
+
 def _percentile(ordered: list[float], q: float) -> float:
     """Nearest rank, 0 < q <= 1; 0 for no samples."""
     if not ordered:
@@ -289,6 +321,14 @@ def main() -> None:
         help="send no clientMsgId: no exactly-once lookup (what the lookup costs, by difference)",
     )
     parser.add_argument(
+        "--lookups-only",
+        type=int,
+        metavar="IDS",
+        default=0,
+        help="instead of chat messages, send persistence --rate lookup requests per second of"
+        " this many ids each (what chat's exactly-once lookups ask) and report CPU per request",
+    )
+    parser.add_argument(
         "--notify-entries",
         type=int,
         default=0,
@@ -314,6 +354,23 @@ def main() -> None:
             )
             for name in (COMPONENTS if args.profile is not None else ())
         ]
+        if args.lookups_only:
+            asyncio.run(_offer_lookups(url, args.rate, args.warmup, args.lookups_only))
+            before = _cpu_seconds(procs)
+            answered = asyncio.run(_offer_lookups(url, args.rate, args.seconds, args.lookups_only))
+            used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+            print(
+                json.dumps(
+                    {
+                        "requests": answered,
+                        "cpuMicrosPerRequest": {
+                            k: round(v * 1e6 / max(answered, 1), 1) for k, v in used.items()
+                        },
+                    },
+                    indent=2,
+                )
+            )
+            return
         if args.notify_entries:
             print(json.dumps(_entries(procs, url, args.rate, args.notify_entries), indent=2))
             return
