@@ -106,6 +106,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
                     asyncio.gather(writer, notifier), timeout=settings.shutdown_timeout_seconds
                 )
             await bus.close()
+            await store.close()
             await pool.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)
