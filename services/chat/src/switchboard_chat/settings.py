@@ -23,7 +23,7 @@ class ChatSettings(ServiceSettings):
         gt=0,
         description="How long a lookup request (the messages with a clientMsgId gathered"
         " meanwhile) waits for PostgreSQL's word on whether they were stored before; a message"
-        " waits at most twice this (the request in flight, then its own)",
+        " waits at most twice this (the request in flight, then its own) and the interval below",
     )
     message_lookup_interval_seconds: float = Field(
         default=0.002,
