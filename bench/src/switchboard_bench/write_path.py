@@ -29,7 +29,9 @@ from typing import Any
 
 import nats
 import psutil
-from switchboard_contracts import ChatSendReply, ChatSendRequest, subjects
+from switchboard_contracts import ChatSendReply, ChatSendRequest, streams, subjects
+from switchboard_contracts.chat import MessagesGetReply, MessagesGetRequest
+from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stack import Stack
 
 from switchboard_bench.system_stack import system_stores
@@ -49,7 +51,9 @@ class Outcome:
     latencies_ms: list[float] = field(default_factory=list)
 
 
-def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+def _cpu_seconds(procs: dict[str, psutil.Process], *, system: bool = False) -> dict[str, float]:
+    """User+system CPU seconds of each process (PostgreSQL with its backends); only the
+    system (kernel) part with ``system``."""
     seconds: dict[str, float] = {}
     for name, proc in procs.items():
         total = 0.0
@@ -57,7 +61,7 @@ def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
         for p in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 times = p.cpu_times()
-                total += times.user + times.system
+                total += times.system if system else times.user + times.system
         seconds[name] = total
     return seconds
 
@@ -87,7 +91,14 @@ def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple
 
 
 async def _offer(
-    url: str, rate: float, seconds: float, rooms: int, outcome: Outcome, *, sampled: bool
+    url: str,
+    rate: float,
+    seconds: float,
+    rooms: int,
+    outcome: Outcome,
+    *,
+    sampled: bool,
+    client_msg_ids: bool = True,
 ) -> None:
     nc = await nats.connect(url)
     flags = "01" if sampled else "00"
@@ -99,7 +110,7 @@ async def _offer(
             room=f"wp-{run}-{index % rooms}",
             user_id=f"user-{index % (rooms * 10)}",
             content=f"message {index} of the write-path benchmark",
-            client_msg_id=f"{run}-{index}",
+            client_msg_id=f"{run}-{index}" if client_msg_ids else None,
         )
         started = time.perf_counter()
         try:
@@ -138,6 +149,83 @@ async def _offer(
     await nc.close()
 
 
+async def _offer_entries(url: str, rate: float, count: int) -> float:
+    """Publish ``count`` inbox entries into NOTIFY at ``rate``/s, as a broadcast's page does
+    (one user each, one trace context for the page), then wait until persistence has written
+    and acked them all; returns the seconds that took."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    run = uuid.uuid4().hex[:8]
+    context = {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"}
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    pending: list[asyncio.Future[Any]] = []
+    for index in range(count):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        entry = Notification(
+            id=f"{run}-{index}",
+            user_id=f"wp-{run}-{index}",
+            cursor=1,
+            type=NotificationType.INFO,
+            title="write-path benchmark",
+            message=f"entry {index} of a broadcast",
+            timestamp=int(time.time() * 1000),
+            broadcast_id=run,
+        )
+        pending.append(
+            asyncio.ensure_future(
+                js.publish(
+                    subjects.notify_user(entry.user_id),
+                    entry.encode(),
+                    stream=streams.NOTIFY.name,
+                    headers={**context, "Nats-Msg-Id": f"{run}-{index}"},
+                )
+            )
+        )
+    await asyncio.gather(*pending)
+    spec = streams.PERSISTENCE_NOTIFY_CONSUMER
+    while True:
+        info = await js.consumer_info(spec.stream, spec.durable)
+        if not info.num_pending and not info.num_ack_pending:
+            break
+        await asyncio.sleep(0.05)
+    await nc.close()
+    return loop.time() - begin
+
+
+async def _offer_lookups(url: str, rate: float, seconds: float, ids: int) -> int:
+    """``chat.cmd.store.messages-get`` requests of ``ids`` unknown ids each at ``rate``/s, as
+    chat's batched exactly-once lookups ask persistence; returns how many were answered."""
+    nc = await nats.connect(url)
+    answered = 0
+
+    async def one() -> None:
+        nonlocal answered
+        request = MessagesGetRequest(ids=[str(uuid.uuid4()) for _ in range(ids)])
+        msg = await nc.request(
+            subjects.STORE_MESSAGES_GET,
+            request.encode(),
+            timeout=10,
+            headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"},
+        )
+        if MessagesGetReply.decode(msg.data).error is None:
+            answered += 1
+
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    pending: list[asyncio.Future[None]] = []
+    for index in range(int(rate * seconds)):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.ensure_future(one()))
+    await asyncio.gather(*pending, return_exceptions=True)
+    await nc.close()
+    return answered
+
+
 def _percentile(ordered: list[float], q: float) -> float:
     """Nearest rank, 0 < q <= 1; 0 for no samples."""
     if not ordered:
@@ -145,7 +233,9 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
 
 
-def _summary(outcome: Outcome, cpu: dict[str, float], wall: float) -> dict[str, Any]:
+def _summary(
+    outcome: Outcome, cpu: dict[str, float], kernel: dict[str, float], wall: float
+) -> dict[str, Any]:
     lat = sorted(outcome.latencies_ms)
     acked = max(outcome.acked, 1)
     return {
@@ -159,10 +249,13 @@ def _summary(outcome: Outcome, cpu: dict[str, float], wall: float) -> dict[str, 
         },
         "cpuSeconds": {k: round(v, 2) for k, v in cpu.items()},
         "cpuMicrosPerAckedMessage": {k: round(v * 1e6 / acked, 1) for k, v in cpu.items()},
+        # of which in the kernel (loopback socket writes and reads, epoll): what fewer, larger
+        # writes save, which user-space profiles do not show
+        "kernelMicrosPerAckedMessage": {k: round(v * 1e6 / acked, 1) for k, v in kernel.items()},
     }
 
 
-def _profile(pid: int, out: Path, seconds: float) -> "subprocess.Popen[bytes]":
+def _profile(pid: int, out: Path, seconds: float, rate: int) -> "subprocess.Popen[bytes]":
     """py-spy on ``pid`` for ``seconds``: a flame graph (.svg) or collapsed stacks (.txt)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
@@ -178,10 +271,25 @@ def _profile(pid: int, out: Path, seconds: float) -> "subprocess.Popen[bytes]":
             str(pid),
             "--duration",
             str(int(seconds)),
+            "--rate",
+            str(rate),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _entries(procs: dict[str, psutil.Process], url: str, rate: float, count: int) -> dict[str, Any]:
+    asyncio.run(_offer_entries(url, rate, min(count, 1000)))  # warm-up
+    before = _cpu_seconds(procs)
+    seconds = asyncio.run(_offer_entries(url, rate, count))
+    used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+    return {
+        "entries": count,
+        "secondsUntilAllWritten": round(seconds, 2),
+        "cpuSeconds": {k: round(v, 2) for k, v in used.items()},
+        "cpuMicrosPerEntry": {k: round(v * 1e6 / count, 1) for k, v in used.items()},
+    }
 
 
 def main() -> None:
@@ -197,9 +305,35 @@ def main() -> None:
     )
     parser.add_argument("--profile-format", choices=("svg", "txt"), default="svg")
     parser.add_argument(
+        "--profile-rate",
+        type=int,
+        default=100,
+        help="py-spy samples per second (more: finer profiles, and more CPU taken from core 1)",
+    )
+    parser.add_argument(
         "--sampled",
         action="store_true",
         help="send recorded trace contexts (what every request was before sampling)",
+    )
+    parser.add_argument(
+        "--without-client-msg-ids",
+        action="store_true",
+        help="send no clientMsgId: no exactly-once lookup (what the lookup costs, by difference)",
+    )
+    parser.add_argument(
+        "--lookups-only",
+        type=int,
+        metavar="IDS",
+        default=0,
+        help="instead of chat messages, send persistence --rate lookup requests per second of"
+        " this many ids each (what chat's exactly-once lookups ask) and report CPU per request",
+    )
+    parser.add_argument(
+        "--notify-entries",
+        type=int,
+        default=0,
+        help="instead of chat messages, publish this many inbox entries into NOTIFY (as a"
+        " broadcast does) and report persistence's and PostgreSQL's CPU per entry written",
     )
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the services")
     parser.add_argument("--work", type=Path, default=Path(".switchboard/write-path"))
@@ -212,18 +346,55 @@ def main() -> None:
             _offer(url, args.rate, args.warmup, args.rooms, Outcome(), sampled=args.sampled)
         )
         profilers = [
-            _profile(procs[name].pid, args.profile / f"{name}.{args.profile_format}", args.seconds)
+            _profile(
+                procs[name].pid,
+                args.profile / f"{name}.{args.profile_format}",
+                args.seconds,
+                args.profile_rate,
+            )
             for name in (COMPONENTS if args.profile is not None else ())
         ]
+        if args.lookups_only:
+            asyncio.run(_offer_lookups(url, args.rate, args.warmup, args.lookups_only))
+            before = _cpu_seconds(procs)
+            answered = asyncio.run(_offer_lookups(url, args.rate, args.seconds, args.lookups_only))
+            used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+            print(
+                json.dumps(
+                    {
+                        "requests": answered,
+                        "cpuMicrosPerRequest": {
+                            k: round(v * 1e6 / max(answered, 1), 1) for k, v in used.items()
+                        },
+                    },
+                    indent=2,
+                )
+            )
+            return
+        if args.notify_entries:
+            print(json.dumps(_entries(procs, url, args.rate, args.notify_entries), indent=2))
+            return
         before = _cpu_seconds(procs)
+        before_kernel = _cpu_seconds(procs, system=True)
         started = time.monotonic()
         outcome = Outcome()
-        asyncio.run(_offer(url, args.rate, args.seconds, args.rooms, outcome, sampled=args.sampled))
+        asyncio.run(
+            _offer(
+                url,
+                args.rate,
+                args.seconds,
+                args.rooms,
+                outcome,
+                sampled=args.sampled,
+                client_msg_ids=not args.without_client_msg_ids,
+            )
+        )
         wall = time.monotonic() - started
         used = {k: v - before[k] for k, v in _cpu_seconds(procs).items()}
+        kernel = {k: v - before_kernel[k] for k, v in _cpu_seconds(procs, system=True).items()}
         for profiler in profilers:
             profiler.wait(60)
-        print(json.dumps(_summary(outcome, used, wall), indent=2))
+        print(json.dumps(_summary(outcome, used, kernel, wall), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,3 +1,6 @@
+import uuid
+
+import pytest
 from switchboard_chat.content import message_id, sanitise
 from switchboard_contracts import BusError, ErrorCode
 
@@ -47,3 +50,22 @@ def test_message_ids_differ_between_users_and_without_client_msg_id() -> None:
 
 def test_the_same_client_msg_id_in_another_room_is_another_message() -> None:
     assert message_id("lobby", "alice", "c-1") != message_id("other", "alice", "c-1")
+
+
+@pytest.mark.parametrize(
+    ("room", "user", "client_msg_id"),
+    [
+        ("lobby", "alice", "c-1"),
+        ("room-7", "user-42", "0b5e2f4c-1d2a-4a57-9e1c-3b6f0a9d8c71"),
+        ("lobby", "Zoë", "ünïcødé ✓ 😀"),
+        ("", "", ""),
+        ("r", "u", "x" * 500),
+    ],
+)
+def test_message_ids_are_the_uuid5_of_room_user_and_client_msg_id(
+    room: str, user: str, client_msg_id: str
+) -> None:
+    """The same ids as before the fast derivation: a retry across an upgrade is still a retry."""
+    namespace = uuid.UUID("6f1d5c8e-3f44-4f57-9d3c-5b7a0c2e9a11")
+    expected = str(uuid.uuid5(namespace, f"{room}\x00{user}\x00{client_msg_id}"))
+    assert message_id(room, user, client_msg_id) == expected

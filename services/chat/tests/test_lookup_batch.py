@@ -68,3 +68,30 @@ async def test_a_failed_request_fails_its_lookups_and_the_next_one_is_tried() ->
         await first
     store.fail = False
     assert await lookup.get("b") == stored("b")
+
+
+async def test_requests_start_min_interval_apart_and_lookups_meanwhile_go_together() -> None:
+    store = Store(known=set())
+    store.release.set()
+    lookup = BatchedLookup(store.fetch, min_interval=0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await lookup.get("a") is None  # the first goes at once
+    assert store.requests == [["a"]]
+    later = [asyncio.create_task(lookup.get(i)) for i in ("b", "c")]
+    await until()
+    assert store.requests == [["a"]]  # nothing in flight, but too soon after the last
+    assert [await t for t in later] == [None, None]
+    assert store.requests == [["a"], ["b", "c"]]
+    assert loop.time() - started >= 0.05
+
+
+async def test_without_min_interval_a_lookup_after_an_answer_goes_at_once() -> None:
+    store = Store(known=set())
+    store.release.set()
+    lookup = BatchedLookup(store.fetch)
+    assert await lookup.get("a") is None
+    later = asyncio.create_task(lookup.get("b"))
+    await until()
+    assert store.requests == [["a"], ["b"]]
+    assert await later is None

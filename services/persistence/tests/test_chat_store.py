@@ -1,3 +1,4 @@
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
@@ -10,14 +11,23 @@ from switchboard_persistence.migrate import migrate
 
 pytestmark = pytest.mark.component
 
+APPLICATION = "chat-store-test"  # the sessions of this module's pools, to cut them
+
 
 @pytest.fixture
 async def store(stores: Stores) -> AsyncIterator[ChatStore]:
-    pool = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(
+        stores.database_url,
+        min_size=1,
+        max_size=2,
+        server_settings={"application_name": APPLICATION},
+    )
     async with pool.acquire() as conn:
         await migrate(conn)
-    yield ChatStore(pool)
-    await pool.close()
+    store = ChatStore(pool)
+    yield store
+    await store.close()
+    await asyncio.wait_for(pool.close(), timeout=10)
 
 
 def message(room: str, seq: int) -> ChatMessage:
@@ -66,3 +76,24 @@ async def test_stored_messages_are_found_by_their_ids_in_one_query(store: ChatSt
     found = await store.get_many([f"{room}-2", f"{room}-9", f"{room}-1"])
     assert sorted(found, key=lambda m: m.seq) == [message(room, 1), message(room, 2)]
     assert await store.get_many([]) == []
+
+
+async def test_lookups_go_on_after_their_connection_is_cut(
+    store: ChatStore, stores: Stores
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    await store.insert([message(room, 1)])
+    assert await store.get_many([f"{room}-1"]) == [message(room, 1)]
+    # The store's sessions are cut, the connection the lookups keep among them.
+    admin = await asyncpg.connect(stores.database_url)
+    try:
+        cut = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = $1",
+            APPLICATION,
+        )
+    finally:
+        await admin.close()
+    assert cut >= 1
+    assert await store.get_many([f"{room}-1", f"{room}-2"]) == [message(room, 1)]
+    assert await store.get_many([f"{room}-1"]) == [message(room, 1)]

@@ -54,7 +54,8 @@ def create_app(settings: ChatSettings) -> Starlette:
         )
         await ensure_stream(bus.js, spec)
         lookup = BatchedLookup(
-            lambda ids: store.messages(ids, settings.message_lookup_timeout_seconds)
+            lambda ids: store.messages(ids, settings.message_lookup_timeout_seconds),
+            min_interval=settings.message_lookup_interval_seconds,
         )
         acceptor = MessageAcceptor(
             RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings)),

@@ -6,9 +6,17 @@ each per message; here a lookup asked for while one request is in flight waits f
 and goes with the others in the next request. An idle service sends at once, so a lone message
 waits no longer than before; a busy one sends fewer, bigger requests. A failed request fails
 every lookup in it, with the request's error.
+
+``min_interval`` also spaces the requests' starts: a lookup asked for within that time after the
+previous request went waits for the rest of it. A request costs chat, persistence, NATS and
+PostgreSQL far more than an id in it (at 2,000 messages/s ~130 µs of CPU per message when the
+answers came back fast enough to carry one or two ids each): without the spacing, the less
+loaded the machine, the more requests per message. A service that has not asked for
+``min_interval`` still sends at once.
 """
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 
 from switchboard_contracts import ChatMessage
@@ -20,10 +28,15 @@ Fetch = Callable[[list[str]], Awaitable[list[ChatMessage]]]
 
 
 class BatchedLookup:
-    def __init__(self, fetch: Fetch, max_batch: int = MAX_MESSAGES_GET) -> None:
-        """``fetch``: the stored messages among the given ids (it raises when it cannot say)."""
+    def __init__(
+        self, fetch: Fetch, max_batch: int = MAX_MESSAGES_GET, min_interval: float = 0.0
+    ) -> None:
+        """``fetch``: the stored messages among the given ids (it raises when it cannot say);
+        ``min_interval``: seconds from the start of one request to the start of the next."""
         self._fetch = fetch
         self._max_batch = max_batch
+        self._min_interval = min_interval
+        self._last_sent = -math.inf
         self._waiting: dict[str, list[asyncio.Future[ChatMessage | None]]] = {}
         self._sending: asyncio.Task[None] | None = None
 
@@ -36,8 +49,13 @@ class BatchedLookup:
         return await answer
 
     async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._waiting:
+                pause = self._last_sent + self._min_interval - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)  # lookups asked for meanwhile go along
+                self._last_sent = loop.time()
                 ids = list(self._waiting)[: self._max_batch]
                 batch = {message_id: self._waiting.pop(message_id) for message_id in ids}
                 try:

@@ -23,7 +23,14 @@ class ChatSettings(ServiceSettings):
         gt=0,
         description="How long a lookup request (the messages with a clientMsgId gathered"
         " meanwhile) waits for PostgreSQL's word on whether they were stored before; a message"
-        " waits at most twice this (the request in flight, then its own)",
+        " waits at most twice this (the request in flight, then its own) and the interval below",
+    )
+    message_lookup_interval_seconds: float = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="Lookup requests start at least this far apart; the messages arriving"
+        " meanwhile go together (fewer requests under load; a lone message goes at once)",
     )
     presence_ttl_seconds: float = Field(
         default=15.0,

@@ -71,7 +71,11 @@ def create_app(settings: PersistenceSettings) -> Starlette:
         )
         await serve_chat_queries(bus.nc, store, RoomStore(pool))
         chat_writer = ChatWriter(
-            bus.nc, store, settings.write_batch_size, settings.write_concurrency
+            bus.nc,
+            store,
+            settings.write_batch_size,
+            settings.write_concurrency,
+            settings.write_linger_seconds,
         )
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
@@ -85,6 +89,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             settings.write_batch_size,
             table="notifications",
             concurrency=settings.write_concurrency,
+            linger=settings.write_linger_seconds,
         )
         notifier = asyncio.create_task(notify_writer.run())
         health.add_check("notify-writer", lambda: notify_writer.consuming and not notifier.done())
@@ -101,6 +106,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
                     asyncio.gather(writer, notifier), timeout=settings.shutdown_timeout_seconds
                 )
             await bus.close()
+            await store.close()
             await pool.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

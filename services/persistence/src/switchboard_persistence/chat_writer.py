@@ -10,7 +10,14 @@ __all__ = ["ChatWriter"]
 
 
 class ChatWriter(StreamWriter[ChatMessage]):
-    def __init__(self, nc: Client, store: ChatStore, batch_size: int, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        store: ChatStore,
+        batch_size: int,
+        concurrency: int = 1,
+        linger: float = 0.0,
+    ) -> None:
         super().__init__(
             nc,
             streams.PERSISTENCE_CHAT_CONSUMER,
@@ -19,4 +26,5 @@ class ChatWriter(StreamWriter[ChatMessage]):
             batch_size,
             table="chat_messages",
             concurrency=concurrency,
+            linger=linger,
         )

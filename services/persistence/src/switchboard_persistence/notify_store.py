@@ -15,15 +15,17 @@ __all__ = ["InboxPage", "NotifyStore", "ReadState", "ReplayPage"]
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
+# One statement, so one round trip and no BEGIN/COMMIT of their own: the entries, then their
+# recipients made known (in user order, so that concurrent batches lock them in one order).
+# Atomic like any statement; either part may also run again (a redelivered batch) harmlessly.
 _INSERT = """
-INSERT INTO notifications
-    (user_id, cursor, id, type, title, message, created_at, broadcast_id, team)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::bigint[], $8::text[], $9::text[])
-ON CONFLICT DO NOTHING
-"""
-
-_KNOWN_USERS = """
+WITH entries AS (
+    INSERT INTO notifications
+        (user_id, cursor, id, type, title, message, created_at, broadcast_id, team)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::bigint[], $8::text[], $9::text[])
+    ON CONFLICT DO NOTHING
+)
 INSERT INTO notification_users (user_id)
 SELECT DISTINCT u FROM unnest($1::text[]) AS u ORDER BY u
 ON CONFLICT DO NOTHING
@@ -90,8 +92,8 @@ class NotifyStore:
         self._pool = pool
 
     async def insert(self, notifications: list[Notification]) -> None:
-        """Insert in one transaction (an entry already stored stays); recipients become known."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        """Insert in one statement (an entry already stored stays); recipients become known."""
+        async with self._pool.acquire() as conn:
             await conn.execute(
                 _INSERT,
                 [n.user_id for n in notifications],
@@ -104,7 +106,6 @@ class NotifyStore:
                 [n.broadcast_id for n in notifications],
                 [n.team for n in notifications],
             )
-            await conn.execute(_KNOWN_USERS, [n.user_id for n in notifications])
 
     async def last_cursor(self, user_id: str) -> int:
         cursor = await self._pool.fetchval(

@@ -17,4 +17,11 @@ class PersistenceSettings(ServiceSettings):
         le=16,
         description="Batches per stream unacked at once: one fetched while others are written",
     )
+    write_linger_seconds: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="After a fetch that drained a stream, wait this long before the next one"
+        " (fewer, bigger batches under a steady load; 0: fetch again at once)",
+    )
     migrate_on_start: bool = True

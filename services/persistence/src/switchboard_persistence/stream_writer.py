@@ -43,7 +43,15 @@ M = TypeVar("M", bound=BusMessage)
 class StreamWriter(Generic[M]):
     """Fetches batches of ``model`` messages, writes each batch with ``insert`` into ``table``
     (one transaction, retried until it commits), then acks it. The next batch is fetched while
-    one is written; up to ``concurrency`` batches are written at once."""
+    one is written; up to ``concurrency`` batches are written at once.
+
+    ``linger``: after a batch that drained the consumer (fewer than ``batch_size``), wait this
+    long before the next fetch, so that under a steady load each fetch takes everything that
+    arrived meanwhile. Every batch costs a fetch, a transaction and their bookkeeping whatever
+    its size: at 2,000 chat messages/s without it, batches held ~4 messages. A quiet consumer's
+    first message is written at once. The delay is off every ack path (chat and notification
+    ack their clients on JetStream's ack) and far below JetStream's duplicate window, the one
+    thing that relies on persistence keeping up."""
 
     def __init__(
         self,
@@ -55,6 +63,7 @@ class StreamWriter(Generic[M]):
         *,
         table: str,
         concurrency: int = 1,
+        linger: float = 0.0,
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -64,6 +73,7 @@ class StreamWriter(Generic[M]):
         self._batch_size = batch_size
         self._table = table
         self._slots = asyncio.Semaphore(concurrency)
+        self._linger = linger
         self._writing: set[asyncio.Task[None]] = set()
         self.consuming = False
         self._stopping = False
@@ -81,8 +91,11 @@ class StreamWriter(Generic[M]):
         await puller.start()
         lag = asyncio.create_task(track_consumer_lag(self._js, spec))
         self.consuming = True
+        drained = False
         try:
             while not self._stopping:
+                if drained and self._linger > 0:
+                    await asyncio.sleep(self._linger)
                 # A slot first, then the fetch: no batch ever waits unwritten in our hands.
                 await self._slots.acquire()
                 if self.stopping:  # asked to stop while waiting for a slot
@@ -95,6 +108,7 @@ class StreamWriter(Generic[M]):
                     log.exception("fetching from %s failed; retrying", spec.durable)
                     await asyncio.sleep(RETRY_DELAY_SECONDS)
                     continue
+                drained = 0 < len(batch) < self._batch_size
                 if not batch:
                     self._slots.release()
                     continue
@@ -126,16 +140,7 @@ class StreamWriter(Generic[M]):
 
     async def _write(self, batch: list[Msg]) -> None:
         spec = self._spec
-        spans = [
-            start_consumer_span(
-                msg.subject,
-                msg.headers,
-                group=spec.durable,
-                body_size=len(msg.data),
-                batch_size=len(batch),
-            )
-            for msg in batch
-        ]
+        spans = self._spans(batch)
         try:
             messages: list[M] = []
             decoded: list[Msg] = []
@@ -171,6 +176,34 @@ class StreamWriter(Generic[M]):
         finally:
             for span in spans:
                 span.end()
+
+    def _spans(self, batch: list[Msg]) -> list[trace.Span]:
+        """A CONSUMER span per message. Consecutive messages with the same trace context (a
+        broadcast's page: one context for all its entries) that the sampler did not record
+        share one: such a span is only its caller's context, and ending it does nothing."""
+        spans: list[trace.Span] = []
+        shared: trace.Span | None = None
+        shared_context: tuple[str, str | None] | None = None
+        for msg in batch:
+            headers = msg.headers or {}
+            parent = headers.get("traceparent")
+            context = None if parent is None else (parent, headers.get("tracestate"))
+            if shared is not None and context == shared_context:
+                spans.append(shared)
+                continue
+            span = start_consumer_span(
+                msg.subject,
+                msg.headers,
+                group=self._spec.durable,
+                body_size=len(msg.data),
+                batch_size=len(batch),
+            )
+            spans.append(span)
+            # Without a context each message starts a trace of its own: never shared.
+            shared, shared_context = (
+                (span, context) if context is not None and not span.is_recording() else (None, None)
+            )
+        return spans
 
     async def _keep_in_progress(self, batch: list[Msg]) -> None:
         """Tell JetStream the batch is still being worked on, well within its ack wait."""
