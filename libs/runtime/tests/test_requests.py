@@ -33,3 +33,24 @@ async def test_a_publish_past_its_deadline_answers_unavailable(stores: Stores) -
     reply = ChatSendReply.decode(answer.data)
     assert reply.error is not None
     assert reply.error.code == ErrorCode.UNAVAILABLE
+
+
+async def answered(request: ChatSendRequest) -> ChatSendReply:
+    del request
+    return ChatSendReply()
+
+
+async def test_a_reply_does_not_carry_the_request_s_headers_back(stores: Stores) -> None:
+    nc = await nats.connect(stores.nats_url)
+    subject = f"test.requests.{secrets.token_hex(4)}"
+    try:
+        await serve_requests(nc, subject, "q", ChatSendRequest, answered, on_error=error_reply)
+        request = ChatSendRequest(room="r", user_id="u", content="x")
+        traceparent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-00"
+        answer = await nc.request(
+            subject, request.encode(), timeout=5, headers={"traceparent": traceparent}
+        )
+    finally:
+        await nc.close()
+    assert ChatSendReply.decode(answer.data).error is None
+    assert not answer.headers

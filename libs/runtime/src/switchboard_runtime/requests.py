@@ -84,7 +84,9 @@ async def serve_requests(
                             BusError(code=ErrorCode.INTERNAL, message=f"{subject} failed; retry")
                         )
                 if msg.reply:
-                    await msg.respond(reply.encode())
+                    # Not msg.respond: that sends the request's headers back with the reply,
+                    # which nobody reads and both sides would encode and parse.
+                    await nc.publish(msg.reply, reply.encode())
         finally:
             slots.release()
             child(BUS_HANDLED_REQUESTS, service, family, outcome).inc()
