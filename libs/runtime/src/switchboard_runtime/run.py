@@ -14,6 +14,7 @@ from switchboard_runtime.gc_tuning import (
     parse_thresholds,
     set_thresholds,
 )
+from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
@@ -51,7 +52,7 @@ def run_service(
             port=settings.http_port,
             loop="uvloop",
             http="httptools",
-            ws="websockets-sansio",
+            ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, keeping less per socket
             ws_per_message_deflate=False,
             log_config=None,
             access_log=False,  # AccessMiddleware logs requests, query strings redacted
