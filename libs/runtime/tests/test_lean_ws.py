@@ -20,6 +20,7 @@ from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_p
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.server import ServerProtocol
 
 WAIT = 10.0
 
@@ -66,6 +67,26 @@ def test_uvicorn_reads_the_response_last_just_before_it_starts_the_keepalive() -
     [keepalive] = _uses("start_keepalive")["send"]
     assert max(uses["send"]) < keepalive
     assert set(_uses("start_keepalive")) == {"send"}  # and nowhere else
+
+
+def test_websockets_parser_never_reads_the_request_after_handing_it_over() -> None:
+    """Its frame keeps ``request`` as a local while it parses frames, hence the emptied headers."""
+    [parse] = [
+        node
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(ServerProtocol))))
+        if isinstance(node, ast.FunctionDef) and node.name == "parse"
+    ]
+    handed_over = max(
+        node.lineno
+        for node in ast.walk(parse)
+        if isinstance(node, ast.Call) and ast.unparse(node) == "self.events.append(request)"
+    )
+    reads = [
+        node.lineno
+        for node in ast.walk(parse)
+        if isinstance(node, ast.Name) and node.id == "request"
+    ]
+    assert max(reads) == handed_over
 
 
 def test_uvicorn_uses_only_what_the_receive_queue_offers() -> None:
@@ -174,6 +195,7 @@ async def test_a_client_is_served_and_the_connection_keeps_no_handshake() -> Non
         assert isinstance(protocol, LeanWebSocketProtocol)
         assert not hasattr(protocol, "request")
         assert not hasattr(protocol, "response")
+        assert not inspect.getgeneratorlocals(protocol.conn.parser)["request"].headers
         assert isinstance(protocol.queue, ReceiveQueue)
         writable: object = protocol.writable  # typed ``asyncio.Event`` by uvicorn
         assert isinstance(writable, LightEvent)

@@ -5,7 +5,9 @@
 bench/profiles/README-idle-memory.md):
 
 - the handshake's ``Request`` is dropped once the ASGI scope is built from it, and the
-  ``Response`` once it is written (with their ``Headers``): uvicorn reads neither afterwards;
+  ``Response`` once it is written (with their ``Headers``): uvicorn reads neither afterwards.
+  The request's headers are also emptied: ``websockets``' suspended parser generator keeps the
+  ``Request`` as a local for the connection's life, though it never reads it again;
 - the receive queue is a ``ReceiveQueue``, not an ``asyncio.Queue`` (four deques and an Event,
   about 3 KB even when empty): uvicorn only calls ``put_nowait``, ``get`` and ``empty`` on it;
 - the ``writable`` flag (paused by the transport's flow control) is a ``LightEvent``, not an
@@ -98,8 +100,10 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
-        # The scope holds what the app needs of the request; uvicorn never reads it again.
+        # The scope holds what the app needs of the request; uvicorn never reads it again, and
+        # neither does ``ServerProtocol.parse``, whose frame still refers to it.
         del self.request
+        event.headers.clear()
 
     def start_keepalive(self) -> None:
         # Called once, by ``send`` right after it wrote the accepted handshake's response: the
