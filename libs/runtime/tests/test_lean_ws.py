@@ -16,7 +16,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 from switchboard_runtime.lean_ws import LeanWebSocketProtocol, ReceiveQueue
 from switchboard_runtime.light_event import LightEvent
-from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_protocol
+from switchboard_runtime.ws_protocol import websocket_protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -166,7 +166,7 @@ async def serving(app: Any) -> AsyncIterator[str]:
     listener.listen()  # clients queue in the backlog until uvicorn accepts
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        RecordWebSocketProtocol(app),
+        app,  # no RecordWebSocketProtocol: the protocol puts itself in the scope
         ws=LeanWebSocketProtocol,
         ws_per_message_deflate=False,
         lifespan="off",

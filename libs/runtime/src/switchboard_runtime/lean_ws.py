@@ -10,6 +10,9 @@ bench/profiles/README-idle-memory.md):
   ``Request`` as a local for the connection's life, though it never reads it again;
 - the receive queue is a ``ReceiveQueue``, not an ``asyncio.Queue`` (four deques and an Event,
   about 3 KB even when empty): uvicorn only calls ``put_nowait``, ``get`` and ``empty`` on it;
+- it puts itself in the scope under ``WS_PROTOCOL_SCOPE_KEY`` (for the gateway's direct writes)
+  before the app runs, so ``run_service`` needs no ``RecordWebSocketProtocol`` layer, whose
+  coroutine frame each connection would keep;
 - the ``writable`` flag (paused by the transport's flow control) is a ``LightEvent``, not an
   ``asyncio.Event``: uvicorn, and the gateway's direct writes, only ``set``, ``clear``, ``wait``
   and ask ``is_set``.
@@ -19,12 +22,13 @@ that starts reading them again fails a test rather than a connection.
 """
 
 import asyncio
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.ws_protocol import WS_PROTOCOL_SCOPE_KEY
 
 __all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
 
@@ -104,6 +108,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         # neither does ``ServerProtocol.parse``, whose frame still refers to it.
         del self.request
         event.headers.clear()
+        if not self.close_sent:  # accepted: the scope is built and ``run_asgi`` not yet started
+            cast(dict[str, Any], self.scope)[WS_PROTOCOL_SCOPE_KEY] = self
 
     def start_keepalive(self) -> None:
         # Called once, by ``send`` right after it wrote the accepted handshake's response: the
