@@ -6,6 +6,8 @@ import pytest
 from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode, InvalidIdError, streams, subjects
 from switchboard_contracts.notify import (
+    EVENT_HEADER,
+    UNREAD_EVENT,
     BroadcastJob,
     BroadcastReply,
     BroadcastRequest,
@@ -104,8 +106,24 @@ def test_user_subjects_fall_in_the_notify_stream_and_unread_events_do_not() -> N
     [pattern] = streams.NOTIFY.subjects
     prefix = pattern.removesuffix(">")
     assert subjects.notify_user("alice").startswith(prefix)
+    assert not subjects.notify_live("alice").startswith(prefix)
     assert not subjects.notify_unread("alice").startswith(prefix)
     assert not subjects.NOTIFY_SEND.startswith(prefix)
+
+
+def test_unread_events_share_the_live_subject_with_the_streams_republished_entries() -> None:
+    """One subscription per user hears both; the header tells them apart."""
+    assert streams.NOTIFY.republish is not None
+    _, destination = streams.NOTIFY.republish
+    assert subjects.notify_live("alice").startswith(destination.removesuffix(">"))
+    # never a header JetStream sets on what it republishes, nor one nats-py treats specially
+    assert not EVENT_HEADER.lower().startswith("nats-")
+    assert (EVENT_HEADER, UNREAD_EVENT) == ("Switchboard-Event", "unread")
+
+
+def test_the_legacy_unread_subject_is_not_the_live_one() -> None:
+    assert subjects.notify_unread("alice") == "notify.unread.alice"
+    assert subjects.notify_unread("alice") != subjects.notify_live("alice")
 
 
 def test_broadcast_jobs_have_their_own_work_queue_stream() -> None:

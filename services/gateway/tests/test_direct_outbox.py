@@ -20,6 +20,7 @@ from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.metrics import TimedFrame
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.wire import SharedFrame
+from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -142,7 +143,10 @@ async def _until_disconnected(websocket: WebSocket) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(server: Server, ws: str = "websockets-sansio") -> AsyncIterator[str]:
+async def serving(
+    server: Server, ws: str | type[asyncio.Protocol] = LeanWebSocketProtocol
+) -> AsyncIterator[str]:
+    """The app under uvicorn, by default with the protocol ``run_service`` gives it."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()  # clients queue in the backlog until uvicorn accepts
@@ -216,13 +220,14 @@ async def test_a_stalled_reader_is_closed_with_1013_once_its_buffer_passes_the_l
 @pytest.mark.parametrize(
     ("ws", "direct", "expected"),
     [
+        (LeanWebSocketProtocol, True, "DirectOutbox"),
         ("websockets-sansio", True, "DirectOutbox"),
         ("websockets-sansio", False, "Outbox"),
         ("wsproto", True, "Outbox"),
     ],
 )
 async def test_only_uvicorn_sansio_gets_the_direct_path(
-    ws: str, direct: bool, expected: str
+    ws: str | type[asyncio.Protocol], direct: bool, expected: str
 ) -> None:
     server = Server(GatewaySettings(ws_direct_writes=direct))
     async with serving(server, ws) as base, connect(f"{base}/kind") as client:

@@ -63,6 +63,18 @@ async def test_hs256_token_with_the_secret_proves_its_subject_scopes_and_teams()
     assert identity.teams == {"ops", "dev"}
 
 
+async def test_identities_with_the_same_scopes_and_teams_share_their_sets() -> None:
+    """Each connection keeps its identity: equal sets are one object, not one per connection."""
+    first, second = [
+        await verify(jwt.encode(claims(sub=user, scope="a b", teams=["t"]), SECRET, "HS256"))
+        for user in ("alice", "bob")
+    ]
+    assert first.scopes is second.scopes
+    assert first.teams is second.teams
+    plain = await verify(jwt.encode(claims(), SECRET, "HS256"))
+    assert plain.scopes == plain.teams == frozenset()
+
+
 @pytest.mark.parametrize(
     ("key", "algorithm", "kid"), [(RSA_KEY, "RS256", "rsa-1"), (EC_KEY, "ES256", "ec-1")]
 )

@@ -14,10 +14,12 @@ from switchboard_contracts.errors import BusError
 from switchboard_contracts.message import BusMessage
 
 __all__ = [
+    "EVENT_HEADER",
     "MAX_INBOX_LIMIT",
     "MAX_MESSAGE_LENGTH",
     "MAX_TITLE_LENGTH",
     "MAX_USERS_PAGE",
+    "UNREAD_EVENT",
     "BroadcastJob",
     "BroadcastReply",
     "BroadcastRequest",
@@ -49,6 +51,12 @@ MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 5000
 MAX_INBOX_LIMIT = 100
 MAX_USERS_PAGE = 1000
+
+EVENT_HEADER = "Switchboard-Event"
+"""Marks an event of ours published on ``notify.live.<user>`` beside the stream's republished
+entries (which never carry it); its value names the body's schema."""
+UNREAD_EVENT = "unread"
+"""``EVENT_HEADER``'s value for an ``UnreadEvent``."""
 
 Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE_LENGTH)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)]
@@ -145,7 +153,9 @@ class MarkReadReply(BusMessage):
 
 
 class UnreadEvent(BusMessage):
-    """notification -> gateways (core ``notify.unread.<user>``): the new unread count.
+    """notification -> gateways: the new unread count, published on core ``notify.live.<user>``
+    with ``EVENT_HEADER: UNREAD_EVENT`` (and, for gateways of the previous release, on
+    ``notify.unread.<user>``).
 
     ``version`` grows with every change of the user's read state; older events are dropped.
     """

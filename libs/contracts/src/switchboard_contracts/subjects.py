@@ -136,13 +136,20 @@ def notify_user(user_id: str) -> str:
 
 
 def notify_live(user_id: str) -> str:
-    """Where gateways receive a user's inbox entries: republished by the NOTIFY stream, only
-    once stored, in cursor order."""
+    """Everything a gateway hears about a user, on one core subscription per user.
+
+    The user's inbox entries, republished by the NOTIFY stream only once stored, in cursor
+    order (with ``Nats-Stream``, ``Nats-Sequence``, ...), and the user's unread-count changes,
+    published here by notification (core NATS, ephemeral) with the header
+    ``notify.EVENT_HEADER: notify.UNREAD_EVENT``. A subscriber tells them apart by that header.
+    """
     return f"notify.live.{validate_user_id(user_id)}"
 
 
 def notify_unread(user_id: str) -> str:
-    """A user's unread-count changes (core NATS, ephemeral)."""
+    """Deprecated: a user's unread-count changes for gateways of the previous release, which
+    subscribe here. Notification still publishes each change here too (after ``notify_live``);
+    nothing of this release subscribes. Remove once no such gateway runs."""
     return f"notify.unread.{validate_user_id(user_id)}"
 
 

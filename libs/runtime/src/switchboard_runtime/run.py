@@ -14,10 +14,10 @@ from switchboard_runtime.gc_tuning import (
     parse_thresholds,
     set_thresholds,
 )
+from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.log_forwarding import install_log_forwarding
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
-from switchboard_runtime.ws_protocol import RecordWebSocketProtocol
 
 __all__ = ["configure_logging", "run_service"]
 
@@ -40,18 +40,14 @@ def run_service(
     observe_gc_pauses()
     try:
         uvicorn.run(
-            # Outermost, both of them, so that they see uvicorn's own ``send``: ConnectionAbort
-            # for HTTP streams, RecordWebSocketProtocol for the gateway's direct writes.
-            ConnectionAbort(
-                RecordWebSocketProtocol(
-                    AccessMiddleware(ActivityMiddleware(FreezeAfterStartup(app)))
-                )
-            ),
+            # Outermost, so that it sees uvicorn's own ``send`` (HTTP streams). WebSockets need no
+            # RecordWebSocketProtocol: LeanWebSocketProtocol puts itself in the scope.
+            ConnectionAbort(AccessMiddleware(ActivityMiddleware(FreezeAfterStartup(app)))),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",
             http="httptools",
-            ws="websockets-sansio",
+            ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, keeping less per socket
             ws_per_message_deflate=False,
             log_config=None,
             access_log=False,  # AccessMiddleware logs requests, query strings redacted

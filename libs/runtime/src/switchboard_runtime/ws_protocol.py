@@ -1,10 +1,11 @@
 """Which server protocol object serves a WebSocket, for an app that writes frames itself.
 
-``RecordWebSocketProtocol`` is the outermost ASGI layer ``run_service`` installs: when the server
-is uvicorn's ``websockets-sansio`` implementation, the ``send`` callable it hands the app is a
-bound method of its per-connection protocol, and the layer puts that protocol in the scope under
-``WS_PROTOCOL_SCOPE_KEY``. An app may then write pre-encoded frames to ``protocol.transport``
-(see the gateway's ``direct_outbox``). Under any other server (Starlette's TestClient, another
+Under ``run_service`` the server's protocol (``lean_ws.LeanWebSocketProtocol``) puts itself in
+the scope under ``WS_PROTOCOL_SCOPE_KEY``. ``RecordWebSocketProtocol`` does the same from
+outside, as the outermost ASGI layer, for uvicorn's own ``websockets-sansio`` implementation:
+the ``send`` callable it hands the app is a bound method of its per-connection protocol. An app
+may then write pre-encoded frames to ``protocol.transport`` (see the gateway's
+``direct_outbox``). Under any other server (Starlette's TestClient, another
 implementation) the key is absent and the app keeps to plain ASGI messages.
 """
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 from starlette.websockets import WebSocket
+from switchboard_runtime.light_event import LightEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from switchboard_gateway.edge import frame_type_of
@@ -127,7 +128,7 @@ class DirectOutbox:
         self._closing: asyncio.Task[None] | None = None
         self.max_frames = max_frames
         """How many live frames a resuming member may have held back (``rooms``)."""
-        self.closed = asyncio.Event()
+        self.closed = LightEvent()
         self.close_code: int | None = None
         self.on_close: Callable[[], None] | None = None
 

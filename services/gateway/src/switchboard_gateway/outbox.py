@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_runtime.light_event import LightEvent
 
 from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
 
@@ -28,7 +29,7 @@ class Outgoing(Protocol):
     ``Outbox`` (through ASGI) or ``direct_outbox.DirectOutbox`` (straight to the socket)."""
 
     max_frames: int
-    closed: asyncio.Event
+    closed: LightEvent
     close_code: int | None
     on_close: Callable[[], None] | None
     """Called once ``close`` closed it (the session wakes its pending ``receive``)."""
@@ -55,7 +56,7 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self.max_frames = max_frames
-        self.closed = asyncio.Event()
+        self.closed = LightEvent()
         self.close_code: int | None = None
         self.on_close: Callable[[], None] | None = None
 

@@ -25,6 +25,7 @@ from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
 from switchboard_gateway.direct_outbox import FrameWriter
 from switchboard_gateway.drain import Drain
+from switchboard_gateway.expiry import ExpirySchedule
 from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
 from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
@@ -75,6 +76,8 @@ class SessionDeps:
     user_rates: UserFrameRates
     writer: FrameWriter = field(default_factory=FrameWriter)
     """Flushes the direct outboxes (``direct_outbox``) once per loop turn."""
+    expiries: ExpirySchedule = field(default_factory=ExpirySchedule)
+    """Closes sessions whose token expired, with one timer for all of them."""
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run work that must finish even after its connection closed."""
@@ -112,11 +115,13 @@ class Session:
         self._woken = False
         identity = identity_of(websocket.scope)
         self.expires_at = identity.expires_at if identity is not None else None
+        self._expiry: asyncio.Handle | None = None
+        self._expiry_bucket: int | None = None
 
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
         self._user_limit = self._deps.user_rates.acquire(self.user_id)
-        self._expiry = asyncio.get_running_loop().call_soon(self._close_when_expired)
+        self._expiry = asyncio.get_running_loop().call_soon(self.expired)
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
@@ -125,7 +130,10 @@ class Session:
                 return
             await self._receive()
         finally:
-            self._expiry.cancel()
+            if self._expiry is not None:
+                self._expiry.cancel()
+            if self._expiry_bucket is not None:
+                self._deps.expiries.discard(self, self._expiry_bucket)
             self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
             for subscriber in self.dashboards.values():
@@ -219,17 +227,18 @@ class Session:
             self._woken = True
             self._reader.cancel()
 
-    def _close_when_expired(self) -> None:
-        """Close with 1008 when the token expires, unless an ``auth`` frame extended it (a timer
-        rather than a task, so that an idle connection costs less memory)."""
-        if self.expires_at is None:
+    def expired(self) -> None:
+        """Close with 1008 when the token expires, unless an ``auth`` frame extended it (checked
+        once at the start, then by the gateway's one ``ExpirySchedule``, so that an idle
+        connection keeps no timer of its own)."""
+        self._expiry = None
+        self._expiry_bucket = None
+        if self.expires_at is None or self.outbox.closed.is_set():
             return
-        remaining = self.expires_at - time.time()
-        if remaining <= 0:
+        if self.expires_at - time.time() <= 0:
             self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
             return
-        loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(remaining, self._close_when_expired)
+        self._expiry_bucket = self._deps.expiries.add(self, self.expires_at)
 
     async def _on_message(self, message: Message, now: float) -> None:
         if not (self._limit.allow(now) and self._user_limit.allow(now)):

@@ -1,6 +1,7 @@
-"""Per-user fan-out: each user with an open stream or socket here has one pair of core
-subscriptions (their notifications, their unread count); every event is decoded and encoded
-once per gateway and handed to each of the user's connections.
+"""Per-user fan-out: each user with an open stream or socket here has one core subscription,
+on ``notify.live.<user>``, which carries both their notifications (the NOTIFY stream's
+republish) and their unread count (notification's events, marked with ``EVENT_HEADER``); every
+event is decoded and encoded once per gateway and handed to each of the user's connections.
 
 Sockets join with a text ``deliver`` (their outbox); SSE streams and long-polls attach a sink
 that takes the event itself (they order entries by cursor, see ``inbox_follower``).
@@ -16,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import subjects
-from switchboard_contracts.notify import Notification, UnreadEvent
+from switchboard_contracts.notify import EVENT_HEADER, UNREAD_EVENT, Notification, UnreadEvent
 from switchboard_runtime import Bus
 
 from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
@@ -83,7 +84,7 @@ class UserHub:
         self._known = known
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._sockets: dict[tuple[str, Deliver], _Socket] = {}
-        self._subscriptions: dict[str, tuple[Subscription, Subscription]] = {}
+        self._subscriptions: dict[str, Subscription] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._unread_versions: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -111,9 +112,8 @@ class UserHub:
         self._subscribers.setdefault(user_id, set()).add(subscriber)
         async with self._lock(user_id):
             if user_id not in self._subscriptions:
-                self._subscriptions[user_id] = (
-                    await self._bus.subscribe(subjects.notify_live(user_id), self._on_notification),
-                    await self._bus.subscribe(subjects.notify_unread(user_id), self._on_unread),
+                self._subscriptions[user_id] = await self._bus.subscribe(
+                    subjects.notify_live(user_id), self._on_live
                 )
         await self._bus.nc.flush()  # the server has the subscription: nothing can slip past
 
@@ -129,8 +129,7 @@ class UserHub:
         lock = self._lock(user_id)
         async with lock:
             if user_id not in self._subscribers and user_id in self._subscriptions:
-                for subscription in self._subscriptions.pop(user_id):
-                    await subscription.unsubscribe()
+                await self._subscriptions.pop(user_id).unsubscribe()
         if user_id not in self._subscribers and not lock.locked():
             self._locks.pop(user_id, None)
 
@@ -150,7 +149,14 @@ class UserHub:
         except Exception:
             log.warning("could not register a connected user; broadcasts may miss them")
 
-    async def _on_notification(self, msg: Msg) -> None:
+    async def _on_live(self, msg: Msg) -> None:
+        headers = msg.headers
+        if headers is not None and headers.get(EVENT_HEADER) == UNREAD_EVENT:
+            self._on_unread(msg)
+        else:
+            self._on_notification(msg)
+
+    def _on_notification(self, msg: Msg) -> None:
         try:
             entry = Entry(Notification.decode(msg.data))
         except ValidationError:
@@ -159,7 +165,7 @@ class UserHub:
         for subscriber in tuple(self._subscribers.get(entry.notification.user_id, ())):
             subscriber.push(entry)
 
-    async def _on_unread(self, msg: Msg) -> None:
+    def _on_unread(self, msg: Msg) -> None:
         try:
             event = UnreadEvent.decode(msg.data)
         except ValidationError:

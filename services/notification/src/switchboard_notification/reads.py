@@ -1,10 +1,17 @@
 """Read state: a read is stored by persistence, then every open stream of the user hears the
-new unread count (core NATS, ephemeral)."""
+new unread count (core NATS, ephemeral).
+
+The count goes out on the user's live subject, marked with ``EVENT_HEADER``, where gateways
+already hear the user's entries (one subscription per user), and then once more on the legacy
+``notify.unread.<user>`` for gateways of the previous release during a rolling upgrade.
+"""
 
 from nats.aio.client import Client
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, subjects
 from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
+    EVENT_HEADER,
+    UNREAD_EVENT,
     MarkReadReply,
     MarkReadRequest,
     ReadReply,
@@ -16,6 +23,8 @@ from switchboard_runtime.ask import ask
 from switchboard_notification.sender import NotificationSender
 
 __all__ = ["ReadHandler"]
+
+UNREAD_HEADERS = {EVENT_HEADER: UNREAD_EVENT}
 
 
 class ReadHandler:
@@ -43,5 +52,7 @@ class ReadHandler:
         if reply.error is not None:
             return ReadReply(error=reply.error)
         event = UnreadEvent(user_id=user, unread_count=reply.unread_count, version=reply.version)
-        await self._nc.publish(subjects.notify_unread(user), event.encode())
+        data = event.encode()
+        await self._nc.publish(subjects.notify_live(user), data, headers=UNREAD_HEADERS)
+        await self._nc.publish(subjects.notify_unread(user), data)  # previous-release gateways
         return ReadReply(unread_count=reply.unread_count)

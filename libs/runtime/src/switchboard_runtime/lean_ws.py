@@ -1,0 +1,118 @@
+"""uvicorn's sans-I/O WebSocket protocol, keeping less for each idle connection.
+
+``run_service`` passes ``LeanWebSocketProtocol`` to uvicorn as ``ws=``. It behaves as
+``WebSocketsSansIOProtocol`` and differs only in what it keeps (issue 10,
+bench/profiles/README-idle-memory.md):
+
+- the handshake's ``Request`` is dropped once the ASGI scope is built from it, and the
+  ``Response`` once it is written (with their ``Headers``): uvicorn reads neither afterwards.
+  The request's headers are also emptied: ``websockets``' suspended parser generator keeps the
+  ``Request`` as a local for the connection's life, though it never reads it again;
+- the receive queue is a ``ReceiveQueue``, not an ``asyncio.Queue`` (four deques and an Event,
+  about 3 KB even when empty): uvicorn only calls ``put_nowait``, ``get`` and ``empty`` on it;
+- it puts itself in the scope under ``WS_PROTOCOL_SCOPE_KEY`` (for the gateway's direct writes)
+  before the app runs, so ``run_service`` needs no ``RecordWebSocketProtocol`` layer, whose
+  coroutine frame each connection would keep;
+- the ``writable`` flag (paused by the transport's flow control) is a ``LightEvent``, not an
+  ``asyncio.Event``: uvicorn, and the gateway's direct writes, only ``set``, ``clear``, ``wait``
+  and ask ``is_set``.
+
+What uvicorn's code does with these attributes is pinned by ``test_lean_ws.py``, so an upgrade
+that starts reading them again fails a test rather than a connection.
+"""
+
+import asyncio
+from typing import Any, Generic, TypeVar, cast
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.ws_protocol import WS_PROTOCOL_SCOPE_KEY
+
+__all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
+
+T = TypeVar("T")
+
+
+class ReceiveQueue(Generic[T]):
+    """An unbounded FIFO with ``asyncio.Queue``'s ``put_nowait``, ``get`` and ``empty``.
+
+    Small when idle: an empty list and, while someone waits in ``get``, a list of one future.
+    Several getters are served in the order they started waiting; a getter cancelled after it
+    was woken passes the wake-up on, as ``asyncio.Queue`` does.
+    """
+
+    __slots__ = ("_head", "_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[T | None] = []
+        self._head = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def empty(self) -> bool:
+        return self._head == len(self._items)
+
+    def qsize(self) -> int:
+        return len(self._items) - self._head
+
+    def put_nowait(self, item: T) -> None:
+        self._items.append(item)
+        self._wake_next()
+
+    async def get(self) -> T:
+        while self.empty():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif not self.empty():
+                    self._wake_next()  # it was woken: hand the wake-up to the next getter
+                raise
+        return self.get_nowait()
+
+    def get_nowait(self) -> T:
+        if self.empty():
+            raise asyncio.QueueEmpty
+        item = self._items[self._head]
+        self._items[self._head] = None
+        self._head += 1
+        if self._head == len(self._items):
+            self._items = []  # gives back the array; an empty list allocates none
+            self._head = 0
+        return item  # type: ignore[return-value]  # only ``None`` slots were already taken
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = ReceiveQueue()  # type: ignore[assignment]  # the three methods uvicorn uses
+        writable = LightEvent()
+        if self.writable.is_set():
+            writable.set()
+        self.writable = writable  # type: ignore[assignment]  # the four methods used
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # The scope holds what the app needs of the request; uvicorn never reads it again, and
+        # neither does ``ServerProtocol.parse``, whose frame still refers to it.
+        del self.request
+        event.headers.clear()
+        if not self.close_sent:  # accepted: the scope is built and ``run_asgi`` not yet started
+            cast(dict[str, Any], self.scope)[WS_PROTOCOL_SCOPE_KEY] = self
+
+    def start_keepalive(self) -> None:
+        # Called once, by ``send`` right after it wrote the accepted handshake's response: the
+        # last time uvicorn reads ``self.response``.
+        del self.response
+        super().start_keepalive()

@@ -1,0 +1,219 @@
+"""``LeanWebSocketProtocol`` keeps no handshake and a small receive queue, and serves a real
+client exactly as uvicorn's own protocol does; what uvicorn's code reads of what it drops is
+pinned, so that an upgrade reading it again fails here."""
+
+import ast
+import asyncio
+import contextlib
+import inspect
+import socket
+import textwrap
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+from switchboard_runtime.lean_ws import LeanWebSocketProtocol, ReceiveQueue
+from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.ws_protocol import websocket_protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.server import ServerProtocol
+
+WAIT = 10.0
+
+
+def _uses(attribute: str) -> dict[str, list[int]]:
+    """Line numbers of ``self.<attribute>`` in each method of uvicorn's protocol."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    [cls] = tree.body
+    assert isinstance(cls, ast.ClassDef)
+    found: dict[str, list[int]] = {}
+    for method in cls.body:
+        if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(method):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == attribute
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
+                found.setdefault(method.name, []).append(node.lineno)
+    return found
+
+
+def _methods_of(attribute: str) -> set[str]:
+    """What uvicorn's protocol calls or reads on ``self.<attribute>``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == attribute
+    }
+
+
+def test_uvicorn_reads_the_handshake_request_only_where_it_receives_it() -> None:
+    assert set(_uses("request")) == {"handle_connect"}
+
+
+def test_uvicorn_reads_the_response_last_just_before_it_starts_the_keepalive() -> None:
+    uses = _uses("response")
+    assert set(uses) == {"handle_connect", "send"}
+    [keepalive] = _uses("start_keepalive")["send"]
+    assert max(uses["send"]) < keepalive
+    assert set(_uses("start_keepalive")) == {"send"}  # and nowhere else
+
+
+def test_websockets_parser_never_reads_the_request_after_handing_it_over() -> None:
+    """Its frame keeps ``request`` as a local while it parses frames, hence the emptied headers."""
+    [parse] = [
+        node
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(ServerProtocol))))
+        if isinstance(node, ast.FunctionDef) and node.name == "parse"
+    ]
+    handed_over = max(
+        node.lineno
+        for node in ast.walk(parse)
+        if isinstance(node, ast.Call) and ast.unparse(node) == "self.events.append(request)"
+    )
+    reads = [
+        node.lineno
+        for node in ast.walk(parse)
+        if isinstance(node, ast.Name) and node.id == "request"
+    ]
+    assert max(reads) == handed_over
+
+
+def test_uvicorn_uses_only_what_the_receive_queue_offers() -> None:
+    assert _methods_of("queue") <= {"put_nowait", "get", "empty"}
+
+
+def test_uvicorn_uses_only_what_the_light_writable_event_offers() -> None:
+    assert _methods_of("writable") <= {"set", "clear", "wait", "is_set"}
+
+
+async def test_the_receive_queue_is_fifo_and_wakes_waiting_getters_in_order() -> None:
+    queue: ReceiveQueue[int] = ReceiveQueue()
+    first = asyncio.create_task(queue.get())
+    second = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)  # both are waiting
+    for item in (1, 2, 3):
+        queue.put_nowait(item)
+    assert list(await asyncio.wait_for(asyncio.gather(first, second), WAIT)) == [1, 2]
+    assert not queue.empty()
+    assert await queue.get() == 3
+    assert queue.empty()
+
+
+async def test_a_getter_cancelled_after_its_wake_up_passes_it_on_and_loses_nothing() -> None:
+    queue: ReceiveQueue[str] = ReceiveQueue()
+    cancelled = asyncio.create_task(queue.get())
+    waiting = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("a")  # wakes ``cancelled`` ...
+    cancelled.cancel()  # ... which is cancelled before it runs
+    assert await asyncio.wait_for(waiting, WAIT) == "a"
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+
+async def test_a_cancelled_get_leaves_the_next_item_for_the_next_get() -> None:
+    queue: ReceiveQueue[str] = ReceiveQueue()
+    task = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    queue.put_nowait("kept")
+    assert await queue.get() == "kept"
+
+
+class EchoApp:
+    """Echoes text until the client closes; ``close`` closes from the server; ``/deny`` refuses."""
+
+    def __init__(self) -> None:
+        self.protocols: list[WebSocketsSansIOProtocol | None] = []
+        self.disconnect_codes: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "websocket"
+        assert (await receive())["type"] == "websocket.connect"
+        if scope["path"] == "/deny":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.accept", "headers": [(b"x-served-by", b"lean")]})
+        self.protocols.append(websocket_protocol(scope))
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                self.disconnect_codes.append(message["code"])
+                return
+            if message.get("text") == "close":
+                await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
+            else:
+                await send({"type": "websocket.send", "text": message.get("text")})
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # clients queue in the backlog until uvicorn accepts
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app,  # no RecordWebSocketProtocol: the protocol puts itself in the scope
+        ws=LeanWebSocketProtocol,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_client_is_served_and_the_connection_keeps_no_handshake() -> None:
+    app = EchoApp()
+    async with serving(app) as base, connect(f"{base}/echo") as client:
+        assert client.response is not None
+        assert client.response.headers["x-served-by"] == "lean"
+        for text in ("one", "two", "x" * 70_000):
+            await client.send(text)
+            assert await asyncio.wait_for(client.recv(), WAIT) == text
+        pong = await client.ping()
+        await asyncio.wait_for(pong, WAIT)
+        [protocol] = app.protocols
+        assert isinstance(protocol, LeanWebSocketProtocol)
+        assert not hasattr(protocol, "request")
+        assert not hasattr(protocol, "response")
+        assert not inspect.getgeneratorlocals(protocol.conn.parser)["request"].headers
+        assert isinstance(protocol.queue, ReceiveQueue)
+        writable: object = protocol.writable  # typed ``asyncio.Event`` by uvicorn
+        assert isinstance(writable, LightEvent)
+        assert writable.is_set()
+        await client.close(code=1000)
+    assert app.disconnect_codes == [1000]
+
+
+async def test_a_close_from_the_app_reaches_the_client_with_its_code() -> None:
+    app = EchoApp()
+    async with serving(app) as base, connect(f"{base}/echo") as client:
+        await client.send("close")
+        await asyncio.wait_for(client.wait_closed(), WAIT)
+    assert (client.close_code, client.close_reason) == (4000, "bye")
+
+
+async def test_a_refused_handshake_is_answered_403() -> None:
+    async with serving(EchoApp()) as base:
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"{base}/deny")
+    assert refused.value.response.status_code == 403

@@ -1,0 +1,94 @@
+"""The user hub on a real NATS: one subscription per user carries entries and unread counts."""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from switchboard_contracts import streams, subjects
+from switchboard_contracts.notify import (
+    EVENT_HEADER,
+    UNREAD_EVENT,
+    Notification,
+    NotificationType,
+    UnreadEvent,
+)
+from switchboard_devstack.stores import Stores
+from switchboard_gateway.notify_events import Entry, Unread
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.users import UserHub
+from switchboard_runtime import Bus, ensure_stream
+
+pytestmark = pytest.mark.component
+
+WAIT = 5.0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[Entry | Unread] = asyncio.Queue()
+
+    def push(self, event: Entry | Unread) -> None:
+        self.events.put_nowait(event)
+
+    def resync(self) -> None:
+        pass
+
+    async def next(self) -> Entry | Unread:
+        return await asyncio.wait_for(self.events.get(), WAIT)
+
+
+def counts(event: Entry | Unread) -> tuple[int, int]:
+    assert isinstance(event, Unread)
+    return event.unread_count, event.version
+
+
+@pytest.fixture
+async def bus(stores: Stores) -> AsyncIterator[Bus]:
+    bus = Bus(GatewaySettings(nats_url=stores.nats_url), name="user-hub-test")
+    await bus.connect()
+    await ensure_stream(bus.js, streams.NOTIFY)
+    yield bus
+    await bus.close()
+
+
+async def unread(bus: Bus, user: str, count: int, version: int) -> None:
+    event = UnreadEvent(user_id=user, unread_count=count, version=version)
+    await bus.nc.publish(
+        subjects.notify_live(user), event.encode(), headers={EVENT_HEADER: UNREAD_EVENT}
+    )
+
+
+async def test_entries_and_unread_counts_arrive_on_the_one_live_subscription(bus: Bus) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus), Recorder()
+    await hub.attach(user, recorder)
+    stored = Notification(
+        id="n-1", user_id=user, cursor=1, type=NotificationType.INFO, title="t", message="m",
+        timestamp=1,
+    )  # fmt: skip
+    await bus.js.publish(subjects.notify_user(user), stored.encode())
+    entry = await recorder.next()
+    assert isinstance(entry, Entry)
+    assert entry.notification == stored
+    await unread(bus, user, count=3, version=2)
+    await unread(bus, user, count=9, version=1)  # an older change arriving late: dropped
+    await unread(bus, user, count=2, version=3)
+    assert [counts(await recorder.next()), counts(await recorder.next())] == [(3, 2), (2, 3)]
+    await hub.detach(user, recorder)
+
+
+async def test_a_user_is_one_subscription_however_many_connections(bus: Bus) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    hub, first, second = UserHub(bus), Recorder(), Recorder()
+    before = len(bus.nc._subs)  # nats-py keeps no public count
+    await hub.attach(user, first)
+    await hub.attach(user, second)
+    assert len(bus.nc._subs) == before + 1
+    await unread(bus, user, count=1, version=1)
+    shared = await first.next()
+    assert shared is await second.next()  # decoded once for both
+    assert counts(shared) == (1, 1)
+    await hub.detach(user, first)
+    await hub.detach(user, second)
+    assert len(bus.nc._subs) == before
