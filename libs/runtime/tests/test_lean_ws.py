@@ -110,6 +110,17 @@ async def test_the_receive_queue_is_fifo_and_wakes_waiting_getters_in_order() ->
     assert queue.empty()
 
 
+async def test_a_queue_that_never_runs_empty_does_not_keep_what_was_taken() -> None:
+    queue: ReceiveQueue[int] = ReceiveQueue()
+    queue.put_nowait(0)
+    for n in range(1, 10_000):
+        queue.put_nowait(n)
+        assert queue.get_nowait() == n - 1
+    assert queue.qsize() == 1
+    assert len(queue._items) < 200  # the storage itself is what this test is about
+    assert await queue.get() == 9_999
+
+
 async def test_a_getter_cancelled_after_its_wake_up_passes_it_on_and_loses_nothing() -> None:
     queue: ReceiveQueue[str] = ReceiveQueue()
     cancelled = asyncio.create_task(queue.get())

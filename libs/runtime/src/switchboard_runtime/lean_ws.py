@@ -34,6 +34,9 @@ __all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
 
 T = TypeVar("T")
 
+_COMPACT_AFTER = 64
+"""Taken slots kept before the front of a queue that never runs empty is cut off."""
+
 
 class ReceiveQueue(Generic[T]):
     """An unbounded FIFO with ``asyncio.Queue``'s ``put_nowait``, ``get`` and ``empty``.
@@ -82,6 +85,9 @@ class ReceiveQueue(Generic[T]):
         self._head += 1
         if self._head == len(self._items):
             self._items = []  # gives back the array; an empty list allocates none
+            self._head = 0
+        elif self._head >= _COMPACT_AFTER and self._head * 2 >= len(self._items):
+            del self._items[: self._head]  # a queue never empty would otherwise only grow
             self._head = 0
         return item  # type: ignore[return-value]  # only ``None`` slots were already taken
 
