@@ -10,6 +10,7 @@ frame (so deliveries per gateway core); NATS CPU per message, single node agains
 
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import re
@@ -28,6 +29,8 @@ __all__ = ["run"]
 GATEWAYS = 3
 ROOM = "bench-cluster"
 PREFIX = "bench-"
+WARMUP = "warmup-"
+WARMUP_TIMEOUT_SECONDS = 60
 IDLE_SECONDS = 5.0
 LIVE_RECEIVED = re.compile(
     r'^switchboard_bus_messages_received_total\{[^}]*subject="chat\.live\.>"[^}]*\} ([0-9.e+]+)$',
@@ -65,6 +68,7 @@ class Member:
         self.url = f"{url}/chat/{ROOM}?userId={user}"
         self.seen: set[str] = set()
         self.arrived = asyncio.Event()
+        self.warmed = asyncio.Event()
         self.expected = 0
         self.socket: websockets.ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -81,7 +85,9 @@ class Member:
                 if frame.get("type") != "chat":
                     continue
                 content = frame.get("payload", {}).get("content", "")
-                if content.startswith(PREFIX):
+                if content.startswith(WARMUP):
+                    self.warmed.set()
+                elif content.startswith(PREFIX):
                     self.seen.add(content)
                     if len(self.seen) >= self.expected:
                         self.arrived.set()
@@ -101,14 +107,9 @@ async def _load(urls: list[str], run: Run, rate: float) -> None:
     sender = senders[0]
     assert sender is not None
     try:
-        # Warm-up: every member is in the room (and every gateway follows it) once all get it.
+        await _warm_up(sender, members)
         for member in members:
-            member.expected = 1
-        await sender.send(json.dumps({"type": "chat", "payload": {"content": "bench-0"}}))
-        await asyncio.wait_for(asyncio.gather(*(m.arrived.wait() for m in members)), 60)
-        for member in members:
-            member.arrived.clear()
-            member.expected = run.messages + 1
+            member.expected = run.messages
         before = await asyncio.to_thread(lambda: [_live_received(url) for url in urls])
         started = time.perf_counter()
         for i in range(1, run.messages + 1):
@@ -121,9 +122,27 @@ async def _load(urls: list[str], run: Run, rate: float) -> None:
         run.seconds = time.perf_counter() - started
         after = await asyncio.to_thread(lambda: [_live_received(url) for url in urls])
         run.live_received = [a - b for a, b in zip(after, before, strict=True)]
-        run.delivered = sum(len(m.seen) - 1 for m in members)
+        run.delivered = sum(len(m.seen) for m in members)
     finally:
         await asyncio.gather(*(member.close() for member in members))
+
+
+async def _warm_up(sender: websockets.ClientConnection, members: list[Member]) -> None:
+    """Until every member got a warm-up message: then each is in the room and every gateway
+    follows it. A socket's join completes after its handshake, so a message sent at once can
+    reach the room before a member's gateway subscribed to it; another is sent each second."""
+    waiting = [asyncio.ensure_future(m.warmed.wait()) for m in members]
+    try:
+        async with asyncio.timeout(WARMUP_TIMEOUT_SECONDS):
+            for n in itertools.count():
+                frame = {"type": "chat", "payload": {"content": f"{WARMUP}{n}"}}
+                await sender.send(json.dumps(frame))
+                _, pending = await asyncio.wait(waiting, timeout=1.0)
+                if not pending:
+                    return
+    finally:
+        for waiter in waiting:
+            waiter.cancel()
 
 
 def _one(ctx: BenchContext, nodes: int, messages: int, members: int, rate: float) -> Run:
