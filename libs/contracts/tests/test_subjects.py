@@ -1,8 +1,10 @@
+import uuid
 from collections.abc import Callable
 
 import pytest
 import switchboard_contracts
 from switchboard_contracts import InvalidIdError, streams, subjects
+from switchboard_contracts.ids import uuid5_text
 
 
 def test_room_subject_is_built_from_a_valid_room_id() -> None:
@@ -70,3 +72,10 @@ def test_gateways_follow_a_live_subject_the_stream_republishes_to_outside_itself
     live_prefix = live.removesuffix(">")
     assert build("x").startswith(live_prefix)
     assert not any(s.startswith(live_prefix) for s in stream.subjects)
+
+
+@pytest.mark.parametrize("name", ["", "room\x00user\x00msg-1", "ünïcødé ✓ 😀", "x" * 500])
+def test_uuid5_text_is_the_standard_uuid5(name: str) -> None:
+    """Derived ids must not change across versions: a retry matches its original by them."""
+    namespace = uuid.UUID("6f1d5c8e-3f44-4f57-9d3c-5b7a0c2e9a11")
+    assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name))

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from nats.js import JetStreamContext
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
-from switchboard_contracts.ids import validate_user_id
+from switchboard_contracts.ids import uuid5_text, validate_user_id
 from switchboard_contracts.notify import (
     Notification,
     NotificationType,
@@ -27,7 +27,7 @@ _BROADCAST_NAMESPACE = uuid.UUID("3c0d2b6e-96a4-4a55-8f3e-0c8f3a1b7d21")
 
 def broadcast_notification_id(broadcast_id: str, user_id: str) -> str:
     """Stable per (broadcast, user): a broadcast expanded twice stores each entry once."""
-    return str(uuid.uuid5(_BROADCAST_NAMESPACE, f"{broadcast_id}\x00{user_id}"))
+    return uuid5_text(_BROADCAST_NAMESPACE, f"{broadcast_id}\x00{user_id}")
 
 
 class NotificationSender:
