@@ -3,7 +3,8 @@
 ``run_measured`` attaches to every step of the result the CPU the server and the rest of the
 system used over that step's sending window (``serverCpuSeconds``, ``serverCpuFraction``,
 ``systemCpu`` per component, ``restCpuFraction``, ``serverWaitFraction``: the share of the
-window the server was runnable but waited for its core) and ``serverCpuMicrosPerDelivery`` with
+window the server's event loop was runnable but waited for its core, beyond what its own other
+threads ran) and ``serverCpuMicrosPerDelivery`` with
 its kernel part, ``serverKernelMicrosPerDelivery``. In
 ``idle`` mode it records the server's RSS before the connections open and while they are held
 (``rssBefore``, ``rssHeld``, ``bytesPerConnection``) and the RSS growth of the rest of the
@@ -52,7 +53,7 @@ def run_measured(
         step["serverCpuFraction"] = used.server / seconds
         step["systemCpu"] = {k: v for k, v in used.seconds.items() if k != "server"}
         step["restCpuFraction"] = used.rest / seconds
-        step["serverWaitFraction"] = used.server_wait / seconds
+        step["serverWaitFraction"] = max(0.0, used.server_wait) / seconds
         delivered = step.get("deliveredInWindow") or 0
         step["serverCpuMicrosPerDelivery"] = used.server * 1e6 / delivered if delivered else None
         step["serverKernelMicrosPerDelivery"] = (

@@ -223,9 +223,9 @@ def quiet_warning(results: dict[str, ScenarioResult]) -> str:
     if noisy:
         listed = ", ".join(f"{name} (up to {w:.0%})" for name, w in noisy.items())
         lines.append(
-            "> **Not a quiet run.** A server under test was runnable but waiting for its core "
-            f"(other processes ran there): {listed} of a step. Ratios measured this way are not "
-            "the machine's; rerun `make bench` on an otherwise idle machine."
+            "> **Not a quiet run.** A server under test's event loop was runnable but waiting "
+            f"for its core (other processes ran there): {listed} of a step. Ratios measured this "
+            "way are not the machine's; rerun `make bench` on an otherwise idle machine."
         )
     if quick:
         lines.append(f"> **Smoke sizes (--quick)** for {', '.join(quick)}: figures mean nothing.")

@@ -5,6 +5,7 @@ Each run gets fresh stores under the scenario's work folder, so a run never sees
 """
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -80,13 +81,19 @@ def system_stores(
         yield SystemStores(urls, pids, postgres, log_dir)
 
 
-def pin(pid: int | None, core: int) -> None:
-    """Pin a process (and the children it forks from now on) to one core, where it exists."""
-    if pid is None:
+def pin(pid: int | None, core: int | None) -> None:
+    """Pin every thread of a process, and of its children, to one core (threads and children
+    made later inherit it). Every thread: setting a process's affinity moves only its main
+    thread, and a Go or libuv runtime has started its others by then."""
+    if pid is None or core is None or core >= (os.cpu_count() or 1):
         return
-    cores = psutil.cpu_count() or 1
-    with contextlib.suppress(psutil.Error, AttributeError):
-        psutil.Process(pid).cpu_affinity([core % cores])
+    with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError, PermissionError):
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError, PermissionError):
+                for thread in proc.threads():
+                    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                        os.sched_setaffinity(thread.id, {core})
 
 
 def process_cpu_seconds(pid: int | None) -> float:

@@ -22,7 +22,6 @@ gateway, of every other component (``nats``, ``postgres`` with its backends, ``c
 
 import contextlib
 import math
-import os
 import secrets
 import subprocess
 import sys
@@ -38,14 +37,13 @@ from switchboard_devstack.stack import Stack
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.loadgen import JS_DIR, node_binary, pinned
-from switchboard_bench.system_stack import system_stores
+from switchboard_bench.system_stack import pin, system_stores
 
 __all__ = [
     "SYSTEMS",
     "CpuSnapshot",
     "RunningSystem",
     "gateway_env",
-    "pin_tree",
     "start_system",
 ]
 
@@ -67,8 +65,9 @@ class CpuSnapshot:
 
     seconds: dict[str, float]
     server_wait: float = 0.0
-    """Seconds the server's threads spent runnable but waiting for a core (/proc schedstat):
-    high when something else shares its core, as on a machine that is not quiet."""
+    """Seconds the server's event loop spent runnable but waiting for its core, less what its
+    own other threads ran (``run_queue_wait``): high when another process shares its core, as
+    on a machine that is not quiet."""
     server_kernel: float = 0.0
     """The part of the server's CPU seconds spent in the kernel (its socket writes and reads;
     on loopback a write also pays for the receiver's TCP receive)."""
@@ -143,25 +142,21 @@ def _cpu_seconds(proc: psutil.Process, *, children: bool) -> float:
 
 
 def run_queue_wait(pid: int) -> float:
-    """Seconds the threads of ``pid`` have waited on a run queue (0 where Linux does not say)."""
-    total = 0
+    """Seconds the main thread of ``pid`` (its event loop) has waited on a run queue for what
+    was not the server's own work: its wait less the CPU its other threads used (a runtime's
+    garbage-collector or I/O threads share its core and can keep it waiting too). Read twice,
+    the difference is a step's figure (below zero: none); 0 where Linux does not say."""
+    main_wait = 0
+    others_cpu = 0
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError, ValueError, IndexError):
-                total += int((task / "schedstat").read_text().split()[1])
-    return total / 1e9
-
-
-def pin_tree(pid: int, core: int | None) -> None:
-    """Pin every thread of ``pid`` and of its children to ``core`` (new ones inherit it)."""
-    if core is None or core >= (os.cpu_count() or 1):
-        return
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError, PermissionError):
-            for thread in proc.threads():
-                with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-                    os.sched_setaffinity(thread.id, {core})
+                ran, waited = (int(field) for field in (task / "schedstat").read_text().split()[:2])
+                if task.name == str(pid):
+                    main_wait = waited
+                else:
+                    others_cpu += ran
+    return (main_wait - others_cpu) / 1e9
 
 
 def gateway_env(
@@ -273,7 +268,7 @@ def _gateway(
         others: dict[str, psutil.Process] = {}
         for label, pid in [("nats", stores.nats_pids[0]), ("postgres", stores.postgres.pid)]:
             assert pid is not None
-            pin_tree(pid, ctx.loadgen_core)
+            pin(pid, ctx.loadgen_core)
             others[label] = psutil.Process(pid)
         for service in OTHER_SERVICES:
             pid = services[service].process.pid

@@ -34,8 +34,7 @@ from switchboard_contracts.chat import MessagesGetReply, MessagesGetRequest
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stack import Stack
 
-from switchboard_bench.system_stack import system_stores
-from switchboard_bench.targets import pin_tree
+from switchboard_bench.system_stack import pin, system_stores
 
 __all__ = ["main"]
 
@@ -86,7 +85,7 @@ def _system(work: Path, system_core: int, env: dict[str, str]) -> Iterator[tuple
             assert pid is not None
             procs[name] = psutil.Process(pid)
         for proc in procs.values():
-            pin_tree(proc.pid, system_core)
+            pin(proc.pid, system_core)
         yield stores.nats_url, procs
 
 

@@ -45,7 +45,7 @@ def limit_of(system: str, step: dict[str, Any] | None) -> str:
     wait = step.get("serverWaitFraction") or 0.0
     if wait >= CONTENDED:
         parts.append(
-            f"{system}'s threads were runnable but waiting for its core for {wait:.0%} of the "
+            f"{system}'s event loop was runnable but waiting for its core for {wait:.0%} of the "
             "step: other processes ran there (a machine that was not quiet)"
         )
     if not parts:
