@@ -129,6 +129,8 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
             "failedStep": bad,
             "stoppedBecause": result.get("stoppedBecause"),
             "efficiency": efficiency,
+            # Every step carried: the ladder's top is a lower bound, not the capacity.
+            "atLeast": good is not None and bad is None,
         }
     gw, node, py = (figures.get(n, {}) for n in ("gateway", "node-ws", "websockets"))
 
@@ -141,7 +143,7 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
         rows.append(
             [
                 SYSTEMS.get(name, name),
-                deliveries(f["capacity"]),
+                ("≥ " if f["atLeast"] else "") + deliveries(f["capacity"]),
                 f["capacityRate"],
                 format_number(eff(f, "serverCpuMicrosPerDelivery"), 2),
                 format_number(eff(f, "serverKernelMicrosPerDelivery"), 2),
@@ -166,7 +168,8 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
                 f"gateway below the lowest step ({size.steps[0] * size.receivers:,}/s) vs "
                 f"{deliveries(node.get('capacity'))} for Node.js"
                 if below_ladder
-                else f"{format_ratio(cap_vs_node)} of Node.js ({deliveries(gw.get('capacity'))} vs "
+                else f"{'at least ' if gw.get('atLeast') else ''}{format_ratio(cap_vs_node)} of"
+                f" Node.js ({deliveries(gw.get('capacity'))} vs "
                 f"{deliveries(node.get('capacity'))}); {format_ratio(cap_vs_py)} of websockets "
                 f"({deliveries(py.get('capacity'))})"
             ),
