@@ -44,6 +44,14 @@ async def publish(nc: Client, subject: str, count: int) -> None:
         await js.publish(subject, str(i).encode())
 
 
+async def until_the_server_holds_a_pull_request(nc: Client, name: str) -> None:
+    """The fetch is waiting on the server (its no-wait request answered, the waiting one in)."""
+    js = nc.jetstream()
+    async with asyncio.timeout(5):
+        while (await js.consumer_info(name, "d")).num_waiting == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
 async def test_a_full_batch_comes_at_once_and_in_order(
     nc: Client, puller: tuple[BatchPuller, str]
 ) -> None:
@@ -79,7 +87,7 @@ async def test_a_message_published_while_waiting_is_fetched_and_acked_once(
 ) -> None:
     pulling, name = puller
     waiting = asyncio.create_task(pulling.fetch(100, timeout=3.0))
-    await asyncio.sleep(0.2)
+    await until_the_server_holds_a_pull_request(nc, name)
     await publish(nc, f"{name}.a", 1)
     [msg] = await asyncio.wait_for(waiting, 5.0)
     await msg.ack()
