@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError
 from switchboard_contracts import BusMessage
 from switchboard_devstack.stores import Stores
 from switchboard_runtime.sequencer import Entry, SubjectSequencer
-from switchboard_runtime.stream_pipeline import StreamAck, StreamPipeline
+from switchboard_runtime.stream_pipeline import AckBatch, StreamAck, StreamPipeline
 
 pytestmark = pytest.mark.component
 
@@ -191,3 +192,32 @@ async def test_the_pipeline_passes_on_refusals_and_silence(stream: Stream) -> No
     assert isinstance(wrong_stream.exception(), APIError)
     assert isinstance(nobody.exception(), NoStreamResponseError)
     assert stored.result() == StreamAck(stream.name, 1, duplicate=False)
+
+
+async def test_a_batch_waits_no_longer_than_its_timeout_and_forgets_what_got_no_answer(
+    stream: Stream, stores: Stores
+) -> None:
+    listener = await nats.connect(stores.nats_url)
+    try:
+        await listener.subscribe("silent.nobody-answers", cb=ignore)  # no JetStream behind it
+        await listener.flush()
+        answers = AckBatch()
+        stored = await stream.pipeline.publish(
+            stream.subject("a"), b"x", stream=stream.name, headers={}, batch=answers
+        )
+        silent = await stream.pipeline.publish(
+            "silent.nobody-answers", b"x", stream=stream.name, headers={}, batch=answers
+        )
+        async with asyncio.timeout(5):
+            await answers.wait(0.5)
+        assert stored.result().seq == 1
+        assert not silent.done()
+        stream.pipeline.forget([silent])
+        assert silent.cancelled()
+        assert stream.pipeline.waiting == 0
+    finally:
+        await listener.close()
+
+
+async def ignore(msg: Msg) -> None:
+    del msg

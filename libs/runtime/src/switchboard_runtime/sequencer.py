@@ -28,7 +28,7 @@ from switchboard_runtime.metrics import (
     subject_template,
 )
 from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
-from switchboard_runtime.stream_pipeline import StreamAck, StreamPipeline
+from switchboard_runtime.stream_pipeline import AckBatch, StreamAck, StreamPipeline
 
 __all__ = ["Entry", "SequencerError", "SubjectSequencer", "last_message"]
 
@@ -166,6 +166,7 @@ class SubjectSequencer(Generic[M]):
         stored: list[M | None] = [None] * len(entries)
         in_flight: list[_InFlight[M]] = []
         rest: list[int] = []
+        answers = AckBatch()
         for index, entry in enumerate(entries):
             head = self._heads.get(entry.key)
             if self._pipeline is None or head is None or entry.key in self._locks:
@@ -182,15 +183,15 @@ class SubjectSequencer(Generic[M]):
                         "Nats-Msg-Id": entry.msg_id,
                         "Nats-Expected-Last-Subject-Sequence": str(head.stream_seq),
                     },
+                    batch=answers,
                 )
             except Exception:  # reconnecting, the buffer full: the slow path retries
                 rest.append(index)
                 continue
             in_flight.append(_InFlight(index, entry, head, message, ack))
-        if in_flight:
-            await asyncio.wait(
-                [sent.ack for sent in in_flight], timeout=self._retry.attempt_timeout_seconds
-            )
+        await answers.wait(self._retry.attempt_timeout_seconds)
+        if self._pipeline is not None:
+            self._pipeline.forget([sent.ack for sent in in_flight if not sent.ack.done()])
         acked = 0
         for sent in in_flight:
             if self._plainly_acked(sent):
@@ -237,10 +238,7 @@ class SubjectSequencer(Generic[M]):
 
     def _plainly_acked(self, sent: _InFlight[M]) -> bool:
         """Acked as stored now; anything else (a conflict, a duplicate, no answer) is retried."""
-        if not sent.ack.done():
-            sent.ack.cancel()
-            return False
-        if sent.ack.cancelled():
+        if sent.ack.cancelled():  # no answer in time (forgotten)
             return False
         error = sent.ack.exception()
         if isinstance(error, APIError) and error.err_code == WRONG_LAST_SEQUENCE:

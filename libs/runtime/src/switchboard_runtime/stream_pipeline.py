@@ -10,6 +10,7 @@ one conflict would wait out its whole timeout. Here every answer completes its f
 """
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 
-__all__ = ["StoredMessage", "StreamAck", "StreamPipeline"]
+__all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline"]
 
 NO_RESPONDERS = "503"
 END_OF_BATCH = "204"
@@ -43,6 +44,36 @@ class StoredMessage:
     data: bytes
 
 
+class AckBatch:
+    """Publishes whose answers are awaited together: ``wait`` returns once every one has been
+    answered (or the timeout passed). Counted as answers arrive, so a batch costs one waiter,
+    not a callback per publish."""
+
+    __slots__ = ("_all_answered", "_outstanding")
+
+    def __init__(self) -> None:
+        self._outstanding = 0
+        self._all_answered: asyncio.Future[None] | None = None
+
+    def sent(self) -> None:
+        self._outstanding += 1
+
+    def answered(self) -> None:
+        self._outstanding -= 1
+        done = self._all_answered
+        if self._outstanding == 0 and done is not None and not done.done():
+            done.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        """Until every publish was answered, or ``timeout`` (whichever comes first)."""
+        if self._outstanding == 0:
+            return
+        self._all_answered = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._all_answered
+
+
 class StreamPipeline:
     """Publishes to JetStream without waiting for one ack before the next publish."""
 
@@ -50,25 +81,54 @@ class StreamPipeline:
         self._nc = nc
         self._prefix = ""
         self._sent = 0
-        self._waiting: dict[str, asyncio.Future[StreamAck]] = {}
+        self._waiting: dict[str, tuple[asyncio.Future[StreamAck], AckBatch | None]] = {}
         self._subscription: Subscription | None = None
         self._starting = asyncio.Lock()
 
     async def publish(
-        self, subject: str, payload: bytes, *, stream: str, headers: dict[str, str]
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        stream: str,
+        headers: dict[str, str],
+        batch: AckBatch | None = None,
     ) -> "asyncio.Future[StreamAck]":
         """Send one message (``headers`` gains ``Nats-Expected-Stream``); the future gets its
-        ack, or ``APIError`` / ``NoStreamResponseError`` when JetStream refuses it."""
+        ack, or ``APIError`` / ``NoStreamResponseError`` when JetStream refuses it. A future
+        given up on goes to ``forget``."""
         if self._subscription is None:
             await self._subscribe()
         self._sent += 1
         token = str(self._sent)
         ack: asyncio.Future[StreamAck] = asyncio.get_running_loop().create_future()
-        ack.add_done_callback(lambda _: self._waiting.pop(token, None))
-        self._waiting[token] = ack
+        self._waiting[token] = (ack, batch)
+        if batch is not None:
+            batch.sent()
         headers["Nats-Expected-Stream"] = stream
-        await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
+        try:
+            await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
+        except BaseException:
+            self._waiting.pop(token, None)
+            if batch is not None:
+                batch.answered()  # nothing will answer it
+            raise
         return ack
+
+    @property
+    def waiting(self) -> int:
+        """Publishes sent and neither answered nor forgotten."""
+        return len(self._waiting)
+
+    def forget(self, acks: list["asyncio.Future[StreamAck]"]) -> None:
+        """Give up on these (cancelled); an answer that comes later is dropped."""
+        if not acks:
+            return
+        for ack in acks:
+            ack.cancel()
+        self._waiting = {
+            token: pending for token, pending in self._waiting.items() if not pending[0].done()
+        }
 
     async def last_messages(
         self, stream: str, subjects: list[str], *, timeout: float
@@ -118,8 +178,7 @@ class StreamPipeline:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
             self._subscription = None
-        for ack in list(self._waiting.values()):
-            ack.cancel()
+        self.forget([ack for ack, _ in self._waiting.values()])
 
     async def _subscribe(self) -> None:
         async with self._starting:
@@ -128,20 +187,28 @@ class StreamPipeline:
                 self._subscription = await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
 
     async def _on_ack(self, msg: Msg) -> None:
-        ack = self._waiting.get(msg.subject[len(self._prefix) :])
-        if ack is None or ack.done():
-            return  # given up on (cancelled) before its answer came
-        if msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
-            ack.set_exception(NoStreamResponseError())
-            return
-        try:
-            answer = json.loads(msg.data)
-            if "error" in answer:
-                APIError.from_error(answer["error"])  # raises the error's own class
-            ack.set_result(
-                StreamAck(answer["stream"], int(answer["seq"]), bool(answer.get("duplicate")))
-            )
-        except APIError as err:
-            ack.set_exception(err)
-        except (ValueError, KeyError, TypeError) as err:
-            ack.set_exception(APIError(description=f"unreadable ack: {err}"))
+        pending = self._waiting.pop(msg.subject[len(self._prefix) :], None)
+        if pending is None:
+            return  # given up on (forgotten) before its answer came
+        ack, batch = pending
+        if not ack.done():
+            _answer(ack, msg)
+        if batch is not None:
+            batch.answered()
+
+
+def _answer(ack: "asyncio.Future[StreamAck]", msg: Msg) -> None:
+    if msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
+        ack.set_exception(NoStreamResponseError())
+        return
+    try:
+        answer = json.loads(msg.data)
+        if "error" in answer:
+            APIError.from_error(answer["error"])  # raises the error's own class
+        ack.set_result(
+            StreamAck(answer["stream"], int(answer["seq"]), bool(answer.get("duplicate")))
+        )
+    except APIError as err:
+        ack.set_exception(err)
+    except (ValueError, KeyError, TypeError) as err:
+        ack.set_exception(APIError(description=f"unreadable ack: {err}"))
