@@ -2,8 +2,9 @@
 and the newest message of many subjects in one request.
 
 Each publish gets a reply subject ``<inbox>.<n>`` under one wildcard subscription and a future;
-the caller waits for a whole batch at once, with its own timeout, and cancels what did not come
-back (a cancelled future is forgotten; a late ack for it is dropped). nats-py's own
+the caller waits for a whole batch at once (``AckBatch``, one waiter counted down as answers
+arrive), with its own timeout, and ``forget``s what did not come back (those futures are
+cancelled; a late ack for one is dropped). nats-py's own
 ``publish_async`` does the same, but its reply handler raises a refusal (a "wrong last
 sequence", say) instead of putting it into the future, which then never completes: a batch with
 one conflict would wait out its whole timeout. Here every answer completes its future.
