@@ -33,6 +33,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
+from switchboard_runtime.inline_dispatch import subscribe_inline
 from switchboard_runtime.metrics import (
     BUS_MESSAGES_PUBLISHED,
     BUS_MESSAGES_RECEIVED,
@@ -206,6 +207,22 @@ class Bus:
                 await cb(msg)
 
         return await self.nc.subscribe(subject, queue=queue, cb=handle)
+
+    async def subscribe_inline(
+        self, subject: str, handler: Callable[[Msg], None], queue: str = ""
+    ) -> Subscription:
+        """Like ``subscribe``, for a handler that never waits: it runs on the client's read
+        loop, without a queue and a task of its own (``inline_dispatch``), so a subscription
+        costs less memory and a message one task switch less."""
+
+        def handle(msg: Msg) -> None:
+            child(BUS_MESSAGES_RECEIVED, service_name(), subject_template(msg.subject)).inc()
+            with consumer_span(
+                msg.subject, msg.headers, group=queue or None, body_size=len(msg.data)
+            ):
+                handler(msg)
+
+        return await subscribe_inline(self.nc, subject, handle, queue=queue)
 
 
 async def stream_publish(

@@ -21,6 +21,8 @@ from nats.aio.subscription import Subscription
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 
+from switchboard_runtime.inline_dispatch import subscribe_inline
+
 __all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline"]
 
 NO_RESPONDERS = "503"
@@ -143,7 +145,7 @@ class StreamPipeline:
         found: dict[str, StoredMessage] = {}
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def on_reply(msg: Msg) -> None:
+        def on_reply(msg: Msg) -> None:
             headers = msg.headers or {}
             status = headers.get(Header.STATUS)
             if status is None:
@@ -158,7 +160,7 @@ class StreamPipeline:
                     ended.set_exception(APIError(code=int(status), description=description))
 
         inbox = self._nc.new_inbox()
-        subscription = await self._nc.subscribe(inbox, cb=on_reply)
+        subscription = await subscribe_inline(self._nc, inbox, on_reply)
         try:
             request = {"multi_last": subjects, "batch": len(subjects)}
             await self._nc.publish(
@@ -185,9 +187,12 @@ class StreamPipeline:
         async with self._starting:
             if self._subscription is None:
                 self._prefix = self._nc.new_inbox() + "."
-                self._subscription = await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
+                self._subscription = await subscribe_inline(
+                    self._nc, self._prefix + "*", self._on_ack
+                )
 
-    async def _on_ack(self, msg: Msg) -> None:
+    def _on_ack(self, msg: Msg) -> None:
+        """Answers are handled as they are read (``inline_dispatch``): no task switch each."""
         pending = self._waiting.pop(msg.subject[len(self._prefix) :], None)
         if pending is None:
             return  # given up on (forgotten) before its answer came

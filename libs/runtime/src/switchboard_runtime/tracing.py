@@ -22,6 +22,7 @@ OTLP endpoint is set (or ``OTEL_TRACES_EXPORTER=console``).
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -248,20 +249,42 @@ def start_consumer_span(
     return span
 
 
-@contextlib.contextmanager
-def consumer_span(
-    subject: str,
-    headers: Mapping[str, str] | None,
-    *,
-    group: str | None = None,
-    body_size: int | None = None,
-) -> Iterator[Span]:
-    """A current CONSUMER span around handling one message; an escaping exception marks it."""
-    span = start_consumer_span(subject, headers, group=group, body_size=body_size)
-    with trace.use_span(
-        span, end_on_exit=True, record_exception=True, set_status_on_exception=True
-    ):
-        yield span
+class consumer_span:  # noqa: N801 (a context manager used like a function)
+    """A current CONSUMER span around handling one message; an escaping exception marks it.
+
+    A class, not a generator: every message of every subscription passes here, and
+    ``contextlib`` plus ``trace.use_span`` cost twice what making the span current does."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(
+        self,
+        subject: str,
+        headers: Mapping[str, str] | None,
+        *,
+        group: str | None = None,
+        body_size: int | None = None,
+    ) -> None:
+        self._span = start_consumer_span(subject, headers, group=group, body_size=body_size)
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        otel_context.detach(self._token)
+        span = self._span
+        if not span.is_recording():
+            return
+        if isinstance(exc, Exception):  # as use_span: not a cancellation or GeneratorExit
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end()
 
 
 def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:

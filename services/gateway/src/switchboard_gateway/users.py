@@ -112,7 +112,7 @@ class UserHub:
         self._subscribers.setdefault(user_id, set()).add(subscriber)
         async with self._lock(user_id):
             if user_id not in self._subscriptions:
-                self._subscriptions[user_id] = await self._bus.subscribe(
+                self._subscriptions[user_id] = await self._bus.subscribe_inline(
                     subjects.notify_live(user_id), self._on_live
                 )
         await self._bus.nc.flush()  # the server has the subscription: nothing can slip past
@@ -149,7 +149,7 @@ class UserHub:
         except Exception:
             log.warning("could not register a connected user; broadcasts may miss them")
 
-    async def _on_live(self, msg: Msg) -> None:
+    def _on_live(self, msg: Msg) -> None:
         headers = msg.headers
         if headers is not None and headers.get(EVENT_HEADER) == UNREAD_EVENT:
             self._on_unread(msg)
