@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.report_only:
         keep_off_the_server_core(ctx.loadgen_core)
-        machine = machine_info()
+        machine = machine_info(speed_core=ctx.server_core)
         for name in chosen:
             print(f"== {name}", flush=True)
             started = time.monotonic()

@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 
+from switchboard_bench.calibration import python_speed_ms
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
 from switchboard_bench.results import Cell, ScenarioResult, load_results
@@ -31,6 +32,8 @@ python3 -m uv run switchboard-bench --systems gateway,node-ws --only fanout  # f
 python3 -m uv run switchboard-bench --report-only  # rebuild this page from bench/results/*.json
 python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, figures meaningless
 ```"""
+
+SPEED = "pythonSpeedMs"
 
 TOPOLOGY = (
     "Server under test pinned to core {server}; the load generator (one Node.js process) pinned "
@@ -69,8 +72,9 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def machine_info() -> dict[str, Any]:
-    """The machine and the versions of everything measured, as the results JSON keeps them."""
+def machine_info(speed_core: int | None = None) -> dict[str, Any]:
+    """The machine and the versions of everything measured, as the results JSON keeps them;
+    with ``speed_core``, also how fast Python runs there (``calibration``)."""
     from switchboard_devstack.nats_server import nats_server_binary  # noqa: PLC0415
 
     try:
@@ -98,6 +102,7 @@ def machine_info() -> dict[str, Any]:
         "nats": nats,
         "ws": ws_version,
         "websockets": websockets_version,
+        **({} if speed_core is None else {SPEED: python_speed_ms(speed_core)}),
     }
 
 
@@ -156,9 +161,27 @@ def machine_section(results: dict[str, ScenarioResult]) -> str:
         ),
         "- " + SETUP,
     ]
-    if any(m != machine for m in machines):
+    if any(_without_speed(m) != _without_speed(machine) for m in machines):
         lines.append("- _The scenarios below were not all run on the same machine._")
+    speeds = sorted({m[SPEED] for m in machines if isinstance(m, dict) and m.get(SPEED)})
+    if speeds:
+        shown = f"{speeds[0]:,.0f} ms" + (
+            f" to {speeds[-1]:,.0f} ms across the runs below" if len(speeds) > 1 else ""
+        )
+        lines.append(
+            f"- Speed: a fixed pure-Python workload (`switchboard_bench.calibration`) took "
+            f"{shown} on the server's core. Ratio targets compare systems in the same run; "
+            "absolute ones (SSE, persistence, latency at half capacity) depend on this: compare "
+            "reports by it before comparing their figures."
+        )
     return "\n".join(lines)
+
+
+def _without_speed(machine: object) -> object:
+    """A machine's description without its speed reading, which varies from run to run."""
+    if not isinstance(machine, dict):
+        return machine
+    return {key: value for key, value in machine.items() if key != SPEED}
 
 
 def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
@@ -184,9 +207,12 @@ def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
     ran = result.data.get("ranAt")
     if ran:
         took = result.data.get("seconds")
+        machine = result.data.get("machine")
+        speed = machine.get(SPEED) if isinstance(machine, dict) else None
         parts += [
             f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}"
-            f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}._",
+            f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}"
+            f"{f'; speed reading {speed:,.0f} ms' if isinstance(speed, int | float) else ''}._",
             "",
         ]
     return "\n".join(parts)
