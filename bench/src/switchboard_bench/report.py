@@ -48,9 +48,10 @@ SETUP = (
     "services, presence on, auth on (HS256; the load generator mints one token per connection, "
     "one user each), its per-connection and per-user frame limits raised only as far as a "
     "scenario's busiest sender needs (1.5x its rate, never below the defaults), `LOG_LEVEL` "
-    "WARNING. The load generator (bench/js/loadgen.mjs, npm `ws`) reads frames with a lean parser, "
-    "puts its send time in each message and measures latency on its own clock; it reports its "
-    "own CPU, and each scenario's notes flag it when it neared its core."
+    "WARNING, tracing as the chart sets it by default (the SDK on, 1% of new traces recorded, "
+    "no exporter). The load generator (bench/js/loadgen.mjs, npm `ws`) reads frames with a lean"
+    " parser, puts its send time in each message and measures latency on its own clock; it "
+    "reports its own CPU, and each scenario's notes flag it when it neared its core."
 )
 
 

@@ -46,7 +46,7 @@ class SystemStores:
             self.nats_url,
             self.database_url,
             log_dir=self.log_dir,
-            env={"LOG_LEVEL": "WARNING", "OTEL_SDK_DISABLED": "true", **(env or {})},
+            env={"LOG_LEVEL": "WARNING", **(env or {})},
         )
 
 

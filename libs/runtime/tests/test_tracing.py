@@ -175,3 +175,27 @@ def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all(
         with consumer_span("chat.cmd.send", malformed) as fresh:
             assert fresh.is_recording()  # not a valid context: a new trace
     assert [s.name for s in exporter.get_finished_spans()] == ["process chat.cmd.send"] * 2
+
+
+def test_with_the_sdk_off_a_consumer_span_is_the_caller_s_context_read_without_the_propagator() -> (
+    None
+):
+    for flags in ("00", "01"):
+        caller = f"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"
+        with (
+            mock.patch("switchboard_runtime.tracing._sdk_disabled", new=True),
+            mock.patch("switchboard_runtime.tracing._tracer", trace.NoOpTracer()),
+            mock.patch("switchboard_runtime.tracing.extract_context") as propagator,
+            consumer_span("chat.room.lobby", {"traceparent": caller}) as span,
+        ):
+            context = span.get_span_context()
+            assert not span.is_recording()
+            assert (context.trace_id, context.span_id) == (
+                int(caller.split("-")[1], 16),
+                int(caller.split("-")[2], 16),
+            )
+            assert context.trace_flags.sampled == (flags == "01")
+            with producer_span("publish", "chat.room.lobby") as headers:
+                pass
+        assert headers["traceparent"] == caller  # the context travels on as it came
+        propagator.assert_not_called()

@@ -1,10 +1,10 @@
 """Persistence throughput: chat messages per second written to PostgreSQL, acked after commit.
 
 The CHAT stream is filled first (pipelined JetStream publishes of valid ``ChatMessage`` payloads
-with ``Nats-Msg-Id``, as chat publishes them); then the persistence service starts and drains it.
-Rows committed are counted while it runs; each sample also reads the consumer's ack floor first,
-so a message acked before its row was committed would show as ``acked > rows``. At the end every
-message must be in PostgreSQL exactly once and acked.
+with ``Nats-Msg-Id`` and a ``traceparent``, as chat publishes them); then the persistence service
+starts and drains it. Rows committed are counted while it runs; each sample also reads the
+consumer's ack floor first, so a message acked before its row was committed would show as
+``acked > rows``. At the end every message must be in PostgreSQL exactly once and acked.
 """
 
 import asyncio
@@ -32,6 +32,7 @@ ROOMS = 1000
 CONTENT = "a chat message of typical length, with a few words and nothing special in it" * 2
 DRAIN_TIMEOUT_SECONDS = 180.0
 SAMPLE_SECONDS = 0.1
+SAMPLED_ONE_IN = 100
 
 
 @dataclass
@@ -58,16 +59,22 @@ def messages(count: int) -> list[ChatMessage]:
     ]
 
 
+def traceparent(n: int) -> str:
+    """The trace context chat's publish carries: a trace of its own per message (the gateway
+    starts one per send), recorded for one in 100 (the default ``OTEL_TRACES_SAMPLER_ARG``)."""
+    return f"00-{n:032x}-{n:016x}-{'01' if n % SAMPLED_ONE_IN == 0 else '00'}"
+
+
 async def fill(js: JetStreamContext, batch: list[ChatMessage]) -> float:
     """Publish pipelined (acks awaited in windows); returns messages per second."""
     started = time.perf_counter()
     window: list[asyncio.Future[PubAck]] = []
-    for message in batch:
+    for n, message in enumerate(batch, start=1):
         future = await js.publish_async(
             subjects.chat_room(message.room),
             message.encode(),
             stream=streams.CHAT.name,
-            headers={"Nats-Msg-Id": message.id},
+            headers={"Nats-Msg-Id": message.id, "traceparent": traceparent(n)},
         )
         window.append(future)
         if len(window) >= 2000:
@@ -191,7 +198,8 @@ async def _run(ctx: BenchContext, stores: SystemStores, total: int) -> ScenarioR
         title="Persistence throughput",
         method=(
             f"The `CHAT` stream is filled with {total:,} valid chat messages in {ROOMS} rooms"
-            " (pipelined JetStream publishes with `Nats-Msg-Id`, as chat publishes them); then the"
+            " (pipelined JetStream publishes with `Nats-Msg-Id` and a `traceparent`, one in"
+            f" {SAMPLED_ONE_IN} recorded, as chat publishes them); then the"
             " persistence service starts and drains it through its durable pull consumer into"
             " `chat_messages`. Rows committed are counted every"
             f" {SAMPLE_SECONDS * 1000:.0f} ms, each time after reading the consumer's ack floor"

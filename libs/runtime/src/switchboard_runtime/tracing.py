@@ -76,6 +76,9 @@ _tracer: trace.Tracer | None = None
 # The sampler follows the caller's decision (``parentbased_*``): under a caller that is not
 # recorded no span is made at all, and the caller's context is what travels on.
 _follow_parent = False
+# ``OTEL_SDK_DISABLED``: no span is ever recorded, so a consumer span is only the caller's
+# context, read the cheap way whatever its sampled flag says.
+_sdk_disabled = False
 
 
 def sampler(name: str, ratio: float) -> Sampler:
@@ -94,7 +97,8 @@ def sampler(name: str, ratio: float) -> Sampler:
 
 def setup_tracing(settings: TelemetrySettings, service: str, instance: str = "") -> None:
     """Install the SDK's tracer provider, exporting where the ``OTEL_*`` settings say."""
-    global _provider  # noqa: PLW0603 (the tracer provider is process-wide by design)
+    global _provider, _sdk_disabled  # noqa: PLW0603 (the tracer provider is process-wide)
+    _sdk_disabled = settings.otel_sdk_disabled
     if settings.otel_sdk_disabled:
         return
     attributes: dict[str, Any] = {
@@ -223,7 +227,7 @@ def start_consumer_span(
 
     Its attributes are built only when the sampler records it; under a caller that is not
     recorded (and a parent-based sampler) it is the caller's span context, made no new span."""
-    if _follow_parent:
+    if _follow_parent or _sdk_disabled:
         caller = _unrecorded_caller(headers)
         if caller is not None:
             return caller
@@ -288,9 +292,10 @@ class consumer_span:  # noqa: N801 (a context manager used like a function)
 
 
 def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:
-    """The caller's span when its ``traceparent`` says "not sampled", read without the W3C
-    propagator (its regular expressions cost more than the rest of an unrecorded span); None
-    for anything else (sampled, absent, with a ``tracestate``, or not plainly version 00)."""
+    """The caller's span when its ``traceparent`` says "not sampled" (with the SDK off: any
+    plain one), read without the W3C propagator (its regular expressions cost more than the
+    rest of an unrecorded span); None for anything else (sampled while the SDK is on, absent,
+    with a ``tracestate``, or not plainly version 00)."""
     if not headers or "tracestate" in headers:
         return None
     parts = headers.get("traceparent", "").split("-")
@@ -300,7 +305,9 @@ def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:
         trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
     except ValueError:
         return None
-    if flags & TraceFlags.SAMPLED or not trace_id or not span_id or len(parts[3]) != 2:
+    if not trace_id or not span_id or len(parts[3]) != 2:
+        return None
+    if flags & TraceFlags.SAMPLED and not _sdk_disabled:
         return None
     return NonRecordingSpan(
         SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
