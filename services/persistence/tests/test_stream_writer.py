@@ -1,11 +1,13 @@
 import asyncio
 import secrets
 import uuid
+from unittest import mock
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from opentelemetry import trace
 from switchboard_contracts import ChatMessage, streams
 from switchboard_contracts.notify import Notification
 from switchboard_contracts.streams import ConsumerSpec, StreamSpec
@@ -57,6 +59,17 @@ def test_messages_with_other_contexts_get_spans_of_their_own() -> None:
     assert trace_ids == [first.split("-")[1], second.split("-")[1], first.split("-")[1]]
     assert spans[0] is not spans[1]
     assert spans[1] is not spans[2]
+
+
+def test_under_a_parent_based_sampler_unrecorded_callers_get_no_span_and_recorded_ones_do() -> None:
+    nc = Client()
+    unrecorded = traceparent()
+    recorded = traceparent()[:-2] + "01"
+    with mock.patch("switchboard_runtime.tracing._follow_parent", new=True):
+        spans = writer()._spans([message(nc, unrecorded, 0), message(nc, recorded, 1)])
+    assert spans[0] is trace.INVALID_SPAN  # only its caller's context: nothing to make
+    assert spans[1] is not trace.INVALID_SPAN
+    assert f"{spans[1].get_span_context().trace_id:032x}" == recorded.split("-")[1]
 
 
 def chat_message(index: int) -> ChatMessage:

@@ -54,6 +54,7 @@ from switchboard_runtime.telemetry_settings import TelemetrySettings
 
 __all__ = [
     "MESSAGING_SYSTEM",
+    "caller_unrecorded",
     "consumer_span",
     "extract_context",
     "inject_context",
@@ -79,6 +80,7 @@ _follow_parent = False
 # ``OTEL_SDK_DISABLED``: no span is ever recorded, so a consumer span is only the caller's
 # context, read the cheap way whatever its sampled flag says.
 _sdk_disabled = False
+TRACEPARENT_LENGTH = 55  # "00-" + 32 hex digits + "-" + 16 + "-" + 2
 
 
 def sampler(name: str, ratio: float) -> Sampler:
@@ -312,6 +314,20 @@ def _unrecorded_caller(headers: Mapping[str, str] | None) -> Span | None:
     return NonRecordingSpan(
         SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
     )
+
+
+def caller_unrecorded(headers: Mapping[str, str] | None) -> bool:
+    """True when a consumer span for this message would be only its caller's context: the
+    caller was not recorded and the sampler follows it (or the SDK is off). A consumer of many
+    messages (persistence) then makes no span at all for it. String checks only, no parsing: a
+    ``traceparent`` of the right shape that is not hex counts too (its span would have started
+    a new trace, recorded at the sampler's ratio)."""
+    if not (_follow_parent or _sdk_disabled) or not headers or "tracestate" in headers:
+        return False
+    parent = headers.get("traceparent")
+    if parent is None or len(parent) != TRACEPARENT_LENGTH or not parent.startswith("00-"):
+        return False
+    return _sdk_disabled or parent.endswith("-00")
 
 
 def _unrecorded(span: Span) -> bool:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
 from nats.aio.client import Client
@@ -20,7 +21,12 @@ from switchboard_contracts.streams import ConsumerSpec
 from switchboard_runtime import ensure_consumer
 from switchboard_runtime.consumer_lag import note_delivery, track_consumer_lag
 from switchboard_runtime.logs import log_failure
-from switchboard_runtime.tracing import mark_error, start_consumer_span, tracer
+from switchboard_runtime.tracing import (
+    caller_unrecorded,
+    mark_error,
+    start_consumer_span,
+    tracer,
+)
 
 from switchboard_persistence.batch_puller import BatchPuller
 from switchboard_persistence.metrics import (
@@ -178,14 +184,19 @@ class StreamWriter(Generic[M]):
                 span.end()
 
     def _spans(self, batch: list[Msg]) -> list[trace.Span]:
-        """A CONSUMER span per message. Consecutive messages with the same trace context (a
-        broadcast's page: one context for all its entries) that the sampler did not record
-        share one: such a span is only its caller's context, and ending it does nothing."""
+        """A CONSUMER span per message, or ``INVALID_SPAN`` (no span) for a message whose
+        caller was not recorded under a sampler that follows it: such a span would be only the
+        caller's context, and most chat messages are such (1 % of traces are recorded by
+        default). Consecutive messages with the same trace context that the sampler did not
+        record share one (a broadcast's page: one context for all its entries)."""
         spans: list[trace.Span] = []
         shared: trace.Span | None = None
         shared_context: tuple[str, str | None] | None = None
         for msg in batch:
             headers = msg.headers or {}
+            if caller_unrecorded(headers):
+                spans.append(trace.INVALID_SPAN)
+                continue
             parent = headers.get("traceparent")
             context = None if parent is None else (parent, headers.get("tracestate"))
             if shared is not None and context == shared_context:
@@ -205,6 +216,24 @@ class StreamWriter(Generic[M]):
             )
         return spans
 
+    def _insert_span(
+        self, size: int, traced: list[trace.Span]
+    ) -> AbstractContextManager[trace.Span]:
+        """The batch's insert: a CLIENT span, child of the first traced message's span and
+        linked to the others."""
+        return tracer().start_as_current_span(
+            f"INSERT {self._table}",
+            context=trace.set_span_in_context(traced[0]),
+            kind=trace.SpanKind.CLIENT,
+            links=[trace.Link(span.get_span_context()) for span in traced[1:]],
+            attributes={
+                "db.system.name": "postgresql",
+                "db.operation.name": "INSERT",
+                "db.collection.name": self._table,
+                "db.operation.batch.size": size,
+            },
+        )
+
     async def _keep_in_progress(self, batch: list[Msg]) -> None:
         """Tell JetStream the batch is still being worked on, well within its ack wait."""
         interval = self._spec.ack_wait_seconds / 3
@@ -218,22 +247,17 @@ class StreamWriter(Generic[M]):
                     break
 
     async def _insert_until_committed(self, messages: list[M], spans: list[trace.Span]) -> None:
-        """Unacked while this retries, so nothing is lost meanwhile."""
+        """Unacked while this retries, so nothing is lost meanwhile. The insert is a CLIENT
+        span, child of the first message's span and linked to the others; none when no message
+        has one (every caller unrecorded: the span would not be recorded either)."""
+        traced = [span for span in spans if span is not trace.INVALID_SPAN]
         while True:
             started = time.perf_counter()
             try:
-                with tracer().start_as_current_span(
-                    f"INSERT {self._table}",
-                    context=trace.set_span_in_context(spans[0]),
-                    kind=trace.SpanKind.CLIENT,
-                    links=[trace.Link(span.get_span_context()) for span in spans[1:]],
-                    attributes={
-                        "db.system.name": "postgresql",
-                        "db.operation.name": "INSERT",
-                        "db.collection.name": self._table,
-                        "db.operation.batch.size": len(messages),
-                    },
-                ):
+                if traced:
+                    with self._insert_span(len(messages), traced):
+                        await self._insert(messages)
+                else:
                     await self._insert(messages)
             except Exception:
                 WRITE_ERRORS.labels(self._table).inc()
