@@ -1,6 +1,7 @@
 """Broadcast expansion on a real JetStream: pages published by the pool, a failed job taken
 again stores each entry once, and every user's cursor stays gap-free."""
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
@@ -25,6 +26,7 @@ from switchboard_runtime.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 
+WAIT = 10.0
 USERS = MAX_USERS_PAGE + 50  # two pages: the second is fetched while the first is published
 
 
@@ -91,3 +93,39 @@ async def test_a_broadcast_taken_again_after_a_failed_page_stores_each_entry_onc
             (await js.get_last_msg(streams.NOTIFY.name, subjects.notify_user(user))).data or b""
         )
         assert (last.id, last.cursor) == (broadcast_notification_id(f"{prefix}-two", user), 2)
+
+
+async def test_a_broadcast_s_entries_continue_the_trace_of_the_request_that_accepted_it(
+    nc: Client,
+) -> None:
+    prefix = f"t{secrets.token_hex(3)}"
+    users = [f"{prefix}-{n}" for n in range(3)]
+
+    async def list_users(msg: Msg) -> None:
+        request = UsersRequest.decode(msg.data)
+        page = [u for u in users if request.after is None or u > request.after]
+        await msg.respond(UsersReply(user_ids=page[: request.limit]).encode())
+
+    sub = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
+    js = nc.jetstream()
+    await ensure_stream(js, streams.NOTIFY_JOBS)
+    sender = NotificationSender(
+        js, nothing_stored, pipeline=StreamPipeline(nc), stored_last_cursors=none_stored
+    )
+    worker = BroadcastWorker(nc, sender, 16, 5.0)
+    running = asyncio.create_task(worker.run())
+    trace_id = secrets.token_hex(16)
+    try:
+        await js.publish(
+            subjects.NOTIFY_JOB_BROADCAST,
+            job(f"{prefix}-job").encode(),
+            stream=streams.NOTIFY_JOBS.name,
+            headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-00"},
+        )
+        entries = await js.subscribe(subjects.notify_user(users[-1]), ordered_consumer=True)
+        entry = await entries.next_msg(timeout=WAIT)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, WAIT)
+        await sub.unsubscribe()
+    assert (entry.headers or {}).get("traceparent", "").split("-")[1] == trace_id

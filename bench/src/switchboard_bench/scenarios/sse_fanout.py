@@ -150,6 +150,10 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
                         stack["notification"].process.pid,
                         ctx.profile_path("sse_notification") if profiled else None,
                     ),
+                    recording(
+                        stack["persistence"].process.pid,
+                        ctx.profile_path("sse_persistence") if profiled else None,
+                    ),
                 ):
                     rounds[title] = _broadcast(
                         loadgen, meter, gateway.url, service_token, title, stores.nats_urls

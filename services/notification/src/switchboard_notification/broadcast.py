@@ -10,7 +10,8 @@ A page's entries go to distinct users, i.e. distinct subjects, so they are publi
 expected sequence and message id, while the next page is already being fetched; entries not
 plainly acked (a user's first entry, a conflict, silence) are then published one by one,
 ``BROADCAST_CONCURRENCY`` at a time. One span covers a page (its context is stored with every
-entry) rather than one span per entry.
+entry) rather than one span per entry; the pages' spans are children of the job's, which
+continues the trace of the request that accepted it.
 """
 
 import asyncio
@@ -39,6 +40,7 @@ from switchboard_contracts.notify import (
 from switchboard_runtime import PublishRetry, ensure_consumer, publish_until_acked
 from switchboard_runtime.ask import ask
 from switchboard_runtime.batch_tracing import producer_batch_span
+from switchboard_runtime.tracing import consumer_span
 
 from switchboard_notification.metrics import BROADCASTS
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
@@ -132,7 +134,13 @@ class BroadcastWorker:
             await msg.term()
             return
         try:
-            count = await self.expand(job, msg)
+            # The expansion continues the request's trace (recorded or not as the gateway
+            # decided); without it every page would start a trace of its own, recorded at the
+            # sampler's ratio, and a recorded page costs every consumer a span per entry.
+            with consumer_span(
+                msg.subject, msg.headers, group=streams.NOTIFICATION_BROADCAST_CONSUMER.durable
+            ):
+                count = await self.expand(job, msg)
         except Exception:
             log.exception("expanding broadcast %s failed; it will be taken again", job.id)
             await msg.nak(delay=RETRY_DELAY_SECONDS)
