@@ -7,6 +7,7 @@ template (``/api/rooms/{room_id}/messages``), never the raw path. Probes and scr
 
 import logging
 import time
+from collections.abc import Awaitable
 from urllib.parse import parse_qsl, urlencode
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -55,10 +56,14 @@ class AccessMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain function, not a coroutine: a WebSocket is handed to the app as it is, and no
+        frame of this wrapper stays on the socket's stack while it lasts (see ``run``)."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         quiet = scope.get("path") in _QUIET_PATHS
         status = SERVER_ERROR
         started = time.perf_counter()

@@ -15,6 +15,7 @@ Every collection's pause is observed in ``switchboard_process_gc_pause_seconds{g
 
 import gc
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,11 +63,14 @@ class FreezeAfterStartup:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain function, not a coroutine: requests and sockets are handed to the app as they
+        are, and no frame of this wrapper stays on their stacks (see ``run``)."""
         if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._lifespan(scope, receive, send)
 
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_and_freeze(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 gc.collect()  # what start-up left as garbage is freed, not frozen
