@@ -24,9 +24,10 @@ class SocketPaths:
         self.app = app
         self._handlers = dict(handlers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain function, not a coroutine: it returns the handler's (or the app's)
+        awaitable, so it keeps no frame of its own on the connection's stack either."""
         handler = self._handlers.get(scope["path"]) if scope["type"] == "websocket" else None
         if handler is None:
-            await self.app(scope, receive, send)
-            return
-        await handler(WebSocket(scope, receive, send))
+            return self.app(scope, receive, send)
+        return handler(WebSocket(scope, receive, send))
