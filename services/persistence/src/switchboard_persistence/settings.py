@@ -12,10 +12,11 @@ class PersistenceSettings(ServiceSettings):
     database_pool_size: int = Field(default=10, ge=1)
     write_batch_size: int = Field(default=2000, ge=1, le=10_000)
     write_concurrency: int = Field(
-        default=2,
+        default=3,
         ge=1,
         le=16,
-        description="Batches per stream unacked at once: one fetched while others are written",
+        description="Batches per stream unacked at once: one fetched while others are written"
+        " (3: ~10% more messages/s than 2 on a 2-core machine, bench/REPORT.md's persistence)",
     )
     write_linger_seconds: float = Field(
         default=0.02,
