@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from switchboard_bench.calibration import python_speed_ms
+from switchboard_bench.calibration import LOOPBACK, SPEED, readings
 from switchboard_bench.report import render, table, write_report
 from switchboard_bench.results import ScenarioResult, Target
 from switchboard_bench.scenarios import fanout, idle_memory
@@ -191,23 +191,33 @@ def test_a_gateway_below_the_lowest_step_does_not_meet_the_capacity_target() -> 
     assert capacity.measured.startswith("gateway below the lowest step (1,000/s)")
 
 
-def test_the_speed_reading_is_shown_and_does_not_make_runs_look_like_other_machines() -> None:
-    def on(scenario: str, speed: float) -> ScenarioResult:
+def test_the_speed_readings_are_shown_and_do_not_make_runs_look_like_other_machines() -> None:
+    def on(scenario: str, speed: float, loopback: float) -> ScenarioResult:
         ran = result([])
         ran.scenario = scenario
-        ran.data = {"machine": {"cpu": "Test CPU", "cores": 2, "pythonSpeedMs": speed}}
-        ran.data["ranAt"] = "today"
+        ran.data = {
+            "machine": {
+                "cpu": "Test CPU",
+                "cores": 2,
+                "pythonSpeedMs": speed,
+                "loopbackMicros": loopback,
+            },
+            "ranAt": "today",
+        }
         return ran
 
-    text = render({"fanout": on("fanout", 210.4), "latency": on("latency", 380.0)}, {}, Path("/x"))
+    text = render(
+        {"fanout": on("fanout", 210.4, 5.1), "latency": on("latency", 380.0, 9.55)}, {}, Path("/x")
+    )
     machine = text.split("## Machine", 1)[1].split("## Commands", 1)[0]
-    assert "took 210 ms to 380 ms across the runs below" in machine
+    assert "workload took 210.4 ms to 380 ms across the runs below" in machine
+    assert "send and receive took 5.1 µs to 9.55 µs across the runs below" in machine
     assert "not all run on the same machine" not in machine
-    assert "; speed reading 210 ms._" in text
-    assert "; speed reading 380 ms._" in text
+    assert "; speed readings 210 ms, 5.1 µs loopback._" in text
+    assert "; speed readings 380 ms, 9.6 µs loopback._" in text
 
 
-def test_the_speed_workload_runs_here() -> None:
-    speed = python_speed_ms(core=0)
-    assert speed is not None
-    assert speed > 0
+def test_the_speed_readings_are_taken_here() -> None:
+    taken = readings(core=0)
+    assert taken[SPEED] > 0
+    assert taken[LOOPBACK] > 0

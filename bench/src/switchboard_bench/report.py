@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from switchboard_bench.calibration import python_speed_ms
+from switchboard_bench.calibration import LOOPBACK, SPEED, readings
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
 from switchboard_bench.results import Cell, ScenarioResult, load_results
@@ -32,8 +32,6 @@ python3 -m uv run switchboard-bench --systems gateway,node-ws --only fanout  # f
 python3 -m uv run switchboard-bench --report-only  # rebuild this page from bench/results/*.json
 python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, figures meaningless
 ```"""
-
-SPEED = "pythonSpeedMs"
 
 TOPOLOGY = (
     "Server under test pinned to core {server}; the load generator (one Node.js process) pinned "
@@ -75,7 +73,7 @@ def _cpu_model() -> str:
 
 def machine_info(speed_core: int | None = None) -> dict[str, Any]:
     """The machine and the versions of everything measured, as the results JSON keeps them;
-    with ``speed_core``, also how fast Python runs there (``calibration``)."""
+    with ``speed_core``, also how fast Python and loopback TCP run there (``calibration``)."""
     from switchboard_devstack.nats_server import nats_server_binary  # noqa: PLC0415
 
     try:
@@ -103,7 +101,7 @@ def machine_info(speed_core: int | None = None) -> dict[str, Any]:
         "nats": nats,
         "ws": ws_version,
         "websockets": websockets_version,
-        **({} if speed_core is None else {SPEED: python_speed_ms(speed_core)}),
+        **({} if speed_core is None else readings(speed_core)),
     }
 
 
@@ -164,25 +162,40 @@ def machine_section(results: dict[str, ScenarioResult]) -> str:
     ]
     if any(_without_speed(m) != _without_speed(machine) for m in machines):
         lines.append("- _The scenarios below were not all run on the same machine._")
-    speeds = sorted({m[SPEED] for m in machines if isinstance(m, dict) and m.get(SPEED)})
-    if speeds:
-        shown = f"{speeds[0]:,.0f} ms" + (
-            f" to {speeds[-1]:,.0f} ms across the runs below" if len(speeds) > 1 else ""
+    described = [m for m in machines if isinstance(m, dict)]
+    shown = [
+        f"{what} {_span([m.get(key) for m in described], unit)}"
+        for key, what, unit in (
+            (SPEED, "a fixed pure-Python workload took", "ms"),
+            (LOOPBACK, "one 100-byte loopback TCP send and receive took", "µs"),
         )
+        if any(m.get(key) for m in described)
+    ]
+    if shown:
         lines.append(
-            f"- Speed: a fixed pure-Python workload (`switchboard_bench.calibration`) took "
-            f"{shown} on the server's core. Ratio targets compare systems in the same run; "
-            "absolute ones (SSE, persistence, latency at half capacity) depend on this: compare "
-            "reports by it before comparing their figures."
+            "- Speed readings (`switchboard_bench.calibration`, on the server's core): "
+            + "; ".join(shown)
+            + ". Ratio targets compare systems in the same run; absolute figures (SSE, "
+            "persistence, latency at half capacity) and whether the load generator nears its "
+            "core depend on these: compare reports by them before comparing their figures."
         )
     return "\n".join(lines)
 
 
+def _span(values: list[object], unit: str) -> str:
+    """``"135 ms"`` or ``"135 to 180 ms across the runs below"``."""
+    found = sorted({float(v) for v in values if isinstance(v, int | float)})
+    if not found:
+        return "-"
+    low, high = f"{found[0]:,.4g} {unit}", f"{found[-1]:,.4g} {unit}"
+    return low if len(found) == 1 else f"{low} to {high} across the runs below"
+
+
 def _without_speed(machine: object) -> object:
-    """A machine's description without its speed reading, which varies from run to run."""
+    """A machine's description without its speed readings, which vary from run to run."""
     if not isinstance(machine, dict):
         return machine
-    return {key: value for key, value in machine.items() if key != SPEED}
+    return {key: value for key, value in machine.items() if key not in (SPEED, LOOPBACK)}
 
 
 def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
@@ -210,10 +223,12 @@ def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
         took = result.data.get("seconds")
         machine = result.data.get("machine")
         speed = machine.get(SPEED) if isinstance(machine, dict) else None
+        loopback = machine.get(LOOPBACK) if isinstance(machine, dict) else None
         parts += [
             f"_Run at {ran}{' (--quick)' if result.data.get('quick') else ''}"
             f"{f', in {took:.0f} s' if isinstance(took, int | float) else ''}"
-            f"{f'; speed reading {speed:,.0f} ms' if isinstance(speed, int | float) else ''}._",
+            f"{f'; speed readings {speed:,.0f} ms' if isinstance(speed, int | float) else ''}"
+            f"{f', {loopback:,.1f} µs loopback' if isinstance(loopback, int | float) else ''}._",
             "",
         ]
     return "\n".join(parts)
