@@ -85,3 +85,26 @@ def test_chat_cores_follow_chats_cpu_per_message_in_the_latency_run() -> None:
     assert measured.chat_us_per_message == pytest.approx(200.0)  # the measured step only
     assert plan(measured).chat_cores[10] == pytest.approx(50_000 * 200 / 1e6 / 0.5)
     assert plan(measured_from(RESULTS)).chat_cores[10] is None
+
+
+def test_a_load_generator_bound_capacity_gives_way_to_the_gateway_s_cpu_per_delivery() -> None:
+    fanout = result(
+        "fanout",
+        {
+            "systems": {
+                "gateway": {
+                    "capacity": 40_000,
+                    "capacityRate": 40,
+                    "steps": [
+                        {"offeredRate": 20, "serverCpuMicrosPerDelivery": 20.0},
+                        {"offeredRate": 40, "serverCpuMicrosPerDelivery": 16.0},
+                    ],
+                }
+            }
+        },
+    )
+    measured = measured_from({**RESULTS, "fanout": fanout})
+    assert measured.gateway_deliveries_per_core == pytest.approx(1e6 / 16.0)
+    assert "load generator" in measured.sources["deliveries"]
+    # A capacity the gateway's own core set stays the figure.
+    assert measured_from(RESULTS).gateway_deliveries_per_core == 100_000
