@@ -69,9 +69,9 @@ def summarise(raw: dict[str, dict[str, Any]], connections: int) -> ScenarioResul
         if met is None
         else (
             "the gateway's per-connection state (not broken down by this run; see "
-            "profiles/README-idle-memory.md: uvicorn, websockets and uvloop ~10 KB, ASGI "
-            "wrappers ~3.4 KB, the session ~3.2 KB, the user's NATS subscription ~1 KB since "
-            "it is handled inline, without nats-py's queue and task)"
+            "profiles/README-idle-memory.md: uvicorn, websockets and uvloop ~10 KB, the session "
+            "~3.2 KB, ASGI wrappers ~2.4 KB (3.4 KB before three of them became plain "
+            "functions), the user's NATS subscription ~1 KB since it is handled inline)"
         ),
     )
     notes = []
