@@ -6,7 +6,7 @@ from typing import Any
 from switchboard_bench.calibration import LOOPBACK, SPEED, readings
 from switchboard_bench.report import render, table, write_report
 from switchboard_bench.results import ScenarioResult, Target
-from switchboard_bench.scenarios import fanout, idle_memory
+from switchboard_bench.scenarios import fanout, idle_memory, latency
 from switchboard_bench.scenarios.common import limit_of
 
 
@@ -221,3 +221,25 @@ def test_the_speed_readings_are_taken_here() -> None:
     taken = readings(core=0)
     assert taken[SPEED] > 0
     assert taken[LOOPBACK] > 0
+
+
+def test_half_capacity_is_not_judged_on_a_capacity_the_second_core_set() -> None:
+    def ladder(server: float, loadgen: float, rest: float) -> dict[str, object]:
+        return {
+            "capacityRate": 40,
+            "steps": [
+                {"offeredRate": 40, "serverCpuFraction": 0.6},
+                {
+                    "offeredRate": 60,
+                    "serverCpuFraction": server,
+                    "loadgenCpuFraction": loadgen,
+                    "restCpuFraction": rest,
+                },
+            ],
+        }
+
+    bound = latency.second_core_bound(ladder(server=0.8, loadgen=0.66, rest=0.29))
+    assert bound is not None
+    assert "lower bound" in bound
+    assert latency.second_core_bound(ladder(server=0.97, loadgen=0.66, rest=0.29)) is None
+    assert latency.second_core_bound(ladder(server=0.8, loadgen=0.4, rest=0.2)) is None

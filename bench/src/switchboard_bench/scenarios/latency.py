@@ -8,7 +8,7 @@ from switchboard_bench.context import BenchContext
 from switchboard_bench.measure import run_measured
 from switchboard_bench.results import ScenarioResult, Target, load_results
 from switchboard_bench.scenarios import fanout
-from switchboard_bench.scenarios.common import limit_of, loadgen_notes, slim_step
+from switchboard_bench.scenarios.common import SATURATED, limit_of, loadgen_notes, slim_step
 from switchboard_bench.stats import format_number, format_ratio, ratio
 from switchboard_bench.targets import SYSTEMS, start_system
 
@@ -89,7 +89,39 @@ def half_capacity(ctx: BenchContext) -> dict[str, Any]:
     ) as system:
         result = run_measured(system, config, ctx.loadgen_core, timeout=300)
     steps = [s for s in result.get("steps", []) if not s.get("warmup")]
-    return {"capacityRate": rate, "rate": half_rate, "step": steps[-1] if steps else None}
+    return {
+        "capacityRate": rate,
+        "rate": half_rate,
+        "step": steps[-1] if steps else None,
+        "capacityBoundBy": second_core_bound(gateway) if isinstance(gateway, dict) else None,
+    }
+
+
+def second_core_bound(gateway: dict[str, Any]) -> str | None:
+    """What stopped the gateway's fan-out ladder, when it was the second core (load generator
+    and the rest of the system) and not the gateway's: then its capacity is a lower bound, and
+    half of it is not half of the gateway's. None when the gateway's core was the limit, or the
+    ladder never failed."""
+    rate = gateway.get("capacityRate")
+    failing = next(
+        (
+            step
+            for step in gateway.get("steps", [])
+            if isinstance(step, dict) and (step.get("offeredRate") or 0) > (rate or 0)
+        ),
+        None,
+    )
+    if failing is None:
+        return None
+    server = failing.get("serverCpuFraction") or 0.0
+    second = (failing.get("loadgenCpuFraction") or 0.0) + (failing.get("restCpuFraction") or 0.0)
+    if server >= SATURATED or second < SATURATED:
+        return None
+    return (
+        f"the fan-out capacity was the second core's (load generator and the rest of the system "
+        f"{second:.0%} at the failing step, the gateway {server:.0%}): a lower bound, so half of "
+        "it is not half of the gateway's capacity"
+    )
 
 
 def summarise(
@@ -136,9 +168,10 @@ def summarise(
     if half is not None:
         step = half.get("step")
         p99 = step["latency"]["p99"] if step else None
+        bound = half.get("capacityBoundBy")
         half_met = (
             None
-            if step is None or p99 is None
+            if step is None or p99 is None or bound
             else p99 <= HALF_CAPACITY_P99_MS and step["lost"] == 0
         )
         targets.append(
@@ -152,7 +185,9 @@ def summarise(
                     else "n/a"
                 ),
                 met=half_met,
-                limit="" if half_met else (half.get("skipped") or limit_of("gateway", step)),
+                limit=""
+                if half_met
+                else (bound or half.get("skipped") or limit_of("gateway", step)),
             )
         )
         if step:
