@@ -107,8 +107,14 @@ async def pages(browser: Browser, artifacts_dir: Path) -> AsyncIterator[Pages]:
     assert not pages.errors, pages.errors
 
 
-async def online(page: Page, status: str = "#chat-status") -> None:
-    await expect(page.locator(status)).to_have_attribute("data-status", "open", timeout=WAIT_MS)
+async def online(page: Page, status: str = "#chat-status", timeout_ms: int = WAIT_MS) -> None:
+    await expect(page.locator(status)).to_have_attribute("data-status", "open", timeout=timeout_ms)
+
+
+async def reconnect_max_ms(page: Page) -> int:
+    """The longest the page's client waits between two attempts (switchboard.js)."""
+    script = "async () => (await import('/js/switchboard.js')).RECONNECT_MAX_MS"
+    return int(await page.evaluate(script))
 
 
 async def say(page: Page, text: str) -> None:
@@ -302,7 +308,8 @@ async def test_the_page_keeps_working_after_the_gateway_restarts(
 
     await asyncio.to_thread(gateway.start)
     await asyncio.to_thread(gateway.wait_ready)
-    await online(alice)
+    # The page's next attempt may be up to one backoff step away, however long the gateway was down.
+    await online(alice, timeout_ms=await reconnect_max_ms(alice) + WAIT_MS)
     await expect(message(alice, "said during the restart")).to_have_count(1, timeout=WAIT_MS)
     await expect(message(alice, "sent while offline")).to_have_count(1, timeout=WAIT_MS)
     await expect(alice.locator("#messages .msg.pending")).to_have_count(0)

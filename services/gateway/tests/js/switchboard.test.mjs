@@ -8,6 +8,7 @@ import {
   ChatRoom,
   EventStream,
   ReconnectingSocket,
+  RECONNECT_MAX_MS,
   RoomsClient,
   fetchMissed,
   reconnectPlan,
@@ -84,6 +85,14 @@ test("backoff grows exponentially up to its cap, with full jitter", () => {
   assert.equal(backoff.next(), 100);
   const jittered = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0.25 });
   assert.equal(jittered.next(), 25);
+});
+
+test("by default no wait between attempts passes 10 s, however many failed", () => {
+  assert.equal(RECONNECT_MAX_MS, 10_000);
+  const backoff = new Backoff({ random: () => 1 });
+  const delays = Array.from({ length: 12 }, () => backoff.next());
+  assert.deepEqual(delays.slice(0, 6), [500, 1000, 2000, 4000, 8000, 10_000]);
+  assert.ok(delays.every((delay) => delay <= RECONNECT_MAX_MS));
 });
 
 test("close codes decide whether and when to reconnect", () => {

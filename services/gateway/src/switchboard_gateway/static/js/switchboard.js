@@ -23,9 +23,15 @@ export const CLOSE = Object.freeze({
   RATE_LIMITED: 4429,
 });
 
+/**
+ * The longest a client waits between two attempts (the Python client's cap too): a page whose
+ * gateway comes back is online again within this, however long the gateway was away.
+ */
+export const RECONNECT_MAX_MS = 10_000;
+
 /** Exponential backoff with full jitter: a random delay in [0, min(max, initial * factor^n)]. */
 export class Backoff {
-  constructor({ initialMs = 500, maxMs = 30_000, factor = 2, random = Math.random } = {}) {
+  constructor({ initialMs = 500, maxMs = RECONNECT_MAX_MS, factor = 2, random = Math.random } = {}) {
     Object.assign(this, { initialMs, maxMs, factor, random });
     this.attempt = 0;
   }
