@@ -41,9 +41,9 @@ class FakeSocket {
   receive(frame) {
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
-  drop(code = 1006) {
+  drop(code = 1006, reason = "") {
     this.readyState = 3;
-    this.onclose?.({ code, reason: "" });
+    this.onclose?.({ code, reason });
   }
 }
 
@@ -266,6 +266,26 @@ test("a refused message is not sent again; an unavailable one is", () => {
   FakeSocket.last().open();
   assert.deepEqual(rejected, ["content_too_long", "unavailable"]);
   assert.deepEqual(FakeSocket.last().sent.map((f) => f.payload.clientMsgId), [unlucky]);
+});
+
+test("a draining gateway's reconnect hint is honoured, up to the backoff's cap", () => {
+  const backoff = new Backoff({ random: () => 1 });
+  const told = reconnectPlan(1012, backoff, () => 0.5, "service restart; reconnect in 3210 ms");
+  assert.deepEqual(told, { reconnect: true, delayMs: 3210 });
+  const tooLong = reconnectPlan(1012, backoff, () => 0.5, "reconnect in 999999 ms");
+  assert.equal(tooLong.delayMs, RECONNECT_MAX_MS);
+});
+
+test("a socket closed by a draining gateway comes back when the gateway said", () => {
+  const timers = new Timers();
+  const socket = new ReconnectingSocket("ws://gateway.test/ws", socketOptions(timers));
+  socket.connect();
+  FakeSocket.last().open();
+  FakeSocket.last().drop(1012, "service restart; reconnect in 700 ms");
+  assert.equal(timers.fire(), 700);
+  FakeSocket.last().open();
+  FakeSocket.last().drop(1012, "service restart");
+  assert.equal(timers.fire(), 1000); // no hint: jitter within a second (random() = 1 here)
 });
 
 test("the multi-room client joins every room again with since after a reconnect", () => {

@@ -47,16 +47,25 @@ export class Backoff {
   }
 }
 
-/** What to do after a close code: stop, or reconnect after how long. */
-export function reconnectPlan(code, backoff, random = Math.random) {
+const RECONNECT_HINT = /reconnect in (\d+) ms/;
+
+/**
+ * What to do after a close (its code and reason): stop, or reconnect after how long. A draining
+ * gateway (1012) says when to come back in its reason, jittered by it, so that a rolling restart
+ * brings no reconnect storm; without that, come back within a second.
+ */
+export function reconnectPlan(code, backoff, random = Math.random, reason = "") {
   switch (code) {
     case CLOSE.NORMAL:
     case CLOSE.POLICY:
     case CLOSE.TOO_BIG:
       return { reconnect: false };
-    case CLOSE.RESTART: // the gateway is draining: come back at once, spread by jitter
+    case CLOSE.RESTART: {
       backoff.reset();
-      return { reconnect: true, delayMs: Math.round(random() * 1000) };
+      const hint = RECONNECT_HINT.exec(reason);
+      const delayMs = hint ? Number(hint[1]) : random() * 1000;
+      return { reconnect: true, delayMs: Math.round(Math.min(delayMs, backoff.maxMs)) };
+    }
     case CLOSE.RATE_LIMITED:
       return { reconnect: true, delayMs: backoff.next(5000) };
     default:
@@ -177,13 +186,13 @@ export class ReconnectingSocket extends EventTarget {
       if (this._ws !== ws) return;
       this._ws = null;
       emit(this, "close", { code: event.code, reason: event.reason });
-      if (!this._stopped) this._scheduleReconnect(event.code);
+      if (!this._stopped) this._scheduleReconnect(event.code, event.reason);
     };
     ws.onerror = () => {}; // a close event follows
   }
 
-  _scheduleReconnect(code) {
-    const plan = reconnectPlan(code, this.backoff);
+  _scheduleReconnect(code, reason = "") {
+    const plan = reconnectPlan(code, this.backoff, this.backoff.random, reason);
     if (!plan.reconnect) {
       this._stopped = true;
       this._setStatus("closed", { code });
