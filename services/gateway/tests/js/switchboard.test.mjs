@@ -98,6 +98,7 @@ test("by default no wait between attempts passes 10 s, however many failed", () 
 test("close codes decide whether and when to reconnect", () => {
   const backoff = new Backoff({ random: () => 1 });
   assert.deepEqual(reconnectPlan(1000, backoff), { reconnect: false });
+  assert.deepEqual(reconnectPlan(1007, backoff), { reconnect: false });
   assert.deepEqual(reconnectPlan(1008, backoff), { reconnect: false });
   backoff.next();
   backoff.next();

@@ -15,6 +15,7 @@
 
 export const CLOSE = Object.freeze({
   NORMAL: 1000,
+  INVALID_PAYLOAD: 1007,
   POLICY: 1008,
   TOO_BIG: 1009,
   INTERNAL: 1011,
@@ -57,6 +58,7 @@ const RECONNECT_HINT = /reconnect in (\d+) ms/;
 export function reconnectPlan(code, backoff, random = Math.random, reason = "") {
   switch (code) {
     case CLOSE.NORMAL:
+    case CLOSE.INVALID_PAYLOAD: // the same frames would be refused again
     case CLOSE.POLICY:
     case CLOSE.TOO_BIG:
       return { reconnect: false };
