@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from switchboard_devstack import NatsServer, Stack
-from switchboard_devstack.chatframes import chat, content_is, history, in_room, new_room
+from switchboard_devstack.chatframes import chat, content_is, history, in_room, joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import Stores, scratch_dir
 from switchboard_devstack.wsclient import Frame, FrameClient
@@ -58,6 +58,7 @@ async def test_a_retry_on_the_same_connection_is_acked_alike_and_delivered_once(
         FrameClient(f"{base}/chat/{room}?userId=alice") as alice,
         FrameClient(f"{base}/chat/{room}?userId=bob") as bob,
     ):
+        await joined(bob, room, "bob")  # a member before "once" is sent, or it may miss it
         await alice.send(chat("once", "c-1"))
         await alice.send(chat("once", "c-1"))  # the first ack was "lost"
         first, second = await two_acks(alice)
@@ -72,6 +73,7 @@ async def test_a_retry_after_reconnecting_is_the_same_message(stack: Stack) -> N
     room = new_room()
     base = stack["gateway"].ws_url
     async with FrameClient(f"{base}/chat/{room}?userId=bob") as bob:
+        await joined(bob, room, "bob")  # a member before "hello" is sent, or it may miss it
         async with FrameClient(f"{base}/chat/{room}?userId=alice") as alice:
             await alice.send(chat("hello", "c-1"))
             original = await alice.wait_for("ack")
@@ -161,6 +163,7 @@ async def test_a_retry_after_the_duplicate_window_is_found_in_postgresql(
         room = new_room()
         base = stack["gateway"].ws_url
         async with FrameClient(f"{base}/chat/{room}?userId=bob") as bob:
+            await joined(bob, room, "bob")  # a member before the first send, or it may miss it
             async with FrameClient(f"{base}/chat/{room}?userId=alice") as alice:
                 await alice.send(chat("late retry", "c-1"))
                 original = await alice.wait_for("ack")

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import new_room
+from switchboard_devstack.chatframes import joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.scrape import by_transport
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stack import ServiceHandle
@@ -95,14 +95,7 @@ def gateway(stores: Stores) -> Iterator[ServiceHandle]:
 
 
 async def gauges(gateway: ServiceHandle) -> dict[str, float]:
-    async with httpx.AsyncClient() as http:
-        text = (await http.get(f"{gateway.url}/metrics")).text
-    return {
-        sample.labels["transport"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "switchboard_gateway_connections"
-        for sample in family.samples
-    }
+    return await by_transport(gateway.url, "switchboard_gateway_connections")
 
 
 async def online_in(gateway: ServiceHandle, room: str, viewer: str = "observer") -> list[str]:
@@ -117,6 +110,14 @@ async def until_nobody_in(gateway: ServiceHandle, room: str) -> None:
     async with asyncio.timeout(10):
         while await online_in(gateway, room):  # noqa: ASYNC110 (polling an HTTP endpoint)
             await asyncio.sleep(0.1)
+
+
+async def until_streams_closed(gateway: ServiceHandle, count: float) -> None:
+    """Poll the gateway's open SSE streams until at most ``count`` are left. A stream's slot is
+    given back after its client went away, and before the gauge (counted outside) drops."""
+    async with asyncio.timeout(10):
+        while (await gauges(gateway)).get("sse", 0) > count:  # noqa: ASYNC110 (polling /metrics)
+            await asyncio.sleep(0.05)
 
 
 async def read_until_closed(ws: ClientConnection) -> None:
@@ -199,7 +200,8 @@ async def test_the_user_comes_from_the_token_and_the_user_id_parameter_is_ignore
     gateway: ServiceHandle,
 ) -> None:
     room = new_room()
-    async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={token('bob')}"):
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={token('bob')}") as c:
+        await joined(c, room, "bob")  # presence is written after the handshake
         assert await online_in(gateway, room) == ["bob"]
 
 
@@ -345,7 +347,7 @@ async def test_private_rooms_need_a_rooms_scope_and_refuse_non_members(
     assert refused["payload"]["code"] == "forbidden"
     assert await online_in(gateway, room, viewer="henry") == []
     async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('henry')}") as henry:
-        await henry.wait_for("presence")
+        await joined(henry, room, "henry")
         assert await online_in(gateway, room, viewer="henry") == ["henry"]
 
 
@@ -372,11 +374,13 @@ async def test_too_many_connections_of_one_user_are_closed_with_1013(
 async def test_a_second_stream_of_one_user_is_refused_with_429(gateway: ServiceHandle) -> None:
     value = token(f"kate-{secrets.token_hex(3)}")
     url = f"{gateway.url}/api/notifications/stream?token={value}"
+    open_before = (await gauges(gateway)).get("sse", 0)
     async with EventClient(url) as stream:
         await stream.wait_for("ready")
         async with httpx.AsyncClient() as http:
             second = await http.get(f"{gateway.url}/api/notifications/poll?token={value}")
         assert second.status_code == 429
+    await until_streams_closed(gateway, open_before)  # the gateway noticed the first one go
     async with EventClient(url) as again:  # the first one's slot is free again
         await again.wait_for("ready")
 

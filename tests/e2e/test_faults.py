@@ -20,13 +20,13 @@ import asyncpg
 import httpx
 import nats
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from switchboard_client import ChatConnection, NotificationStream
 from switchboard_client.cursors import RoomCursors
 from switchboard_contracts.streams import PERSISTENCE_CHAT_CONSUMER
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.checker import Entry, Verdict, check
 from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.scrape import by_transport
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stalled_reader import StalledSseReader
 from switchboard_devstack.stores import scratch_dir
@@ -376,13 +376,7 @@ async def test_a_slow_postgresql_keeps_work_bounded_without_redelivery(system: F
 
 async def counted(gateway: ServiceHandle, name: str, transport: str) -> float:
     """A gateway counter's value for one transport, from its /metrics."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"{gateway.url}/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels.get("transport") == transport:
-                return float(sample.value)
-    return 0.0
+    return (await by_transport(gateway.url, name)).get(transport, 0.0)
 
 
 async def stored_entries(system: Faulty, query: str, key: str) -> list[Entry]:

@@ -134,8 +134,15 @@ async def test_prometheus_scrapes_all_five_services_and_the_delivery_latency_his
     )
     assert {s["metric"]["job"] for s in up} == set(SERVICES)
     await chat_in_a_room(stack, 3)  # after a first scrape, so that rate() sees the increase
-    per_job = await prometheus.query('count by (job) ({__name__=~"switchboard_.+"})')
-    assert {s["metric"]["job"]: value(s) >= 10 for s in per_job} == dict.fromkeys(SERVICES, True)
+
+    def ten_each(result: list[dict[str, Any]]) -> bool:
+        return {s["metric"]["job"]: value(s) >= 10 for s in result} == dict.fromkeys(SERVICES, True)
+
+    # the series the chat creates show from the next scrape of each service on
+    per_job = await query_until(
+        prometheus, 'count by (job) ({__name__=~"switchboard_.+"})', ten_each
+    )
+    assert ten_each(per_job)
     services = await query_until(
         prometheus,
         "count by (service, job) (switchboard_build_info)",
@@ -200,6 +207,17 @@ async def test_prometheus_loads_the_alert_rules_and_evaluates_them_all(
     ] == []
 
 
+EXPECTED_SPANS = {
+    ("gateway", "request chat.cmd.send"),
+    ("chat", "process chat.cmd.send"),
+    ("chat", "publish chat.room.>"),
+    ("persistence", "process chat.room.>"),
+    ("persistence", "INSERT chat_messages"),
+    ("gateway", "process chat.live.>"),
+}
+"""What the trace test looks at: each service exports its spans in batches of its own."""
+
+
 def trace_of(spans: list[ReceivedSpan], message_id: str) -> list[ReceivedSpan]:
     """Every span of the trace in which persistence stored ``message_id``."""
     stored = [
@@ -216,10 +234,14 @@ async def test_one_chat_message_is_one_trace_across_gateway_chat_and_persistence
     stack: Stack, otlp: OtlpReceiver
 ) -> None:
     [message_id] = await chat_in_a_room(stack, 1)
-    wanted = {"gateway", "chat", "persistence"}
     await until(
-        lambda: wanted <= {s.service for s in trace_of(otlp.received(), message_id)},
-        lambda: f"no trace from {wanted} for {message_id}: {trace_of(otlp.received(), message_id)}",
+        lambda: (
+            {(s.service, s.name) for s in trace_of(otlp.received(), message_id)} >= EXPECTED_SPANS
+        ),
+        lambda: (
+            f"no trace with {EXPECTED_SPANS} for {message_id}: "
+            f"{trace_of(otlp.received(), message_id)}"
+        ),
         timeout=20,
     )
     spans = trace_of(otlp.received(), message_id)
@@ -299,8 +321,15 @@ async def test_a_token_in_the_query_string_and_message_bodies_appear_in_no_log(
 async def test_service_logs_are_json_lines_and_requests_carry_their_trace_id(
     stack: Stack, otlp: OtlpReceiver
 ) -> None:
+    room = new_room()
     async with httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http:
-        (await http.get(f"/api/rooms/{new_room()}/messages")).raise_for_status()
+        (await http.get(f"/api/rooms/{room}/messages")).raise_for_status()
+    # logged once the response is sent, and copied to the file by another thread
+    await until(
+        lambda: f"GET /api/rooms/{room}/messages" in (LOG_DIR / "gateway.log").read_text(),
+        lambda: f"the gateway did not log the request for {room}",
+        timeout=10,
+    )
     for name in SERVICES:
         lines = (LOG_DIR / f"{name}.log").read_text().splitlines()
         entries = [json.loads(line) for line in lines]  # every line is one JSON object
@@ -311,7 +340,7 @@ async def test_service_logs_are_json_lines_and_requests_carry_their_trace_id(
     assert requests
     assert all(len(e["trace_id"]) == 32 and len(e["span_id"]) == 16 for e in requests)
     # the history request's trace reached persistence, and the log line names it
-    history = [e for e in requests if "/messages" in e["message"]][-1]
+    [history] = [e for e in requests if f"/api/rooms/{room}/messages" in e["message"]]
     await until(
         lambda: any(
             s.trace_id == history["trace_id"] and s.service == "persistence"
