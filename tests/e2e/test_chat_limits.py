@@ -8,8 +8,7 @@ import pytest
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import join, new_room, online, seq_is
 from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.scrape import by_transport
-from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.scrape import until_connections_at_most
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient, SlowReader
 
@@ -54,16 +53,6 @@ def stack(stores: Stores) -> Iterator[Stack]:
     )
     with stack:
         yield stack
-
-
-async def until_no_websockets(gateway: ServiceHandle) -> None:
-    """Poll the gateway's open WebSockets until none is left. A connection's slot is given back
-    once its session ended, after its client saw the close, and before the gauge drops."""
-    async with asyncio.timeout(10):
-        while (  # noqa: ASYNC110 (polling /metrics)
-            await by_transport(gateway.url, "switchboard_gateway_connections")
-        ).get("websocket", 0) > 0:
-            await asyncio.sleep(0.05)
 
 
 async def test_a_slow_reader_is_cut_off_while_fast_readers_get_everything(stack: Stack) -> None:
@@ -126,7 +115,8 @@ async def test_a_flooding_client_gets_errors_then_4429(stack: Stack) -> None:
 
 async def test_connections_over_the_limit_are_closed_with_1013(stack: Stack) -> None:
     base = stack["gateway-small"].ws_url
-    await until_no_websockets(stack["gateway-small"])  # the flood's slot is free again
+    # the flood's slot is free again
+    await until_connections_at_most(stack["gateway-small"].url, "websocket", 0)
     async with (
         FrameClient(f"{base}/ws?userId=a") as first,
         FrameClient(f"{base}/ws?userId=b") as second,
@@ -139,6 +129,6 @@ async def test_connections_over_the_limit_are_closed_with_1013(stack: Stack) -> 
         assert not third.frames
         await first.send({"type": "ping"})
         await first.wait_for("pong")
-    await until_no_websockets(stack["gateway-small"])
+    await until_connections_at_most(stack["gateway-small"].url, "websocket", 0)
     async with FrameClient(f"{base}/ws?userId=d") as later:  # room again once they left
         await later.wait_for("notification")

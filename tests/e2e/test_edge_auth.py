@@ -18,7 +18,7 @@ import pytest
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.scrape import by_transport
+from switchboard_devstack.scrape import by_transport, until_connections_at_most
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stack import ServiceHandle
@@ -110,14 +110,6 @@ async def until_nobody_in(gateway: ServiceHandle, room: str) -> None:
     async with asyncio.timeout(10):
         while await online_in(gateway, room):  # noqa: ASYNC110 (polling an HTTP endpoint)
             await asyncio.sleep(0.1)
-
-
-async def until_streams_closed(gateway: ServiceHandle, count: float) -> None:
-    """Poll the gateway's open SSE streams until at most ``count`` are left. A stream's slot is
-    given back after its client went away, and before the gauge (counted outside) drops."""
-    async with asyncio.timeout(10):
-        while (await gauges(gateway)).get("sse", 0) > count:  # noqa: ASYNC110 (polling /metrics)
-            await asyncio.sleep(0.05)
 
 
 async def read_until_closed(ws: ClientConnection) -> None:
@@ -380,7 +372,8 @@ async def test_a_second_stream_of_one_user_is_refused_with_429(gateway: ServiceH
         async with httpx.AsyncClient() as http:
             second = await http.get(f"{gateway.url}/api/notifications/poll?token={value}")
         assert second.status_code == 429
-    await until_streams_closed(gateway, open_before)  # the gateway noticed the first one go
+    # the gateway noticed the first one go
+    await until_connections_at_most(gateway.url, "sse", open_before)
     async with EventClient(url) as again:  # the first one's slot is free again
         await again.wait_for("ready")
 

@@ -1,9 +1,11 @@
 """One metric of a running service, read from its ``/metrics`` as Prometheus would."""
 
+import asyncio
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["by_transport"]
+__all__ = ["by_transport", "until_connections_at_most"]
 
 
 async def by_transport(base_url: str, sample_name: str) -> dict[str, float]:
@@ -17,3 +19,16 @@ async def by_transport(base_url: str, sample_name: str) -> dict[str, float]:
         for sample in family.samples
         if sample.name == sample_name and "transport" in sample.labels
     }
+
+
+async def until_connections_at_most(
+    base_url: str, transport: str, count: float, timeout: float = 10.0
+) -> None:
+    """Poll a gateway's open connections of ``transport`` until at most ``count`` are left. A
+    connection's slot is given back once its session ended (after its client saw the end), and
+    before the gauge, counted outside, drops."""
+    async with asyncio.timeout(timeout):
+        while (  # noqa: ASYNC110 (polling /metrics)
+            await by_transport(base_url, "switchboard_gateway_connections")
+        ).get(transport, 0) > count:
+            await asyncio.sleep(0.05)
