@@ -3,7 +3,7 @@
 Services import builders from here (``subjects.chat_room(room_id)``) and never type a subject.
 """
 
-from switchboard_contracts import streams, subjects
+from switchboard_contracts import input_rules, streams, subjects
 from switchboard_contracts.chat import (
     MAX_CONTENT_LENGTH,
     ChatMessage,
@@ -29,6 +29,7 @@ __all__ = [
     "HistoryRequest",
     "InvalidIdError",
     "ServiceReport",
+    "input_rules",
     "streams",
     "subjects",
     "validate_room_id",

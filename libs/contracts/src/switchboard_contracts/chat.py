@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from switchboard_contracts.errors import BusError
+from switchboard_contracts.input_rules import Int64
 from switchboard_contracts.message import BusMessage
 
 __all__ = [
@@ -48,10 +49,10 @@ class ChatMessage(BusMessage):
 
     id: str
     room: str
-    seq: int
+    seq: Int64
     sender_id: str
     content: str
-    timestamp: int
+    timestamp: Int64
     sender_name: str | None = None
     client_msg_id: str | None = None
 
@@ -67,7 +68,7 @@ class HistoryRequest(BusMessage):
     """gateway -> persistence (``chat.cmd.history``): a page newest first, before ``before``."""
 
     room: str
-    before: int | None = None
+    before: Int64 | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_HISTORY_LIMIT)] = 50
 
 
@@ -84,7 +85,7 @@ class LastSeqRequest(BusMessage):
 
 
 class LastSeqReply(BusMessage):
-    seq: int = 0
+    seq: Int64 = 0
     error: BusError | None = None
 
 

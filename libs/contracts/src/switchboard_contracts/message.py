@@ -1,10 +1,18 @@
 """The base of every message on the bus: typed, versioned, JSON on the wire."""
 
+import re
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from switchboard_contracts.input_rules import InputError
 
 __all__ = ["BusMessage"]
+
+# An escaped U+0000 in a JSON string: "\u0000" after an even number of backslashes (an odd
+# number before the "u" would make it the text "\u0000", which is allowed).
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class BusMessage(BaseModel):
@@ -12,9 +20,13 @@ class BusMessage(BaseModel):
 
     A breaking change gets a new model with a higher ``v`` and a new subject; additive changes
     keep ``v`` and add optional fields.
+
+    ``decode`` applies the input rule of ``switchboard_contracts.input_rules`` (no NUL, no lone
+    surrogate, finite numbers, bounded nesting), so that a message from a buggy or older peer is
+    refused as a ``ValidationError`` rather than reaching PostgreSQL or a client.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
     v: int = 1
 
@@ -23,4 +35,19 @@ class BusMessage(BaseModel):
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
+        # pydantic's parser already refuses lone surrogates and invalid UTF-8, and nests at most
+        # a few hundred levels (models are typed: only free-form fields could nest at all); a
+        # NUL is looked for only when an escape of it is there.
+        if b"\\u0000" in data and _ESCAPED_NUL.search(data):
+            raise _refusal(cls, InputError(None, "a string must not contain U+0000 (NUL)"))
         return cls.model_validate_json(data)
+
+
+def _refusal(model: type[BaseModel], err: InputError) -> ValidationError:
+    """``err`` as the ``ValidationError`` that every consumer of ``decode`` already handles."""
+    detail = InitErrorDetails(
+        type=PydanticCustomError("input_rule", "{problem}", {"problem": str(err)}),
+        loc=tuple(err.field.split(".")) if err.field else (),
+        input=None,
+    )
+    return ValidationError.from_exception_data(model.__name__, [detail])

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 from switchboard_contracts.errors import BusError
+from switchboard_contracts.input_rules import Int64
 from switchboard_contracts.message import BusMessage
 
 __all__ = [
@@ -75,11 +76,11 @@ class Notification(BusMessage):
 
     id: str
     user_id: str
-    cursor: int
+    cursor: Int64
     type: NotificationType
     title: str
     message: str
-    timestamp: int
+    timestamp: Int64
     broadcast_id: str | None = None
     team: str | None = None
 
@@ -115,7 +116,7 @@ class BroadcastJob(BusMessage):
     type: NotificationType
     title: str
     message: str
-    timestamp: int
+    timestamp: Int64
 
 
 class BroadcastReply(BusMessage):
@@ -143,7 +144,7 @@ class MarkReadRequest(BusMessage):
 
     user_id: str
     notification_id: str | None = None
-    upto: int | None = None
+    upto: Int64 | None = None
 
 
 class MarkReadReply(BusMessage):
@@ -202,7 +203,7 @@ class InboxRequest(BusMessage):
 
     user_id: str
     unread_only: bool = False
-    before: int | None = None
+    before: Int64 | None = None
     limit: Limit = 20
 
 
@@ -218,15 +219,15 @@ class ReplayRequest(BusMessage):
     oldest first, and the read state of the cursors ``(after, after + limit]``."""
 
     user_id: str
-    after: int
+    after: Int64
     limit: Limit = MAX_INBOX_LIMIT
     states_only: bool = False  # only the read state (the entries come from the stream)
 
 
 class ReplayReply(BusMessage):
     notifications: list[Notification] = Field(default_factory=list)
-    read_upto: int = 0
-    read_cursors: list[int] = Field(default_factory=list)
+    read_upto: Int64 = 0
+    read_cursors: list[Int64] = Field(default_factory=list)
     error: BusError | None = None
 
 
@@ -237,7 +238,7 @@ class LastCursorRequest(BusMessage):
 
 
 class LastCursorReply(BusMessage):
-    cursor: int = 0
+    cursor: Int64 = 0
     error: BusError | None = None
 
 
@@ -251,5 +252,5 @@ class LastCursorsRequest(BusMessage):
 class LastCursorsReply(BusMessage):
     """Users with nothing stored are left out (their newest cursor is 0)."""
 
-    cursors: dict[str, int] = Field(default_factory=dict)
+    cursors: dict[str, Int64] = Field(default_factory=dict)
     error: BusError | None = None

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from switchboard_contracts.errors import BusError
 from switchboard_contracts.ids import ID_PATTERN
+from switchboard_contracts.input_rules import Int64
 from switchboard_contracts.message import BusMessage
 
 __all__ = [
@@ -36,7 +37,7 @@ class Room(BusMessage):
     private: bool = False
     members: list[Id] = Field(default_factory=list)
     created_by: str | None = None
-    created_at: int = 0
+    created_at: Int64 = 0
 
 
 class RoomCreateRequest(BusMessage):

@@ -5,7 +5,6 @@ it returns a typed frame or a ``FrameError`` that names the problem. An error's 
 it refers to: a chat's ``clientMsgId``, the ``room`` of a join/leave/history, else the type.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,13 @@ from typing import Any
 from switchboard_contracts import ChatMessage, InvalidIdError, validate_room_id
 from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT
 from switchboard_contracts.ids import ID_PATTERN
+from switchboard_contracts.input_rules import (
+    INT64_MAX,
+    InputError,
+    check_text,
+    dump_json,
+    load_json,
+)
 from switchboard_contracts.presence import PresenceSnapshot
 
 from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
@@ -222,10 +228,7 @@ def _parse_presence(payload: dict[str, Any]) -> PresenceFrame | FrameError:
         return FrameError(
             "invalid_frame", f"payload.{reserved[0]} is set by the server", ref="presence"
         )
-    if (
-        len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode())
-        > MAX_PRESENCE_META_BYTES
-    ):
+    if len(dump_json(meta).encode()) > MAX_PRESENCE_META_BYTES:
         return FrameError(
             "invalid_frame",
             f"presence metadata must be at most {MAX_PRESENCE_META_BYTES} bytes of JSON",
@@ -240,8 +243,10 @@ def _parse_join(payload: dict[str, Any]) -> JoinFrame | FrameError:
         return room
     assert room is not None
     since = payload.get("since")
-    if since is not None and (not _is_int(since) or since < 0):
-        return FrameError("invalid_frame", "payload.since must be an integer >= 0", ref=room)
+    if since is not None and (not _is_int(since) or not 0 <= since <= INT64_MAX):
+        return FrameError(
+            "invalid_frame", f"payload.since must be an integer from 0 to {INT64_MAX}", ref=room
+        )
     return JoinFrame(room, since)
 
 
@@ -259,8 +264,10 @@ def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
         return room
     ref = room or "history"
     before = payload.get("before")
-    if before is not None and (not _is_int(before) or before < 1):
-        return FrameError("invalid_frame", "payload.before must be an integer >= 1", ref=ref)
+    if before is not None and (not _is_int(before) or not 1 <= before <= INT64_MAX):
+        return FrameError(
+            "invalid_frame", f"payload.before must be an integer from 1 to {INT64_MAX}", ref=ref
+        )
     limit = payload.get("limit", DEFAULT_HISTORY_LIMIT)
     if not _is_int(limit) or not 1 <= limit <= MAX_HISTORY_LIMIT:
         return FrameError(
@@ -295,11 +302,40 @@ _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]
 CLIENT_FRAME_TYPES = frozenset({*_PAYLOAD_PARSERS, "ping"})
 
 
+def _ref_of(frame: object) -> str | None:
+    """What a refused frame was about, as far as that follows the input rule itself: a chat's
+    ``clientMsgId``, the ``room`` of a join, leave or history, else the frame's type."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return None
+    kind: str = frame["type"][:40]
+    payload = frame.get("payload")
+    key = {"chat": "clientMsgId", "join": "room", "leave": "room", "history": "room"}.get(kind)
+    candidate = payload.get(key) if key is not None and isinstance(payload, dict) else None
+    for ref in (candidate, kind):
+        if isinstance(ref, str) and ref and len(ref) <= MAX_CLIENT_MSG_ID_LENGTH:
+            try:
+                return check_text(ref)
+            except InputError:
+                continue
+    return None
+
+
+def _refusal(err: InputError) -> FrameError:
+    """A frame that breaks the input rule (docs/protocol.md, "Input rules")."""
+    if err.document is None:  # not JSON at all, or nothing of it could be read
+        code = (
+            "invalid_json" if "JSON" in err.problem or "UTF-8" in err.problem else "invalid_frame"
+        )
+        return FrameError(code, f"the frame {err.problem}", unparsable=True)
+    code = "invalid_room" if err.field == "payload.room" else "invalid_frame"
+    return FrameError(code, str(err), ref=_ref_of(err.document))
+
+
 def _load_object(text: str | bytes) -> dict[str, Any] | FrameError:
     try:
-        frame = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        return FrameError("invalid_json", "the frame is not valid JSON", unparsable=True)
+        frame = load_json(text)
+    except InputError as err:
+        return _refusal(err)
     if not isinstance(frame, dict):
         return FrameError("invalid_frame", "a frame must be a JSON object", unparsable=True)
     return frame
@@ -329,7 +365,7 @@ def _dump(value: dict[str, Any]) -> str:
     # A frame's "type" first: edge.frame_type_of reads it from the text without parsing it again.
     if "type" in value:
         value = {"type": value["type"], **value}
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return dump_json(value)
 
 
 def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
