@@ -5,7 +5,7 @@ import asyncio
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["by_transport", "until_connections_at_most"]
+__all__ = ["by_transport", "total", "until_connections_at_most"]
 
 
 async def by_transport(base_url: str, sample_name: str) -> dict[str, float]:
@@ -19,6 +19,19 @@ async def by_transport(base_url: str, sample_name: str) -> dict[str, float]:
         for sample in family.samples
         if sample.name == sample_name and "transport" in sample.labels
     }
+
+
+async def total(base_url: str, sample_name: str, **labels: str) -> float:
+    """The sum of the samples named ``sample_name`` whose labels include ``labels`` (0 when a
+    counter has none yet)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{base_url}/metrics")).text
+    return sum(
+        float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == sample_name and labels.items() <= sample.labels.items()
+    )
 
 
 async def until_connections_at_most(

@@ -5,10 +5,10 @@ JSON; the SSE form and each ``/ws`` room's frame are derived from that text and 
 gateway encodes an event once, not once per client.
 """
 
-import json
 from typing import Any, Literal
 
 from switchboard_contracts.dashboard import DashboardAlert, DashboardMetrics, LogEntry
+from switchboard_contracts.input_rules import dump_json
 
 __all__ = [
     "ALERT",
@@ -66,15 +66,11 @@ def log_payload(entry: LogEntry) -> dict[str, Any]:
     return payload
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 class DashboardEvent:
     def __init__(self, kind: EventKind, payload: dict[str, Any]) -> None:
         self.kind = kind
         self.payload = payload
-        self.json = _dump(payload)
+        self.json = dump_json(payload)
         self._sse: str | None = None
         self._frames: dict[str, str] = {}
 
@@ -92,7 +88,7 @@ class DashboardEvent:
         """The ``/ws`` frame for the room ``dashboard:<team>``."""
         text = self._frames.get(team)
         if text is None:
-            room = _dump(ROOM_PREFIX + team)
+            room = dump_json(ROOM_PREFIX + team)
             text = (
                 f'{{"type":"{self.kind}","room":{room},'
                 f'"timestamp":{self.timestamp},"payload":{self.json}}}'

@@ -5,11 +5,11 @@ WebSocket frame, computed at most once: a live event is
 one object shared by every stream of the user on this gateway, so it is encoded once per gateway.
 """
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from switchboard_contracts.input_rules import dump_json
 from switchboard_contracts.notify import Notification
 
 from switchboard_gateway.frames import now_ms
@@ -23,10 +23,6 @@ __all__ = [
     "Unread",
     "notification_object",
 ]
-
-
-def _dump(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def notification_object(notification: Notification, read: bool) -> dict[str, Any]:
@@ -65,7 +61,7 @@ class Entry:
 
     @cached_property
     def sse(self) -> str:
-        return sse_event(_dump(self.shown), event="notification", id=self.cursor)
+        return sse_event(dump_json(self.shown), event="notification", id=self.cursor)
 
     @cached_property
     def sse_bytes(self) -> bytes:
@@ -75,7 +71,7 @@ class Entry:
 
     @cached_property
     def frame(self) -> str:
-        return _dump(
+        return dump_json(
             {
                 "type": "notification",
                 "payload": self.shown,
@@ -96,7 +92,7 @@ class Unread:
 
     @cached_property
     def sse(self) -> str:
-        return sse_event(_dump({"unreadCount": self.unread_count}), event="unread")
+        return sse_event(dump_json({"unreadCount": self.unread_count}), event="unread")
 
     @cached_property
     def sse_bytes(self) -> bytes:
@@ -107,7 +103,7 @@ class Unread:
     @cached_property
     def frame(self) -> str:
         payload = {"unreadCount": self.unread_count}
-        return _dump({"type": "unread", "payload": payload, "timestamp": now_ms()})
+        return dump_json({"type": "unread", "payload": payload, "timestamp": now_ms()})
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ class Ready:
 
     @property
     def sse(self) -> str:
-        return sse_event(_dump({"cursor": self.cursor}), event="ready", id=self.cursor)
+        return sse_event(dump_json({"cursor": self.cursor}), event="ready", id=self.cursor)
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,7 @@ class Reset:
 
     @property
     def sse(self) -> str:
-        data = _dump({"cursor": self.cursor, "reason": self.reason})
+        data = dump_json({"cursor": self.cursor, "reason": self.reason})
         return sse_event(data, event="reset", id=self.cursor)
 
     @property

@@ -5,10 +5,10 @@ tabs' metadata merged in the order it changed. Chat merges the entries of all ga
 same way.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard_contracts.input_rules import dump_json
 from switchboard_contracts.presence import PresenceEntry, merge_meta
 
 __all__ = ["MAX_META_BYTES", "LocalPresence", "MetaTooLargeError"]
@@ -52,7 +52,7 @@ class LocalPresence:
             raise KeyError(f"{connection} is not in room {room}")
         meta = {**held.meta, **patch}
         meta = {key: value for key, value in meta.items() if value is not None}
-        size = len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode())
+        size = len(dump_json(meta).encode())
         if size > MAX_META_BYTES:
             raise MetaTooLargeError(
                 f"presence metadata must be at most {MAX_META_BYTES} bytes of JSON (got {size})"

@@ -1,0 +1,264 @@
+"""Hostile WebSocket frames from an authenticated user (issue 16), with auth on: each gets the
+documented ``error`` frame naming the field, the connection stays usable, nothing reaches
+PostgreSQL that it would refuse, and afterwards an ordinary chat and notification are acked,
+delivered and stored for everybody.
+
+Every frame here is sent as text exactly as a hostile client would write it (JSON escapes such as
+``\\u0000`` and ``\\ud800`` included), not built by a well-behaved encoder.
+"""
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from switchboard_contracts import subjects
+from switchboard_devstack import Stack
+from switchboard_devstack.chatframes import acknowledges, in_room, join, new_room
+from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.scrape import total
+from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.stores import Stores
+from switchboard_devstack.tokens import auth_env, bearer, mint
+from switchboard_devstack.wsclient import Frame, FrameClient
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def system(stores: Stores) -> Iterator[Stack]:
+    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-frames")
+    stack.add_all()
+    stack["gateway"].env.update(auth_env())
+    with stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def gateway(system: Stack) -> ServiceHandle:
+    return system["gateway"]
+
+
+def ws_url(gateway: ServiceHandle, user: str) -> str:
+    return f"{gateway.ws_url}/ws?token={mint(user)}"
+
+
+@pytest.fixture
+async def member(gateway: ServiceHandle) -> AsyncIterator[tuple[FrameClient, str]]:
+    """Mallory, joined to a fresh room: the hostile client, whose connection must stay usable."""
+    room = new_room()
+    async with FrameClient(ws_url(gateway, "mallory")) as mallory:
+        await mallory.send(join(room))
+        await mallory.wait_for("presence", in_room(room))
+        yield mallory, room
+
+
+async def refused(client: FrameClient, text: str, ref: str | None) -> Frame:
+    """Send ``text`` raw and wait for the next error frame, which must be about it."""
+    seen = {id(frame) for frame in client.of_type("error")}
+    await client.send(text)
+    error = await client.wait_for("error", lambda frame: id(frame) not in seen)
+    assert error["payload"]["ref"] == ref, error
+    return error
+
+
+async def still_chats(client: FrameClient, room: str) -> None:
+    """The same connection sends an ordinary chat and gets it acked and delivered."""
+    client_msg_id = secrets.token_hex(6)
+    await client.send(
+        {"type": "chat", "payload": {"room": room, "content": "fine", "clientMsgId": client_msg_id}}
+    )
+    await client.wait_for("ack", acknowledges(client_msg_id))
+    await client.wait_for("chat", lambda f: f["payload"].get("clientMsgId") == client_msg_id)
+
+
+def raw(kind: str, payload: object, **fields: object) -> str:
+    """A frame as a hostile client writes it: ``json.dumps`` escapes NUL and lone surrogates
+    as ``\\u0000`` and ``\\ud800``, exactly what the issue reported."""
+    return json.dumps({"type": kind, "payload": payload, **fields})
+
+
+async def test_a_nul_in_sender_name_is_refused_naming_it(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, room = member
+    payload = {"room": room, "content": "hi", "senderName": "a\x00", "clientMsgId": "m-1"}
+    error = await refused(mallory, raw("chat", payload), ref="m-1")
+    assert error["payload"]["code"] == "invalid_frame"
+    assert "payload.senderName" in error["payload"]["message"]
+    assert "U+0000" in error["payload"]["message"]
+    await still_chats(mallory, room)
+
+
+async def test_a_nul_in_client_msg_id_is_refused_with_the_type_as_ref(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, room = member
+    payload = {"room": room, "content": "hi", "clientMsgId": "m\x00"}
+    error = await refused(mallory, raw("chat", payload), ref="chat")
+    assert "payload.clientMsgId" in error["payload"]["message"]
+    await still_chats(mallory, room)
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "ref", "field"),
+    [
+        ("ping", "\ud800", "ping", "payload"),
+        ("presence", {"status": "\ud800"}, "presence", "payload.status"),
+        ("chat", {"content": "x\udfff", "clientMsgId": "m-2"}, "m-2", "payload.content"),
+        ("typing", {"isTyping": True, "\ud800": 1}, "typing", "payload"),
+    ],
+    ids=["ping", "presence", "chat", "a-key"],
+)
+async def test_a_lone_surrogate_gets_an_error_frame_not_a_1011(
+    member: tuple[FrameClient, str], kind: str, payload: object, ref: str, field: str
+) -> None:
+    mallory, room = member
+    if isinstance(payload, dict):
+        payload = {"room": room, **payload}
+    error = await refused(mallory, raw(kind, payload), ref=ref)
+    assert error["payload"]["code"] == "invalid_frame"
+    assert error["payload"]["message"].startswith(field)
+    assert "lone surrogate" in error["payload"]["message"]
+    await still_chats(mallory, room)
+
+
+async def test_deep_nesting_gets_an_error_frame_not_a_1011(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, room = member
+    error = await refused(mallory, "[" * 20_000, ref=None)
+    assert error["payload"]["code"] == "invalid_frame"
+    assert "nests deeper than 32 levels" in error["payload"]["message"]
+    nested = '{"type":"ping","payload":' + "[" * 40 + "]" * 40 + "}"
+    error = await refused(mallory, nested, ref="ping")
+    assert "nests deeper" in error["payload"]["message"]
+    await still_chats(mallory, room)
+
+
+async def test_a_history_before_beyond_int64_is_refused_naming_it(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, room = member
+    error = await refused(
+        mallory,
+        json.dumps({"type": "history", "payload": {"room": room, "before": 2**64}}),
+        ref=room,
+    )
+    assert "payload.before" in error["payload"]["message"]
+    await mallory.send({"type": "history", "payload": {"room": room, "before": 2**63 - 1}})
+    answer = await mallory.wait_for("history", in_room(room))
+    assert answer["payload"]["messages"] == []
+
+
+async def test_a_join_since_beyond_int64_is_refused_naming_it(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, _ = member
+    other = new_room()
+    error = await refused(
+        mallory, json.dumps({"type": "join", "payload": {"room": other, "since": 2**64}}), other
+    )
+    assert "payload.since" in error["payload"]["message"]
+
+
+async def test_a_number_json_cannot_hold_is_refused_and_never_echoed(
+    member: tuple[FrameClient, str],
+) -> None:
+    mallory, room = member
+    for number in ("1e999", "-1e999", "NaN", "Infinity"):
+        await refused(mallory, f'{{"type":"ping","n":{number}}}', ref=None)
+    await mallory.send(json.dumps({"type": "ping", "n": 2**64}))
+    pong = await mallory.wait_for("pong")
+    assert pong["n"] == 2**64
+    for raw in mallory.frames:  # every frame the server sent was strict JSON
+        json.dumps(raw, allow_nan=False)
+    await still_chats(mallory, room)
+
+
+async def test_chat_refuses_a_bus_request_that_breaks_the_rule(
+    stores: Stores, system: Stack
+) -> None:
+    """A peer that bypasses the edge (a bug, an older gateway) is refused by chat itself."""
+    room = new_room()
+    request = json.dumps(
+        {
+            "v": 1,
+            "room": room,
+            "user_id": "mallory",
+            "content": "hi",
+            "sender_name": "a\x00",
+            "client_msg_id": "m-3",
+        }
+    )
+    nc = await nats.connect(stores.nats_url)
+    try:
+        reply = await nc.request(subjects.CHAT_SEND, request.encode(), timeout=10)
+    finally:
+        await nc.close()
+    answer = json.loads(reply.data)
+    assert answer["error"]["code"] == "invalid_frame"
+    assert "U+0000" in answer["error"]["message"]
+
+
+async def stored(database_url: str, query: str, key: str) -> list[str]:
+    """The first column of ``query`` for ``key`` once it has a row (polled: persistence writes
+    behind the ack)."""
+    database = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(15):
+            while not (rows := await database.fetch(query, key)):  # noqa: ASYNC110 (polling)
+                await asyncio.sleep(0.05)
+            return [row[0] for row in rows]
+    finally:
+        await database.close()
+
+
+async def test_after_a_poisoned_chat_chat_and_notifications_still_reach_postgresql(
+    stores: Stores, system: Stack
+) -> None:
+    """The case that stopped durable storage: a NUL in a chat's senderName, three times (once
+    for each of persistence's write slots), then ordinary traffic, stored."""
+    gateway, persistence = system["gateway"], system["persistence"]
+    room = new_room()
+    async with (
+        FrameClient(ws_url(gateway, "alice")) as alice,
+        FrameClient(ws_url(gateway, "bob")) as bob,
+    ):
+        for client in (alice, bob):
+            await client.send(join(room))
+            await client.wait_for("presence", in_room(room))
+        for attempt in range(3):
+            poisoned = {
+                "room": room,
+                "content": "x",
+                "senderName": "\x00",
+                "clientMsgId": f"p{attempt}",
+            }
+            await refused(alice, json.dumps({"type": "chat", "payload": poisoned}), f"p{attempt}")
+        message = {"room": room, "content": "after the storm", "clientMsgId": "ok-1"}
+        await alice.send({"type": "chat", "payload": message})
+        await alice.wait_for("ack", acknowledges("ok-1"))
+        delivered = await bob.wait_for("chat", in_room(room))
+    assert delivered["payload"]["content"] == "after the storm"
+    by_room = "SELECT content FROM chat_messages WHERE room = $1 ORDER BY seq"
+    assert await stored(stores.database_url, by_room, room) == ["after the storm"]
+
+    user = f"u-{secrets.token_hex(4)}"
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        sent = await http.post(
+            "/api/notifications/send",
+            headers=bearer("backend", scope="notifications:send"),
+            json={"userId": user, "title": "still here", "message": "body"},
+        )
+        assert sent.status_code == 200, sent.text
+        inbox = await http.get("/api/notifications", headers=bearer(user))
+    assert inbox.status_code == 200, inbox.text
+    assert [entry["title"] for entry in inbox.json()["notifications"]] == ["still here"]
+    by_user = "SELECT title FROM notifications WHERE user_id = $1"
+    assert await stored(stores.database_url, by_user, user) == ["still here"]
+    assert await total(persistence.url, "switchboard_persistence_write_errors_total") == 0
