@@ -121,7 +121,7 @@ async def test_content_is_stored_as_typed_trimmed_without_control_characters(sta
         await alice.send(
             {
                 "type": "chat",
-                "payload": {"content": "  <b>&amp;</b> <3\x00\x07\n\tok  "},
+                "payload": {"content": "  <b>&amp;</b> <3\x07\x1b\n\tok  "},
                 "senderId": "mallory",
             }
         )
