@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import joined, new_room
+from switchboard_devstack.chatframes import acknowledges, chat, joined, new_room
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.scrape import by_transport, until_connections_at_most
 from switchboard_devstack.sioclient import SocketIoRecorder
@@ -458,3 +458,98 @@ async def test_socket_io_without_a_token_is_refused_at_the_handshake(
     assert polling.status_code == 401
     assert allowed.status_code == 200
     assert await handshake_status(f"{gateway.ws_url}/socket.io/?EIO=4&transport=websocket") == 401
+
+
+# --- request heads over the limits (issue 16, case 6) ------------------------------------------
+
+LINE_LIMIT = 8192
+"""The longest request line or header line, CRLF included (docs/protocol.md §1)."""
+
+UPGRADE_HEADERS = (
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+)
+
+
+async def raw_upgrade(
+    gateway: ServiceHandle, target: str, *headers: str, upgrade: bool = True
+) -> tuple[int, bytes]:
+    """The status and body of the answer to a WebSocket upgrade (or a plain GET) written as is,
+    read to the end of the connection: within a few seconds, or the server left it open (the
+    hang of issue 16, case 6)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    try:
+        head = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{gateway.port}"]
+        head.extend(UPGRADE_HEADERS if upgrade else ["Connection: close"])
+        writer.write(("\r\n".join([*head, *headers]) + "\r\n\r\n").encode())
+        async with asyncio.timeout(5):
+            answer = await reader.read()  # returns at the end of the connection only
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def query_target(value: str) -> str:
+    return f"/ws?token={value}"
+
+
+def bearer_header(value: str) -> str:
+    return f"Authorization: Bearer {value}"
+
+
+async def an_ordinary_chat_is_acked(gateway: ServiceHandle) -> None:
+    room = new_room()
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('carol')}") as carol:
+        await joined(carol, room, "carol")
+        await carol.send(chat("still served", client_msg_id="after-refusals"))
+        await carol.wait_for("ack", acknowledges("after-refusals"))
+
+
+@pytest.mark.parametrize("size", [8_192, 65_536])
+@pytest.mark.parametrize("where", ["query", "header"])
+async def test_a_handshake_with_a_token_over_the_limit_is_refused_at_once_and_closed(
+    gateway: ServiceHandle, where: str, size: int
+) -> None:
+    value = token("mallory", pad="x" * size)
+    assert len(value) > size
+    if where == "query":
+        status, body = await raw_upgrade(gateway, query_target(value))
+        assert (status, json.loads(body)["error"][:21]) == (414, "request line too long")
+    else:
+        status, body = await raw_upgrade(gateway, "/ws", bearer_header(value))
+        assert (status, json.loads(body)["error"][:31]) == (431, "request header fields too large")
+    if where == "query":  # plain HTTP: the same answer
+        plain = await raw_upgrade(gateway, f"/api/notifications?token={value}", upgrade=False)
+    else:
+        plain = await raw_upgrade(
+            gateway, "/api/notifications", bearer_header(value), upgrade=False
+        )
+    assert plain == (status, body)
+    await an_ordinary_chat_is_acked(gateway)
+
+
+@pytest.mark.parametrize("where", ["query", "header"])
+async def test_a_token_up_to_the_limit_is_checked_as_usual_and_one_byte_more_is_not(
+    gateway: ServiceHandle, where: str
+) -> None:
+    if where == "query":  # GET <target> HTTP/1.1 CRLF
+        longest = LINE_LIMIT - len(f"GET {query_target('')} HTTP/1.1\r\n")
+        status = await raw_upgrade(gateway, query_target("x" * longest))
+        over = await raw_upgrade(gateway, query_target("x" * (longest + 1)))
+    else:  # <name>: <value> CRLF
+        longest = LINE_LIMIT - len(bearer_header("") + "\r\n")
+        status = await raw_upgrade(gateway, "/ws", bearer_header("x" * longest))
+        over = await raw_upgrade(gateway, "/ws", bearer_header("x" * (longest + 1)))
+    assert status[0] == 401  # not a JWT: refused as any bad token is
+    assert over[0] == (414 if where == "query" else 431)
+    # A valid token near the limit is accepted.
+    room = new_room()
+    value = token("dave", pad="x" * 5_700)
+    assert 7_500 < len(value) <= LINE_LIMIT - len(f"GET /chat/{room}?token= HTTP/1.1\r\n")
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={value}") as dave:
+        await joined(dave, room, "dave")
+        await dave.send(chat("a large token", client_msg_id="large"))
+        await dave.wait_for("ack", acknowledges("large"))

@@ -17,17 +17,28 @@ bench/profiles/README-idle-memory.md):
   ``asyncio.Event``: uvicorn, and the gateway's direct writes, only ``set``, ``clear``, ``wait``
   and ask ``is_set``.
 
+It also answers a handshake that ``websockets`` refuses while parsing it (a request line or a
+header over its limits: ``RequestLineTooLong``, ``HeaderLineTooLong``, ``TooManyHeaders``; or
+a request it cannot read). ``websockets`` then queues its own answer and yields no event, and
+uvicorn, which writes only what handling an event produces, neither sent it nor closed: the
+client waited for minutes (issue 16, case 6). Under ``run_service`` the HTTP protocol
+(``request_head.BoundedHttpToolsProtocol``) refuses such heads first with the same limits, so
+this is the backstop; the answer is the same 414 or 431 (400 for an unreadable request).
+
 What uvicorn's code does with these attributes is pinned by ``test_lean_ws.py``, so an upgrade
 that starts reading them again fails a test rather than a connection.
 """
 
 import asyncio
+from http import HTTPStatus
 from typing import Any, Generic, TypeVar, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request
 
 from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.request_head import headers_too_large, refusal, request_line_too_long
 from switchboard_runtime.ws_protocol import WS_PROTOCOL_SCOPE_KEY
 
 __all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
@@ -107,6 +118,27 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.writable.is_set():
             writable.set()
         self.writable = writable  # type: ignore[assignment]  # the four methods used
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        exc = self.conn.handshake_exc
+        if exc is not None and not self.handshake_initiated and not self.close_sent:
+            self.refuse_unparsed_handshake(exc)
+
+    def refuse_unparsed_handshake(self, exc: Exception) -> None:
+        """Answer and close a handshake ``websockets`` refused before making it a ``Request``."""
+        self.conn.data_to_send()  # its own plain-text answer (or none), replaced by ours
+        if isinstance(exc, RequestLineTooLong):
+            status, error = request_line_too_long()
+        elif isinstance(exc, HeaderLineTooLong | TooManyHeaders):
+            status, error = headers_too_large()
+        else:
+            status, error = HTTPStatus.BAD_REQUEST, "invalid HTTP request"
+        self.logger.info("Refused a WebSocket handshake: %d %s (%s)", status.value, error, exc)
+        self.handshake_complete = True  # as uvicorn marks a handshake the app refused
+        self.close_sent = True
+        self.transport.write(refusal(status, error, self.default_headers))
+        self.transport.close()
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

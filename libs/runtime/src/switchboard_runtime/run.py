@@ -16,6 +16,7 @@ from switchboard_runtime.gc_tuning import (
 )
 from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.log_forwarding import install_log_forwarding
+from switchboard_runtime.request_head import BoundedHttpToolsProtocol
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -50,7 +51,7 @@ def run_service(
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",
-            http="httptools",
+            http=BoundedHttpToolsProtocol,  # httptools, refusing heads over the limits (414, 431)
             ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, keeping less per socket
             ws_per_message_deflate=False,
             log_config=None,
