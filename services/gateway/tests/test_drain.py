@@ -4,12 +4,12 @@ import asyncio
 import time
 
 from switchboard_gateway.drain import (
-    CLOSE_SERVICE_RESTART,
     Drain,
     SocketDrainable,
     StreamDrainable,
     reconnect_reason,
 )
+from switchboard_protocol import CloseCode
 
 
 class FakeSocket:
@@ -42,7 +42,9 @@ async def test_open_connections_close_in_batches_spread_over_the_window() -> Non
     began = time.monotonic()
     await drain.run()
     moments = sorted(c.closed[0][2] - began for c in connections)
-    assert all(c.closed[0][:2] == (CLOSE_SERVICE_RESTART, reconnect_reason(0)) for c in connections)
+    assert all(
+        c.closed[0][:2] == (CloseCode.SERVICE_RESTART, reconnect_reason(0)) for c in connections
+    )
     assert moments[1] < 0.1  # the first batch at once
     assert 0.15 < moments[2] < 0.35  # the second a slot later
     assert 0.35 < moments[4] < 0.6

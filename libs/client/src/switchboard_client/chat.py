@@ -5,12 +5,13 @@ its ``clientMsgId`` and shows each (room, seq) once."""
 import asyncio
 import contextlib
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlencode
+
+from switchboard_protocol import CloseCode, parse_hint
 
 from switchboard_client.backoff import Backoff
 from switchboard_client.cursors import RoomCursors
@@ -33,12 +34,11 @@ from switchboard_client.transport import (
 
 __all__ = ["FATAL_CLOSE_CODES", "ChatConnection", "FatalConnectionError"]
 
-FATAL_CLOSE_CODES = frozenset({1007, 1008, 1009})
-"""Close codes after which reconnecting would not help (see docs/protocol.md, close codes).
-A 1000 the client did not ask for is reconnected: nothing may be lost to a server's mistake."""
-RESTART_CLOSE_CODE = 1012
+FATAL_CLOSE_CODES = frozenset(code for code in CloseCode if code.final)
+"""Close codes after which reconnecting would not help this client, which cannot fix what it
+sends nor get a fresh token (``switchboard_protocol.CloseCode``: 1007, 1008, 1009). A 1000 the
+client did not ask for is reconnected: nothing may be lost to a server's mistake."""
 RETRYABLE_ERRORS = frozenset({"unavailable", "rate_limited", "internal"})
-RECONNECT_HINT = re.compile(r"reconnect in (\d+) ms")
 
 
 class FatalConnectionError(Exception):
@@ -228,11 +228,11 @@ class ChatConnection:
             return None
         if final:
             raise FatalConnectionError(f"the server closed the connection with {code}")
-        if code == RESTART_CLOSE_CODE:
+        if code == CloseCode.SERVICE_RESTART:
             # A draining gateway says when to come back (jittered by it); else jitter here.
-            hint = RECONNECT_HINT.search(reason)
-            if hint is not None:
-                return min(int(hint.group(1)) / 1000, self.backoff.cap)
+            hint_ms = parse_hint(reason)
+            if hint_ms is not None:
+                return min(hint_ms / 1000, self.backoff.cap)
             return self.backoff.jitter(self._restart_jitter)
         return self.backoff.next_delay()
 

@@ -1,10 +1,18 @@
-"""Identifiers that become NATS subject tokens must be safe tokens: no dots, spaces or wildcards.
+"""Identifiers that become NATS subject tokens must be safe tokens: no dots, spaces or wildcards
+(the rule is the client protocol's, ``switchboard_protocol.ids``).
 Ids derived from names (``uuid5_text``) must stay the same across versions: a retry matches its
 original by them."""
 
 import hashlib
-import re
 import uuid
+
+from switchboard_protocol.ids import (
+    ID_PATTERN,
+    InvalidIdError,
+    validate_room_id,
+    validate_team_id,
+    validate_user_id,
+)
 
 __all__ = [
     "ID_PATTERN",
@@ -14,32 +22,6 @@ __all__ = [
     "validate_team_id",
     "validate_user_id",
 ]
-
-ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-
-
-class InvalidIdError(ValueError):
-    """An id cannot be used: it names what is wrong with it."""
-
-
-def _validate(kind: str, value: str) -> str:
-    if not ID_PATTERN.fullmatch(value):
-        raise InvalidIdError(
-            f"{kind} must be 1-64 characters of letters, digits, '-' or '_' (got {value[:80]!r})"
-        )
-    return value
-
-
-def validate_room_id(room_id: str) -> str:
-    return _validate("room id", room_id)
-
-
-def validate_user_id(user_id: str) -> str:
-    return _validate("user id", user_id)
-
-
-def validate_team_id(team_id: str) -> str:
-    return _validate("team", team_id)
 
 
 def uuid5_text(namespace: uuid.UUID, name: str) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
     "DASHBOARD_METRICS",
+    "JS_ACK_PREFIX",
     "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
     "NOTIFY_BROADCAST",
@@ -50,6 +51,8 @@ __all__ = [
     "chat_room",
     "chat_typing",
     "dashboard_log",
+    "js_consumer_next",
+    "js_direct_get",
     "logs_record",
     "metrics_report",
     "notify_live",
@@ -180,3 +183,19 @@ def logs_record(service: str) -> str:
 def dashboard_log(level: str, source: str) -> str:
     """Where metrics-collector publishes a log tail entry for dashboards."""
     return f"dashboard.log.{_token('level', level)}.{_token('source', source)}"
+
+
+# The JetStream API, where services speak it below nats-py (batched direct gets, pull requests,
+# reading an ack subject): the server's subjects, spelled here like ours.
+JS_ACK_PREFIX = "$JS.ACK."
+"""What every JetStream delivery's reply subject starts with (its metadata follows)."""
+
+
+def js_direct_get(stream: str) -> str:
+    """The stream's direct-get API (``allow_direct``): one or many messages by subject."""
+    return f"$JS.API.DIRECT.GET.{_token('stream', stream)}"
+
+
+def js_consumer_next(stream: str, durable: str) -> str:
+    """A pull consumer's next-messages API."""
+    return f"$JS.API.CONSUMER.MSG.NEXT.{_token('stream', stream)}.{_token('durable', durable)}"

@@ -9,6 +9,7 @@ import logging
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from switchboard_contracts import subjects
 from switchboard_contracts.streams import ConsumerSpec
 
 from switchboard_runtime.metrics import (
@@ -52,7 +53,7 @@ def delivery_count(reply: str | None) -> int:
     ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``, or
     with ``<domain>.<account hash>`` after ``ACK`` (and a trailing token) in the newer form.
     """
-    if not reply or not reply.startswith("$JS.ACK."):
+    if not reply or not reply.startswith(subjects.JS_ACK_PREFIX):
         return 0
     tokens = reply.split(".")
     index = 4 if len(tokens) == _V1_TOKENS else 6

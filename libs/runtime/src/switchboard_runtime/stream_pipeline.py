@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
+from switchboard_contracts.subjects import js_direct_get
 
 from switchboard_runtime.inline_dispatch import subscribe_inline
 
@@ -163,9 +164,7 @@ class StreamPipeline:
         subscription = await subscribe_inline(self._nc, inbox, on_reply)
         try:
             request = {"multi_last": subjects, "batch": len(subjects)}
-            await self._nc.publish(
-                f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
-            )
+            await self._nc.publish(js_direct_get(stream), json.dumps(request).encode(), reply=inbox)
             async with asyncio.timeout(timeout):
                 await ended
         finally:

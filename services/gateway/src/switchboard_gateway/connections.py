@@ -6,13 +6,14 @@ serves it and ``WS_DIRECT_WRITES`` is on, else through ASGI ``send`` (``Outbox``
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_protocol import CloseCode
 from switchboard_runtime.ws_protocol import websocket_protocol
 
 from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.drain import SocketDrainable
 from switchboard_gateway.limits import UserCounter
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outbox, Outgoing
-from switchboard_gateway.session import CLOSE_INTERNAL_ERROR, Session, SessionDeps
+from switchboard_gateway.outbox import Outbox, Outgoing
+from switchboard_gateway.session import Session, SessionDeps
 from switchboard_gateway.settings import GatewaySettings
 
 __all__ = ["Admission", "make_outbox", "serve_session"]
@@ -55,7 +56,7 @@ async def serve_session(
     await websocket.accept()
     refused = admission.enter(user_id)
     if refused is not None:
-        await websocket.close(CLOSE_TRY_AGAIN_LATER, refused)
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, refused)
         return
     outbox = make_outbox(deps.settings, deps.writer, websocket)
     outbox.start()
@@ -68,7 +69,7 @@ async def serve_session(
         pass
     except Exception:
         log.exception("a WebSocket session failed")
-        outbox.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect")
+        outbox.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect")
     finally:
         deps.drain.untrack(drainable)
         admission.leave(user_id)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 from starlette.websockets import WebSocket
+from switchboard_protocol import CloseCode
 from switchboard_runtime.light_event import LightEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -37,7 +38,6 @@ from switchboard_gateway.metrics import (
     TimedFrame,
     observe_many,
 )
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER
 from switchboard_gateway.wire import wire_of
 
 __all__ = ["DirectOutbox", "FrameWriter"]
@@ -45,7 +45,6 @@ __all__ = ["DirectOutbox", "FrameWriter"]
 log = logging.getLogger(__name__)
 
 _TRANSPORT = "websocket"
-CLOSE_INTERNAL_ERROR = 1011
 _ESTIMATED_FRAME_BYTES = 512
 """For ``pending`` (a backlog in frames): what one buffered frame is taken to weigh."""
 
@@ -88,7 +87,7 @@ class FrameWriter:
                 outbox.flush()
             except Exception:  # one broken socket must not cost the others their frames
                 log.exception("writing to a WebSocket failed; closing it")
-                outbox.close(CLOSE_INTERNAL_ERROR, "internal error; reconnect", flush=False)
+                outbox.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect", flush=False)
         if self._last is not None:
             self._counted.append((self._last, self._last_count))
             self._last, self._last_count = None, 0
@@ -159,7 +158,7 @@ class DirectOutbox:
                 await asyncio.wait_for(writable.wait(), self._send_timeout)
             except TimeoutError:
                 log.info("closing a connection that stopped reading its replay")
-                self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+                self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
                 return
             if self.closed.is_set():
                 return
@@ -180,7 +179,7 @@ class DirectOutbox:
         if limit and transport.get_write_buffer_size() > self._max_bytes:
             SLOW_CLIENT_DISCONNECTS.labels(_TRANSPORT).inc()
             log.info("closing a connection that is too slow to read its frames")
-            self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since", flush=False)
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since", flush=False)
 
     def close(self, code: int, reason: str = "", *, flush: bool = True) -> None:
         if self.closed.is_set():

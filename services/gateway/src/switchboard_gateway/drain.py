@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from switchboard_protocol import CloseCode, format_hint
+
 from switchboard_gateway.drain_plan import plan_drain
 
 __all__ = [
-    "CLOSE_SERVICE_RESTART",
     "Drain",
     "Drainable",
     "SocketDrainable",
@@ -26,8 +27,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-CLOSE_SERVICE_RESTART = 1012
 
 
 class Drainable(Protocol):
@@ -41,7 +40,7 @@ class _Closes(Protocol):
 
 def reconnect_reason(delay_ms: int) -> str:
     """The close reason a draining gateway sends (clients parse ``reconnect in <n> ms``)."""
-    return f"service restart; reconnect in {delay_ms} ms"
+    return format_hint(delay_ms)
 
 
 class SocketDrainable:
@@ -51,7 +50,7 @@ class SocketDrainable:
         self._socket = socket
 
     def drained(self, reconnect_ms: int) -> None:
-        self._socket.close(CLOSE_SERVICE_RESTART, reconnect_reason(reconnect_ms))
+        self._socket.close(CloseCode.SERVICE_RESTART, reconnect_reason(reconnect_ms))
 
 
 class StreamDrainable:

@@ -10,6 +10,7 @@ an HTTP response of type ``text/event-stream`` is an SSE connection whose body c
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from switchboard_protocol import CloseCode
 
 from switchboard_gateway.metrics import (
     CONNECTIONS,
@@ -30,8 +31,6 @@ LONG_POLL_PATH = "/api/notifications/poll"
 SOCKET_IO_PREFIX = "/socket.io"
 _TYPE_PREFIX = '{"type":"'
 _EVENT_LINE = re.compile(rb"^event: ?([\w-]{1,40})", re.MULTILINE)
-_CLOSE_NORMAL = 1000
-_CLOSE_INTERNAL_ERROR = 1011
 
 
 def frame_type_of(text: str | bytes | None) -> str:
@@ -152,7 +151,7 @@ class _SocketWatch:
         elif kind == "websocket.close":
             if self.accepted:
                 if self.code is None:
-                    self.code = int(message.get("code", _CLOSE_NORMAL))
+                    self.code = int(message.get("code", CloseCode.NORMAL))
             else:
                 HANDSHAKE_REFUSALS.labels(transport, "403").inc()
         elif kind == "websocket.http.response.start":
@@ -165,5 +164,5 @@ class _SocketWatch:
         CONNECTIONS.labels(self.transport).dec()
         code = self.code
         if code is None:
-            code = _CLOSE_INTERNAL_ERROR if failed else _CLOSE_NORMAL
+            code = CloseCode.INTERNAL_ERROR if failed else CloseCode.NORMAL
         DISCONNECTS.labels(self.transport, close_code_label(code)).inc()

@@ -9,6 +9,7 @@ Most are fed by the shared layers (``edge.ConnectionMetrics``, ``frames``, ``out
 import time
 
 from prometheus_client import Counter, Gauge, Histogram
+from switchboard_protocol import CloseCode
 
 from switchboard_gateway.wire import SharedFrame
 
@@ -56,7 +57,7 @@ FRAME_TYPES = frozenset(
         "auth",
     }
 )
-_CLOSE_CODES = frozenset({*range(1000, 1016), 4429})
+_CLOSE_CODES = frozenset({*range(CloseCode.NORMAL, CloseCode.NORMAL + 16), *CloseCode})
 
 
 def bounded(value: str, allowed: frozenset[str]) -> str:

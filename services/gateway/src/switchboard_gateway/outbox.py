@@ -13,15 +13,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_protocol import CloseCode
 from switchboard_runtime.light_event import LightEvent
 
 from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
 
-__all__ = ["CLOSE_TRY_AGAIN_LATER", "Outbox", "Outgoing"]
+__all__ = ["Outbox", "Outgoing"]
 
 log = logging.getLogger(__name__)
-
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class Outgoing(Protocol):
@@ -76,7 +75,7 @@ class Outbox:
         except asyncio.QueueFull:
             SLOW_CLIENT_DISCONNECTS.labels("websocket").inc()
             log.info("closing a connection that is too slow to read its frames")
-            self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
 
     async def send(self, text: str) -> None:
         if self.closed.is_set():
@@ -85,7 +84,7 @@ class Outbox:
             await asyncio.wait_for(self._queue.put(text), self._send_timeout)
         except TimeoutError:
             log.info("closing a connection that stopped reading its replay")
-            self.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
 
     def close(self, code: int, reason: str = "") -> None:
         if self.closed.is_set():

@@ -25,7 +25,6 @@ __all__ = ["RoomLog", "RoomLogError"]
 log = logging.getLogger(__name__)
 
 BATCH = 256
-JS_API_PREFIX = "$JS.API"
 
 
 class RoomLogError(RuntimeError):
@@ -190,7 +189,7 @@ class RoomLog:
         found: list[tuple[Position, ChatMessage]] = []
         try:
             await nc.publish(
-                f"{JS_API_PREFIX}.DIRECT.GET.{streams.CHAT.name}",
+                subjects.js_direct_get(streams.CHAT.name),
                 json.dumps(request).encode(),
                 reply=inbox,
             )

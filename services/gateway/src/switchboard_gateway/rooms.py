@@ -20,13 +20,14 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
 from switchboard_contracts.presence import PresenceSnapshot, TypingEvent
+from switchboard_protocol import CloseCode
 from switchboard_runtime import Bus
 
 from switchboard_gateway import frames
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.metrics import TimedFrame
 from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
-from switchboard_gateway.outbox import CLOSE_TRY_AGAIN_LATER, Outgoing
+from switchboard_gateway.outbox import Outgoing
 from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.seq_search import Position
 from switchboard_gateway.typing import TypingBoard
@@ -227,7 +228,7 @@ class RoomHub:
             elif len(member.held) < member.outbox.max_frames:
                 member.held.append((message.seq, text))
             else:
-                member.outbox.close(CLOSE_TRY_AGAIN_LATER, "too slow: resume with since")
+                member.outbox.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
 
     async def _on_typing(self, state: _Room, msg: Msg) -> None:
         try:

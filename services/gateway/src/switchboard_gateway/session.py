@@ -17,6 +17,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 from switchboard_contracts import ChatSendRequest, subjects
 from switchboard_contracts.presence import TypingEvent
+from switchboard_protocol import CloseCode
 from switchboard_runtime import Bus
 
 from switchboard_gateway import frames
@@ -42,18 +43,11 @@ from switchboard_gateway.typing import TypingSource
 from switchboard_gateway.users import UserHub
 
 __all__ = [
-    "CLOSE_INTERNAL_ERROR",
-    "CLOSE_POLICY_VIOLATION",
-    "CLOSE_RATE_LIMITED",
     "Session",
     "SessionDeps",
 ]
 
 log = logging.getLogger(__name__)
-
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_RATE_LIMITED = 4429
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,7 @@ class Session:
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
             if self.fixed_room is not None and not await self.join(self.fixed_room, since):
-                self.outbox.close(CLOSE_INTERNAL_ERROR, "the room is unavailable; retry")
+                self.outbox.close(CloseCode.INTERNAL_ERROR, "the room is unavailable; retry")
                 return
             await self._receive()
         finally:
@@ -236,7 +230,7 @@ class Session:
         if self.expires_at is None or self.outbox.closed.is_set():
             return
         if self.expires_at - time.time() <= 0:
-            self.outbox.close(CLOSE_POLICY_VIOLATION, "the token expired")
+            self.outbox.close(CloseCode.POLICY_VIOLATION, "the token expired")
             return
         self._expiry_bucket = self._deps.expiries.add(self, self.expires_at)
 
@@ -244,7 +238,7 @@ class Session:
         if not (self._limit.allow(now) and self._user_limit.allow(now)):
             RATE_LIMITED.labels("websocket").inc()
             if self._limit.exhausted or self._user_limit.exhausted:
-                self.outbox.close(CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
+                self.outbox.close(CloseCode.RATE_LIMITED, "rate limit exceeded repeatedly")
             else:
                 self._error("rate_limited", "too many frames; slow down", None)
             return

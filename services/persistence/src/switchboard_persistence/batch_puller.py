@@ -19,6 +19,7 @@ import json
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from switchboard_contracts.subjects import js_consumer_next
 
 __all__ = ["BatchPuller", "PullStatusError"]
 
@@ -45,7 +46,7 @@ def _status(msg: Msg) -> str | None:
 class BatchPuller:
     def __init__(self, nc: Client, stream: str, durable: str) -> None:
         self._nc = nc
-        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._next_subject = js_consumer_next(stream, durable)
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
