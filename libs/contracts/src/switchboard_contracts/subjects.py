@@ -20,6 +20,8 @@ __all__ = [
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
     "DASHBOARD_METRICS",
+    "DEAD_LETTERS_ALL",
+    "DEAD_LETTER_REPLAY_ALL",
     "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
     "NOTIFY_BROADCAST",
@@ -50,6 +52,8 @@ __all__ = [
     "chat_room",
     "chat_typing",
     "dashboard_log",
+    "dead_letter",
+    "dead_letter_replay",
     "logs_record",
     "metrics_report",
     "notify_live",
@@ -95,6 +99,11 @@ QUEUE_PERSISTENCE = "persistence"
 # stream NOTIFY_JOBS (work queue): accepted broadcasts waiting to be expanded
 NOTIFY_JOB_BROADCAST = "notify.job.broadcast"
 NOTIFY_JOBS_ALL = "notify.job.>"
+
+# stream DEAD_LETTERS: what a durable consumer could not process, one subject per origin stream
+DEAD_LETTERS_ALL = "deadletter.>"
+# request/reply, queue group of the origin stream's consumer: process a dead letter again
+DEAD_LETTER_REPLAY_ALL = "ops.dead-letter.replay.>"
 
 CHAT_ROOM_ALL = "chat.room.>"
 CHAT_LIVE_ALL = "chat.live.>"
@@ -180,3 +189,15 @@ def logs_record(service: str) -> str:
 def dashboard_log(level: str, source: str) -> str:
     """Where metrics-collector publishes a log tail entry for dashboards."""
     return f"dashboard.log.{_token('level', level)}.{_token('source', source)}"
+
+
+def dead_letter(stream: str) -> str:
+    """Where a message of stream ``stream`` (e.g. ``CHAT``) goes when its consumer cannot process
+    it: ``deadletter.chat``; stored in stream DEAD_LETTERS."""
+    return f"deadletter.{_token('stream', stream.lower())}"
+
+
+def dead_letter_replay(stream: str) -> str:
+    """Asks the service that consumes ``stream`` to process one of its dead letters again
+    (``ops.dead-letter.replay.chat``). Outside ``deadletter.>``: never stored."""
+    return f"ops.dead-letter.replay.{_token('stream', stream.lower())}"
