@@ -144,3 +144,9 @@ def test_only_the_group_at_the_head_can_be_reported() -> None:
     with pytest.raises(ValueError, match="not the group"):
         plan.committed((1,))
     assert Isolation([], 3).next() is None
+
+
+def test_a_full_batch_with_one_poison_message_costs_25_inserts_as_reliability_md_says() -> None:
+    events = run(Isolation([0] * 2000, 3), {1234})
+    assert len(events) == 25
+    assert [kind for kind, _ in events].count("split") == 11
