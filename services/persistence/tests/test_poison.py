@@ -95,11 +95,11 @@ def run(
 
 
 def test_a_clean_batch_is_one_insert() -> None:
-    assert run(Isolation([0] * 5, 3), set()) == [("committed", (0, 1, 2, 3, 4))]
+    assert run(Isolation(5, 3), set()) == [("committed", (0, 1, 2, 3, 4))]
 
 
 def test_a_poison_message_is_isolated_by_halves_and_dead_lettered_after_three_attempts() -> None:
-    events = run(Isolation([0] * 8, 3), {5})
+    events = run(Isolation(8, 3), {5})
     committed = sorted(i for kind, group in events if kind == "committed" for i in group)
     assert committed == [0, 1, 2, 3, 4, 6, 7]
     assert [e for e in events if e[1] == (5,)] == [
@@ -112,7 +112,7 @@ def test_a_poison_message_is_isolated_by_halves_and_dead_lettered_after_three_at
 
 
 def test_several_poison_messages_in_one_batch_are_each_isolated() -> None:
-    plan = Isolation([0] * 100, 1)
+    plan = Isolation(100, 1)
     events = run(plan, {0, 37, 38, 99})
     dead = [g for kind, g in events if kind == "dead letter"]
     committed = sorted(i for kind, g in events if kind == "committed" for i in g)
@@ -122,7 +122,7 @@ def test_several_poison_messages_in_one_batch_are_each_isolated() -> None:
 
 
 def test_earlier_deliveries_count_as_attempts_but_one_failure_alone_is_always_needed() -> None:
-    plan = Isolation([0, 5], 3)  # message 1 was delivered 6 times before
+    plan = Isolation(2, 3, [0, 5].__getitem__)  # message 1 was delivered 6 times before
     events = run(plan, {1})
     assert events == [
         ("split", (0, 1)),
@@ -133,20 +133,20 @@ def test_earlier_deliveries_count_as_attempts_but_one_failure_alone_is_always_ne
 
 
 def test_transient_failures_retry_the_same_group_and_never_dead_letter() -> None:
-    plan = Isolation([10] * 4, 3)  # however often it was delivered
+    plan = Isolation(4, 3, lambda _: 10)  # however often it was delivered
     events = run(plan, set(), transient_first=50)
     assert events[:50] == [("retry", (0, 1, 2, 3))] * 50
     assert events[50:] == [("committed", (0, 1, 2, 3))]
 
 
 def test_only_the_group_at_the_head_can_be_reported() -> None:
-    plan = Isolation([0, 0], 3)
+    plan = Isolation(2, 3)
     with pytest.raises(ValueError, match="not the group"):
         plan.committed((1,))
-    assert Isolation([], 3).next() is None
+    assert Isolation(0, 3).next() is None
 
 
 def test_a_full_batch_with_one_poison_message_costs_25_inserts_as_reliability_md_says() -> None:
-    events = run(Isolation([0] * 2000, 3), {1234})
+    events = run(Isolation(2000, 3), {1234})
     assert len(events) == 25
     assert [kind for kind, _ in events].count("split") == 11

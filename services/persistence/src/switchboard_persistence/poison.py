@@ -11,7 +11,7 @@ the batch unacked, forever: an outage must never empty a stream into dead letter
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable
 from enum import Enum
 
 import asyncpg
@@ -63,16 +63,19 @@ class Step(Enum):
 class Isolation:
     """The groups of one batch still to insert, by index, in order: at first the whole batch.
 
-    ``prior_deliveries[i]``: how often message ``i`` was delivered before this delivery
-    (JetStream's ``num_delivered`` - 1); each counts as one failed attempt, so a poison message
-    redelivered after a restart reaches ``max_attempts`` sooner. A message is dead-lettered only
-    after failing alone for its data at least once in this delivery."""
+    ``prior_deliveries(i)``: how often message ``i`` was delivered before this delivery
+    (JetStream's ``num_delivered`` - 1), asked only once it fails alone (reading it for every
+    message of every batch cost 0.8 µs a message); each counts as one failed attempt, so a
+    poison message redelivered after a restart reaches ``max_attempts`` sooner. A message is
+    dead-lettered only after failing alone for its data at least once in this delivery."""
 
-    def __init__(self, prior_deliveries: Sequence[int], max_attempts: int) -> None:
-        size = len(prior_deliveries)
+    def __init__(
+        self, size: int, max_attempts: int, prior_deliveries: Callable[[int], int] | None = None
+    ) -> None:
         self._groups: deque[tuple[int, ...]] = deque([tuple(range(size))] if size else [])
-        self._prior = list(prior_deliveries)
-        self._failures = [0] * size
+        self._prior_deliveries = prior_deliveries or (lambda _: 0)
+        self._failures: dict[int, int] = {}
+        self._prior: dict[int, int] = {}
         self._max_attempts = max_attempts
 
     def next(self) -> tuple[int, ...] | None:
@@ -81,7 +84,9 @@ class Isolation:
 
     def attempts(self, index: int) -> int:
         """Attempts counted for message ``index``: earlier deliveries and failures alone."""
-        return self._prior[index] + self._failures[index]
+        if index not in self._prior:
+            self._prior[index] = max(0, self._prior_deliveries(index))
+        return self._prior[index] + self._failures.get(index, 0)
 
     def committed(self, group: tuple[int, ...]) -> None:
         self._take(group)
@@ -96,7 +101,7 @@ class Isolation:
             self._groups.extendleft([group[half:], group[:half]])  # first half first
             return Step.SPLIT
         [index] = group
-        self._failures[index] += 1
+        self._failures[index] = self._failures.get(index, 0) + 1
         if self.attempts(index) < self._max_attempts:
             return Step.RETRY_ALONE
         self._take(group)

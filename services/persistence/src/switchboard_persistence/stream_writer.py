@@ -164,7 +164,9 @@ class StreamWriter(Generic[M]):
     async def _write(self, batch: list[Msg]) -> None:
         spec = self._spec
         spans = self._spans(batch)
-        unacked = list(batch)
+        # By identity: nats-py's Msg is a dataclass compared field by field, and a batch holds
+        # thousands.
+        unacked = {id(msg): msg for msg in batch}
         # While PostgreSQL is slow or away, JetStream must not hand the batch out again: that
         # would pile redeliveries on top of the writes that are already stuck.
         heartbeat = asyncio.create_task(self._keep_in_progress(unacked))
@@ -191,7 +193,7 @@ class StreamWriter(Generic[M]):
                         describe_error(err),
                         delivery_count(msg.reply),
                     )
-                    unacked.remove(msg)
+                    del unacked[id(msg)]
                 else:
                     decoded.append(msg)
                     decoded_spans.append(span)
@@ -207,14 +209,14 @@ class StreamWriter(Generic[M]):
         messages: list[M],
         batch: list[Msg],
         spans: list[trace.Span],
-        unacked: list[Msg],
+        unacked: dict[int, Msg],
     ) -> None:
         """Insert ``messages`` (one transaction), ack after the commit. A failure about the data
         splits the batch until the failing messages are alone; one that fails alone
         ``max_attempts`` times goes to dead letters (``poison.Isolation``). Any other failure
         is retried with the messages unacked, so nothing is lost meanwhile."""
         plan = Isolation(
-            [max(0, delivery_count(msg.reply) - 1) for msg in batch], self._max_attempts
+            len(batch), self._max_attempts, lambda i: delivery_count(batch[i].reply) - 1
         )
         while (group := plan.next()) is not None:
             try:
@@ -238,7 +240,7 @@ class StreamWriter(Generic[M]):
                     await self._dead_letter(
                         msg, DeadLetterKind.REJECTED, fault or "", plan.attempts(index)
                     )
-                    unacked.remove(msg)
+                    del unacked[id(msg)]
                     continue
                 if step is Step.RETRY:
                     log.exception(
@@ -256,7 +258,7 @@ class StreamWriter(Generic[M]):
             plan.committed(group)
             for index in group:
                 await batch[index].ack()
-                unacked.remove(batch[index])
+                del unacked[id(batch[index])]
             MESSAGES_WRITTEN.labels(self._table).inc(len(group))
 
     async def _dead_letter(
@@ -343,13 +345,13 @@ class StreamWriter(Generic[M]):
             },
         )
 
-    async def _keep_in_progress(self, unacked: list[Msg]) -> None:
+    async def _keep_in_progress(self, unacked: dict[int, Msg]) -> None:
         """Tell JetStream the messages still unacked are being worked on, well within its ack
         wait."""
         interval = self._spec.ack_wait_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            for msg in list(unacked):
+            for msg in list(unacked.values()):
                 try:
                     await msg.in_progress()
                 except Exception:  # NATS away: it redelivers later, harmlessly
