@@ -79,3 +79,4 @@ def test_dev_infra_serves_what_the_dev_values_expect() -> None:
 def test_dev_values_fit_a_single_nats_server() -> None:
     assert DEV_VALUES["chat"]["streamReplicas"] == 1
     assert DEV_VALUES["notification"]["streamReplicas"] == 1
+    assert DEV_VALUES["persistence"]["streamReplicas"] == 1

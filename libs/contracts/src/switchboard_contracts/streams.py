@@ -6,6 +6,7 @@ from switchboard_contracts import subjects
 
 __all__ = [
     "CHAT",
+    "DEAD_LETTERS",
     "NOTIFICATION_BROADCAST_CONSUMER",
     "NOTIFY",
     "NOTIFY_JOBS",
@@ -126,3 +127,17 @@ PRESENCE_GATEWAYS = BucketSpec(
         " TTL, and its PRESENCE entries are removed"
     ),
 )
+
+DEAD_LETTERS = StreamSpec(
+    name="DEAD_LETTERS",
+    subjects=(subjects.DEAD_LETTERS_ALL,),
+    owner="persistence",
+    max_age_seconds=30 * DAY_SECONDS,
+    duplicate_window_seconds=10 * 60,
+    description=(
+        "Messages a durable consumer could not process (undecodable, refused by PostgreSQL, a"
+        " broadcast job failing every delivery), with the original bytes and headers and the"
+        " reason; listed and replayed with switchboard-dead-letters"
+    ),
+)
+"""Created by persistence at start; a publisher that finds it missing creates it (never updates)."""

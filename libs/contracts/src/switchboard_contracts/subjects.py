@@ -20,6 +20,8 @@ __all__ = [
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
     "DASHBOARD_METRICS",
+    "DEAD_LETTERS_ALL",
+    "DEAD_LETTER_REPLAY_ALL",
     "JS_ACK_PREFIX",
     "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
@@ -51,6 +53,8 @@ __all__ = [
     "chat_room",
     "chat_typing",
     "dashboard_log",
+    "dead_letter",
+    "dead_letter_replay",
     "js_consumer_next",
     "js_direct_get",
     "logs_record",
@@ -98,6 +102,11 @@ QUEUE_PERSISTENCE = "persistence"
 # stream NOTIFY_JOBS (work queue): accepted broadcasts waiting to be expanded
 NOTIFY_JOB_BROADCAST = "notify.job.broadcast"
 NOTIFY_JOBS_ALL = "notify.job.>"
+
+# stream DEAD_LETTERS: what a durable consumer could not process, one subject per origin stream
+DEAD_LETTERS_ALL = "deadletter.>"
+# request/reply, queue group of the origin stream's consumer: process a dead letter again
+DEAD_LETTER_REPLAY_ALL = "ops.dead-letter.replay.>"
 
 CHAT_ROOM_ALL = "chat.room.>"
 CHAT_LIVE_ALL = "chat.live.>"
@@ -199,3 +208,15 @@ def js_direct_get(stream: str) -> str:
 def js_consumer_next(stream: str, durable: str) -> str:
     """A pull consumer's next-messages API."""
     return f"$JS.API.CONSUMER.MSG.NEXT.{_token('stream', stream)}.{_token('durable', durable)}"
+
+
+def dead_letter(stream: str) -> str:
+    """Where a message of stream ``stream`` (e.g. ``CHAT``) goes when its consumer cannot process
+    it: ``deadletter.chat``; stored in stream DEAD_LETTERS."""
+    return f"deadletter.{_token('stream', stream.lower())}"
+
+
+def dead_letter_replay(stream: str) -> str:
+    """Asks the service that consumes ``stream`` to process one of its dead letters again
+    (``ops.dead-letter.replay.chat``). Outside ``deadletter.>``: never stored."""
+    return f"ops.dead-letter.replay.{_token('stream', stream.lower())}"

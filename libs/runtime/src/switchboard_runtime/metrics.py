@@ -29,6 +29,8 @@ __all__ = [
     "HTTP_REQUEST_DURATION",
     "JETSTREAM_CONSUMER_ACK_PENDING",
     "JETSTREAM_CONSUMER_PENDING",
+    "JETSTREAM_DEAD_LETTERS",
+    "JETSTREAM_DEAD_LETTER_REPLAYS",
     "JETSTREAM_REDELIVERIES",
     "LATENCY_BUCKETS",
     "LOG_MESSAGES",
@@ -209,6 +211,19 @@ JETSTREAM_REDELIVERIES = Counter(
     "switchboard_jetstream_redeliveries_total",
     "Messages the durable consumer received more than once (not acked in time, or nak'd)",
     ["service", "stream", "consumer"],
+)
+JETSTREAM_DEAD_LETTERS = Counter(
+    "switchboard_jetstream_dead_letters_total",
+    "Messages a durable consumer could not process, moved to the DEAD_LETTERS stream and acked:"
+    " by origin stream and kind (undecodable, rejected by the store, failed every delivery)."
+    " Incremented by switchboard_runtime.dead_letters once the dead letter is stored",
+    ["service", "stream", "kind"],
+)
+JETSTREAM_DEAD_LETTER_REPLAYS = Counter(
+    "switchboard_jetstream_dead_letter_replays_total",
+    "Dead letters processed again on an operator's request, by origin stream and outcome"
+    " (replayed: stored and removed; failed: back in dead letters; error: left as it was)",
+    ["service", "stream", "outcome"],
 )
 
 HTTP_REQUESTS = Counter(

@@ -26,6 +26,7 @@ from switchboard_runtime import (
     service_routes,
     start_reporting,
 )
+from switchboard_runtime.dead_letters import DeadLetters, serve_replays
 from switchboard_runtime.stream_pipeline import StreamPipeline
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
@@ -88,7 +89,18 @@ def create_app(settings: NotificationSettings) -> Starlette:
             reads.read,
             on_error=lambda e: ReadReply(error=e),
         )
-        worker = BroadcastWorker(bus.nc, sender, settings.broadcast_concurrency, timeout)
+        dead_letters = DeadLetters(bus.js, retry)
+        worker = BroadcastWorker(
+            bus.nc,
+            sender,
+            settings.broadcast_concurrency,
+            timeout,
+            max_attempts=settings.dead_letter_attempts,
+            dead_letters=dead_letters,
+        )
+        await serve_replays(
+            bus.nc, dead_letters, streams.NOTIFY_JOBS.name, queue, worker.process_again
+        )
         expanding = asyncio.create_task(worker.run())
         health.add_check("broadcasts", lambda: worker.consuming and not expanding.done())
         try:

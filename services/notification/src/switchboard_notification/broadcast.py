@@ -12,6 +12,11 @@ plainly acked (a user's first entry, a conflict, silence) are then published one
 ``BROADCAST_CONCURRENCY`` at a time. One span covers a page (its context is stored with every
 entry) rather than one span per entry; the pages' spans are children of the job's, which
 continues the trace of the request that accepted it.
+
+A job is never redelivered forever nor dropped: an undecodable one goes to the DEAD_LETTERS
+stream at once; one whose expansion fails for a reason that is not transient (``job_fault``)
+on its ``max_attempts``-th delivery or later goes there too, with the reason, and is then acked.
+Transient failures (persistence or JetStream unavailable) are taken again, however often.
 """
 
 import asyncio
@@ -20,13 +25,15 @@ import logging
 import time
 import uuid
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
+from switchboard_contracts.dead_letters import DeadLetterKind
 from switchboard_contracts.ids import validate_team_id
 from switchboard_contracts.notify import (
     MAX_USERS_PAGE,
@@ -37,19 +44,49 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_runtime import PublishRetry, ensure_consumer, publish_until_acked
+from switchboard_runtime import (
+    PublishRetry,
+    PublishUnavailableError,
+    ensure_consumer,
+    publish_until_acked,
+)
 from switchboard_runtime.ask import ask
 from switchboard_runtime.batch_tracing import producer_batch_span
+from switchboard_runtime.consumer_lag import delivery_count
+from switchboard_runtime.dead_letters import DeadLetters, Fault, describe_error
+from switchboard_runtime.logs import log_failure
 from switchboard_runtime.tracing import consumer_span
 
 from switchboard_notification.metrics import BROADCASTS
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 
-__all__ = ["BroadcastWorker", "accept_broadcast"]
+__all__ = ["BroadcastWorker", "RecipientsError", "accept_broadcast", "job_fault"]
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_SECONDS = 1.0
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: a concurrent writer, try again
+
+
+class RecipientsError(RuntimeError):
+    """Persistence did not list a job's recipients; ``transient`` unless it refused the query."""
+
+    def __init__(self, error: BusError) -> None:
+        super().__init__(f"listing recipients failed: {error.code.value}: {error.message}")
+        self.transient = error.code is ErrorCode.UNAVAILABLE
+
+
+def job_fault(err: BaseException) -> str | None:
+    """Why a job's expansion failed, when the reason may lie in the job (a short text, never
+    its content); None when it is transient (persistence, NATS or JetStream unavailable, a
+    timeout, a concurrent writer), which never sends a job to dead letters."""
+    if isinstance(err, RecipientsError):
+        return None if err.transient else str(err)
+    if isinstance(err, APIError) and err.code == 400 and err.err_code != WRONG_LAST_SEQUENCE:
+        return f"JetStream refused a publish: {err.err_code} {err.description or ''}".strip()
+    if isinstance(err, (PublishUnavailableError, nats.errors.Error, TimeoutError, OSError)):
+        return None
+    return describe_error(err)
 
 
 async def accept_broadcast(
@@ -87,11 +124,18 @@ class BroadcastWorker:
         sender: NotificationSender,
         concurrency: int,
         timeout: float,
+        *,
+        max_attempts: int = 3,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._nc = nc
         self._sender = sender
         self._concurrency = concurrency
         self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._dead_letters = dead_letters or DeadLetters(nc.jetstream())
         self._stopping = False
         self.consuming = False
 
@@ -127,11 +171,12 @@ class BroadcastWorker:
         self._stopping = True
 
     async def _take(self, msg: Msg) -> None:
+        attempts = delivery_count(msg.reply)
         try:
             job = BroadcastJob.decode(msg.data)
-        except ValidationError:
-            log.exception("dropping an undecodable broadcast job")
-            await msg.term()
+        except ValidationError as err:
+            log_failure(log, err, "an undecodable broadcast job goes to dead letters")
+            await self._dead_letter(msg, DeadLetterKind.UNDECODABLE, describe_error(err), attempts)
             return
         try:
             # The expansion continues the request's trace (recorded or not as the gateway
@@ -141,12 +186,53 @@ class BroadcastWorker:
                 msg.subject, msg.headers, group=streams.NOTIFICATION_BROADCAST_CONSUMER.durable
             ):
                 count = await self.expand(job, msg)
-        except Exception:
+        except Exception as err:
+            fault = job_fault(err)
+            if fault is not None and attempts >= self._max_attempts:
+                log.exception(
+                    "broadcast %s failed on delivery %d (%s); it goes to dead letters",
+                    job.id,
+                    attempts,
+                    fault,
+                )
+                await self._dead_letter(msg, DeadLetterKind.FAILED, fault, attempts)
+                return
             log.exception("expanding broadcast %s failed; it will be taken again", job.id)
-            await msg.nak(delay=RETRY_DELAY_SECONDS)
+            await msg.nak(delay=self._retry_delay)
             return
         await msg.ack()
         log.info("broadcast %s reached %d users", job.id, count)
+
+    async def _dead_letter(
+        self, msg: Msg, kind: DeadLetterKind, reason: str, attempts: int
+    ) -> None:
+        """Store the job in DEAD_LETTERS, then ack it; when it cannot be stored, it is taken
+        again later (nak)."""
+        try:
+            await self._dead_letters.publish(msg, kind=kind, reason=reason, attempts=attempts)
+        except Exception:
+            log.exception("storing a dead letter failed; the job will be taken again")
+            await msg.nak(delay=self._retry_delay)
+            return
+        await msg.ack()
+
+    async def process_again(self, data: bytes, headers: dict[str, str]) -> Fault | None:
+        """A dead job replayed (``switchboard-dead-letters replay``): expanded once. None when
+        every recipient has it; the fault when it fails again for a reason that may lie in the
+        job; raises when it fails for a transient one (the dead letter is kept)."""
+        del headers
+        try:
+            job = BroadcastJob.decode(data)
+        except ValidationError as err:
+            return DeadLetterKind.UNDECODABLE, describe_error(err)
+        try:
+            await self.expand(job)
+        except Exception as err:
+            fault = job_fault(err)
+            if fault is None:
+                raise
+            return DeadLetterKind.FAILED, fault
+        return None
 
     async def expand(self, job: BroadcastJob, msg: Msg | None = None) -> int:
         """Append the broadcast to every recipient's inbox; returns how many."""
@@ -177,9 +263,10 @@ class BroadcastWorker:
             UsersReply,
             self._timeout,
         )
-        if isinstance(page, BusError) or page.error is not None:
-            error = page if isinstance(page, BusError) else page.error
-            raise RuntimeError(f"listing recipients failed: {error}")
+        if isinstance(page, BusError):
+            raise RecipientsError(page)
+        if page.error is not None:
+            raise RecipientsError(page.error)
         return page.user_ids
 
     async def _deliver_page(self, job: BroadcastJob, user_ids: list[str]) -> None:

@@ -20,3 +20,10 @@ class NotificationSettings(ServiceSettings):
     broadcast_concurrency: int = Field(
         default=64, ge=1, description="Per-user notifications one broadcast publishes at once"
     )
+    dead_letter_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="The delivery on which a broadcast job that fails for a reason that is not"
+        " transient goes to the DEAD_LETTERS stream instead of being taken again",
+    )

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -9,7 +10,16 @@ from starlette.applications import Starlette
 from switchboard_contracts import HistoryReply, HistoryRequest, streams, subjects
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.notify import Notification
-from switchboard_runtime import Bus, Health, serve_requests, service_routes, start_reporting
+from switchboard_runtime import (
+    Bus,
+    Health,
+    PublishRetry,
+    ensure_stream,
+    serve_requests,
+    service_routes,
+    start_reporting,
+)
+from switchboard_runtime.dead_letters import DeadLetters, serve_replays
 
 from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore
@@ -44,6 +54,11 @@ def create_app(settings: PersistenceSettings) -> Starlette:
                 await migrate(conn)
         await bus.connect()
         reporting = await start_reporting(bus, settings, "persistence")
+        # Persistence owns DEAD_LETTERS; notification creates it too if it needs it first.
+        await ensure_stream(
+            bus.js, dataclasses.replace(streams.DEAD_LETTERS, replicas=settings.stream_replicas)
+        )
+        dead_letters = DeadLetters(bus.js, PublishRetry.from_settings(settings))
         store = ChatStore(pool)
 
         async def history(request: HistoryRequest) -> HistoryReply:
@@ -76,6 +91,8 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             settings.write_batch_size,
             settings.write_concurrency,
             settings.write_linger_seconds,
+            max_attempts=settings.dead_letter_attempts,
+            dead_letters=dead_letters,
         )
         writer = asyncio.create_task(chat_writer.run())
         health.add_check("chat-writer", lambda: chat_writer.consuming and not writer.done())
@@ -90,7 +107,13 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             table="notifications",
             concurrency=settings.write_concurrency,
             linger=settings.write_linger_seconds,
+            max_attempts=settings.dead_letter_attempts,
+            dead_letters=dead_letters,
         )
+        for stream, owner in ((streams.CHAT, chat_writer), (streams.NOTIFY, notify_writer)):
+            await serve_replays(
+                bus.nc, dead_letters, stream.name, subjects.QUEUE_PERSISTENCE, owner.process_again
+            )
         notifier = asyncio.create_task(notify_writer.run())
         health.add_check("notify-writer", lambda: notify_writer.consuming and not notifier.done())
         pool_state["pool"] = pool

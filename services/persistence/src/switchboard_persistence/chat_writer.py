@@ -2,9 +2,10 @@
 
 from nats.aio.client import Client
 from switchboard_contracts import ChatMessage, streams
+from switchboard_runtime.dead_letters import DeadLetters
 
 from switchboard_persistence.chat_store import ChatStore
-from switchboard_persistence.stream_writer import StreamWriter
+from switchboard_persistence.stream_writer import RETRY_DELAY_SECONDS, StreamWriter
 
 __all__ = ["ChatWriter"]
 
@@ -17,6 +18,10 @@ class ChatWriter(StreamWriter[ChatMessage]):
         batch_size: int,
         concurrency: int = 1,
         linger: float = 0.0,
+        *,
+        max_attempts: int = 3,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         super().__init__(
             nc,
@@ -27,4 +32,7 @@ class ChatWriter(StreamWriter[ChatMessage]):
             table="chat_messages",
             concurrency=concurrency,
             linger=linger,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            dead_letters=dead_letters,
         )

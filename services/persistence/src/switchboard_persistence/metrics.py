@@ -34,12 +34,13 @@ MESSAGES_WRITTEN = Counter(
 )
 WRITE_ERRORS = Counter(
     "switchboard_persistence_write_errors_total",
-    "Failed batch writes (the batch stays unacked and is retried)",
+    "Failed batch writes: retried with the batch unacked, or, when the failure is about the"
+    " data, split until the refused messages are alone (see switchboard_jetstream_dead_letters)",
     ["table"],
 )
 MESSAGES_DROPPED = Counter(
     "switchboard_persistence_messages_dropped_total",
-    "Stream messages that could not be decoded and were terminated",
+    "Stream messages that could not be decoded (moved to the DEAD_LETTERS stream, then acked)",
     ["table"],
 )
 

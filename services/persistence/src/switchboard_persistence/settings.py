@@ -25,4 +25,14 @@ class PersistenceSettings(ServiceSettings):
         description="After a fetch that drained a stream, wait this long before the next one"
         " (fewer, bigger batches under a steady load; 0: fetch again at once)",
     )
+    dead_letter_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Failures about its data (PostgreSQL refusing it, alone) after which a"
+        " message goes to the DEAD_LETTERS stream; earlier deliveries count as one each",
+    )
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="DEAD_LETTERS stream replicas (3 on Kubernetes)"
+    )
     migrate_on_start: bool = True

@@ -2,6 +2,12 @@
 
 Each message is processed in a span of its own trace (from fetch to ack); the batch's insert is
 one client span linked to all of them. Consumer lag, batch sizes and write latency are measured.
+
+A message that cannot be written never blocks the stream: an undecodable one goes to dead
+letters at once; one PostgreSQL refuses for its data is isolated by splitting its batch
+(``poison``) and goes to dead letters after ``max_attempts`` failures alone; the rest of the
+batch is written. Dead letters are stored before the original is acked. Transient failures
+(PostgreSQL away) are retried with the batch unacked and never make a dead letter.
 """
 
 import asyncio
@@ -17,9 +23,11 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import ValidationError
 from switchboard_contracts import BusMessage
+from switchboard_contracts.dead_letters import DeadLetterKind
 from switchboard_contracts.streams import ConsumerSpec
 from switchboard_runtime import ensure_consumer
-from switchboard_runtime.consumer_lag import note_delivery, track_consumer_lag
+from switchboard_runtime.consumer_lag import delivery_count, note_delivery, track_consumer_lag
+from switchboard_runtime.dead_letters import DeadLetters, Fault, describe_error
 from switchboard_runtime.logs import log_failure
 from switchboard_runtime.tracing import (
     caller_unrecorded,
@@ -36,6 +44,7 @@ from switchboard_persistence.metrics import (
     WRITE_DURATION,
     WRITE_ERRORS,
 )
+from switchboard_persistence.poison import Isolation, Step, data_fault
 
 __all__ = ["StreamWriter"]
 
@@ -49,7 +58,9 @@ M = TypeVar("M", bound=BusMessage)
 class StreamWriter(Generic[M]):
     """Fetches batches of ``model`` messages, writes each batch with ``insert`` into ``table``
     (one transaction, retried until it commits), then acks it. The next batch is fetched while
-    one is written; up to ``concurrency`` batches are written at once.
+    one is written; up to ``concurrency`` batches are written at once. Messages that cannot be
+    written go to ``dead_letters`` (see the module's docstring); ``retry_delay`` is the pause
+    before a failed insert is tried again.
 
     ``linger``: after a batch that drained the consumer (fewer than ``batch_size``), wait this
     long before the next fetch, so that under a steady load each fetch takes everything that
@@ -70,6 +81,9 @@ class StreamWriter(Generic[M]):
         table: str,
         concurrency: int = 1,
         linger: float = 0.0,
+        max_attempts: int = 3,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -80,6 +94,9 @@ class StreamWriter(Generic[M]):
         self._table = table
         self._slots = asyncio.Semaphore(concurrency)
         self._linger = linger
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._dead_letters = dead_letters or DeadLetters(self._js)
         self._writing: set[asyncio.Task[None]] = set()
         self.consuming = False
         self._stopping = False
@@ -147,6 +164,12 @@ class StreamWriter(Generic[M]):
     async def _write(self, batch: list[Msg]) -> None:
         spec = self._spec
         spans = self._spans(batch)
+        # By identity: nats-py's Msg is a dataclass compared field by field, and a batch holds
+        # thousands.
+        unacked = {id(msg): msg for msg in batch}
+        # While PostgreSQL is slow or away, JetStream must not hand the batch out again: that
+        # would pile redeliveries on top of the writes that are already stuck.
+        heartbeat = asyncio.create_task(self._keep_in_progress(unacked))
         try:
             messages: list[M] = []
             decoded: list[Msg] = []
@@ -161,27 +184,115 @@ class StreamWriter(Generic[M]):
                     log_failure(
                         log,
                         err,
-                        "dropping undecodable stream message %s",
+                        "undecodable stream message %s goes to dead letters",
                         msg.metadata.sequence.stream,
                     )
-                    await msg.term()
+                    await self._dead_letter(
+                        msg,
+                        DeadLetterKind.UNDECODABLE,
+                        describe_error(err),
+                        delivery_count(msg.reply),
+                    )
+                    del unacked[id(msg)]
                 else:
                     decoded.append(msg)
                     decoded_spans.append(span)
             if messages:
-                # While PostgreSQL is slow or away, JetStream must not hand the batch out again:
-                # that would pile redeliveries on top of the writes that are already stuck.
-                heartbeat = asyncio.create_task(self._keep_in_progress(decoded))
-                try:
-                    await self._insert_until_committed(messages, decoded_spans)
-                finally:
-                    heartbeat.cancel()
-            for msg in decoded:
-                await msg.ack()
-            MESSAGES_WRITTEN.labels(self._table).inc(len(decoded))
+                await self._write_isolating(messages, decoded, decoded_spans, unacked)
         finally:
+            heartbeat.cancel()
             for span in spans:
                 span.end()
+
+    async def _write_isolating(
+        self,
+        messages: list[M],
+        batch: list[Msg],
+        spans: list[trace.Span],
+        unacked: dict[int, Msg],
+    ) -> None:
+        """Insert ``messages`` (one transaction), ack after the commit. A failure about the data
+        splits the batch until the failing messages are alone; one that fails alone
+        ``max_attempts`` times goes to dead letters (``poison.Isolation``). Any other failure
+        is retried with the messages unacked, so nothing is lost meanwhile."""
+        plan = Isolation(
+            len(batch), self._max_attempts, lambda i: delivery_count(batch[i].reply) - 1
+        )
+        while (group := plan.next()) is not None:
+            try:
+                await self._insert_group([messages[i] for i in group], [spans[i] for i in group])
+            except Exception as err:
+                WRITE_ERRORS.labels(self._table).inc()
+                fault = data_fault(err)
+                step = plan.failed(group, fault)
+                if step is Step.SPLIT:
+                    log.warning(
+                        "writing %d messages into %s failed for their data (%s); in halves",
+                        len(group),
+                        self._table,
+                        fault,
+                    )
+                    continue
+                if step is Step.DEAD_LETTER:
+                    [index] = group
+                    msg = batch[index]
+                    mark_error(spans[index], "refused by the store")
+                    await self._dead_letter(
+                        msg, DeadLetterKind.REJECTED, fault or "", plan.attempts(index)
+                    )
+                    del unacked[id(msg)]
+                    continue
+                if step is Step.RETRY:
+                    log.exception(
+                        "writing %d messages into %s failed; retrying", len(group), self._table
+                    )
+                else:
+                    log.warning(
+                        "a message failed alone for its data (%s), attempt %d of %d; retrying",
+                        fault,
+                        plan.attempts(group[0]),
+                        self._max_attempts,
+                    )
+                await asyncio.sleep(self._retry_delay)
+                continue
+            plan.committed(group)
+            for index in group:
+                await batch[index].ack()
+                del unacked[id(batch[index])]
+            MESSAGES_WRITTEN.labels(self._table).inc(len(group))
+
+    async def _dead_letter(
+        self, msg: Msg, kind: DeadLetterKind, reason: str, attempts: int
+    ) -> None:
+        """Store ``msg`` in DEAD_LETTERS, then ack it; retried until stored (NATS away: the
+        message stays unacked meanwhile, nothing is lost)."""
+        while True:
+            try:
+                await self._dead_letters.publish(msg, kind=kind, reason=reason, attempts=attempts)
+                break
+            except Exception:
+                log.exception("storing a dead letter failed; retrying")
+                await asyncio.sleep(self._retry_delay)
+        await msg.ack()
+
+    async def process_again(self, data: bytes, headers: dict[str, str]) -> Fault | None:
+        """A dead letter replayed (``switchboard-dead-letters replay``): decoded and inserted
+        once, as a batch of one. None when stored; the fault when it fails for its data again;
+        raises when it fails otherwise (the dead letter is kept)."""
+        del headers
+        try:
+            message = self._model.decode(data)
+        except ValidationError as err:
+            return DeadLetterKind.UNDECODABLE, describe_error(err)
+        try:
+            await self._insert_group([message], [trace.INVALID_SPAN])
+        except Exception as err:
+            fault = data_fault(err)
+            if fault is None:
+                raise
+            return DeadLetterKind.REJECTED, fault
+        MESSAGES_WRITTEN.labels(self._table).inc()
+        return None
 
     def _spans(self, batch: list[Msg]) -> list[trace.Span]:
         """A CONSUMER span per message, or ``INVALID_SPAN`` (no span) for a message whose
@@ -234,38 +345,29 @@ class StreamWriter(Generic[M]):
             },
         )
 
-    async def _keep_in_progress(self, batch: list[Msg]) -> None:
-        """Tell JetStream the batch is still being worked on, well within its ack wait."""
+    async def _keep_in_progress(self, unacked: dict[int, Msg]) -> None:
+        """Tell JetStream the messages still unacked are being worked on, well within its ack
+        wait."""
         interval = self._spec.ack_wait_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            for msg in batch:
+            for msg in list(unacked.values()):
                 try:
                     await msg.in_progress()
                 except Exception:  # NATS away: it redelivers later, harmlessly
                     log.debug("could not extend the ack wait of a batch")
                     break
 
-    async def _insert_until_committed(self, messages: list[M], spans: list[trace.Span]) -> None:
-        """Unacked while this retries, so nothing is lost meanwhile. The insert is a CLIENT
-        span, child of the first message's span and linked to the others; none when no message
-        has one (every caller unrecorded: the span would not be recorded either)."""
+    async def _insert_group(self, messages: list[M], spans: list[trace.Span]) -> None:
+        """One insert, measured. The insert is a CLIENT span, child of the first message's span
+        and linked to the others; none when no message has one (every caller unrecorded: the
+        span would not be recorded either)."""
         traced = [span for span in spans if span is not trace.INVALID_SPAN]
-        while True:
-            started = time.perf_counter()
-            try:
-                if traced:
-                    with self._insert_span(len(messages), traced):
-                        await self._insert(messages)
-                else:
-                    await self._insert(messages)
-            except Exception:
-                WRITE_ERRORS.labels(self._table).inc()
-                log.exception(
-                    "writing %d messages into %s failed; retrying", len(messages), self._table
-                )
-                await asyncio.sleep(RETRY_DELAY_SECONDS)
-                continue
-            WRITE_DURATION.labels(self._table).observe(time.perf_counter() - started)
-            WRITE_BATCH_SIZE.labels(self._table).observe(len(messages))
-            return
+        started = time.perf_counter()
+        if traced:
+            with self._insert_span(len(messages), traced):
+                await self._insert(messages)
+        else:
+            await self._insert(messages)
+        WRITE_DURATION.labels(self._table).observe(time.perf_counter() - started)
+        WRITE_BATCH_SIZE.labels(self._table).observe(len(messages))

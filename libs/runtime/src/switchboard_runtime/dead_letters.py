@@ -1,0 +1,208 @@
+"""Moving a message a durable consumer cannot process to the DEAD_LETTERS stream, and serving
+operators' requests to process one again (``switchboard-dead-letters replay``).
+
+The dead letter is stored (JetStream acked it) before the caller acks the original, so nothing
+acked is ever dropped: a crash in between dead-letters it again on redelivery, which the
+dead letter's message id makes a duplicate within the stream's duplicate window. What goes there
+and why is the consumer's decision; this module only keeps the letter (``switchboard_contracts.
+dead_letters`` says its shape) and counts it in ``switchboard_jetstream_dead_letters_total``.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from switchboard_contracts import BusError, ErrorCode, streams, subjects
+from switchboard_contracts.dead_letters import (
+    DeadLetterKind,
+    DeadLetterOrigin,
+    DeadLetterReplayReply,
+    DeadLetterReplayRequest,
+    dead_letter_headers,
+    dead_letter_id,
+    original_headers,
+    read_origin,
+    short_reason,
+)
+
+from switchboard_runtime.bus import ensure_stream
+from switchboard_runtime.logs import validation_summary
+from switchboard_runtime.metrics import (
+    JETSTREAM_DEAD_LETTER_REPLAYS,
+    JETSTREAM_DEAD_LETTERS,
+    service_name,
+)
+from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
+from switchboard_runtime.requests import serve_requests
+
+__all__ = ["DeadLetters", "Fault", "describe_error", "serve_replays"]
+
+log = logging.getLogger(__name__)
+
+Fault = tuple[DeadLetterKind, str]
+"""Why a message cannot be processed: the kind and a short reason (never its body)."""
+
+ReplayProcess = Callable[[bytes, dict[str, str]], Awaitable[Fault | None]]
+"""Processes an original message (bytes, headers) once: None when it is done, a Fault when it
+failed for its data; raises when it failed for a transient reason (nothing changes)."""
+
+
+def describe_error(err: BaseException) -> str:
+    """A short reason for a dead letter: a validation error by location and type, anything else
+    by its type (an exception's text may quote the message)."""
+    if isinstance(err, ValidationError):
+        return short_reason(f"invalid message: {validation_summary(err)}")
+    return short_reason(type(err).__name__)
+
+
+class DeadLetters:
+    """Publishes dead letters to DEAD_LETTERS (creating the stream if its owner has not yet)."""
+
+    def __init__(self, js: JetStreamContext, retry: PublishRetry | None = None) -> None:
+        self._js = js
+        self._retry = retry or PublishRetry()
+        self._present = False
+
+    async def ensure(self) -> None:
+        """Create DEAD_LETTERS when it does not exist; an existing one is left as it is (its
+        owner, persistence, brings it up to the spec at start)."""
+        if self._present:
+            return
+        try:
+            await self._js.stream_info(streams.DEAD_LETTERS.name)
+        except NotFoundError:
+            await ensure_stream(self._js, streams.DEAD_LETTERS)
+        self._present = True
+
+    async def publish(
+        self,
+        msg: Msg,
+        *,
+        kind: DeadLetterKind,
+        reason: str,
+        attempts: int,
+    ) -> int:
+        """Store ``msg`` (a JetStream message of a durable consumer) as a dead letter; returns
+        its DEAD_LETTERS sequence. Raises when it could not be stored: keep the original unacked."""
+        meta = msg.metadata
+        origin = DeadLetterOrigin(
+            stream=meta.stream,
+            subject=msg.subject,
+            sequence=meta.sequence.stream,
+            consumer=meta.consumer,
+            attempts=attempts,
+        )
+        return await self.store(msg.data, msg.headers, origin, kind, reason)
+
+    async def store(
+        self,
+        data: bytes,
+        headers: Mapping[str, str] | None,
+        origin: DeadLetterOrigin,
+        kind: DeadLetterKind,
+        reason: str,
+        *,
+        replay_of: int | None = None,
+    ) -> int:
+        await self.ensure()
+        ack = await publish_until_acked(
+            self._js,
+            subjects.dead_letter(origin.stream),
+            data,
+            headers=dead_letter_headers(
+                headers, origin, kind, reason, message_id=dead_letter_id(origin, replay_of)
+            ),
+            retry=self._retry,
+            stream=streams.DEAD_LETTERS.name,
+        )
+        JETSTREAM_DEAD_LETTERS.labels(service_name(), origin.stream, kind.value).inc()
+        log.warning(
+            "dead letter %d: %s message %d (%s) after %d attempts: %s",
+            ack.seq,
+            origin.stream,
+            origin.sequence,
+            kind.value,
+            origin.attempts,
+            short_reason(reason),
+        )
+        return ack.seq
+
+    async def replay(
+        self, stream: str, sequence: int, process: ReplayProcess
+    ) -> DeadLetterReplayReply:
+        """Process the dead letter at ``sequence`` again (it must come from ``stream``): removed
+        when it succeeds; when it fails for its data, stored again with the new reason and the
+        old one removed; left as it is when it fails otherwise."""
+        counted = JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, "error")
+        try:
+            letter = await self._js.get_msg(streams.DEAD_LETTERS.name, seq=sequence)
+        except NotFoundError:
+            counted.inc()
+            return _error(ErrorCode.NOT_FOUND, f"no dead letter {sequence}")
+        try:
+            origin, _, _ = read_origin(letter.headers)
+        except ValueError:
+            counted.inc()
+            return _error(ErrorCode.INVALID_INPUT, f"message {sequence} is not a dead letter")
+        if origin.stream != stream:
+            counted.inc()
+            return _error(
+                ErrorCode.INVALID_INPUT, f"dead letter {sequence} is from {origin.stream}"
+            )
+        headers = original_headers(letter.headers)
+        try:
+            fault = await process(letter.data or b"", headers)
+        except Exception as err:
+            counted.inc()
+            log.warning("replaying dead letter %d failed (%s); kept", sequence, type(err).__name__)
+            return _error(ErrorCode.UNAVAILABLE, f"not processed, kept: {describe_error(err)}")
+        if fault is None:
+            await self._js.delete_msg(streams.DEAD_LETTERS.name, sequence)
+            JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, "replayed").inc()
+            log.info("dead letter %d (%s %d) replayed", sequence, stream, origin.sequence)
+            return DeadLetterReplayReply(replayed=True)
+        kind, reason = fault
+        again = DeadLetterOrigin(
+            stream=origin.stream,
+            subject=origin.subject,
+            sequence=origin.sequence,
+            consumer=origin.consumer,
+            attempts=origin.attempts + 1,
+        )
+        # Stored again before the old one goes: at every moment one of them is there.
+        new_sequence = await self.store(
+            letter.data or b"", headers, again, kind, reason, replay_of=sequence
+        )
+        await self._js.delete_msg(streams.DEAD_LETTERS.name, sequence)
+        JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, "failed").inc()
+        return DeadLetterReplayReply(sequence=new_sequence, reason=short_reason(reason))
+
+
+def _error(code: ErrorCode, message: str) -> DeadLetterReplayReply:
+    return DeadLetterReplayReply(error=BusError(code=code, message=message))
+
+
+async def serve_replays(
+    nc: Client, dead_letters: DeadLetters, stream: str, queue: str, process: ReplayProcess
+) -> Subscription:
+    """Answer ``subjects.dead_letter_replay(stream)`` in ``queue`` with ``process``."""
+    for outcome in ("replayed", "failed", "error"):
+        JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, outcome)
+
+    async def handle(request: DeadLetterReplayRequest) -> DeadLetterReplayReply:
+        return await dead_letters.replay(stream, request.sequence, process)
+
+    return await serve_requests(
+        nc,
+        subjects.dead_letter_replay(stream),
+        queue,
+        DeadLetterReplayRequest,
+        handle,
+        on_error=lambda error: DeadLetterReplayReply(error=error),
+        concurrency=1,  # an operator's command: one at a time is plenty
+    )
