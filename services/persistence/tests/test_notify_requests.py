@@ -84,3 +84,19 @@ async def test_an_inbox_page_waits_for_an_older_entry_committed_after_a_newer_on
         with contextlib.suppress(asyncio.CancelledError):
             await reading
     assert [item.notification.cursor for item in page.items] == [3, 2, 1]
+
+
+async def test_an_undecodable_newest_entry_leaves_the_stored_inbox_readable(
+    bus: Bus, store: WatchedStore
+) -> None:
+    """A poison entry (published past the edge; the writer dead-letters it) must not make the
+    user's inbox fail: the page is what is stored."""
+    user = f"u-{secrets.token_hex(4)}"
+    first = entry(user, 1)
+    await bus.js.publish(subjects.notify_user(user), first.encode(), stream=streams.NOTIFY.name)
+    await store.insert([first])
+    await bus.js.publish(subjects.notify_user(user), b"\xff not json", stream=streams.NOTIFY.name)
+    async with asyncio.timeout(5):
+        page = await NotifyRequests(bus, store).inbox(InboxRequest(user_id=user))
+    assert page.error is None
+    assert [item.notification.cursor for item in page.items] == [1]

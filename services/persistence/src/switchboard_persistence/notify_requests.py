@@ -6,6 +6,7 @@ import time
 
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
 from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
@@ -182,7 +183,11 @@ class NotifyRequests:
         js: JetStreamContext = self._bus.js
         subject = subjects.notify_user(user_id)
         last = await last_message(js, streams.NOTIFY.name, subject)
-        stream_head = 0 if last is None else Notification.decode(last.data or b"").cursor
+        try:
+            stream_head = 0 if last is None else Notification.decode(last.data or b"").cursor
+        except ValidationError:  # a poison entry (dead-lettered by the writer): what is stored
+            log.warning("the newest stream entry of a user is undecodable; using stored cursors")
+            stream_head = 0
         if not wait_for_rows or stream_head == 0:
             return max(stream_head, await self._store.last_cursor(user_id))
         # The stream holds the user's newest entries, cursors contiguous up to its head.
