@@ -23,32 +23,40 @@ class Reconnect(Enum):
 
 
 class CloseCode(IntEnum):
-    """A close code with its ``reconnect`` rule (``CloseCode.SERVICE_RESTART.reconnect``)."""
+    """A close code; ``reconnect`` is what a client does after it (the table below)."""
 
-    reconnect: Reconnect
-
-    def __new__(cls, code: int, reconnect: Reconnect) -> "CloseCode":
-        member = int.__new__(cls, code)
-        member._value_ = code
-        member.reconnect = reconnect
-        return member
-
-    NORMAL = 1000, Reconnect.STOP
-    INVALID_PAYLOAD = 1007, Reconnect.NEVER
+    NORMAL = 1000
+    INVALID_PAYLOAD = 1007
     """A text frame that is not valid UTF-8."""
-    POLICY_VIOLATION = 1008, Reconnect.WITH_NEW_TOKEN
+    POLICY_VIOLATION = 1008
     """The token expired and no ``auth`` frame renewed it."""
-    MESSAGE_TOO_BIG = 1009, Reconnect.NEVER
+    MESSAGE_TOO_BIG = 1009
     """A frame over the gateway's ``WS_MAX_FRAME_BYTES``."""
-    INTERNAL_ERROR = 1011, Reconnect.BACKOFF
-    SERVICE_RESTART = 1012, Reconnect.AFTER_HINT
-    """The gateway is draining; the reason carries ``reconnect_hint``."""
-    TRY_AGAIN_LATER = 1013, Reconnect.BACKOFF
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    """The gateway is draining; the reason carries the reconnect hint."""
+    TRY_AGAIN_LATER = 1013
     """Overload, a connection limit, or a client too slow to read its messages."""
-    RATE_LIMITED = 4429, Reconnect.SLOW_BACKOFF
+    RATE_LIMITED = 4429
     """Rate limit exceeded repeatedly."""
+
+    @property
+    def reconnect(self) -> Reconnect:
+        return _RULES[self]
 
     @property
     def final(self) -> bool:
         """True when a client that cannot change what it sends (or its token) must stop."""
         return self.reconnect in (Reconnect.NEVER, Reconnect.WITH_NEW_TOKEN)
+
+
+_RULES = {
+    CloseCode.NORMAL: Reconnect.STOP,
+    CloseCode.INVALID_PAYLOAD: Reconnect.NEVER,
+    CloseCode.POLICY_VIOLATION: Reconnect.WITH_NEW_TOKEN,
+    CloseCode.MESSAGE_TOO_BIG: Reconnect.NEVER,
+    CloseCode.INTERNAL_ERROR: Reconnect.BACKOFF,
+    CloseCode.SERVICE_RESTART: Reconnect.AFTER_HINT,
+    CloseCode.TRY_AGAIN_LATER: Reconnect.BACKOFF,
+    CloseCode.RATE_LIMITED: Reconnect.SLOW_BACKOFF,
+}
