@@ -6,6 +6,7 @@ away for a while dead-letters nothing; and the operator command lists and replay
 import asyncio
 import contextlib
 import io
+import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +30,6 @@ from switchboard_contracts.dead_letters import (
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
-from switchboard_persistence.chat_writer import ChatWriter
 from switchboard_persistence.dead_letters_cli import list_dead_letters, run
 from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_store import NotifyStore
@@ -129,9 +129,38 @@ def chat(room: str, seq: int, **fields: object) -> ChatMessage:
     )
 
 
-async def test_chat_messages_postgresql_refuses_go_to_dead_letters_and_the_rest_is_stored(
-    nc: Client, pool: asyncpg.Pool
+def poisoned(room: str, seq: int, **fields: object) -> bytes:
+    """A chat message as only a bug or a hostile writer could publish it (JSON as is, past the
+    model's own checks: a NUL, a timestamp beyond bigint)."""
+    return json.dumps(
+        {
+            "id": f"{room}-{seq}",
+            "room": room,
+            "seq": seq,
+            "sender_id": "alice",
+            "content": f"message {seq}",
+            "timestamp": seq,
+            **fields,
+        }
+    ).encode()
+
+
+class LaxChatMessage(ChatMessage):
+    """A decoder without the input rule (an older persistence, or a bug in the rule): what it
+    lets through reaches PostgreSQL, which refuses it itself."""
+
+    timestamp: int  # no int64 bound
+
+    @classmethod
+    def decode(cls, data: bytes) -> "LaxChatMessage":
+        return cls.model_validate_json(data)
+
+
+async def inject_chat_poison(
+    nc: Client, pool: asyncpg.Pool, model: type[ChatMessage], expected: dict[int, str]
 ) -> None:
+    """Good messages around a NUL, a bigint overflow and bytes that are not a message: the
+    poison lands in DEAD_LETTERS with ``expected`` kind (by its position), the rest is stored."""
     js = nc.jetstream()
     room = f"poison-{secrets.token_hex(4)}"
     subject = subjects.chat_room(room)
@@ -139,19 +168,28 @@ async def test_chat_messages_postgresql_refuses_go_to_dead_letters_and_the_rest_
     # Published straight to the stream, as nothing but a bug or a hostile writer could.
     payloads: list[bytes] = [
         chat(room, 1).encode(),
-        chat(room, 2, sender_name=f"eve{NUL}").encode(),  # PostgreSQL: 22021
+        poisoned(room, 2, sender_name=f"eve{NUL}"),  # PostgreSQL: 22021
         chat(room, 3).encode(),
-        chat(room, 4, timestamp=2**63).encode(),  # beyond bigint: asyncpg cannot encode it
+        poisoned(room, 4, timestamp=2**63),  # beyond bigint
         b'{"id": "not a chat message"',  # undecodable
         chat(room, 6).encode(),
     ]
     sequences = [
         (await js.publish(subject, body, headers={"traceparent": "x"})).seq for body in payloads
     ]
-    poison = {sequences[1]: "rejected", sequences[3]: "rejected", sequences[4]: "undecodable"}
+    poison = {sequences[index]: kind for index, kind in expected.items()}
 
     store = ChatStore(pool)
-    writer = ChatWriter(nc, store, 100, 1, max_attempts=2, retry_delay=0.05)
+    writer = StreamWriter(
+        nc,
+        streams.PERSISTENCE_CHAT_CONSUMER,
+        model,
+        store.insert,
+        100,
+        table="chat_messages",
+        max_attempts=2,
+        retry_delay=0.05,
+    )
     async with running(writer):
         for seq in range(7, 10):  # after the poison: taken on
             await js.publish(subject, chat(room, seq).encode())
@@ -180,14 +218,39 @@ async def test_chat_messages_postgresql_refuses_go_to_dead_letters_and_the_rest_
         assert NUL not in headers[REASON_HEADER]
         assert "alice" not in headers[REASON_HEADER]  # never the body
         assert headers[ATTEMPTS_HEADER] == ("2" if kind == "rejected" else "1")
-    reasons = {origin: (letters[origin].headers or {})[REASON_HEADER] for origin in poison}
-    assert reasons[sequences[1]] == "PostgreSQL 22021 CharacterNotInRepertoireError"
-    assert reasons[sequences[3]] == "DataError: cannot encode query argument $8 (OverflowError)"
-    assert reasons[sequences[4]].startswith("invalid message:")
-    assert dead_count("CHAT", "rejected") - before["rejected"] == 2
-    assert dead_count("CHAT", "undecodable") - before["undecodable"] == 1
+    reasons = {
+        index: (letters[sequences[index]].headers or {})[REASON_HEADER] for index in expected
+    }
+    if expected[1] == "rejected":
+        assert reasons[1] == "PostgreSQL 22021 CharacterNotInRepertoireError"
+        assert reasons[3] == "DataError: cannot encode query argument $8 (OverflowError)"
+    else:
+        assert reasons[1] == "invalid message: <root>: input_rule"  # no NUL, never the body
+        assert reasons[3].startswith("invalid message:")
+    assert reasons[4].startswith("invalid message:")
+    kinds = list(expected.values())
+    for kind in ("rejected", "undecodable"):
+        assert dead_count("CHAT", kind) - before[kind] == kinds.count(kind)
     info = await js.consumer_info(streams.CHAT.name, streams.PERSISTENCE_CHAT_CONSUMER.durable)
     assert info.num_ack_pending == 0  # every message acked, the poison after its dead letter
+
+
+async def test_chat_messages_that_break_the_input_rule_go_to_dead_letters_on_decode(
+    nc: Client, pool: asyncpg.Pool
+) -> None:
+    """The bus's input rule refuses them before PostgreSQL sees them."""
+    await inject_chat_poison(
+        nc, pool, ChatMessage, {1: "undecodable", 3: "undecodable", 4: "undecodable"}
+    )
+
+
+async def test_chat_messages_postgresql_refuses_go_to_dead_letters_and_the_rest_is_stored(
+    nc: Client, pool: asyncpg.Pool
+) -> None:
+    """Past a decoder that lets them through, PostgreSQL's own refusal isolates them too."""
+    await inject_chat_poison(
+        nc, pool, LaxChatMessage, {1: "rejected", 3: "rejected", 4: "undecodable"}
+    )
 
 
 def notification(user: str, cursor: int, title: str = "hello") -> Notification:
@@ -215,7 +278,7 @@ def notify_writer(nc: Client, store: NotifyStore, max_attempts: int) -> StreamWr
     )
 
 
-async def test_notifications_postgresql_refuses_go_to_dead_letters_and_the_rest_is_stored(
+async def test_poisoned_notifications_go_to_dead_letters_and_the_rest_is_stored(
     nc: Client, pool: asyncpg.Pool
 ) -> None:
     js = nc.jetstream()
@@ -229,7 +292,8 @@ async def test_notifications_postgresql_refuses_go_to_dead_letters_and_the_rest_
         notification(user, 4).encode(),
     ]
     sequences = [(await js.publish(subject, body)).seq for body in payloads]
-    poison = {sequences[1]: "rejected", sequences[2]: "undecodable"}
+    # A NUL breaks the bus's input rule: refused on decode, before PostgreSQL would.
+    poison = {sequences[1]: "undecodable", sequences[2]: "undecodable"}
     store = NotifyStore(pool)
     async with running(notify_writer(nc, store, 3)):
         await js.publish(subject, notification(user, 5).encode())
@@ -250,8 +314,8 @@ async def test_notifications_postgresql_refuses_go_to_dead_letters_and_the_rest_
         raw = letters[origin]
         assert raw.data == payloads[sequences.index(origin)]
         assert (raw.headers or {})[KIND_HEADER] == kind
-    assert dead_count("NOTIFY", "rejected") - before["rejected"] == 1
-    assert dead_count("NOTIFY", "undecodable") - before["undecodable"] == 1
+    assert dead_count("NOTIFY", "rejected") - before["rejected"] == 0
+    assert dead_count("NOTIFY", "undecodable") - before["undecodable"] == 2
 
 
 class CuttableProxy:
@@ -331,11 +395,14 @@ async def test_postgresql_away_for_a_while_dead_letters_nothing_and_loses_nothin
             await proxy.cut()
             for cursor in range(1, 31):
                 await js.publish(subjects.notify_user(user), notification(user, cursor).encode())
-            await asyncio.sleep(2.0)  # retried about 40 times meanwhile
-            errors = REGISTRY.get_sample_value(
-                "switchboard_persistence_write_errors_total", {"table": "notifications"}
-            )
-            assert (errors or 0.0) - errors_before >= 5
+
+            async def retried_a_while() -> bool:
+                errors = REGISTRY.get_sample_value(
+                    "switchboard_persistence_write_errors_total", {"table": "notifications"}
+                )
+                return (errors or 0.0) - errors_before >= 5
+
+            await until(retried_a_while, "five failed writes while PostgreSQL is away")
             await proxy.start()  # back on the same port
 
             async def all_stored() -> bool:
@@ -410,7 +477,8 @@ async def test_the_operator_lists_dead_letters_and_replays_them(
             "rejected",
             "PostgreSQL 23514 CheckViolationError",
         ]
-        assert listed[str(poison_letter)][7] == "PostgreSQL 22021 CharacterNotInRepertoireError"
+        # A NUL breaks the bus's input rule: refused on decode, before PostgreSQL would.
+        assert listed[str(poison_letter)][7] == "invalid message: <root>: input_rule"
         assert "fixable" not in out.getvalue()  # never a body
 
         refusing["on"] = False  # the operator fixed the cause
@@ -431,7 +499,7 @@ async def test_the_operator_lists_dead_letters_and_replays_them(
         assert set(remaining) == {poison}  # the replayed one is gone
         again = remaining[poison]
         assert again.sequence > poison_letter  # stored anew, the old one removed
-        assert (again.origin.attempts, again.kind.value) == (2, "rejected")
+        assert (again.origin.attempts, again.kind.value) == (2, "undecodable")
         with pytest.raises(NotFoundError):
             await js.get_msg(streams.DEAD_LETTERS.name, seq=poison_letter)
         raw = await js.get_msg(streams.DEAD_LETTERS.name, seq=again.sequence)
