@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from switchboard_client import Backoff, ChatConnection, NotificationStream
-from switchboard_client.transport import ConnectFailedError, RawEvent, TransportClosedError
+from switchboard_client.errors import ConnectFailedError, TransportClosedError
+from switchboard_client.transport import RawEvent
 
 
 class FakeSocket:

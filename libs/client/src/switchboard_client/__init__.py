@@ -6,8 +6,14 @@ unacknowledged messages again with their ``clientMsgId`` and never show anything
 """
 
 from switchboard_client.backoff import Backoff
-from switchboard_client.chat import ChatConnection, FatalConnectionError
+from switchboard_client.chat import ChatConnection
 from switchboard_client.cursors import RoomCursors
+from switchboard_client.errors import (
+    ClientError,
+    ConnectFailedError,
+    FatalConnectionError,
+    TransportClosedError,
+)
 from switchboard_client.events import (
     Ack,
     ChatEvent,
@@ -32,7 +38,9 @@ __all__ = [
     "ChatConnection",
     "ChatEvent",
     "ChatMessage",
+    "ClientError",
     "Closed",
+    "ConnectFailedError",
     "ErrorFrame",
     "FatalConnectionError",
     "Notification",
@@ -45,5 +53,6 @@ __all__ = [
     "RoomCursors",
     "StreamReady",
     "StreamReset",
+    "TransportClosedError",
     "Unread",
 ]

@@ -15,6 +15,11 @@ from switchboard_protocol import CloseCode, parse_hint
 
 from switchboard_client.backoff import Backoff
 from switchboard_client.cursors import RoomCursors
+from switchboard_client.errors import (
+    ConnectFailedError,
+    FatalConnectionError,
+    TransportClosedError,
+)
 from switchboard_client.events import (
     Ack,
     ChatEvent,
@@ -24,25 +29,15 @@ from switchboard_client.events import (
     parse_frame,
 )
 from switchboard_client.outbox import Outbox, PendingSend
-from switchboard_client.transport import (
-    ConnectFailedError,
-    Connector,
-    TransportClosedError,
-    WireConnection,
-    websocket_connector,
-)
+from switchboard_client.transport import Connector, WireConnection, websocket_connector
 
-__all__ = ["FATAL_CLOSE_CODES", "ChatConnection", "FatalConnectionError"]
+__all__ = ["FATAL_CLOSE_CODES", "ChatConnection"]
 
 FATAL_CLOSE_CODES = frozenset(code for code in CloseCode if code.final)
 """Close codes after which reconnecting would not help this client, which cannot fix what it
 sends nor get a fresh token (``switchboard_protocol.CloseCode``: 1007, 1008, 1009). A 1000 the
 client did not ask for is reconnected: nothing may be lost to a server's mistake."""
 RETRYABLE_ERRORS = frozenset({"unavailable", "rate_limited", "internal"})
-
-
-class FatalConnectionError(Exception):
-    """The server refused us in a way a retry cannot fix (bad user or token, policy)."""
 
 
 class ChatConnection:

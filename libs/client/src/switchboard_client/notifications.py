@@ -10,6 +10,7 @@ from typing import Self
 from urllib.parse import urlencode
 
 from switchboard_client.backoff import Backoff
+from switchboard_client.errors import ConnectFailedError
 from switchboard_client.events import (
     Notification,
     NotificationEvent,
@@ -17,7 +18,7 @@ from switchboard_client.events import (
     StreamReset,
     Unread,
 )
-from switchboard_client.transport import ConnectFailedError, RawEvent, SseOpener, open_sse
+from switchboard_client.transport import RawEvent, SseOpener, open_sse
 
 __all__ = ["NotificationStream"]
 

@@ -11,33 +11,16 @@ from httpx_sse import EventSource
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from switchboard_client.errors import ConnectFailedError, TransportClosedError
+
 __all__ = [
-    "ConnectFailedError",
     "Connector",
     "RawEvent",
     "SseOpener",
-    "TransportClosedError",
     "WireConnection",
     "open_sse",
     "websocket_connector",
 ]
-
-
-class TransportClosedError(Exception):
-    """The connection ended; ``code`` is the WebSocket close code when one was received."""
-
-    def __init__(self, code: int | None, reason: str = "") -> None:
-        super().__init__(f"connection closed ({code})")
-        self.code = code
-        self.reason = reason
-
-
-class ConnectFailedError(Exception):
-    """No connection; ``status`` is the HTTP status when the server answered with one."""
-
-    def __init__(self, status: int | None, detail: str = "") -> None:
-        super().__init__(f"could not connect ({status}): {detail}")
-        self.status = status
 
 
 class WireConnection(Protocol):
