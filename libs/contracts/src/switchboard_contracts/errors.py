@@ -1,4 +1,17 @@
-"""Errors that cross the bus in replies: a stable code and a message a user can act on."""
+"""Errors that cross the bus in replies: a stable code and a message a user can act on.
+
+What this library raises, as one tree (each a ``ValueError``: the input was wrong):
+
+    ValueError
+    ├── InvalidIdError     an id that cannot be a subject token (``switchboard_protocol.ids``,
+    │                      re-exported here): the room, user or team at fault in the message
+    ├── InputError         text that breaks the input rule (``input_rules``): ``field``, ``problem``
+    └── pydantic.ValidationError
+                           a bus message that does not decode (``BusMessage.decode``), the input
+                           rule included; consumers answer ``invalid_frame`` or dead-letter it
+
+``BusError`` below is no exception: it is what a reply carries instead of a result.
+"""
 
 from enum import StrEnum
 

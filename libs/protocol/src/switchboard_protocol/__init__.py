@@ -1,6 +1,8 @@
 """Switchboard's client-protocol vocabulary (docs/protocol.md): what the gateway, the Python
 client, the test helpers and (held to it by a test) the browser client all say the same way.
-No dependencies, no I/O."""
+No dependencies, no I/O.
+
+Errors: one, ``InvalidIdError`` (a ``ValueError``), for an id that breaks the id rule."""
 
 from switchboard_protocol.close_codes import CloseCode, Reconnect
 from switchboard_protocol.frame_types import ClientFrameType, ErrorCode, ServerFrameType
