@@ -135,9 +135,7 @@ def load_json(data: str | bytes | bytearray, *, max_depth: int = MAX_JSON_DEPTH)
         if not text.isascii():
             check_text(text)  # a str from elsewhere may already hold a lone surrogate
     try:
-        value = json.loads(
-            text, parse_constant=_refuse_constant, parse_float=_finite_float
-        )
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise InputError(None, f"nests deeper than {max_depth} levels") from None
     except json.JSONDecodeError as err:
