@@ -15,6 +15,7 @@ body schema are those the document gives for the operation. Traffic goes to
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -37,11 +39,11 @@ from switchboard_devstack.stores import Stores
 from switchboard_gateway.openapi import openapi_document
 from switchboard_gateway.settings import GatewaySettings
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # per operation: 1-15 s each here
 
 SECRET = "fuzz-secret-" + "x" * 32
 MAX_EXAMPLES = 50
-STREAM_READ_SECONDS = 0.5
+STREAM_READ_SECONDS = 0.25
 POLL_TIMEOUT_SECONDS = 0.2
 REQUEST_TIMEOUT_SECONDS = 15.0
 FUZZ_TEAMS = "ops payments"
@@ -50,6 +52,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,
 ]
 
 
@@ -178,7 +181,11 @@ def hostile(value: object) -> set[str]:
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(
+    deadline=timedelta(seconds=REQUEST_TIMEOUT_SECONDS),
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 def test_the_http_api_answers_only_what_it_documents(
     case: Case[Any], gateway: ServiceHandle
 ) -> None:
