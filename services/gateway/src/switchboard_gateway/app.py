@@ -25,6 +25,7 @@ from switchboard_gateway.inbox_log import StoredInbox
 from switchboard_gateway.limits import UserCounter, UserFrameRates
 from switchboard_gateway.notifications_api import NotificationsApi
 from switchboard_gateway.notify_client import NotifyClient
+from switchboard_gateway.openapi import openapi_routes
 from switchboard_gateway.origins import OriginPolicy
 from switchboard_gateway.presence import LocalPresence
 from switchboard_gateway.presence_sync import PresenceSync, gateway_id
@@ -118,6 +119,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             *api_routes(settings, chat, room_log),
             *NotificationsApi(settings, users, known, notify, inbox, drain=drain).routes(),
             *dashboards.routes(),
+            *openapi_routes(settings),
             WebSocketRoute("/chat/{room_id}", ChatSocket(deps, admission).handle),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],

@@ -1,8 +1,10 @@
 """The edge guard: every WebSocket handshake and every API request passes it before any endpoint.
 
-In order: the origin allow-list (403, exact match; only requests carrying ``Origin``), the HTTP
-body size (413), the token (401 with auth enabled; the verified ``Identity`` is put in the ASGI
-scope for ``identity.resolve_user``), and SSE/long-poll streams per user (429). A WebSocket is
+In order: the input rule on an HTTP request's path, query and the headers read (400 naming the
+parameter, ``http_input.request_problem``), the origin allow-list (403, exact match; only
+requests carrying ``Origin``), the HTTP body size (413), the token (401 with auth enabled; the
+verified ``Identity`` is put in the ASGI scope for ``identity.resolve_user``), and SSE/long-poll
+streams per user (429). A WebSocket is
 refused with an HTTP status before it is accepted, so a refused client never subscribes to
 anything. Health, readiness, metrics and the static demo page are not guarded.
 """
@@ -16,6 +18,7 @@ from starlette.websockets import WebSocket
 from switchboard_contracts import InvalidIdError, validate_user_id
 
 from switchboard_gateway.auth import Authenticator
+from switchboard_gateway.http_input import error_response, request_problem
 from switchboard_gateway.identity import IDENTITY_SCOPE_KEY, identity_of
 from switchboard_gateway.limits import UserCounter
 from switchboard_gateway.origins import OriginPolicy
@@ -61,6 +64,12 @@ class EdgeGuard:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
+        if kind == "http":
+            refused = request_problem(connection)
+            if refused is not None:
+                response = error_response(refused.status, refused.message, refused.field)
+                await response(scope, receive, send)
+                return
         problem = await self._check(connection)
         if problem is not None:
             await self._refuse(scope, receive, send, *problem)

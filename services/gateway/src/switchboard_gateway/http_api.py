@@ -1,55 +1,35 @@
 """The HTTP API for chat (docs/protocol.md §4): rooms, history pages, presence snapshots."""
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from switchboard_contracts import BusError, ErrorCode, InvalidIdError, validate_room_id
+from switchboard_contracts import InvalidIdError, validate_room_id
 from switchboard_contracts.chat import MAX_HISTORY_LIMIT
+from switchboard_contracts.input_rules import INT64_MAX
 from switchboard_contracts.rooms import Room, RoomCreateRequest
 
 from switchboard_gateway.auth import SCOPE_ROOMS
 from switchboard_gateway.chat_client import ChatClient
 from switchboard_gateway.frames import chat_frame_object, presence_payload
+from switchboard_gateway.http_input import (
+    Problem,
+    bus_error_response,
+    error_response,
+    int_param,
+    problem_response,
+    read_json,
+)
 from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user
 from switchboard_gateway.room_log import RoomLog
 from switchboard_gateway.settings import GatewaySettings
 
 __all__ = ["api_routes", "room_object"]
 
-_STATUS = {
-    ErrorCode.UNAVAILABLE: 503,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.INVALID_INPUT: 422,
-    ErrorCode.FORBIDDEN: 403,
-}
 _FIELDS = {"id": "id", "name": "name", "private": "private", "members": "members"}
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-def _bus_error(error: BusError) -> JSONResponse:
-    return _error(_STATUS.get(error.code, 500), error.message)
-
-
-def _int_param(
-    request: Request, name: str, default: int | None, low: int, high: int
-) -> int | str | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return f"{name} must be an integer"
-    if not low <= value <= high:
-        return f"{name} must be between {low} and {high}"
-    return value
+NOT_JSON = "the body must be JSON"
 
 
 def room_object(room: Room) -> dict[str, Any]:
@@ -65,7 +45,7 @@ def room_object(room: Room) -> dict[str, Any]:
 
 def _create_request(body: object, user_id: str) -> RoomCreateRequest | JSONResponse:
     if not isinstance(body, dict):
-        return _error(422, "the body must be a JSON object", field=None)
+        return error_response(422, "the body must be a JSON object")
     fields = {key: body[key] for key in _FIELDS if key in body and body[key] is not None}
     try:
         return RoomCreateRequest.model_validate({**fields, "created_by": user_id}, strict=True)
@@ -73,7 +53,7 @@ def _create_request(body: object, user_id: str) -> RoomCreateRequest | JSONRespo
         problem = err.errors()[0]
         field = str(problem["loc"][0]) if problem["loc"] else None
         where = ".".join(str(part) for part in problem["loc"])
-        return _error(422, f"{where}: {problem['msg']}", field=field)
+        return error_response(422, f"{where}: {problem['msg']}", field)
 
 
 def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -> list[Route]:
@@ -83,53 +63,52 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
             room = validate_room_id(request.path_params["room_id"])
             user_id = resolve_user(request, settings.auth_enabled)
         except (InvalidIdError, IdentityError) as err:
-            return _error(400, str(err))
+            return error_response(400, str(err))
         access = await chat.access(room, user_id)
         if access.error is not None:
-            return _bus_error(access.error)
+            return bus_error_response(access.error)
         if not access.allowed:
-            return _error(403, access.reason or f"room {room} is private")
+            return error_response(403, access.reason or f"room {room} is private")
         return room
 
     async def list_rooms(request: Request) -> Response:
         try:
             user_id = resolve_user(request, settings.auth_enabled)
         except IdentityError as err:
-            return _error(400, str(err))
+            return error_response(400, str(err))
         reply = await chat.rooms(user_id)
         if reply.error is not None:
-            return _bus_error(reply.error)
+            return bus_error_response(reply.error)
         return JSONResponse({"rooms": [room_object(room) for room in reply.rooms]})
 
     async def create_room(request: Request) -> Response:
         try:
             user_id = resolve_user(request, settings.auth_enabled)
         except IdentityError as err:
-            return _error(400, str(err))
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _error(400, "the body must be JSON")
+            return error_response(400, str(err))
+        body = await read_json(request, settings.http_max_body_bytes, NOT_JSON)
+        if isinstance(body, Problem):
+            return problem_response(body)
         create = _create_request(body, user_id)
         if isinstance(create, JSONResponse):
             return create
         if create.private:
             missing = missing_scope(request, settings.auth_enabled, SCOPE_ROOMS)
             if missing is not None:
-                return _error(403, missing)
+                return error_response(403, missing)
         reply = await chat.create_room(create)
         if reply.error is not None:
-            return _bus_error(reply.error)
+            return bus_error_response(reply.error)
         assert reply.room is not None
         return JSONResponse(room_object(reply.room), status_code=201)
 
     async def room_messages(request: Request) -> Response:
-        before = _int_param(request, "before", None, 1, 2**62)
-        limit = _int_param(request, "limit", 50, 1, MAX_HISTORY_LIMIT)
+        before = int_param(request.query_params, "before", None, 1, INT64_MAX)
+        limit = int_param(request.query_params, "limit", 50, 1, MAX_HISTORY_LIMIT)
         for value in (before, limit):
-            if isinstance(value, str):
-                return _error(400, value)
-        assert not isinstance(before, str)
+            if isinstance(value, Problem):
+                return problem_response(value)
+        assert not isinstance(before, Problem)
         assert isinstance(limit, int)
         room = await readable_room(request)
         if isinstance(room, JSONResponse):
@@ -137,7 +116,7 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         try:
             messages, has_more = await room_log.page(room, before, limit)
         except Exception:
-            return _error(503, "history is unavailable; retry")
+            return error_response(503, "history is unavailable; retry")
         return JSONResponse(
             {
                 "room": room,
@@ -152,7 +131,7 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
             return room
         reply = await chat.presence(room)
         if reply.error is not None:
-            return _bus_error(reply.error)
+            return bus_error_response(reply.error)
         assert reply.snapshot is not None
         return JSONResponse({"room": room, **presence_payload(reply.snapshot)})
 

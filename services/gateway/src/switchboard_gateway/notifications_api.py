@@ -9,12 +9,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError
 from switchboard_contracts.ids import ID_PATTERN, validate_user_id
+from switchboard_contracts.input_rules import INT64_MAX
 from switchboard_contracts.notify import MAX_INBOX_LIMIT, InboxRequest, ReadRequest
 
 from switchboard_gateway import notify_params as params
 from switchboard_gateway.auth import SCOPE_BROADCAST, SCOPE_SEND
 from switchboard_gateway.drain import Drain, StreamDrainable
 from switchboard_gateway.event_stream import EventStreamResponse, Write
+from switchboard_gateway.http_input import (
+    bus_error_response,
+    error_response,
+    problem_response,
+    read_json,
+)
 from switchboard_gateway.identity import IdentityError, missing_scope, resolve_user, token_teams
 from switchboard_gateway.inbox_follower import InboxFollower
 from switchboard_gateway.inbox_log import InboxUnavailableError, StoredInbox
@@ -33,27 +40,6 @@ MAX_POLL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
 MAX_BODY_BYTES = params.MAX_BODY_BYTES
 _SSE_DELIVERIES = NOTIFICATION_DELIVERIES.labels("sse")
-
-
-def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
-    if field is not None:
-        body["field"] = field
-    return JSONResponse(body, status_code=status)
-
-
-def _problem(problem: params.Problem) -> JSONResponse:
-    return _error(problem.status, problem.message, problem.field)
-
-
-def _bus_error(error: BusError) -> JSONResponse:
-    status = {
-        ErrorCode.UNAVAILABLE: 503,
-        ErrorCode.NOT_FOUND: 404,
-        ErrorCode.INVALID_USER: 400,
-        ErrorCode.INVALID_FRAME: 422,
-    }.get(error.code, 500)
-    return _error(status, error.message)
 
 
 class _UserError(Exception):
@@ -96,14 +82,14 @@ class NotificationsApi:
             try:
                 return resolve_user(request, auth_enabled=True)
             except IdentityError as err:
-                raise _UserError(_error(401, str(err))) from None
+                raise _UserError(error_response(401, str(err))) from None
         raw = request.query_params.get("userId")
         if not raw:
-            raise _UserError(_error(400, "userId is required"))
+            raise _UserError(error_response(400, "userId is required"))
         try:
             return validate_user_id(raw)
         except InvalidIdError as err:
-            raise _UserError(_error(400, str(err), "userId")) from None
+            raise _UserError(error_response(400, str(err), "userId")) from None
 
     async def _seen(self, user: str, teams: list[str] | None) -> None:
         """Make the user known for broadcasts; a failure must not keep them from their stream."""
@@ -121,12 +107,14 @@ class NotificationsApi:
             return problem.response
         teams = params.parse_teams(request.query_params.getlist("team"))
         if isinstance(teams, params.Problem):
-            return _problem(teams)
+            return problem_response(teams)
         proven = token_teams(request)
         if proven is not None:  # with auth, the token says which teams; the parameter is ignored
             token_param = params.parse_teams(sorted(proven))
             if isinstance(token_param, params.Problem):
-                return _error(401, f"the token's teams claim is unusable: {token_param.message}")
+                return error_response(
+                    401, f"the token's teams claim is unusable: {token_param.message}"
+                )
             teams = token_param
         raw = request.headers.get("last-event-id")
         if raw is None:
@@ -148,7 +136,7 @@ class NotificationsApi:
                 REPLAYS.labels("notifications", outcome).inc()
         except InboxUnavailableError as err:
             await self._users.detach(user, follower)
-            return _error(503, str(err))
+            return error_response(503, str(err))
         except BaseException:
             await self._users.detach(user, follower)
             raise
@@ -181,17 +169,17 @@ class NotificationsApi:
             return problem.response
         cursor = params.parse_cursor(request.query_params.get("cursor"))
         if isinstance(cursor, params.Problem):
-            return _problem(cursor)
+            return problem_response(cursor)
         timeout = params.parse_timeout(
             request.query_params, DEFAULT_POLL_TIMEOUT_SECONDS, MAX_POLL_TIMEOUT_SECONDS
         )
         if isinstance(timeout, params.Problem):
-            return _problem(timeout)
+            return problem_response(timeout)
         await self._seen(user, None)
         try:
             return await self._poll(user, cursor, timeout)
         except InboxUnavailableError as err:
-            return _error(503, str(err))
+            return error_response(503, str(err))
 
     async def _poll(self, user: str, cursor: int | None, timeout: float) -> JSONResponse:
         follower = InboxFollower(self._inbox, user, self._settings.notify_max_pending)
@@ -222,16 +210,16 @@ class NotificationsApi:
     async def send(self, request: Request) -> Response:
         missing = missing_scope(request, self._settings.auth_enabled, SCOPE_SEND)
         if missing is not None:
-            return _error(403, missing)
+            return error_response(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
-            return _problem(body)
+            return problem_response(body)
         parsed = params.parse_send(body)
         if isinstance(parsed, params.Problem):
-            return _problem(parsed)
+            return problem_response(parsed)
         reply = await self._notify.send(parsed)
         if reply.error is not None or reply.notification is None:
-            return _bus_error(reply.error or _internal("send"))
+            return bus_error_response(reply.error or _internal("send"))
         notification = reply.notification
         return JSONResponse(
             {"success": True, "notificationId": notification.id, "cursor": notification.cursor}
@@ -240,16 +228,16 @@ class NotificationsApi:
     async def broadcast(self, request: Request) -> Response:
         missing = missing_scope(request, self._settings.auth_enabled, SCOPE_BROADCAST)
         if missing is not None:
-            return _error(403, missing)
+            return error_response(403, missing)
         body = await _read_body(request)
         if isinstance(body, params.Problem):
-            return _problem(body)
+            return problem_response(body)
         parsed = params.parse_broadcast(body)
         if isinstance(parsed, params.Problem):
-            return _problem(parsed)
+            return problem_response(parsed)
         reply = await self._notify.broadcast(parsed)
         if reply.error is not None or reply.broadcast_id is None:
-            return _bus_error(reply.error or _internal("broadcast"))
+            return bus_error_response(reply.error or _internal("broadcast"))
         return JSONResponse({"success": True, "broadcastId": reply.broadcast_id})
 
     async def list_inbox(self, request: Request) -> Response:
@@ -259,11 +247,11 @@ class NotificationsApi:
             return problem.response
         query = request.query_params
         unread_only = params.parse_bool(query, "unreadOnly")
-        before = params.parse_int(query, "before", None, 1, 2**62)
+        before = params.parse_int(query, "before", None, 1, INT64_MAX)
         limit = params.parse_int(query, "limit", 20, 1, MAX_INBOX_LIMIT)
         for value in (unread_only, before, limit):
             if isinstance(value, params.Problem):
-                return _problem(value)
+                return problem_response(value)
         assert isinstance(unread_only, bool)
         assert isinstance(limit, int)
         assert before is None or isinstance(before, int)
@@ -271,7 +259,7 @@ class NotificationsApi:
             InboxRequest(user_id=user, unread_only=unread_only, before=before, limit=limit)
         )
         if reply.error is not None:
-            return _bus_error(reply.error)
+            return bus_error_response(reply.error)
         return JSONResponse(
             {
                 "notifications": [notification_object(i.notification, i.read) for i in reply.items],
@@ -283,7 +271,7 @@ class NotificationsApi:
     async def read(self, request: Request) -> Response:
         notification_id = request.path_params["notification_id"]
         if not ID_PATTERN.fullmatch(notification_id):
-            return _error(400, f"no notification has the id {notification_id[:80]!r}", "id")
+            return error_response(400, f"no notification has the id {notification_id[:80]!r}", "id")
         return await self._read(request, notification_id)
 
     async def read_all(self, request: Request) -> Response:
@@ -296,7 +284,7 @@ class NotificationsApi:
             return problem.response
         reply = await self._notify.read(ReadRequest(user_id=user, notification_id=notification_id))
         if reply.error is not None:
-            return _bus_error(reply.error)
+            return bus_error_response(reply.error)
         return JSONResponse({"success": True, "unreadCount": reply.unread_count})
 
 
@@ -323,15 +311,5 @@ def _internal(what: str) -> BusError:
 
 
 async def _read_body(request: Request) -> dict[str, Any] | params.Problem:
-    """The JSON body, read no further than the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return params.Problem(f"the body must be at most {MAX_BODY_BYTES} bytes", status=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return params.Problem(f"the body must be at most {MAX_BODY_BYTES} bytes", status=413)
-        chunks.append(chunk)
-    return params.parse_body(b"".join(chunks))
+    """The JSON object of the body, read no further than the limit, under the input rule."""
+    return params.body_object(await read_json(request, MAX_BODY_BYTES, params.NOT_AN_OBJECT))

@@ -1,13 +1,12 @@
 """Reading the notification API's bodies and query parameters. Pure: a typed value, or a
 ``Problem`` that names the field at fault and the status to answer with."""
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from switchboard_contracts.ids import InvalidIdError, validate_team_id, validate_user_id
+from switchboard_contracts.input_rules import INT64_MAX
 from switchboard_contracts.notify import (
     MAX_MESSAGE_LENGTH,
     MAX_TITLE_LENGTH,
@@ -16,9 +15,13 @@ from switchboard_contracts.notify import (
     NotifySendRequest,
 )
 
+from switchboard_gateway.http_input import Problem, decode_json, int_param
+
 __all__ = [
     "MAX_BODY_BYTES",
+    "NOT_AN_OBJECT",
     "Problem",
+    "body_object",
     "parse_body",
     "parse_bool",
     "parse_broadcast",
@@ -33,23 +36,23 @@ MAX_BODY_BYTES = 64 * 1024
 _TYPES = ", ".join(t.value for t in NotificationType)
 
 
-@dataclass(frozen=True)
-class Problem:
-    message: str
-    field: str | None = None
-    status: int = 422
+NOT_AN_OBJECT = "the body must be a JSON object"
+
+
+def body_object(body: Any) -> dict[str, Any] | Problem:
+    """A decoded body (``http_input.read_json``) that must be a JSON object."""
+    if isinstance(body, Problem):
+        return body
+    if not isinstance(body, dict):
+        return Problem(NOT_AN_OBJECT, status=400)
+    return body
 
 
 def parse_body(raw: bytes) -> dict[str, Any] | Problem:
+    """A whole body: a JSON object under the input rule (docs/protocol.md, "Input rules")."""
     if len(raw) > MAX_BODY_BYTES:
         return Problem(f"the body must be at most {MAX_BODY_BYTES} bytes", status=413)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return Problem("the body must be a JSON object", status=400)
-    if not isinstance(body, dict):
-        return Problem("the body must be a JSON object", status=400)
-    return body
+    return body_object(decode_json(raw, NOT_AN_OBJECT))
 
 
 def _text(body: Mapping[str, Any], name: str, max_length: int) -> str | Problem:
@@ -124,31 +127,19 @@ def parse_broadcast(body: Mapping[str, Any]) -> BroadcastRequest | Problem:
 
 
 def parse_cursor(raw: str | None) -> int | Problem | None:
-    """A resume position (``Last-Event-ID``, ``lastEventId``, ``cursor``): an integer >= 0."""
+    """A resume position (``Last-Event-ID``, ``lastEventId``, ``cursor``): 0 to int64's top."""
     if raw is None or raw.strip() == "":
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        return Problem(f"cursor must be an integer (got {raw[:40]!r})", "cursor", 400)
-    if value < 0:
-        return Problem(f"cursor must not be negative (got {value})", "cursor", 400)
+    value = int_param({"cursor": raw}, "cursor", None, 0, INT64_MAX)
+    if isinstance(value, Problem) and "between" in value.message and raw.strip()[:1] == "-":
+        return Problem(f"cursor must not be negative (got {raw.strip()[:40]})", "cursor", 400)
     return value
 
 
 def parse_int(
     params: Mapping[str, str], name: str, default: int | None, low: int, high: int
 ) -> int | Problem | None:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return Problem(f"{name} must be an integer", name, 400)
-    if not low <= value <= high:
-        return Problem(f"{name} must be between {low} and {high}", name, 400)
-    return value
+    return int_param(params, name, default, low, high)
 
 
 def parse_bool(params: Mapping[str, str], name: str) -> bool | Problem:
