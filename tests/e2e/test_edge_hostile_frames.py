@@ -25,6 +25,8 @@ from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.tokens import auth_env, bearer, mint
 from switchboard_devstack.wsclient import Frame, FrameClient
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -262,3 +264,16 @@ async def test_after_a_poisoned_chat_chat_and_notifications_still_reach_postgres
     by_user = "SELECT title FROM notifications WHERE user_id = $1"
     assert await stored(stores.database_url, by_user, user) == ["still here"]
     assert await total(persistence.url, "switchboard_persistence_write_errors_total") == 0
+
+
+@pytest.mark.parametrize("query", ["since=1%00", "x%00=1"], ids=["value", "name"])
+async def test_a_nul_in_the_handshake_query_is_refused_before_the_upgrade(
+    gateway: ServiceHandle, query: str
+) -> None:
+    room = new_room()
+    url = f"{gateway.ws_url}/chat/{room}?token={mint('mallory')}&{query}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, open_timeout=10):
+            pass
+    assert refused.value.response.status_code == 400
+    assert b"U+0000" in refused.value.response.body

@@ -64,12 +64,14 @@ class EdgeGuard:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        if kind == "http":
-            refused = request_problem(connection)
-            if refused is not None:
+        refused = request_problem(connection)
+        if refused is not None:
+            if kind == "websocket":  # refused before the upgrade, like a bad token
+                await self._refuse(scope, receive, send, refused.status, refused.message)
+            else:
                 response = error_response(refused.status, refused.message, refused.field)
                 await response(scope, receive, send)
-                return
+            return
         problem = await self._check(connection)
         if problem is not None:
             await self._refuse(scope, receive, send, *problem)
