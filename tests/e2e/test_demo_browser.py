@@ -5,7 +5,7 @@ restart. Screenshots land in each test's artifacts folder.
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
 
@@ -48,18 +48,7 @@ CHROMIUM_ARGS = [
 WAIT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-demo-browser",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+stack = stack_fixture("e2e-demo-browser", *ALL_SERVICES, "gateway-2")
 
 
 @pytest_asyncio.fixture

@@ -5,9 +5,8 @@ Node.js) and a browser ``EventSource`` in headless Chromium. Both reconnect on t
 import asyncio
 import contextlib
 import json
-import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -15,9 +14,9 @@ from typing import Any, Self
 import pytest
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_user
 from switchboard_devstack.notifyhttp import NotifyHttp
-from switchboard_devstack.stores import Stores
 
 pytestmark = pytest.mark.e2e
 
@@ -42,29 +41,14 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def new_user() -> str:
-    return f"c-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-clients",
-        # quick reconnects and a quick graceful stop keep the restart tests short
-        env={"LOG_LEVEL": "INFO", "SSE_RETRY_MS": "300", "SHUTDOWN_TIMEOUT_SECONDS": "2"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway-b"].url) as client:
-        yield client
+# quick reconnects and a quick graceful stop keep the restart tests short
+stack = stack_fixture(
+    "e2e-notifications-clients",
+    *ALL_SERVICES,
+    "gateway-b",
+    env={"SSE_RETRY_MS": "300", "SHUTDOWN_TIMEOUT_SECONDS": "2"},
+)
+api = notify_api_fixture("gateway-b")
 
 
 def stream_url(stack: Stack, user: str) -> str:
@@ -152,7 +136,7 @@ class NodeEventSource:
 async def test_the_npm_eventsource_client_receives_notifications_with_their_cursor_ids(
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         sent = [await api.send(user, f"n{n}", message="line one\nline two") for n in range(3)]
@@ -167,7 +151,7 @@ async def test_the_npm_eventsource_client_receives_notifications_with_their_curs
 async def test_a_gateway_restart_mid_stream_loses_nothing_for_the_npm_client(
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         for n in range(3):
@@ -235,7 +219,7 @@ def count(kind: str) -> str:
 async def test_a_browser_event_source_receives_notifications_and_unread_counts(
     stack: Stack, api: NotifyHttp, page: Page
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     await page.goto(f"{stack['gateway'].url}/")
     await page.evaluate(OPEN_EVENT_SOURCE, f"/api/notifications/stream?userId={user}")
     await page.wait_for_function(f"{count('ready')} === 1", timeout=15_000)
@@ -254,7 +238,7 @@ async def test_a_browser_event_source_receives_notifications_and_unread_counts(
 async def test_a_browser_resumes_after_a_gateway_restart_with_last_event_id(
     stack: Stack, api: NotifyHttp, page: Page
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     await page.goto(f"{stack['gateway'].url}/")
     await page.evaluate(OPEN_EVENT_SOURCE, f"/api/notifications/stream?userId={user}")
     await page.wait_for_function(f"{count('ready')} === 1", timeout=15_000)

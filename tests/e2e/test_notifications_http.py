@@ -2,44 +2,22 @@
 the inbox, long-polling, and every malformed request of the contract."""
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_id
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.sseclient import EventClient
-from switchboard_devstack.stores import Stores
 
 pytestmark = pytest.mark.e2e
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-http",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway"].url) as client:
-        yield client
+stack = stack_fixture("e2e-notifications-http", *ALL_SERVICES, "gateway-b")
+api = notify_api_fixture()
 
 
 def stream_url(stack: Stack, gateway: str, user: str, team: str | None = None) -> str:

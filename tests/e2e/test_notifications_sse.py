@@ -2,44 +2,24 @@
 cross-gateway delivery, exact resume with Last-Event-ID, multi-device, read-state sync, resets."""
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_user
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.sseclient import EventClient
-from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = pytest.mark.e2e
 
 
-def new_user(prefix: str = "u") -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    """Two gateways (A and B) on one system, shared by the tests of this module."""
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-sse",
-        env={"LOG_LEVEL": "INFO", "SSE_KEEPALIVE_SECONDS": "0.5"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway-b"].url) as client:
-        yield client
+# two gateways (A and B) on one system, shared by the tests of this module
+stack = stack_fixture(
+    "e2e-notifications-sse", *ALL_SERVICES, "gateway-b", env={"SSE_KEEPALIVE_SECONDS": "0.5"}
+)
+api = notify_api_fixture("gateway-b")
 
 
 def stream_url(stack: Stack, user: str, gateway: str = "gateway", **params: str) -> str:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from switchboard_devstack import NatsServer, PostgresServer, Stack
 from switchboard_devstack.chatframes import acknowledges, chat, history, joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, module_stack
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores, scratch_dir
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.wsclient import Frame, FrameClient, upgrade_over_http
 
 pytestmark = pytest.mark.e2e
 
@@ -56,15 +56,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Mapping[str, RunningGatewa
 
 
 def own_stack(stores: Stores) -> Iterator[dict[str, ServiceHandle]]:
-    log_dir = ARTIFACTS / "e2e-walking-skeleton"
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=log_dir, env={"LOG_LEVEL": "INFO"})
-    stack.add_all()
-    stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with module_stack(stores, "e2e-walking-skeleton", *ALL_SERVICES, "gateway-2") as stack:
         yield stack.services
-    finally:
-        stack.stop()
 
 
 async def test_two_clients_in_a_room_both_receive_the_message_and_the_sender_its_ack(
@@ -164,16 +157,7 @@ async def test_content_out_of_bounds_gets_an_error_naming_the_limit_and_nothing_
 
 
 async def test_a_bad_room_id_is_refused_at_the_handshake(stack: Gateways) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.get(
-            f"{stack['gateway'].url}/chat/bad.room",
-            headers={
-                "Connection": "Upgrade",
-                "Upgrade": "websocket",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-            },
-        )
+    response = await upgrade_over_http(f"{stack['gateway'].url}/chat/bad.room")
     assert response.status_code == 400
     assert "room id" in response.json()["error"]
 
