@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import join, new_room, online, seq_is
-from switchboard_devstack.fixtures import stack_fixture
+from switchboard_devstack.fixtures import stack_fixture, unthrottled
 from switchboard_devstack.scrape import until_connections_at_most
 from switchboard_devstack.wsclient import FrameClient, SlowReader
 
@@ -24,10 +24,7 @@ stack = stack_fixture(
         "gateway": {
             "OUTBOX_FRAMES": str(OUTBOX_FRAMES),
             "RESUME_MAX_MESSAGES": str(MAX_MESSAGES),
-            "CLIENT_FRAMES_PER_SECOND": "10000",
-            "CLIENT_FRAME_BURST": "10000",
-            "USER_FRAMES_PER_SECOND": "10000",
-            "USER_FRAME_BURST": "10000",
+            **unthrottled(10000),
         },
         "gateway-small": {
             "MAX_CONNECTIONS": "2",

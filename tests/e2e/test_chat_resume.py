@@ -11,7 +11,7 @@ import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, join, new_room, seq_is
-from switchboard_devstack.fixtures import stack_fixture
+from switchboard_devstack.fixtures import stack_fixture, unthrottled
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient, upgrade_over_http
 
@@ -44,14 +44,7 @@ stack = stack_fixture(
     "e2e-chat-resume",
     *("persistence", "notification", "chat", "gateway", "gateway-2"),
     env={"RESUME_MAX_MESSAGES": str(RESUME_MAX_MESSAGES)},
-    env_of={
-        "gateway": {
-            "CLIENT_FRAMES_PER_SECOND": "1000",
-            "CLIENT_FRAME_BURST": "1000",
-            "USER_FRAMES_PER_SECOND": "1000",
-            "USER_FRAME_BURST": "1000",
-        }
-    },
+    env_of={"gateway": unthrottled(1000)},
 )
 
 

@@ -4,7 +4,6 @@ restart. Screenshots land in each test's artifacts folder.
 """
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,28 +22,14 @@ from playwright.async_api import (
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
 from switchboard_devstack import Stack
+from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from switchboard_devstack.chatframes import acknowledges, new_room
 from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/system-deps.sh)"
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_chromium]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 15_000
 
 

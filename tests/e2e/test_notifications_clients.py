@@ -14,6 +14,7 @@ from typing import Any, Self
 import pytest
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 from switchboard_devstack import Stack
+from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
 from switchboard_devstack.names import new_user
 from switchboard_devstack.notifyhttp import NotifyHttp
@@ -21,23 +22,10 @@ from switchboard_devstack.notifyhttp import NotifyHttp
 pytestmark = pytest.mark.e2e
 
 JS_DIR = Path(__file__).parent / "js"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 needs_node = pytest.mark.skipif(
     shutil.which("node") is None or not (JS_DIR / "node_modules" / "eventsource").exists(),
     reason="needs Node.js and `npm ci` in tests/e2e/js (run `make setup`)",
-)
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/system-deps.sh installs it)"
 )
 
 
@@ -174,7 +162,7 @@ async def test_a_gateway_restart_mid_stream_loses_nothing_for_the_npm_client(
 async def browser_page(artifacts_dir: Path) -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
             page = await browser.new_page()

@@ -23,6 +23,7 @@ __all__ = [
     "notify_api_fixture",
     "stack_fixture",
     "stores",
+    "unthrottled",
 ]
 
 ARTIFACTS = Path(os.environ.get("SWITCHBOARD_TEST_ARTIFACTS", "test-artifacts"))
@@ -100,6 +101,18 @@ def module_stack(
     for label in labels:
         stack.add(service_of(label), label=label, env=(env_of or {}).get(label))
     return stack
+
+
+def unthrottled(frames_per_second: int) -> dict[str, str]:
+    """A gateway's settings letting each client and each user send ``frames_per_second`` (and
+    as many at once), for tests whose subject is not the rate limits."""
+    rate = str(frames_per_second)
+    return {
+        "CLIENT_FRAMES_PER_SECOND": rate,
+        "CLIENT_FRAME_BURST": rate,
+        "USER_FRAMES_PER_SECOND": rate,
+        "USER_FRAME_BURST": rate,
+    }
 
 
 def stack_fixture(
