@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from switchboard_contracts.notify import Notification, NotificationType
+from switchboard_devstack.names import new_user
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_store import NotifyStore
@@ -18,10 +19,6 @@ async def store(stores: Stores) -> AsyncIterator[NotifyStore]:
         await migrate(conn)
     yield NotifyStore(pool)
     await pool.close()
-
-
-def new_user() -> str:
-    return f"u-{secrets.token_hex(4)}"
 
 
 def entry(user: str, cursor: int, team: str | None = None) -> Notification:
