@@ -1,10 +1,8 @@
 """What ``switchboard_runtime`` offers the services, pinned: a name added to or dropped from
 the package's surface is a decision this test makes visible."""
 
-import importlib
-import pkgutil
-
 import switchboard_runtime
+from switchboard_devstack.exports import missing_exports, undeclared_modules
 
 
 def test_public_exports_are_pinned() -> None:
@@ -29,12 +27,8 @@ def test_public_exports_are_pinned() -> None:
             "stream_publish",
         ]
     )
-    assert len(set(switchboard_runtime.__all__)) == len(switchboard_runtime.__all__)
-    for name in switchboard_runtime.__all__:
-        assert hasattr(switchboard_runtime, name)
+    assert missing_exports(switchboard_runtime) == []
 
 
 def test_every_module_declares_what_it_offers() -> None:
-    for module in pkgutil.iter_modules(switchboard_runtime.__path__):
-        names = importlib.import_module(f"switchboard_runtime.{module.name}").__dict__
-        assert "__all__" in names, f"switchboard_runtime.{module.name} declares no __all__"
+    assert undeclared_modules(switchboard_runtime) == []
