@@ -31,7 +31,6 @@ from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
 from switchboard_persistence.dead_letters_cli import list_dead_letters, run
-from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.stream_writer import StreamWriter
 from switchboard_runtime import ensure_stream
@@ -52,15 +51,6 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await ensure_stream(js, streams.NOTIFY)
     yield client
     await client.close()
-
-
-@pytest.fixture
-async def pool(stores: Stores) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=4)
-    async with created.acquire() as conn:
-        await migrate(conn)
-    yield created
-    await asyncio.wait_for(created.close(), timeout=10)
 
 
 def dead_count(stream: str, kind: str) -> float:
