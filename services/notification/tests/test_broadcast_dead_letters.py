@@ -28,6 +28,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
+from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
@@ -57,16 +58,6 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await ensure_stream(client.jetstream(), streams.NOTIFY_JOBS)
     yield client
     await client.close()
-
-
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
-
-
-async def none_stored(user_ids: list[str]) -> dict[str, int]:
-    del user_ids
-    return {}
 
 
 def job(team: str) -> BroadcastJob:
