@@ -17,7 +17,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
 from switchboard_devstack.names import new_user
-from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 
 pytestmark = pytest.mark.e2e
 
@@ -37,10 +37,6 @@ stack = stack_fixture(
     env={"SSE_RETRY_MS": "300", "SHUTDOWN_TIMEOUT_SECONDS": "2"},
 )
 api = notify_api_fixture("gateway-b")
-
-
-def stream_url(stack: Stack, user: str) -> str:
-    return f"{stack['gateway'].url}/api/notifications/stream?userId={user}"
 
 
 async def restart_while_sending(
@@ -125,7 +121,9 @@ async def test_the_npm_eventsource_client_receives_notifications_with_their_curs
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
     user = new_user("c")
-    async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
+    async with NodeEventSource(
+        stream_url(stack["gateway"].url, user), artifacts_dir / "node.log"
+    ) as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         sent = [await api.send(user, f"n{n}", message="line one\nline two") for n in range(3)]
         await client.wait_until(lambda: len(client.events("notification")) == 3)
@@ -140,7 +138,9 @@ async def test_a_gateway_restart_mid_stream_loses_nothing_for_the_npm_client(
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
     user = new_user("c")
-    async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
+    async with NodeEventSource(
+        stream_url(stack["gateway"].url, user), artifacts_dir / "node.log"
+    ) as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         for n in range(3):
             await api.send(user, f"before-{n}")

@@ -15,7 +15,7 @@ from switchboard_devstack.fixtures import (
     module_stack,
     notify_api_fixture,
 )
-from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stores import Stores, scratch_dir
 
@@ -80,7 +80,7 @@ async def test_replay_crosses_from_postgresql_to_jetstream_invisibly(
     assert [n["cursor"] for n in new] == [5, 6, 7]  # the cursor carries on from PostgreSQL
     await api.read(user, new[1]["notificationId"])  # cursor 6, still only in JetStream's part
 
-    url = f"{stack['gateway'].url}/api/notifications/stream?userId={user}"
+    url = stream_url(stack["gateway"].url, user)
     async with EventClient(url, last_event_id=2) as stream:
         await stream.wait_count("notification", 5)
         await api.send(user, "live")

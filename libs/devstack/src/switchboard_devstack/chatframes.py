@@ -4,6 +4,7 @@ Frame builders (``join``, ``chat``) and predicates for ``FrameClient.wait_for`` 
 ``acknowledges``, ...), written once for every end-to-end test that speaks the chat protocol.
 """
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -24,6 +25,7 @@ __all__ = [
     "online",
     "presence_of",
     "seq_is",
+    "stored_history",
 ]
 
 Predicate = Callable[[Frame], bool]
@@ -92,4 +94,15 @@ async def history(base_url: str, room: str) -> list[Frame]:
         response = await http.get(f"/api/rooms/{room}/messages")
     response.raise_for_status()
     messages: list[Frame] = response.json()["messages"]
+    return messages
+
+
+async def stored_history(
+    base_url: str, room: str, count: int, timeout: float = 15.0
+) -> list[Frame]:
+    """The room's history once it holds ``count`` messages: they are stored after their ack,
+    asynchronously, so a test reading right after the ack polls."""
+    async with asyncio.timeout(timeout):
+        while len(messages := await history(base_url, room)) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     return messages
