@@ -2,14 +2,14 @@
 chat restart, after JetStream's duplicate window) is stored once, delivered once, acked alike."""
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 from switchboard_devstack import NatsServer, Stack
 from switchboard_devstack.chatframes import chat, content_is, history, in_room, joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores, scratch_dir
 from switchboard_devstack.wsclient import Frame, FrameClient
 
@@ -31,22 +31,10 @@ async def stored_count(database_url: str, room: str) -> int:
         await database.close()
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-exactly-once",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add("persistence")
-    stack.add("chat")
-    stack.add("chat", label="chat-2")  # retries may reach another instance
-    stack.add("notification")  # owns NOTIFY, which persistence drains too
-    stack.add("gateway")
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+# chat-2: retries may reach another instance; notification owns NOTIFY, which persistence drains too
+stack = stack_fixture(
+    "e2e-chat-exactly-once", "persistence", "chat", "chat-2", "notification", "gateway", "gateway-2"
+)
 
 
 async def test_a_retry_on_the_same_connection_is_acked_alike_and_delivered_once(

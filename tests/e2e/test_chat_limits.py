@@ -2,14 +2,12 @@
 resumes; oversized frames (1009), floods (4429) and the connection limit (1013)."""
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import join, new_room, online, seq_is
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture, unthrottled
 from switchboard_devstack.scrape import until_connections_at_most
-from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient, SlowReader
 
 pytestmark = pytest.mark.e2e
@@ -19,40 +17,23 @@ BATCH = 100
 MAX_MESSAGES = 4000  # the kernel buffers a few MB for the slow reader before the gateway sees it
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-limits",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add("persistence")
-    stack.add("notification")  # owns NOTIFY, which persistence drains too
-    stack.add("chat")
-    stack.add(
-        "gateway",
-        env={
+stack = stack_fixture(
+    "e2e-chat-limits",
+    *("persistence", "notification", "chat", "gateway", "gateway-small"),
+    env_of={
+        "gateway": {
             "OUTBOX_FRAMES": str(OUTBOX_FRAMES),
             "RESUME_MAX_MESSAGES": str(MAX_MESSAGES),
-            "CLIENT_FRAMES_PER_SECOND": "10000",
-            "CLIENT_FRAME_BURST": "10000",
-            "USER_FRAMES_PER_SECOND": "10000",
-            "USER_FRAME_BURST": "10000",
+            **unthrottled(10000),
         },
-    )
-    stack.add(
-        "gateway",
-        label="gateway-small",
-        env={
+        "gateway-small": {
             "MAX_CONNECTIONS": "2",
             "CLIENT_FRAMES_PER_SECOND": "5",
             "CLIENT_FRAME_BURST": "5",
             "CLIENT_RATE_STRIKES": "10",
         },
-    )
-    with stack:
-        yield stack
+    },
+)
 
 
 async def test_a_slow_reader_is_cut_off_while_fast_readers_get_everything(stack: Stack) -> None:

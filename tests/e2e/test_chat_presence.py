@@ -8,14 +8,12 @@ forward only the newest, so clients see no duplicates.
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import after_now, new_room, online
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.stores import Stores
+from switchboard_devstack.chatframes import after_now, new_room, online, presence_of
+from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
@@ -26,43 +24,26 @@ CHAT_INSTANCES = 2
 PRESENCE_TTL_SECONDS = 15.0  # the default
 
 
-def presence_of(users: set[str]) -> Callable[[Frame], bool]:
-    return lambda f: online(f) == users
-
-
 def latest_presence(client: FrameClient) -> Frame:
     return client.of_type("presence")[-1]
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-presence",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add("persistence")
-    stack.add("notification")  # owns NOTIFY, which persistence drains too
-    for label in ("chat", "chat-2"):  # every chat instance publishes; gateways keep the newest
-        stack.add(
-            "chat",
-            label=label,
-            env={
-                "PRESENCE_MAX_LISTED": str(MAX_LISTED),
-                "PRESENCE_COALESCE_SECONDS": str(COALESCE_SECONDS),
-            },
-        )
-    stack.add("gateway")
-    stack.add("gateway", label="gateway-2")
-    stack.add("gateway", label="gateway-doomed")
-    stack.add(
-        "gateway",
-        label="gateway-pings",
-        env={"WS_PING_INTERVAL_SECONDS": "1", "WS_PING_TIMEOUT_SECONDS": "1"},
-    )
-    with stack:
-        yield stack
+PRESENCE_ENV = {
+    "PRESENCE_MAX_LISTED": str(MAX_LISTED),
+    "PRESENCE_COALESCE_SECONDS": str(COALESCE_SECONDS),
+}
+
+# every chat instance publishes; gateways keep the newest
+stack = stack_fixture(
+    "e2e-chat-presence",
+    *("persistence", "notification", "chat", "chat-2"),
+    *("gateway", "gateway-2", "gateway-doomed", "gateway-pings"),
+    env_of={
+        "chat": PRESENCE_ENV,
+        "chat-2": PRESENCE_ENV,
+        "gateway-pings": {"WS_PING_INTERVAL_SECONDS": "1", "WS_PING_TIMEOUT_SECONDS": "1"},
+    },
+)
 
 
 async def test_a_user_with_tabs_on_two_gateways_is_one_entry_until_the_last_tab_closes(

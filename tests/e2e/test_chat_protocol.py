@@ -5,14 +5,18 @@ so a frame type documented but not served (or served but not documented) fails h
 """
 
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import after_now, in_room, join, new_room, online
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.stores import Stores
+from switchboard_devstack.chatframes import (
+    after_now,
+    in_room,
+    join,
+    new_room,
+    presence_of,
+)
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
@@ -26,22 +30,7 @@ def documented_types(heading: str) -> list[str]:
     return sorted(set(re.findall(r"^\| `([a-z]+)` \|", section, flags=re.MULTILINE)))
 
 
-def presence_of(room: str, users: set[str]) -> Callable[[Frame], bool]:
-    return lambda f: f.get("room") == room and online(f) == users
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-protocol",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+stack = stack_fixture("e2e-chat-protocol", *ALL_SERVICES, "gateway-2")
 
 
 async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack) -> None:
@@ -56,10 +45,10 @@ async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack)
         assert greeting["payload"]["clientId"]
 
         await alice.send(join(room))
-        await alice.wait_for("presence", presence_of(room, {"alice"}))
+        await alice.wait_for("presence", presence_of({"alice"}, room))
         await bob.send(join(room))
-        await bob.wait_for("presence", presence_of(room, {"alice", "bob"}))
-        await alice.wait_for("presence", presence_of(room, {"alice", "bob"}))
+        await bob.wait_for("presence", presence_of({"alice", "bob"}, room))
+        await alice.wait_for("presence", presence_of({"alice", "bob"}, room))
 
         await alice.send(
             {"type": "chat", "payload": {"content": "hi", "clientMsgId": "c1", "room": room}}
@@ -97,7 +86,7 @@ async def test_every_client_frame_on_ws_gets_its_documented_effect(stack: Stack)
         assert (pong["payload"], pong["sentAt"]) == ({"n": 1}, 42)
 
         await alice.send({"type": "leave", "payload": {"room": room}})
-        await bob.wait_for("presence", after_now(bob, presence_of(room, {"bob"})))
+        await bob.wait_for("presence", after_now(bob, presence_of({"bob"}, room)))
         await alice.send({"type": "chat", "payload": {"content": "gone", "room": room}})
         refused = await alice.wait_for("error")
         assert refused["payload"]["code"] == "not_joined"
@@ -111,8 +100,8 @@ async def test_every_client_frame_on_the_compatible_endpoint(stack: Stack) -> No
         FrameClient(f"{one}/chat/{room}?userId=alice") as alice,
         FrameClient(f"{two}/chat/{room}?userId=bob") as bob,
     ):
-        await alice.wait_for("presence", presence_of(room, {"alice", "bob"}))
-        await bob.wait_for("presence", presence_of(room, {"alice", "bob"}))
+        await alice.wait_for("presence", presence_of({"alice", "bob"}, room))
+        await bob.wait_for("presence", presence_of({"alice", "bob"}, room))
         await bob.send({"type": "chat", "payload": {"content": "hey", "senderName": "Bob"}})
         chat = await alice.wait_for("chat")
         assert chat["payload"]["senderName"] == "Bob"

@@ -3,7 +3,6 @@ the stream and PostgreSQL alike, on any gateway, also after the one it used rest
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 
 import asyncpg
 import httpx
@@ -12,9 +11,9 @@ import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, join, new_room, seq_is
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture, unthrottled
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import FrameClient
+from switchboard_devstack.wsclient import FrameClient, upgrade_over_http
 
 pytestmark = pytest.mark.e2e
 
@@ -41,29 +40,12 @@ async def send_all(
         await client.wait_for("ack", acknowledges(cid))
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-resume",
-        env={"LOG_LEVEL": "INFO", "RESUME_MAX_MESSAGES": str(RESUME_MAX_MESSAGES)},
-    )
-    stack.add("persistence")
-    stack.add("notification")  # owns NOTIFY, which persistence drains too
-    stack.add("chat")
-    stack.add(
-        "gateway",
-        env={
-            "CLIENT_FRAMES_PER_SECOND": "1000",
-            "CLIENT_FRAME_BURST": "1000",
-            "USER_FRAMES_PER_SECOND": "1000",
-            "USER_FRAME_BURST": "1000",
-        },
-    )
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+stack = stack_fixture(
+    "e2e-chat-resume",
+    *("persistence", "notification", "chat", "gateway", "gateway-2"),
+    env={"RESUME_MAX_MESSAGES": str(RESUME_MAX_MESSAGES)},
+    env_of={"gateway": unthrottled(1000)},
+)
 
 
 async def test_join_with_since_replays_the_missed_messages_then_goes_live(stack: Stack) -> None:
@@ -120,16 +102,7 @@ async def test_the_compatible_endpoint_resumes_from_the_since_parameter(stack: S
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
     assert chat_seqs(bob, room) == [2, 3]
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.get(
-            f"{stack['gateway'].url}/chat/{room}?since=last",
-            headers={
-                "Connection": "Upgrade",
-                "Upgrade": "websocket",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-            },
-        )
+    response = await upgrade_over_http(f"{stack['gateway'].url}/chat/{room}?since=last")
     assert response.status_code == 400
     assert "since" in response.json()["error"]
 

@@ -1,13 +1,10 @@
 """Rooms over HTTP, and private rooms refusing non-members on every path in."""
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import new_room
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.stores import Stores
+from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.wsclient import FrameClient
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -15,20 +12,7 @@ from websockets.exceptions import InvalidStatus
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-chat-rooms",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add("persistence")
-    stack.add("notification")  # owns NOTIFY, which persistence drains too
-    stack.add("chat")
-    stack.add("gateway")
-    with stack:
-        yield stack
+stack = stack_fixture("e2e-chat-rooms", "persistence", "notification", "chat", "gateway")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import itertools
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,8 +20,8 @@ import pytest
 import socketio
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
-from switchboard_devstack import SERVICES, Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack import Stack
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
@@ -53,19 +53,9 @@ COLLECTOR_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-dashboard",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    for spec in SERVICES:
-        stack.add(spec.name, env=COLLECTOR_ENV if spec.name == "metrics-collector" else None)
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+stack = stack_fixture(
+    "e2e-dashboard", *ALL_SERVICES, "gateway-2", env_of={"metrics-collector": COLLECTOR_ENV}
+)
 
 
 def metrics_client(gateway: ServiceHandle) -> SocketIoRecorder:

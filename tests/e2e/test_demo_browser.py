@@ -4,8 +4,7 @@ restart. Screenshots land in each test's artifacts folder.
 """
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,43 +22,18 @@ from playwright.async_api import (
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import LogRecord
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import acknowledges, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from switchboard_devstack.chatframes import acknowledges, new_room, stored_history
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/system-deps.sh)"
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_chromium]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-demo-browser",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-2")
-    with stack:
-        yield stack
+stack = stack_fixture("e2e-demo-browser", *ALL_SERVICES, "gateway-2")
 
 
 @pytest_asyncio.fixture
@@ -126,13 +100,6 @@ def message(page: Page, text: str) -> Locator:
     return page.locator("#messages .msg:not(.pending)", has_text=text)
 
 
-async def wait_stored(base_url: str, room: str, count: int) -> None:
-    """Messages are stored asynchronously after their ack; wait until ``count`` are."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http, asyncio.timeout(15):
-        while len((await http.get(f"/api/rooms/{room}/messages")).json()["messages"]) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-
-
 async def chart_points(page: Page, chart: str) -> int:
     return int(await page.locator(chart).get_attribute("data-points") or 0)
 
@@ -185,7 +152,7 @@ async def test_older_messages_load_when_the_list_is_scrolled_to_the_top(
                     {"type": "chat", "payload": {"content": f"m{n}", "clientMsgId": f"{n}"}}
                 )
                 await carol.wait_for("ack", acknowledges(str(n)))
-    await wait_stored(stack["gateway"].url, room, 45)
+    await stored_history(stack["gateway"].url, room, 45)
     alice = await pages.open(stack["gateway"].url, "alice", room)
     await online(alice)
     await expect(alice.locator("#messages .msg")).to_have_count(30, timeout=WAIT_MS)
@@ -303,7 +270,7 @@ async def test_the_page_keeps_working_after_the_gateway_restarts(
     await expect(alice.locator("#messages .msg.pending")).to_have_count(1)
     await say(bob, "said during the restart")
     await expect(message(bob, "said during the restart")).to_have_count(1, timeout=WAIT_MS)
-    await wait_stored(stack["gateway-2"].url, room, 2)  # so that Alice's page can fetch it
+    await stored_history(stack["gateway-2"].url, room, 2)  # so that Alice's page can fetch it
     points_before = await chart_points(alice, "#chart-cpu")
 
     await asyncio.to_thread(gateway.start)

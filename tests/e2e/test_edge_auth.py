@@ -9,75 +9,40 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, chat, joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.scrape import by_transport, until_connections_at_most
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stack import ServiceHandle
-from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import FrameClient
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from switchboard_devstack.tokens import auth_env, bearer, mint, service, unsigned
+from switchboard_devstack.wsclient import (
+    UPGRADE_HEADERS,
+    FrameClient,
+    handshake_status,
+    read_until_closed,
+)
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "test-secret-" + "x" * 32
-AUDIENCE = "switchboard"
-ISSUER = "https://issuer.test"
 ALLOWED_ORIGIN = "https://app.example"
 BODY_LIMIT = 2048
 PER_USER_CONNECTIONS = 2
 
 
-def token(sub: str, *, ttl: float = 300, key: str = SECRET, **claims: Any) -> str:
-    now = time.time()
-    payload: dict[str, Any] = {
-        "sub": sub,
-        "aud": AUDIENCE,
-        "iss": ISSUER,
-        "iat": int(now),
-        "exp": now + ttl,
-    }
-    payload.update(claims)
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, "HS256")
-
-
-def bearer(sub: str, **claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(sub, **claims)}"}
-
-
-def service(*scopes: str) -> dict[str, str]:
-    return bearer("backend-service", scope=" ".join(scopes))
-
-
-def unsigned(sub: str) -> str:
-    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
-    claims = {"sub": sub, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 300}
-    body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
-    return f"{header}.{body}."
-
-
-@pytest.fixture(scope="module")
-def gateway(stores: Stores) -> Iterator[ServiceHandle]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-edge-auth")
-    stack.add("persistence")
-    stack.add("chat")
-    stack.add("notification")
-    stack.add(
-        "gateway",
-        env={
-            "AUTH_ENABLED": "true",
-            "JWT_SECRET": SECRET,
-            "JWT_AUDIENCE": AUDIENCE,
-            "JWT_ISSUER": ISSUER,
+stack = stack_fixture(
+    "e2e-edge-auth",
+    *("persistence", "chat", "notification", "gateway"),
+    env_of={
+        "gateway": {
+            **auth_env(),
             "JWT_LEEWAY_SECONDS": "0",
             "ALLOWED_ORIGINS": ALLOWED_ORIGIN,
             "HTTP_MAX_BODY_BYTES": str(BODY_LIMIT),
@@ -88,10 +53,9 @@ def gateway(stores: Stores) -> Iterator[ServiceHandle]:
             "USER_FRAMES_PER_SECOND": "1",
             "USER_FRAME_BURST": "5",
             "CLIENT_RATE_STRIKES": "5",
-        },
-    )
-    with stack:
-        yield stack["gateway"]
+        }
+    },
+)
 
 
 async def gauges(gateway: ServiceHandle) -> dict[str, float]:
@@ -112,28 +76,15 @@ async def until_nobody_in(gateway: ServiceHandle, room: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def read_until_closed(ws: ClientConnection) -> None:
-    async with asyncio.timeout(10):
-        while True:
-            await ws.recv()
-
-
-async def handshake_status(url: str, **kwargs: Any) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(url, open_timeout=10, **kwargs):
-            pass
-    return refused.value.response.status_code
-
-
 # --- tokens at the handshake ----------------------------------------------------------------
 
 HOSTILE_TOKENS: dict[str, Callable[[], str]] = {
-    "expired": lambda: token("mallory", ttl=-60),
-    "not yet valid": lambda: token("mallory", nbf=int(time.time()) + 600),
-    "wrong audience": lambda: token("mallory", aud="someone-else"),
-    "wrong issuer": lambda: token("mallory", iss="https://evil.test"),
+    "expired": lambda: mint("mallory", ttl=-60),
+    "not yet valid": lambda: mint("mallory", nbf=int(time.time()) + 600),
+    "wrong audience": lambda: mint("mallory", aud="someone-else"),
+    "wrong issuer": lambda: mint("mallory", iss="https://evil.test"),
     "alg none": lambda: unsigned("mallory"),
-    "wrong secret": lambda: token("mallory", key="not-the-secret-" + "y" * 32),
+    "wrong secret": lambda: mint("mallory", key="not-the-secret-" + "y" * 32),
     "garbage": lambda: "not.a.jwt",
 }
 
@@ -174,7 +125,7 @@ async def test_http_sse_and_long_poll_without_a_valid_token_answer_401(
 async def test_the_token_is_taken_from_the_header_the_cookie_or_the_query(
     gateway: ServiceHandle, where: str
 ) -> None:
-    value = token("alice")
+    value = mint("alice")
     url = f"{gateway.ws_url}/ws"
     kwargs: dict[str, Any] = {}
     if where == "header":
@@ -192,7 +143,7 @@ async def test_the_user_comes_from_the_token_and_the_user_id_parameter_is_ignore
     gateway: ServiceHandle,
 ) -> None:
     room = new_room()
-    async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={token('bob')}") as c:
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?userId=alice&token={mint('bob')}") as c:
         await joined(c, room, "bob")  # presence is written after the handshake
         assert await online_in(gateway, room) == ["bob"]
 
@@ -204,7 +155,7 @@ async def test_a_connection_whose_token_expires_is_closed_with_1008(
     gateway: ServiceHandle,
 ) -> None:
     room = new_room()
-    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('carol', ttl=2)}") as c:
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={mint('carol', ttl=2)}") as c:
         await c.wait_for("notification")
         async with asyncio.timeout(10):
             await c.closed.wait()
@@ -215,9 +166,9 @@ async def test_a_connection_whose_token_expires_is_closed_with_1008(
 async def test_a_fresh_token_in_an_auth_frame_keeps_the_connection_open(
     gateway: ServiceHandle,
 ) -> None:
-    short = token("dave", ttl=2)
+    short = mint("dave", ttl=2)
     async with FrameClient(f"{gateway.ws_url}/ws?token={short}") as dave:
-        await dave.send({"type": "auth", "payload": {"token": token("dave", ttl=300)}})
+        await dave.send({"type": "auth", "payload": {"token": mint("dave", ttl=300)}})
         renewed = await dave.wait_for("auth")
         assert renewed["payload"]["expiresAt"]
         await asyncio.sleep(3)  # past the first token's expiry: nothing to wait for but time
@@ -229,11 +180,11 @@ async def test_a_fresh_token_in_an_auth_frame_keeps_the_connection_open(
 async def test_an_auth_frame_for_another_user_or_an_expired_token_is_refused(
     gateway: ServiceHandle,
 ) -> None:
-    async with FrameClient(f"{gateway.ws_url}/ws?token={token('erin', ttl=300)}") as erin:
-        await erin.send({"type": "auth", "payload": {"token": token("mallory")}})
+    async with FrameClient(f"{gateway.ws_url}/ws?token={mint('erin', ttl=300)}") as erin:
+        await erin.send({"type": "auth", "payload": {"token": mint("mallory")}})
         forbidden = await erin.wait_for("error", lambda f: f["payload"]["ref"] == "auth")
         assert forbidden["payload"]["code"] == "forbidden"
-        await erin.send({"type": "auth", "payload": {"token": token("erin", ttl=-60)}})
+        await erin.send({"type": "auth", "payload": {"token": mint("erin", ttl=-60)}})
         await erin.wait_for("error", lambda f: f["payload"]["code"] == "unauthorized")
         assert erin.of_type("auth") == []
 
@@ -245,7 +196,7 @@ async def test_a_foreign_origin_is_refused_with_403_on_websocket_and_sse(
     gateway: ServiceHandle,
 ) -> None:
     room = new_room()
-    value = token("frank")
+    value = mint("frank")
     url = f"{gateway.ws_url}/chat/{room}?token={value}"
     assert await handshake_status(url, origin="https://evil.example") == 403
     assert await online_in(gateway, room) == []
@@ -332,13 +283,13 @@ async def test_private_rooms_need_a_rooms_scope_and_refuse_non_members(
     assert as_user.status_code == 403
     assert created.status_code == 201, created.text
     assert history.status_code == 403
-    assert await handshake_status(f"{gateway.ws_url}/chat/{room}?token={token('mallory')}") == 403
-    async with FrameClient(f"{gateway.ws_url}/ws?token={token('mallory')}") as mallory:
+    assert await handshake_status(f"{gateway.ws_url}/chat/{room}?token={mint('mallory')}") == 403
+    async with FrameClient(f"{gateway.ws_url}/ws?token={mint('mallory')}") as mallory:
         await mallory.send({"type": "join", "payload": {"room": room}})
         refused = await mallory.wait_for("error", lambda f: f["payload"]["ref"] == room)
     assert refused["payload"]["code"] == "forbidden"
     assert await online_in(gateway, room, viewer="henry") == []
-    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('henry')}") as henry:
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={mint('henry')}") as henry:
         await joined(henry, room, "henry")
         assert await online_in(gateway, room, viewer="henry") == ["henry"]
 
@@ -350,7 +301,7 @@ async def test_too_many_connections_of_one_user_are_closed_with_1013(
     gateway: ServiceHandle,
 ) -> None:
     user = f"ivan-{secrets.token_hex(3)}"
-    url = f"{gateway.ws_url}/ws?token={token(user)}"
+    url = f"{gateway.ws_url}/ws?token={mint(user)}"
     async with FrameClient(url) as first, FrameClient(url) as second:
         await first.wait_for("notification")
         await second.wait_for("notification")
@@ -359,12 +310,12 @@ async def test_too_many_connections_of_one_user_are_closed_with_1013(
                 await read_until_closed(third)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1013
-        async with FrameClient(f"{gateway.ws_url}/ws?token={token('judy')}") as other:
+        async with FrameClient(f"{gateway.ws_url}/ws?token={mint('judy')}") as other:
             await other.wait_for("notification")
 
 
 async def test_a_second_stream_of_one_user_is_refused_with_429(gateway: ServiceHandle) -> None:
-    value = token(f"kate-{secrets.token_hex(3)}")
+    value = mint(f"kate-{secrets.token_hex(3)}")
     url = f"{gateway.url}/api/notifications/stream?token={value}"
     open_before = (await gauges(gateway)).get("sse", 0)
     async with EventClient(url) as stream:
@@ -397,10 +348,10 @@ async def test_a_user_flooding_over_several_connections_is_cut_off_and_others_st
 ) -> None:
     room = new_room()
     flooder = f"mike-{secrets.token_hex(3)}"
-    url = f"{gateway.ws_url}/chat/{room}?token={token(flooder)}"
+    url = f"{gateway.ws_url}/chat/{room}?token={mint(flooder)}"
     async with (
-        FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('nina')}") as nina,
-        FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('oscar')}") as oscar,
+        FrameClient(f"{gateway.ws_url}/chat/{room}?token={mint('nina')}") as nina,
+        FrameClient(f"{gateway.ws_url}/chat/{room}?token={mint('oscar')}") as oscar,
         FrameClient(url) as one,
         FrameClient(url) as two,
     ):
@@ -427,8 +378,8 @@ async def test_a_user_flooding_over_several_connections_is_cut_off_and_others_st
 
 
 async def test_a_team_dashboard_is_only_for_members_of_the_team(gateway: ServiceHandle) -> None:
-    member = token("pat", teams="ops")
-    outsider = token("quinn", teams="sales")
+    member = mint("pat", teams="ops")
+    outsider = mint("quinn", teams="sales")
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         refused = await http.get(f"/api/dashboard/stream?team=ops&token={outsider}")
         async with http.stream("GET", f"/api/dashboard/stream?team=ops&token={member}") as allowed:
@@ -454,7 +405,7 @@ async def test_socket_io_without_a_token_is_refused_at_the_handshake(
 ) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         polling = await http.get("/socket.io/?EIO=4&transport=polling")
-        allowed = await http.get(f"/socket.io/?EIO=4&transport=polling&token={token('rita')}")
+        allowed = await http.get(f"/socket.io/?EIO=4&transport=polling&token={mint('rita')}")
     assert polling.status_code == 401
     assert allowed.status_code == 200
     assert await handshake_status(f"{gateway.ws_url}/socket.io/?EIO=4&transport=websocket") == 401
@@ -464,13 +415,6 @@ async def test_socket_io_without_a_token_is_refused_at_the_handshake(
 
 LINE_LIMIT = 8192
 """The longest request line or header line, CRLF included (docs/protocol.md §1)."""
-
-UPGRADE_HEADERS = (
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Version: 13",
-)
 
 
 async def raw_upgrade(
@@ -482,7 +426,8 @@ async def raw_upgrade(
     reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:
         head = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{gateway.port}"]
-        head.extend(UPGRADE_HEADERS if upgrade else ["Connection: close"])
+        upgrade_lines = [f"{name}: {value}" for name, value in UPGRADE_HEADERS.items()]
+        head.extend(upgrade_lines if upgrade else ["Connection: close"])
         writer.write(("\r\n".join([*head, *headers]) + "\r\n\r\n").encode())
         async with asyncio.timeout(5):
             answer = await reader.read()  # returns at the end of the connection only
@@ -502,7 +447,7 @@ def bearer_header(value: str) -> str:
 
 async def an_ordinary_chat_is_acked(gateway: ServiceHandle) -> None:
     room = new_room()
-    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={token('carol')}") as carol:
+    async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={mint('carol')}") as carol:
         await joined(carol, room, "carol")
         await carol.send(chat("still served", client_msg_id="after-refusals"))
         await carol.wait_for("ack", acknowledges("after-refusals"))
@@ -513,7 +458,7 @@ async def an_ordinary_chat_is_acked(gateway: ServiceHandle) -> None:
 async def test_a_handshake_with_a_token_over_the_limit_is_refused_at_once_and_closed(
     gateway: ServiceHandle, where: str, size: int
 ) -> None:
-    value = token("mallory", pad="x" * size)
+    value = mint("mallory", pad="x" * size)
     assert len(value) > size
     if where == "query":
         status, body = await raw_upgrade(gateway, query_target(value))
@@ -547,7 +492,7 @@ async def test_a_token_up_to_the_limit_is_checked_as_usual_and_one_byte_more_is_
     assert over[0] == (414 if where == "query" else 431)
     # A valid token near the limit is accepted.
     room = new_room()
-    value = token("dave", pad="x" * 5_700)
+    value = mint("dave", pad="x" * 5_700)
     assert 7_500 < len(value) <= LINE_LIMIT - len(f"GET /chat/{room}?token= HTTP/1.1\r\n")
     async with FrameClient(f"{gateway.ws_url}/chat/{room}?token={value}") as dave:
         await joined(dave, room, "dave")

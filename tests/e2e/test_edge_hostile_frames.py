@@ -10,7 +10,7 @@ Every frame here is sent as text exactly as a hostile client would write it (JSO
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -19,7 +19,7 @@ import pytest
 from switchboard_contracts import subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, in_room, join, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.scrape import total
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
@@ -31,18 +31,7 @@ from websockets.exceptions import InvalidStatus
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def system(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-frames")
-    stack.add_all()
-    stack["gateway"].env.update(auth_env())
-    with stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def gateway(system: Stack) -> ServiceHandle:
-    return system["gateway"]
+stack = stack_fixture("e2e-hostile-frames", *ALL_SERVICES, env_of={"gateway": auth_env()})
 
 
 def ws_url(gateway: ServiceHandle, user: str) -> str:
@@ -183,7 +172,7 @@ async def test_a_number_json_cannot_hold_is_refused_and_never_echoed(
 
 
 async def test_chat_refuses_a_bus_request_that_breaks_the_rule(
-    stores: Stores, system: Stack
+    stores: Stores, stack: Stack
 ) -> None:
     """A peer that bypasses the edge (a bug, an older gateway) is refused by chat itself."""
     room = new_room()
@@ -221,11 +210,11 @@ async def stored(database_url: str, query: str, key: str) -> list[str]:
 
 
 async def test_after_a_poisoned_chat_chat_and_notifications_still_reach_postgresql(
-    stores: Stores, system: Stack
+    stores: Stores, stack: Stack
 ) -> None:
     """The case that stopped durable storage: a NUL in a chat's senderName, three times (once
     for each of persistence's write slots), then ordinary traffic, stored."""
-    gateway, persistence = system["gateway"], system["persistence"]
+    gateway, persistence = stack["gateway"], stack["persistence"]
     room = new_room()
     async with (
         FrameClient(ws_url(gateway, "alice")) as alice,

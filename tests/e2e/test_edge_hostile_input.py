@@ -1,16 +1,12 @@
 """Hostile input at the WebSocket edge gets the documented close code and harms nobody else."""
 
-import asyncio
 import secrets
-from collections.abc import Iterator
 
 import pytest
-from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.stack import ServiceHandle
-from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import FrameClient
-from websockets.asyncio.client import ClientConnection, connect
+from switchboard_devstack.wsclient import FrameClient, read_until_closed
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.e2e
@@ -18,19 +14,9 @@ pytestmark = pytest.mark.e2e
 FRAME_LIMIT = 4096
 
 
-@pytest.fixture(scope="module")
-def gateway(stores: Stores) -> Iterator[ServiceHandle]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-input")
-    stack.add_all()
-    stack["gateway"].env["WS_MAX_FRAME_BYTES"] = str(FRAME_LIMIT)
-    with stack:
-        yield stack["gateway"]
-
-
-async def read_until_closed(ws: ClientConnection) -> None:
-    async with asyncio.timeout(10):
-        while True:
-            await ws.recv()
+stack = stack_fixture(
+    "e2e-hostile-input", *ALL_SERVICES, env_of={"gateway": {"WS_MAX_FRAME_BYTES": str(FRAME_LIMIT)}}
+)
 
 
 async def close_code_after_sending(url: str, data: str | bytes, *, text: bool) -> int | None:

@@ -16,12 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import module_stack
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.wsclient import FrameClient
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from switchboard_devstack.tokens import mint
+from switchboard_devstack.wsclient import FrameClient, handshake_status
 
 pytestmark = pytest.mark.e2e
 
@@ -84,33 +83,20 @@ def jwks() -> Iterator[JwksServer]:
 
 
 @pytest.fixture(scope="module")
-def gateway(stores: Stores, jwks: JwksServer) -> Iterator[ServiceHandle]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-edge-jwks")
-    stack.add("persistence")
-    stack.add("chat")
-    stack.add("notification")
-    stack.add(
-        "gateway",
-        env={
-            "AUTH_ENABLED": "true",
-            "JWKS_URL": jwks.url,
-            "JWKS_MIN_REFRESH_SECONDS": "300",
-        },
-    )
-    with stack:
-        yield stack["gateway"]
+def stack(stores: Stores, jwks: JwksServer) -> Iterator[Stack]:
+    gateway_env = {"AUTH_ENABLED": "true", "JWKS_URL": jwks.url, "JWKS_MIN_REFRESH_SECONDS": "300"}
+    with module_stack(
+        stores,
+        "e2e-edge-jwks",
+        *("persistence", "chat", "notification", "gateway"),
+        env_of={"gateway": gateway_env},
+    ) as running:
+        yield running
 
 
 def signed(sub: str, key: Any, alg: str, kid: str) -> str:
-    claims = {"sub": sub, "exp": int(time.time()) + 300, "iat": int(time.time())}
-    return jwt.encode(claims, key, alg, headers={"kid": kid})
-
-
-async def handshake_status(url: str) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(url, open_timeout=10):
-            pass
-    return refused.value.response.status_code
+    """A token without audience or issuer (the gateway here checks neither)."""
+    return mint(sub, key=key, alg=alg, kid=kid, aud=None, iss=None)
 
 
 @pytest.mark.parametrize(

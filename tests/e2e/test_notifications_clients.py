@@ -5,9 +5,8 @@ Node.js) and a browser ``EventSource`` in headless Chromium. Both reconnect on t
 import asyncio
 import contextlib
 import json
-import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -15,60 +14,29 @@ from typing import Any, Self
 import pytest
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.notifyhttp import NotifyHttp
-from switchboard_devstack.stores import Stores
+from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_user
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 
 pytestmark = pytest.mark.e2e
 
 JS_DIR = Path(__file__).parent / "js"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 needs_node = pytest.mark.skipif(
     shutil.which("node") is None or not (JS_DIR / "node_modules" / "eventsource").exists(),
     reason="needs Node.js and `npm ci` in tests/e2e/js (run `make setup`)",
 )
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/system-deps.sh installs it)"
+
+
+# quick reconnects and a quick graceful stop keep the restart tests short
+stack = stack_fixture(
+    "e2e-notifications-clients",
+    *ALL_SERVICES,
+    "gateway-b",
+    env={"SSE_RETRY_MS": "300", "SHUTDOWN_TIMEOUT_SECONDS": "2"},
 )
-
-
-def new_user() -> str:
-    return f"c-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-clients",
-        # quick reconnects and a quick graceful stop keep the restart tests short
-        env={"LOG_LEVEL": "INFO", "SSE_RETRY_MS": "300", "SHUTDOWN_TIMEOUT_SECONDS": "2"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway-b"].url) as client:
-        yield client
-
-
-def stream_url(stack: Stack, user: str) -> str:
-    return f"{stack['gateway'].url}/api/notifications/stream?userId={user}"
+api = notify_api_fixture("gateway-b")
 
 
 async def restart_while_sending(
@@ -152,8 +120,10 @@ class NodeEventSource:
 async def test_the_npm_eventsource_client_receives_notifications_with_their_cursor_ids(
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
-    user = new_user()
-    async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
+    user = new_user("c")
+    async with NodeEventSource(
+        stream_url(stack["gateway"].url, user), artifacts_dir / "node.log"
+    ) as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         sent = [await api.send(user, f"n{n}", message="line one\nline two") for n in range(3)]
         await client.wait_until(lambda: len(client.events("notification")) == 3)
@@ -167,8 +137,10 @@ async def test_the_npm_eventsource_client_receives_notifications_with_their_curs
 async def test_a_gateway_restart_mid_stream_loses_nothing_for_the_npm_client(
     stack: Stack, api: NotifyHttp, artifacts_dir: Path
 ) -> None:
-    user = new_user()
-    async with NodeEventSource(stream_url(stack, user), artifacts_dir / "node.log") as client:
+    user = new_user("c")
+    async with NodeEventSource(
+        stream_url(stack["gateway"].url, user), artifacts_dir / "node.log"
+    ) as client:
         await client.wait_until(lambda: bool(client.events("ready")))
         for n in range(3):
             await api.send(user, f"before-{n}")
@@ -190,7 +162,7 @@ async def test_a_gateway_restart_mid_stream_loses_nothing_for_the_npm_client(
 async def browser_page(artifacts_dir: Path) -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
             page = await browser.new_page()
@@ -235,7 +207,7 @@ def count(kind: str) -> str:
 async def test_a_browser_event_source_receives_notifications_and_unread_counts(
     stack: Stack, api: NotifyHttp, page: Page
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     await page.goto(f"{stack['gateway'].url}/")
     await page.evaluate(OPEN_EVENT_SOURCE, f"/api/notifications/stream?userId={user}")
     await page.wait_for_function(f"{count('ready')} === 1", timeout=15_000)
@@ -254,7 +226,7 @@ async def test_a_browser_event_source_receives_notifications_and_unread_counts(
 async def test_a_browser_resumes_after_a_gateway_restart_with_last_event_id(
     stack: Stack, api: NotifyHttp, page: Page
 ) -> None:
-    user = new_user()
+    user = new_user("c")
     await page.goto(f"{stack['gateway'].url}/")
     await page.evaluate(OPEN_EVENT_SOURCE, f"/api/notifications/stream?userId={user}")
     await page.wait_for_function(f"{count('ready')} === 1", timeout=15_000)

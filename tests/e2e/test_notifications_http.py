@@ -2,49 +2,22 @@
 the inbox, long-polling, and every malformed request of the contract."""
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_id
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 from switchboard_devstack.sseclient import EventClient
-from switchboard_devstack.stores import Stores
 
 pytestmark = pytest.mark.e2e
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-http",
-        env={"LOG_LEVEL": "INFO"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway"].url) as client:
-        yield client
-
-
-def stream_url(stack: Stack, gateway: str, user: str, team: str | None = None) -> str:
-    url = f"{stack[gateway].url}/api/notifications/stream?userId={user}"
-    return url + (f"&team={team}" if team else "")
+stack = stack_fixture("e2e-notifications-http", *ALL_SERVICES, "gateway-b")
+api = notify_api_fixture()
 
 
 def broadcast_titles(stream: EventClient) -> list[str]:
@@ -57,10 +30,12 @@ async def test_a_team_broadcast_reaches_exactly_that_teams_streams(
     red, blue = new_id("red"), new_id("blue")
     users = {name: new_id(name) for name in ("red1", "red2", "blue1", "loner")}
     async with (
-        EventClient(stream_url(stack, "gateway", users["red1"], red)) as red1,
-        EventClient(stream_url(stack, "gateway-b", users["red2"], f"{red},{blue}")) as red2,
-        EventClient(stream_url(stack, "gateway-b", users["blue1"], blue)) as blue1,
-        EventClient(stream_url(stack, "gateway", users["loner"])) as loner,
+        EventClient(stream_url(stack["gateway"].url, users["red1"], team=red)) as red1,
+        EventClient(
+            stream_url(stack["gateway-b"].url, users["red2"], team=f"{red},{blue}")
+        ) as red2,
+        EventClient(stream_url(stack["gateway-b"].url, users["blue1"], team=blue)) as blue1,
+        EventClient(stream_url(stack["gateway"].url, users["loner"])) as loner,
     ):
         streams = [red1, red2, blue1, loner]
         for stream in streams:
@@ -81,7 +56,7 @@ async def test_a_broadcast_lands_in_the_inbox_of_known_users_who_are_offline(
     stack: Stack, api: NotifyHttp
 ) -> None:
     user, team = new_id("offline"), new_id("team")
-    async with EventClient(stream_url(stack, "gateway", user, team)) as stream:
+    async with EventClient(stream_url(stack["gateway"].url, user, team=team)) as stream:
         await stream.wait_for("ready")  # now the system knows the user and their team
     sent = await api.broadcast("while you were away", team=team)
     async with asyncio.timeout(10):

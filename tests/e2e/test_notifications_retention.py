@@ -3,14 +3,19 @@ client cannot tell where the boundary is. The stream keeps notifications for two
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import nats
 import pytest
 from switchboard_contracts import streams
-from switchboard_devstack import SERVICES, NatsServer, Stack
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack import NatsServer, Stack
+from switchboard_devstack.fixtures import (
+    ALL_SERVICES,
+    ARTIFACTS,
+    module_stack,
+    notify_api_fixture,
+)
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 from switchboard_devstack.sseclient import EventClient
 from switchboard_devstack.stores import Stores, scratch_dir
 
@@ -21,13 +26,15 @@ pytestmark = pytest.mark.e2e
 RETENTION_SECONDS = 5
 
 
-LOG_DIR = ARTIFACTS / "e2e-notifications-retention"
+LOG_NAME = "e2e-notifications-retention"
 
 
 @pytest.fixture(scope="module")
 def nats_server() -> Iterator[NatsServer]:
     """A NATS of its own: the short retention must not touch other tests' streams."""
-    server = NatsServer(scratch_dir("sb-retention-nats-"), log_file=LOG_DIR / "nats.log")
+    server = NatsServer(
+        scratch_dir("sb-retention-nats-"), log_file=ARTIFACTS / LOG_NAME / "nats.log"
+    )
     server.start()
     try:
         yield server
@@ -37,17 +44,17 @@ def nats_server() -> Iterator[NatsServer]:
 
 @pytest.fixture(scope="module")
 def stack(nats_server: NatsServer, stores: Stores) -> Iterator[Stack]:
-    stack = Stack(nats_server.url, stores.database_url, log_dir=LOG_DIR, env={"LOG_LEVEL": "INFO"})
-    for spec in SERVICES:
-        stack.add(spec.name, env={"NOTIFY_RETENTION_SECONDS": str(RETENTION_SECONDS)})
-    with stack:
-        yield stack
+    with module_stack(
+        stores,
+        LOG_NAME,
+        *ALL_SERVICES,
+        env={"NOTIFY_RETENTION_SECONDS": str(RETENTION_SECONDS)},
+        nats_url=nats_server.url,
+    ) as running:
+        yield running
 
 
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway"].url) as client:
-        yield client
+api = notify_api_fixture()
 
 
 async def wait_until_the_stream_is_empty(nats_url: str, timeout: float = 20.0) -> None:
@@ -73,7 +80,7 @@ async def test_replay_crosses_from_postgresql_to_jetstream_invisibly(
     assert [n["cursor"] for n in new] == [5, 6, 7]  # the cursor carries on from PostgreSQL
     await api.read(user, new[1]["notificationId"])  # cursor 6, still only in JetStream's part
 
-    url = f"{stack['gateway'].url}/api/notifications/stream?userId={user}"
+    url = stream_url(stack["gateway"].url, user)
     async with EventClient(url, last_event_id=2) as stream:
         await stream.wait_count("notification", 5)
         await api.send(user, "live")

@@ -2,56 +2,31 @@
 cross-gateway delivery, exact resume with Last-Event-ID, multi-device, read-state sync, resets."""
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
-from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.fixtures import ALL_SERVICES, notify_api_fixture, stack_fixture
+from switchboard_devstack.names import new_user
+from switchboard_devstack.notifyhttp import NotifyHttp, stream_url
 from switchboard_devstack.sseclient import EventClient
-from switchboard_devstack.stores import Stores
 from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = pytest.mark.e2e
 
 
-def new_user(prefix: str = "u") -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-@pytest.fixture(scope="module")
-def stack(stores: Stores) -> Iterator[Stack]:
-    """Two gateways (A and B) on one system, shared by the tests of this module."""
-    stack = Stack(
-        stores.nats_url,
-        stores.database_url,
-        log_dir=ARTIFACTS / "e2e-notifications-sse",
-        env={"LOG_LEVEL": "INFO", "SSE_KEEPALIVE_SECONDS": "0.5"},
-    )
-    stack.add_all()
-    stack.add("gateway", label="gateway-b")
-    with stack:
-        yield stack
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
-    async with NotifyHttp(stack["gateway-b"].url) as client:
-        yield client
-
-
-def stream_url(stack: Stack, user: str, gateway: str = "gateway", **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"userId": user, **params}.items())
-    return f"{stack[gateway].url}/api/notifications/stream?{query}"
+# two gateways (A and B) on one system, shared by the tests of this module
+stack = stack_fixture(
+    "e2e-notifications-sse", *ALL_SERVICES, "gateway-b", env={"SSE_KEEPALIVE_SECONDS": "0.5"}
+)
+api = notify_api_fixture("gateway-b")
 
 
 async def test_a_stream_on_gateway_a_receives_what_is_sent_through_gateway_b(
     stack: Stack, api: NotifyHttp
 ) -> None:
     user = new_user()
-    async with EventClient(stream_url(stack, user)) as stream:
+    async with EventClient(stream_url(stack["gateway"].url, user)) as stream:
         await stream.wait_for("ready")
         sent = await api.send(user, "hello", "from B", kind="success")
         [got] = await stream.wait_count("notification", 1)
@@ -71,7 +46,7 @@ async def test_a_stream_on_gateway_a_receives_what_is_sent_through_gateway_b(
 async def test_the_stream_has_the_contract_headers_a_retry_hint_and_keepalives(
     stack: Stack,
 ) -> None:
-    url = stream_url(stack, new_user())
+    url = stream_url(stack["gateway"].url, new_user())
     lines: list[str] = []
     async with (
         httpx.AsyncClient(timeout=10) as http,
@@ -94,7 +69,7 @@ async def test_a_client_that_missed_notifications_gets_exactly_those_in_order_th
     stack: Stack, api: NotifyHttp
 ) -> None:
     user = new_user()
-    async with EventClient(stream_url(stack, user)) as first:
+    async with EventClient(stream_url(stack["gateway"].url, user)) as first:
         for n in range(3):
             await api.send(user, f"n{n}")
         await first.wait_count("notification", 3)
@@ -103,7 +78,7 @@ async def test_a_client_that_missed_notifications_gets_exactly_those_in_order_th
     # Disconnected: five are missed, two of them while the client reconnects.
     for n in range(3, 6):
         await api.send(user, f"n{n}")
-    reconnecting = EventClient(stream_url(stack, user, "gateway-b"), last_event_id=resume_from)
+    reconnecting = EventClient(stream_url(stack["gateway-b"].url, user), last_event_id=resume_from)
     sending = asyncio.gather(*(api.send(user, f"n{n}") for n in (6, 7)))
     async with reconnecting as second:
         await sending
@@ -134,7 +109,7 @@ async def test_a_long_resume_while_notifications_keep_arriving_has_no_gap_and_no
 
     sender = asyncio.create_task(keep_sending())
     try:
-        async with EventClient(stream_url(stack, user), last_event_id=0) as stream:
+        async with EventClient(stream_url(stack["gateway"].url, user), last_event_id=0) as stream:
             await stream.wait_count("notification", missed + 20, timeout=30)
             stop.set()
             await sender
@@ -156,7 +131,7 @@ async def test_last_event_id_from_the_query_resumes_a_new_page(
     user = new_user()
     for n in range(4):
         await api.send(user, f"n{n}")
-    async with EventClient(stream_url(stack, user, lastEventId="2")) as stream:
+    async with EventClient(stream_url(stack["gateway"].url, user, lastEventId="2")) as stream:
         got = await stream.wait_count("notification", 2)
     assert [n["title"] for n in got] == ["n2", "n3"]
 
@@ -166,9 +141,9 @@ async def test_every_open_stream_of_a_user_receives_each_notification_once(
 ) -> None:
     user = new_user()
     async with (
-        EventClient(stream_url(stack, user)) as laptop,
-        EventClient(stream_url(stack, user)) as tablet,
-        EventClient(stream_url(stack, user, "gateway-b")) as phone,
+        EventClient(stream_url(stack["gateway"].url, user)) as laptop,
+        EventClient(stream_url(stack["gateway"].url, user)) as tablet,
+        EventClient(stream_url(stack["gateway-b"].url, user)) as phone,
         FrameClient(f"{stack['gateway'].ws_url}/chat/lobby?userId={user}") as socket,
     ):
         for stream in (laptop, tablet, phone):
@@ -194,8 +169,8 @@ async def test_a_read_on_one_tab_updates_the_unread_count_on_the_others_live(
 ) -> None:
     user = new_user()
     async with (
-        EventClient(stream_url(stack, user)) as tab_a,
-        EventClient(stream_url(stack, user, "gateway-b")) as tab_b,
+        EventClient(stream_url(stack["gateway"].url, user)) as tab_a,
+        EventClient(stream_url(stack["gateway-b"].url, user)) as tab_b,
         FrameClient(f"{stack['gateway-b'].ws_url}/chat/lobby?userId={user}") as socket,
     ):
         await tab_a.wait_for("ready")
@@ -222,7 +197,7 @@ async def test_an_unknown_cursor_produces_one_reset_and_then_live_notifications(
 ) -> None:
     user = new_user()
     await api.send(user, "n0")
-    async with EventClient(stream_url(stack, user), last_event_id=99) as stream:
+    async with EventClient(stream_url(stack["gateway"].url, user), last_event_id=99) as stream:
         reset = await stream.wait_for("reset")
         await api.send(user, "live")
         [live] = await stream.wait_count("notification", 1)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import ALL_SERVICES, ARTIFACTS, module_stack
 from switchboard_devstack.otlp_receiver import OtlpReceiver, ReceivedSpan
 from switchboard_devstack.prometheus_server import PrometheusServer, prometheus_binary
 from switchboard_devstack.stores import Stores, scratch_dir
@@ -29,7 +29,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy/helm/switchboard"
 RULES = CHART / "rules/switchboard.rules.yaml"
-LOG_DIR = ARTIFACTS / "e2e-observability"
+LOG_NAME = "e2e-observability"
+LOG_DIR = ARTIFACTS / LOG_NAME
 SERVICES = ("gateway", "chat", "notification", "persistence", "metrics-collector")
 SPAN_KIND_PRODUCER = 4
 SPAN_KIND_CONSUMER = 5
@@ -51,10 +52,8 @@ def stack(stores: Stores, otlp: OtlpReceiver) -> Iterator[Stack]:
         # Every trace recorded (the default records a ratio of them): these tests follow one.
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",
     }
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=LOG_DIR, env=env)
-    stack.add_all()
-    with stack:
-        yield stack
+    with module_stack(stores, LOG_NAME, *ALL_SERVICES, env=env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 Every test runs the five services as separate processes against real NATS and PostgreSQL.
 """
 
-import asyncio
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -12,26 +11,23 @@ from pathlib import Path
 import httpx
 import pytest
 from switchboard_devstack import NatsServer, PostgresServer, Stack
-from switchboard_devstack.chatframes import acknowledges, chat, history, joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.chatframes import (
+    acknowledges,
+    chat,
+    history,
+    joined,
+    new_room,
+    stored_history,
+)
+from switchboard_devstack.fixtures import ALL_SERVICES, module_stack
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores, scratch_dir
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.wsclient import FrameClient, upgrade_over_http
 
 pytestmark = pytest.mark.e2e
 
 
 Gateways = Mapping[str, "RunningGateway | ServiceHandle"]
-
-
-async def wait_for_history(
-    base_url: str, room: str, count: int, timeout: float = 15.0
-) -> list[Frame]:
-    """History is written asynchronously after the ack; wait until ``count`` messages show."""
-    async with asyncio.timeout(timeout):
-        while len(messages := await history(base_url, room)) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-    return messages
 
 
 @dataclass(frozen=True)
@@ -56,15 +52,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Mapping[str, RunningGatewa
 
 
 def own_stack(stores: Stores) -> Iterator[dict[str, ServiceHandle]]:
-    log_dir = ARTIFACTS / "e2e-walking-skeleton"
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=log_dir, env={"LOG_LEVEL": "INFO"})
-    stack.add_all()
-    stack.add("gateway", label="gateway-2")
-    try:
-        stack.start()
+    with module_stack(stores, "e2e-walking-skeleton", *ALL_SERVICES, "gateway-2") as stack:
         yield stack.services
-    finally:
-        stack.stop()
 
 
 async def test_two_clients_in_a_room_both_receive_the_message_and_the_sender_its_ack(
@@ -123,7 +112,7 @@ async def test_history_returns_stored_messages_newest_first(stack: Gateways) -> 
             await alice.send(chat(f"m{n}", client_msg_id=f"c{n}"))
             # one at a time, so that the order sent is the order stored
             await alice.wait_for("ack", where=acknowledges(f"c{n}"))
-    messages = await wait_for_history(stack["gateway-2"].url, room, 3)
+    messages = await stored_history(stack["gateway-2"].url, room, 3)
     assert [m["payload"]["content"] for m in messages] == ["m2", "m1", "m0"]
     assert [m["seq"] for m in messages] == [3, 2, 1]
 
@@ -164,16 +153,7 @@ async def test_content_out_of_bounds_gets_an_error_naming_the_limit_and_nothing_
 
 
 async def test_a_bad_room_id_is_refused_at_the_handshake(stack: Gateways) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.get(
-            f"{stack['gateway'].url}/chat/bad.room",
-            headers={
-                "Connection": "Upgrade",
-                "Upgrade": "websocket",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-            },
-        )
+    response = await upgrade_over_http(f"{stack['gateway'].url}/chat/bad.room")
     assert response.status_code == 400
     assert "room id" in response.json()["error"]
 
@@ -206,7 +186,7 @@ async def test_a_message_survives_restarting_every_service_and_both_stores(
         async with FrameClient(f"{stack['gateway'].ws_url}/chat/{room}?userId=alice") as alice:
             await alice.send(chat("remember me", client_msg_id="c-1"))
             await alice.wait_for("ack")
-        await wait_for_history(stack["gateway"].url, room, 1)
+        await stored_history(stack["gateway"].url, room, 1)
 
         stack.stop()
         nats.stop()

@@ -6,14 +6,13 @@ import ast
 import asyncio
 import contextlib
 import inspect
-import socket
 import textwrap
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.types import Receive, Scope, Send
+from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_runtime.lean_ws import LeanWebSocketProtocol, ReceiveQueue
 from switchboard_runtime.light_event import LightEvent
 from switchboard_runtime.ws_protocol import websocket_protocol
@@ -172,24 +171,9 @@ class EchoApp:
 
 @contextlib.asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()  # clients queue in the backlog until uvicorn accepts
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        app,  # no RecordWebSocketProtocol: the protocol puts itself in the scope
-        ws=LeanWebSocketProtocol,
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
+    # no RecordWebSocketProtocol: the protocol puts itself in the scope
+    async with serving_asgi(app, ws=LeanWebSocketProtocol) as port:
         yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_a_client_is_served_and_the_connection_keeps_no_handshake() -> None:

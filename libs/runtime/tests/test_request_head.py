@@ -7,13 +7,12 @@ import asyncio
 import contextlib
 import inspect
 import json
-import socket
 import textwrap
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import pytest
-import uvicorn
 from starlette.types import Receive, Scope, Send
+from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.request_head import MAX_HEADERS, MAX_LINE_BYTES, BoundedHttpToolsProtocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -44,26 +43,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": str(size).encode()})
 
 
-@contextlib.asynccontextmanager
-async def serving(http: type[HttpToolsProtocol] = BoundedHttpToolsProtocol) -> AsyncIterator[int]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    config = uvicorn.Config(
-        app,
-        http=http,
-        ws=LeanWebSocketProtocol,
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+def serving(
+    http: type[HttpToolsProtocol] = BoundedHttpToolsProtocol,
+) -> AbstractAsyncContextManager[int]:
+    return serving_asgi(app, http=http, ws=LeanWebSocketProtocol)
 
 
 async def exchange(port: int, *writes: bytes) -> bytes:

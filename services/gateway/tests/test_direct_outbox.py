@@ -4,17 +4,16 @@ other server (uvicorn's wsproto implementation, a plain ASGI caller) keeps the A
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_gateway.connections import make_outbox
 from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.metrics import TimedFrame
@@ -147,24 +146,8 @@ async def serving(
     server: Server, ws: str | type[asyncio.Protocol] = LeanWebSocketProtocol
 ) -> AsyncIterator[str]:
     """The app under uvicorn, by default with the protocol ``run_service`` gives it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()  # clients queue in the backlog until uvicorn accepts
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        server.app,
-        ws=ws,
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_config=None,
-    )
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve(sockets=[listener]))
-    try:
+    async with serving_asgi(server.app, ws=ws) as port:
         yield f"ws://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        await task
 
 
 async def _read_until_closed(client: ClientConnection) -> list[str | bytes]:

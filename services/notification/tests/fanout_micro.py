@@ -24,6 +24,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
+from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.nats_server import NatsServer
 from switchboard_devstack.stores import scratch_dir
 from switchboard_notification.broadcast import BroadcastWorker
@@ -37,16 +38,6 @@ from switchboard_runtime.tracing import setup_tracing
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
-
-
-async def none_stored(user_ids: list[str]) -> dict[str, int]:
-    del user_ids
-    return {}
 
 
 async def run(url: str, count: int, concurrency: int) -> None:

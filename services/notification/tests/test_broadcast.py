@@ -18,6 +18,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
+from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
@@ -36,16 +37,6 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await ensure_stream(client.jetstream(), streams.NOTIFY)
     yield client
     await client.close()
-
-
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
-
-
-async def none_stored(user_ids: list[str]) -> dict[str, int]:
-    del user_ids
-    return {}
 
 
 def job(broadcast_id: str) -> BroadcastJob:

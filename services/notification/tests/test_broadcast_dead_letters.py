@@ -5,7 +5,7 @@ once its cause is fixed reaches every recipient."""
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -28,6 +28,8 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
+from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
+from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
 from switchboard_notification.sender import NotificationSender
@@ -58,28 +60,10 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
-
-
-async def none_stored(user_ids: list[str]) -> dict[str, int]:
-    del user_ids
-    return {}
-
-
 def job(team: str) -> BroadcastJob:
     return BroadcastJob(
         id=f"job-{team}", team=team, type=NotificationType.INFO, title="t", message="m", timestamp=1
     )
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def dead_letter_of(nc: Client, origin_sequence: int) -> RawStreamMsg | None:
@@ -151,7 +135,7 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
                 and await dead_letter_of(nc, failing.seq) is not None
             )
 
-        await until(both_dead, "two dead jobs")
+        await until(both_dead, "two dead jobs", timeout=WAIT)
 
         async def flaky_delivered() -> bool:
             info = await js.stream_info(
@@ -159,7 +143,7 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
             )
             return (info.state.subjects or {}).get(subjects.notify_user(users[0]), 0) >= 1
 
-        await until(flaky_delivered, "the job that failed transiently expanded")
+        await until(flaky_delivered, "the job that failed transiently expanded", timeout=WAIT)
         assert await dead_letter_of(nc, transient.seq) is None
         assert unavailable_left["count"] == 0
 

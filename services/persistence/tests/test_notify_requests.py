@@ -11,7 +11,6 @@ import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_contracts.notify import InboxRequest, Notification, NotificationType
 from switchboard_devstack.stores import Stores
-from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_runtime import Bus, ServiceSettings, ensure_stream
@@ -34,12 +33,8 @@ class WatchedStore(NotifyStore):
 
 
 @pytest.fixture
-async def store(stores: Stores) -> AsyncIterator[WatchedStore]:
-    pool = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=2)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield WatchedStore(pool)
-    await pool.close()
+def store(pool: asyncpg.Pool) -> WatchedStore:
+    return WatchedStore(pool)
 
 
 @pytest.fixture

@@ -1,27 +1,17 @@
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from switchboard_contracts.notify import Notification, NotificationType
-from switchboard_devstack.stores import Stores
-from switchboard_persistence.migrate import migrate
+from switchboard_devstack.names import new_user
 from switchboard_persistence.notify_store import NotifyStore
 
 pytestmark = pytest.mark.component
 
 
 @pytest.fixture
-async def store(stores: Stores) -> AsyncIterator[NotifyStore]:
-    pool = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=2)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield NotifyStore(pool)
-    await pool.close()
-
-
-def new_user() -> str:
-    return f"u-{secrets.token_hex(4)}"
+def store(pool: asyncpg.Pool) -> NotifyStore:
+    return NotifyStore(pool)
 
 
 def entry(user: str, cursor: int, team: str | None = None) -> Notification:

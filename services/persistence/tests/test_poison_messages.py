@@ -8,7 +8,7 @@ import contextlib
 import io
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -28,10 +28,10 @@ from switchboard_contracts.dead_letters import (
     SUBJECT_HEADER,
 )
 from switchboard_contracts.notify import Notification, NotificationType
+from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.dead_letters_cli import list_dead_letters, run
-from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.stream_writer import StreamWriter
 from switchboard_runtime import ensure_stream
@@ -54,29 +54,12 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await client.close()
 
 
-@pytest.fixture
-async def pool(stores: Stores) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=4)
-    async with created.acquire() as conn:
-        await migrate(conn)
-    yield created
-    await asyncio.wait_for(created.close(), timeout=10)
-
-
 def dead_count(stream: str, kind: str) -> float:
     value = REGISTRY.get_sample_value(
         "switchboard_jetstream_dead_letters_total",
         {"service": service_name(), "stream": stream, "kind": kind},
     )
     return value or 0.0
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def letters_of(
@@ -198,12 +181,12 @@ async def inject_chat_poison(
             page, _ = await store.page(room, None, 100)
             return len(page) == 6
 
-        await until(all_stored, "the good messages stored")
+        await until(all_stored, "the good messages stored", timeout=WAIT)
 
         async def all_dead() -> bool:
             return len(await letters_of(nc, "CHAT", set(poison))) == 3
 
-        await until(all_dead, "three dead letters")
+        await until(all_dead, "three dead letters", timeout=WAIT)
     page, _ = await store.page(room, None, 100)
     assert sorted(m.seq for m in page) == [1, 3, 6, 7, 8, 9]
     letters = await letters_of(nc, "CHAT", set(poison))
@@ -301,12 +284,12 @@ async def test_poisoned_notifications_go_to_dead_letters_and_the_rest_is_stored(
         async def all_stored() -> bool:
             return await store.count_between(user, 1, 5) == 3
 
-        await until(all_stored, "the good notifications stored")
+        await until(all_stored, "the good notifications stored", timeout=WAIT)
 
         async def all_dead() -> bool:
             return len(await letters_of(nc, "NOTIFY", set(poison))) == 2
 
-        await until(all_dead, "two dead letters")
+        await until(all_dead, "two dead letters", timeout=WAIT)
     page = await store.replay(user, 0, 10)
     assert [n.cursor for n in page.notifications] == [1, 4, 5]
     letters = await letters_of(nc, "NOTIFY", set(poison))
@@ -408,7 +391,8 @@ async def test_postgresql_away_for_a_while_dead_letters_nothing_and_loses_nothin
             async def all_stored() -> bool:
                 return await store.count_between(user, 1, 30) == 30
 
-            await until(all_stored, "every notification stored once PostgreSQL is back")
+            back = "every notification stored once PostgreSQL is back"
+            await until(all_stored, back, timeout=WAIT)
     finally:
         await proxy.cut()
         away.terminate()
@@ -452,7 +436,7 @@ async def test_the_operator_lists_dead_letters_and_replays_them(
             async def both_dead() -> bool:
                 return len(await letters_of(nc, "CHAT", {fixable, poison})) == 2
 
-            await until(both_dead, "two dead letters")
+            await until(both_dead, "two dead letters", timeout=WAIT)
         letters = await letters_of(nc, "CHAT", {fixable, poison})
         fixable_letter = letters[fixable].seq or 0
         poison_letter = letters[poison].seq or 0

@@ -1,23 +1,16 @@
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from switchboard_contracts.rooms import Room
-from switchboard_devstack.stores import Stores
-from switchboard_persistence.migrate import migrate
 from switchboard_persistence.room_store import RoomExistsError, RoomStore
 
 pytestmark = pytest.mark.component
 
 
 @pytest.fixture
-async def rooms(stores: Stores) -> AsyncIterator[RoomStore]:
-    pool = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=2)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    yield RoomStore(pool)
-    await pool.close()
+def rooms(pool: asyncpg.Pool) -> RoomStore:
+    return RoomStore(pool)
 
 
 def room(private: bool = False, members: list[str] | None = None) -> Room:

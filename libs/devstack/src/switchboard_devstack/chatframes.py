@@ -4,11 +4,12 @@ Frame builders (``join``, ``chat``) and predicates for ``FrameClient.wait_for`` 
 ``acknowledges``, ...), written once for every end-to-end test that speaks the chat protocol.
 """
 
-import secrets
+import asyncio
 from collections.abc import Callable
 
 import httpx
 
+from switchboard_devstack.names import new_room
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 __all__ = [
@@ -22,15 +23,12 @@ __all__ = [
     "joined",
     "new_room",
     "online",
+    "presence_of",
     "seq_is",
+    "stored_history",
 ]
 
 Predicate = Callable[[Frame], bool]
-
-
-def new_room() -> str:
-    """A room no other test uses."""
-    return f"room-{secrets.token_hex(4)}"
 
 
 def join(room: str, since: int | None = None) -> Frame:
@@ -50,6 +48,11 @@ def chat(content: str, client_msg_id: str | None = None) -> Frame:
 def online(frame: Frame) -> set[str]:
     """The users a presence frame lists as online."""
     return {user["userId"] for user in frame["payload"]["onlineUsers"]}
+
+
+def presence_of(users: set[str], room: str | None = None) -> Predicate:
+    """A presence frame listing exactly ``users`` online (in ``room``, when given)."""
+    return lambda frame: (room is None or frame.get("room") == room) and online(frame) == users
 
 
 def in_room(room: str) -> Predicate:
@@ -91,4 +94,15 @@ async def history(base_url: str, room: str) -> list[Frame]:
         response = await http.get(f"/api/rooms/{room}/messages")
     response.raise_for_status()
     messages: list[Frame] = response.json()["messages"]
+    return messages
+
+
+async def stored_history(
+    base_url: str, room: str, count: int, timeout: float = 15.0
+) -> list[Frame]:
+    """The room's history once it holds ``count`` messages: they are stored after their ack,
+    asynchronously, so a test reading right after the ack polls."""
+    async with asyncio.timeout(timeout):
+        while len(messages := await history(base_url, room)) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     return messages

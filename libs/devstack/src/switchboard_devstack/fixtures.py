@@ -2,17 +2,34 @@
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from switchboard_devstack.stack import Stack
+from switchboard_devstack.notifyhttp import NotifyHttp
+from switchboard_devstack.services import SERVICES
+from switchboard_devstack.stack import ServiceHandle, Stack
 from switchboard_devstack.stores import Stores, open_stores, source_summary
 
-__all__ = ["artifacts_dir", "make_stack", "stores"]
+__all__ = [
+    "ALL_SERVICES",
+    "ARTIFACTS",
+    "artifacts_dir",
+    "gateway",
+    "make_stack",
+    "module_stack",
+    "notify_api_fixture",
+    "stack_fixture",
+    "stores",
+    "unthrottled",
+]
 
 ARTIFACTS = Path(os.environ.get("SWITCHBOARD_TEST_ARTIFACTS", "test-artifacts"))
+
+ALL_SERVICES: tuple[str, ...] = tuple(spec.name for spec in SERVICES)
+"""The five services, in the order they start (persistence first: it migrates)."""
 
 
 def pytest_report_header() -> str:
@@ -51,3 +68,82 @@ def make_stack(stores: Stores, artifacts_dir: Path) -> Iterator[Callable[..., St
     yield make
     for stack in made:
         stack.stop()
+
+
+def service_of(label: str) -> str:
+    """The service an instance runs: ``gateway-2`` a gateway, ``metrics-collector`` itself."""
+    for name in sorted(ALL_SERVICES, key=len, reverse=True):
+        if label == name or label.startswith(f"{name}-"):
+            return name
+    raise KeyError(f"{label!r} names no service; known: {', '.join(ALL_SERVICES)}")
+
+
+def module_stack(
+    stores: Stores,
+    log_name: str,
+    *labels: str,
+    env: Mapping[str, str] | None = None,
+    env_of: Mapping[str, Mapping[str, str]] | None = None,
+    nats_url: str | None = None,
+) -> Stack:
+    """A stack of one test module, not started yet (``with`` it): one instance per label, in
+    order (``gateway-2`` is a second gateway), ``env`` for all of them and ``env_of[label]``
+    for one; logs in ``test-artifacts/<log_name>/``, NATS at ``nats_url`` if not the run's."""
+    unknown = set(env_of or {}) - set(labels)
+    if unknown:
+        raise KeyError(f"env_of names instances the stack does not have: {sorted(unknown)}")
+    stack = Stack(
+        nats_url or stores.nats_url,
+        stores.database_url,
+        log_dir=ARTIFACTS / log_name,
+        env={"LOG_LEVEL": "INFO", **(env or {})},
+    )
+    for label in labels:
+        stack.add(service_of(label), label=label, env=(env_of or {}).get(label))
+    return stack
+
+
+def unthrottled(frames_per_second: int) -> dict[str, str]:
+    """A gateway's settings letting each client and each user send ``frames_per_second`` (and
+    as many at once), for tests whose subject is not the rate limits."""
+    rate = str(frames_per_second)
+    return {
+        "CLIENT_FRAMES_PER_SECOND": rate,
+        "CLIENT_FRAME_BURST": rate,
+        "USER_FRAMES_PER_SECOND": rate,
+        "USER_FRAME_BURST": rate,
+    }
+
+
+def stack_fixture(
+    log_name: str,
+    *labels: str,
+    env: Mapping[str, str] | None = None,
+    env_of: Mapping[str, Mapping[str, str]] | None = None,
+) -> Any:
+    """A module-scoped fixture running ``module_stack(stores, log_name, *labels, ...)`` for the
+    module's tests: ``stack = stack_fixture("e2e-chat-rooms", *ALL_SERVICES, "gateway-2")``."""
+
+    @pytest.fixture(scope="module")
+    def stack(stores: Stores) -> Iterator[Stack]:
+        with module_stack(stores, log_name, *labels, env=env, env_of=env_of) as running:
+            yield running
+
+    return stack
+
+
+@pytest.fixture(scope="module")
+def gateway(stack: Stack) -> ServiceHandle:
+    """The module stack's ``gateway``, for modules whose tests speak to one."""
+    return stack["gateway"]
+
+
+def notify_api_fixture(label: str = "gateway") -> Any:
+    """A fixture of the notification HTTP API through the module stack's instance ``label``."""
+
+    @pytest.fixture
+    async def api(stack: Stack) -> AsyncIterator[NotifyHttp]:
+        async with NotifyHttp(stack[label].url) as client:
+            yield client
+
+    return api

@@ -5,7 +5,14 @@ from typing import Any, Self
 
 import httpx
 
-__all__ = ["NotifyHttp"]
+__all__ = ["NotifyHttp", "stream_url"]
+
+
+def stream_url(base_url: str, user: str, **params: str) -> str:
+    """The URL of ``user``'s notification stream (SSE) at the gateway ``base_url``, with more
+    query ``params`` (``team``, ``lastEventId``)."""
+    query = "&".join(f"{k}={v}" for k, v in {"userId": user, **params}.items())
+    return f"{base_url}/api/notifications/stream?{query}"
 
 
 class NotifyHttp:

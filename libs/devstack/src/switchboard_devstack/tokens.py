@@ -1,11 +1,21 @@
 """Tokens for tests of a gateway with auth on: HS256, signed with a test secret."""
 
+import json
 import time
 from typing import Any
 
 import jwt
 
-__all__ = ["TEST_AUDIENCE", "TEST_ISSUER", "TEST_SECRET", "auth_env", "bearer", "mint"]
+__all__ = [
+    "TEST_AUDIENCE",
+    "TEST_ISSUER",
+    "TEST_SECRET",
+    "auth_env",
+    "bearer",
+    "mint",
+    "service",
+    "unsigned",
+]
 
 TEST_SECRET = "test-secret-" + "x" * 32
 TEST_AUDIENCE = "switchboard"
@@ -22,8 +32,17 @@ def auth_env() -> dict[str, str]:
     }
 
 
-def mint(sub: str, *, ttl: float = 300, key: str = TEST_SECRET, **claims: Any) -> str:
-    """A token for ``sub``; a claim given as None is left out."""
+def mint(
+    sub: str,
+    *,
+    ttl: float = 300,
+    key: Any = TEST_SECRET,
+    alg: str = "HS256",
+    kid: str | None = None,
+    **claims: Any,
+) -> str:
+    """A token for ``sub``, signed with ``key`` (the test secret, or a private key for RS256 or
+    ES256, named by ``kid``); a claim given as None is left out."""
     now = time.time()
     payload: dict[str, Any] = {
         "sub": sub,
@@ -33,8 +52,22 @@ def mint(sub: str, *, ttl: float = 300, key: str = TEST_SECRET, **claims: Any) -
         "exp": now + ttl,
     }
     payload.update(claims)
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, "HS256")
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, alg, headers)
 
 
 def bearer(sub: str, **claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(sub, **claims)}"}
+
+
+def service(*scopes: str) -> dict[str, str]:
+    """The headers of a backend service calling with ``scopes``."""
+    return bearer("backend-service", scope=" ".join(scopes))
+
+
+def unsigned(sub: str) -> str:
+    """A token for ``sub`` with ``alg: none`` and no signature, otherwise valid."""
+    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
+    claims = {"sub": sub, "aud": TEST_AUDIENCE, "iss": TEST_ISSUER, "exp": int(time.time()) + 300}
+    body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
+    return f"{header}.{body}."

@@ -7,9 +7,18 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
-__all__ = ["FrameClient", "SlowReader"]
+__all__ = [
+    "UPGRADE_HEADERS",
+    "FrameClient",
+    "SlowReader",
+    "handshake_status",
+    "read_until_closed",
+    "upgrade_over_http",
+]
 
 Frame = dict[str, Any]
 
@@ -95,3 +104,37 @@ class SlowReader(FrameClient):
         self._ws = await connect(self.url, sock=sock, open_timeout=10, max_queue=4)
         self._reader = asyncio.create_task(self._read())
         return self
+
+
+UPGRADE_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
+"""A valid WebSocket upgrade request's headers (the key is RFC 6455's example)."""
+
+
+async def handshake_status(url: str, **kwargs: Any) -> int:
+    """The HTTP status of a WebSocket handshake the server must refuse (``kwargs`` go to
+    ``connect``: ``additional_headers``, ``origin``, ...); an accepted handshake fails the test."""
+    try:
+        async with connect(url, open_timeout=10, **kwargs):
+            pass
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    raise AssertionError(f"the handshake to {url} was accepted")
+
+
+async def upgrade_over_http(url: str) -> httpx.Response:
+    """The answer to a WebSocket upgrade sent as a plain GET: a refused handshake's status and
+    JSON body, which a WebSocket client does not show."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.get(url, headers=UPGRADE_HEADERS)
+
+
+async def read_until_closed(ws: ClientConnection, timeout: float = 10.0) -> None:
+    """Read and drop frames until the server closes: ``ConnectionClosed`` says how."""
+    async with asyncio.timeout(timeout):
+        while True:
+            await ws.recv()
