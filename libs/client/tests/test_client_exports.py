@@ -13,7 +13,9 @@ def test_public_exports_are_pinned() -> None:
             "ChatConnection",
             "ChatEvent",
             "ChatMessage",
+            "ClientError",
             "Closed",
+            "ConnectFailedError",
             "ErrorFrame",
             "FatalConnectionError",
             "Notification",
@@ -26,6 +28,7 @@ def test_public_exports_are_pinned() -> None:
             "RoomCursors",
             "StreamReady",
             "StreamReset",
+            "TransportClosedError",
             "Unread",
         ]
     )

@@ -385,7 +385,9 @@ async def test_postgresql_away_for_a_while_dead_letters_nothing_and_loses_nothin
                 )
                 return (errors or 0.0) - errors_before >= 5
 
-            await until(retried_a_while, "five failed writes while PostgreSQL is away")
+            await until(
+                retried_a_while, "five failed writes while PostgreSQL is away", timeout=WAIT
+            )
             await proxy.start()  # back on the same port
 
             async def all_stored() -> bool:
