@@ -47,11 +47,19 @@ def create_app(settings: GatewaySettings) -> Starlette:
     timeout = settings.bus_request_timeout_seconds
     chat = ChatClient(bus, timeout)
     room_log = RoomLog(bus, chat, timeout)
-    hub = RoomHub(bus, room_log, chat, settings.typing_timeout_seconds)
     instance = settings.instance_id or "gateway"
     presence = LocalPresence(gateway_id(instance))
     presence_sync = PresenceSync(bus, presence, instance)
     health.add_check("presence", lambda: presence_sync.running)
+    hub = RoomHub(
+        bus,
+        room_log,
+        chat,
+        settings.typing_timeout_seconds,
+        presence=presence,
+        presence_sync=presence_sync,
+        resume_max_messages=settings.resume_max_messages,
+    )
     background: set[Any] = set()
     notify = NotifyClient(bus, timeout)
     known = KnownUsers(notify.register)
@@ -65,12 +73,10 @@ def create_app(settings: GatewaySettings) -> Starlette:
     )
     deps = SessionDeps(
         settings=settings,
-        bus=bus,
         hub=hub,
         chat=chat,
         room_log=room_log,
         presence=presence,
-        presence_sync=presence_sync,
         typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
         users=users,
         dashboards=dashboards.hub,

@@ -15,10 +15,8 @@ from typing import Any
 
 from starlette.types import Message
 from starlette.websockets import WebSocket
-from switchboard_contracts import ChatSendRequest, subjects
-from switchboard_contracts.presence import TypingEvent
+from switchboard_contracts import ChatSendRequest
 from switchboard_protocol import CloseCode
-from switchboard_runtime import Bus
 
 from switchboard_gateway import frames
 from switchboard_gateway.auth import Authenticator
@@ -29,14 +27,12 @@ from switchboard_gateway.drain import Drain
 from switchboard_gateway.expiry import ExpirySchedule
 from switchboard_gateway.identity import identity_of, team_refusal
 from switchboard_gateway.limits import UserFrameRates
-from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
+from switchboard_gateway.metrics import RATE_LIMITED
 from switchboard_gateway.outbox import Outgoing
 from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
-from switchboard_gateway.presence_sync import PresenceSync
 from switchboard_gateway.ratelimit import FrameRateLimit
-from switchboard_gateway.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.room_log import RoomLog
-from switchboard_gateway.rooms import Member, RoomHub
+from switchboard_gateway.rooms import Member, RoomHub, RoomUnavailableError
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.tokens import AuthError
 from switchboard_gateway.typing import TypingSource
@@ -55,12 +51,10 @@ class SessionDeps:
     """What every session shares: one of each per gateway process."""
 
     settings: GatewaySettings
-    bus: Bus
     hub: RoomHub
     chat: ChatClient
     room_log: RoomLog
     presence: LocalPresence
-    presence_sync: PresenceSync
     typing: TypingSource
     users: UserHub
     dashboards: DashboardHub
@@ -136,52 +130,26 @@ class Session:
                 await self.leave(room)
 
     async def join(self, room: str, since: int | None) -> bool:
-        """Become a member of ``room``; with ``since``, replay what was missed first."""
-        deps = self._deps
-        member = Member(
-            self.connection, self.user_id, self.outbox, held=None if since is None else []
-        )
+        """Become a member of ``room`` through the hub (which replays after ``since``)."""
+        member = Member(self.connection, self.user_id, self.outbox)
+        self.rooms[room] = member  # left again when the connection ends, even mid-join
         try:
-            upto = await deps.hub.join(room, member)
-        except Exception as err:
+            await self._deps.hub.join(room, member, since)
+        except RoomUnavailableError as err:
+            del self.rooms[room]
             self._error("unavailable", str(err), room)
             return False
-        self.rooms[room] = member
-        deps.presence.add(room, self.user_id, self.connection, frames.now_ms())
-        revision = await deps.presence_sync.sync(room, self.user_id)
-        await deps.hub.ensure_presence(room, member, revision)
-        deps.hub.send_typing_state(room, member)
-        if since is not None:
-            await self._replay(room, member, since, upto)
         return True
 
     async def leave(self, room: str) -> None:
         deps = self._deps
-        if self.rooms.pop(room, None) is None:
+        member = self.rooms.pop(room, None)
+        if member is None:
             return
-        await deps.hub.leave(room, self.connection)
-        deps.presence.remove(room, self.user_id, self.connection)
-        deps.spawn(deps.presence_sync.sync(room, self.user_id))
+        await deps.hub.leave(room, member)
         stopped = deps.typing.stop(room, self.user_id, self.connection, _now())
         if stopped is not None:
-            deps.spawn(self._publish_typing(room, stopped))
-
-    async def _replay(self, room: str, member: Member, since: int, upto: int) -> None:
-        plan = plan_replay(since, upto, self._deps.settings.resume_max_messages)
-        recovered = isinstance(plan, NothingMissed)
-        if isinstance(plan, Replay):
-            try:
-                missed = await self._deps.room_log.read(room, plan.first, plan.last)
-            except Exception:
-                log.exception("reading seq %d-%d for a resume failed", plan.first, plan.last)
-                missed = None
-            if missed is not None:
-                for message in missed:
-                    await self.outbox.send(frames.chat_frame(message))
-                recovered = True
-        REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
-        self.outbox.offer(frames.replay_frame(room, recovered))
-        self._deps.hub.finish_replay(room, member, upto)
+            deps.spawn(deps.hub.publish_typing(room, self.user_id, stopped))
 
     async def _receive(self) -> None:
         """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
@@ -328,14 +296,7 @@ class Session:
             room, self.user_id, self.connection, frame.is_typing, _now()
         )
         if decision is not None:
-            await self._publish_typing(room, decision)
-
-    async def _publish_typing(self, room: str, is_typing: bool) -> None:
-        event = TypingEvent(room=room, user_id=self.user_id, is_typing=is_typing)
-        try:
-            await self._deps.bus.publish(subjects.chat_typing(room), event.encode())
-        except Exception:
-            log.warning("publishing a typing event failed")
+            await self._deps.hub.publish_typing(room, self.user_id, decision)
 
     def _presence_frame(self, frame: frames.PresenceFrame) -> None:
         room = self._room_of(frame.room, "presence")
@@ -349,7 +310,7 @@ class Session:
         except MetaTooLargeError as err:
             self._error("invalid_frame", str(err), "presence")
             return
-        deps.spawn(deps.presence_sync.sync(room, self.user_id))
+        deps.hub.presence_changed(room, self.user_id)
 
     async def _join_frame(self, frame: frames.JoinFrame) -> None:
         if self.fixed_room is not None:
