@@ -14,6 +14,7 @@ from switchboard_runtime.draining import on_stop_signal
 
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
+from switchboard_gateway.chat_dispatch import ChatDispatch
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
 from switchboard_gateway.dashboards import Dashboards
@@ -67,6 +68,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
     authenticator = Authenticator(settings) if settings.auth_enabled else None
+    dispatch = ChatDispatch(
+        presence,
+        TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
+        auth_enabled=settings.auth_enabled,
+        renewals=authenticator is not None,
+    )
     dashboards = Dashboards(bus, settings)
     drain = Drain(
         settings.drain_window_seconds, settings.drain_batch_size, settings.drain_reconnect_max_ms
@@ -76,8 +83,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         hub=hub,
         chat=chat,
         room_log=room_log,
-        presence=presence,
-        typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
+        dispatch=dispatch,
         users=users,
         dashboards=dashboards.hub,
         drain=drain,
