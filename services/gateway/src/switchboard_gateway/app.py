@@ -14,6 +14,7 @@ from switchboard_runtime.draining import on_stop_signal
 
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
+from switchboard_gateway.chat_dispatch import ChatDispatch
 from switchboard_gateway.chat_socket import ChatSocket
 from switchboard_gateway.connections import Admission
 from switchboard_gateway.dashboards import Dashboards
@@ -48,11 +49,19 @@ def create_app(settings: GatewaySettings) -> Starlette:
     timeout = settings.bus_request_timeout_seconds
     chat = ChatClient(bus, timeout)
     room_log = RoomLog(bus, chat, timeout)
-    hub = RoomHub(bus, room_log, chat, settings.typing_timeout_seconds)
     instance = settings.instance_id or "gateway"
     presence = LocalPresence(gateway_id(instance))
     presence_sync = PresenceSync(bus, presence, instance)
     health.add_check("presence", lambda: presence_sync.running)
+    hub = RoomHub(
+        bus,
+        room_log,
+        chat,
+        settings.typing_timeout_seconds,
+        presence=presence,
+        presence_sync=presence_sync,
+        resume_max_messages=settings.resume_max_messages,
+    )
     background: set[Any] = set()
     notify = NotifyClient(bus, timeout)
     known = KnownUsers(notify.register)
@@ -60,19 +69,22 @@ def create_app(settings: GatewaySettings) -> Starlette:
     bus.on_reconnected.append(users.resync_all)
     inbox = StoredInbox(bus, timeout)
     authenticator = Authenticator(settings) if settings.auth_enabled else None
+    dispatch = ChatDispatch(
+        presence,
+        TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
+        auth_enabled=settings.auth_enabled,
+        renewals=authenticator is not None,
+    )
     dashboards = Dashboards(bus, settings)
     drain = Drain(
         settings.drain_window_seconds, settings.drain_batch_size, settings.drain_reconnect_max_ms
     )
     deps = SessionDeps(
         settings=settings,
-        bus=bus,
         hub=hub,
         chat=chat,
         room_log=room_log,
-        presence=presence,
-        presence_sync=presence_sync,
-        typing=TypingSource(settings.typing_throttle_seconds, settings.typing_timeout_seconds),
+        dispatch=dispatch,
         users=users,
         dashboards=dashboards.hub,
         drain=drain,

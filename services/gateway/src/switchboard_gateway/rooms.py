@@ -4,36 +4,48 @@ For each such room the gateway subscribes to its messages, typing events and pre
 snapshots, and encodes each event into a frame once, whatever the number of members; members
 only ever get ``offer``\\ ed the same text, a ``wire.SharedFrame`` whose WebSocket frame bytes
 are built once too. Messages go out in ``seq`` order without gaps
-(``RoomOrder``: a jump is filled from the room log first). A member that is resuming has live
-messages held back until its replay is done; the seam is exact because the replay ends at the
-``seq`` the room had delivered when the member was registered.
+(``RoomOrder``: a jump is filled from the room log first).
+
+The hub owns joining: ``join`` registers the member, adds its presence (and sends it the room's
+snapshot and who types) and, with ``since``, plans (``replay.plan_replay``) and runs its replay.
+A resuming member's live messages are held back (``Member.held``, which only the hub touches)
+until its replay is done; the seam is exact because the replay ends at the ``seq`` the room had
+delivered when the member was registered. ``leave`` removes both membership and presence.
 """
 
 import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
-from switchboard_contracts.presence import PresenceSnapshot, TypingEvent
+from switchboard_contracts.presence import PresenceReply, PresenceSnapshot, TypingEvent
 from switchboard_protocol import CloseCode
-from switchboard_runtime import Bus
 
 from switchboard_gateway import frames
-from switchboard_gateway.chat_client import ChatClient
-from switchboard_gateway.metrics import TimedFrame
+from switchboard_gateway.metrics import REPLAYS, TimedFrame
 from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
 from switchboard_gateway.outbox import Outgoing
-from switchboard_gateway.room_log import RoomLog
+from switchboard_gateway.presence import LocalPresence
+from switchboard_gateway.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.seq_search import Position
 from switchboard_gateway.typing import TypingBoard
 from switchboard_gateway.wire import SharedFrame
 
-__all__ = ["Member", "RoomHub", "RoomUnavailableError"]
+__all__ = [
+    "Member",
+    "PresenceSource",
+    "PresenceWriter",
+    "RoomBus",
+    "RoomHub",
+    "RoomReader",
+    "RoomUnavailableError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,51 @@ class RoomUnavailableError(RuntimeError):
     """The room could not be opened on this gateway (NATS or the room log did not answer)."""
 
 
+class _Subscription(Protocol):
+    async def unsubscribe(self) -> None: ...
+
+
+class _Flushes(Protocol):
+    async def flush(self) -> None: ...
+
+
+class RoomBus(Protocol):
+    """What the hub needs of the bus (``switchboard_runtime.Bus``)."""
+
+    async def subscribe(
+        self, subject: str, cb: Callable[[Msg], Awaitable[None]], queue: str = ""
+    ) -> _Subscription: ...
+
+    async def publish(
+        self, subject: str, payload: bytes, headers: Mapping[str, str] | None = None
+    ) -> None: ...
+
+    @property
+    def nc(self) -> _Flushes: ...
+
+
+class RoomReader(Protocol):
+    """What the hub needs of the room log (``room_log.RoomLog``)."""
+
+    async def head(self, room: str) -> int: ...
+
+    async def read(
+        self, room: str, first: int, last: int, after: Position | None = None
+    ) -> list[ChatMessage] | None: ...
+
+
+class PresenceSource(Protocol):
+    """Chat's presence snapshots (``chat_client.ChatClient``)."""
+
+    async def presence(self, room: str, min_revision: int = 0) -> PresenceReply: ...
+
+
+class PresenceWriter(Protocol):
+    """Writes this gateway's presence entries (``presence_sync.PresenceSync``)."""
+
+    async def sync(self, room: str, user_id: str) -> int | None: ...
+
+
 @dataclass(eq=False)
 class Member:
     """One connection's membership in one room."""
@@ -51,16 +108,17 @@ class Member:
     connection: str
     user_id: str
     outbox: Outgoing
-    held: list[tuple[int, str]] | None = None
-    """Live messages (seq, frame) held back while the member's replay runs; None when live."""
-    saw_presence: bool = False
+    held: list[tuple[int, str]] | None = field(default=None, init=False)
+    """Live messages (seq, frame) held back while the member's replay runs; None when live.
+    The hub's alone: set by ``RoomHub.join``, released when the replay is done."""
+    saw_presence: bool = field(default=False, init=False)
 
 
 @dataclass(eq=False)
 class _Room:
     name: str
     members: dict[str, Member] = field(default_factory=dict)
-    subscriptions: list[Subscription] = field(default_factory=list)
+    subscriptions: list[_Subscription] = field(default_factory=list)
     order: RoomOrder | None = None
     position: Position | None = None
     """Where the last message delivered live is in the stream, when known."""
@@ -75,14 +133,26 @@ class _Room:
 
 class RoomHub:
     def __init__(
-        self, bus: Bus, room_log: RoomLog, chat: ChatClient, typing_timeout: float
+        self,
+        bus: RoomBus,
+        room_log: RoomReader,
+        chat: PresenceSource,
+        typing_timeout: float,
+        *,
+        presence: LocalPresence,
+        presence_sync: PresenceWriter,
+        resume_max_messages: int,
     ) -> None:
         self._bus = bus
         self._log = room_log
         self._chat = chat
+        self._presence = presence
+        self._presence_sync = presence_sync
+        self._resume_max = resume_max_messages
         self._rooms: dict[str, _Room] = {}
         self._typing = TypingBoard(typing_timeout)
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     def member_count(self) -> int:
         return sum(len(room.members) for room in self._rooms.values())
@@ -96,8 +166,50 @@ class RoomHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
 
-    async def join(self, room: str, member: Member) -> int:
-        """Make ``member`` a member of ``room``; the last ``seq`` the room delivered before it."""
+    async def join(self, room: str, member: Member, since: int | None = None) -> None:
+        """Make ``member`` a member of ``room``, present in it; with ``since`` (the last ``seq``
+        it saw), replay what it missed first, then what arrived meanwhile, then live.
+
+        Raises ``RoomUnavailableError`` when the room cannot be opened here (the member is
+        not registered then)."""
+        member.held = None if since is None else []
+        try:
+            upto = await self._register(room, member)
+        except RoomUnavailableError:
+            raise
+        except Exception as err:
+            raise RoomUnavailableError(str(err)) from err
+        self._presence.add(room, member.user_id, member.connection, frames.now_ms())
+        revision = await self._presence_sync.sync(room, member.user_id)
+        await self._ensure_presence(room, member, revision)
+        self._send_typing_state(room, member)
+        if since is not None:
+            await self._replay(room, member, since, upto)
+
+    async def leave(self, room: str, member: Member) -> None:
+        """``member`` leaves ``room``: no more frames of it, and its presence there ends."""
+        state = self._rooms.get(room)
+        if state is not None:
+            state.members.pop(member.connection, None)
+            if not state.members and state.ready.is_set():
+                await self._close(state)
+        self._presence.remove(room, member.user_id, member.connection)
+        self._spawn(self._presence_sync.sync(room, member.user_id))
+
+    def presence_changed(self, room: str, user_id: str) -> None:
+        """A member's presence metadata changed: write the user's entry (in the background)."""
+        self._spawn(self._presence_sync.sync(room, user_id))
+
+    async def publish_typing(self, room: str, user_id: str, is_typing: bool) -> None:
+        """Tell every gateway with members in ``room`` (this one too) about a typing change."""
+        event = TypingEvent(room=room, user_id=user_id, is_typing=is_typing)
+        try:
+            await self._bus.publish(subjects.chat_typing(room), event.encode())
+        except Exception:
+            log.warning("publishing a typing event failed")
+
+    async def _register(self, room: str, member: Member) -> int:
+        """Add ``member`` to ``room``'s members; the last ``seq`` the room delivered before it."""
         while True:
             state = self._rooms.get(room)
             if state is None:
@@ -114,22 +226,32 @@ class RoomHub:
                 return state.order.last
             state.members.pop(member.connection, None)  # closed meanwhile: open it again
 
-    def finish_replay(self, room: str, member: Member, upto: int) -> None:
+    async def _replay(self, room: str, member: Member, since: int, upto: int) -> None:
+        """Send what the member missed up to ``upto``, then ``replay``, then what was held."""
+        plan = plan_replay(since, upto, self._resume_max)
+        recovered = isinstance(plan, NothingMissed)
+        if isinstance(plan, Replay):
+            try:
+                missed = await self._log.read(room, plan.first, plan.last)
+            except Exception:
+                log.exception("reading seq %d-%d for a resume failed", plan.first, plan.last)
+                missed = None
+            if missed is not None:
+                for message in missed:
+                    await member.outbox.send(frames.chat_frame(message))
+                recovered = True
+        REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
+        member.outbox.offer(frames.replay_frame(room, recovered))
+        self._finish_replay(member, upto)
+
+    def _finish_replay(self, member: Member, upto: int) -> None:
         """The member's replay ended at ``upto``: what was held after it goes out, then live."""
         held, member.held = member.held or [], None
         for seq, text in held:
             if seq > upto:
                 member.outbox.offer(text)
 
-    async def leave(self, room: str, connection: str) -> None:
-        state = self._rooms.get(room)
-        if state is None:
-            return
-        state.members.pop(connection, None)
-        if not state.members and state.ready.is_set():
-            await self._close(state)
-
-    async def ensure_presence(self, room: str, member: Member, min_revision: int | None) -> None:
+    async def _ensure_presence(self, room: str, member: Member, min_revision: int | None) -> None:
         """Make sure a new member gets the room's presence, including itself once written."""
         state = self._rooms.get(room)
         if state is None:
@@ -146,11 +268,17 @@ class RoomHub:
             member.saw_presence = True
             member.outbox.offer(state.latest_text)
 
-    def send_typing_state(self, room: str, member: Member) -> None:
+    def _send_typing_state(self, room: str, member: Member) -> None:
         """Tell a new member who is typing right now."""
         for user_id in self._typing.typing_in(room):
             if user_id != member.user_id:
                 member.outbox.offer(frames.typing_frame(room, user_id, True))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run work that must finish even after its member left."""
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _open(self, state: _Room) -> None:
         room = state.name

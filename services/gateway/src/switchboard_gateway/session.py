@@ -1,8 +1,9 @@
-"""One WebSocket connection, whichever endpoint accepted it: its rooms and its frames.
+"""One WebSocket connection, whichever endpoint accepted it: its receive loop and its I/O.
 
 ``/chat/{roomId}`` sessions are in one fixed room from the start; ``/ws`` sessions join and
-leave rooms with frames. Everything else is the same: what each frame does, the rate limit,
-presence and typing of the connection, and leaving every room when the connection ends.
+leave rooms with frames. What each frame does is decided without I/O by ``chat_dispatch``;
+the session reads frames, carries the decisions out (the outbox, the bus, the ``RoomHub``,
+which owns joining with replay and presence) and leaves every room when the connection ends.
 """
 
 import asyncio
@@ -15,31 +16,39 @@ from typing import Any
 
 from starlette.types import Message
 from starlette.websockets import WebSocket
-from switchboard_contracts import ChatSendRequest, subjects
-from switchboard_contracts.presence import TypingEvent
-from switchboard_protocol import CloseCode
-from switchboard_runtime import Bus
+from switchboard_contracts import ChatSendRequest
 
 from switchboard_gateway import frames
 from switchboard_gateway.auth import Authenticator
 from switchboard_gateway.chat_client import ChatClient
-from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber, dashboard_team
+from switchboard_gateway.chat_dispatch import (
+    ROOM_UNAVAILABLE,
+    ChatDispatch,
+    Close,
+    Decision,
+    EnterRoom,
+    ExtendToken,
+    JoinDashboard,
+    LeaveDashboard,
+    LeaveRoom,
+    PublishTyping,
+    ReadHistory,
+    Refuse,
+    RenewAuth,
+    SyncPresence,
+)
+from switchboard_gateway.dashboard_hub import DashboardHub, DashboardSubscriber
 from switchboard_gateway.direct_outbox import FrameWriter
 from switchboard_gateway.drain import Drain
 from switchboard_gateway.expiry import ExpirySchedule
-from switchboard_gateway.identity import identity_of, team_refusal
+from switchboard_gateway.identity import identity_of
 from switchboard_gateway.limits import UserFrameRates
-from switchboard_gateway.metrics import RATE_LIMITED, REPLAYS
 from switchboard_gateway.outbox import Outgoing
-from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
-from switchboard_gateway.presence_sync import PresenceSync
 from switchboard_gateway.ratelimit import FrameRateLimit
-from switchboard_gateway.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.room_log import RoomLog
-from switchboard_gateway.rooms import Member, RoomHub
+from switchboard_gateway.rooms import Member, RoomHub, RoomUnavailableError
 from switchboard_gateway.settings import GatewaySettings
-from switchboard_gateway.tokens import AuthError
-from switchboard_gateway.typing import TypingSource
+from switchboard_gateway.tokens import AuthError, Identity
 from switchboard_gateway.users import UserHub
 
 __all__ = [
@@ -55,13 +64,10 @@ class SessionDeps:
     """What every session shares: one of each per gateway process."""
 
     settings: GatewaySettings
-    bus: Bus
     hub: RoomHub
     chat: ChatClient
     room_log: RoomLog
-    presence: LocalPresence
-    presence_sync: PresenceSync
-    typing: TypingSource
+    dispatch: ChatDispatch
     users: UserHub
     dashboards: DashboardHub
     drain: Drain
@@ -107,10 +113,15 @@ class Session:
         self._reader: asyncio.Task[Any] | None = None
         self._receiving = False
         self._woken = False
-        identity = identity_of(websocket.scope)
+        identity = self.identity
         self.expires_at = identity.expires_at if identity is not None else None
         self._expiry: asyncio.Handle | None = None
         self._expiry_bucket: int | None = None
+
+    @property
+    def identity(self) -> Identity | None:
+        """The verified token's identity (auth enabled), else None."""
+        return identity_of(self._websocket.scope)
 
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
@@ -120,7 +131,7 @@ class Session:
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
             if self.fixed_room is not None and not await self.join(self.fixed_room, since):
-                self.outbox.close(CloseCode.INTERNAL_ERROR, "the room is unavailable; retry")
+                self._answer(ROOM_UNAVAILABLE)
                 return
             await self._receive()
         finally:
@@ -136,52 +147,26 @@ class Session:
                 await self.leave(room)
 
     async def join(self, room: str, since: int | None) -> bool:
-        """Become a member of ``room``; with ``since``, replay what was missed first."""
-        deps = self._deps
-        member = Member(
-            self.connection, self.user_id, self.outbox, held=None if since is None else []
-        )
+        """Become a member of ``room`` through the hub (which replays after ``since``)."""
+        member = Member(self.connection, self.user_id, self.outbox)
+        self.rooms[room] = member  # left again when the connection ends, even mid-join
         try:
-            upto = await deps.hub.join(room, member)
-        except Exception as err:
-            self._error("unavailable", str(err), room)
+            await self._deps.hub.join(room, member, since)
+        except RoomUnavailableError as err:
+            del self.rooms[room]
+            self._answer(self._deps.dispatch.join_failed(room, err))
             return False
-        self.rooms[room] = member
-        deps.presence.add(room, self.user_id, self.connection, frames.now_ms())
-        revision = await deps.presence_sync.sync(room, self.user_id)
-        await deps.hub.ensure_presence(room, member, revision)
-        deps.hub.send_typing_state(room, member)
-        if since is not None:
-            await self._replay(room, member, since, upto)
         return True
 
     async def leave(self, room: str) -> None:
         deps = self._deps
-        if self.rooms.pop(room, None) is None:
+        member = self.rooms.pop(room, None)
+        if member is None:
             return
-        await deps.hub.leave(room, self.connection)
-        deps.presence.remove(room, self.user_id, self.connection)
-        deps.spawn(deps.presence_sync.sync(room, self.user_id))
-        stopped = deps.typing.stop(room, self.user_id, self.connection, _now())
+        await deps.hub.leave(room, member)
+        stopped = deps.dispatch.left(self, room, _now())
         if stopped is not None:
-            deps.spawn(self._publish_typing(room, stopped))
-
-    async def _replay(self, room: str, member: Member, since: int, upto: int) -> None:
-        plan = plan_replay(since, upto, self._deps.settings.resume_max_messages)
-        recovered = isinstance(plan, NothingMissed)
-        if isinstance(plan, Replay):
-            try:
-                missed = await self._deps.room_log.read(room, plan.first, plan.last)
-            except Exception:
-                log.exception("reading seq %d-%d for a resume failed", plan.first, plan.last)
-                missed = None
-            if missed is not None:
-                for message in missed:
-                    await self.outbox.send(frames.chat_frame(message))
-                recovered = True
-        REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
-        self.outbox.offer(frames.replay_frame(room, recovered))
-        self._deps.hub.finish_replay(room, member, upto)
+            deps.spawn(deps.hub.publish_typing(room, self.user_id, stopped.is_typing))
 
     async def _receive(self) -> None:
         """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
@@ -229,187 +214,102 @@ class Session:
         self._expiry_bucket = None
         if self.expires_at is None or self.outbox.closed.is_set():
             return
-        if self.expires_at - time.time() <= 0:
-            self.outbox.close(CloseCode.POLICY_VIOLATION, "the token expired")
+        close = self._deps.dispatch.expiry(self.expires_at, time.time())
+        if close is not None:
+            self._answer(close)
             return
         self._expiry_bucket = self._deps.expiries.add(self, self.expires_at)
 
     async def _on_message(self, message: Message, now: float) -> None:
-        if not (self._limit.allow(now) and self._user_limit.allow(now)):
-            RATE_LIMITED.labels("websocket").inc()
-            if self._limit.exhausted or self._user_limit.exhausted:
-                self.outbox.close(CloseCode.RATE_LIMITED, "rate limit exceeded repeatedly")
-            else:
-                self._error("rate_limited", "too many frames; slow down", None)
+        dispatch = self._deps.dispatch
+        refused = dispatch.admit(self._limit, self._user_limit, now)
+        if refused is not None:
+            self._answer(refused)
             return
         text = message.get("text")
         data = text if text is not None else message.get("bytes")
-        await self._handle(frames.parse_client_frame(data or b""))
+        decision = dispatch.frame(self, frames.parse_client_frame(data or b""), now)
+        if decision is not None:
+            await self._carry_out(decision)
 
-    async def _handle(self, frame: frames.ClientFrame | frames.FrameError) -> None:
-        match frame:
-            case frames.FrameError():
-                self._error(frame.code, frame.message, frame.ref)
-                if frame.unparsable and self.fixed_room is not None:
+    async def _carry_out(self, decision: Decision) -> None:
+        """Do what the dispatcher decided: the I/O."""
+        deps = self._deps
+        match decision:
+            case ChatSendRequest():
+                deps.spawn(self._send(decision))
+            case str() | Refuse() | Close():
+                self._answer(decision)
+            case PublishTyping():
+                await deps.hub.publish_typing(decision.room, self.user_id, decision.is_typing)
+            case SyncPresence():
+                deps.hub.presence_changed(decision.room, self.user_id)
+            case EnterRoom():
+                if await self._may_enter(decision.room):
+                    await self.join(decision.room, decision.since)
+            case LeaveRoom():
+                await self.leave(decision.room)
+            case JoinDashboard():
+                subscriber = DashboardSubscriber(
+                    decision.team, self.outbox.offer, lambda: self.outbox.pending
+                )
+                self.dashboards[decision.room] = subscriber
+                deps.dashboards.join(subscriber)
+            case LeaveDashboard():
+                deps.dashboards.leave(self.dashboards.pop(decision.room))
+            case ReadHistory():
+                await self._history(decision)
+            case RenewAuth():
+                await self._renew(decision.token)
+            case ExtendToken():
+                self.expires_at = decision.expires_at
+                self.outbox.offer(decision.frame)
+
+    def _answer(self, decision: str | Refuse | Close | None) -> None:
+        """Send a frame, an ``error`` frame, or close."""
+        match decision:
+            case str():
+                self.outbox.offer(decision)
+            case Refuse():
+                self.outbox.offer(frames.error_frame(decision.code, decision.message, decision.ref))
+                if decision.notice:
                     self.outbox.offer(frames.invalid_format_frame())
-            case frames.PingFrame():
-                self.outbox.offer(frames.pong_frame(frame.fields))
-            case frames.ChatFrame():
-                self._chat_frame(frame)
-            case frames.TypingFrame():
-                await self._typing_frame(frame)
-            case frames.PresenceFrame():
-                self._presence_frame(frame)
-            case frames.JoinFrame():
-                await self._join_frame(frame)
-            case frames.LeaveFrame():
-                await self._leave_frame(frame)
-            case frames.HistoryFrame():
-                await self._history(frame)
-            case frames.AuthFrame():
-                await self._auth_frame(frame)
-
-    async def _auth_frame(self, frame: frames.AuthFrame) -> None:
-        authenticator = self._deps.authenticator
-        if authenticator is None:
-            self._error("unsupported", "authentication is disabled on this gateway", "auth")
-            return
-        try:
-            identity = await authenticator.verify(frame.token)
-        except AuthError as err:
-            self._error("unauthorized", str(err), "auth")
-            return
-        if identity.user_id != self.user_id:
-            self._error("forbidden", "the token is for another user", "auth")
-            return
-        self.expires_at = identity.expires_at
-        self.outbox.offer(frames.auth_frame(identity.expires_at))
-
-    def _error(self, code: str, message: str, ref: str | None) -> None:
-        self.outbox.offer(frames.error_frame(code, message, ref))
-
-    def _room_of(self, room: str | None, ref: str | None) -> str | None:
-        """The room a chat, typing or presence frame is for; it must be joined."""
-        if self.fixed_room is not None:
-            return self.fixed_room
-        if room is None:
-            self._error("invalid_frame", "payload.room is required on /ws", ref)
-            return None
-        if room not in self.rooms:
-            self._error("not_joined", f"join room {room} first", ref)
-            return None
-        return room
-
-    def _chat_frame(self, frame: frames.ChatFrame) -> None:
-        room = self._room_of(frame.room, frame.client_msg_id)
-        if room is None:
-            return
-        request = ChatSendRequest(
-            room=room,
-            user_id=self.user_id,
-            content=frame.content,
-            sender_name=frame.sender_name,
-            client_msg_id=frame.client_msg_id,
-        )
-        self._deps.spawn(self._send(request))
+            case Close():
+                self.outbox.close(decision.code, decision.reason)
 
     async def _send(self, request: ChatSendRequest) -> None:
         reply = await self._deps.chat.send(request)
-        if reply.message is not None:
-            self.outbox.offer(frames.ack_frame(reply.message))
-        elif reply.error is not None:
-            self._error(reply.error.code, reply.error.message, request.client_msg_id)
-
-    async def _typing_frame(self, frame: frames.TypingFrame) -> None:
-        room = self._room_of(frame.room, "typing")
-        if room is None:
-            return
-        decision = self._deps.typing.update(
-            room, self.user_id, self.connection, frame.is_typing, _now()
-        )
-        if decision is not None:
-            await self._publish_typing(room, decision)
-
-    async def _publish_typing(self, room: str, is_typing: bool) -> None:
-        event = TypingEvent(room=room, user_id=self.user_id, is_typing=is_typing)
-        try:
-            await self._deps.bus.publish(subjects.chat_typing(room), event.encode())
-        except Exception:
-            log.warning("publishing a typing event failed")
-
-    def _presence_frame(self, frame: frames.PresenceFrame) -> None:
-        room = self._room_of(frame.room, "presence")
-        if room is None:
-            return
-        deps = self._deps
-        try:
-            deps.presence.update_meta(
-                room, self.user_id, self.connection, frame.meta, frames.now_ms()
-            )
-        except MetaTooLargeError as err:
-            self._error("invalid_frame", str(err), "presence")
-            return
-        deps.spawn(deps.presence_sync.sync(room, self.user_id))
-
-    async def _join_frame(self, frame: frames.JoinFrame) -> None:
-        if self.fixed_room is not None:
-            self._error(
-                "unsupported",
-                f"join is for /ws; this connection is in {self.fixed_room}",
-                frame.room,
-            )
-            return
-        if frame.room in self.rooms or frame.room in self.dashboards:
-            self._error("already_joined", f"already in room {frame.room}", frame.room)
-            return
-        team = dashboard_team(frame.room)
-        if team is not None:
-            identity = identity_of(self._websocket.scope)
-            refused = team_refusal(identity, self._deps.settings.auth_enabled, team)
-            if refused is not None:
-                self._error("forbidden", refused, frame.room)
-                return
-            subscriber = DashboardSubscriber(team, self.outbox.offer, lambda: self.outbox.pending)
-            self.dashboards[frame.room] = subscriber
-            self._deps.dashboards.join(subscriber)
-            return
-        if await self._may_enter(frame.room):
-            await self.join(frame.room, frame.since)
-
-    async def _leave_frame(self, frame: frames.LeaveFrame) -> None:
-        if self.fixed_room is not None:
-            self._error("unsupported", "leave is for /ws; close the connection", frame.room)
-        elif frame.room in self.dashboards:
-            self._deps.dashboards.leave(self.dashboards.pop(frame.room))
-        elif frame.room not in self.rooms:
-            self._error("not_joined", f"not in room {frame.room}", frame.room)
-        else:
-            await self.leave(frame.room)
+        self._answer(self._deps.dispatch.chat_reply(reply, request.client_msg_id))
 
     async def _may_enter(self, room: str) -> bool:
         reply = await self._deps.chat.access(room, self.user_id)
-        if reply.error is not None:
-            self._error(reply.error.code, reply.error.message, room)
-            return False
-        if not reply.allowed:
-            self._error("forbidden", reply.reason or f"room {room} is private", room)
-            return False
-        return True
+        refused = self._deps.dispatch.access_reply(reply, room)
+        self._answer(refused)
+        return refused is None
 
-    async def _history(self, frame: frames.HistoryFrame) -> None:
-        room = frame.room or self.fixed_room
-        if room is None:
-            self._error("invalid_frame", "payload.room is required on /ws", "history")
-            return
-        if room not in self.rooms and not await self._may_enter(room):
+    async def _history(self, read: ReadHistory) -> None:
+        if read.check_access and not await self._may_enter(read.room):
             return
         try:
-            messages, has_more = await self._deps.room_log.page(room, frame.before, frame.limit)
+            page = await self._deps.room_log.page(read.room, read.before, read.limit)
         except Exception:
             log.exception("reading history failed")
-            self._error("unavailable", "history is unavailable; retry", room)
-            return
-        await self.outbox.send(frames.history_frame(room, messages, has_more))
+            page = None
+        answer = self._deps.dispatch.history_page(read.room, page)
+        if isinstance(answer, str):
+            await self.outbox.send(answer)  # waits while the client reads: its own request
+        else:
+            self._answer(answer)
+
+    async def _renew(self, token: str) -> None:
+        authenticator = self._deps.authenticator
+        assert authenticator is not None  # the dispatcher renews only where there is one
+        outcome: Identity | AuthError
+        try:
+            outcome = await authenticator.verify(token)
+        except AuthError as err:
+            outcome = err
+        await self._carry_out(self._deps.dispatch.auth_result(self, outcome))
 
 
 def _now() -> float:
