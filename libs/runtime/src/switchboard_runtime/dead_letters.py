@@ -119,6 +119,7 @@ class DeadLetters:
             ),
             retry=self._retry,
             stream=streams.DEAD_LETTERS.name,
+            traced=False,  # the letter keeps the original's trace context, not this publish's
         )
         JETSTREAM_DEAD_LETTERS.labels(service_name(), origin.stream, kind.value).inc()
         log.warning(
