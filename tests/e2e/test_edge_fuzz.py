@@ -36,7 +36,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
-from switchboard_gateway.openapi import openapi_document
+from switchboard_gateway.edge.openapi import openapi_document
 from switchboard_gateway.settings import GatewaySettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # per operation: 1-15 s each here

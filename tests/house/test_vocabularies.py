@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from switchboard_gateway.frames import CLIENT_FRAME_TYPES
+from switchboard_gateway.chat.frames import CLIENT_FRAME_TYPES
 from switchboard_protocol import ClientFrameType, CloseCode, Reconnect, format_hint
 
 ROOT = Path(__file__).parents[2]

@@ -22,8 +22,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from switchboard_gateway.edge import ConnectionMetrics
-from switchboard_gateway.event_stream import EventStreamResponse, Write
+from switchboard_gateway.transport.connection_metrics import ConnectionMetrics
+from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
 from switchboard_runtime.access import AccessMiddleware
 from switchboard_runtime.activity import ActivityMiddleware
 from switchboard_runtime.connection_abort import ConnectionAbort

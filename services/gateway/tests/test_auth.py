@@ -11,11 +11,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
-from switchboard_gateway.auth import Authenticator
-from switchboard_gateway.guard import EdgeGuard
-from switchboard_gateway.identity import identity_of, missing_scope
-from switchboard_gateway.limits import UserCounter
-from switchboard_gateway.origins import OriginPolicy
+from switchboard_gateway.edge.auth import Authenticator
+from switchboard_gateway.edge.guard import EdgeGuard
+from switchboard_gateway.edge.identity import identity_of, missing_scope
+from switchboard_gateway.edge.limits import UserCounter
+from switchboard_gateway.edge.origins import OriginPolicy
 from switchboard_gateway.settings import GatewaySettings
 
 SECRET = "s" * 40

@@ -7,8 +7,8 @@ from typing import Any
 from switchboard_contracts import BusError, ChatMessage, ChatSendReply, ChatSendRequest
 from switchboard_contracts import ErrorCode as BusErrorCode
 from switchboard_contracts.rooms import RoomAccessReply
-from switchboard_gateway import frames
-from switchboard_gateway.chat_dispatch import (
+from switchboard_gateway.chat import frames
+from switchboard_gateway.chat.dispatch import (
     ChatDispatch,
     Close,
     Decision,
@@ -23,10 +23,10 @@ from switchboard_gateway.chat_dispatch import (
     RenewAuth,
     SyncPresence,
 )
-from switchboard_gateway.presence import LocalPresence
-from switchboard_gateway.ratelimit import FrameRateLimit
-from switchboard_gateway.tokens import AuthError, Identity
-from switchboard_gateway.typing import TypingSource
+from switchboard_gateway.chat.presence import LocalPresence
+from switchboard_gateway.chat.typing_indicators import TypingSource
+from switchboard_gateway.edge.rate_limit import FrameRateLimit
+from switchboard_gateway.edge.tokens import AuthError, Identity
 from switchboard_protocol import CloseCode, ErrorCode
 
 

@@ -1,7 +1,7 @@
 """A client that is behind skips metrics and, further behind, log entries; never alerts."""
 
-from switchboard_gateway.conflation import ConflationPolicy
-from switchboard_gateway.dashboard_events import ALERT, LOG_ENTRY, METRICS_UPDATE
+from switchboard_gateway.dashboards.conflation import ConflationPolicy
+from switchboard_gateway.dashboards.events import ALERT, LOG_ENTRY, METRICS_UPDATE
 
 
 def test_metrics_are_skipped_while_frames_wait() -> None:

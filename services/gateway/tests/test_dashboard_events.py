@@ -3,7 +3,7 @@
 import json
 
 from switchboard_contracts.dashboard import DashboardAlert, DashboardMetrics, LogEntry
-from switchboard_gateway.dashboard_events import (
+from switchboard_gateway.dashboards.events import (
     METRICS_UPDATE,
     DashboardEvent,
     alert_payload,

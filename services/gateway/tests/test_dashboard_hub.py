@@ -9,15 +9,15 @@ from switchboard_contracts.dashboard import (
     LogEntry,
     TeamView,
 )
-from switchboard_gateway.conflation import ConflationPolicy
-from switchboard_gateway.dashboard_feed import DashboardFeed
-from switchboard_gateway.dashboard_hub import (
+from switchboard_gateway.dashboards.conflation import ConflationPolicy
+from switchboard_gateway.dashboards.feed import DashboardFeed
+from switchboard_gateway.dashboards.hub import (
     SSE,
     DashboardHub,
     DashboardSubscriber,
     dashboard_team,
 )
-from switchboard_gateway.log_filter import LogFilter
+from switchboard_gateway.dashboards.log_filter import LogFilter
 from switchboard_runtime import Bus, ServiceSettings
 
 

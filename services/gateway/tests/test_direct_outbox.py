@@ -14,11 +14,11 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_devstack.asgi import serving as serving_asgi
-from switchboard_gateway.connections import make_outbox
-from switchboard_gateway.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.metrics import TimedFrame
 from switchboard_gateway.settings import GatewaySettings
-from switchboard_gateway.wire import SharedFrame
+from switchboard_gateway.transport.connections import make_outbox
+from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
+from switchboard_gateway.transport.wire import SharedFrame
 from switchboard_runtime.lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_protocol
 from websockets.asyncio.client import ClientConnection, connect

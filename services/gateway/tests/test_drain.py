@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from switchboard_gateway.drain import (
+from switchboard_gateway.edge.drain import (
     Drain,
     SocketDrainable,
     StreamDrainable,

@@ -4,7 +4,7 @@ import random
 
 from hypothesis import given
 from hypothesis import strategies as st
-from switchboard_gateway.drain_plan import plan_drain
+from switchboard_gateway.edge.drain_plan import plan_drain
 
 
 def test_nothing_to_close_is_an_empty_plan() -> None:

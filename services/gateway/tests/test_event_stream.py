@@ -5,8 +5,8 @@ import asyncio
 from typing import Any
 
 from starlette.types import Message
-from switchboard_gateway.event_stream import EventStreamResponse, Write
 from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
+from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
 
 
 class StoppedReader:

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
-from switchboard_gateway.event_stream import EventStreamResponse, Write
 from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS
+from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
 from switchboard_runtime.connection_abort import ConnectionAbort
 
 EVENTS = 2000

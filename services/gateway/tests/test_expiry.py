@@ -4,7 +4,7 @@ sessions that ended, and stays small under churn."""
 import asyncio
 import time
 
-from switchboard_gateway.expiry import ExpirySchedule
+from switchboard_gateway.edge.expiry import ExpirySchedule
 
 WAIT = 10.0
 

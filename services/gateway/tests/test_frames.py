@@ -3,8 +3,8 @@ import json
 import pytest
 from switchboard_contracts import ChatMessage
 from switchboard_contracts.presence import PresenceSnapshot, PresenceUser
-from switchboard_gateway import frames
-from switchboard_gateway.frames import ChatFrame, FrameError, PingFrame
+from switchboard_gateway.chat import frames
+from switchboard_gateway.chat.frames import ChatFrame, FrameError, PingFrame
 
 
 def test_a_compatible_chat_frame_parses() -> None:

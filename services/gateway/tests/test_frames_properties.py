@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from switchboard_contracts import ChatMessage
-from switchboard_gateway import frames
-from switchboard_gateway.frames import FrameError
+from switchboard_gateway.chat import frames
+from switchboard_gateway.chat.frames import FrameError
 
 DOCUMENTED_ERRORS = {"invalid_json", "invalid_frame", "invalid_room", "unknown_type"}
 

@@ -4,7 +4,7 @@ import pytest
 from starlette.requests import HTTPConnection
 from switchboard_contracts import BusError, ErrorCode
 from switchboard_contracts.input_rules import INT64_MAX
-from switchboard_gateway.http_input import (
+from switchboard_gateway.edge.http_input import (
     Problem,
     bus_error_response,
     decode_json,

@@ -3,8 +3,8 @@
 import asyncio
 
 from switchboard_contracts.notify import Notification, NotificationType
-from switchboard_gateway.inbox_follower import PAGE_SIZE, Gone, InboxFollower
-from switchboard_gateway.notify_events import Entry, InboxEvent, Reset, Unread
+from switchboard_gateway.notifications.events import Entry, InboxEvent, Reset, Unread
+from switchboard_gateway.notifications.inbox_follower import PAGE_SIZE, Gone, InboxFollower
 
 USER = "alice"
 

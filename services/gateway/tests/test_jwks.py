@@ -3,7 +3,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from switchboard_gateway.jwks import JwksCache
+from switchboard_gateway.edge.jwks import JwksCache
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 JWK: dict[str, Any] = {

@@ -1,5 +1,5 @@
-from switchboard_gateway.connections import Admission
-from switchboard_gateway.limits import UserCounter, UserFrameRates
+from switchboard_gateway.edge.limits import UserCounter, UserFrameRates
+from switchboard_gateway.transport.connections import Admission
 
 
 def test_a_user_counter_admits_up_to_the_limit_per_user() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 from switchboard_contracts.dashboard import LogEntry
-from switchboard_gateway.log_filter import LogFilter, LogFilterError, parse_log_filter
+from switchboard_gateway.dashboards.log_filter import LogFilter, LogFilterError, parse_log_filter
 
 
 def entry(level: str, source: str = "chat") -> LogEntry:

@@ -1,7 +1,7 @@
 import pytest
 from switchboard_contracts.notify import BroadcastRequest, NotificationType, NotifySendRequest
-from switchboard_gateway import notify_params as params
-from switchboard_gateway.notify_params import Problem
+from switchboard_gateway.notifications import params
+from switchboard_gateway.notifications.params import Problem
 
 
 def test_a_valid_send_body_parses() -> None:

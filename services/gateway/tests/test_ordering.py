@@ -1,4 +1,4 @@
-from switchboard_gateway.ordering import Deliver, Drop, FillGap, RoomOrder
+from switchboard_gateway.chat.ordering import Deliver, Drop, FillGap, RoomOrder
 
 
 def test_the_next_seq_is_delivered() -> None:

@@ -1,4 +1,4 @@
-from switchboard_gateway.origins import OriginPolicy
+from switchboard_gateway.edge.origins import OriginPolicy
 
 
 def test_origins_match_exactly() -> None:

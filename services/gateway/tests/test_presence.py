@@ -1,5 +1,5 @@
 import pytest
-from switchboard_gateway.presence import LocalPresence, MetaTooLargeError
+from switchboard_gateway.chat.presence import LocalPresence, MetaTooLargeError
 
 
 def test_two_tabs_of_a_user_are_one_entry_with_the_earlier_time() -> None:

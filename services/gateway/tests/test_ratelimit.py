@@ -1,4 +1,4 @@
-from switchboard_gateway.ratelimit import FrameRateLimit
+from switchboard_gateway.edge.rate_limit import FrameRateLimit
 
 
 def test_a_burst_is_allowed_then_frames_are_refused() -> None:

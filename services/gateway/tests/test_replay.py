@@ -1,4 +1,4 @@
-from switchboard_gateway.replay import NothingMissed, Replay, Unrecoverable, plan_replay
+from switchboard_gateway.chat.replay import NothingMissed, Replay, Unrecoverable, plan_replay
 
 
 def test_a_client_that_saw_everything_misses_nothing() -> None:

@@ -15,9 +15,9 @@ from switchboard_contracts.presence import (
     PresenceUser,
     TypingEvent,
 )
-from switchboard_gateway.presence import LocalPresence
-from switchboard_gateway.rooms import Member, RoomHub, RoomUnavailableError
-from switchboard_gateway.seq_search import Position
+from switchboard_gateway.chat.presence import LocalPresence
+from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableError
+from switchboard_gateway.chat.seq_search import Position
 from switchboard_protocol import CloseCode
 from switchboard_runtime.light_event import LightEvent
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 import pytest
 from switchboard_contracts import ChatMessage, streams, subjects
 from switchboard_devstack.stores import Stores
-from switchboard_gateway.chat_client import ChatClient
-from switchboard_gateway.room_log import RoomLog, RoomLogError
-from switchboard_gateway.seq_search import Position
+from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.room_log import RoomLog, RoomLogError
+from switchboard_gateway.chat.seq_search import Position
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_runtime import Bus, ensure_stream
 

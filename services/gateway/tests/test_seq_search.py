@@ -1,5 +1,5 @@
 import pytest
-from switchboard_gateway.seq_search import Position, SeqSearch
+from switchboard_gateway.chat.seq_search import Position, SeqSearch
 
 
 def run(search: SeqSearch, stream: dict[int, int]) -> int:

@@ -3,7 +3,7 @@ anything else (another path, HTTP on the same path) goes on to that app."""
 
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from switchboard_gateway.socket_paths import SocketPaths
+from switchboard_gateway.transport.socket_paths import SocketPaths
 
 
 class Calls:

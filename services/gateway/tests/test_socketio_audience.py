@@ -1,8 +1,8 @@
 """Which Socket.IO clients get which dashboard event."""
 
 from switchboard_contracts.dashboard import LogEntry
-from switchboard_gateway.log_filter import LogFilter
-from switchboard_gateway.socketio_audience import LogSubscription, SocketIoAudience
+from switchboard_gateway.dashboards.log_filter import LogFilter
+from switchboard_gateway.dashboards.socketio_audience import LogSubscription, SocketIoAudience
 
 
 def sees(team: str, source: str) -> bool:

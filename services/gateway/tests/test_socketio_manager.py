@@ -11,7 +11,7 @@ import uvicorn
 from switchboard_devstack import free_port
 from switchboard_devstack.sioclient import SocketIoRecorder
 from switchboard_devstack.stores import Stores
-from switchboard_gateway.socketio_manager import NatsManager
+from switchboard_gateway.dashboards.socketio_manager import NatsManager
 from switchboard_runtime import Bus, ServiceSettings
 
 pytestmark = pytest.mark.component

@@ -1,5 +1,5 @@
 import pytest
-from switchboard_gateway.sse import SseFieldError, sse_comment, sse_event
+from switchboard_gateway.transport.sse import SseFieldError, sse_comment, sse_event
 
 
 def test_an_event_has_id_event_and_data_lines_and_ends_with_a_blank_line() -> None:

@@ -6,7 +6,7 @@ import re
 
 from hypothesis import given
 from hypothesis import strategies as st
-from switchboard_gateway.sse import SseFieldError, sse_comment, sse_event
+from switchboard_gateway.transport.sse import SseFieldError, sse_comment, sse_event
 
 _LINE = re.compile(r"\r\n|\r|\n")
 

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from switchboard_gateway.tokens import AuthError, TokenPolicy, verify_token
+from switchboard_gateway.edge.tokens import AuthError, TokenPolicy, verify_token
 
 SECRET = "s3cret-for-tests-only-32-bytes-long!"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,4 +1,4 @@
-from switchboard_gateway.typing import TypingBoard, TypingSource
+from switchboard_gateway.chat.typing_indicators import TypingBoard, TypingSource
 
 
 def test_the_first_keystroke_is_sent_and_repeats_are_throttled() -> None:

@@ -14,9 +14,9 @@ from switchboard_contracts.notify import (
     UnreadEvent,
 )
 from switchboard_devstack.stores import Stores
-from switchboard_gateway.notify_events import Entry, Unread
+from switchboard_gateway.notifications.events import Entry, Unread
+from switchboard_gateway.notifications.user_hub import UserHub
 from switchboard_gateway.settings import GatewaySettings
-from switchboard_gateway.users import UserHub
 from switchboard_runtime import Bus, ensure_stream
 
 pytestmark = pytest.mark.component

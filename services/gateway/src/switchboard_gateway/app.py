@@ -12,32 +12,32 @@ from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes, start_reporting
 from switchboard_runtime.draining import on_stop_signal
 
-from switchboard_gateway.auth import Authenticator
-from switchboard_gateway.chat_client import ChatClient
-from switchboard_gateway.chat_dispatch import ChatDispatch
-from switchboard_gateway.chat_socket import ChatSocket
-from switchboard_gateway.connections import Admission
-from switchboard_gateway.dashboards import Dashboards
-from switchboard_gateway.drain import Drain
-from switchboard_gateway.edge import ConnectionMetrics
-from switchboard_gateway.guard import EdgeGuard
-from switchboard_gateway.http_api import api_routes
-from switchboard_gateway.inbox_log import StoredInbox
-from switchboard_gateway.limits import UserCounter, UserFrameRates
-from switchboard_gateway.notifications_api import NotificationsApi
-from switchboard_gateway.notify_client import NotifyClient
-from switchboard_gateway.openapi import openapi_routes
-from switchboard_gateway.origins import OriginPolicy
-from switchboard_gateway.presence import LocalPresence
-from switchboard_gateway.presence_sync import PresenceSync, gateway_id
-from switchboard_gateway.room_log import RoomLog
-from switchboard_gateway.rooms import RoomHub
-from switchboard_gateway.session import SessionDeps
+from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.dispatch import ChatDispatch
+from switchboard_gateway.chat.http_api import api_routes
+from switchboard_gateway.chat.multi_room_socket import MultiRoomSocket
+from switchboard_gateway.chat.presence import LocalPresence
+from switchboard_gateway.chat.presence_sync import PresenceSync, gateway_id
+from switchboard_gateway.chat.room_hub import RoomHub
+from switchboard_gateway.chat.room_log import RoomLog
+from switchboard_gateway.chat.room_socket import ChatSocket
+from switchboard_gateway.chat.session import SessionDeps
+from switchboard_gateway.chat.typing_indicators import TypingSource
+from switchboard_gateway.dashboards.wing import Dashboards
+from switchboard_gateway.edge.auth import Authenticator
+from switchboard_gateway.edge.drain import Drain
+from switchboard_gateway.edge.guard import EdgeGuard
+from switchboard_gateway.edge.limits import UserCounter, UserFrameRates
+from switchboard_gateway.edge.openapi import openapi_routes
+from switchboard_gateway.edge.origins import OriginPolicy
+from switchboard_gateway.notifications.client import NotifyClient
+from switchboard_gateway.notifications.http_api import NotificationsApi
+from switchboard_gateway.notifications.inbox_log import StoredInbox
+from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
-from switchboard_gateway.socket_paths import SocketPaths
-from switchboard_gateway.typing import TypingSource
-from switchboard_gateway.users import KnownUsers, UserHub
-from switchboard_gateway.ws_socket import MultiRoomSocket
+from switchboard_gateway.transport.connection_metrics import ConnectionMetrics
+from switchboard_gateway.transport.connections import Admission
+from switchboard_gateway.transport.socket_paths import SocketPaths
 
 __all__ = ["create_app"]
 

@@ -11,7 +11,7 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 from switchboard_protocol import CloseCode
 
-from switchboard_gateway.wire import SharedFrame
+from switchboard_gateway.transport.wire import SharedFrame
 
 __all__ = [
     "CONNECTIONS",

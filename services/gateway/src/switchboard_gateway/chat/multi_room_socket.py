@@ -1,0 +1,24 @@
+"""``/ws``: the multi-room WebSocket form; the client joins and leaves rooms with frames."""
+
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket
+
+from switchboard_gateway.chat.session import SessionDeps
+from switchboard_gateway.edge.identity import IdentityError, resolve_user
+from switchboard_gateway.transport.connections import Admission, serve_session
+
+__all__ = ["MultiRoomSocket"]
+
+
+class MultiRoomSocket:
+    def __init__(self, deps: SessionDeps, admission: Admission) -> None:
+        self._deps = deps
+        self._admission = admission
+
+    async def handle(self, websocket: WebSocket) -> None:
+        try:
+            user_id = resolve_user(websocket, self._deps.settings.auth_enabled)
+        except IdentityError as err:
+            await websocket.send_denial_response(JSONResponse({"error": str(err)}, status_code=400))
+            return
+        await serve_session(self._deps, self._admission, websocket, user_id)

@@ -1,0 +1,316 @@
+"""One WebSocket connection, whichever endpoint accepted it: its receive loop and its I/O.
+
+``/chat/{roomId}`` sessions are in one fixed room from the start; ``/ws`` sessions join and
+leave rooms with frames. What each frame does is decided without I/O by ``chat_dispatch``;
+the session reads frames, carries the decisions out (the outbox, the bus, the ``RoomHub``,
+which owns joining with replay and presence) and leaves every room when the connection ends.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import Message
+from starlette.websockets import WebSocket
+from switchboard_contracts import ChatSendRequest
+
+from switchboard_gateway.chat import frames
+from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.dispatch import (
+    ROOM_UNAVAILABLE,
+    ChatDispatch,
+    Close,
+    Decision,
+    EnterRoom,
+    ExtendToken,
+    JoinDashboard,
+    LeaveDashboard,
+    LeaveRoom,
+    PublishTyping,
+    ReadHistory,
+    Refuse,
+    RenewAuth,
+    SyncPresence,
+)
+from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableError
+from switchboard_gateway.chat.room_log import RoomLog
+from switchboard_gateway.dashboards.hub import DashboardHub, DashboardSubscriber
+from switchboard_gateway.edge.auth import Authenticator
+from switchboard_gateway.edge.drain import Drain
+from switchboard_gateway.edge.expiry import ExpirySchedule
+from switchboard_gateway.edge.identity import identity_of
+from switchboard_gateway.edge.limits import UserFrameRates
+from switchboard_gateway.edge.rate_limit import FrameRateLimit
+from switchboard_gateway.edge.tokens import AuthError, Identity
+from switchboard_gateway.notifications.user_hub import UserHub
+from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.transport.direct_outbox import FrameWriter
+from switchboard_gateway.transport.outbox import Outgoing
+
+__all__ = [
+    "Session",
+    "SessionDeps",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """What every session shares: one of each per gateway process."""
+
+    settings: GatewaySettings
+    hub: RoomHub
+    chat: ChatClient
+    room_log: RoomLog
+    dispatch: ChatDispatch
+    users: UserHub
+    dashboards: DashboardHub
+    drain: Drain
+    background: set["asyncio.Task[Any]"]
+    authenticator: Authenticator | None
+    user_rates: UserFrameRates
+    writer: FrameWriter = field(default_factory=FrameWriter)
+    """Flushes the direct outboxes (``direct_outbox``) once per loop turn."""
+    expiries: ExpirySchedule = field(default_factory=ExpirySchedule)
+    """Closes sessions whose token expired, with one timer for all of them."""
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run work that must finish even after its connection closed."""
+        task = asyncio.create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+class Session:
+    def __init__(
+        self,
+        deps: SessionDeps,
+        websocket: WebSocket,
+        user_id: str,
+        outbox: Outgoing,
+        *,
+        fixed_room: str | None = None,
+    ) -> None:
+        self._deps = deps
+        self._websocket = websocket
+        self.user_id = user_id
+        self.outbox = outbox
+        self.fixed_room = fixed_room
+        self.connection = f"{user_id}-{secrets.token_hex(4)}"
+        self.rooms: dict[str, Member] = {}
+        self.dashboards: dict[str, DashboardSubscriber] = {}
+        settings = deps.settings
+        self._limit = FrameRateLimit(
+            settings.client_frames_per_second,
+            settings.client_frame_burst,
+            settings.client_rate_strikes,
+        )
+        self._reader: asyncio.Task[Any] | None = None
+        self._receiving = False
+        self._woken = False
+        identity = self.identity
+        self.expires_at = identity.expires_at if identity is not None else None
+        self._expiry: asyncio.Handle | None = None
+        self._expiry_bucket: int | None = None
+
+    @property
+    def identity(self) -> Identity | None:
+        """The verified token's identity (auth enabled), else None."""
+        return identity_of(self._websocket.scope)
+
+    async def run(self, since: int | None = None) -> None:
+        """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
+        self._user_limit = self._deps.user_rates.acquire(self.user_id)
+        self._expiry = asyncio.get_running_loop().call_soon(self.expired)
+        self.outbox.offer(frames.connected_frame(self.connection))
+        await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
+        try:
+            if self.fixed_room is not None and not await self.join(self.fixed_room, since):
+                self._answer(ROOM_UNAVAILABLE)
+                return
+            await self._receive()
+        finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
+            if self._expiry_bucket is not None:
+                self._deps.expiries.discard(self, self._expiry_bucket)
+            self._deps.user_rates.release(self.user_id)
+            await self._deps.users.leave(self.user_id, self.outbox.offer)
+            for subscriber in self.dashboards.values():
+                self._deps.dashboards.leave(subscriber)
+            for room in list(self.rooms):
+                await self.leave(room)
+
+    async def join(self, room: str, since: int | None) -> bool:
+        """Become a member of ``room`` through the hub (which replays after ``since``)."""
+        member = Member(self.connection, self.user_id, self.outbox)
+        self.rooms[room] = member  # left again when the connection ends, even mid-join
+        try:
+            await self._deps.hub.join(room, member, since)
+        except RoomUnavailableError as err:
+            del self.rooms[room]
+            self._answer(self._deps.dispatch.join_failed(room, err))
+            return False
+        return True
+
+    async def leave(self, room: str) -> None:
+        deps = self._deps
+        member = self.rooms.pop(room, None)
+        if member is None:
+            return
+        await deps.hub.leave(room, member)
+        stopped = deps.dispatch.left(self, room, _now())
+        if stopped is not None:
+            deps.spawn(deps.hub.publish_typing(room, self.user_id, stopped.is_typing))
+
+    async def _receive(self) -> None:
+        """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
+        1012, 1008). Only the connection's own (ASGI) task: a close of ours wakes a pending
+        ``receive`` by cancelling it, rather than a task per ``receive`` raced against a task
+        waiting for the close (three tasks per idle connection cost ~4 KB of memory each)."""
+        loop = asyncio.get_running_loop()
+        self._reader = asyncio.current_task()
+        self.outbox.on_close = self._stop_receiving
+        try:
+            while not self.outbox.closed.is_set():
+                message = await self._next_message()
+                if message is None or message["type"] == "websocket.disconnect":
+                    return
+                await self._on_message(message, loop.time())
+        finally:
+            self.outbox.on_close = None
+            self._reader = None
+
+    async def _next_message(self) -> Message | None:
+        """The next message from the client, or None once the outbox closed (1013, 4429)."""
+        self._receiving = True
+        try:
+            return await self._websocket.receive()
+        except asyncio.CancelledError:
+            reader = self._reader
+            # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
+            if not self._woken or reader is None or reader.uncancel() > 0:
+                raise
+            return None
+        finally:
+            self._receiving = False
+
+    def _stop_receiving(self) -> None:
+        """The outbox closed: wake the reader if it is waiting for the client."""
+        if self._receiving and not self._woken and self._reader is not None:
+            self._woken = True
+            self._reader.cancel()
+
+    def expired(self) -> None:
+        """Close with 1008 when the token expires, unless an ``auth`` frame extended it (checked
+        once at the start, then by the gateway's one ``ExpirySchedule``, so that an idle
+        connection keeps no timer of its own)."""
+        self._expiry = None
+        self._expiry_bucket = None
+        if self.expires_at is None or self.outbox.closed.is_set():
+            return
+        close = self._deps.dispatch.expiry(self.expires_at, time.time())
+        if close is not None:
+            self._answer(close)
+            return
+        self._expiry_bucket = self._deps.expiries.add(self, self.expires_at)
+
+    async def _on_message(self, message: Message, now: float) -> None:
+        dispatch = self._deps.dispatch
+        refused = dispatch.admit(self._limit, self._user_limit, now)
+        if refused is not None:
+            self._answer(refused)
+            return
+        text = message.get("text")
+        data = text if text is not None else message.get("bytes")
+        decision = dispatch.frame(self, frames.parse_client_frame(data or b""), now)
+        if decision is not None:
+            await self._carry_out(decision)
+
+    async def _carry_out(self, decision: Decision) -> None:
+        """Do what the dispatcher decided: the I/O."""
+        deps = self._deps
+        match decision:
+            case ChatSendRequest():
+                deps.spawn(self._send(decision))
+            case str() | Refuse() | Close():
+                self._answer(decision)
+            case PublishTyping():
+                await deps.hub.publish_typing(decision.room, self.user_id, decision.is_typing)
+            case SyncPresence():
+                deps.hub.presence_changed(decision.room, self.user_id)
+            case EnterRoom():
+                if await self._may_enter(decision.room):
+                    await self.join(decision.room, decision.since)
+            case LeaveRoom():
+                await self.leave(decision.room)
+            case JoinDashboard():
+                subscriber = DashboardSubscriber(
+                    decision.team, self.outbox.offer, lambda: self.outbox.pending
+                )
+                self.dashboards[decision.room] = subscriber
+                deps.dashboards.join(subscriber)
+            case LeaveDashboard():
+                deps.dashboards.leave(self.dashboards.pop(decision.room))
+            case ReadHistory():
+                await self._history(decision)
+            case RenewAuth():
+                await self._renew(decision.token)
+            case ExtendToken():
+                self.expires_at = decision.expires_at
+                self.outbox.offer(decision.frame)
+
+    def _answer(self, decision: str | Refuse | Close | None) -> None:
+        """Send a frame, an ``error`` frame, or close."""
+        match decision:
+            case str():
+                self.outbox.offer(decision)
+            case Refuse():
+                self.outbox.offer(frames.error_frame(decision.code, decision.message, decision.ref))
+                if decision.notice:
+                    self.outbox.offer(frames.invalid_format_frame())
+            case Close():
+                self.outbox.close(decision.code, decision.reason)
+
+    async def _send(self, request: ChatSendRequest) -> None:
+        reply = await self._deps.chat.send(request)
+        self._answer(self._deps.dispatch.chat_reply(reply, request.client_msg_id))
+
+    async def _may_enter(self, room: str) -> bool:
+        reply = await self._deps.chat.access(room, self.user_id)
+        refused = self._deps.dispatch.access_reply(reply, room)
+        self._answer(refused)
+        return refused is None
+
+    async def _history(self, read: ReadHistory) -> None:
+        if read.check_access and not await self._may_enter(read.room):
+            return
+        try:
+            page = await self._deps.room_log.page(read.room, read.before, read.limit)
+        except Exception:
+            log.exception("reading history failed")
+            page = None
+        answer = self._deps.dispatch.history_page(read.room, page)
+        if isinstance(answer, str):
+            await self.outbox.send(answer)  # waits while the client reads: its own request
+        else:
+            self._answer(answer)
+
+    async def _renew(self, token: str) -> None:
+        authenticator = self._deps.authenticator
+        assert authenticator is not None  # the dispatcher renews only where there is one
+        outcome: Identity | AuthError
+        try:
+            outcome = await authenticator.verify(token)
+        except AuthError as err:
+            outcome = err
+        await self._carry_out(self._deps.dispatch.auth_result(self, outcome))
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

@@ -1,0 +1,60 @@
+"""Per-user counters and rate limits shared by a user's connections. Pure: no I/O.
+
+``UserCounter`` bounds how many of something (WebSocket connections, SSE and long-poll
+streams) one user holds at once; ``UserFrameRates`` is one token bucket per user, shared by
+all their connections on this gateway, kept only while the user has a connection.
+"""
+
+from switchboard_gateway.edge.rate_limit import FrameRateLimit
+
+__all__ = ["UserCounter", "UserFrameRates"]
+
+
+class UserCounter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._counts: dict[str, int] = {}
+
+    def enter(self, user: str) -> bool:
+        count = self._counts.get(user, 0)
+        if count >= self.limit:
+            return False
+        self._counts[user] = count + 1
+        return True
+
+    def leave(self, user: str) -> None:
+        count = self._counts.get(user, 0) - 1
+        if count > 0:
+            self._counts[user] = count
+        else:
+            self._counts.pop(user, None)
+
+    def count(self, user: str) -> int:
+        return self._counts.get(user, 0)
+
+
+class UserFrameRates:
+    def __init__(self, rate: float, burst: int, strikes: int) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._strikes = strikes
+        self._limits: dict[str, tuple[FrameRateLimit, int]] = {}
+
+    def acquire(self, user: str) -> FrameRateLimit:
+        """The user's bucket, for one more connection; ``release`` it when that one ends."""
+        limit, holders = self._limits.get(user) or (
+            FrameRateLimit(self._rate, self._burst, self._strikes),
+            0,
+        )
+        self._limits[user] = (limit, holders + 1)
+        return limit
+
+    def release(self, user: str) -> None:
+        found = self._limits.get(user)
+        if found is None:
+            return
+        limit, holders = found
+        if holders <= 1:
+            del self._limits[user]
+        else:
+            self._limits[user] = (limit, holders - 1)

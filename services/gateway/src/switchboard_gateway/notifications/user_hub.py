@@ -1,0 +1,179 @@
+"""Per-user fan-out: each user with an open stream or socket here has one core subscription,
+on ``notify.live.<user>``, which carries both their notifications (the NOTIFY stream's
+republish) and their unread count (notification's events, marked with ``EVENT_HEADER``); every
+event is decoded and encoded once per gateway and handed to each of the user's connections.
+
+Sockets join with a text ``deliver`` (their outbox); SSE streams and long-polls attach a sink
+that takes the event itself (they order entries by cursor, see ``inbox_follower``).
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+from switchboard_contracts import subjects
+from switchboard_contracts.notify import EVENT_HEADER, UNREAD_EVENT, Notification, UnreadEvent
+from switchboard_runtime import Bus
+
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
+from switchboard_gateway.notifications.events import Entry, Unread
+
+__all__ = ["KnownUsers", "Subscriber", "UserHub"]
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str], None]
+Register = Callable[[str, list[str] | None], Awaitable[None]]
+
+REGISTRATION_TTL_SECONDS = 600.0
+MAX_REMEMBERED_REGISTRATIONS = 100_000
+
+
+class KnownUsers:
+    """Tells the system a user connected (and their teams); remembers what it told recently, so
+    a reconnecting user costs nothing."""
+
+    def __init__(self, register: Register) -> None:
+        self._register = register
+        self._told: dict[str, tuple[tuple[str, ...] | None, float]] = {}
+
+    async def seen(self, user_id: str, teams: list[str] | None) -> None:
+        key = None if teams is None else tuple(sorted(set(teams)))
+        told = self._told.get(user_id)
+        now = time.monotonic()
+        fresh = told is not None and now - told[1] < REGISTRATION_TTL_SECONDS
+        if fresh and told is not None and (key is None or told[0] == key):
+            return
+        await self._register(user_id, teams)
+        if len(self._told) >= MAX_REMEMBERED_REGISTRATIONS:
+            self._told.clear()
+        self._told[user_id] = (key if key is not None else (told[0] if told else None), now)
+
+
+class Subscriber(Protocol):
+    def push(self, event: Entry | Unread) -> None:
+        """A live event; must not wait."""
+
+    def resync(self) -> None:
+        """Live events may have been lost; check the log."""
+
+
+class _Socket:
+    """A WebSocket's outbox: live frames only (its client resumes over SSE or the inbox)."""
+
+    def __init__(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def push(self, event: Entry | Unread) -> None:
+        self._deliver(event.frame)
+        if isinstance(event, Entry):
+            NOTIFICATION_DELIVERIES.labels("websocket").inc()
+
+    def resync(self) -> None:
+        pass
+
+
+class UserHub:
+    def __init__(self, bus: Bus, known: KnownUsers | None = None) -> None:
+        self._bus = bus
+        self._known = known
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._sockets: dict[tuple[str, Deliver], _Socket] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._unread_versions: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def connection_count(self) -> int:
+        return sum(len(subscribers) for subscribers in self._subscribers.values())
+
+    async def join(self, user_id: str, deliver: Deliver) -> None:
+        """A WebSocket of ``user_id``: its outbox gets ``notification`` and ``unread`` frames."""
+        socket = _Socket(deliver)
+        self._sockets[(user_id, deliver)] = socket
+        await self.attach(user_id, socket)
+        if self._known is not None:
+            task = asyncio.create_task(self._tell_known(user_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def leave(self, user_id: str, deliver: Deliver) -> None:
+        socket = self._sockets.pop((user_id, deliver), None)
+        if socket is not None:
+            await self.detach(user_id, socket)
+
+    async def attach(self, user_id: str, subscriber: Subscriber) -> None:
+        """From when this returns, ``subscriber`` gets every event of the user published later."""
+        self._subscribers.setdefault(user_id, set()).add(subscriber)
+        async with self._lock(user_id):
+            if user_id not in self._subscriptions:
+                self._subscriptions[user_id] = await self._bus.subscribe_inline(
+                    subjects.notify_live(user_id), self._on_live
+                )
+        await self._bus.nc.flush()  # the server has the subscription: nothing can slip past
+
+    async def detach(self, user_id: str, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(user_id)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if subscribers:
+            return
+        del self._subscribers[user_id]
+        self._unread_versions.pop(user_id, None)
+        lock = self._lock(user_id)
+        async with lock:
+            if user_id not in self._subscribers and user_id in self._subscriptions:
+                await self._subscriptions.pop(user_id).unsubscribe()
+        if user_id not in self._subscribers and not lock.locked():
+            self._locks.pop(user_id, None)
+
+    def resync_all(self) -> None:
+        """After a bus reconnect live events may have been lost: every stream checks the log."""
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                subscriber.resync()
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    async def _tell_known(self, user_id: str) -> None:
+        assert self._known is not None
+        try:
+            await self._known.seen(user_id, None)
+        except Exception:
+            log.warning("could not register a connected user; broadcasts may miss them")
+
+    def _on_live(self, msg: Msg) -> None:
+        headers = msg.headers
+        if headers is not None and headers.get(EVENT_HEADER) == UNREAD_EVENT:
+            self._on_unread(msg)
+        else:
+            self._on_notification(msg)
+
+    def _on_notification(self, msg: Msg) -> None:
+        try:
+            entry = Entry(Notification.decode(msg.data))
+        except ValidationError:
+            log.warning("ignoring an undecodable notification on %s", msg.subject)
+            return
+        for subscriber in tuple(self._subscribers.get(entry.notification.user_id, ())):
+            subscriber.push(entry)
+
+    def _on_unread(self, msg: Msg) -> None:
+        try:
+            event = UnreadEvent.decode(msg.data)
+        except ValidationError:
+            log.warning("ignoring an undecodable unread event on %s", msg.subject)
+            return
+        if event.version <= self._unread_versions.get(event.user_id, 0):
+            return  # an older change arriving late
+        self._unread_versions[event.user_id] = event.version
+        unread = Unread(event.unread_count, event.version)
+        for subscriber in tuple(self._subscribers.get(event.user_id, ())):
+            subscriber.push(unread)
