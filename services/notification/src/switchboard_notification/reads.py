@@ -47,6 +47,9 @@ class ReadHandler:
             return ReadReply(error=reply.error)
         event = UnreadEvent(user_id=user, unread_count=reply.unread_count, version=reply.version)
         data = event.encode()
-        await self._bus.publish(subjects.notify_live(user), data, headers=UNREAD_HEADERS)
-        await self._bus.publish(subjects.notify_unread(user), data)  # previous-release gateways
+        # Core publishes without trace headers: an unread event carries our header only, and
+        # the legacy one none at all (what gateways of the previous release decode).
+        nc = self._bus.nc
+        await nc.publish(subjects.notify_live(user), data, headers=UNREAD_HEADERS)
+        await nc.publish(subjects.notify_unread(user), data)  # previous-release gateways
         return ReadReply(unread_count=reply.unread_count)
