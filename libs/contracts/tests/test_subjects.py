@@ -46,6 +46,7 @@ def test_public_exports_are_pinned() -> None:
             "HistoryRequest",
             "InvalidIdError",
             "ServiceReport",
+            "endpoints",
             "input_rules",
             "streams",
             "subjects",

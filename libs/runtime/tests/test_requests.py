@@ -5,16 +5,17 @@ import secrets
 
 import nats
 import pytest
-from switchboard_contracts import BusError, ErrorCode
+from switchboard_contracts import ErrorCode
 from switchboard_contracts.chat import ChatSendReply, ChatSendRequest
+from switchboard_contracts.endpoints import Endpoint
 from switchboard_devstack.stores import Stores
-from switchboard_runtime import PublishUnavailableError, serve_requests
+from switchboard_runtime import Bus, PublishUnavailableError
 
 pytestmark = pytest.mark.component
 
 
-def error_reply(error: BusError) -> ChatSendReply:
-    return ChatSendReply(error=error)
+def endpoint(subject: str) -> Endpoint[ChatSendRequest, ChatSendReply]:
+    return Endpoint(subject, ChatSendRequest, ChatSendReply, "q")
 
 
 async def never_acked(request: ChatSendRequest) -> ChatSendReply:
@@ -25,7 +26,7 @@ async def test_a_publish_past_its_deadline_answers_unavailable(stores: Stores) -
     nc = await nats.connect(stores.nats_url)
     subject = f"test.requests.{secrets.token_hex(4)}"
     try:
-        await serve_requests(nc, subject, "q", ChatSendRequest, never_acked, on_error=error_reply)
+        await Bus.attach(nc).serve(endpoint(subject), never_acked)
         request = ChatSendRequest(room="r", user_id="u", content="x")
         answer = await nc.request(subject, request.encode(), timeout=5)
     finally:
@@ -44,7 +45,7 @@ async def test_a_reply_does_not_carry_the_request_s_headers_back(stores: Stores)
     nc = await nats.connect(stores.nats_url)
     subject = f"test.requests.{secrets.token_hex(4)}"
     try:
-        await serve_requests(nc, subject, "q", ChatSendRequest, answered, on_error=error_reply)
+        await Bus.attach(nc).serve(endpoint(subject), answered)
         request = ChatSendRequest(room="r", user_id="u", content="x")
         traceparent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-00"
         answer = await nc.request(

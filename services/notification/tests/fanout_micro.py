@@ -29,7 +29,7 @@ from switchboard_devstack.nats_server import NatsServer
 from switchboard_devstack.stores import scratch_dir
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender
-from switchboard_runtime import PublishRetry, ensure_stream
+from switchboard_runtime import Bus, PublishRetry, ensure_stream
 from switchboard_runtime.stream_pipeline import StreamPipeline
 from switchboard_runtime.telemetry_settings import TelemetrySettings
 from switchboard_runtime.tracing import setup_tracing
@@ -54,7 +54,7 @@ async def run(url: str, count: int, concurrency: int) -> None:
 
     await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     worker = BroadcastWorker(
-        nc,
+        Bus.attach(nc),
         NotificationSender(js, nothing_stored, PublishRetry(), StreamPipeline(nc), none_stored),
         concurrency,
         5.0,

@@ -22,7 +22,7 @@ from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
-from switchboard_runtime import ensure_stream
+from switchboard_runtime import Bus, ensure_stream
 from switchboard_runtime.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
@@ -67,7 +67,7 @@ async def test_a_broadcast_taken_again_after_a_failed_page_stores_each_entry_onc
     sender = NotificationSender(
         js, nothing_stored, pipeline=StreamPipeline(nc), stored_last_cursors=none_stored
     )
-    worker = BroadcastWorker(nc, sender, 16, 5.0)
+    worker = BroadcastWorker(Bus.attach(nc), sender, 16, 5.0)
     try:
         with pytest.raises(RuntimeError, match="persistence is down"):
             await worker.expand(job(f"{prefix}-one"))
@@ -103,7 +103,7 @@ async def test_a_broadcast_s_entries_continue_the_trace_of_the_request_that_acce
     sender = NotificationSender(
         js, nothing_stored, pipeline=StreamPipeline(nc), stored_last_cursors=none_stored
     )
-    worker = BroadcastWorker(nc, sender, 16, 5.0)
+    worker = BroadcastWorker(Bus.attach(nc), sender, 16, 5.0)
     running = asyncio.create_task(worker.run())
     trace_id = secrets.token_hex(16)
     try:

@@ -33,7 +33,7 @@ from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
 from switchboard_notification.sender import NotificationSender
-from switchboard_runtime import PublishUnavailableError, ensure_stream
+from switchboard_runtime import Bus, PublishUnavailableError, ensure_stream
 from switchboard_runtime.dead_letters import DeadLetters, serve_replays
 from switchboard_runtime.stream_pipeline import StreamPipeline
 
@@ -112,10 +112,10 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
     )
     dead_letters = DeadLetters(js)
     worker = BroadcastWorker(
-        nc, sender, 16, 5.0, max_attempts=2, retry_delay=0.05, dead_letters=dead_letters
+        Bus.attach(nc), sender, 16, 5.0, max_attempts=2, retry_delay=0.05, dead_letters=dead_letters
     )
     replays = await serve_replays(
-        nc, dead_letters, streams.NOTIFY_JOBS.name, "notification", worker.process_again
+        Bus.attach(nc), dead_letters, streams.NOTIFY_JOBS.name, worker.process_again
     )
     running = asyncio.create_task(worker.run())
     try:

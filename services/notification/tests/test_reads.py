@@ -20,6 +20,7 @@ from switchboard_contracts.notify import (
 from switchboard_devstack.stores import Stores
 from switchboard_notification.reads import ReadHandler
 from switchboard_notification.sender import NotificationSender
+from switchboard_runtime import Bus
 
 pytestmark = pytest.mark.component
 
@@ -51,7 +52,9 @@ async def test_a_read_publishes_the_unread_count_on_the_live_and_the_legacy_subj
     await nc.subscribe(subjects.NOTIFY_MARK_READ, cb=persistence)
     live = await nc.subscribe(subjects.notify_live(user))
     legacy = await nc.subscribe(subjects.notify_unread(user))
-    handler = ReadHandler(nc, NotificationSender(nc.jetstream(), nothing_stored), timeout=WAIT)
+    handler = ReadHandler(
+        Bus.attach(nc), NotificationSender(nc.jetstream(), nothing_stored), timeout=WAIT
+    )
 
     reply = await handler.read(ReadRequest(user_id=user, notification_id="n-1"))
 

@@ -34,7 +34,7 @@ from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.dead_letters_cli import list_dead_letters, run
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.stream_writer import StreamWriter
-from switchboard_runtime import ensure_stream
+from switchboard_runtime import Bus, ensure_stream
 from switchboard_runtime.dead_letters import DeadLetters, serve_replays
 from switchboard_runtime.metrics import service_name
 
@@ -431,7 +431,7 @@ async def test_the_operator_lists_dead_letters_and_replays_them(
     fixable = (await js.publish(subject, chat(room, 1, content="fixable").encode())).seq
     poison = (await js.publish(subject, chat(room, 2, sender_name=NUL).encode())).seq
     await js.publish(subject, chat(room, 3).encode())
-    replays = await serve_replays(nc, DeadLetters(js), "CHAT", "persistence", writer.process_again)
+    replays = await serve_replays(Bus.attach(nc), DeadLetters(js), "CHAT", writer.process_again)
     try:
         async with running(writer):
 

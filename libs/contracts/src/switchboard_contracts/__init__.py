@@ -1,9 +1,10 @@
 """The bus contract: the only place where subjects, streams and message schemas are spelled.
 
-Services import builders from here (``subjects.chat_room(room_id)``) and never type a subject.
+Services import builders from here (``subjects.chat_room(room_id)``) and never type a subject;
+they ask and serve request/reply through the ``endpoints`` declared here.
 """
 
-from switchboard_contracts import input_rules, streams, subjects
+from switchboard_contracts import endpoints, input_rules, streams, subjects
 from switchboard_contracts.chat import (
     MAX_CONTENT_LENGTH,
     ChatMessage,
@@ -29,6 +30,7 @@ __all__ = [
     "HistoryRequest",
     "InvalidIdError",
     "ServiceReport",
+    "endpoints",
     "input_rules",
     "streams",
     "subjects",

@@ -3,6 +3,7 @@ and its telemetry (``metrics``, ``tracing``, ``logs``, ``access``, ``consumer_la
 
 from switchboard_runtime.bus import (
     Bus,
+    BusUnavailableError,
     ensure_bucket,
     ensure_consumer,
     ensure_stream,
@@ -16,13 +17,13 @@ from switchboard_runtime.publish_retry import (
     publish_until_acked,
 )
 from switchboard_runtime.reporting import Reporting, start_reporting
-from switchboard_runtime.requests import serve_requests
 from switchboard_runtime.run import run_service
 from switchboard_runtime.service import service_routes
 from switchboard_runtime.settings import ServiceSettings, load_settings
 
 __all__ = [
     "Bus",
+    "BusUnavailableError",
     "Health",
     "PublishRetry",
     "PublishUnavailableError",
@@ -35,7 +36,6 @@ __all__ = [
     "open_bucket",
     "publish_until_acked",
     "run_service",
-    "serve_requests",
     "service_routes",
     "start_reporting",
     "stream_publish",

@@ -4,7 +4,7 @@
 ASGI messages alone, so endpoints need no code of their own: an HTTP request is a request
 (probes and scrapes excepted), so is every frame a WebSocket client sends; an accepted
 WebSocket and an HTTP response of type ``text/event-stream`` are connections while they last.
-Bus requests a service answers are counted by ``serve_requests``. The ``ServiceReporter``
+Bus requests a service answers are counted by ``Bus.serve``. The ``ServiceReporter``
 reads the totals every second for metrics-collector.
 """
 

@@ -1,15 +1,29 @@
 """The NATS connection of a service, tuned to notice a dead server quickly, and stream set-up.
 
-``Bus.publish``, ``Bus.request``, ``Bus.subscribe`` and ``stream_publish`` are the traced and
-counted ways to use it: they carry the trace context in the message headers and feed the
-``switchboard_bus_*`` metrics. Use them rather than ``bus.nc`` directly.
+``Bus.publish``, ``Bus.subscribe``, ``Bus.ask``, ``Bus.serve`` and ``stream_publish`` are the
+traced and counted ways to use it: they carry the trace context in the message headers and feed
+the ``switchboard_bus_*`` metrics. Use them rather than ``bus.nc`` directly.
+
+Request/reply goes through the endpoints of ``switchboard_contracts.endpoints`` only:
+``Bus.ask(endpoint, request)`` returns ``endpoint.reply_type``, always: the server's reply, or
+the endpoint's error reply when there was none to read::
+
+    nobody answered in time (no responders, timeout)  unavailable  "<subject> did not answer
+                                                                    in time; retry"
+    the answer could not be decoded                    internal     "<subject> gave an
+                                                                    unreadable answer"
+
+so a caller handles one thing, ``reply.error``. A caller that must tell "nobody answered" from
+an error reply passes ``raise_unanswered=True`` and gets ``BusUnavailableError`` instead.
+``Bus.serve(endpoint, handler)`` answers in the endpoint's queue group, with the endpoint's
+error reply when the request is undecodable or the handler raises (``requests``).
 """
 
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client, Server
@@ -31,6 +45,9 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
+from pydantic import ValidationError
+from switchboard_contracts import BusError, BusMessage, ErrorCode
+from switchboard_contracts.endpoints import Endpoint
 from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
 from switchboard_runtime.inline_dispatch import subscribe_inline
@@ -52,6 +69,7 @@ from switchboard_runtime.tracing import consumer_span, producer_span
 
 __all__ = [
     "Bus",
+    "BusUnavailableError",
     "JitteredReconnect",
     "ensure_bucket",
     "ensure_consumer",
@@ -62,6 +80,23 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+Req = TypeVar("Req", bound=BusMessage)
+Rep = TypeVar("Rep", bound=BusMessage)
+
+
+class BusUnavailableError(RuntimeError):
+    """Nobody answered a request in time: no member of the serving queue group was there, or
+    none answered within the timeout (``Bus.ask(..., raise_unanswered=True)``). ``error`` is
+    what ``Bus.ask`` answers otherwise."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"{subject} did not answer in time")
+        self.subject = subject
+
+    @property
+    def error(self) -> BusError:
+        return BusError(code=ErrorCode.UNAVAILABLE, message=f"{self}; retry")
 
 
 class JitteredReconnect:
@@ -83,13 +118,21 @@ class JitteredReconnect:
 class Bus:
     """One NATS connection per process, with its JetStream context."""
 
-    def __init__(self, settings: ServiceSettings, name: str) -> None:
+    def __init__(self, settings: ServiceSettings | None, name: str) -> None:
         self._settings = settings
         self._name = name
         self._nc: Client | None = None
         # Called after a reconnect: core subscriptions missed what was published meanwhile.
         self.on_reconnected: list[Callable[[], None]] = []
         self.on_disconnected: list[Callable[[], None]] = []
+
+    @classmethod
+    def attach(cls, nc: Client, name: str = "attached") -> "Bus":
+        """A Bus on a connection made elsewhere (a command-line tool, a test), which its maker
+        keeps and closes: ``connect`` is not for it."""
+        bus = cls(None, name)
+        bus._nc = nc
+        return bus
 
     @property
     def nc(self) -> Client:
@@ -107,6 +150,8 @@ class Bus:
 
     async def connect(self) -> None:
         settings = self._settings
+        if settings is None:
+            raise RuntimeError("an attached bus is connected by its maker")
         service = service_name()
 
         async def on_disconnected() -> None:
@@ -193,6 +238,54 @@ class Bus:
         finally:
             child(BUS_REQUESTS, service, family, outcome).inc()
             child(BUS_REQUEST_DURATION, service, family).observe(time.perf_counter() - started)
+
+    async def ask(
+        self,
+        endpoint: Endpoint[Req, Rep],
+        request: Req,
+        *,
+        timeout: float | None = None,
+        raise_unanswered: bool = False,
+    ) -> Rep:
+        """Ask ``endpoint`` and wait up to ``timeout`` (default: the endpoint's) for its reply.
+
+        Traced and counted as ``request``. Nobody answering in time is the endpoint's
+        ``unavailable`` error reply (``BusUnavailableError`` with ``raise_unanswered``), an
+        undecodable answer its ``internal`` one; an error the server replied is returned as is.
+        """
+        subject = endpoint.subject
+        try:
+            answer = await self.request(
+                subject, request.encode(), endpoint.timeout if timeout is None else timeout
+            )
+        except (NatsTimeoutError, NoRespondersError) as err:
+            unanswered = BusUnavailableError(subject)
+            if raise_unanswered:
+                raise unanswered from err
+            return endpoint.error_reply(unanswered.error)
+        try:
+            return endpoint.reply_type.decode(answer.data)
+        except ValidationError:
+            log.warning("%s gave an unreadable answer", subject)
+            return endpoint.error_reply(
+                BusError(code=ErrorCode.INTERNAL, message=f"{subject} gave an unreadable answer")
+            )
+
+    async def serve(
+        self,
+        endpoint: Endpoint[Req, Rep],
+        handler: Callable[[Req], Awaitable[Rep]],
+        *,
+        concurrency: int = 256,
+    ) -> Subscription:
+        """Answer ``endpoint`` with ``handler`` in the endpoint's queue group, up to
+        ``concurrency`` requests at once; an undecodable request or a handler that raises is
+        answered with the endpoint's error reply (``invalid_frame``; ``unavailable`` for a
+        JetStream publish never acked; ``internal``). Traced and counted per request."""
+        # imported here: requests -> publish_retry -> bus
+        from switchboard_runtime.requests import serve_endpoint  # noqa: PLC0415
+
+        return await serve_endpoint(self.nc, endpoint, handler, concurrency=concurrency)
 
     async def subscribe(
         self, subject: str, cb: Callable[[Msg], Awaitable[None]], queue: str = ""

@@ -11,13 +11,12 @@ dead_letters`` says its shape) and counts it in ``switchboard_jetstream_dead_let
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
-from switchboard_contracts import BusError, ErrorCode, streams, subjects
+from switchboard_contracts import BusError, ErrorCode, endpoints, streams, subjects
 from switchboard_contracts.dead_letters import (
     DeadLetterKind,
     DeadLetterOrigin,
@@ -30,7 +29,7 @@ from switchboard_contracts.dead_letters import (
     short_reason,
 )
 
-from switchboard_runtime.bus import ensure_stream
+from switchboard_runtime.bus import Bus, ensure_stream
 from switchboard_runtime.logs import validation_summary
 from switchboard_runtime.metrics import (
     JETSTREAM_DEAD_LETTER_REPLAYS,
@@ -38,7 +37,6 @@ from switchboard_runtime.metrics import (
     service_name,
 )
 from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
-from switchboard_runtime.requests import serve_requests
 
 __all__ = ["DeadLetters", "Fault", "describe_error", "serve_replays"]
 
@@ -189,21 +187,18 @@ def _error(code: ErrorCode, message: str) -> DeadLetterReplayReply:
 
 
 async def serve_replays(
-    nc: Client, dead_letters: DeadLetters, stream: str, queue: str, process: ReplayProcess
+    bus: Bus, dead_letters: DeadLetters, stream: str, process: ReplayProcess
 ) -> Subscription:
-    """Answer ``subjects.dead_letter_replay(stream)`` in ``queue`` with ``process``."""
+    """Answer the replay endpoint of ``stream`` (``endpoints.DEAD_LETTER_REPLAYS``) with
+    ``process``, in the queue group of the stream's consumer."""
     for outcome in ("replayed", "failed", "error"):
         JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, outcome)
 
     async def handle(request: DeadLetterReplayRequest) -> DeadLetterReplayReply:
         return await dead_letters.replay(stream, request.sequence, process)
 
-    return await serve_requests(
-        nc,
-        subjects.dead_letter_replay(stream),
-        queue,
-        DeadLetterReplayRequest,
+    return await bus.serve(
+        endpoints.DEAD_LETTER_REPLAYS[stream],
         handle,
-        on_error=lambda error: DeadLetterReplayReply(error=error),
         concurrency=1,  # an operator's command: one at a time is plenty
     )

@@ -1,4 +1,10 @@
-"""Serving request/reply subjects: decode, handle concurrently (bounded), reply, never crash."""
+"""Serving a request/reply endpoint: decode, handle concurrently (bounded), reply, never crash.
+
+``Bus.serve`` is how services use it. A request that cannot be decoded, or whose handler
+raises, is answered with the endpoint's error reply: ``invalid_frame`` (undecodable),
+``unavailable`` (a JetStream publish never acked: ``PublishUnavailableError``), ``internal``
+(anything else). A handler may still answer an error reply of its own.
+"""
 
 import asyncio
 import logging
@@ -11,6 +17,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode
+from switchboard_contracts.endpoints import Endpoint
 
 from switchboard_runtime.activity import ACTIVITY
 from switchboard_runtime.logs import log_failure
@@ -25,7 +32,7 @@ from switchboard_runtime.metrics import (
 from switchboard_runtime.publish_retry import PublishUnavailableError
 from switchboard_runtime.tracing import consumer_span, mark_error
 
-__all__ = ["serve_requests"]
+__all__ = ["serve_endpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +40,20 @@ Req = TypeVar("Req", bound=BusMessage)
 Rep = TypeVar("Rep", bound=BusMessage)
 
 
-async def serve_requests(
+async def serve_endpoint(
     nc: Client,
-    subject: str,
-    queue: str,
-    request_type: type[Req],
+    endpoint: Endpoint[Req, Rep],
     handle: Callable[[Req], Awaitable[Rep]],
     *,
-    on_error: Callable[[BusError], Rep],
     concurrency: int = 256,
 ) -> Subscription:
-    """Subscribe ``handle`` to ``subject`` in a queue group; up to ``concurrency`` run at once.
+    """Subscribe ``handle`` to the endpoint's subject in its queue group; up to ``concurrency``
+    run at once.
 
     Each request is handled in a CONSUMER span (child of the requester's) and counted by outcome.
     """
+    subject, queue, request_type = endpoint.subject, endpoint.queue, endpoint.request_type
+    on_error = endpoint.error_reply
     slots = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
     family = subject_template(subject)

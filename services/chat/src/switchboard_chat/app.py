@@ -5,21 +5,12 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from switchboard_contracts import BusError, ChatSendReply, ChatSendRequest, streams, subjects
-from switchboard_contracts.rooms import (
-    RoomAccessReply,
-    RoomAccessRequest,
-    RoomCreateRequest,
-    RoomListReply,
-    RoomListRequest,
-    RoomReply,
-)
+from switchboard_contracts import endpoints, streams
 from switchboard_runtime import (
     Bus,
     Health,
     PublishRetry,
     ensure_stream,
-    serve_requests,
     service_routes,
     start_reporting,
 )
@@ -61,14 +52,7 @@ def create_app(settings: ChatSettings) -> Starlette:
             RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings)),
             lookup.get,
         )
-        await serve_requests(
-            bus.nc,
-            subjects.CHAT_SEND,
-            subjects.QUEUE_CHAT,
-            ChatSendRequest,
-            acceptor.accept,
-            on_error=error_reply,
-        )
+        await bus.serve(endpoints.CHAT_SEND, acceptor.accept)
         await _serve_rooms(bus, RoomService(store))
         await presence.start()
         try:
@@ -83,31 +67,6 @@ def create_app(settings: ChatSettings) -> Starlette:
 
 
 async def _serve_rooms(bus: Bus, rooms: RoomService) -> None:
-    await serve_requests(
-        bus.nc,
-        subjects.CHAT_ROOM_CREATE,
-        subjects.QUEUE_CHAT,
-        RoomCreateRequest,
-        rooms.create,
-        on_error=lambda error: RoomReply(error=error),
-    )
-    await serve_requests(
-        bus.nc,
-        subjects.CHAT_ROOM_LIST,
-        subjects.QUEUE_CHAT,
-        RoomListRequest,
-        rooms.list,
-        on_error=lambda error: RoomListReply(error=error),
-    )
-    await serve_requests(
-        bus.nc,
-        subjects.CHAT_ROOM_ACCESS,
-        subjects.QUEUE_CHAT,
-        RoomAccessRequest,
-        rooms.access,
-        on_error=lambda error: RoomAccessReply(error=error),
-    )
-
-
-def error_reply(error: BusError) -> ChatSendReply:
-    return ChatSendReply(error=error)
+    await bus.serve(endpoints.CHAT_ROOM_CREATE, rooms.create)
+    await bus.serve(endpoints.CHAT_ROOM_LIST, rooms.list)
+    await bus.serve(endpoints.CHAT_ROOM_ACCESS, rooms.access)

@@ -21,9 +21,9 @@ from typing import Any
 from nats.js.errors import APIError, KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from pydantic import ValidationError
-from switchboard_contracts import streams, subjects
+from switchboard_contracts import endpoints, streams, subjects
 from switchboard_contracts.presence import PresenceEntry, PresenceReply, PresenceRequest
-from switchboard_runtime import Bus, ensure_bucket, serve_requests
+from switchboard_runtime import Bus, ensure_bucket
 
 from switchboard_chat.coalesce import Coalescer
 from switchboard_chat.presence_state import PresenceState
@@ -82,14 +82,7 @@ class PresenceService:
         self._spawn(self._follow(entry_watch, lambda e: self._on_entry(e, publish=True)))
         self._spawn(self._purge_orphans(gateways))
         self._spawn(self._housekeeping())
-        await serve_requests(
-            self._bus.nc,
-            subjects.CHAT_PRESENCE_SNAPSHOT,
-            subjects.QUEUE_CHAT,
-            PresenceRequest,
-            self.snapshot,
-            on_error=lambda error: PresenceReply(error=error),
-        )
+        await self._bus.serve(endpoints.CHAT_PRESENCE, self.snapshot)
         self.running = True
 
     async def stop(self) -> None:

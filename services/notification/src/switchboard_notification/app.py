@@ -8,21 +8,12 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from starlette.applications import Starlette
-from switchboard_contracts import streams, subjects
-from switchboard_contracts.notify import (
-    BroadcastReply,
-    BroadcastRequest,
-    NotifySendReply,
-    NotifySendRequest,
-    ReadReply,
-    ReadRequest,
-)
+from switchboard_contracts import endpoints, streams
 from switchboard_runtime import (
     Bus,
     Health,
     PublishRetry,
     ensure_stream,
-    serve_requests,
     service_routes,
     start_reporting,
 )
@@ -59,48 +50,24 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
-        stored = StoredCursors(bus.nc, timeout)
+        stored = StoredCursors(bus, timeout)
         sender = NotificationSender(
             bus.js, stored.last, retry, StreamPipeline(bus.nc), stored.last_of_many
         )
-        reads = ReadHandler(bus.nc, sender, timeout)
-        queue = subjects.QUEUE_NOTIFICATION
-        await serve_requests(
-            bus.nc,
-            subjects.NOTIFY_SEND,
-            queue,
-            NotifySendRequest,
-            sender.send,
-            on_error=lambda e: NotifySendReply(error=e),
-        )
-        await serve_requests(
-            bus.nc,
-            subjects.NOTIFY_BROADCAST,
-            queue,
-            BroadcastRequest,
-            partial(accept_broadcast, bus.js, retry),
-            on_error=lambda e: BroadcastReply(error=e),
-        )
-        await serve_requests(
-            bus.nc,
-            subjects.NOTIFY_READ,
-            queue,
-            ReadRequest,
-            reads.read,
-            on_error=lambda e: ReadReply(error=e),
-        )
+        reads = ReadHandler(bus, sender, timeout)
+        await bus.serve(endpoints.NOTIFICATION_SEND, sender.send)
+        await bus.serve(endpoints.NOTIFICATION_BROADCAST, partial(accept_broadcast, bus.js, retry))
+        await bus.serve(endpoints.NOTIFICATION_READ, reads.read)
         dead_letters = DeadLetters(bus.js, retry)
         worker = BroadcastWorker(
-            bus.nc,
+            bus,
             sender,
             settings.broadcast_concurrency,
             timeout,
             max_attempts=settings.dead_letter_attempts,
             dead_letters=dead_letters,
         )
-        await serve_replays(
-            bus.nc, dead_letters, streams.NOTIFY_JOBS.name, queue, worker.process_again
-        )
+        await serve_replays(bus, dead_letters, streams.NOTIFY_JOBS.name, worker.process_again)
         expanding = asyncio.create_task(worker.run())
         health.add_check("broadcasts", lambda: worker.consuming and not expanding.done())
         try:

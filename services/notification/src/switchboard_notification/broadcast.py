@@ -26,13 +26,12 @@ import time
 import uuid
 
 import nats.errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
-from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
 from switchboard_contracts.dead_letters import DeadLetterKind
 from switchboard_contracts.ids import validate_team_id
 from switchboard_contracts.notify import (
@@ -41,16 +40,15 @@ from switchboard_contracts.notify import (
     BroadcastReply,
     BroadcastRequest,
     Notification,
-    UsersReply,
     UsersRequest,
 )
 from switchboard_runtime import (
+    Bus,
     PublishRetry,
     PublishUnavailableError,
     ensure_consumer,
     publish_until_acked,
 )
-from switchboard_runtime.ask import ask
 from switchboard_runtime.batch_tracing import producer_batch_span
 from switchboard_runtime.consumer_lag import delivery_count
 from switchboard_runtime.dead_letters import DeadLetters, Fault, describe_error
@@ -120,7 +118,7 @@ async def accept_broadcast(
 class BroadcastWorker:
     def __init__(
         self,
-        nc: Client,
+        bus: Bus,
         sender: NotificationSender,
         concurrency: int,
         timeout: float,
@@ -129,18 +127,18 @@ class BroadcastWorker:
         retry_delay: float = RETRY_DELAY_SECONDS,
         dead_letters: DeadLetters | None = None,
     ) -> None:
-        self._nc = nc
+        self._bus = bus
         self._sender = sender
         self._concurrency = concurrency
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
-        self._dead_letters = dead_letters or DeadLetters(nc.jetstream())
+        self._dead_letters = dead_letters or DeadLetters(bus.js)
         self._stopping = False
         self.consuming = False
 
     async def run(self) -> None:
-        js = self._nc.jetstream()
+        js = self._bus.js
         spec = streams.NOTIFICATION_BROADCAST_CONSUMER
         while True:
             try:
@@ -256,15 +254,11 @@ class BroadcastWorker:
                     await upcoming
 
     async def _page(self, job: BroadcastJob, after: str | None) -> list[str]:
-        page = await ask(
-            self._nc,
-            subjects.NOTIFY_USERS,
+        page = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_USERS,
             UsersRequest(team=job.team, after=after, limit=MAX_USERS_PAGE),
-            UsersReply,
-            self._timeout,
+            timeout=self._timeout,
         )
-        if isinstance(page, BusError):
-            raise RecipientsError(page)
         if page.error is not None:
             raise RecipientsError(page.error)
         return page.user_ids

@@ -6,19 +6,17 @@ already hear the user's entries (one subscription per user), and then once more 
 ``notify.unread.<user>`` for gateways of the previous release during a rolling upgrade.
 """
 
-from nats.aio.client import Client
-from switchboard_contracts import BusError, ErrorCode, InvalidIdError, subjects
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, subjects
 from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
     EVENT_HEADER,
     UNREAD_EVENT,
-    MarkReadReply,
     MarkReadRequest,
     ReadReply,
     ReadRequest,
     UnreadEvent,
 )
-from switchboard_runtime.ask import ask
+from switchboard_runtime import Bus
 
 from switchboard_notification.sender import NotificationSender
 
@@ -28,8 +26,8 @@ UNREAD_HEADERS = {EVENT_HEADER: UNREAD_EVENT}
 
 
 class ReadHandler:
-    def __init__(self, nc: Client, sender: NotificationSender, timeout: float) -> None:
-        self._nc = nc
+    def __init__(self, bus: Bus, sender: NotificationSender, timeout: float) -> None:
+        self._bus = bus
         self._sender = sender
         self._timeout = timeout
 
@@ -40,19 +38,18 @@ class ReadHandler:
             return ReadReply(error=BusError(code=ErrorCode.INVALID_USER, message=str(err)))
         # read-all covers what the user's inbox holds now, not what arrives meanwhile
         upto = await self._sender.head(user) if request.notification_id is None else None
-        reply = await ask(
-            self._nc,
-            subjects.NOTIFY_MARK_READ,
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_MARK_READ,
             MarkReadRequest(user_id=user, notification_id=request.notification_id, upto=upto),
-            MarkReadReply,
-            self._timeout,
+            timeout=self._timeout,
         )
-        if isinstance(reply, BusError):
-            return ReadReply(error=reply)
         if reply.error is not None:
             return ReadReply(error=reply.error)
         event = UnreadEvent(user_id=user, unread_count=reply.unread_count, version=reply.version)
         data = event.encode()
-        await self._nc.publish(subjects.notify_live(user), data, headers=UNREAD_HEADERS)
-        await self._nc.publish(subjects.notify_unread(user), data)  # previous-release gateways
+        # Core publishes without trace headers: an unread event carries our header only, and
+        # the legacy one none at all (what gateways of the previous release decode).
+        nc = self._bus.nc
+        await nc.publish(subjects.notify_live(user), data, headers=UNREAD_HEADERS)
+        await nc.publish(subjects.notify_unread(user), data)  # previous-release gateways
         return ReadReply(unread_count=reply.unread_count)

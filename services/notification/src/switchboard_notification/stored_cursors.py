@@ -2,57 +2,42 @@
 longer holds (or never held) anything of. The sequencer's ``stored_last`` and
 ``stored_last_many``."""
 
-from typing import Protocol, TypeVar
-
-from nats.aio.client import Client
-from switchboard_contracts import BusError, subjects
-from switchboard_contracts.notify import (
-    LastCursorReply,
-    LastCursorRequest,
-    LastCursorsReply,
-    LastCursorsRequest,
-)
-from switchboard_runtime.ask import ask
+from switchboard_contracts import BusError, endpoints
+from switchboard_contracts.notify import LastCursorRequest, LastCursorsRequest
+from switchboard_runtime import Bus
 from switchboard_runtime.sequencer import SequencerError
 
 __all__ = ["StoredCursors"]
 
 
-class _Reply(Protocol):
-    @property
-    def error(self) -> BusError | None: ...
-
-
-R = TypeVar("R", bound=_Reply)
-
-
-def _answered(reply: R | BusError) -> R:
-    """The reply, or ``SequencerError`` when there was none or it is an error: the entry then
-    cannot be ordered, and the caller retries."""
-    if isinstance(reply, BusError):
-        raise SequencerError(reply.message)
-    if reply.error is not None:
-        raise SequencerError(reply.error.message)
-    return reply
+def _answered(error: BusError | None) -> None:
+    """``SequencerError`` when there was no reply or it is an error: the entry then cannot be
+    ordered, and the caller retries."""
+    if error is not None:
+        raise SequencerError(error.message)
 
 
 class StoredCursors:
-    def __init__(self, nc: Client, timeout: float) -> None:
-        self._nc = nc
+    def __init__(self, bus: Bus, timeout: float) -> None:
+        self._bus = bus
         self._timeout = timeout
 
     async def last(self, user_id: str) -> int:
         """The user's newest stored cursor (0: none)."""
-        request = LastCursorRequest(user_id=user_id)
-        reply = await ask(
-            self._nc, subjects.NOTIFY_LAST_CURSOR, request, LastCursorReply, self._timeout
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR,
+            LastCursorRequest(user_id=user_id),
+            timeout=self._timeout,
         )
-        return _answered(reply).cursor
+        _answered(reply.error)
+        return reply.cursor
 
     async def last_of_many(self, user_ids: list[str]) -> dict[str, int]:
         """Each user's newest stored cursor; users with none left out."""
-        request = LastCursorsRequest(user_ids=user_ids)
-        reply = await ask(
-            self._nc, subjects.NOTIFY_LAST_CURSORS, request, LastCursorsReply, self._timeout
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_LAST_CURSORS,
+            LastCursorsRequest(user_ids=user_ids),
+            timeout=self._timeout,
         )
-        return _answered(reply).cursors
+        _answered(reply.error)
+        return reply.cursors

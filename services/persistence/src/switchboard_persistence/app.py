@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from starlette.applications import Starlette
-from switchboard_contracts import HistoryReply, HistoryRequest, streams, subjects
+from switchboard_contracts import HistoryReply, HistoryRequest, endpoints, streams
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.notify import Notification
 from switchboard_runtime import (
@@ -15,7 +15,6 @@ from switchboard_runtime import (
     Health,
     PublishRetry,
     ensure_stream,
-    serve_requests,
     service_routes,
     start_reporting,
 )
@@ -68,23 +67,9 @@ def create_app(settings: PersistenceSettings) -> Starlette:
         async def last_seq(request: LastSeqRequest) -> LastSeqReply:
             return LastSeqReply(seq=await store.last_seq(request.room))
 
-        await serve_requests(
-            bus.nc,
-            subjects.CHAT_HISTORY,
-            subjects.QUEUE_PERSISTENCE,
-            HistoryRequest,
-            history,
-            on_error=lambda error: HistoryReply(error=error),
-        )
-        await serve_requests(
-            bus.nc,
-            subjects.CHAT_LAST_SEQ,
-            subjects.QUEUE_PERSISTENCE,
-            LastSeqRequest,
-            last_seq,
-            on_error=lambda error: LastSeqReply(error=error),
-        )
-        await serve_chat_queries(bus.nc, store, RoomStore(pool))
+        await bus.serve(endpoints.PERSISTENCE_CHAT_HISTORY, history)
+        await bus.serve(endpoints.PERSISTENCE_CHAT_LAST_SEQ, last_seq)
+        await serve_chat_queries(bus, store, RoomStore(pool))
         chat_writer = ChatWriter(
             bus.nc,
             store,
@@ -111,9 +96,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             dead_letters=dead_letters,
         )
         for stream, owner in ((streams.CHAT, chat_writer), (streams.NOTIFY, notify_writer)):
-            await serve_replays(
-                bus.nc, dead_letters, stream.name, subjects.QUEUE_PERSISTENCE, owner.process_again
-            )
+            await serve_replays(bus, dead_letters, stream.name, owner.process_again)
         notifier = asyncio.create_task(notify_writer.run())
         health.add_check("notify-writer", lambda: notify_writer.consuming and not notifier.done())
         pool_state["pool"] = pool

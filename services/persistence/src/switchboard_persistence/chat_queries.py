@@ -1,7 +1,6 @@
 """What chat asks of PostgreSQL: rooms (create, get, list) and stored messages by id."""
 
-from nats.aio.client import Client
-from switchboard_contracts import BusError, ErrorCode, subjects
+from switchboard_contracts import BusError, ErrorCode, endpoints
 from switchboard_contracts.chat import (
     MessageGetReply,
     MessageGetRequest,
@@ -15,7 +14,7 @@ from switchboard_contracts.rooms import (
     RoomListRequest,
     RoomReply,
 )
-from switchboard_runtime import serve_requests
+from switchboard_runtime import Bus
 
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.room_store import RoomExistsError, RoomStore
@@ -23,7 +22,7 @@ from switchboard_persistence.room_store import RoomExistsError, RoomStore
 __all__ = ["serve_chat_queries"]
 
 
-async def serve_chat_queries(nc: Client, messages: ChatStore, rooms: RoomStore) -> None:
+async def serve_chat_queries(bus: Bus, messages: ChatStore, rooms: RoomStore) -> None:
     async def create_room(room: Room) -> RoomReply:
         try:
             return RoomReply(room=await rooms.create(room))
@@ -44,44 +43,8 @@ async def serve_chat_queries(nc: Client, messages: ChatStore, rooms: RoomStore) 
     async def get_messages(request: MessagesGetRequest) -> MessagesGetReply:
         return MessagesGetReply(messages=await messages.get_many(request.ids))
 
-    queue = subjects.QUEUE_PERSISTENCE
-    await serve_requests(
-        nc,
-        subjects.STORE_ROOM_CREATE,
-        queue,
-        Room,
-        create_room,
-        on_error=lambda error: RoomReply(error=error),
-    )
-    await serve_requests(
-        nc,
-        subjects.STORE_ROOM_GET,
-        queue,
-        RoomGetRequest,
-        get_room,
-        on_error=lambda error: RoomReply(error=error),
-    )
-    await serve_requests(
-        nc,
-        subjects.STORE_ROOM_LIST,
-        queue,
-        RoomListRequest,
-        list_rooms,
-        on_error=lambda error: RoomListReply(error=error),
-    )
-    await serve_requests(
-        nc,
-        subjects.STORE_MESSAGE_GET,
-        queue,
-        MessageGetRequest,
-        get_message,
-        on_error=lambda error: MessageGetReply(error=error),
-    )
-    await serve_requests(
-        nc,
-        subjects.STORE_MESSAGES_GET,
-        queue,
-        MessagesGetRequest,
-        get_messages,
-        on_error=lambda error: MessagesGetReply(error=error),
-    )
+    await bus.serve(endpoints.PERSISTENCE_ROOM_CREATE, create_room)
+    await bus.serve(endpoints.PERSISTENCE_ROOM_GET, get_room)
+    await bus.serve(endpoints.PERSISTENCE_ROOM_LIST, list_rooms)
+    await bus.serve(endpoints.PERSISTENCE_MESSAGE_GET, get_message)
+    await bus.serve(endpoints.PERSISTENCE_MESSAGES_GET, get_messages)

@@ -8,7 +8,7 @@ Needs only NATS (``NATS_URL`` or ``--nats-url``). ``list`` reads the stream dire
 one line per letter: where it came from, how often it was tried, why it is there; never a
 message body. ``replay`` asks the service that consumes the letter's origin stream
 (persistence for CHAT and NOTIFY, notification for NOTIFY_JOBS) to process it again with the
-same code as the first time (``subjects.dead_letter_replay``): a CHAT message is written to
+same code as the first time (``endpoints.DEAD_LETTER_REPLAYS``): a CHAT message is written to
 PostgreSQL, never published to ``chat.room.<room>`` again (that would break the room's
 gap-free ``seq``). On success the letter is removed; when it fails again for its data it goes
 back to dead letters with the new reason (a new sequence); any other failure leaves it as it was.
@@ -25,10 +25,8 @@ from typing import TextIO
 
 import nats
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
-from switchboard_contracts import streams, subjects
+from switchboard_contracts import endpoints, streams, subjects
 from switchboard_contracts.dead_letters import (
     DeadLetterKind,
     DeadLetterOrigin,
@@ -36,6 +34,7 @@ from switchboard_contracts.dead_letters import (
     DeadLetterReplayRequest,
     read_origin,
 )
+from switchboard_runtime import Bus, BusUnavailableError
 
 __all__ = ["DeadLetter", "list_dead_letters", "main", "replay", "run"]
 
@@ -95,15 +94,19 @@ async def replay(nc: Client, sequence: int, timeout: float) -> DeadLetterReplayR
         origin, _, _ = read_origin(raw.headers)
     except (NotFoundError, ValueError):
         return _error("not_found", f"no dead letter {sequence}")
+    unanswered = _error("unavailable", f"no {origin.stream} consumer answered; nothing changed")
+    endpoint = endpoints.DEAD_LETTER_REPLAYS.get(origin.stream)
+    if endpoint is None:  # a stream whose consumer does not replay
+        return unanswered
     try:
-        reply = await nc.request(
-            subjects.dead_letter_replay(origin.stream),
-            DeadLetterReplayRequest(sequence=sequence).encode(),
+        return await Bus.attach(nc, "switchboard-dead-letters").ask(
+            endpoint,
+            DeadLetterReplayRequest(sequence=sequence),
             timeout=timeout,
+            raise_unanswered=True,
         )
-    except (NatsTimeoutError, NoRespondersError):
-        return _error("unavailable", f"no {origin.stream} consumer answered; nothing changed")
-    return DeadLetterReplayReply.decode(reply.data)
+    except BusUnavailableError:
+        return unanswered
 
 
 def _error(code: str, message: str) -> DeadLetterReplayReply:

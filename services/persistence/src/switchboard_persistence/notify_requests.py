@@ -7,7 +7,7 @@ import time
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
 from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
     InboxReply,
@@ -26,7 +26,7 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_runtime import Bus, serve_requests
+from switchboard_runtime import Bus
 from switchboard_runtime.sequencer import last_message
 
 from switchboard_persistence.notify_store import NotifyStore
@@ -49,64 +49,15 @@ class NotifyRequests:
         self._store = store
 
     async def serve(self) -> list[Subscription]:
-        nc, queue = self._bus.nc, subjects.QUEUE_PERSISTENCE
+        bus = self._bus
         return [
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_LAST_CURSOR,
-                queue,
-                LastCursorRequest,
-                self.last_cursor,
-                on_error=lambda e: LastCursorReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_LAST_CURSORS,
-                queue,
-                LastCursorsRequest,
-                self.last_cursors,
-                on_error=lambda e: LastCursorsReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_REGISTER,
-                queue,
-                RegisterRequest,
-                self.register,
-                on_error=lambda e: RegisterReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_USERS,
-                queue,
-                UsersRequest,
-                self.users,
-                on_error=lambda e: UsersReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_INBOX,
-                queue,
-                InboxRequest,
-                self.inbox,
-                on_error=lambda e: InboxReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_REPLAY,
-                queue,
-                ReplayRequest,
-                self.replay,
-                on_error=lambda e: ReplayReply(error=e),
-            ),
-            await serve_requests(
-                nc,
-                subjects.NOTIFY_MARK_READ,
-                queue,
-                MarkReadRequest,
-                self.mark_read,
-                on_error=lambda e: MarkReadReply(error=e),
-            ),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR, self.last_cursor),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSORS, self.last_cursors),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_REGISTER, self.register),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_USERS, self.users),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_INBOX, self.inbox),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_REPLAY, self.replay),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_MARK_READ, self.mark_read),
         ]
 
     async def last_cursor(self, request: LastCursorRequest) -> LastCursorReply:

@@ -1,18 +1,11 @@
-"""The gateway's side of the request/reply subjects of chat (and persistence's history)."""
+"""The gateway's side of the request/reply endpoints of chat (and persistence's history)."""
 
-from typing import TypeVar
-
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from switchboard_contracts import (
-    BusError,
-    BusMessage,
     ChatSendReply,
     ChatSendRequest,
-    ErrorCode,
     HistoryReply,
     HistoryRequest,
-    subjects,
+    endpoints,
 )
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
@@ -28,51 +21,46 @@ from switchboard_runtime import Bus
 
 __all__ = ["ChatClient"]
 
-Reply = TypeVar("Reply", bound=BusMessage)
-
 
 class ChatClient:
+    """Each method's reply carries ``error`` when the request failed, ``unavailable`` when
+    nobody answered in time (``Bus.ask``)."""
+
     def __init__(self, bus: Bus, timeout: float) -> None:
         self._bus = bus
         self._timeout = timeout
 
     async def send(self, request: ChatSendRequest) -> ChatSendReply:
-        return await self._request(subjects.CHAT_SEND, request, ChatSendReply)
+        return await self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
 
     async def history(self, request: HistoryRequest) -> HistoryReply:
-        return await self._request(subjects.CHAT_HISTORY, request, HistoryReply)
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_CHAT_HISTORY, request, timeout=self._timeout
+        )
 
     async def last_seq(self, room: str) -> LastSeqReply:
-        return await self._request(subjects.CHAT_LAST_SEQ, LastSeqRequest(room=room), LastSeqReply)
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_CHAT_LAST_SEQ, LastSeqRequest(room=room), timeout=self._timeout
+        )
 
     async def access(self, room: str, user_id: str) -> RoomAccessReply:
-        return await self._request(
-            subjects.CHAT_ROOM_ACCESS,
+        return await self._bus.ask(
+            endpoints.CHAT_ROOM_ACCESS,
             RoomAccessRequest(room=room, user_id=user_id),
-            RoomAccessReply,
+            timeout=self._timeout,
         )
 
     async def create_room(self, request: RoomCreateRequest) -> RoomReply:
-        return await self._request(subjects.CHAT_ROOM_CREATE, request, RoomReply)
+        return await self._bus.ask(endpoints.CHAT_ROOM_CREATE, request, timeout=self._timeout)
 
     async def rooms(self, user_id: str) -> RoomListReply:
-        return await self._request(
-            subjects.CHAT_ROOM_LIST, RoomListRequest(user_id=user_id), RoomListReply
+        return await self._bus.ask(
+            endpoints.CHAT_ROOM_LIST, RoomListRequest(user_id=user_id), timeout=self._timeout
         )
 
     async def presence(self, room: str, min_revision: int = 0) -> PresenceReply:
-        return await self._request(
-            subjects.CHAT_PRESENCE_SNAPSHOT,
+        return await self._bus.ask(
+            endpoints.CHAT_PRESENCE,
             PresenceRequest(room=room, min_revision=min_revision),
-            PresenceReply,
+            timeout=self._timeout,
         )
-
-    async def _request(self, subject: str, request: BusMessage, reply: type[Reply]) -> Reply:
-        try:
-            answer = await self._bus.request(subject, request.encode(), timeout=self._timeout)
-        except (NatsTimeoutError, NoRespondersError):
-            error = BusError(
-                code=ErrorCode.UNAVAILABLE, message=f"{subject} did not answer in time; retry"
-            )
-            return reply.model_validate({"error": error})
-        return reply.decode(answer.data)

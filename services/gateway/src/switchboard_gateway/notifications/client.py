@@ -1,8 +1,6 @@
 """The gateway's side of the notification commands (``notify.cmd.*``)."""
 
-from typing import TypeVar
-
-from switchboard_contracts import BusError, BusMessage, subjects
+from switchboard_contracts import endpoints
 from switchboard_contracts.notify import (
     BroadcastReply,
     BroadcastRequest,
@@ -12,15 +10,11 @@ from switchboard_contracts.notify import (
     NotifySendRequest,
     ReadReply,
     ReadRequest,
-    RegisterReply,
     RegisterRequest,
 )
 from switchboard_runtime import Bus
-from switchboard_runtime.ask import ask
 
 __all__ = ["NotifyClient", "NotifyUnavailableError"]
-
-Rep = TypeVar("Rep", bound=BusMessage)
 
 
 class NotifyUnavailableError(RuntimeError):
@@ -28,31 +22,32 @@ class NotifyUnavailableError(RuntimeError):
 
 
 class NotifyClient:
+    """Each method's reply carries ``error`` when the request failed, ``unavailable`` when
+    nobody answered in time (``Bus.ask``)."""
+
     def __init__(self, bus: Bus, timeout: float) -> None:
         self._bus = bus
         self._timeout = timeout
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:
-        return await self._ask(subjects.NOTIFY_SEND, request, NotifySendReply)
+        return await self._bus.ask(endpoints.NOTIFICATION_SEND, request, timeout=self._timeout)
 
     async def broadcast(self, request: BroadcastRequest) -> BroadcastReply:
-        return await self._ask(subjects.NOTIFY_BROADCAST, request, BroadcastReply)
+        return await self._bus.ask(endpoints.NOTIFICATION_BROADCAST, request, timeout=self._timeout)
 
     async def read(self, request: ReadRequest) -> ReadReply:
-        return await self._ask(subjects.NOTIFY_READ, request, ReadReply)
+        return await self._bus.ask(endpoints.NOTIFICATION_READ, request, timeout=self._timeout)
 
     async def inbox(self, request: InboxRequest) -> InboxReply:
-        return await self._ask(subjects.NOTIFY_INBOX, request, InboxReply)
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_INBOX, request, timeout=self._timeout
+        )
 
     async def register(self, user_id: str, teams: list[str] | None) -> None:
-        reply = await self._ask(
-            subjects.NOTIFY_REGISTER, RegisterRequest(user_id=user_id, teams=teams), RegisterReply
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_REGISTER,
+            RegisterRequest(user_id=user_id, teams=teams),
+            timeout=self._timeout,
         )
         if reply.error is not None:
             raise NotifyUnavailableError(reply.error.message)
-
-    async def _ask(self, subject: str, request: BusMessage, reply_type: type[Rep]) -> Rep:
-        reply = await ask(self._bus.nc, subject, request, reply_type, self._timeout)
-        if isinstance(reply, BusError):
-            return reply_type.model_validate({"error": reply.model_dump()})
-        return reply

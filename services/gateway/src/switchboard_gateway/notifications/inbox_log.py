@@ -10,16 +10,14 @@ import logging
 
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
-from switchboard_contracts import BusError, streams, subjects
+from switchboard_contracts import endpoints, streams, subjects
 from switchboard_contracts.notify import (
-    LastCursorReply,
     LastCursorRequest,
     Notification,
     ReplayReply,
     ReplayRequest,
 )
 from switchboard_runtime import Bus
-from switchboard_runtime.ask import ask
 from switchboard_runtime.sequencer import last_message
 
 from switchboard_gateway.notifications.events import Entry
@@ -43,14 +41,12 @@ class StoredInbox:
         last = await last_message(self._bus.js, streams.NOTIFY.name, subjects.notify_user(user_id))
         if last is not None:
             return _decode(last).cursor
-        reply = await ask(
-            self._bus.nc,
-            subjects.NOTIFY_LAST_CURSOR,
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR,
             LastCursorRequest(user_id=user_id),
-            LastCursorReply,
-            self._timeout,
+            timeout=self._timeout,
         )
-        if isinstance(reply, BusError) or reply.error is not None:
+        if reply.error is not None:
             raise InboxUnavailableError(f"the inbox of {user_id} cannot be read now; retry")
         return reply.cursor
 
@@ -100,14 +96,12 @@ class StoredInbox:
     async def _replay(
         self, user_id: str, after: int, limit: int, *, states_only: bool
     ) -> ReplayReply | None:
-        reply = await ask(
-            self._bus.nc,
-            subjects.NOTIFY_REPLAY,
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_REPLAY,
             ReplayRequest(user_id=user_id, after=after, limit=limit, states_only=states_only),
-            ReplayReply,
-            self._timeout,
+            timeout=self._timeout,
         )
-        if isinstance(reply, BusError) or reply.error is not None:
+        if reply.error is not None:
             return None
         return reply
 
