@@ -10,6 +10,7 @@ from switchboard_runtime.bus import (
     open_bucket,
     stream_publish,
 )
+from switchboard_runtime.errors import ServiceError, UnavailableError
 from switchboard_runtime.health import Health
 from switchboard_runtime.publish_retry import (
     PublishRetry,
@@ -28,7 +29,9 @@ __all__ = [
     "PublishRetry",
     "PublishUnavailableError",
     "Reporting",
+    "ServiceError",
     "ServiceSettings",
+    "UnavailableError",
     "ensure_bucket",
     "ensure_consumer",
     "ensure_stream",

@@ -50,6 +50,7 @@ from switchboard_contracts import BusError, BusMessage, ErrorCode
 from switchboard_contracts.endpoints import Endpoint
 from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
+from switchboard_runtime.errors import UnavailableError
 from switchboard_runtime.inline_dispatch import subscribe_inline
 from switchboard_runtime.metrics import (
     BUS_MESSAGES_PUBLISHED,
@@ -85,7 +86,7 @@ Req = TypeVar("Req", bound=BusMessage)
 Rep = TypeVar("Rep", bound=BusMessage)
 
 
-class BusUnavailableError(RuntimeError):
+class BusUnavailableError(UnavailableError):
     """Nobody answered a request in time: no member of the serving queue group was there, or
     none answered within the timeout (``Bus.ask(..., raise_unanswered=True)``). ``error`` is
     what ``Bus.ask`` answers otherwise."""

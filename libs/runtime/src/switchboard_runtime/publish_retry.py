@@ -24,6 +24,7 @@ from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from switchboard_runtime.bus import stream_publish, stream_publish_in_context
+from switchboard_runtime.errors import UnavailableError
 from switchboard_runtime.metrics import BUS_PUBLISH_RETRIES, service_name, subject_template
 from switchboard_runtime.settings import ServiceSettings
 
@@ -44,7 +45,7 @@ RETRYABLE: tuple[type[Exception], ...] = (
 )
 
 
-class PublishUnavailableError(RuntimeError):
+class PublishUnavailableError(UnavailableError):
     """JetStream did not ack within the deadline; the message may or may not be stored, and a
     retry with the same message id stores it at most once."""
 

@@ -21,6 +21,7 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import BusMessage
 
+from switchboard_runtime.errors import ServiceError
 from switchboard_runtime.metrics import (
     BUS_MESSAGES_PUBLISHED,
     child,
@@ -41,7 +42,7 @@ DEFAULT_MAX_CACHED_HEADS = 100_000
 M = TypeVar("M", bound=BusMessage)
 
 
-class SequencerError(RuntimeError):
+class SequencerError(ServiceError):
     """The entry could not be ordered; the caller may retry with the same message id."""
 
 

@@ -6,7 +6,7 @@ from switchboard_contracts import BusError, BusMessage, ChatMessage, endpoints
 from switchboard_contracts.chat import LastSeqRequest, MessagesGetRequest
 from switchboard_contracts.endpoints import Endpoint
 from switchboard_contracts.rooms import Room, RoomGetRequest, RoomListRequest, RoomReply
-from switchboard_runtime import Bus, BusUnavailableError
+from switchboard_runtime import Bus, BusUnavailableError, UnavailableError
 
 __all__ = ["StoreClient", "StoreUnavailableError"]
 
@@ -14,7 +14,7 @@ Req = TypeVar("Req", bound=BusMessage)
 Rep = TypeVar("Rep", bound=BusMessage)
 
 
-class StoreUnavailableError(RuntimeError):
+class StoreUnavailableError(UnavailableError):
     """Persistence did not answer in time, or answered with an error."""
 
 

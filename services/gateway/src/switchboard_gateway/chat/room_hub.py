@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
 from switchboard_contracts.presence import PresenceReply, PresenceSnapshot, TypingEvent
 from switchboard_protocol import CloseCode
+from switchboard_runtime import UnavailableError
 
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.ordering import Deliver, Drop, FillGap, RoomOrder
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 TYPING_SWEEP_SECONDS = 0.5
 
 
-class RoomUnavailableError(RuntimeError):
+class RoomUnavailableError(UnavailableError):
     """The room could not be opened on this gateway (NATS or the room log did not answer)."""
 
 

@@ -15,7 +15,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, HistoryRequest, streams, subjects
 from switchboard_contracts.chat import MAX_HISTORY_LIMIT
-from switchboard_runtime import Bus
+from switchboard_runtime import Bus, UnavailableError
 
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.seq_search import Position, SeqSearch
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 BATCH = 256
 
 
-class RoomLogError(RuntimeError):
+class RoomLogError(UnavailableError):
     """The stream or persistence could not be read; the message says which."""
 
 

@@ -12,12 +12,12 @@ from switchboard_contracts.notify import (
     ReadRequest,
     RegisterRequest,
 )
-from switchboard_runtime import Bus
+from switchboard_runtime import Bus, UnavailableError
 
 __all__ = ["NotifyClient", "NotifyUnavailableError"]
 
 
-class NotifyUnavailableError(RuntimeError):
+class NotifyUnavailableError(UnavailableError):
     """A notification command got no answer; the message says which."""
 
 

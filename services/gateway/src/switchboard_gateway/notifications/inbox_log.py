@@ -17,7 +17,7 @@ from switchboard_contracts.notify import (
     ReplayReply,
     ReplayRequest,
 )
-from switchboard_runtime import Bus
+from switchboard_runtime import Bus, UnavailableError
 from switchboard_runtime.sequencer import last_message
 
 from switchboard_gateway.notifications.events import Entry
@@ -28,7 +28,7 @@ __all__ = ["InboxUnavailableError", "StoredInbox"]
 log = logging.getLogger(__name__)
 
 
-class InboxUnavailableError(RuntimeError):
+class InboxUnavailableError(UnavailableError):
     """Neither the stream nor persistence could answer; the client should retry."""
 
 

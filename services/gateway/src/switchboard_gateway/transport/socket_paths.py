@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-__all__ = ["SocketPaths"]
+__all__ = ["SocketHandler", "SocketPaths"]
 
-Handler = Callable[[WebSocket], Awaitable[None]]
+SocketHandler = Callable[[WebSocket], Awaitable[None]]
 
 
 class SocketPaths:
-    def __init__(self, app: ASGIApp, *, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, app: ASGIApp, *, handlers: Mapping[str, SocketHandler]) -> None:
         self.app = app
         self._handlers = dict(handlers)
 

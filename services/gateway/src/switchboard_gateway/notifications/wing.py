@@ -1,0 +1,38 @@
+"""The notifications wing: per-user inboxes over SSE, long-polling, WebSockets and HTTP
+(docs/protocol.md §3). One core subscription per user with a connection here (``user_hub``)."""
+
+from starlette.routing import BaseRoute
+from switchboard_runtime import Bus
+
+from switchboard_gateway.edge.wing import Edge
+from switchboard_gateway.notifications.client import NotifyClient
+from switchboard_gateway.notifications.http_api import NotificationsApi
+from switchboard_gateway.notifications.inbox_log import StoredInbox
+from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
+from switchboard_gateway.settings import GatewaySettings
+
+__all__ = ["Notifications"]
+
+
+class Notifications:
+    def __init__(self, settings: GatewaySettings, bus: Bus, edge: Edge) -> None:
+        timeout = settings.bus_request_timeout_seconds
+        self.client = NotifyClient(bus, timeout)
+        known = KnownUsers(self.client.register)
+        self.users = UserHub(bus, known)
+        bus.on_reconnected.append(self.users.resync_all)
+        self._api = NotificationsApi(
+            settings, self.users, known, self.client, StoredInbox(bus, timeout), drain=edge.drain
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        return list(self._api.routes())
+
+    async def start(self) -> None:
+        """Nothing to start: a user's subscription opens with their first connection."""
+
+    def drain(self) -> None:
+        """Streams are ended by the edge's paced drain, which every stream is tracked by."""
+
+    async def stop(self) -> None:
+        """Nothing to stop: subscriptions end with their connections and the bus."""
