@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from switchboard_runtime import ServiceSettings
-from switchboard_runtime.telemetry_settings import TelemetrySettings
+from switchboard_runtime.telemetry.settings import TelemetrySettings
 
 from tests.deploy.chart import (
     CHART_DIR,

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy/helm/switchboard"
 
 METRICS_MODULES = (
-    "switchboard_runtime.metrics",
+    "switchboard_runtime.telemetry.metrics",
     "switchboard_gateway.metrics",
     "switchboard_chat.metrics",
     "switchboard_notification.metrics",

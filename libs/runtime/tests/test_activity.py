@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
-from switchboard_runtime.activity import Activity, ActivityMiddleware
+from switchboard_runtime.service.activity import Activity, ActivityMiddleware
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 

@@ -16,8 +16,9 @@ from switchboard_contracts import BusError, ErrorCode
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.endpoints import Endpoint
 from switchboard_devstack.stores import Stores
-from switchboard_runtime import Bus, BusUnavailableError, PublishUnavailableError, tracing
-from switchboard_runtime.metrics import service_name
+from switchboard_runtime import Bus, BusUnavailableError, PublishUnavailableError
+from switchboard_runtime.telemetry import tracing
+from switchboard_runtime.telemetry.metrics import service_name
 
 pytestmark = pytest.mark.component
 
@@ -198,7 +199,9 @@ async def test_the_handler_runs_in_the_asker_s_trace(
         trace_flags=TraceFlags(TraceFlags.DEFAULT),
     )
     with (
-        mock.patch("switchboard_runtime.bus.producer_span", wraps=tracing.producer_span) as span,
+        mock.patch(
+            "switchboard_runtime.messaging.bus.producer_span", wraps=tracing.producer_span
+        ) as span,
         trace.use_span(NonRecordingSpan(caller)),
     ):
         await bus.ask(endpoint, request())

@@ -1,7 +1,7 @@
 """``ConnectionAbort`` hands the app the server transport's abort, found behind uvicorn's send."""
 
 from starlette.types import Message, Receive, Scope, Send
-from switchboard_runtime.connection_abort import ConnectionAbort, abort_connection
+from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort, abort_connection
 
 
 class Transport:

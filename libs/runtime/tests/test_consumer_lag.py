@@ -1,7 +1,7 @@
 """How often a JetStream message was delivered, read from its ack subject."""
 
 import pytest
-from switchboard_runtime.consumer_lag import delivery_count
+from switchboard_runtime.messaging.consumer_lag import delivery_count
 
 
 @pytest.mark.parametrize(

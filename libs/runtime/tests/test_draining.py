@@ -5,7 +5,7 @@ import os
 import signal
 from types import FrameType
 
-from switchboard_runtime.draining import on_stop_signal
+from switchboard_runtime.service.draining import on_stop_signal
 
 
 async def test_a_stop_signal_calls_back_and_the_previous_handler_still_runs() -> None:

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 from starlette.types import Message, Receive, Scope, Send
-from switchboard_runtime.gc_tuning import (
+from switchboard_runtime.service.gc_tuning import (
     FreezeAfterStartup,
     observe_gc_pauses,
     parse_thresholds,
 )
-from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.service.settings import ServiceSettings
 
 
 @pytest.fixture

@@ -15,7 +15,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from switchboard_devstack.stores import Stores
-from switchboard_runtime.inline_dispatch import InlineQueue, handle_inline, subscribe_inline
+from switchboard_runtime.patches.natspy_inline_dispatch import (
+    InlineQueue,
+    handle_inline,
+    subscribe_inline,
+)
 
 WAIT = 5.0
 

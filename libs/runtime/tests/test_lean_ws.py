@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
-from switchboard_runtime.lean_ws import LeanWebSocketProtocol, ReceiveQueue
-from switchboard_runtime.light_event import LightEvent
-from switchboard_runtime.ws_protocol import websocket_protocol
+from switchboard_runtime.patches.light_event import LightEvent
+from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol, ReceiveQueue
+from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus

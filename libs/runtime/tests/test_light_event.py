@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.patches.light_event import LightEvent
 
 WAIT = 10.0
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from switchboard_contracts.dashboard import LogRecord
-from switchboard_runtime.log_forwarding import (
+from switchboard_runtime.telemetry.log_forwarding import (
     BusLogHandler,
     LogGate,
     find_log_forwarder,

@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ValidationError
 from switchboard_runtime import ServiceSettings
-from switchboard_runtime.logs import configure_logging, log_failure, redact
+from switchboard_runtime.telemetry.logs import configure_logging, log_failure, redact
 
 
 @pytest.mark.parametrize(

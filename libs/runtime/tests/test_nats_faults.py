@@ -19,9 +19,9 @@ from switchboard_devstack import NatsServer
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.stores import scratch_dir
 from switchboard_runtime import Bus, PublishRetry, PublishUnavailableError, ServiceSettings
-from switchboard_runtime.bus import JitteredReconnect
-from switchboard_runtime.publish_retry import publish_until_acked
-from switchboard_runtime.sequencer import SubjectSequencer
+from switchboard_runtime.messaging.bus import JitteredReconnect
+from switchboard_runtime.messaging.publish_retry import publish_until_acked
+from switchboard_runtime.messaging.sequencer import SubjectSequencer
 
 pytestmark = pytest.mark.component
 

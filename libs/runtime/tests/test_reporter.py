@@ -3,8 +3,8 @@
 import asyncio
 
 from switchboard_contracts import ServiceReport
-from switchboard_runtime.activity import Activity
-from switchboard_runtime.reporter import ServiceReporter
+from switchboard_runtime.service.activity import Activity
+from switchboard_runtime.service.reporter import ServiceReporter
 
 
 async def test_reports_carry_the_activity_and_go_out_every_interval() -> None:

@@ -13,8 +13,12 @@ from contextlib import AbstractAsyncContextManager
 import pytest
 from starlette.types import Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
-from switchboard_runtime.lean_ws import LeanWebSocketProtocol
-from switchboard_runtime.request_head import MAX_HEADERS, MAX_LINE_BYTES, BoundedHttpToolsProtocol
+from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol
+from switchboard_runtime.patches.uvicorn_request_head import (
+    MAX_HEADERS,
+    MAX_LINE_BYTES,
+    BoundedHttpToolsProtocol,
+)
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.exceptions import HeaderLineTooLong
 from websockets.server import ServerProtocol

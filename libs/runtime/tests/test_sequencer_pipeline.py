@@ -14,8 +14,8 @@ from nats.js.api import StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError
 from switchboard_contracts import BusMessage
 from switchboard_devstack.stores import Stores
-from switchboard_runtime.sequencer import Entry, SubjectSequencer
-from switchboard_runtime.stream_pipeline import AckBatch, StreamAck, StreamPipeline
+from switchboard_runtime.messaging.sequencer import Entry, SubjectSequencer
+from switchboard_runtime.messaging.stream_pipeline import AckBatch, StreamAck, StreamPipeline
 
 pytestmark = pytest.mark.component
 

@@ -1,5 +1,5 @@
 import pytest
-from switchboard_runtime.metrics import subject_template
+from switchboard_runtime.telemetry.metrics import subject_template
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from switchboard_runtime import ServiceSettings
-from switchboard_runtime.tracing import (
+from switchboard_runtime.telemetry.tracing import (
     consumer_span,
     extract_context,
     inject_context,
@@ -116,12 +116,12 @@ def test_a_trace_the_edge_did_not_sample_is_not_recorded_downstream_but_keeps_it
     exporter = InMemorySpanExporter()
     unsampled.add_span_processor(SimpleSpanProcessor(exporter))
     with (
-        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.telemetry.tracing._tracer", unsampled.get_tracer("t")),
         producer_span("request", "chat.cmd.send") as headers,
     ):
         assert not trace.get_current_span().is_recording()  # not made current: no work
     assert int(headers["traceparent"][-2:], 16) & 1 == 0  # "not sampled" travels on
-    with mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")):
+    with mock.patch("switchboard_runtime.telemetry.tracing._tracer", unsampled.get_tracer("t")):
         with consumer_span("chat.cmd.send", headers) as span:
             assert not span.is_recording()
             context = trace.get_current_span().get_span_context()
@@ -144,7 +144,7 @@ def test_a_sampled_caller_is_followed_even_when_new_traces_are_not_sampled(
     unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 0.0))
     unsampled.add_span_processor(SimpleSpanProcessor(spans))
     with (
-        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.telemetry.tracing._tracer", unsampled.get_tracer("t")),
         consumer_span("chat.cmd.send", {"traceparent": sampled}) as span,
     ):
         assert span.is_recording()
@@ -161,8 +161,8 @@ def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all(
     exporter = InMemorySpanExporter()
     unsampled.add_span_processor(SimpleSpanProcessor(exporter))
     with (
-        mock.patch("switchboard_runtime.tracing._tracer", unsampled.get_tracer("t")),
-        mock.patch("switchboard_runtime.tracing._follow_parent", new=True),
+        mock.patch("switchboard_runtime.telemetry.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True),
     ):
         with consumer_span("chat.cmd.send", {"traceparent": caller}) as span:
             assert span.get_span_context().span_id == int(caller.split("-")[2], 16)
@@ -183,9 +183,9 @@ def test_with_the_sdk_off_a_consumer_span_is_the_caller_s_context_read_without_t
     for flags in ("00", "01"):
         caller = f"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"
         with (
-            mock.patch("switchboard_runtime.tracing._sdk_disabled", new=True),
-            mock.patch("switchboard_runtime.tracing._tracer", trace.NoOpTracer()),
-            mock.patch("switchboard_runtime.tracing.extract_context") as propagator,
+            mock.patch("switchboard_runtime.telemetry.tracing._sdk_disabled", new=True),
+            mock.patch("switchboard_runtime.telemetry.tracing._tracer", trace.NoOpTracer()),
+            mock.patch("switchboard_runtime.telemetry.tracing.extract_context") as propagator,
             consumer_span("chat.room.lobby", {"traceparent": caller}) as span,
         ):
             context = span.get_span_context()

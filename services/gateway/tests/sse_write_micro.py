@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from switchboard_gateway.transport.connection_metrics import ConnectionMetrics
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
-from switchboard_runtime.access import AccessMiddleware
-from switchboard_runtime.activity import ActivityMiddleware
-from switchboard_runtime.connection_abort import ConnectionAbort
+from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
+from switchboard_runtime.service.access import AccessMiddleware
+from switchboard_runtime.service.activity import ActivityMiddleware
 
 
 class Streams:

@@ -19,8 +19,11 @@ from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.connections import make_outbox
 from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.transport.wire import SharedFrame
-from switchboard_runtime.lean_ws import LeanWebSocketProtocol
-from switchboard_runtime.ws_protocol import RecordWebSocketProtocol, websocket_protocol
+from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol
+from switchboard_runtime.patches.uvicorn_ws_protocol import (
+    RecordWebSocketProtocol,
+    websocket_protocol,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 

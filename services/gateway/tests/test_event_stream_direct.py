@@ -11,7 +11,7 @@ import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
-from switchboard_runtime.connection_abort import ConnectionAbort
+from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
 
 EVENTS = 2000
 

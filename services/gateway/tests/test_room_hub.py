@@ -19,7 +19,7 @@ from switchboard_gateway.chat.presence import LocalPresence
 from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableError
 from switchboard_gateway.chat.seq_search import Position
 from switchboard_protocol import CloseCode
-from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.patches.light_event import LightEvent
 
 ROOM = "lobby"
 

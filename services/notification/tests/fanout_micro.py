@@ -30,9 +30,9 @@ from switchboard_devstack.stores import scratch_dir
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender
 from switchboard_runtime import Bus, PublishRetry, ensure_stream
-from switchboard_runtime.stream_pipeline import StreamPipeline
-from switchboard_runtime.telemetry_settings import TelemetrySettings
-from switchboard_runtime.tracing import setup_tracing
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
+from switchboard_runtime.telemetry.settings import TelemetrySettings
+from switchboard_runtime.telemetry.tracing import setup_tracing
 
 
 def cpu_seconds() -> float:

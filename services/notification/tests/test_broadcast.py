@@ -23,7 +23,7 @@ from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 from switchboard_runtime import Bus, ensure_stream
-from switchboard_runtime.stream_pipeline import StreamPipeline
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 

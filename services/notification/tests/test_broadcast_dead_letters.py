@@ -34,8 +34,8 @@ from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
 from switchboard_notification.sender import NotificationSender
 from switchboard_runtime import Bus, PublishUnavailableError, ensure_stream
-from switchboard_runtime.dead_letters import DeadLetters, serve_replays
-from switchboard_runtime.stream_pipeline import StreamPipeline
+from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 WAIT = 15.0
 

@@ -12,7 +12,7 @@ from switchboard_contracts.notify import NotificationType
 from switchboard_devstack.stores import Stores
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id
 from switchboard_runtime import ensure_stream
-from switchboard_runtime.sequencer import SequencerError
+from switchboard_runtime.messaging.sequencer import SequencerError
 
 pytestmark = pytest.mark.component
 

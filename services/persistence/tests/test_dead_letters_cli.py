@@ -14,7 +14,7 @@ from switchboard_contracts.dead_letters import DeadLetterKind, DeadLetterOrigin
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.dead_letters_cli import run
 from switchboard_runtime import Bus
-from switchboard_runtime.dead_letters import DeadLetters, Fault, serve_replays
+from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, serve_replays
 
 pytestmark = pytest.mark.component
 

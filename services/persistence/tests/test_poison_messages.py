@@ -35,8 +35,8 @@ from switchboard_persistence.dead_letters_cli import list_dead_letters, run
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.stream_writer import StreamWriter
 from switchboard_runtime import Bus, ensure_stream
-from switchboard_runtime.dead_letters import DeadLetters, serve_replays
-from switchboard_runtime.metrics import service_name
+from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
+from switchboard_runtime.telemetry.metrics import service_name
 
 pytestmark = pytest.mark.component
 

@@ -65,7 +65,7 @@ def test_under_a_parent_based_sampler_unrecorded_callers_get_no_span_and_recorde
     nc = Client()
     unrecorded = traceparent()
     recorded = traceparent()[:-2] + "01"
-    with mock.patch("switchboard_runtime.tracing._follow_parent", new=True):
+    with mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True):
         spans = writer()._spans([message(nc, unrecorded, 0), message(nc, recorded, 1)])
     assert spans[0] is trace.INVALID_SPAN  # only its caller's context: nothing to make
     assert spans[1] is not trace.INVALID_SPAN

@@ -17,7 +17,7 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from switchboard_contracts import ChatMessage, streams, subjects
-from switchboard_runtime.bus import ensure_stream
+from switchboard_runtime.messaging.bus import ensure_stream
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.drain import DrainSample, drain_rate

@@ -1,7 +1,8 @@
 """What every Switchboard service shares: settings, bus, health and metrics routes, run loop,
 and its telemetry (``metrics``, ``tracing``, ``logs``, ``access``, ``consumer_lag``)."""
 
-from switchboard_runtime.bus import (
+from switchboard_runtime.errors import ServiceError, UnavailableError
+from switchboard_runtime.messaging.bus import (
     Bus,
     BusUnavailableError,
     ensure_bucket,
@@ -10,17 +11,16 @@ from switchboard_runtime.bus import (
     open_bucket,
     stream_publish,
 )
-from switchboard_runtime.errors import ServiceError, UnavailableError
-from switchboard_runtime.health import Health
-from switchboard_runtime.publish_retry import (
+from switchboard_runtime.messaging.publish_retry import (
     PublishRetry,
     PublishUnavailableError,
     publish_until_acked,
 )
-from switchboard_runtime.reporting import Reporting, start_reporting
-from switchboard_runtime.run import run_service
-from switchboard_runtime.service import service_routes
-from switchboard_runtime.settings import ServiceSettings, load_settings
+from switchboard_runtime.service.health import Health
+from switchboard_runtime.service.reporting import Reporting, start_reporting
+from switchboard_runtime.service.routes import service_routes
+from switchboard_runtime.service.run import run_service
+from switchboard_runtime.service.settings import ServiceSettings, load_settings
 
 __all__ = [
     "Bus",

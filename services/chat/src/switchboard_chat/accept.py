@@ -23,7 +23,7 @@ from switchboard_contracts import (
     InvalidIdError,
     validate_room_id,
 )
-from switchboard_runtime.metrics import child
+from switchboard_runtime.telemetry.metrics import child
 
 from switchboard_chat.content import message_id, sanitise
 from switchboard_chat.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED

@@ -4,8 +4,8 @@ from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 from switchboard_contracts import ChatMessage, streams, subjects
-from switchboard_runtime.publish_retry import PublishRetry
-from switchboard_runtime.sequencer import SequencerError, SubjectSequencer
+from switchboard_runtime.messaging.publish_retry import PublishRetry
+from switchboard_runtime.messaging.sequencer import SequencerError, SubjectSequencer
 
 from switchboard_chat.metrics import DUPLICATES, SEQUENCE_CONFLICTS
 

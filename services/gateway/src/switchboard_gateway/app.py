@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from switchboard_runtime import Bus, Health, service_routes, start_reporting
-from switchboard_runtime.draining import on_stop_signal
+from switchboard_runtime.service.draining import on_stop_signal
 
 from switchboard_gateway.chat.wing import Chat
 from switchboard_gateway.dashboards.wing import Dashboards

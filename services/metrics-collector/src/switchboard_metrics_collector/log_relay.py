@@ -3,7 +3,7 @@ Pure: fed records and the time, it says which entries to publish."""
 
 from switchboard_contracts.dashboard import LogEntry, LogRecord
 from switchboard_contracts.ids import ID_PATTERN
-from switchboard_runtime.log_forwarding import LogGate
+from switchboard_runtime.telemetry.log_forwarding import LogGate
 
 __all__ = ["LogRelay"]
 

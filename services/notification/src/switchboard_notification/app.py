@@ -17,8 +17,8 @@ from switchboard_runtime import (
     service_routes,
     start_reporting,
 )
-from switchboard_runtime.dead_letters import DeadLetters, serve_replays
-from switchboard_runtime.stream_pipeline import StreamPipeline
+from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
 from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast

@@ -49,11 +49,11 @@ from switchboard_runtime import (
     ensure_consumer,
     publish_until_acked,
 )
-from switchboard_runtime.batch_tracing import producer_batch_span
-from switchboard_runtime.consumer_lag import delivery_count
-from switchboard_runtime.dead_letters import DeadLetters, Fault, describe_error
-from switchboard_runtime.logs import log_failure
-from switchboard_runtime.tracing import consumer_span
+from switchboard_runtime.messaging.consumer_lag import delivery_count
+from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
+from switchboard_runtime.telemetry.batch_tracing import producer_batch_span
+from switchboard_runtime.telemetry.logs import log_failure
+from switchboard_runtime.telemetry.tracing import consumer_span
 
 from switchboard_notification.metrics import BROADCASTS
 from switchboard_notification.sender import NotificationSender, broadcast_notification_id

@@ -14,9 +14,9 @@ from switchboard_contracts.notify import (
     NotifySendReply,
     NotifySendRequest,
 )
-from switchboard_runtime.publish_retry import PublishRetry
-from switchboard_runtime.sequencer import Entry, SubjectSequencer
-from switchboard_runtime.stream_pipeline import StreamPipeline
+from switchboard_runtime.messaging.publish_retry import PublishRetry
+from switchboard_runtime.messaging.sequencer import Entry, SubjectSequencer
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 from switchboard_notification.metrics import SENDS
 

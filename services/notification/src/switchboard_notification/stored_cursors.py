@@ -5,7 +5,7 @@ longer holds (or never held) anything of. The sequencer's ``stored_last`` and
 from switchboard_contracts import BusError, endpoints
 from switchboard_contracts.notify import LastCursorRequest, LastCursorsRequest
 from switchboard_runtime import Bus
-from switchboard_runtime.sequencer import SequencerError
+from switchboard_runtime.messaging.sequencer import SequencerError
 
 __all__ = ["StoredCursors"]
 

@@ -4,7 +4,7 @@ import asyncio
 import sys
 
 from switchboard_runtime import load_settings, run_service
-from switchboard_runtime.run import configure_logging
+from switchboard_runtime.service.run import configure_logging
 
 from switchboard_persistence.app import create_app
 from switchboard_persistence.migrate import migrate_database

@@ -18,7 +18,7 @@ from switchboard_runtime import (
     service_routes,
     start_reporting,
 )
-from switchboard_runtime.dead_letters import DeadLetters, serve_replays
+from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
 
 from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore

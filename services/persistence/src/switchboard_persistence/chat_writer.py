@@ -2,7 +2,7 @@
 
 from nats.aio.client import Client
 from switchboard_contracts import ChatMessage, streams
-from switchboard_runtime.dead_letters import DeadLetters
+from switchboard_runtime.messaging.dead_letters import DeadLetters
 
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.stream_writer import RETRY_DELAY_SECONDS, StreamWriter

@@ -2,7 +2,7 @@
 stream is written to (``chat_messages``; the notification writer adds its own table name)."""
 
 from prometheus_client import Counter, Histogram
-from switchboard_runtime.metrics import LATENCY_BUCKETS
+from switchboard_runtime.telemetry.metrics import LATENCY_BUCKETS
 
 __all__ = [
     "MESSAGES_DROPPED",

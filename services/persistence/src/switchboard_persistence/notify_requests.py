@@ -27,7 +27,7 @@ from switchboard_contracts.notify import (
     UsersRequest,
 )
 from switchboard_runtime import Bus
-from switchboard_runtime.sequencer import last_message
+from switchboard_runtime.messaging.sequencer import last_message
 
 from switchboard_persistence.notify_store import NotifyStore
 

@@ -26,10 +26,14 @@ from switchboard_contracts import BusMessage
 from switchboard_contracts.dead_letters import DeadLetterKind
 from switchboard_contracts.streams import ConsumerSpec
 from switchboard_runtime import ensure_consumer
-from switchboard_runtime.consumer_lag import delivery_count, note_delivery, track_consumer_lag
-from switchboard_runtime.dead_letters import DeadLetters, Fault, describe_error
-from switchboard_runtime.logs import log_failure
-from switchboard_runtime.tracing import (
+from switchboard_runtime.messaging.consumer_lag import (
+    delivery_count,
+    note_delivery,
+    track_consumer_lag,
+)
+from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
+from switchboard_runtime.telemetry.logs import log_failure
+from switchboard_runtime.telemetry.tracing import (
     caller_unrecorded,
     mark_error,
     start_consumer_span,

@@ -18,7 +18,7 @@ from switchboard_contracts.notify import (
     ReplayRequest,
 )
 from switchboard_runtime import Bus, UnavailableError
-from switchboard_runtime.sequencer import last_message
+from switchboard_runtime.messaging.sequencer import last_message
 
 from switchboard_gateway.notifications.events import Entry
 from switchboard_gateway.notifications.inbox_follower import Gone

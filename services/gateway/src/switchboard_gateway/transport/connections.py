@@ -7,7 +7,7 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_protocol import CloseCode
-from switchboard_runtime.ws_protocol import websocket_protocol
+from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
 
 from switchboard_gateway.chat.session import Session, SessionDeps
 from switchboard_gateway.edge.drain import SocketDrainable

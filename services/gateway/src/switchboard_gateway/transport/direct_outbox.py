@@ -27,7 +27,7 @@ from collections.abc import Callable
 from prometheus_client import Counter
 from starlette.websockets import WebSocket
 from switchboard_protocol import CloseCode
-from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.patches.light_event import LightEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from switchboard_gateway.metrics import (

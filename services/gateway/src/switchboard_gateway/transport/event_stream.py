@@ -10,11 +10,12 @@ it is counted as a slow client, its connection is dropped at once (``abort_conne
 more is written, buffered bytes are discarded) and the client resumes with Last-Event-ID.
 
 Under uvicorn (``httptools``) a chunk is written straight to the connection's transport
-(``switchboard_runtime.http_direct``), past the ASGI middleware, while uvicorn's flow control
-says the socket is writable; otherwise (paused, or another server) it is sent through ASGI as
-before, so a stalled reader still blocks a write and is cut off after ``write_timeout``. A direct
-chunk is not seen by ``edge.ConnectionMetrics``, so it is counted here (``FRAMES_SENT``, once
-per loop turn per event type, with the number of chunks written). ``direct=False``
+(``switchboard_runtime.patches.uvicorn_http_direct``), past the ASGI middleware, while
+uvicorn's flow control says the socket is writable; otherwise (paused, or another server) it is
+sent through ASGI as before, so a stalled reader still blocks a write and is cut off after
+``write_timeout``. A direct chunk is not seen by ``connection_metrics.ConnectionMetrics``, so it
+is counted here (``FRAMES_SENT``, once per loop turn per event type, with the number of chunks
+written). ``direct=False``
 (``SSE_DIRECT_WRITES=false``) sends every chunk through ASGI.
 """
 
@@ -27,8 +28,8 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from switchboard_runtime.connection_abort import abort_connection
-from switchboard_runtime.http_direct import DirectBody, direct_body
+from switchboard_runtime.patches.uvicorn_connection_abort import abort_connection
+from switchboard_runtime.patches.uvicorn_http_direct import DirectBody, direct_body
 
 from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS
 from switchboard_gateway.transport.connection_metrics import event_type_of

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_protocol import CloseCode
-from switchboard_runtime.light_event import LightEvent
+from switchboard_runtime.patches.light_event import LightEvent
 
 from switchboard_gateway.metrics import SLOW_CLIENT_DISCONNECTS
 

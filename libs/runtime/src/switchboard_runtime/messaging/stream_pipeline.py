@@ -22,7 +22,7 @@ from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 from switchboard_contracts.subjects import js_direct_get
 
-from switchboard_runtime.inline_dispatch import subscribe_inline
+from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
 
 __all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from switchboard_runtime.http_direct import record_cycle
+from switchboard_runtime.patches.uvicorn_http_direct import record_cycle
 
 __all__ = ["ConnectionAbort", "abort_connection"]
 

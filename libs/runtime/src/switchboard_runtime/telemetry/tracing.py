@@ -49,8 +49,8 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
-from switchboard_runtime.metrics import subject_template
-from switchboard_runtime.telemetry_settings import TelemetrySettings
+from switchboard_runtime.telemetry.metrics import subject_template
+from switchboard_runtime.telemetry.settings import TelemetrySettings
 
 __all__ = [
     "MESSAGING_SYSTEM",

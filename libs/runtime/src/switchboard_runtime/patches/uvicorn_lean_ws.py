@@ -37,9 +37,13 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request
 
-from switchboard_runtime.light_event import LightEvent
-from switchboard_runtime.request_head import headers_too_large, refusal, request_line_too_long
-from switchboard_runtime.ws_protocol import WS_PROTOCOL_SCOPE_KEY
+from switchboard_runtime.patches.light_event import LightEvent
+from switchboard_runtime.patches.uvicorn_request_head import (
+    headers_too_large,
+    refusal,
+    request_line_too_long,
+)
+from switchboard_runtime.patches.uvicorn_ws_protocol import WS_PROTOCOL_SCOPE_KEY
 
 __all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
 

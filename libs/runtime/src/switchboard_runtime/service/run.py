@@ -5,20 +5,20 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from switchboard_runtime.access import AccessMiddleware
-from switchboard_runtime.activity import ActivityMiddleware
-from switchboard_runtime.connection_abort import ConnectionAbort
-from switchboard_runtime.gc_tuning import (
+from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
+from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol
+from switchboard_runtime.patches.uvicorn_request_head import BoundedHttpToolsProtocol
+from switchboard_runtime.service.access import AccessMiddleware
+from switchboard_runtime.service.activity import ActivityMiddleware
+from switchboard_runtime.service.gc_tuning import (
     FreezeAfterStartup,
     observe_gc_pauses,
     parse_thresholds,
     set_thresholds,
 )
-from switchboard_runtime.lean_ws import LeanWebSocketProtocol
-from switchboard_runtime.log_forwarding import install_log_forwarding
-from switchboard_runtime.request_head import BoundedHttpToolsProtocol
-from switchboard_runtime.settings import ServiceSettings
-from switchboard_runtime.telemetry import setup_telemetry, shutdown_telemetry
+from switchboard_runtime.service.settings import ServiceSettings
+from switchboard_runtime.telemetry.log_forwarding import install_log_forwarding
+from switchboard_runtime.telemetry.setup import setup_telemetry, shutdown_telemetry
 
 __all__ = ["configure_logging", "run_service"]
 

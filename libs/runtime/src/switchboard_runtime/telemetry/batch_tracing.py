@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 
 from opentelemetry.trace import SpanKind
 
-from switchboard_runtime.metrics import subject_template
-from switchboard_runtime.tracing import MESSAGING_SYSTEM, inject_context, tracer
+from switchboard_runtime.telemetry.metrics import subject_template
+from switchboard_runtime.telemetry.tracing import MESSAGING_SYSTEM, inject_context, tracer
 
 __all__ = ["producer_batch_span"]
 

@@ -216,7 +216,7 @@ JETSTREAM_DEAD_LETTERS = Counter(
     "switchboard_jetstream_dead_letters_total",
     "Messages a durable consumer could not process, moved to the DEAD_LETTERS stream and acked:"
     " by origin stream and kind (undecodable, rejected by the store, failed every delivery)."
-    " Incremented by switchboard_runtime.dead_letters once the dead letter is stored",
+    " Incremented by switchboard_runtime.messaging.dead_letters once the dead letter is stored",
     ["service", "stream", "kind"],
 )
 JETSTREAM_DEAD_LETTER_REPLAYS = Counter(

@@ -4,10 +4,10 @@ import importlib.metadata
 import os
 import socket
 
-from switchboard_runtime.logs import configure_logging
-from switchboard_runtime.metrics import BUILD_INFO, set_service_name
-from switchboard_runtime.settings import ServiceSettings
-from switchboard_runtime.tracing import setup_tracing, shutdown_tracing
+from switchboard_runtime.service.settings import ServiceSettings
+from switchboard_runtime.telemetry.logs import configure_logging
+from switchboard_runtime.telemetry.metrics import BUILD_INFO, set_service_name
+from switchboard_runtime.telemetry.tracing import setup_tracing, shutdown_tracing
 
 __all__ = ["setup_telemetry", "shutdown_telemetry"]
 

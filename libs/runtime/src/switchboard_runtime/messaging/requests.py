@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from switchboard_contracts import BusError, BusMessage, ErrorCode
 from switchboard_contracts.endpoints import Endpoint
 
-from switchboard_runtime.activity import ACTIVITY
-from switchboard_runtime.logs import log_failure
-from switchboard_runtime.metrics import (
+from switchboard_runtime.messaging.publish_retry import PublishUnavailableError
+from switchboard_runtime.service.activity import ACTIVITY
+from switchboard_runtime.telemetry.logs import log_failure
+from switchboard_runtime.telemetry.metrics import (
     BUS_HANDLED_REQUESTS,
     BUS_HANDLER_DURATION,
     BUS_MESSAGES_RECEIVED,
@@ -29,8 +30,7 @@ from switchboard_runtime.metrics import (
     service_name,
     subject_template,
 )
-from switchboard_runtime.publish_retry import PublishUnavailableError
-from switchboard_runtime.tracing import consumer_span, mark_error
+from switchboard_runtime.telemetry.tracing import consumer_span, mark_error
 
 __all__ = ["serve_endpoint"]
 

@@ -51,8 +51,9 @@ from switchboard_contracts.endpoints import Endpoint
 from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
 from switchboard_runtime.errors import UnavailableError
-from switchboard_runtime.inline_dispatch import subscribe_inline
-from switchboard_runtime.metrics import (
+from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
+from switchboard_runtime.service.settings import ServiceSettings
+from switchboard_runtime.telemetry.metrics import (
     BUS_MESSAGES_PUBLISHED,
     BUS_MESSAGES_RECEIVED,
     BUS_REQUEST_DURATION,
@@ -65,8 +66,7 @@ from switchboard_runtime.metrics import (
     service_name,
     subject_template,
 )
-from switchboard_runtime.settings import ServiceSettings
-from switchboard_runtime.tracing import consumer_span, producer_span
+from switchboard_runtime.telemetry.tracing import consumer_span, producer_span
 
 __all__ = [
     "Bus",
@@ -284,7 +284,7 @@ class Bus:
         answered with the endpoint's error reply (``invalid_frame``; ``unavailable`` for a
         JetStream publish never acked; ``internal``). Traced and counted per request."""
         # imported here: requests -> publish_retry -> bus
-        from switchboard_runtime.requests import serve_endpoint  # noqa: PLC0415
+        from switchboard_runtime.messaging.requests import serve_endpoint  # noqa: PLC0415
 
         return await serve_endpoint(self.nc, endpoint, handler, concurrency=concurrency)
 

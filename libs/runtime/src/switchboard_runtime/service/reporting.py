@@ -9,11 +9,11 @@ and its log records. Each service's lifespan starts it once the bus is connected
 import os
 import socket
 
-from switchboard_runtime.activity import ACTIVITY, Activity
-from switchboard_runtime.bus import Bus
-from switchboard_runtime.log_forwarding import BusLogHandler, find_log_forwarder
-from switchboard_runtime.reporter import ServiceReporter
-from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.messaging.bus import Bus
+from switchboard_runtime.service.activity import ACTIVITY, Activity
+from switchboard_runtime.service.reporter import ServiceReporter
+from switchboard_runtime.service.settings import ServiceSettings
+from switchboard_runtime.telemetry.log_forwarding import BusLogHandler, find_log_forwarder
 
 __all__ = ["Reporting", "instance_name", "start_reporting"]
 

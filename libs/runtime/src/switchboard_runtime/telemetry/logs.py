@@ -16,8 +16,8 @@ from typing import Any
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from switchboard_runtime.metrics import LOG_MESSAGES
-from switchboard_runtime.telemetry_settings import TelemetrySettings
+from switchboard_runtime.telemetry.metrics import LOG_MESSAGES
+from switchboard_runtime.telemetry.settings import TelemetrySettings
 
 __all__ = [
     "JsonFormatter",

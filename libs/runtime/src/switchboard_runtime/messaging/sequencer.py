@@ -22,14 +22,14 @@ from nats.js.errors import APIError, NotFoundError
 from switchboard_contracts import BusMessage
 
 from switchboard_runtime.errors import ServiceError
-from switchboard_runtime.metrics import (
+from switchboard_runtime.messaging.publish_retry import PublishRetry, publish_until_acked
+from switchboard_runtime.messaging.stream_pipeline import AckBatch, StreamAck, StreamPipeline
+from switchboard_runtime.telemetry.metrics import (
     BUS_MESSAGES_PUBLISHED,
     child,
     service_name,
     subject_template,
 )
-from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
-from switchboard_runtime.stream_pipeline import AckBatch, StreamAck, StreamPipeline
 
 __all__ = ["Entry", "SequencerError", "SubjectSequencer", "last_message"]
 

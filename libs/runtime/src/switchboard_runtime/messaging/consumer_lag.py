@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from switchboard_contracts import subjects
 from switchboard_contracts.streams import ConsumerSpec
 
-from switchboard_runtime.metrics import (
+from switchboard_runtime.telemetry.metrics import (
     JETSTREAM_CONSUMER_ACK_PENDING,
     JETSTREAM_CONSUMER_PENDING,
     JETSTREAM_REDELIVERIES,

@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from switchboard_runtime.health import Health
+from switchboard_runtime.service.health import Health
 
 __all__ = ["service_routes"]
 

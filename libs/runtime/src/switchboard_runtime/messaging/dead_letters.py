@@ -29,14 +29,14 @@ from switchboard_contracts.dead_letters import (
     short_reason,
 )
 
-from switchboard_runtime.bus import Bus, ensure_stream
-from switchboard_runtime.logs import validation_summary
-from switchboard_runtime.metrics import (
+from switchboard_runtime.messaging.bus import Bus, ensure_stream
+from switchboard_runtime.messaging.publish_retry import PublishRetry, publish_until_acked
+from switchboard_runtime.telemetry.logs import validation_summary
+from switchboard_runtime.telemetry.metrics import (
     JETSTREAM_DEAD_LETTER_REPLAYS,
     JETSTREAM_DEAD_LETTERS,
     service_name,
 )
-from switchboard_runtime.publish_retry import PublishRetry, publish_until_acked
 
 __all__ = ["DeadLetters", "Fault", "describe_error", "serve_replays"]
 

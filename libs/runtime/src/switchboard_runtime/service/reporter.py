@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from switchboard_contracts import ServiceReport, subjects
 
-from switchboard_runtime.activity import Activity
+from switchboard_runtime.service.activity import Activity
 
 __all__ = ["ServiceReporter"]
 

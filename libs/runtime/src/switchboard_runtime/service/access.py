@@ -14,9 +14,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchboard_runtime.logs import REDACTED, redact
-from switchboard_runtime.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS, service_name
-from switchboard_runtime.tracing import tracer
+from switchboard_runtime.telemetry.logs import REDACTED, redact
+from switchboard_runtime.telemetry.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS, service_name
+from switchboard_runtime.telemetry.tracing import tracer
 
 __all__ = ["AccessMiddleware", "loggable_target", "route_template"]
 

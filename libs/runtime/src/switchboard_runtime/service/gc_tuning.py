@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchboard_runtime.metrics import GC_PAUSE, child, service_name
+from switchboard_runtime.telemetry.metrics import GC_PAUSE, child, service_name
 
 __all__ = ["FreezeAfterStartup", "observe_gc_pauses", "parse_thresholds", "set_thresholds"]
 

@@ -23,10 +23,14 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
-from switchboard_runtime.bus import stream_publish, stream_publish_in_context
 from switchboard_runtime.errors import UnavailableError
-from switchboard_runtime.metrics import BUS_PUBLISH_RETRIES, service_name, subject_template
-from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.messaging.bus import stream_publish, stream_publish_in_context
+from switchboard_runtime.service.settings import ServiceSettings
+from switchboard_runtime.telemetry.metrics import (
+    BUS_PUBLISH_RETRIES,
+    service_name,
+    subject_template,
+)
 
 __all__ = ["PublishRetry", "PublishUnavailableError", "publish_until_acked"]
 

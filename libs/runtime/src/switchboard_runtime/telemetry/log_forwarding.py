@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from switchboard_contracts import subjects
 from switchboard_contracts.dashboard import MAX_LOG_MESSAGE_LENGTH, LogLevel, LogRecord
 
-from switchboard_runtime.token_bucket import TokenBucket
+from switchboard_runtime.service.token_bucket import TokenBucket
 
 __all__ = [
     "BusLogHandler",

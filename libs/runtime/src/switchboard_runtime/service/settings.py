@@ -7,7 +7,7 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import SettingsConfigDict, SettingsError
 
-from switchboard_runtime.telemetry_settings import TelemetrySettings
+from switchboard_runtime.telemetry.settings import TelemetrySettings
 
 __all__ = ["ServiceSettings", "load_settings"]
 
