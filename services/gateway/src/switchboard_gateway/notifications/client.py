@@ -14,14 +14,14 @@ from switchboard_contracts.notify import (
 )
 from switchboard_runtime import Bus, UnavailableError
 
-__all__ = ["NotifyClient", "NotifyUnavailableError"]
+__all__ = ["NotificationsClient", "NotificationsUnavailableError"]
 
 
-class NotifyUnavailableError(UnavailableError):
+class NotificationsUnavailableError(UnavailableError):
     """A notification command got no answer; the message says which."""
 
 
-class NotifyClient:
+class NotificationsClient:
     """Each method's reply carries ``error`` when the request failed, ``unavailable`` when
     nobody answered in time (``Bus.ask``)."""
 
@@ -50,4 +50,4 @@ class NotifyClient:
             timeout=self._timeout,
         )
         if reply.error is not None:
-            raise NotifyUnavailableError(reply.error.message)
+            raise NotificationsUnavailableError(reply.error.message)

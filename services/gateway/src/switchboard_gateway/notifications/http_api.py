@@ -28,7 +28,10 @@ from switchboard_gateway.edge.identity import (
 )
 from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS
 from switchboard_gateway.notifications import params
-from switchboard_gateway.notifications.client import NotifyClient, NotifyUnavailableError
+from switchboard_gateway.notifications.client import (
+    NotificationsClient,
+    NotificationsUnavailableError,
+)
 from switchboard_gateway.notifications.events import Entry, Ready, Reset, notification_object
 from switchboard_gateway.notifications.inbox_follower import InboxFollower
 from switchboard_gateway.notifications.inbox_log import InboxUnavailableError, StoredInbox
@@ -58,7 +61,7 @@ class NotificationsApi:
         settings: GatewaySettings,
         users: UserHub,
         known: KnownUsers,
-        notify: NotifyClient,
+        notify: NotificationsClient,
         inbox: StoredInbox,
         *,
         drain: Drain,
@@ -100,7 +103,7 @@ class NotificationsApi:
         """Make the user known for broadcasts; a failure must not keep them from their stream."""
         try:
             await self._known.seen(user, teams)
-        except NotifyUnavailableError as err:
+        except NotificationsUnavailableError as err:
             log.warning("could not register a connected user (%s); broadcasts may miss them", err)
 
     # -- Server-Sent Events -------------------------------------------------------------------

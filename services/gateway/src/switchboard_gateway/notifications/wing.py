@@ -5,7 +5,7 @@ from starlette.routing import BaseRoute
 from switchboard_runtime import Bus
 
 from switchboard_gateway.edge.wing import Edge
-from switchboard_gateway.notifications.client import NotifyClient
+from switchboard_gateway.notifications.client import NotificationsClient
 from switchboard_gateway.notifications.http_api import NotificationsApi
 from switchboard_gateway.notifications.inbox_log import StoredInbox
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
@@ -17,7 +17,7 @@ __all__ = ["Notifications"]
 class Notifications:
     def __init__(self, settings: GatewaySettings, bus: Bus, edge: Edge) -> None:
         timeout = settings.bus_request_timeout_seconds
-        self.client = NotifyClient(bus, timeout)
+        self.client = NotificationsClient(bus, timeout)
         known = KnownUsers(self.client.register)
         self.users = UserHub(bus, known)
         bus.on_reconnected.append(self.users.resync_all)
