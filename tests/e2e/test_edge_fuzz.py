@@ -12,14 +12,11 @@ body schema are those the document gives for the operation. Traffic goes to
 ``STREAM_READ_SECONDS``, long-polls capped to ``POLL_TIMEOUT_SECONDS``.
 """
 
-import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -32,16 +29,20 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from switchboard_devstack import Stack
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stack import ServiceHandle
-from switchboard_devstack.stores import Stores
+from switchboard_devstack.tokens import (
+    TEST_AUDIENCE,
+    TEST_ISSUER,
+    TEST_SECRET,
+    auth_env,
+    mint,
+)
 from switchboard_gateway.edge.openapi import openapi_document
 from switchboard_gateway.settings import GatewaySettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # per operation: 1-15 s each here
 
-SECRET = "fuzz-secret-" + "x" * 32
 MAX_EXAMPLES = 50
 STREAM_READ_SECONDS = 0.25
 POLL_TIMEOUT_SECONDS = 0.2
@@ -57,35 +58,34 @@ CHECKS = [
 
 
 def service_token() -> str:
-    now = int(time.time())
-    claims = {
-        "sub": "fuzzer",
-        "iat": now,
-        "exp": now + 3600,
-        "scope": "notifications:send notifications:broadcast rooms:manage",
-        "teams": FUZZ_TEAMS,
-    }
-    return jwt.encode(claims, SECRET, "HS256")
-
-
-@pytest.fixture(scope="module")
-def gateway(stores: Stores) -> Iterator[ServiceHandle]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-edge-fuzz")
-    stack.add("persistence")
-    stack.add("chat")
-    stack.add("notification")
-    stack.add("gateway", env=GATEWAY_ENV)
-    with stack:
-        yield stack["gateway"]
+    return mint(
+        "fuzzer",
+        ttl=3600,
+        scope="notifications:send notifications:broadcast rooms:manage",
+        teams=FUZZ_TEAMS,
+    )
 
 
 GATEWAY_ENV = {
-    "AUTH_ENABLED": "true",
-    "JWT_SECRET": SECRET,
+    **auth_env(),
     "MAX_STREAMS_PER_USER": "1000",  # sequential requests; a released slot may lag behind
 }
+stack = stack_fixture(
+    "e2e-edge-fuzz",
+    "persistence",
+    "chat",
+    "notification",
+    "gateway",
+    env_of={"gateway": GATEWAY_ENV},
+)
 DOCUMENT = openapi_document(
-    GatewaySettings(auth_enabled=True, jwt_secret=SECRET, max_streams_per_user=1000)
+    GatewaySettings(
+        auth_enabled=True,
+        jwt_secret=TEST_SECRET,
+        jwt_audience=TEST_AUDIENCE,
+        jwt_issuer=TEST_ISSUER,
+        max_streams_per_user=1000,
+    )
 )
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.generation.update(

@@ -9,61 +9,41 @@ naming the parameter.
 """
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-import jwt
 import pytest
 from switchboard_contracts.input_rules import INT64_MAX
-from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, chat, join, joined, new_room
-from switchboard_devstack.fixtures import ARTIFACTS
+from switchboard_devstack.fixtures import stack_fixture
+from switchboard_devstack.names import new_user
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
+from switchboard_devstack.tokens import auth_env, bearer, mint, service
 from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "hostile-http-" + "x" * 32
-SCOPES = "notifications:send notifications:broadcast rooms:manage"
-
-
-def token(sub: str, **claims: Any) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": sub, "iat": now, "exp": now + 600, **claims}, SECRET, "HS256")
-
-
-def bearer(sub: str, **claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(sub, **claims)}"}
-
-
-SERVICE = bearer("backend", scope=SCOPES)
+SCOPES = ("notifications:send", "notifications:broadcast", "rooms:manage")
 JSON = {"Content-Type": "application/json"}
 
-
-@pytest.fixture(scope="module")
-def gateway(stores: Stores) -> Iterator[ServiceHandle]:
-    stack = Stack(stores.nats_url, stores.database_url, log_dir=ARTIFACTS / "e2e-hostile-http")
-    stack.add("persistence")
-    stack.add("chat")
-    stack.add("notification")
-    stack.add("gateway", env={"AUTH_ENABLED": "true", "JWT_SECRET": SECRET})
-    with stack:
-        yield stack["gateway"]
+stack = stack_fixture(
+    "e2e-hostile-http",
+    "persistence",
+    "chat",
+    "notification",
+    "gateway",
+    env_of={"gateway": auth_env()},
+)
 
 
 @pytest.fixture
 async def http(gateway: ServiceHandle) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
         yield client
-
-
-def new_user() -> str:
-    return f"user-{secrets.token_hex(4)}"
 
 
 def refused(response: httpx.Response, status: int, field: str | None) -> dict[str, Any]:
@@ -102,7 +82,7 @@ async def ordinary_traffic_works(
     sent = await http.post(
         "/api/notifications/send",
         json={"userId": user, "title": "still here", "message": "fine"},
-        headers=SERVICE,
+        headers=service(*SCOPES),
     )
     assert sent.status_code == 200, sent.text
     started = time.monotonic()
@@ -111,7 +91,7 @@ async def ordinary_traffic_works(
     assert time.monotonic() - started < 2  # a poisoned PostgreSQL batch made this wait ~3 s
     assert [n["title"] for n in inbox.json()["notifications"]] == ["still here"]
     assert await stored_titles(database_url, user) == ["still here"]
-    async with FrameClient(f"{gateway.ws_url}/ws?token={token('alice')}") as alice:
+    async with FrameClient(f"{gateway.ws_url}/ws?token={mint('alice')}") as alice:
         await alice.send(join(room))
         await joined(alice, room, "alice")
         message = chat("history works", "m1")
@@ -144,7 +124,7 @@ async def test_a_nul_in_a_notification_title_is_refused_not_acknowledged(
     answer = await http.post(
         "/api/notifications/send",
         json={"userId": user, "title": "bad\x00title", "message": "m"},
-        headers=SERVICE,
+        headers=service(*SCOPES),
     )
     refused(answer, 422, "title")
     inbox = await http.get("/api/notifications", headers=bearer(user))
@@ -178,7 +158,7 @@ async def test_a_nul_in_a_notification_title_is_refused_not_acknowledged(
 async def test_a_lone_surrogate_in_a_body_is_refused_naming_its_field(
     http: httpx.AsyncClient, path: str, raw: bytes, field: str
 ) -> None:
-    answer = await http.post(path, content=raw, headers={**SERVICE, **JSON})
+    answer = await http.post(path, content=raw, headers={**service(*SCOPES), **JSON})
     body = refused(answer, 422, field)
     assert "surrogate" in body["error"]
 
@@ -199,7 +179,7 @@ async def test_a_lone_surrogate_in_a_body_is_refused_naming_its_field(
 async def test_bodies_that_are_not_json_under_the_rule_get_400(
     http: httpx.AsyncClient, path: str, raw: bytes
 ) -> None:
-    answer = await http.post(path, content=raw, headers={**SERVICE, **JSON})
+    answer = await http.post(path, content=raw, headers={**service(*SCOPES), **JSON})
     body = refused(answer, 400, None)
     assert "JSON object" in body["error"]
 
