@@ -539,6 +539,11 @@ async def test_a_websocket_reader_that_stops_reading_is_cut_off_and_resumes_with
                     if await counted(gateway, SLOW_CLIENTS, "websocket") > cut_before:
                         break
                 cut_at = time.monotonic()
+                # What the gateway wrote before it closed (the flush that crossed the limit
+                # included) is still delivered; a batch after the cut must come by resume only.
+                for _ in range(WS_BATCH):
+                    sent.append(flooder.send(room, f"{len(sent)} {content}", f"f{len(sent)}"))
+                await flooder.wait_all_acked(timeout=30)
                 slow.ws.transport.resume_reading()
                 await asyncio.wait_for(slow.closed.wait(), timeout=30)
                 assert slow.ws.close_code == 1013
