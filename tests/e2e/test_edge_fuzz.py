@@ -38,7 +38,7 @@ from switchboard_devstack.tokens import (
     auth_env,
     mint,
 )
-from switchboard_gateway.edge.openapi import openapi_document
+from switchboard_gateway.openapi import openapi_document
 from switchboard_gateway.settings import GatewaySettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]  # per operation: 1-15 s each here

@@ -30,6 +30,8 @@ def test_public_exports_are_pinned() -> None:
             "Reconnect",
             "ServerFrameType",
             "format_hint",
+            "iso_time",
+            "now_ms",
             "parse_hint",
             "validate_room_id",
             "validate_team_id",

@@ -14,11 +14,10 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_devstack.asgi import serving as serving_asgi
-from switchboard_gateway.metrics import TimedFrame
+from switchboard_gateway.chat.connections import make_outbox
 from switchboard_gateway.settings import GatewaySettings
-from switchboard_gateway.transport.connections import make_outbox
 from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
-from switchboard_gateway.transport.wire import SharedFrame
+from switchboard_gateway.transport.wire import SharedFrame, TimedFrame
 from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.patches.uvicorn_ws_protocol import (
     RecordWebSocketProtocol,

@@ -15,13 +15,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_gateway.chat import frames
-from switchboard_gateway.metrics import TimedFrame
 from switchboard_gateway.transport.connection_metrics import (
     ConnectionMetrics,
     event_type_of,
     frame_type_of,
 )
 from switchboard_gateway.transport.outbox import Outbox
+from switchboard_gateway.transport.wire import TimedFrame
 
 
 def sample(name: str, **labels: str) -> float:

@@ -1,5 +1,4 @@
-from switchboard_gateway.edge.limits import UserCounter, UserFrameRates
-from switchboard_gateway.transport.connections import Admission
+from switchboard_gateway.edge.limits import Admission, UserCounter, UserFrameRates
 
 
 def test_a_user_counter_admits_up_to_the_limit_per_user() -> None:

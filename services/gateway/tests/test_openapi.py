@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from starlette.routing import Route
 from switchboard_gateway.app import create_app
-from switchboard_gateway.edge.openapi import OPENAPI_PATH, openapi_document
+from switchboard_gateway.openapi import OPENAPI_PATH, openapi_document
 from switchboard_gateway.settings import GatewaySettings
 
 SECRET = "s" * 40

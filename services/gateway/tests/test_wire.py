@@ -2,8 +2,7 @@
 frame parser at every length boundary of the header (RFC 6455 §5.2)."""
 
 import pytest
-from switchboard_gateway.metrics import TimedFrame
-from switchboard_gateway.transport.wire import SharedFrame, text_frame, wire_of
+from switchboard_gateway.transport.wire import SharedFrame, TimedFrame, text_frame, wire_of
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 

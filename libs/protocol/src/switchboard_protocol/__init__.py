@@ -14,6 +14,7 @@ from switchboard_protocol.ids import (
     validate_user_id,
 )
 from switchboard_protocol.reconnect_hint import format_hint, parse_hint
+from switchboard_protocol.times import iso_time, now_ms
 
 __all__ = [
     "ID_PATTERN",
@@ -24,6 +25,8 @@ __all__ = [
     "Reconnect",
     "ServerFrameType",
     "format_hint",
+    "iso_time",
+    "now_ms",
     "parse_hint",
     "validate_room_id",
     "validate_team_id",

@@ -17,9 +17,9 @@ from switchboard_runtime.service.draining import on_stop_signal
 
 from switchboard_gateway.chat.wing import Chat
 from switchboard_gateway.dashboards.wing import Dashboards
-from switchboard_gateway.edge.openapi import openapi_routes
 from switchboard_gateway.edge.wing import Edge
 from switchboard_gateway.notifications.wing import Notifications
+from switchboard_gateway.openapi import openapi_routes
 from switchboard_gateway.settings import GatewaySettings
 
 __all__ = ["create_app"]

@@ -6,12 +6,8 @@ Most are fed by the shared layers (``edge.ConnectionMetrics``, ``frames``, ``out
 ``rooms``); feature code increments the rest where it makes the decision, as each docstring says.
 """
 
-import time
-
 from prometheus_client import Counter, Gauge, Histogram
 from switchboard_protocol import CloseCode
-
-from switchboard_gateway.transport.wire import SharedFrame
 
 __all__ = [
     "CONNECTIONS",
@@ -28,7 +24,6 @@ __all__ = [
     "REPLAYS",
     "SLOW_CLIENT_DISCONNECTS",
     "TRANSPORTS",
-    "TimedFrame",
     "bounded",
     "close_code_label",
     "observe_many",
@@ -69,28 +64,6 @@ def close_code_label(code: int | None) -> str:
     if code is None:
         return "none"
     return str(code) if code in _CLOSE_CODES else "other"
-
-
-class TimedFrame(SharedFrame):
-    """An encoded frame that remembers when chat accepted its message (Unix seconds).
-
-    ``rooms`` makes one per live message. On the ASGI path ``edge.ConnectionMetrics`` observes
-    ``DELIVERY_LATENCY`` each time a socket writes it; on the direct path (``direct_outbox``)
-    its latency is taken once, when the loop turn that fanned it out is flushed, and counted
-    once per socket it went to (``observe_many``).
-    Replayed or historical frames are plain ``str``.
-    """
-
-    __slots__ = ("accepted_at",)
-    accepted_at: float
-
-    def __new__(cls, text: str, accepted_at: float) -> "TimedFrame":
-        frame = super().__new__(cls, text)
-        frame.accepted_at = accepted_at
-        return frame
-
-    def latency(self, now: float | None = None) -> float:
-        return max(0.0, (time.time() if now is None else now) - self.accepted_at)
 
 
 def observe_many(histogram: Histogram, amount: float, count: int) -> None:

@@ -5,10 +5,8 @@ it returns a typed frame or a ``FrameError`` that names the problem. An error's 
 it refers to: a chat's ``clientMsgId``, the ``room`` of a join/leave/history, else the type.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from switchboard_contracts import ChatMessage, InvalidIdError, validate_room_id
@@ -22,6 +20,7 @@ from switchboard_contracts.input_rules import (
     load_json,
 )
 from switchboard_contracts.presence import PresenceSnapshot
+from switchboard_protocol.times import iso_time, now_ms
 
 from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
 
@@ -134,16 +133,6 @@ ClientFrame = (
     | PingFrame
     | AuthFrame
 )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def iso_time(ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 in UTC, e.g. ``2025-11-26T09:40:00.000Z``."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_int(value: object) -> bool:

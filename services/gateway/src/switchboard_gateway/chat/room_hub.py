@@ -34,9 +34,9 @@ from switchboard_gateway.chat.presence import LocalPresence
 from switchboard_gateway.chat.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.chat.seq_search import Position
 from switchboard_gateway.chat.typing_indicators import TypingBoard
-from switchboard_gateway.metrics import REPLAYS, TimedFrame
+from switchboard_gateway.metrics import REPLAYS
 from switchboard_gateway.transport.outbox import Outgoing
-from switchboard_gateway.transport.wire import SharedFrame
+from switchboard_gateway.transport.wire import SharedFrame, TimedFrame
 
 __all__ = [
     "Member",

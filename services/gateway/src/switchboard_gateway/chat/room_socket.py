@@ -8,9 +8,10 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 from switchboard_contracts import InvalidIdError, validate_room_id
 
+from switchboard_gateway.chat.connections import serve_session
 from switchboard_gateway.chat.session import SessionDeps
 from switchboard_gateway.edge.identity import IdentityError, resolve_user
-from switchboard_gateway.transport.connections import Admission, serve_session
+from switchboard_gateway.edge.limits import Admission
 
 __all__ = ["ChatSocket"]
 

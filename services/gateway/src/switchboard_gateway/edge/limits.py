@@ -7,7 +7,7 @@ all their connections on this gateway, kept only while the user has a connection
 
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 
-__all__ = ["UserCounter", "UserFrameRates"]
+__all__ = ["Admission", "UserCounter", "UserFrameRates"]
 
 
 class UserCounter:
@@ -58,3 +58,25 @@ class UserFrameRates:
             del self._limits[user]
         else:
             self._limits[user] = (limit, holders - 1)
+
+
+class Admission:
+    """How many WebSocket connections this gateway holds, and each user, against the limits."""
+
+    def __init__(self, limit: int, per_user: int | None = None) -> None:
+        self.limit = limit
+        self.active = 0
+        self._users = UserCounter(per_user if per_user is not None else limit)
+
+    def enter(self, user_id: str) -> str | None:
+        """None if admitted, else why not."""
+        if self.active >= self.limit:
+            return "connection limit reached; retry later"
+        if not self._users.enter(user_id):
+            return "too many connections for this user; close one first"
+        self.active += 1
+        return None
+
+    def leave(self, user_id: str) -> None:
+        self.active -= 1
+        self._users.leave(user_id)

@@ -10,11 +10,10 @@ from starlette.middleware.cors import CORSMiddleware
 from switchboard_gateway.edge.auth import Authenticator
 from switchboard_gateway.edge.drain import Drain
 from switchboard_gateway.edge.guard import EdgeGuard
-from switchboard_gateway.edge.limits import UserCounter, UserFrameRates
+from switchboard_gateway.edge.limits import Admission, UserCounter, UserFrameRates
 from switchboard_gateway.edge.origins import OriginPolicy
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.connection_metrics import ConnectionMetrics
-from switchboard_gateway.transport.connections import Admission
 from switchboard_gateway.transport.socket_paths import SocketHandler, SocketPaths
 
 __all__ = ["Edge"]

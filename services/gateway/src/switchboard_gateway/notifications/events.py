@@ -11,8 +11,8 @@ from typing import Any
 
 from switchboard_contracts.input_rules import dump_json
 from switchboard_contracts.notify import Notification
+from switchboard_protocol.times import now_ms
 
-from switchboard_gateway.chat.frames import now_ms
 from switchboard_gateway.transport.sse import sse_event
 
 __all__ = [

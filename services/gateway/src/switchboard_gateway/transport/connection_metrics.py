@@ -20,10 +20,10 @@ from switchboard_gateway.metrics import (
     FRAME_TYPES,
     FRAMES_SENT,
     HANDSHAKE_REFUSALS,
-    TimedFrame,
     bounded,
     close_code_label,
 )
+from switchboard_gateway.transport.wire import TimedFrame
 
 __all__ = ["ConnectionMetrics", "event_type_of", "frame_type_of"]
 

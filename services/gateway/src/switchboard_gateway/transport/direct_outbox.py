@@ -34,11 +34,10 @@ from switchboard_gateway.metrics import (
     DELIVERY_LATENCY,
     FRAMES_SENT,
     SLOW_CLIENT_DISCONNECTS,
-    TimedFrame,
     observe_many,
 )
 from switchboard_gateway.transport.connection_metrics import frame_type_of
-from switchboard_gateway.transport.wire import wire_of
+from switchboard_gateway.transport.wire import TimedFrame, wire_of
 
 __all__ = ["DirectOutbox", "FrameWriter"]
 

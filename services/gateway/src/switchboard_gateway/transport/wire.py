@@ -7,8 +7,9 @@ fan-outs); its wire bytes are built on first use and then reused by every member
 """
 
 import struct
+import time
 
-__all__ = ["SharedFrame", "text_frame", "wire_of"]
+__all__ = ["SharedFrame", "TimedFrame", "text_frame", "wire_of"]
 
 _FIN_TEXT = 0x81
 _LEN_16 = 126
@@ -46,3 +47,26 @@ def wire_of(text: str) -> bytes:
     if isinstance(text, SharedFrame):
         return text.wire()
     return text_frame(text.encode())
+
+
+class TimedFrame(SharedFrame):
+    """An encoded frame that remembers when chat accepted its message (Unix seconds).
+
+    ``chat.room_hub`` makes one per live message. On the ASGI path
+    ``connection_metrics.ConnectionMetrics`` observes
+    ``DELIVERY_LATENCY`` each time a socket writes it; on the direct path (``direct_outbox``)
+    its latency is taken once, when the loop turn that fanned it out is flushed, and counted
+    once per socket it went to (``observe_many``).
+    Replayed or historical frames are plain ``str``.
+    """
+
+    __slots__ = ("accepted_at",)
+    accepted_at: float
+
+    def __new__(cls, text: str, accepted_at: float) -> "TimedFrame":
+        frame = super().__new__(cls, text)
+        frame.accepted_at = accepted_at
+        return frame
+
+    def latency(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.accepted_at)

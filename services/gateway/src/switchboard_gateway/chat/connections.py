@@ -1,4 +1,4 @@
-"""Serving one accepted WebSocket: the connection limit, the outbox, closing on failure.
+"""Serving one accepted chat WebSocket: admitted or not, its outbox, closing on failure.
 
 The outbox writes straight to the socket (``DirectOutbox``) when uvicorn's sans-I/O protocol
 serves it and ``WS_DIRECT_WRITES`` is on, else through ASGI ``send`` (``Outbox``)."""
@@ -11,36 +11,14 @@ from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
 
 from switchboard_gateway.chat.session import Session, SessionDeps
 from switchboard_gateway.edge.drain import SocketDrainable
-from switchboard_gateway.edge.limits import UserCounter
+from switchboard_gateway.edge.limits import Admission
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
 from switchboard_gateway.transport.outbox import Outbox, Outgoing
 
-__all__ = ["Admission", "make_outbox", "serve_session"]
+__all__ = ["make_outbox", "serve_session"]
 
 log = logging.getLogger(__name__)
-
-
-class Admission:
-    """How many WebSocket connections this gateway holds, and each user, against the limits."""
-
-    def __init__(self, limit: int, per_user: int | None = None) -> None:
-        self.limit = limit
-        self.active = 0
-        self._users = UserCounter(per_user if per_user is not None else limit)
-
-    def enter(self, user_id: str) -> str | None:
-        """None if admitted, else why not."""
-        if self.active >= self.limit:
-            return "connection limit reached; retry later"
-        if not self._users.enter(user_id):
-            return "too many connections for this user; close one first"
-        self.active += 1
-        return None
-
-    def leave(self, user_id: str) -> None:
-        self.active -= 1
-        self._users.leave(user_id)
 
 
 async def serve_session(
