@@ -109,3 +109,15 @@ async def test_recipients_and_registered_users_are_known_with_their_teams(
     recipient = new_user()
     await store.insert([entry(recipient, 1)])
     assert recipient in await store.users(None, after=None, limit=1000)
+
+
+async def test_an_entry_stored_after_the_head_was_read_is_counted_when_listed(
+    store: NotifyStore,
+) -> None:
+    """The caller read the head (0: nothing yet) just before a broadcast's entry was stored; the
+    page lists that entry, so its unread count must count it too."""
+    user = new_user()
+    await store.insert([entry(user, 1)])
+    page = await store.inbox(user, unread_only=False, before=None, limit=10, head=0)
+    assert [item.notification.cursor for item in page.items] == [1]
+    assert page.unread_count == 1

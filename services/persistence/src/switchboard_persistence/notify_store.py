@@ -145,9 +145,15 @@ class NotifyStore:
     async def inbox(
         self, user_id: str, unread_only: bool, before: int | None, limit: int, head: int
     ) -> InboxPage:
-        """Newest first, ``cursor < before``; each with its read flag; the unread count."""
+        """Newest first, ``cursor < before``; each with its read flag; the unread count.
+
+        ``head`` is raised to the newest cursor this page's snapshot holds: an entry stored after
+        the caller read the head (a broadcast landing meanwhile) is listed, so it is counted."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            state = await self._state(conn, user_id, head)
+            stored = await conn.fetchval(
+                "SELECT coalesce(max(cursor), 0) FROM notifications WHERE user_id = $1", user_id
+            )
+            state = await self._state(conn, user_id, max(head, int(stored)))
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS}, (n.cursor <= $4 OR r.cursor IS NOT NULL) AS read"  # noqa: S608 (constant)
                 " FROM notifications n LEFT JOIN notification_reads r"
