@@ -1,13 +1,14 @@
-"""Hostile WebSocket frames from an authenticated user (issue 16), with auth on: each gets the
-documented ``error`` frame naming the field, the connection stays usable, nothing reaches
-PostgreSQL that it would refuse, and afterwards an ordinary chat and notification are acked,
-delivered and stored for everybody.
+"""Hostile WebSocket frames and handshakes from an authenticated user (issue 16), with auth on:
+each gets the documented refusal (an ``error`` frame naming the field, or the HTTP status of a
+refused upgrade), the connection stays usable, and afterwards (``StillWorks``) an ordinary chat
+and notification are acked, delivered and stored in PostgreSQL, with no write refused.
 
 Every frame here is sent as text exactly as a hostile client would write it (JSON escapes such as
 ``\\u0000`` and ``\\ud800`` included), not built by a well-behaved encoder.
 """
 
 import asyncio
+import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from switchboard_contracts import subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, in_room, join, new_room
 from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
+from switchboard_devstack.names import new_user
 from switchboard_devstack.scrape import total
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
@@ -57,14 +59,70 @@ async def refused(client: FrameClient, text: str, ref: str | None) -> Frame:
     return error
 
 
-async def still_chats(client: FrameClient, room: str) -> None:
-    """The same connection sends an ordinary chat and gets it acked and delivered."""
-    client_msg_id = secrets.token_hex(6)
-    await client.send(
-        {"type": "chat", "payload": {"room": room, "content": "fine", "clientMsgId": client_msg_id}}
-    )
-    await client.wait_for("ack", acknowledges(client_msg_id))
-    await client.wait_for("chat", lambda f: f["payload"].get("clientMsgId") == client_msg_id)
+async def stored(database_url: str, query: str, key: str) -> list[str]:
+    """The first column of ``query`` for ``key`` once it has a row (polled: persistence writes
+    behind the ack)."""
+    database = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(15):
+            while not (rows := await database.fetch(query, key)):  # noqa: ASYNC110 (polling)
+                await asyncio.sleep(0.05)
+            return [row[0] for row in rows]
+    finally:
+        await database.close()
+
+
+class StillWorks:
+    """What must hold after every hostile case: the hostile connection (or a fresh one) sends an
+    ordinary chat that is acked, delivered to another member and stored in PostgreSQL, and an
+    ordinary notification is acked, listed in the inbox and stored in PostgreSQL, with no write
+    refused by PostgreSQL meanwhile."""
+
+    def __init__(self, stack: Stack, database_url: str) -> None:
+        self._gateway = stack["gateway"]
+        self._persistence = stack["persistence"]
+        self._database_url = database_url
+
+    async def check(self, client: FrameClient | None = None, room: str | None = None) -> None:
+        room = room or new_room()
+        client_msg_id = f"ok-{secrets.token_hex(4)}"
+        async with contextlib.AsyncExitStack() as opened:
+            if client is None:
+                client = await opened.enter_async_context(
+                    FrameClient(ws_url(self._gateway, "alice"))
+                )
+                await client.send(join(room))
+                await client.wait_for("presence", in_room(room))
+            bob = await opened.enter_async_context(FrameClient(ws_url(self._gateway, "bob")))
+            await bob.send(join(room))
+            await bob.wait_for("presence", in_room(room))
+            message = {"room": room, "content": "still fine", "clientMsgId": client_msg_id}
+            await client.send({"type": "chat", "payload": message})
+            await client.wait_for("ack", acknowledges(client_msg_id))
+            await bob.wait_for("chat", lambda f: f["payload"].get("clientMsgId") == client_msg_id)
+        by_room = "SELECT client_msg_id FROM chat_messages WHERE room = $1 ORDER BY seq"
+        assert client_msg_id in await stored(self._database_url, by_room, room)
+
+        user = new_user()
+        async with httpx.AsyncClient(base_url=self._gateway.url, timeout=10) as http:
+            sent = await http.post(
+                "/api/notifications/send",
+                headers=bearer("backend", scope="notifications:send"),
+                json={"userId": user, "title": "still here", "message": "body"},
+            )
+            assert sent.status_code == 200, sent.text
+            inbox = await http.get("/api/notifications", headers=bearer(user))
+        assert inbox.status_code == 200, inbox.text
+        assert [entry["title"] for entry in inbox.json()["notifications"]] == ["still here"]
+        by_user = "SELECT title FROM notifications WHERE user_id = $1"
+        assert await stored(self._database_url, by_user, user) == ["still here"]
+        errors = await total(self._persistence.url, "switchboard_persistence_write_errors_total")
+        assert errors == 0
+
+
+@pytest.fixture
+def still_works(stack: Stack, stores: Stores) -> StillWorks:
+    return StillWorks(stack, stores.database_url)
 
 
 def raw(kind: str, payload: object, **fields: object) -> str:
@@ -75,6 +133,7 @@ def raw(kind: str, payload: object, **fields: object) -> str:
 
 async def test_a_nul_in_sender_name_is_refused_naming_it(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
     mallory, room = member
     payload = {"room": room, "content": "hi", "senderName": "a\x00", "clientMsgId": "m-1"}
@@ -82,17 +141,18 @@ async def test_a_nul_in_sender_name_is_refused_naming_it(
     assert error["payload"]["code"] == "invalid_frame"
     assert "payload.senderName" in error["payload"]["message"]
     assert "U+0000" in error["payload"]["message"]
-    await still_chats(mallory, room)
+    await still_works.check(mallory, room)
 
 
 async def test_a_nul_in_client_msg_id_is_refused_with_the_type_as_ref(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
     mallory, room = member
     payload = {"room": room, "content": "hi", "clientMsgId": "m\x00"}
     error = await refused(mallory, raw("chat", payload), ref="chat")
     assert "payload.clientMsgId" in error["payload"]["message"]
-    await still_chats(mallory, room)
+    await still_works.check(mallory, room)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +166,12 @@ async def test_a_nul_in_client_msg_id_is_refused_with_the_type_as_ref(
     ids=["ping", "presence", "chat", "a-key"],
 )
 async def test_a_lone_surrogate_gets_an_error_frame_not_a_1011(
-    member: tuple[FrameClient, str], kind: str, payload: object, ref: str, field: str
+    member: tuple[FrameClient, str],
+    still_works: StillWorks,
+    kind: str,
+    payload: object,
+    ref: str,
+    field: str,
 ) -> None:
     mallory, room = member
     if isinstance(payload, dict):
@@ -115,11 +180,12 @@ async def test_a_lone_surrogate_gets_an_error_frame_not_a_1011(
     assert error["payload"]["code"] == "invalid_frame"
     assert error["payload"]["message"].startswith(field)
     assert "lone surrogate" in error["payload"]["message"]
-    await still_chats(mallory, room)
+    await still_works.check(mallory, room)
 
 
 async def test_deep_nesting_gets_an_error_frame_not_a_1011(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
     mallory, room = member
     error = await refused(mallory, "[" * 20_000, ref=None)
@@ -128,11 +194,12 @@ async def test_deep_nesting_gets_an_error_frame_not_a_1011(
     nested = '{"type":"ping","payload":' + "[" * 40 + "]" * 40 + "}"
     error = await refused(mallory, nested, ref="ping")
     assert "nests deeper" in error["payload"]["message"]
-    await still_chats(mallory, room)
+    await still_works.check(mallory, room)
 
 
 async def test_a_history_before_beyond_int64_is_refused_naming_it(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
     mallory, room = member
     error = await refused(
@@ -144,21 +211,25 @@ async def test_a_history_before_beyond_int64_is_refused_naming_it(
     await mallory.send({"type": "history", "payload": {"room": room, "before": 2**63 - 1}})
     answer = await mallory.wait_for("history", in_room(room))
     assert answer["payload"]["messages"] == []
+    await still_works.check(mallory, room)
 
 
 async def test_a_join_since_beyond_int64_is_refused_naming_it(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
-    mallory, _ = member
+    mallory, room = member
     other = new_room()
     error = await refused(
         mallory, json.dumps({"type": "join", "payload": {"room": other, "since": 2**64}}), other
     )
     assert "payload.since" in error["payload"]["message"]
+    await still_works.check(mallory, room)
 
 
 async def test_a_number_json_cannot_hold_is_refused_and_never_echoed(
     member: tuple[FrameClient, str],
+    still_works: StillWorks,
 ) -> None:
     mallory, room = member
     for number in ("1e999", "-1e999", "NaN", "Infinity"):
@@ -168,11 +239,11 @@ async def test_a_number_json_cannot_hold_is_refused_and_never_echoed(
     assert pong["n"] == 2**64
     for raw in mallory.frames:  # every frame the server sent was strict JSON
         json.dumps(raw, allow_nan=False)
-    await still_chats(mallory, room)
+    await still_works.check(mallory, room)
 
 
 async def test_chat_refuses_a_bus_request_that_breaks_the_rule(
-    stores: Stores, stack: Stack
+    stores: Stores, still_works: StillWorks
 ) -> None:
     """A peer that bypasses the edge (a bug, an older gateway) is refused by chat itself."""
     room = new_room()
@@ -194,35 +265,18 @@ async def test_chat_refuses_a_bus_request_that_breaks_the_rule(
     answer = json.loads(reply.data)
     assert answer["error"]["code"] == "invalid_frame"
     assert "U+0000" in answer["error"]["message"]
+    await still_works.check()
 
 
-async def stored(database_url: str, query: str, key: str) -> list[str]:
-    """The first column of ``query`` for ``key`` once it has a row (polled: persistence writes
-    behind the ack)."""
-    database = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(15):
-            while not (rows := await database.fetch(query, key)):  # noqa: ASYNC110 (polling)
-                await asyncio.sleep(0.05)
-            return [row[0] for row in rows]
-    finally:
-        await database.close()
-
-
-async def test_after_a_poisoned_chat_chat_and_notifications_still_reach_postgresql(
-    stores: Stores, stack: Stack
+async def test_after_a_poisoned_chat_in_every_write_slot_storage_goes_on(
+    stack: Stack, still_works: StillWorks
 ) -> None:
     """The case that stopped durable storage: a NUL in a chat's senderName, three times (once
     for each of persistence's write slots), then ordinary traffic, stored."""
-    gateway, persistence = stack["gateway"], stack["persistence"]
     room = new_room()
-    async with (
-        FrameClient(ws_url(gateway, "alice")) as alice,
-        FrameClient(ws_url(gateway, "bob")) as bob,
-    ):
-        for client in (alice, bob):
-            await client.send(join(room))
-            await client.wait_for("presence", in_room(room))
+    async with FrameClient(ws_url(stack["gateway"], "alice")) as alice:
+        await alice.send(join(room))
+        await alice.wait_for("presence", in_room(room))
         for attempt in range(3):
             poisoned = {
                 "room": room,
@@ -231,33 +285,30 @@ async def test_after_a_poisoned_chat_chat_and_notifications_still_reach_postgres
                 "clientMsgId": f"p{attempt}",
             }
             await refused(alice, json.dumps({"type": "chat", "payload": poisoned}), f"p{attempt}")
-        message = {"room": room, "content": "after the storm", "clientMsgId": "ok-1"}
-        await alice.send({"type": "chat", "payload": message})
-        await alice.wait_for("ack", acknowledges("ok-1"))
-        delivered = await bob.wait_for("chat", in_room(room))
-    assert delivered["payload"]["content"] == "after the storm"
-    by_room = "SELECT content FROM chat_messages WHERE room = $1 ORDER BY seq"
-    assert await stored(stores.database_url, by_room, room) == ["after the storm"]
+        await still_works.check(alice, room)
 
-    user = f"u-{secrets.token_hex(4)}"
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
-        sent = await http.post(
-            "/api/notifications/send",
-            headers=bearer("backend", scope="notifications:send"),
-            json={"userId": user, "title": "still here", "message": "body"},
-        )
-        assert sent.status_code == 200, sent.text
-        inbox = await http.get("/api/notifications", headers=bearer(user))
-    assert inbox.status_code == 200, inbox.text
-    assert [entry["title"] for entry in inbox.json()["notifications"]] == ["still here"]
-    by_user = "SELECT title FROM notifications WHERE user_id = $1"
-    assert await stored(stores.database_url, by_user, user) == ["still here"]
-    assert await total(persistence.url, "switchboard_persistence_write_errors_total") == 0
+
+@pytest.mark.parametrize("size", [8 * 1024, 64 * 1024], ids=["8KB", "64KB"])
+@pytest.mark.parametrize("where", ["query", "header"])
+async def test_an_oversized_token_is_answered_at_once_and_storage_goes_on(
+    gateway: ServiceHandle, still_works: StillWorks, size: int, where: str
+) -> None:
+    """Case 6: an upgrade whose token does not fit the request head gets 414 (request line) or
+    431 (a header) at once, instead of hanging."""
+    token = mint("mallory", padding="x" * size)
+    url = f"{gateway.ws_url}/ws" + (f"?token={token}" if where == "query" else "")
+    headers = {"Authorization": f"Bearer {token}"} if where == "header" else None
+    async with asyncio.timeout(10):
+        with pytest.raises(InvalidStatus) as refused_upgrade:
+            async with connect(url, additional_headers=headers, open_timeout=10):
+                pass
+    assert refused_upgrade.value.response.status_code == (414 if where == "query" else 431)
+    await still_works.check()
 
 
 @pytest.mark.parametrize("query", ["since=1%00", "x%00=1"], ids=["value", "name"])
 async def test_a_nul_in_the_handshake_query_is_refused_before_the_upgrade(
-    gateway: ServiceHandle, query: str
+    gateway: ServiceHandle, still_works: StillWorks, query: str
 ) -> None:
     room = new_room()
     url = f"{gateway.ws_url}/chat/{room}?token={mint('mallory')}&{query}"
@@ -266,3 +317,4 @@ async def test_a_nul_in_the_handshake_query_is_refused_before_the_upgrade(
             pass
     assert refused.value.response.status_code == 400
     assert b"U+0000" in refused.value.response.body
+    await still_works.check()
