@@ -20,6 +20,7 @@ from switchboard_contracts.message import BusMessage
 
 __all__ = [
     "ATTEMPTS_HEADER",
+    "BODY_LEFT_HEADER",
     "CONSUMER_HEADER",
     "KIND_HEADER",
     "MAX_REASON_LENGTH",
@@ -47,6 +48,9 @@ CONSUMER_HEADER = _PREFIX + "Consumer"
 ATTEMPTS_HEADER = _PREFIX + "Attempts"
 KIND_HEADER = _PREFIX + "Kind"
 REASON_HEADER = _PREFIX + "Reason"
+BODY_LEFT_HEADER = _PREFIX + "Body-Left"
+"""Set (to the body's size in bytes) on a letter whose original was too large to be stored again
+with the dead-letter headers: its body is read from the origin stream at the origin sequence."""
 ORIGINAL_PREFIX = "Switchboard-Original-"
 """An original ``Nats-*`` header ``H`` is kept as ``Switchboard-Original-H``."""
 

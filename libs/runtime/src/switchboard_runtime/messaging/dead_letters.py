@@ -11,13 +11,16 @@ dead_letters`` says its shape) and counts it in ``switchboard_jetstream_dead_let
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.api import PubAck, RawStreamMsg
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, endpoints, streams, subjects
 from switchboard_contracts.dead_letters import (
+    BODY_LEFT_HEADER,
     DeadLetterKind,
     DeadLetterOrigin,
     DeadLetterReplayReply,
@@ -108,17 +111,17 @@ class DeadLetters:
         replay_of: int | None = None,
     ) -> int:
         await self.ensure()
-        ack = await publish_until_acked(
-            self._js,
-            subjects.dead_letter(origin.stream),
-            data,
-            headers=dead_letter_headers(
-                headers, origin, kind, reason, message_id=dead_letter_id(origin, replay_of)
-            ),
-            retry=self._retry,
-            stream=streams.DEAD_LETTERS.name,
-            traced=False,  # the letter keeps the original's trace context, not this publish's
+        letter_headers = dead_letter_headers(
+            headers, origin, kind, reason, message_id=dead_letter_id(origin, replay_of)
         )
+        if len(data) + _header_bytes(letter_headers) > self._max_payload():
+            # The original and our headers exceed what the server takes (it would close the
+            # connection): keep the letter without its body, which stays readable in the origin
+            # stream (an operator's replay reads it there), rather than retry a publish that can
+            # never succeed while the consumer waits behind it.
+            letter_headers[BODY_LEFT_HEADER] = str(len(data))
+            data = b""
+        ack = await self._publish(origin, data, letter_headers)
         JETSTREAM_DEAD_LETTERS.labels(service_name(), origin.stream, kind.value).inc()
         log.warning(
             "dead letter %d: %s message %d (%s) after %d attempts: %s",
@@ -131,6 +134,59 @@ class DeadLetters:
         )
         return ack.seq
 
+    def _max_payload(self) -> int:
+        """The server's limit on a message (headers included), as the connection learnt it.
+        nats-py keeps the connection private in the JetStream context; a test pins it."""
+        nc: Client = self._js._nc
+        return nc.max_payload
+
+    async def _publish(
+        self, origin: DeadLetterOrigin, data: bytes, headers: Mapping[str, str]
+    ) -> PubAck:
+        return await publish_until_acked(
+            self._js,
+            subjects.dead_letter(origin.stream),
+            data,
+            headers=headers,
+            retry=self._retry,
+            stream=streams.DEAD_LETTERS.name,
+            traced=False,  # the letter keeps the original's trace context, not this publish's
+        )
+
+    async def _body(self, letter: RawStreamMsg, origin: DeadLetterOrigin) -> bytes:
+        """The original's body: the letter's, or, for a letter stored without it, the original
+        itself in its stream (NotFoundError once the stream no longer keeps it)."""
+        if BODY_LEFT_HEADER not in (letter.headers or {}):
+            return letter.data or b""
+        original = await self._js.get_msg(origin.stream, seq=origin.sequence)
+        return original.data or b""
+
+    async def _letter(
+        self, stream: str, sequence: int
+    ) -> tuple[RawStreamMsg, DeadLetterOrigin, bytes] | DeadLetterReplayReply:
+        """The dead letter at ``sequence`` of ``stream``, its origin and the original's body; or
+        the error reply saying why there is none."""
+        try:
+            letter = await self._js.get_msg(streams.DEAD_LETTERS.name, seq=sequence)
+        except NotFoundError:
+            return _error(ErrorCode.NOT_FOUND, f"no dead letter {sequence}")
+        try:
+            origin, _, _ = read_origin(letter.headers)
+        except ValueError:
+            return _error(ErrorCode.INVALID_INPUT, f"message {sequence} is not a dead letter")
+        if origin.stream != stream:
+            return _error(
+                ErrorCode.INVALID_INPUT, f"dead letter {sequence} is from {origin.stream}"
+            )
+        try:
+            body = await self._body(letter, origin)
+        except NotFoundError:
+            return _error(
+                ErrorCode.NOT_FOUND,
+                f"dead letter {sequence}: its body left {origin.stream} (the stream's max age)",
+            )
+        return letter, origin, body
+
     async def replay(
         self, stream: str, sequence: int, process: ReplayProcess
     ) -> DeadLetterReplayReply:
@@ -138,24 +194,14 @@ class DeadLetters:
         when it succeeds; when it fails for its data, stored again with the new reason and the
         old one removed; left as it is when it fails otherwise."""
         counted = JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, "error")
-        try:
-            letter = await self._js.get_msg(streams.DEAD_LETTERS.name, seq=sequence)
-        except NotFoundError:
+        found = await self._letter(stream, sequence)
+        if isinstance(found, DeadLetterReplayReply):
             counted.inc()
-            return _error(ErrorCode.NOT_FOUND, f"no dead letter {sequence}")
-        try:
-            origin, _, _ = read_origin(letter.headers)
-        except ValueError:
-            counted.inc()
-            return _error(ErrorCode.INVALID_INPUT, f"message {sequence} is not a dead letter")
-        if origin.stream != stream:
-            counted.inc()
-            return _error(
-                ErrorCode.INVALID_INPUT, f"dead letter {sequence} is from {origin.stream}"
-            )
+            return found
+        letter, origin, body = found
         headers = original_headers(letter.headers)
         try:
-            fault = await process(letter.data or b"", headers)
+            fault = await process(body, headers)
         except Exception as err:
             counted.inc()
             log.warning("replaying dead letter %d failed (%s); kept", sequence, type(err).__name__)
@@ -174,12 +220,15 @@ class DeadLetters:
             attempts=origin.attempts + 1,
         )
         # Stored again before the old one goes: at every moment one of them is there.
-        new_sequence = await self.store(
-            letter.data or b"", headers, again, kind, reason, replay_of=sequence
-        )
+        new_sequence = await self.store(body, headers, again, kind, reason, replay_of=sequence)
         await self._js.delete_msg(streams.DEAD_LETTERS.name, sequence)
         JETSTREAM_DEAD_LETTER_REPLAYS.labels(service_name(), stream, "failed").inc()
         return DeadLetterReplayReply(sequence=new_sequence, reason=short_reason(reason))
+
+
+def _header_bytes(headers: Mapping[str, str]) -> int:
+    """What ``headers`` take on the wire (``NATS/1.0`` and a ``name: value`` line each)."""
+    return 12 + sum(len(name) + len(value) + 4 for name, value in headers.items())
 
 
 def _error(code: ErrorCode, message: str) -> DeadLetterReplayReply:
