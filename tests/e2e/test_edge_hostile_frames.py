@@ -13,7 +13,6 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import nats
 import pytest
@@ -22,6 +21,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, in_room, join, new_room
 from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
 from switchboard_devstack.names import new_user
+from switchboard_devstack.polling import stored_rows
 from switchboard_devstack.scrape import total
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
@@ -59,19 +59,6 @@ async def refused(client: FrameClient, text: str, ref: str | None) -> Frame:
     return error
 
 
-async def stored(database_url: str, query: str, key: str) -> list[str]:
-    """The first column of ``query`` for ``key`` once it has a row (polled: persistence writes
-    behind the ack)."""
-    database = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(15):
-            while not (rows := await database.fetch(query, key)):  # noqa: ASYNC110 (polling)
-                await asyncio.sleep(0.05)
-            return [row[0] for row in rows]
-    finally:
-        await database.close()
-
-
 class StillWorks:
     """What must hold after every hostile case: the hostile connection (or a fresh one) sends an
     ordinary chat that is acked, delivered to another member and stored in PostgreSQL, and an
@@ -101,7 +88,7 @@ class StillWorks:
             await client.wait_for("ack", acknowledges(client_msg_id))
             await bob.wait_for("chat", lambda f: f["payload"].get("clientMsgId") == client_msg_id)
         by_room = "SELECT client_msg_id FROM chat_messages WHERE room = $1 ORDER BY seq"
-        assert client_msg_id in await stored(self._database_url, by_room, room)
+        assert client_msg_id in await stored_rows(self._database_url, by_room, room)
 
         user = new_user()
         async with httpx.AsyncClient(base_url=self._gateway.url, timeout=10) as http:
@@ -115,7 +102,7 @@ class StillWorks:
         assert inbox.status_code == 200, inbox.text
         assert [entry["title"] for entry in inbox.json()["notifications"]] == ["still here"]
         by_user = "SELECT title FROM notifications WHERE user_id = $1"
-        assert await stored(self._database_url, by_user, user) == ["still here"]
+        assert await stored_rows(self._database_url, by_user, user) == ["still here"]
         errors = await total(self._persistence.url, "switchboard_persistence_write_errors_total")
         assert errors == 0
 

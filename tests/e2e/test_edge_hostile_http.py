@@ -13,13 +13,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from switchboard_contracts.input_rules import INT64_MAX
 from switchboard_devstack.chatframes import acknowledges, chat, join, joined, new_room
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.names import new_user
+from switchboard_devstack.polling import stored_rows
 from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.tokens import auth_env, bearer, mint, service
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 
 SCOPES = ("notifications:send", "notifications:broadcast", "rooms:manage")
 JSON = {"Content-Type": "application/json"}
+TITLES_OF = "SELECT title FROM notifications WHERE user_id = $1 ORDER BY cursor"
 
 stack = stack_fixture(
     "e2e-hostile-http",
@@ -54,21 +55,6 @@ def refused(response: httpx.Response, status: int, field: str | None) -> dict[st
     return body
 
 
-async def stored_titles(database_url: str, user: str) -> list[str]:
-    database = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(15):
-            while True:
-                rows = await database.fetch(
-                    "SELECT title FROM notifications WHERE user_id = $1 ORDER BY cursor", user
-                )
-                if rows:
-                    return [row["title"] for row in rows]
-                await asyncio.sleep(0.1)
-    finally:
-        await database.close()
-
-
 async def ordinary_traffic_works(
     http: httpx.AsyncClient, gateway: ServiceHandle, database_url: str
 ) -> None:
@@ -90,7 +76,7 @@ async def ordinary_traffic_works(
     assert inbox.status_code == 200, inbox.text
     assert time.monotonic() - started < 2  # a poisoned PostgreSQL batch made this wait ~3 s
     assert [n["title"] for n in inbox.json()["notifications"]] == ["still here"]
-    assert await stored_titles(database_url, user) == ["still here"]
+    assert await stored_rows(database_url, TITLES_OF, user) == ["still here"]
     async with FrameClient(f"{gateway.ws_url}/ws?token={mint('alice')}") as alice:
         await alice.send(join(room))
         await joined(alice, room, "alice")
