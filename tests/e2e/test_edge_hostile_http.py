@@ -21,6 +21,7 @@ from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.names import new_user
 from switchboard_devstack.polling import stored_rows
 from switchboard_devstack.stack import ServiceHandle
+from switchboard_devstack.still_works import StillWorks
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.tokens import auth_env, bearer, mint, service
 from switchboard_devstack.wsclient import FrameClient
@@ -56,7 +57,7 @@ def refused(response: httpx.Response, status: int, field: str | None) -> dict[st
 
 
 async def ordinary_traffic_works(
-    http: httpx.AsyncClient, gateway: ServiceHandle, database_url: str
+    http: httpx.AsyncClient, gateway: ServiceHandle, database_url: str, still_works: StillWorks
 ) -> None:
     """A room is created, a notification is sent, listed and stored, a message is in history."""
     room = new_room()
@@ -87,10 +88,11 @@ async def ordinary_traffic_works(
     page = await http.get(f"/api/rooms/{room}/messages", headers=bearer("alice"))
     assert page.status_code == 200, page.text
     assert [m["payload"]["content"] for m in page.json()["messages"]] == ["history works"]
+    await still_works.check()
 
 
 async def test_a_nul_in_a_room_name_is_refused_naming_it(
-    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores
+    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores, still_works: StillWorks
 ) -> None:
     room = new_room()
     answer = await http.post(
@@ -100,11 +102,11 @@ async def test_a_nul_in_a_room_name_is_refused_naming_it(
     assert "NUL" in body["error"]
     rooms = await http.get("/api/rooms", headers=bearer("mallory"))
     assert room not in [r["id"] for r in rooms.json()["rooms"]]
-    await ordinary_traffic_works(http, gateway, stores.database_url)
+    await ordinary_traffic_works(http, gateway, stores.database_url, still_works)
 
 
 async def test_a_nul_in_a_notification_title_is_refused_not_acknowledged(
-    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores
+    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores, still_works: StillWorks
 ) -> None:
     user = new_user()
     answer = await http.post(
@@ -115,7 +117,7 @@ async def test_a_nul_in_a_notification_title_is_refused_not_acknowledged(
     refused(answer, 422, "title")
     inbox = await http.get("/api/notifications", headers=bearer(user))
     assert inbox.json()["notifications"] == []
-    await ordinary_traffic_works(http, gateway, stores.database_url)
+    await ordinary_traffic_works(http, gateway, stores.database_url, still_works)
 
 
 @pytest.mark.parametrize(
@@ -142,11 +144,12 @@ async def test_a_nul_in_a_notification_title_is_refused_not_acknowledged(
     ],
 )
 async def test_a_lone_surrogate_in_a_body_is_refused_naming_its_field(
-    http: httpx.AsyncClient, path: str, raw: bytes, field: str
+    http: httpx.AsyncClient, path: str, raw: bytes, field: str, still_works: StillWorks
 ) -> None:
     answer = await http.post(path, content=raw, headers={**service(*SCOPES), **JSON})
     body = refused(answer, 422, field)
     assert "surrogate" in body["error"]
+    await still_works.check()
 
 
 @pytest.mark.parametrize("path", ["/api/notifications/send", "/api/notifications/broadcast"])
@@ -163,22 +166,26 @@ async def test_a_lone_surrogate_in_a_body_is_refused_naming_its_field(
     ids=["50000 [", "deep", "1e999", "NaN", "encoded surrogate", "not UTF-8"],
 )
 async def test_bodies_that_are_not_json_under_the_rule_get_400(
-    http: httpx.AsyncClient, path: str, raw: bytes
+    http: httpx.AsyncClient, path: str, raw: bytes, still_works: StillWorks
 ) -> None:
     answer = await http.post(path, content=raw, headers={**service(*SCOPES), **JSON})
     body = refused(answer, 400, None)
     assert "JSON object" in body["error"]
+    await still_works.check()
 
 
-async def test_a_room_body_of_50000_brackets_gets_400(http: httpx.AsyncClient) -> None:
+async def test_a_room_body_of_50000_brackets_gets_400(
+    http: httpx.AsyncClient, still_works: StillWorks
+) -> None:
     answer = await http.post(
         "/api/rooms", content=b"[" * 50_000, headers={**bearer("mallory"), **JSON}
     )
     refused(answer, 400, None)
+    await still_works.check()
 
 
 async def test_history_before_beyond_int64_is_refused_naming_before(
-    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores
+    http: httpx.AsyncClient, gateway: ServiceHandle, stores: Stores, still_works: StillWorks
 ) -> None:
     room = new_room()
     for before in (str(2**64), str(INT64_MAX + 1), "9" * 5000):
@@ -192,7 +199,7 @@ async def test_history_before_beyond_int64_is_refused_naming_before(
     )
     assert top.status_code == 200, top.text
     assert top.json()["messages"] == []
-    await ordinary_traffic_works(http, gateway, stores.database_url)
+    await ordinary_traffic_works(http, gateway, stores.database_url, still_works)
 
 
 @pytest.mark.parametrize(
@@ -211,26 +218,33 @@ async def test_history_before_beyond_int64_is_refused_naming_before(
     ],
 )
 async def test_query_parameters_that_break_the_rule_get_400_naming_them(
-    http: httpx.AsyncClient, path: str, params: dict[str, str], field: str
+    http: httpx.AsyncClient, path: str, params: dict[str, str], field: str, still_works: StillWorks
 ) -> None:
     answer = await http.get(path, params=params, headers=bearer("alice", teams="ops"))
     refused(answer, 400, field)
+    await still_works.check()
 
 
-async def test_a_nul_in_a_path_parameter_gets_400(http: httpx.AsyncClient) -> None:
+async def test_a_nul_in_a_path_parameter_gets_400(
+    http: httpx.AsyncClient, still_works: StillWorks
+) -> None:
     answer = await http.get("/api/rooms/lob%00by/messages", headers=bearer("alice"))
     refused(answer, 400, "path")
     answer = await http.post("/api/notifications/n%00/read", headers=bearer("alice"))
     refused(answer, 400, "path")
+    await still_works.check()
 
 
-async def test_a_nul_in_the_token_cookie_gets_400_naming_it(http: httpx.AsyncClient) -> None:
+async def test_a_nul_in_the_token_cookie_gets_400_naming_it(
+    http: httpx.AsyncClient, still_works: StillWorks
+) -> None:
     answer = await http.get("/api/rooms", headers={"Cookie": 'access_token="a\\000b"'})
     refused(answer, 400, "access_token")
+    await still_works.check()
 
 
 async def test_a_resume_header_beyond_int64_resets_the_stream_as_documented(
-    gateway: ServiceHandle,
+    gateway: ServiceHandle, still_works: StillWorks
 ) -> None:
     """``Last-Event-ID`` that is not a cursor gets ``event: reset`` (§3), never a 5xx."""
     user = new_user()
@@ -247,3 +261,4 @@ async def test_a_resume_header_beyond_int64_resets_the_stream_as_documented(
                 if "event: reset" in seen or "event: ready" in seen:
                     break
     assert "event: reset" in seen
+    await still_works.check()

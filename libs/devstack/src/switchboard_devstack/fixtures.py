@@ -11,6 +11,7 @@ import pytest
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.services import SERVICES
 from switchboard_devstack.stack import ServiceHandle, Stack
+from switchboard_devstack.still_works import StillWorks
 from switchboard_devstack.stores import Stores, open_stores, source_summary
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "module_stack",
     "notify_api_fixture",
     "stack_fixture",
+    "still_works",
     "stores",
     "unthrottled",
 ]
@@ -136,6 +138,13 @@ def stack_fixture(
 def gateway(stack: Stack) -> ServiceHandle:
     """The module stack's ``gateway``, for modules whose tests speak to one."""
     return stack["gateway"]
+
+
+@pytest.fixture
+def still_works(stack: Stack, stores: Stores) -> StillWorks:
+    """The proof a hostile-input test ends with, on the module stack (its gateway with
+    ``tokens.auth_env()``)."""
+    return StillWorks(stack, stores.database_url)
 
 
 def notify_api_fixture(label: str = "gateway") -> Any:
