@@ -1,12 +1,13 @@
 """Microbenchmark (not collected by pytest): the gateway's CPU per SSE event written, through
 ASGI or directly (``SSE_DIRECT_WRITES``), under uvicorn (httptools, uvloop) with the ASGI layers
 an event passes in the gateway: ConnectionAbort, AccessMiddleware, ActivityMiddleware, Starlette's
-error and exception middleware, CORS, ``edge.ConnectionMetrics`` (not ``EdgeGuard``, which needs
+error and exception middleware, CORS, ``transport.connection_metrics`` (not ``EdgeGuard``, which
+needs
 the gateway's settings; its ``send`` wrapper is one more layer on the ASGI path).
 
 ``python3 -m uv run python services/gateway/tests/sse_write_micro.py [streams] [events]``: opens
 ``streams`` SSE streams read by ``curl`` processes (to /dev/null), then pushes ``events`` events
-to every stream the way ``notifications_api._follow`` does (each stream's producer woken per
+to every stream the way ``notifications.http_api._follow`` does (each stream's producer woken per
 event), and prints the process CPU per event for each mode.
 """
 

@@ -2,8 +2,9 @@
 longpoll, socketio), ``type`` (a frame type from ``FRAME_TYPES``, else ``other``), ``code`` (a
 close code, an HTTP status or an error code; bounded), ``outcome``. Never a room or user id.
 
-Most are fed by the shared layers (``edge.ConnectionMetrics``, ``frames``, ``outbox``,
-``rooms``); feature code increments the rest where it makes the decision, as each docstring says.
+Most are fed by the shared layers (``transport.connection_metrics``, ``chat.frames``,
+``transport.outbox``, ``chat.room_hub``); feature code increments the rest where it makes the
+decision, as each docstring says.
 """
 
 from prometheus_client import Counter, Gauge, Histogram

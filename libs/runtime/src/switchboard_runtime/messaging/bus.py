@@ -306,7 +306,7 @@ class Bus:
         self, subject: str, handler: Callable[[Msg], None], queue: str = ""
     ) -> Subscription:
         """Like ``subscribe``, for a handler that never waits: it runs on the client's read
-        loop, without a queue and a task of its own (``inline_dispatch``), so a subscription
+        loop, without a queue and a task of its own (``natspy_inline_dispatch``), so a subscription
         costs less memory and a message one task switch less."""
 
         def handle(msg: Msg) -> None:

@@ -191,7 +191,8 @@ class StreamPipeline:
                 )
 
     def _on_ack(self, msg: Msg) -> None:
-        """Answers are handled as they are read (``inline_dispatch``): no task switch each."""
+        """Answers are handled as they are read (``natspy_inline_dispatch``): no task switch
+        each."""
         pending = self._waiting.pop(msg.subject[len(self._prefix) :], None)
         if pending is None:
             return  # given up on (forgotten) before its answer came

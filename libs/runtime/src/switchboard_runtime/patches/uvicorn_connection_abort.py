@@ -6,7 +6,8 @@ outermost ASGI wrapper; it finds the server's transport behind uvicorn's ``send`
 ``abort`` into the scope, which ``abort_connection`` calls: the socket is closed and its buffered
 bytes dropped, and the app sees ``http.disconnect``. Under another server it does nothing, and
 the caller falls back to returning, after which the server closes the connection itself.
-It also records uvicorn's request cycle for ``http_direct`` (stream chunks written directly).
+It also records uvicorn's request cycle for ``uvicorn_http_direct`` (stream chunks written
+directly).
 """
 
 from collections.abc import Callable
@@ -30,7 +31,8 @@ class ConnectionAbort:
             abort = _transport_abort(send)
             if abort is not None:
                 scope[_KEY] = abort
-            record_cycle(scope, send)  # for ``http_direct``: stream chunks past the ASGI layers
+            # for ``uvicorn_http_direct``: stream chunks past the ASGI layers
+            record_cycle(scope, send)
         await self.app(scope, receive, send)
 
 

@@ -22,7 +22,8 @@ header over its limits: ``RequestLineTooLong``, ``HeaderLineTooLong``, ``TooMany
 a request it cannot read). ``websockets`` then queues its own answer and yields no event, and
 uvicorn, which writes only what handling an event produces, neither sent it nor closed: the
 client waited for minutes (issue 16, case 6). Under ``run_service`` the HTTP protocol
-(``request_head.BoundedHttpToolsProtocol``) refuses such heads first with the same limits, so
+(``uvicorn_request_head.BoundedHttpToolsProtocol``) refuses such heads first with the same
+limits, so
 this is the backstop; the answer is the same 414 or 431 (400 for an unreadable request).
 
 What uvicorn's code does with these attributes is pinned by ``test_lean_ws.py``, so an upgrade

@@ -1,6 +1,7 @@
 """Which server protocol object serves a WebSocket, for an app that writes frames itself.
 
-Under ``run_service`` the server's protocol (``lean_ws.LeanWebSocketProtocol``) puts itself in
+Under ``run_service`` the server's protocol (``uvicorn_lean_ws.LeanWebSocketProtocol``) puts itself
+in
 the scope under ``WS_PROTOCOL_SCOPE_KEY``. ``RecordWebSocketProtocol`` does the same from
 outside, as the outermost ASGI layer, for uvicorn's own ``websockets-sansio`` implementation:
 the ``send`` callable it hands the app is a bound method of its per-connection protocol. An app

@@ -351,7 +351,8 @@ def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
 
 
 def _dump(value: dict[str, Any]) -> str:
-    # A frame's "type" first: edge.frame_type_of reads it from the text without parsing it again.
+    # A frame's "type" first: connection_metrics.frame_type_of reads it from the text without
+    # parsing it again.
     if "type" in value:
         value = {"type": value["type"], **value}
     return dump_json(value)

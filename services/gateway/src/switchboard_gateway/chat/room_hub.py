@@ -91,7 +91,7 @@ class RoomReader(Protocol):
 
 
 class PresenceSource(Protocol):
-    """Chat's presence snapshots (``chat_client.ChatClient``)."""
+    """Chat's presence snapshots (``chat.client.ChatClient``)."""
 
     async def presence(self, room: str, min_revision: int = 0) -> PresenceReply: ...
 

@@ -1,7 +1,7 @@
 """One WebSocket connection, whichever endpoint accepted it: its receive loop and its I/O.
 
 ``/chat/{roomId}`` sessions are in one fixed room from the start; ``/ws`` sessions join and
-leave rooms with frames. What each frame does is decided without I/O by ``chat_dispatch``;
+leave rooms with frames. What each frame does is decided without I/O by ``chat.dispatch``;
 the session reads frames, carries the decisions out (the outbox, the bus, the ``RoomHub``,
 which owns joining with replay and presence) and leaves every room when the connection ends.
 """

@@ -1,7 +1,8 @@
 """One connection's outgoing frames written straight to its socket, past the ASGI layer.
 
 Used when uvicorn's ``websockets-sansio`` protocol serves the socket (``switchboard_runtime.
-ws_protocol`` records it in the scope); under any other server ``outbox.Outbox`` is used.
+patches.uvicorn_ws_protocol`` records it in the scope); under any other server ``outbox.Outbox`` is
+used.
 
 Fan-out calls ``offer``, which appends the frame's wire bytes (``wire``: built once per message
 for a whole room) to the connection's pending list and never waits. Once per loop turn the
@@ -125,7 +126,7 @@ class DirectOutbox:
         self._send_timeout = send_timeout
         self._closing: asyncio.Task[None] | None = None
         self.max_frames = max_frames
-        """How many live frames a resuming member may have held back (``rooms``)."""
+        """How many live frames a resuming member may have held back (``chat.room_hub``)."""
         self.closed = LightEvent()
         self.close_code: int | None = None
         self.on_close: Callable[[], None] | None = None
