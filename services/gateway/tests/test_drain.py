@@ -7,9 +7,8 @@ from switchboard_gateway.edge.drain import (
     Drain,
     SocketDrainable,
     StreamDrainable,
-    reconnect_reason,
 )
-from switchboard_protocol import CloseCode
+from switchboard_protocol import CloseCode, format_hint
 
 
 class FakeSocket:
@@ -42,9 +41,7 @@ async def test_open_connections_close_in_batches_spread_over_the_window() -> Non
     began = time.monotonic()
     await drain.run()
     moments = sorted(c.closed[0][2] - began for c in connections)
-    assert all(
-        c.closed[0][:2] == (CloseCode.SERVICE_RESTART, reconnect_reason(0)) for c in connections
-    )
+    assert all(c.closed[0][:2] == (CloseCode.SERVICE_RESTART, format_hint(0)) for c in connections)
     assert moments[1] < 0.1  # the first batch at once
     assert 0.15 < moments[2] < 0.35  # the second a slot later
     assert 0.35 < moments[4] < 0.6
@@ -69,7 +66,7 @@ async def test_a_connection_arriving_during_the_drain_is_closed_at_once() -> Non
     await asyncio.sleep(0)
     late = FakeConnection()
     drain.track(late)
-    assert [c[:2] for c in late.closed] == [(1012, reconnect_reason(0))]
+    assert [c[:2] for c in late.closed] == [(1012, format_hint(0))]
     await running
     await drain.run()  # a second request waits for the same drain
     assert drain.open_count == 1

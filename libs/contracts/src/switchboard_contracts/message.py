@@ -6,8 +6,6 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from switchboard_contracts.input_rules import InputError
-
 __all__ = ["BusMessage"]
 
 # An escaped U+0000 in a JSON string: "\u0000" after an even number of backslashes (an odd
@@ -39,15 +37,16 @@ class BusMessage(BaseModel):
         # a few hundred levels (models are typed: only free-form fields could nest at all); a
         # NUL is looked for only when an escape of it is there.
         if b"\\u0000" in data and _ESCAPED_NUL.search(data):
-            raise _refusal(cls, InputError(None, "a string must not contain U+0000 (NUL)"))
+            raise _refusal(cls, "a string must not contain U+0000 (NUL)")
         return cls.model_validate_json(data)
 
 
-def _refusal(model: type[BaseModel], err: InputError) -> ValidationError:
-    """``err`` as the ``ValidationError`` that every consumer of ``decode`` already handles."""
+def _refusal(model: type[BaseModel], problem: str) -> ValidationError:
+    """``problem`` (the input rule's) as the ``ValidationError`` every consumer of ``decode``
+    already handles."""
     detail = InitErrorDetails(
-        type=PydanticCustomError("input_rule", "{problem}", {"problem": str(err)}),
-        loc=tuple(err.field.split(".")) if err.field else (),
+        type=PydanticCustomError("input_rule", "{problem}", {"problem": problem}),
+        loc=(),
         input=None,
     )
     return ValidationError.from_exception_data(model.__name__, [detail])

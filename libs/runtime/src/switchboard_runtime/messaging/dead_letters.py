@@ -8,6 +8,7 @@ and why is the consumer's decision; this module only keeps the letter (``switchb
 dead_letters`` says its shape) and counts it in ``switchboard_jetstream_dead_letters_total``.
 """
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -212,13 +213,7 @@ class DeadLetters:
             log.info("dead letter %d (%s %d) replayed", sequence, stream, origin.sequence)
             return DeadLetterReplayReply(replayed=True)
         kind, reason = fault
-        again = DeadLetterOrigin(
-            stream=origin.stream,
-            subject=origin.subject,
-            sequence=origin.sequence,
-            consumer=origin.consumer,
-            attempts=origin.attempts + 1,
-        )
+        again = dataclasses.replace(origin, attempts=origin.attempts + 1)
         # Stored again before the old one goes: at every moment one of them is there.
         new_sequence = await self.store(body, headers, again, kind, reason, replay_of=sequence)
         await self._js.delete_msg(streams.DEAD_LETTERS.name, sequence)
@@ -228,7 +223,7 @@ class DeadLetters:
 
 def _header_bytes(headers: Mapping[str, str]) -> int:
     """What ``headers`` take on the wire (``NATS/1.0`` and a ``name: value`` line each)."""
-    return 12 + sum(len(name) + len(value) + 4 for name, value in headers.items())
+    return 12 + sum(len(name.encode()) + len(value.encode()) + 4 for name, value in headers.items())
 
 
 def _error(code: ErrorCode, message: str) -> DeadLetterReplayReply:

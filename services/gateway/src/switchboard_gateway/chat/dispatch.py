@@ -30,6 +30,7 @@ from typing import Protocol
 from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_protocol import CloseCode, ErrorCode
+from switchboard_protocol.times import now_ms
 
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.presence import LocalPresence, MetaTooLargeError
@@ -335,7 +336,7 @@ class ChatDispatch:
             return room
         try:
             self._presence.update_meta(
-                room, session.user_id, session.connection, frame.meta, frames.now_ms()
+                room, session.user_id, session.connection, frame.meta, now_ms()
             )
         except MetaTooLargeError as err:
             return Refuse(ErrorCode.INVALID_FRAME, str(err), "presence")

@@ -46,8 +46,6 @@ __all__ = [
     "error_frame",
     "history_frame",
     "invalid_format_frame",
-    "iso_time",
-    "now_ms",
     "parse_client_frame",
     "pong_frame",
     "presence_frame",

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
 from switchboard_contracts.presence import PresenceReply, PresenceSnapshot, TypingEvent
 from switchboard_protocol import CloseCode
+from switchboard_protocol.times import now_ms
 from switchboard_runtime import UnavailableError
 
 from switchboard_gateway.chat import frames
@@ -180,7 +181,7 @@ class RoomHub:
             raise
         except Exception as err:
             raise RoomUnavailableError(str(err)) from err
-        self._presence.add(room, member.user_id, member.connection, frames.now_ms())
+        self._presence.add(room, member.user_id, member.connection, now_ms())
         revision = await self._presence_sync.sync(room, member.user_id)
         await self._ensure_presence(room, member, revision)
         self._send_typing_state(room, member)

@@ -23,7 +23,6 @@ __all__ = [
     "Drainable",
     "SocketDrainable",
     "StreamDrainable",
-    "reconnect_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,11 +37,6 @@ class _Closes(Protocol):
     def close(self, code: int, reason: str = "") -> None: ...
 
 
-def reconnect_reason(delay_ms: int) -> str:
-    """The close reason a draining gateway sends (clients parse ``reconnect in <n> ms``)."""
-    return format_hint(delay_ms)
-
-
 class SocketDrainable:
     """A WebSocket (its outbox): closed with 1012 and the delay in the reason."""
 
@@ -50,7 +44,7 @@ class SocketDrainable:
         self._socket = socket
 
     def drained(self, reconnect_ms: int) -> None:
-        self._socket.close(CloseCode.SERVICE_RESTART, reconnect_reason(reconnect_ms))
+        self._socket.close(CloseCode.SERVICE_RESTART, format_hint(reconnect_ms))
 
 
 class StreamDrainable:

@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 MAX_POLL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
-MAX_BODY_BYTES = params.MAX_BODY_BYTES
 _SSE_DELIVERIES = NOTIFICATION_DELIVERIES.labels("sse")
 
 
@@ -320,4 +319,4 @@ def _internal(what: str) -> BusError:
 
 async def _read_body(request: Request) -> dict[str, Any] | params.Problem:
     """The JSON object of the body, read no further than the limit, under the input rule."""
-    return params.body_object(await read_json(request, MAX_BODY_BYTES, params.NOT_AN_OBJECT))
+    return params.body_object(await read_json(request, params.MAX_BODY_BYTES, params.NOT_AN_OBJECT))

@@ -89,9 +89,6 @@ class UserHub:
         self._unread_versions: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    def connection_count(self) -> int:
-        return sum(len(subscribers) for subscribers in self._subscribers.values())
-
     async def join(self, user_id: str, deliver: Deliver) -> None:
         """A WebSocket of ``user_id``: its outbox gets ``notification`` and ``unread`` frames."""
         socket = _Socket(deliver)
