@@ -30,7 +30,12 @@ from typing import Any
 import nats
 import psutil
 from switchboard_contracts import ChatSendReply, ChatSendRequest, streams, subjects
-from switchboard_contracts.chat import MessagesGetReply, MessagesGetRequest
+from switchboard_contracts.chat import (
+    ChatSendBatchReply,
+    ChatSendBatchRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
+)
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stack import Stack
 
@@ -98,19 +103,23 @@ async def _offer(
     *,
     sampled: bool,
     client_msg_ids: bool = True,
+    batch_interval: float = 0.0,
 ) -> None:
     nc = await nats.connect(url)
     flags = "01" if sampled else "00"
     run = uuid.uuid4().hex[:8]
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(index: int) -> None:
-        request = ChatSendRequest(
+    def request_of(index: int) -> ChatSendRequest:
+        return ChatSendRequest(
             room=f"wp-{run}-{index % rooms}",
             user_id=f"user-{index % (rooms * 10)}",
             content=f"message {index} of the write-path benchmark",
             client_msg_id=f"{run}-{index}" if client_msg_ids else None,
         )
+
+    async def one(index: int) -> None:
+        request = request_of(index)
         started = time.perf_counter()
         try:
             msg = await nc.request(
@@ -131,18 +140,58 @@ async def _offer(
             code = str(reply.error.code)
             outcome.errors[code] = outcome.errors.get(code, 0) + 1
 
+    async def batch(first: int, count: int) -> None:
+        requests = [request_of(index) for index in range(first, first + count)]
+        started = time.perf_counter()
+        try:
+            msg = await nc.request(
+                subjects.CHAT_SEND_BATCH,
+                ChatSendBatchRequest(requests=requests).encode(),
+                timeout=10,
+                headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
+            )
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
+            outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + count
+            return
+        answer = ChatSendBatchReply.decode(msg.data)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if answer.error is not None:
+            code = str(answer.error.code)
+            outcome.errors[code] = outcome.errors.get(code, 0) + count
+        for reply in answer.replies:
+            if reply.message is not None:
+                outcome.acked += 1
+                outcome.latencies_ms.append(elapsed_ms)
+            elif reply.error is not None:
+                code = str(reply.error.code)
+                outcome.errors[code] = outcome.errors.get(code, 0) + 1
+
     loop = asyncio.get_running_loop()
     begin = loop.time()
     total = int(rate * seconds)
-    for index in range(total):
-        due = begin + index / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(index))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        outcome.sent += 1
+    if batch_interval > 0:
+        # As a gateway gathers its clients' sends: what came due in an interval goes in one
+        # chat.cmd.send-batch (the latency counted from the batch's departure).
+        sent = 0
+        while sent < total:
+            await asyncio.sleep(batch_interval)
+            due = min(total, int((loop.time() - begin) * rate))
+            if due > sent:
+                task = asyncio.create_task(batch(sent, due - sent))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                outcome.sent += due - sent
+                sent = due
+    else:
+        for index in range(total):
+            due_at = begin + index / rate
+            delay = due_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(index))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            outcome.sent += 1
     if tasks:
         await asyncio.wait(tasks, timeout=30)
     await nc.close()
@@ -320,6 +369,13 @@ def main() -> None:
         help="send no clientMsgId: no exactly-once lookup (what the lookup costs, by difference)",
     )
     parser.add_argument(
+        "--batch-interval",
+        type=float,
+        default=0.0,
+        help="send what came due in each interval (seconds) as one chat.cmd.send-batch, as the"
+        " gateway gathers its clients' sends (0: one chat.cmd.send request per message)",
+    )
+    parser.add_argument(
         "--lookups-only",
         type=int,
         metavar="IDS",
@@ -386,6 +442,7 @@ def main() -> None:
                 outcome,
                 sampled=args.sampled,
                 client_msg_ids=not args.without_client_msg_ids,
+                batch_interval=args.batch_interval,
             )
         )
         wall = time.monotonic() - started

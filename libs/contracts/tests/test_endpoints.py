@@ -30,6 +30,7 @@ def test_public_exports_are_pinned() -> None:
             "CHAT_ROOM_CREATE",
             "CHAT_ROOM_LIST",
             "CHAT_SEND",
+            "CHAT_SEND_BATCH",
             "DEAD_LETTER_REPLAYS",
             "DEFAULT_TIMEOUT_SECONDS",
             "NOTIFICATION_BROADCAST",

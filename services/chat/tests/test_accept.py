@@ -1,17 +1,35 @@
+from collections.abc import Mapping, Sequence
+
 from switchboard_chat.accept import MessageAcceptor
 from switchboard_chat.content import message_id
 from switchboard_chat.store_client import StoreUnavailableError
 from switchboard_contracts import ChatMessage, ChatSendRequest, ErrorCode
+from switchboard_contracts.chat import ChatSendBatchRequest
+from switchboard_runtime import PublishUnavailableError
 
 
 class FakeSequencer:
-    def __init__(self) -> None:
+    def __init__(self, failing_content: str = "") -> None:
         self.published: list[ChatMessage] = []
+        self.batches: list[list[ChatMessage]] = []
+        self._failing_content = failing_content
 
     async def publish(self, draft: ChatMessage) -> ChatMessage:
         stored = draft.model_copy(update={"seq": len(self.published) + 1})
         self.published.append(stored)
         return stored
+
+    async def publish_batch(
+        self, drafts: Sequence[ChatMessage], context: Mapping[str, str] | None = None
+    ) -> list[ChatMessage | Exception]:
+        del context
+        self.batches.append(list(drafts))
+        return [
+            PublishUnavailableError("no ack")
+            if draft.content == self._failing_content
+            else await self.publish(draft)
+            for draft in drafts
+        ]
 
 
 def request(client_msg_id: str | None = "c-1", content: str = " hi ") -> ChatSendRequest:
@@ -24,9 +42,9 @@ async def test_a_retry_stored_long_ago_is_answered_from_the_store_without_publis
     )
     asked: list[str] = []
 
-    async def stored(found_id: str) -> ChatMessage | None:
-        asked.append(found_id)
-        return earlier
+    async def stored(found_ids: list[str]) -> list[ChatMessage | None]:
+        asked.extend(found_ids)
+        return [earlier for _ in found_ids]
 
     sequencer = FakeSequencer()
     reply = await MessageAcceptor(sequencer, stored).accept(request())
@@ -36,8 +54,8 @@ async def test_a_retry_stored_long_ago_is_answered_from_the_store_without_publis
 
 
 async def test_a_new_message_is_published_sanitised_with_its_derived_id() -> None:
-    async def nothing(_: str) -> ChatMessage | None:
-        return None
+    async def nothing(ids: list[str]) -> list[ChatMessage | None]:
+        return [None for _ in ids]
 
     sequencer = FakeSequencer()
     reply = await MessageAcceptor(sequencer, nothing).accept(request())
@@ -50,7 +68,7 @@ async def test_a_new_message_is_published_sanitised_with_its_derived_id() -> Non
 
 
 async def test_an_unavailable_store_does_not_stop_messages() -> None:
-    async def down(_: str) -> ChatMessage | None:
+    async def down(_: list[str]) -> list[ChatMessage | None]:
         raise StoreUnavailableError("persistence did not answer")
 
     sequencer = FakeSequencer()
@@ -60,7 +78,7 @@ async def test_an_unavailable_store_does_not_stop_messages() -> None:
 
 
 async def test_messages_without_client_msg_id_are_not_looked_up() -> None:
-    async def never(_: str) -> ChatMessage | None:
+    async def never(_: list[str]) -> list[ChatMessage | None]:
         raise AssertionError("looked up")
 
     reply = await MessageAcceptor(FakeSequencer(), never).accept(request(client_msg_id=None))
@@ -68,9 +86,75 @@ async def test_messages_without_client_msg_id_are_not_looked_up() -> None:
 
 
 async def test_empty_content_is_refused_before_anything_else() -> None:
-    async def never(_: str) -> ChatMessage | None:
+    async def never(_: list[str]) -> list[ChatMessage | None]:
         raise AssertionError("looked up")
 
     reply = await MessageAcceptor(FakeSequencer(), never).accept(request(content="  "))
     assert reply.error is not None
     assert reply.error.code == ErrorCode.INVALID_CONTENT
+
+
+def batch(*requests: ChatSendRequest) -> ChatSendBatchRequest:
+    return ChatSendBatchRequest(requests=list(requests))
+
+
+async def test_a_batch_is_answered_in_order_with_each_refusal_in_its_own_place() -> None:
+    async def nothing(ids: list[str]) -> list[ChatMessage | None]:
+        return [None for _ in ids]
+
+    sequencer = FakeSequencer()
+    reply = await MessageAcceptor(sequencer, nothing).accept_batch(
+        batch(request("c-1", "one"), request("c-2", "   "), request("c-3", "three"))
+    )
+    assert reply.error is None
+    answers = [r.message.content if r.message else r.error and r.error.code for r in reply.replies]
+    assert answers == [
+        "one",
+        ErrorCode.INVALID_CONTENT,
+        "three",
+    ]
+    assert [[d.content for d in b] for b in sequencer.batches] == [["one", "three"]]
+
+
+async def test_a_batch_looks_its_retries_up_in_one_call_and_publishes_only_the_new_ones() -> None:
+    earlier = ChatMessage(
+        id=message_id("r", "al", "c-2"), room="r", seq=3, sender_id="al", content="two", timestamp=1
+    )
+    calls: list[list[str]] = []
+
+    async def stored(ids: list[str]) -> list[ChatMessage | None]:
+        calls.append(ids)
+        return [earlier if found == earlier.id else None for found in ids]
+
+    sequencer = FakeSequencer()
+    reply = await MessageAcceptor(sequencer, stored).accept_batch(
+        batch(request("c-1", "one"), request("c-2", "two"), request(None, "three"))
+    )
+    assert calls == [[message_id("r", "al", "c-1"), earlier.id]]
+    assert reply.replies[1].message == earlier
+    assert [d.content for d in sequencer.batches[0]] == ["one", "three"]
+
+
+async def test_a_message_that_could_not_be_stored_fails_alone_with_unavailable() -> None:
+    async def nothing(ids: list[str]) -> list[ChatMessage | None]:
+        return [None for _ in ids]
+
+    sequencer = FakeSequencer(failing_content="lost")
+    reply = await MessageAcceptor(sequencer, nothing).accept_batch(
+        batch(request("c-1", "kept"), request("c-2", "lost"))
+    )
+    assert reply.replies[0].message is not None
+    error = reply.replies[1].error
+    assert error is not None
+    assert error.code == ErrorCode.UNAVAILABLE
+    assert "retry with the same id" in error.message
+
+
+async def test_a_batch_relies_on_jetstream_when_persistence_cannot_say() -> None:
+    async def down(_: list[str]) -> list[ChatMessage | None]:
+        raise StoreUnavailableError("persistence did not answer")
+
+    sequencer = FakeSequencer()
+    reply = await MessageAcceptor(sequencer, down).accept_batch(batch(request("c-1", "one")))
+    assert reply.replies[0].message is not None
+    assert len(sequencer.published) == 1

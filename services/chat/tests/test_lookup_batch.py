@@ -95,3 +95,19 @@ async def test_without_min_interval_a_lookup_after_an_answer_goes_at_once() -> N
     await until()
     assert store.requests == [["a"], ["b"]]
     assert await later is None
+
+
+async def test_the_ids_of_one_get_many_go_in_one_request_and_come_back_in_order() -> None:
+    store = Store(known={"b"})
+    store.release.set()
+    found = await BatchedLookup(store.fetch).get_many(["a", "b", "c"])
+    assert store.requests == [["a", "b", "c"]]
+    assert found == [None, stored("b"), None]
+
+
+async def test_get_many_raises_the_requests_error_when_it_failed() -> None:
+    store = Store(known=set())
+    store.fail = True
+    store.release.set()
+    with pytest.raises(StoreUnavailableError):
+        await BatchedLookup(store.fetch).get_many(["a", "b"])

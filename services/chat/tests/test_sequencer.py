@@ -11,6 +11,7 @@ from switchboard_chat.sequencer import RoomSequencer
 from switchboard_contracts import ChatMessage, streams, subjects
 from switchboard_devstack.stores import Stores
 from switchboard_runtime import ensure_stream
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 
@@ -96,3 +97,64 @@ async def test_live_subscribers_see_each_stored_message_once_in_order_and_nothin
     while not received or received[-1] != last.seq:
         received.append(ChatMessage.decode((await live.next_msg(timeout=5)).data).seq)
     assert received == list(range(1, 42))
+
+
+def batch_instances(connections: list[Client]) -> list[RoomSequencer]:
+    return [
+        RoomSequencer(c.jetstream(), nothing_stored, pipeline=StreamPipeline(c))
+        for c in connections
+    ]
+
+
+async def test_batches_of_two_instances_keep_every_room_gap_free_and_each_batch_in_its_order(
+    connections: list[Client],
+) -> None:
+    """Pipelined rounds on two instances at once, each batch holding several messages of the
+    same rooms: every room's seq is 1..n without a gap, and a batch's messages of a room are
+    stored in the batch's order."""
+    rooms = [f"r-{secrets.token_hex(4)}" for _ in range(3)]
+    instances = batch_instances(connections)
+    batches = [[draft(rooms[(b + i) % 3], f"b{b}-m{i}") for i in range(9)] for b in range(8)]
+    results = await asyncio.gather(
+        *(instances[b % 2].publish_batch(batch) for b, batch in enumerate(batches))
+    )
+    stored = [m for result in results for m in result]
+    assert all(isinstance(m, ChatMessage) for m in stored)
+    messages = [m for m in stored if isinstance(m, ChatMessage)]
+    for room in rooms:
+        assert sorted(m.seq for m in messages if m.room == room) == list(range(1, 25))
+    for batch, result in zip(batches, results, strict=True):
+        assert [m.id for m in result if isinstance(m, ChatMessage)] == [d.id for d in batch]
+        for room in rooms:
+            seqs = [m.seq for m in result if isinstance(m, ChatMessage) and m.room == room]
+            assert seqs == sorted(seqs)
+
+
+async def test_a_batch_retried_whole_is_answered_with_the_originals_and_stored_once(
+    connections: list[Client],
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    first, second = batch_instances(connections)
+    batch = [draft(room, f"m-{i}") for i in range(5)]
+    original = await first.publish_batch(batch)
+    retried = await second.publish_batch([*batch, draft(room, "new")])
+    assert retried[:5] == original
+    assert [m.seq for m in retried if isinstance(m, ChatMessage)] == [1, 2, 3, 4, 5, 6]
+    last = (
+        await connections[0].jetstream().get_last_msg(streams.CHAT.name, subjects.chat_room(room))
+    )
+    assert ChatMessage.decode(last.data or b"").seq == 6
+
+
+async def test_a_batch_beside_single_publishes_to_the_same_room_stays_gap_free(
+    connections: list[Client],
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    batching, single = batch_instances(connections)
+    batched, *singles = await asyncio.gather(
+        batching.publish_batch([draft(room, f"b-{i}") for i in range(20)]),
+        *(single.publish(draft(room, f"s-{i}")) for i in range(20)),
+    )
+    assert isinstance(batched, list)
+    seqs = [m.seq for m in [*batched, *singles] if isinstance(m, ChatMessage)]
+    assert sorted(seqs) == list(range(1, 41))

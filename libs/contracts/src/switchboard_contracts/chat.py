@@ -12,7 +12,10 @@ __all__ = [
     "MAX_CLIENT_MSG_ID_LENGTH",
     "MAX_CONTENT_LENGTH",
     "MAX_MESSAGES_GET",
+    "MAX_SEND_BATCH",
     "ChatMessage",
+    "ChatSendBatchReply",
+    "ChatSendBatchRequest",
     "ChatSendReply",
     "ChatSendRequest",
     "HistoryReply",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 MAX_MESSAGES_GET = 1000
+MAX_SEND_BATCH = 256
 
 MAX_CONTENT_LENGTH = 5000
 MAX_CLIENT_MSG_ID_LENGTH = 64
@@ -61,6 +65,21 @@ class ChatSendReply(BusMessage):
     """chat -> gateway: the ack (``message`` set) or the reason for refusal (``error`` set)."""
 
     message: ChatMessage | None = None
+    error: BusError | None = None
+
+
+class ChatSendBatchRequest(BusMessage):
+    """gateway -> chat (``chat.cmd.send-batch``): sends gathered while the gateway's previous
+    batch was on its way (one request, one reply and one JetStream round per room for many
+    messages). Each is handled as if sent alone; replies come back in the same order."""
+
+    requests: Annotated[list[ChatSendRequest], Field(min_length=1, max_length=MAX_SEND_BATCH)]
+
+
+class ChatSendBatchReply(BusMessage):
+    """chat -> gateway: one reply per request, in order; or ``error`` for the whole batch."""
+
+    replies: list[ChatSendReply] = Field(default_factory=list)
     error: BusError | None = None
 
 

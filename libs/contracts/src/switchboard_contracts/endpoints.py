@@ -15,6 +15,8 @@ from typing import Any, Generic, TypeVar
 
 from switchboard_contracts import streams, subjects
 from switchboard_contracts.chat import (
+    ChatSendBatchReply,
+    ChatSendBatchRequest,
     ChatSendReply,
     ChatSendRequest,
     HistoryReply,
@@ -70,6 +72,7 @@ __all__ = [
     "CHAT_ROOM_CREATE",
     "CHAT_ROOM_LIST",
     "CHAT_SEND",
+    "CHAT_SEND_BATCH",
     "DEAD_LETTER_REPLAYS",
     "DEFAULT_TIMEOUT_SECONDS",
     "NOTIFICATION_BROADCAST",
@@ -130,6 +133,9 @@ _CHAT, _NOTIFICATION, _PERSISTENCE = (
 
 # chat: accepting messages, rooms and who may join them, presence
 CHAT_SEND = Endpoint(subjects.CHAT_SEND, ChatSendRequest, ChatSendReply, _CHAT)
+CHAT_SEND_BATCH = Endpoint(
+    subjects.CHAT_SEND_BATCH, ChatSendBatchRequest, ChatSendBatchReply, _CHAT
+)
 CHAT_ROOM_CREATE = Endpoint(subjects.CHAT_ROOM_CREATE, RoomCreateRequest, RoomReply, _CHAT)
 CHAT_ROOM_LIST = Endpoint(subjects.CHAT_ROOM_LIST, RoomListRequest, RoomListReply, _CHAT)
 CHAT_ROOM_ACCESS = Endpoint(subjects.CHAT_ROOM_ACCESS, RoomAccessRequest, RoomAccessReply, _CHAT)
@@ -214,6 +220,7 @@ DEAD_LETTER_REPLAYS: Mapping[str, Endpoint[DeadLetterReplayRequest, DeadLetterRe
 
 ALL: tuple[Endpoint[Any, Any], ...] = (
     CHAT_SEND,
+    CHAT_SEND_BATCH,
     CHAT_ROOM_CREATE,
     CHAT_ROOM_LIST,
     CHAT_ROOM_ACCESS,

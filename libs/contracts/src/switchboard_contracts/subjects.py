@@ -17,6 +17,7 @@ __all__ = [
     "CHAT_ROOM_CREATE",
     "CHAT_ROOM_LIST",
     "CHAT_SEND",
+    "CHAT_SEND_BATCH",
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
     "DASHBOARD_METRICS",
@@ -66,6 +67,7 @@ __all__ = [
 
 # request/reply, served by a queue group
 CHAT_SEND = "chat.cmd.send"
+CHAT_SEND_BATCH = "chat.cmd.send-batch"
 CHAT_HISTORY = "chat.cmd.history"
 CHAT_LAST_SEQ = "chat.cmd.last-seq"
 

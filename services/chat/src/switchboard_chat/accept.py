@@ -11,7 +11,7 @@ PostgreSQL is down.
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from switchboard_contracts import (
@@ -23,7 +23,11 @@ from switchboard_contracts import (
     InvalidIdError,
     validate_room_id,
 )
+from switchboard_contracts.chat import ChatSendBatchReply, ChatSendBatchRequest
+from switchboard_runtime import PublishUnavailableError
+from switchboard_runtime.telemetry.logs import log_failure
 from switchboard_runtime.telemetry.metrics import child
+from switchboard_runtime.telemetry.tracing import inject_context
 
 from switchboard_chat.content import message_id, sanitise
 from switchboard_chat.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
@@ -33,55 +37,112 @@ __all__ = ["MessageAcceptor", "Sequencer"]
 
 log = logging.getLogger(__name__)
 
-StoredMessage = Callable[[str], Awaitable[ChatMessage | None]]
+StoredMessages = Callable[[list[str]], Awaitable[list[ChatMessage | None]]]
+"""The stored message of each id (None: none stored); ``StoreUnavailableError`` when it cannot
+say (``BatchedLookup.get_many``)."""
 
 
 class Sequencer(Protocol):
-    """Orders a message into its room (``RoomSequencer``)."""
+    """Orders messages into their rooms (``RoomSequencer``)."""
 
     async def publish(self, draft: ChatMessage) -> ChatMessage: ...
 
+    async def publish_batch(
+        self, drafts: Sequence[ChatMessage], context: Mapping[str, str] | None = None
+    ) -> list[ChatMessage | Exception]: ...
+
 
 class MessageAcceptor:
-    def __init__(self, sequencer: Sequencer, stored: StoredMessage) -> None:
+    def __init__(self, sequencer: Sequencer, stored: StoredMessages) -> None:
         self._sequencer = sequencer
         self._stored = stored
 
     async def accept(self, request: ChatSendRequest) -> ChatSendReply:
         reply = await self._accept(request)
-        if reply.error is not None:
-            child(MESSAGES_REJECTED, reply.error.code.value).inc()
-        else:
-            MESSAGES_ACCEPTED.inc()
+        _count(reply)
         return reply
 
+    async def accept_batch(self, batch: ChatSendBatchRequest) -> ChatSendBatchReply:
+        """Each request as ``accept`` would answer it alone, in order: the exactly-once lookups
+        of the batch in one request to persistence, its messages published a round per room
+        (``RoomSequencer.publish_batch``); one message's failure is its own reply's error."""
+        replies: list[ChatSendReply | None] = []
+        drafts: list[tuple[int, ChatMessage]] = []
+        for request in batch.requests:
+            draft = _draft(request)
+            if isinstance(draft, ChatSendReply):
+                replies.append(draft)
+            else:
+                replies.append(None)
+                drafts.append((len(replies) - 1, draft))
+        retried = [(i, d) for i, d in drafts if d.client_msg_id is not None]
+        earlier = await self._earlier([d.id for _, d in retried]) if retried else []
+        for (index, _), found in zip(retried, earlier, strict=True):
+            if found is not None:
+                replies[index] = ChatSendReply(message=found)
+        fresh = [(i, d) for i, d in drafts if replies[i] is None]
+        stored = await self._sequencer.publish_batch([d for _, d in fresh], inject_context())
+        for (index, _), result in zip(fresh, stored, strict=True):
+            replies[index] = _stored_reply(result)
+        answered = [reply for reply in replies if reply is not None]
+        for reply in answered:
+            _count(reply)
+        return ChatSendBatchReply(replies=answered)
+
     async def _accept(self, request: ChatSendRequest) -> ChatSendReply:
-        try:
-            validate_room_id(request.room)
-        except InvalidIdError as err:
-            return ChatSendReply(error=BusError(code=ErrorCode.INVALID_ROOM, message=str(err)))
-        content = sanitise(request.content)
-        if isinstance(content, BusError):
-            return ChatSendReply(error=content)
-        draft = ChatMessage(
-            id=message_id(request.room, request.user_id, request.client_msg_id),
-            room=request.room,
-            seq=0,
-            sender_id=request.user_id,
-            sender_name=request.sender_name,
-            client_msg_id=request.client_msg_id,
-            content=content,
-            timestamp=int(time.time() * 1000),
-        )
+        draft = _draft(request)
+        if isinstance(draft, ChatSendReply):
+            return draft
         if request.client_msg_id is not None:
-            earlier = await self._earlier(draft.id)
+            [earlier] = await self._earlier([draft.id])
             if earlier is not None:
                 return ChatSendReply(message=earlier)
         return ChatSendReply(message=await self._sequencer.publish(draft))
 
-    async def _earlier(self, draft_id: str) -> ChatMessage | None:
+    async def _earlier(self, draft_ids: list[str]) -> list[ChatMessage | None]:
         try:
-            return await self._stored(draft_id)
+            return await self._stored(draft_ids)
         except StoreUnavailableError:
-            log.warning("could not look a retried message up in PostgreSQL; relying on JetStream")
-            return None
+            log.warning("could not look retried messages up in PostgreSQL; relying on JetStream")
+            return [None] * len(draft_ids)
+
+
+def _draft(request: ChatSendRequest) -> ChatMessage | ChatSendReply:
+    """The message to store (``seq`` not yet given), or the refusal."""
+    try:
+        validate_room_id(request.room)
+    except InvalidIdError as err:
+        return ChatSendReply(error=BusError(code=ErrorCode.INVALID_ROOM, message=str(err)))
+    content = sanitise(request.content)
+    if isinstance(content, BusError):
+        return ChatSendReply(error=content)
+    return ChatMessage(
+        id=message_id(request.room, request.user_id, request.client_msg_id),
+        room=request.room,
+        seq=0,
+        sender_id=request.user_id,
+        sender_name=request.sender_name,
+        client_msg_id=request.client_msg_id,
+        content=content,
+        timestamp=int(time.time() * 1000),
+    )
+
+
+def _stored_reply(result: ChatMessage | Exception) -> ChatSendReply:
+    """The ack of a stored message, or the error ``Bus.serve`` would answer for its failure."""
+    if isinstance(result, ChatMessage):
+        return ChatSendReply(message=result)
+    if isinstance(result, PublishUnavailableError):
+        log.warning("storing a message of a batch: %s", result)
+        return ChatSendReply(error=result.error)
+    log_failure(log, result, "storing a message of a batch failed")
+    return ChatSendReply(
+        error=BusError(code=ErrorCode.INTERNAL, message="storing the message failed; retry")
+    )
+
+
+def _count(reply: ChatSendReply) -> None:
+    if reply.error is not None:
+        child(MESSAGES_REJECTED, reply.error.code.value).inc()
+    else:
+        MESSAGES_ACCEPTED.inc()

@@ -14,6 +14,7 @@ from switchboard_runtime import (
     service_routes,
     start_reporting,
 )
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 from switchboard_chat.accept import MessageAcceptor
 from switchboard_chat.lookup_batch import BatchedLookup
@@ -48,11 +49,13 @@ def create_app(settings: ChatSettings) -> Starlette:
             lambda ids: store.messages(ids, settings.message_lookup_timeout_seconds),
             min_interval=settings.message_lookup_interval_seconds,
         )
+        pipeline = StreamPipeline(bus.nc)
         acceptor = MessageAcceptor(
-            RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings)),
-            lookup.get,
+            RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings), pipeline),
+            lookup.get_many,
         )
         await bus.serve(endpoints.CHAT_SEND, acceptor.accept)
+        await bus.serve(endpoints.CHAT_SEND_BATCH, acceptor.accept_batch)
         await _serve_rooms(bus, RoomService(store))
         await presence.start()
         try:
@@ -61,6 +64,7 @@ def create_app(settings: ChatSettings) -> Starlette:
             health.draining = True
             await presence.stop()
             await reporting.stop()
+            await pipeline.close()
             await bus.close()
 
     return Starlette(routes=service_routes(health), lifespan=lifespan)

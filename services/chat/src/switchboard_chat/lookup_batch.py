@@ -42,11 +42,24 @@ class BatchedLookup:
 
     async def get(self, message_id: str) -> ChatMessage | None:
         """The stored message with this id, or None when there is none."""
-        answer: asyncio.Future[ChatMessage | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(message_id, []).append(answer)
+        [found] = await self.get_many([message_id])
+        return found
+
+    async def get_many(self, message_ids: list[str]) -> list[ChatMessage | None]:
+        """The stored message of each id (None where there is none), looked up together."""
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[ChatMessage | None]] = []
+        for message_id in message_ids:
+            answer: asyncio.Future[ChatMessage | None] = loop.create_future()
+            self._waiting.setdefault(message_id, []).append(answer)
+            answers.append(answer)
         if self._sending is None:
             self._sending = asyncio.create_task(self._send())
-        return await answer
+        found = await asyncio.gather(*answers, return_exceptions=True)
+        for result in found:
+            if isinstance(result, BaseException):
+                raise result  # every failed one failed with its request's error
+        return [result for result in found if not isinstance(result, BaseException)]
 
     async def _send(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,15 +1,40 @@
-"""Gap-free per-room ``seq``: the shared subject sequencer applied to the CHAT stream."""
+"""Gap-free per-room ``seq``: the shared subject sequencer applied to the CHAT stream.
 
-from collections.abc import Awaitable, Callable
+A batch of drafts (``publish_batch``) goes in rounds: the first draft of every room in the batch
+is published at once, pipelined (``SubjectSequencer.publish_many``: no publish waits for
+another room's ack), then the second draft of every room that has one, and so on, so a room's
+drafts keep their order. What publishing a round cannot do pipelined (a room's head not cached,
+another chat instance first, a duplicate) it does one by one, exactly as a single ``publish``.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from nats.js import JetStreamContext
 from switchboard_contracts import ChatMessage, streams, subjects
 from switchboard_runtime.messaging.publish_retry import PublishRetry
-from switchboard_runtime.messaging.sequencer import SequencerError, SubjectSequencer
+from switchboard_runtime.messaging.sequencer import Entry, SequencerError, SubjectSequencer
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 from switchboard_chat.metrics import DUPLICATES, SEQUENCE_CONFLICTS
 
-__all__ = ["RoomSequencer", "SequencerError"]
+log = logging.getLogger(__name__)
+
+__all__ = ["ROUND_CONCURRENCY", "RoomSequencer", "SequencerError", "rounds"]
+
+ROUND_CONCURRENCY = 32
+"""Slow-path publishes of one round (heads not cached, conflicts) in flight at once."""
+
+
+def rounds(drafts: Sequence[ChatMessage]) -> list[list[int]]:
+    """The indexes of ``drafts`` in rounds: round ``r`` holds each room's ``r``-th draft, in
+    the order the rooms first appear. Pure; a room's drafts keep their order across rounds."""
+    by_room: dict[str, list[int]] = {}
+    for index, draft in enumerate(drafts):
+        by_room.setdefault(draft.room, []).append(index)
+    depth = max((len(indexes) for indexes in by_room.values()), default=0)
+    return [[indexes[r] for indexes in by_room.values() if len(indexes) > r] for r in range(depth)]
 
 
 class RoomSequencer:
@@ -18,6 +43,7 @@ class RoomSequencer:
         js: JetStreamContext,
         stored_last_seq: Callable[[str], Awaitable[int]],
         retry: PublishRetry | None = None,
+        pipeline: StreamPipeline | None = None,
     ) -> None:
         self._sequencer = SubjectSequencer(
             js,
@@ -29,11 +55,106 @@ class RoomSequencer:
             on_conflict=SEQUENCE_CONFLICTS.inc,
             on_duplicate=DUPLICATES.inc,
             retry=retry,
+            pipeline=pipeline,
         )
+        self._waiting: list[
+            tuple[ChatMessage, asyncio.Future[ChatMessage | Exception], Mapping[str, str] | None]
+        ] = []
+        self._publishing: asyncio.Task[None] | None = None
 
     async def publish(self, draft: ChatMessage) -> ChatMessage:
         """Store ``draft`` (its ``seq`` is ignored) and return it as stored, with its ``seq``."""
         return await self._sequencer.publish(draft.room, draft, draft.id)
 
+    async def publish_batch(
+        self, drafts: Sequence[ChatMessage], context: Mapping[str, str] | None = None
+    ) -> list[ChatMessage | Exception]:
+        """Store every draft; for each, in the drafts' order, the stored message or why it was
+        not stored. A draft after a failed one of the same room is not tried (it fails with
+        the same error), so that a room's messages are never stored out of their order.
+
+        Batches asked for while another is being published wait and go together, so one
+        instance never has two rounds racing for the same room's head (they would only
+        conflict). ``context``: the trace headers the publishes carry (the batch's span; none
+        when batches of several traces went together)."""
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[ChatMessage | Exception]] = []
+        for draft in drafts:
+            answer: asyncio.Future[ChatMessage | Exception] = loop.create_future()
+            self._waiting.append((draft, answer, context))
+            answers.append(answer)
+        if self._publishing is None:
+            self._publishing = asyncio.create_task(self._publish_waiting())
+        return [_outcome(result) for result in await asyncio.gather(*answers)]
+
+    async def _publish_waiting(self) -> None:
+        taken: list[
+            tuple[ChatMessage, asyncio.Future[ChatMessage | Exception], Mapping[str, str] | None]
+        ] = []
+        try:
+            while self._waiting:
+                taken, self._waiting = self._waiting, []
+                contexts = {id(context): context for _, _, context in taken}
+                context = next(iter(contexts.values())) if len(contexts) == 1 else None
+                try:
+                    results = await self._publish_rounds([d for d, _, _ in taken], context)
+                except Exception as err:  # not one message's failure: all of them fail with it
+                    results = [err] * len(taken)
+                for (_, answer, _), result in zip(taken, results, strict=True):
+                    if not answer.done():
+                        answer.set_result(result)
+        finally:
+            self._publishing = None
+            for _, answer, _ in [*taken, *self._waiting]:  # stopped: nobody answers them now
+                answer.cancel()
+            self._waiting = []
+
+    async def _publish_rounds(
+        self, drafts: Sequence[ChatMessage], context: Mapping[str, str] | None
+    ) -> list[ChatMessage | Exception]:
+        outcome: list[ChatMessage | Exception | None] = [None] * len(drafts)
+        failed_rooms: dict[str, Exception] = {}
+        for indexes in rounds(drafts):
+            todo = []
+            for index in indexes:
+                failure = failed_rooms.get(drafts[index].room)
+                if failure is None:
+                    todo.append(index)
+                else:
+                    outcome[index] = failure
+            for index, result in zip(todo, await self._round(drafts, todo, context), strict=True):
+                outcome[index] = result
+                if isinstance(result, Exception):
+                    failed_rooms[drafts[index].room] = result
+        return [result for result in outcome if result is not None]
+
+    async def _round(
+        self, drafts: Sequence[ChatMessage], todo: list[int], context: Mapping[str, str] | None
+    ) -> list[ChatMessage | Exception]:
+        entries = [Entry(drafts[i].room, drafts[i], drafts[i].id) for i in todo]
+        try:
+            stored = await self._sequencer.publish_many(
+                entries, concurrency=ROUND_CONCURRENCY, context=context
+            )
+        except Exception as err:  # each entry is tried alone below and keeps its own error
+            log.info("a round of %d publishes failed (%r); publishing each alone", len(todo), err)
+        else:
+            if len(stored) == len(entries):
+                return list(stored)
+        # Each alone (a round's rooms are distinct, so all at once): an entry the failed round
+        # stored already is answered as a duplicate of itself (same id), never stored twice.
+        results = await asyncio.gather(
+            *(self._sequencer.publish(e.key, e.draft, e.msg_id) for e in entries),
+            return_exceptions=True,
+        )
+        return [_outcome(result) for result in results]
+
     def forget(self, room: str) -> None:
         self._sequencer.forget(room)
+
+
+def _outcome(result: ChatMessage | BaseException) -> ChatMessage | Exception:
+    """A message's result as ``publish_batch`` answers it."""
+    if isinstance(result, ChatMessage | Exception):
+        return result
+    raise result  # a cancellation, or the process stopping: not one message's failure

@@ -59,6 +59,21 @@ class GatewaySettings(ServiceSettings):
         description="How long a replay or history answer waits for a client to read",
     )
     bus_request_timeout_seconds: float = Field(default=5.0, gt=0)
+    chat_send_batches: bool = Field(
+        default=True,
+        description="Send clients' chat messages to chat in batches (chat.cmd.send-batch);"
+        " off: one request each (chat.cmd.send), for chat instances older than batches",
+    )
+    chat_send_batch_interval_seconds: float = Field(
+        default=0.003,
+        ge=0,
+        le=0.1,
+        description="While batches are on their way, at most one leaves per interval; the"
+        " messages arriving meanwhile go with it (a lone message on an idle gateway goes at once)",
+    )
+    chat_send_batches_in_flight: int = Field(
+        default=4, ge=1, le=64, description="Batches of chat messages on their way at once"
+    )
     sse_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Idle time after which an SSE stream gets a comment line"
     )

@@ -22,6 +22,7 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+from switchboard_contracts import BusError, ErrorCode
 
 from switchboard_runtime.errors import UnavailableError
 from switchboard_runtime.messaging.bus import stream_publish, stream_publish_in_context
@@ -52,6 +53,14 @@ RETRYABLE: tuple[type[Exception], ...] = (
 class PublishUnavailableError(UnavailableError):
     """JetStream did not ack within the deadline; the message may or may not be stored, and a
     retry with the same message id stores it at most once."""
+
+    @property
+    def error(self) -> BusError:
+        """What a request whose message this was is answered (``Bus.serve``, chat's batches)."""
+        return BusError(
+            code=ErrorCode.UNAVAILABLE,
+            message="JetStream did not answer in time; retry with the same id",
+        )
 
 
 @dataclass(frozen=True)

@@ -77,12 +77,7 @@ async def serve_endpoint(
                         outcome = "unavailable"
                         mark_error(span, type(err).__name__)
                         log.warning("handling %s: %s", subject, err)
-                        reply = on_error(
-                            BusError(
-                                code=ErrorCode.UNAVAILABLE,
-                                message="JetStream did not answer in time; retry with the same id",
-                            )
-                        )
+                        reply = on_error(err.error)
                     except Exception as err:
                         outcome = "error"
                         mark_error(span, type(err).__name__)

@@ -1,5 +1,7 @@
 """The gateway's side of the request/reply endpoints of chat (and persistence's history)."""
 
+from dataclasses import dataclass
+
 from switchboard_contracts import (
     ChatSendReply,
     ChatSendRequest,
@@ -7,7 +9,12 @@ from switchboard_contracts import (
     HistoryRequest,
     endpoints,
 )
-from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
+from switchboard_contracts.chat import (
+    ChatSendBatchReply,
+    ChatSendBatchRequest,
+    LastSeqReply,
+    LastSeqRequest,
+)
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.rooms import (
     RoomAccessReply,
@@ -19,19 +26,43 @@ from switchboard_contracts.rooms import (
 )
 from switchboard_runtime import Bus
 
-__all__ = ["ChatClient"]
+from switchboard_gateway.chat.send_batches import SendBatcher
+
+__all__ = ["BatchPolicy", "ChatClient"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPolicy:
+    """How sends are gathered (``SendBatcher``): at most one batch per ``interval`` seconds
+    while batches are on their way, and at most ``max_in_flight`` of them at once."""
+
+    interval: float
+    max_in_flight: int
 
 
 class ChatClient:
     """Each method's reply carries ``error`` when the request failed, ``unavailable`` when
-    nobody answered in time (``Bus.ask``)."""
+    nobody answered in time (``Bus.ask``). Sends go in batches (``send_batches``) unless
+    ``batches`` is None: then each is a request of its own (``chat.cmd.send``)."""
 
-    def __init__(self, bus: Bus, timeout: float) -> None:
+    def __init__(self, bus: Bus, timeout: float, batches: BatchPolicy | None = None) -> None:
         self._bus = bus
         self._timeout = timeout
+        self._batcher = (
+            None
+            if batches is None
+            else SendBatcher(
+                self._send_batch, interval=batches.interval, max_in_flight=batches.max_in_flight
+            )
+        )
 
     async def send(self, request: ChatSendRequest) -> ChatSendReply:
+        if self._batcher is not None:
+            return await self._batcher.send(request)
         return await self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
+
+    async def _send_batch(self, batch: ChatSendBatchRequest) -> ChatSendBatchReply:
+        return await self._bus.ask(endpoints.CHAT_SEND_BATCH, batch, timeout=self._timeout)
 
     async def history(self, request: HistoryRequest) -> HistoryReply:
         return await self._bus.ask(

@@ -5,7 +5,7 @@ resume. ``/chat/{roomId}`` is a route; ``/ws`` is served from the innermost midd
 from starlette.routing import BaseRoute, WebSocketRoute
 from switchboard_runtime import Bus, Health
 
-from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.client import BatchPolicy, ChatClient
 from switchboard_gateway.chat.dispatch import ChatDispatch
 from switchboard_gateway.chat.http_api import api_routes
 from switchboard_gateway.chat.multi_room_socket import MultiRoomSocket
@@ -38,7 +38,14 @@ class Chat:
     ) -> None:
         self._settings = settings
         timeout = settings.bus_request_timeout_seconds
-        self.client = ChatClient(bus, timeout)
+        batches = (
+            BatchPolicy(
+                settings.chat_send_batch_interval_seconds, settings.chat_send_batches_in_flight
+            )
+            if settings.chat_send_batches
+            else None
+        )
+        self.client = ChatClient(bus, timeout, batches)
         self.room_log = RoomLog(bus, self.client, timeout)
         instance = settings.instance_id or "gateway"
         presence = LocalPresence(gateway_id(instance))
