@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,16 @@ class Outcome:
     acked: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+
+    def failed(self, why: str, count: int = 1) -> None:
+        self.errors[why] = self.errors.get(why, 0) + count
+
+    def record(self, reply: ChatSendReply, elapsed_ms: float) -> None:
+        if reply.message is not None:
+            self.acked += 1
+            self.latencies_ms.append(elapsed_ms)
+        elif reply.error is not None:
+            self.failed(str(reply.error.code))
 
 
 def _cpu_seconds(procs: dict[str, psutil.Process], *, system: bool = False) -> dict[str, float]:
@@ -110,6 +120,11 @@ async def _offer(
     run = uuid.uuid4().hex[:8]
     tasks: set[asyncio.Task[None]] = set()
 
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     def request_of(index: int) -> ChatSendRequest:
         return ChatSendRequest(
             room=f"wp-{run}-{index % rooms}",
@@ -130,15 +145,9 @@ async def _offer(
                 headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
             )
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
-            outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + 1
+            outcome.failed(type(err).__name__)
             return
-        reply = ChatSendReply.decode(msg.data)
-        if reply.message is not None:
-            outcome.acked += 1
-            outcome.latencies_ms.append((time.perf_counter() - started) * 1000)
-        elif reply.error is not None:
-            code = str(reply.error.code)
-            outcome.errors[code] = outcome.errors.get(code, 0) + 1
+        outcome.record(ChatSendReply.decode(msg.data), (time.perf_counter() - started) * 1000)
 
     async def batch(first: int, count: int) -> None:
         requests = [request_of(index) for index in range(first, first + count)]
@@ -151,20 +160,14 @@ async def _offer(
                 headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"},
             )
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
-            outcome.errors[type(err).__name__] = outcome.errors.get(type(err).__name__, 0) + count
+            outcome.failed(type(err).__name__, count)
             return
         answer = ChatSendBatchReply.decode(msg.data)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if answer.error is not None:
-            code = str(answer.error.code)
-            outcome.errors[code] = outcome.errors.get(code, 0) + count
+            outcome.failed(str(answer.error.code), count)
         for reply in answer.replies:
-            if reply.message is not None:
-                outcome.acked += 1
-                outcome.latencies_ms.append(elapsed_ms)
-            elif reply.error is not None:
-                code = str(reply.error.code)
-                outcome.errors[code] = outcome.errors.get(code, 0) + 1
+            outcome.record(reply, elapsed_ms)
 
     loop = asyncio.get_running_loop()
     begin = loop.time()
@@ -177,9 +180,7 @@ async def _offer(
             await asyncio.sleep(batch_interval)
             due = min(total, int((loop.time() - begin) * rate))
             if due > sent:
-                task = asyncio.create_task(batch(sent, due - sent))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                spawn(batch(sent, due - sent))
                 outcome.sent += due - sent
                 sent = due
     else:
@@ -188,9 +189,7 @@ async def _offer(
             delay = due_at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(one(index))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            spawn(one(index))
             outcome.sent += 1
     if tasks:
         await asyncio.wait(tasks, timeout=30)
