@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,31 +169,41 @@ async def _offer(
         for reply in answer.replies:
             outcome.record(reply, elapsed_ms)
 
-    loop = asyncio.get_running_loop()
-    begin = loop.time()
     total = int(rate * seconds)
     if batch_interval > 0:
-        # As a gateway gathers its clients' sends: what came due in an interval goes in one
-        # chat.cmd.send-batch (the latency counted from the batch's departure).
-        sent = 0
-        while sent < total:
-            await asyncio.sleep(batch_interval)
-            due = min(total, int((loop.time() - begin) * rate))
-            if due > sent:
-                spawn(batch(sent, due - sent))
-                outcome.sent += due - sent
-                sent = due
+        async for first, count in _batches_due(rate, total, batch_interval):
+            spawn(batch(first, count))
+            outcome.sent += count
     else:
-        for index in range(total):
-            due_at = begin + index / rate
-            delay = due_at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        async for index, _ in _batches_due(rate, total, 0.0):
             spawn(one(index))
             outcome.sent += 1
     if tasks:
         await asyncio.wait(tasks, timeout=30)
     await nc.close()
+
+
+async def _batches_due(
+    rate: float, total: int, interval: float
+) -> AsyncIterator[tuple[int, int]]:
+    """(first index, count) as they come due at ``rate``/s: one at a time at its time without
+    an ``interval``; else what came due in each interval, as a gateway gathers its clients'
+    sends into one chat.cmd.send-batch (the latency then counted from the batch's departure)."""
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    sent = 0
+    while sent < total:
+        if interval > 0:
+            await asyncio.sleep(interval)
+            due = min(total, int((loop.time() - begin) * rate))
+        else:
+            delay = begin + sent / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due = sent + 1
+        if due > sent:
+            yield sent, due - sent
+            sent = due
 
 
 async def _offer_entries(url: str, rate: float, count: int) -> float:
