@@ -183,9 +183,7 @@ async def _offer(
     await nc.close()
 
 
-async def _batches_due(
-    rate: float, total: int, interval: float
-) -> AsyncIterator[tuple[int, int]]:
+async def _batches_due(rate: float, total: int, interval: float) -> AsyncIterator[tuple[int, int]]:
     """(first index, count) as they come due at ``rate``/s: one at a time at its time without
     an ``interval``; else what came due in each interval, as a gateway gathers its clients'
     sends into one chat.cmd.send-batch (the latency then counted from the batch's departure)."""
