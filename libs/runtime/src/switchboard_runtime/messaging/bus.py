@@ -91,9 +91,11 @@ class BusUnavailableError(UnavailableError):
     none answered within the timeout (``Bus.ask(..., raise_unanswered=True)``). ``error`` is
     what ``Bus.ask`` answers otherwise."""
 
-    def __init__(self, subject: str) -> None:
+    def __init__(self, subject: str, *, no_responders: bool = False) -> None:
         super().__init__(f"{subject} did not answer in time")
         self.subject = subject
+        self.no_responders = no_responders
+        """Nobody serves the subject at all (NATS said so at once), rather than a timeout."""
 
     @property
     def error(self) -> BusError:
@@ -260,7 +262,9 @@ class Bus:
                 subject, request.encode(), endpoint.timeout if timeout is None else timeout
             )
         except (NatsTimeoutError, NoRespondersError) as err:
-            unanswered = BusUnavailableError(subject)
+            unanswered = BusUnavailableError(
+                subject, no_responders=isinstance(err, NoRespondersError)
+            )
             if raise_unanswered:
                 raise unanswered from err
             return endpoint.error_reply(unanswered.error)

@@ -1,5 +1,6 @@
 """The gateway's side of the request/reply endpoints of chat (and persistence's history)."""
 
+import asyncio
 from dataclasses import dataclass
 
 from switchboard_contracts import (
@@ -24,7 +25,7 @@ from switchboard_contracts.rooms import (
     RoomListRequest,
     RoomReply,
 )
-from switchboard_runtime import Bus
+from switchboard_runtime import Bus, BusUnavailableError
 
 from switchboard_gateway.chat.send_batches import SendBatcher
 
@@ -62,7 +63,22 @@ class ChatClient:
         return await self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
 
     async def _send_batch(self, batch: ChatSendBatchRequest) -> ChatSendBatchReply:
-        return await self._bus.ask(endpoints.CHAT_SEND_BATCH, batch, timeout=self._timeout)
+        """The batch's replies; where no chat instance serves batches yet (an upgrade from a
+        version without them, its chat pods not rolled yet), each message alone, as before."""
+        try:
+            return await self._bus.ask(
+                endpoints.CHAT_SEND_BATCH, batch, timeout=self._timeout, raise_unanswered=True
+            )
+        except BusUnavailableError as err:
+            if not err.no_responders:
+                return ChatSendBatchReply(error=err.error)
+        replies = await asyncio.gather(
+            *(
+                self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
+                for request in batch.requests
+            )
+        )
+        return ChatSendBatchReply(replies=list(replies))
 
     async def history(self, request: HistoryRequest) -> HistoryReply:
         return await self._bus.ask(
