@@ -13,6 +13,7 @@ from switchboard_bench.chat_cost import (
     cost_target,
     load_baseline,
     speed_differences,
+    speed_warning,
 )
 from switchboard_bench.report import render
 from switchboard_bench.results import ScenarioResult, load_results
@@ -175,6 +176,13 @@ def test_the_capacity_target_is_four_times_the_baseline_s() -> None:
     without = capacity_target(run_results(capacity=2500.0), None)
     assert without.met is None
     assert "no baseline results" in without.limit
+    never = run_results(capacity=None)
+    never["chat_capacity"].data["systems"] = {
+        "gateway": {"capacity": None, "stoppedBecause": "p99 120 ms > 100 ms at 250 msg/s"}
+    }
+    below = capacity_target(run_results(capacity=2500.0), Baseline(never, Path("baseline")))
+    assert below.met is None
+    assert "the baseline passed no step (its ladder stopped because: p99 120 ms" in below.limit
 
 
 def test_speed_readings_more_than_15_percent_apart_are_flagged() -> None:
@@ -183,9 +191,12 @@ def test_speed_readings_more_than_15_percent_apart_are_flagged() -> None:
     assert differ == pytest.approx({"loopbackMicros": 1.4})
     assert speed_differences(MACHINE, {"cpu": "no readings"}) == {}
     slow = run_results(machine={**MACHINE, "pythonSpeedMs": 150.0}, commit="b" * 40)
-    target = cost_target(run_results(), Baseline(slow, Path("baseline")))
-    assert "differ from the baseline's by more than 15%" in target.measured
-    assert "pythonSpeedMs 0.67x the baseline's" in target.measured
+    slow_baseline = Baseline(slow, Path("baseline"))
+    target = cost_target(run_results(), slow_baseline)
+    assert "speed readings more than 15% apart from this run's" in target.measured
+    assert "pythonSpeedMs 0.67x the baseline's" in speed_warning(run_results(), slow_baseline)
+    section = render(run_results(), {}, Path("/nonexistent"), slow_baseline)
+    assert "> **Speed readings differ:** this run's speed readings differ" in section
 
 
 def test_the_report_judges_issue_18_against_the_baseline_directory(tmp_path: Path) -> None:

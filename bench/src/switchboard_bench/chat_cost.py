@@ -272,7 +272,12 @@ def speed_warning(results: dict[str, ScenarioResult], baseline: Baseline | None)
 def _with_baseline(text: str, baseline: Baseline | None, warning: str) -> str:
     if baseline is None:
         return text
-    return f"{text} [{baseline.describe()}" + (f"; **{warning}**" if warning else "") + "]"
+    differ = (
+        f"; **speed readings more than {SPEED_TOLERANCE:.0%} apart from this run's**"
+        if warning
+        else ""
+    )
+    return f"{text} [{baseline.describe()}{differ}]"
 
 
 def cost_target(results: dict[str, ScenarioResult], baseline: Baseline | None) -> Target:
@@ -361,11 +366,15 @@ def capacity_target(results: dict[str, ScenarioResult], baseline: Baseline | Non
         )
     warning = speed_warning(results, baseline)
     if not isinstance(base, int | float) or not base:
-        why = (
-            "no baseline results"
-            if baseline is None
-            else "the baseline has no chat_capacity figure"
-        )
+        if baseline is None:
+            why = "no baseline results"
+        elif not before:
+            why = "the baseline has no chat_capacity result"
+        else:
+            why = (
+                "the baseline passed no step (its ladder stopped because: "
+                f"{before.get('stoppedBecause')})"
+            )
         return Target(
             name,
             goal,
