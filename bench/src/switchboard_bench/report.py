@@ -45,7 +45,8 @@ python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, fi
 python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity \
     --systems gateway --results-dir bench/results/baseline
 # the after-run, compared with it (--baseline-dir: default bench/results/baseline)
-python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity
+python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity,classic \
+    --systems gateway,node-ws
 ```"""
 
 TOPOLOGY = (
@@ -294,6 +295,16 @@ def _has_issue_figures(results: dict[str, ScenarioResult]) -> bool:
     return any(name in results for name in ("latency", "chat_capacity", "persistence"))
 
 
+def _runs_of(results: dict[str, ScenarioResult]) -> str:
+    """When, and from which commit, each of issue 18's scenarios ran."""
+    named = [n for n in ("persistence", "fanout", "latency", "chat_capacity") if n in results]
+    return "; ".join(
+        f"{n} at {results[n].data.get('ranAt', '?')} "
+        f"({str(results[n].data.get('commit') or 'commit not recorded')[:12]})"
+        for n in named
+    )
+
+
 def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None) -> str:
     """Issue 18's targets, judged across this run's scenarios and against the baseline."""
     if not _has_issue_figures(results):
@@ -316,20 +327,12 @@ def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None)
     ]
     columns, rows = cost_table(results, baseline)
     parts += [table(columns, rows), ""]
+    parts += [f"This run: {_runs_of(results)}.", ""]
     if baseline is None:
         parts += ["_No baseline results: the ratios to today's are not measured._", ""]
     else:
         parts += [f"Baseline ({baseline.directory}): {baseline.describe()}.", ""]
-        runs = {
-            name: (r.data.get("ranAt"), r.data.get("commit"))
-            for name, r in sorted(baseline.results.items())
-        }
-        parts += [
-            "Baseline runs: "
-            + "; ".join(f"{n} at {at} ({str(c)[:12]})" for n, (at, c) in runs.items())
-            + ".",
-            "",
-        ]
+        parts += [f"Baseline runs: {_runs_of(baseline.results)}.", ""]
         warning = speed_warning(results, baseline)
         if warning:
             parts += [f"> **Speed readings differ:** {warning}.", ""]
