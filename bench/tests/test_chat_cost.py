@@ -15,6 +15,7 @@ from switchboard_bench.chat_cost import (
     speed_differences,
     speed_warning,
 )
+from switchboard_bench.cli import main, source_commit
 from switchboard_bench.report import render
 from switchboard_bench.results import ScenarioResult, load_results
 from switchboard_bench.scenarios import chat_capacity, classic, latency
@@ -218,6 +219,12 @@ def test_the_report_judges_issue_18_against_the_baseline_directory(tmp_path: Pat
     assert "| Durable chat capacity |" in summary
     assert "3.00x today's (3,000 acked msg/s vs 1,000)" in summary
     # Without a baseline the ratios to today's are not measured.
+    assert "smoke sizes" not in section
+    dirty = run_results(commit="d" * 40 + "+dirty")
+    dirty["latency"].data["quick"] = True
+    flagged = render(run_results(), {}, tmp_path, Baseline(dirty, Path("baseline")))
+    assert f"baseline commit {'d' * 12}+dirty" in flagged
+    assert "> **The baseline's latency ran at smoke sizes (--quick):**" in flagged
     alone = render(run_results(), {}, tmp_path)
     assert "_No baseline results: the ratios to today's are not measured._" in alone
     assert load_baseline(tmp_path / "nowhere") is None
@@ -264,3 +271,26 @@ def test_the_classic_target_asks_for_every_ack_and_p99_within_twice_node_s() -> 
     alone = classic.summarise(raw(5.0, node=False), config).targets[0]
     assert alone.met is None
     assert "no Node.js reference" in alone.limit
+
+
+def test_a_run_into_the_baseline_directory_leaves_the_report_on_the_results_it_is_compared_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for saved in run_results(capacity=3000.0).values():
+        saved.save(tmp_path / "results")
+    for saved in run_results(capacity=1000.0, commit="c" * 40).values():
+        saved.save(tmp_path / "results" / "baseline")
+    (tmp_path / "results" / "fanout.json").unlink()  # the plots need a full fan-out result
+    (tmp_path / "results" / "baseline" / "fanout.json").unlink()
+    baseline = str(tmp_path / "results" / "baseline")
+    assert main(["--report-only", "--out", str(tmp_path), "--results-dir", baseline]) == 0
+    assert "report from" in capsys.readouterr().out
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "3.00x today's (3,000 acked msg/s vs 1,000)" in text
+    assert f"baseline commit {'c' * 12}" in text
+
+
+def test_a_run_records_the_commit_it_ran_from() -> None:
+    commit = source_commit()
+    assert len(commit.removesuffix("+dirty")) == 40
+    int(commit.removesuffix("+dirty"), 16)

@@ -38,6 +38,7 @@ __all__ = [
     "cost_target",
     "issue_targets",
     "load_baseline",
+    "short_commit",
     "speed_differences",
     "speed_warning",
     "step_passed",
@@ -206,7 +207,12 @@ class Baseline:
     @property
     def commit(self) -> str | None:
         commits = {r.data.get("commit") for r in self.results.values()} - {None}
-        return ", ".join(sorted(str(c)[:12] for c in commits)) if commits else None
+        return ", ".join(sorted(short_commit(c) for c in commits)) if commits else None
+
+    @property
+    def quick(self) -> list[str]:
+        """The baseline's scenarios run at smoke sizes (--quick)."""
+        return sorted(name for name, r in self.results.items() if r.data.get("quick"))
 
     @property
     def machine(self) -> dict[str, Any] | None:
@@ -219,6 +225,14 @@ class Baseline:
             f", speed readings {_reading(machine.get(SPEED), 'ms')}"
             f" / {_reading(machine.get(LOOPBACK), 'µs')}"
         )
+
+
+def short_commit(commit: object) -> str:
+    """``0123456789ab`` of a recorded commit, ``+dirty`` kept (services/ or libs/ differed)."""
+    if not commit:
+        return "commit not recorded"
+    text = str(commit)
+    return text[:12] + ("+dirty" if text.endswith("+dirty") else "")
 
 
 def _reading(value: object, unit: str) -> str:

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     recorded_baseline = ctx.results_dir.resolve() == baseline_dir.resolve()
     report_from = args.out / "results" if recorded_baseline else ctx.results_dir
     if recorded_baseline:
-        print(f"   baseline recorded in {baseline_dir}; report from {report_from}", flush=True)
+        print(f"   {baseline_dir} is the baseline; report from {report_from}", flush=True)
     print(f"report: {write_report(args.out, report_from, baseline_dir)}", flush=True)
     return 0
 

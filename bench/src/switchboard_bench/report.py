@@ -25,6 +25,7 @@ from switchboard_bench.chat_cost import (
     cost_table,
     issue_targets,
     load_baseline,
+    short_commit,
     speed_warning,
 )
 from switchboard_bench.loadgen import JS_DIR
@@ -300,7 +301,7 @@ def _runs_of(results: dict[str, ScenarioResult]) -> str:
     named = [n for n in ("persistence", "fanout", "latency", "chat_capacity") if n in results]
     return "; ".join(
         f"{n} at {results[n].data.get('ranAt', '?')} "
-        f"({str(results[n].data.get('commit') or 'commit not recorded')[:12]})"
+        f"({short_commit(results[n].data.get('commit'))})"
         for n in named
     )
 
@@ -333,6 +334,12 @@ def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None)
     else:
         parts += [f"Baseline ({baseline.directory}): {baseline.describe()}.", ""]
         parts += [f"Baseline runs: {_runs_of(baseline.results)}.", ""]
+        if baseline.quick:
+            parts += [
+                f"> **The baseline's {', '.join(baseline.quick)} ran at smoke sizes (--quick):** "
+                "its figures, and the ratios to them, mean nothing.",
+                "",
+            ]
         warning = speed_warning(results, baseline)
         if warning:
             parts += [f"> **Speed readings differ:** {warning}.", ""]
