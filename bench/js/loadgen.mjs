@@ -38,6 +38,11 @@
 //            the latency of the sender's own copy coming back.
 //   classic  config.connections in rooms of config.roomSize, each sending config.messages
 //            messages config.gapMs apart (one step); nothing may be lost.
+//   capacity fanout's ladder (config.steps, stepMs, drainMs, warm-up, stopP99Ms, stopOnLoss),
+//            but config.connections in rooms of config.roomSize and every connection a sender,
+//            round robin; with config.stopOnUnacked (default true) a step that left a send
+//            unacked (or unsent) by the end of its drain also stops the ladder: the durable
+//            chat path's capacity in small rooms.
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -216,6 +221,7 @@ class Run {
     this.protocol = config.protocol;
     this.n = config.connections;
     this.roomSize = config.mode === 'fanout' ? this.n : config.roomSize || this.n;
+    this.hasAcks = config.protocol === 'switchboard';
     this.rooms = Math.ceil(this.n / this.roomSize);
     this.runId = randomBytes(4).toString('hex');
     this.sockets = new Array(this.n).fill(null);
@@ -526,7 +532,8 @@ class Run {
 
 async function runFanout(run) {
   const c = run.config;
-  const senders = Math.max(1, Math.min(c.senders || 10, run.n));
+  // capacity: every connection sends, round robin (so the sends rotate through the rooms).
+  const senders = c.mode === 'capacity' ? run.n : Math.max(1, Math.min(c.senders || 10, run.n));
   const results = [];
   let stoppedBecause = 'all steps passed';
   let rr = 0;
@@ -569,6 +576,16 @@ async function runFanout(run) {
     if (c.stopP99Ms && p99 !== null && p99 > c.stopP99Ms) {
       stoppedBecause = `p99 ${p99} ms > ${c.stopP99Ms} ms at ${rate} msg/s`;
       break;
+    }
+    if (c.mode === 'capacity' && c.stopOnUnacked !== false) {
+      if (result.unsent > 0) {
+        stoppedBecause = `${result.unsent} sends not made (connection closed) at ${rate} msg/s`;
+        break;
+      }
+      if (run.hasAcks && result.acked < result.sent) {
+        stoppedBecause = `${result.sent - result.acked} sends unacked after the drain at ${rate} msg/s`;
+        break;
+      }
     }
   }
   return { steps: results, stoppedBecause };
@@ -643,7 +660,7 @@ async function main() {
   }
   if (config.mode === 'idle') {
     await awaitEvent('holding', { open: result.connections.open });
-  } else if (config.mode === 'fanout') {
+  } else if (config.mode === 'fanout' || config.mode === 'capacity') {
     Object.assign(result, await runFanout(run));
   } else if (config.mode === 'rooms') {
     const phases = [];

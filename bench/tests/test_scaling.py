@@ -108,3 +108,39 @@ def test_a_load_generator_bound_capacity_gives_way_to_the_gateway_s_cpu_per_deli
     assert "load generator" in measured.sources["deliveries"]
     # A capacity the gateway's own core set stays the figure.
     assert measured_from(RESULTS).gateway_deliveries_per_core == 100_000
+
+
+def test_the_whole_durable_chat_path_is_planned_from_issue_18_s_cost_per_message() -> None:
+    measure = {
+        "label": "measure",
+        "sent": 20_000,
+        "acked": 20_000,
+        "deliveredInWindow": 200_000,
+        "serverCpuSeconds": 6.0,  # 200,000 frames x 10 µs = 2 s of fan-out: 4 s its share
+        "systemCpu": {"chat": 4.0, "nats": 1.0, "persistence": 1.0, "postgres": 0.5},
+    }
+    latency = result("latency", {"systems": {"gateway": {"steps": [measure]}}})
+    fanout = result(
+        "fanout",
+        {
+            "efficiencyRate": 60,
+            "systems": {
+                "gateway": {
+                    "capacity": 100_000,
+                    "steps": [{"offeredRate": 60, "serverCpuMicrosPerDelivery": 10.0}],
+                }
+            },
+        },
+    )
+    measured = measured_from({**RESULTS, "latency": latency, "fanout": fanout})
+    assert measured.chat_path_parts == pytest.approx(
+        {"gateway": 200.0, "chat": 200.0, "nats": 50.0, "persistence": 50.0, "postgres": 25.0}
+    )
+    assert measured.chat_path_us_per_message == pytest.approx(525.0)
+    assert measured.chat_us_per_message == pytest.approx(200.0)  # per acked message
+    p = plan(measured)
+    assert p.chat_path_cores[10] == pytest.approx(50_000 * 525 / 1e6 / 0.5)
+    assert "525 (gateway 200, chat 200, nats 50, persistence 50, postgres 25)" in render(
+        measured, p
+    )
+    assert plan(measured_from(RESULTS)).chat_path_cores[10] is None

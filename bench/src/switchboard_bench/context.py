@@ -24,10 +24,14 @@ class BenchContext:
     """``svg`` (flame graphs) or ``txt`` (py-spy's collapsed stacks, to aggregate by frame)."""
     systems: tuple[str, ...] = ("gateway", "node-ws", "websockets")
     """The systems the side-by-side scenarios run (``--systems``), in the report's order."""
+    results_path: Path | None = None
+    """Where results are written (``--results-dir``); None: ``out_dir/results``."""
+    chat_capacity_references: bool = False
+    """``chat_capacity`` runs the reference servers too (context: they have no durable path)."""
 
     @property
     def results_dir(self) -> Path:
-        return self.out_dir / "results"
+        return self.results_path if self.results_path is not None else self.out_dir / "results"
 
     @property
     def profiles_dir(self) -> Path:

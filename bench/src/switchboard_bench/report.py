@@ -17,6 +17,17 @@ from typing import Any
 import psutil
 
 from switchboard_bench.calibration import LOOPBACK, SPEED, readings
+from switchboard_bench.chat_cost import (
+    COST_LIMIT,
+    COST_PARTS,
+    GATEWAY_SHARE,
+    Baseline,
+    cost_table,
+    issue_targets,
+    load_baseline,
+    short_commit,
+    speed_warning,
+)
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
 from switchboard_bench.results import Cell, ScenarioResult, load_results
@@ -31,6 +42,12 @@ python3 -m uv run switchboard-bench --only fanout  # some scenarios (comma-separ
 python3 -m uv run switchboard-bench --systems gateway,node-ws --only fanout  # fewer systems
 python3 -m uv run switchboard-bench --report-only  # rebuild this page from bench/results/*.json
 python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, figures meaningless
+# issue 18's baseline: today's main, from a tree whose services are main's, on a quiet machine
+python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity \
+    --systems gateway --results-dir bench/results/baseline
+# the after-run, compared with it (--baseline-dir: default bench/results/baseline)
+python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity,classic \
+    --systems gateway,node-ws
 ```"""
 
 TOPOLOGY = (
@@ -128,11 +145,12 @@ def verdict(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "not measured"}[met]
 
 
-def summary(results: dict[str, ScenarioResult]) -> str:
+def summary(results: dict[str, ScenarioResult], baseline: Baseline | None = None) -> str:
+    targets = [t for result in results.values() for t in result.targets]
+    if _has_issue_figures(results):
+        targets += issue_targets(results, baseline)
     rows: list[list[Cell]] = [
-        [t.name, t.goal, t.measured, verdict(t.met), t.limit or "-"]
-        for result in results.values()
-        for t in result.targets
+        [t.name, t.goal, t.measured, verdict(t.met), t.limit or "-"] for t in targets
     ]
     if not rows:
         return "_No targets measured yet._"
@@ -274,23 +292,88 @@ def quiet_warning(results: dict[str, ScenarioResult]) -> str:
     return "\n>\n".join(lines)
 
 
-def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_dir: Path) -> str:
+def _has_issue_figures(results: dict[str, ScenarioResult]) -> bool:
+    return any(name in results for name in ("latency", "chat_capacity", "persistence"))
+
+
+def _runs_of(results: dict[str, ScenarioResult]) -> str:
+    """When, and from which commit, each of issue 18's scenarios ran."""
+    named = [n for n in ("persistence", "fanout", "latency", "chat_capacity") if n in results]
+    return "; ".join(
+        f"{n} at {results[n].data.get('ranAt', '?')} "
+        f"({short_commit(results[n].data.get('commit'))})"
+        for n in named
+    )
+
+
+def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None) -> str:
+    """Issue 18's targets, judged across this run's scenarios and against the baseline."""
+    if not _has_issue_figures(results):
+        return ""
+    parts = [
+        "## Issue 18: the durable chat path",
+        "",
+        "Judged from this run's `latency`, `fanout`, `persistence` and `chat_capacity` results "
+        "and the baseline's (today's main: `switchboard-bench --only "
+        "persistence,fanout,latency,chat_capacity --systems gateway --results-dir "
+        "bench/results/baseline`).",
+        "",
+        f"Cost per acknowledged message: over the `latency` scenario's measured step (gateway, "
+        f"2,000 msg/s in rooms of 10), the CPU of {', '.join(COST_PARTS)} and the gateway's "
+        f"share for receiving and acking, divided by the messages acked in it. The gateway's "
+        f"share: {GATEWAY_SHARE}. Notification and metrics-collector are not counted. The "
+        f"store floor: NATS + PostgreSQL CPU per message written in the bulk `persistence` "
+        f"scenario of the same run. Target: at most {COST_LIMIT:g}x the floor.",
+        "",
+    ]
+    columns, rows = cost_table(results, baseline)
+    parts += [table(columns, rows), ""]
+    parts += [f"This run: {_runs_of(results)}.", ""]
+    if baseline is None:
+        parts += ["_No baseline results: the ratios to today's are not measured._", ""]
+    else:
+        parts += [f"Baseline ({baseline.directory}): {baseline.describe()}.", ""]
+        parts += [f"Baseline runs: {_runs_of(baseline.results)}.", ""]
+        if baseline.quick:
+            parts += [
+                f"> **The baseline's {', '.join(baseline.quick)} ran at smoke sizes (--quick):** "
+                "its figures, and the ratios to them, mean nothing.",
+                "",
+            ]
+        warning = speed_warning(results, baseline)
+        if warning:
+            parts += [f"> **Speed readings differ:** {warning}.", ""]
+    parts += ["Targets:", ""]
+    parts += [
+        f"- {t.name}: {verdict(t.met)}. {t.measured}"
+        + (f" Limited by: {t.limit}" if t.limit and not t.met else "")
+        for t in issue_targets(results, baseline)
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def render(
+    results: dict[str, ScenarioResult],
+    plots: dict[str, list[str]],
+    out_dir: Path,
+    baseline: Baseline | None = None,
+) -> str:
     parts = [
         "# Switchboard benchmarks",
         "",
         "<!-- Generated by switchboard-bench (make bench) from bench/results/*.json: "
         "do not edit. -->",
         "",
-        "Every target of issue 10, measured side by side with two reference servers in the same "
-        "session: the Node.js `ws` server that loops over a room's sockets "
-        "(bench/js/reference-server.mjs) and the Python `websockets` library's `broadcast()` "
-        "(switchboard_bench/references/websockets_broadcast.py).",
+        "Every target of issue 10 (and of issue 18, in its own section), measured side by side "
+        "with two reference servers in the same session: the Node.js `ws` server that loops "
+        "over a room's sockets (bench/js/reference-server.mjs) and the Python `websockets` "
+        "library's `broadcast()` (switchboard_bench/references/websockets_broadcast.py).",
         "",
         quiet_warning(results),
         "",
         "## Summary",
         "",
-        summary(results),
+        summary(results, baseline),
         "",
         "## Machine",
         "",
@@ -301,6 +384,9 @@ def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_
         COMMANDS,
         "",
     ]
+    issue = issue_section(results, baseline)
+    if issue:
+        parts.append(issue)
     for name, result in results.items():
         parts.append(scenario_section(result, plots.get(name, [])))
     profiles = profiles_section(out_dir)
@@ -309,10 +395,15 @@ def render(results: dict[str, ScenarioResult], plots: dict[str, list[str]], out_
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_report(out_dir: Path) -> Path:
+def write_report(
+    out_dir: Path, results_dir: Path | None = None, baseline_dir: Path | None = None
+) -> Path:
+    """``out_dir/REPORT.md`` from ``results_dir`` (default ``out_dir/results``), compared with
+    the baseline in ``baseline_dir`` (default ``out_dir/results/baseline``) where it exists."""
     from switchboard_bench.scenarios import SCENARIOS  # noqa: PLC0415  (scenarios import us)
 
-    found = load_results(out_dir / "results")
+    found = load_results(results_dir or out_dir / "results")
+    baseline = load_baseline(baseline_dir or out_dir / "results" / "baseline")
     order = [name for name in SCENARIOS if name in found] + sorted(set(found) - set(SCENARIOS))
     results = {name: found[name] for name in order}
     plots: dict[str, list[str]] = {}
@@ -320,5 +411,5 @@ def write_report(out_dir: Path) -> Path:
         drawn = PLOTTERS[name](result, out_dir) if name in PLOTTERS else []
         plots[name] = drawn + [p for p in result.plots if p not in drawn]
     path = out_dir / "REPORT.md"
-    path.write_text(render(results, plots, out_dir))
+    path.write_text(render(results, plots, out_dir, baseline))
     return path

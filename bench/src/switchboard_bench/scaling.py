@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard_bench.chat_cost import cost_of
 from switchboard_bench.results import ScenarioResult, load_results
 
 __all__ = ["Measured", "Plan", "measured_from", "plan", "render", "rewrite"]
@@ -45,6 +46,10 @@ class Measured:
     chat_us_per_message: float | None = None
     """Chat's CPU per message accepted (validated, sequenced, stored in JetStream, answered), at
     2,000 messages/s in rooms of 10 (the latency run)."""
+    chat_path_us_per_message: float | None = None
+    """The whole durable chat path's CPU per acked message (issue 18's cost: the gateway's
+    share for receiving and acking, chat, NATS, persistence, PostgreSQL), in the latency run."""
+    chat_path_parts: dict[str, float] = field(default_factory=dict)
     notification_us_per_entry: float | None = None
     sse_gateway_us_per_event: float | None = None
     sse_connect_gateway_ms: float | None = None
@@ -107,6 +112,26 @@ def _chat_us_per_message(latency: ScenarioResult | None) -> float | None:
     return None
 
 
+def _chat_figures(
+    results: dict[str, ScenarioResult], values: dict[str, Any], sources: dict[str, str]
+) -> None:
+    """Chat's CPU per message and the whole durable path's (issue 18's cost), from the latency
+    run (and the fan-out's gateway CPU per frame for the gateway's share)."""
+    chat_us = _chat_us_per_message(results.get("latency"))
+    if chat_us is not None:
+        values["chat_us_per_message"] = chat_us
+        sources["chat"] = "latency (2,000 messages/s in rooms of 10)"
+    cost = cost_of(results)
+    if cost is not None:
+        # Chat's part as the whole path's cost counts it: per acked message.
+        values["chat_us_per_message"] = cost.parts["chat"]
+        values["chat_path_us_per_message"] = cost.total
+        values["chat_path_parts"] = dict(cost.parts)
+        sources["chat_path"] = (
+            "latency (2,000 messages/s in rooms of 10) and fanout (the gateway's CPU per frame)"
+        )
+
+
 def measured_from(results: dict[str, ScenarioResult]) -> Measured:
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -142,10 +167,7 @@ def measured_from(results: dict[str, ScenarioResult]) -> Measured:
         if publish is not None and drain is not None:
             values["nats_us_stream_r1"] = float(publish) + float(drain)
         sources["persistence"] = "persistence"
-    chat_us = _chat_us_per_message(results.get("latency"))
-    if chat_us is not None:
-        values["chat_us_per_message"] = chat_us
-        sources["chat"] = "latency (2,000 messages/s in rooms of 10)"
+    _chat_figures(results, values, sources)
     sse = results.get("sse_fanout")
     second = _get(sse.data, "broadcasts", "second broadcast") if sse else None
     if sse is not None and second:
@@ -172,6 +194,7 @@ class Plan:
     gateway_memory_total_gib: float | None
     messages_per_second: dict[int, float]
     chat_cores: dict[int, float | None]
+    chat_path_cores: dict[int, float | None]
     persistence_processes: dict[int, int | None]
     postgres_cores: dict[int, float | None]
     nats_cores_r3: dict[int, float | None]
@@ -219,6 +242,12 @@ def plan(m: Measured) -> Plan:
         messages_per_second=messages,
         chat_cores={
             size: n * m.chat_us_per_message / 1e6 / CPU_HEADROOM if m.chat_us_per_message else None
+            for size, n in messages.items()
+        },
+        chat_path_cores={
+            size: n * m.chat_path_us_per_message / 1e6 / CPU_HEADROOM
+            if m.chat_path_us_per_message
+            else None
             for size, n in messages.items()
         },
         persistence_processes={
@@ -270,6 +299,16 @@ def render(m: Measured, p: Plan) -> str:
         f"| NATS CPU per chat message at 60/s, one node R1 / three nodes R3 (µs, all nodes; low rate: an upper bound) | {_n(m.nats_us_per_message_r1)} / {_n(m.nats_us_per_message_r3)} | {src.get('nats', '-')} |",  # noqa: E501
         f"| NATS CPU per message at 10,000+/s, R1: JetStream publish stored + consumer delivery and ack (µs) | {_n(m.nats_us_stream_r1, 1)} | {src.get('persistence', '-')} |",  # noqa: E501
         f"| chat CPU per message accepted (µs) | {_n(m.chat_us_per_message)} | {src.get('chat', '-')} |",  # noqa: E501
+        "| durable chat path CPU per acked message, whole system (µs): total (gateway's share"
+        " for receiving and acking, chat, NATS, persistence, PostgreSQL) | "
+        + (
+            f"{m.chat_path_us_per_message:,.0f} ("
+            + ", ".join(f"{k} {v:,.0f}" for k, v in m.chat_path_parts.items())
+            + ")"
+            if m.chat_path_us_per_message is not None
+            else "not measured yet"
+        )
+        + f" | {src.get('chat_path', '-')} |",
         f"| notification CPU per broadcast inbox entry (µs) | {_n(m.notification_us_per_entry)} | {src.get('sse', '-')} |",  # noqa: E501
         f"| gateway CPU per SSE event (µs) / per SSE stream opened (ms) | {_n(m.sse_gateway_us_per_event)} / {_n(m.sse_connect_gateway_ms, 2)} | {src.get('sse', '-')} |",  # noqa: E501
         "",
@@ -287,6 +326,9 @@ def render(m: Measured, p: Plan) -> str:
         f" {_n(p.messages_per_second[small])} | {_n(p.messages_per_second[large])} |",
         f"| chat cores (stateless instances) | {_n(p.chat_cores[small], 0)} |"
         f" {_n(p.chat_cores[large], 1)} |",
+        "| cores for the whole durable chat path at its measured cost per message (gateway"
+        " share, chat, NATS R1, persistence, PostgreSQL; the rows above and below split it) |"
+        f" {_n(p.chat_path_cores[small], 0)} | {_n(p.chat_path_cores[large], 1)} |",
         f"| persistence processes (= CHAT shards, one consumer each) |"
         f" {_n(p.persistence_processes[small])} | {_n(p.persistence_processes[large])} |",
         f"| PostgreSQL cores for the writes | {_n(p.postgres_cores[small], 1)} |"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from switchboard_bench.context import BenchContext
 from switchboard_bench.results import ScenarioResult
 from switchboard_bench.scenarios import (
+    chat_capacity,
     classic,
     cluster,
     fanout,
@@ -29,4 +30,5 @@ SCENARIOS: dict[str, Scenario] = {
     "persistence": persistence.run,
     "sse_fanout": sse_fanout.run,
     "cluster": cluster.run,
+    "chat_capacity": chat_capacity.run,
 }
