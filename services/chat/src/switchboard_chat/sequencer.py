@@ -75,8 +75,8 @@ class RoomSequencer:
 
         Batches asked for while another is being published wait and go together, so one
         instance never has two rounds racing for the same room's head (they would only
-        conflict). ``context``: the trace headers the publishes carry (the batch's span; none
-        when batches of several traces went together)."""
+        conflict). ``context``: the trace headers the publishes carry (the batch's span; the
+        first batch's when several went together)."""
         loop = asyncio.get_running_loop()
         answers: list[asyncio.Future[ChatMessage | Exception]] = []
         for draft in drafts:
@@ -94,8 +94,9 @@ class RoomSequencer:
         try:
             while self._waiting:
                 taken, self._waiting = self._waiting, []
-                contexts = {id(context): context for _, _, context in taken}
-                context = next(iter(contexts.values())) if len(contexts) == 1 else None
+                # Published together, they carry the first batch's trace context: with none,
+                # persistence would start a trace (a sampling decision, a span) for each.
+                context = next((c for _, _, c in taken if c is not None), None)
                 try:
                     results = await self._publish_rounds([d for d, _, _ in taken], context)
                 except Exception as err:  # not one message's failure: all of them fail with it
