@@ -11,9 +11,10 @@
 // Protocols:
 //   switchboard  the gateway's /ws (docs/protocol.md): a JWT (HS256, minted here from
 //                config.jwtSecret, one user per connection) in the Authorization header; `join`;
-//                `chat` with a unique clientMsgId; `ack` frames counted; `chat` frames received;
-//                a `chat` refused as `unavailable` is sent again with the same clientMsgId (as
-//                the protocol asks), up to 5 times, 250 ms x attempt later (`retried`).
+//                `chat` with a unique clientMsgId and `attempt` 1, as the project's clients send a
+//                first attempt; `ack` frames counted; `chat` frames received; a `chat` refused
+//                as `unavailable` is sent again with the same clientMsgId and the next attempt
+//                (as the protocol asks), up to 5 times, 250 ms x attempt later (`retried`).
 //   reference    the reference servers' minimal protocol: {"type":"join","room"} answered by
 //                {"type":"joined","room"}; {"type":"send","room","body"} broadcast to the room,
 //                sender included, as {"type":"message","room","body"}.
@@ -292,9 +293,13 @@ class Run {
       if (pending && pending.tries < MAX_RETRIES) {
         pending.tries += 1;
         pending.step.retried += 1;
+        const resend = JSON.stringify({
+          type: 'chat',
+          payload: { ...pending.payload, attempt: pending.tries + 1 },
+        });
         setTimeout(() => {
           const entry = this.sockets[pending.i];
-          if (entry && entry.ws.readyState === WebSocket.OPEN) entry.ws.send(pending.text);
+          if (entry && entry.ws.readyState === WebSocket.OPEN) entry.ws.send(resend);
         }, RETRY_DELAY_MS * pending.tries);
       }
     }
@@ -436,8 +441,10 @@ class Run {
     let text;
     if (this.protocol === 'switchboard') {
       const clientMsgId = `${this.runId}-${this.seq++}`;
-      text = JSON.stringify({ type: 'chat', payload: { room, content: body, clientMsgId } });
-      this.pendingAcks.set(clientMsgId, { step, t: now, i, text, tries: 0 });
+      // attempt 1: the first send of this clientMsgId (chat skips its look-up for an earlier copy)
+      const payload = { room, content: body, clientMsgId, attempt: 1 };
+      text = JSON.stringify({ type: 'chat', payload });
+      this.pendingAcks.set(clientMsgId, { step, t: now, i, payload, tries: 0 });
     } else {
       text = JSON.stringify({ type: 'send', room, body });
     }

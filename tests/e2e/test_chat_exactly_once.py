@@ -134,10 +134,20 @@ async def test_a_retry_after_chat_restarted_is_the_same_message(stack: Stack) ->
     assert len(await history(stack["gateway"].url, room)) == 1
 
 
+@pytest.mark.parametrize(
+    ("first", "retry"),
+    [(None, None), (1, 2)],
+    ids=["attempts-unsaid", "attempt-1-then-2"],
+)
 async def test_a_retry_after_the_duplicate_window_is_found_in_postgresql(
-    stores: Stores, artifacts_dir: Path, make_stack: Callable[..., Stack]
+    stores: Stores,
+    artifacts_dir: Path,
+    make_stack: Callable[..., Stack],
+    first: int | None,
+    retry: int | None,
 ) -> None:
-    """A NATS of its own: the duplicate window is a setting of the whole CHAT stream."""
+    """A NATS of its own: the duplicate window is a setting of the whole CHAT stream. A first
+    attempt that says so is not looked up; the resend, attempt 2 (or unsaid), is."""
     window = 1.0
     nats_server = NatsServer(scratch_dir("sb-window-nats-"), log_file=artifacts_dir / "nats.log")
     nats_server.start()
@@ -153,13 +163,13 @@ async def test_a_retry_after_the_duplicate_window_is_found_in_postgresql(
         async with FrameClient(f"{base}/chat/{room}?userId=bob") as bob:
             await joined(bob, room, "bob")  # a member before the first send, or it may miss it
             async with FrameClient(f"{base}/chat/{room}?userId=alice") as alice:
-                await alice.send(chat("late retry", "c-1"))
+                await alice.send(chat("late retry", "c-1", first))
                 original = await alice.wait_for("ack")
                 async with asyncio.timeout(15):
                     while await stored_count(stores.database_url, room) < 1:  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
                 await asyncio.sleep(window * 2)  # JetStream has forgotten the message id now
-                await alice.send(chat("late retry", "c-1"))
+                await alice.send(chat("late retry", "c-1", retry))
                 retried = await alice.wait_for("ack", lambda f: f is not original)
                 await alice.send(chat("next"))
             await bob.wait_for("chat", content_is("next"))

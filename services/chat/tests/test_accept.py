@@ -158,3 +158,14 @@ async def test_a_batch_relies_on_jetstream_when_persistence_cannot_say() -> None
     reply = await MessageAcceptor(sequencer, down).accept_batch(batch(request("c-1", "one")))
     assert reply.replies[0].message is not None
     assert len(sequencer.published) == 1
+
+
+async def test_a_first_attempt_is_not_looked_up_alone_or_in_a_batch() -> None:
+    async def never(_: list[str]) -> list[ChatMessage | None]:
+        raise AssertionError("looked up")
+
+    first = request("c-1", "one").model_copy(update={"first_attempt": True})
+    acceptor = MessageAcceptor(FakeSequencer(), never)
+    assert (await acceptor.accept(first)).message is not None
+    reply = await acceptor.accept_batch(batch(first))
+    assert reply.replies[0].message is not None

@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from switchboard_contracts import BusError, ChatMessage, ChatSendReply, ChatSendRequest
 from switchboard_contracts import ErrorCode as BusErrorCode
 from switchboard_contracts.rooms import RoomAccessReply
@@ -86,6 +87,26 @@ def test_a_chat_frame_in_a_joined_room_is_sent_to_chat_as_the_connections_user()
     assert decide(dispatch, on_ws("lobby"), frame) == ChatSendRequest(
         room="lobby", user_id="al", content="hi", sender_name=None, client_msg_id="m1"
     )
+
+
+@pytest.mark.parametrize(
+    ("payload", "first"),
+    [
+        ({"clientMsgId": "m1", "attempt": 1}, True),
+        ({"clientMsgId": "m1", "attempt": 2}, False),
+        ({"clientMsgId": "m1"}, False),
+        ({"attempt": 1}, False),
+    ],
+    ids=["first-attempt", "resend", "attempt-unsaid", "no-client-msg-id"],
+)
+def test_only_a_first_attempt_with_a_client_msg_id_skips_chats_lookup(
+    payload: dict[str, object], first: bool
+) -> None:
+    dispatch, _ = dispatcher()
+    frame = {"type": "chat", "payload": {"content": "hi", "room": "lobby", **payload}}
+    decision = decide(dispatch, on_ws("lobby"), frame)
+    assert isinstance(decision, ChatSendRequest)
+    assert decision.first_attempt is first
 
 
 def test_a_chat_frame_on_the_chat_path_goes_to_its_room_whatever_it_names() -> None:

@@ -40,6 +40,10 @@ def test_unparsable_frames_are_reported_as_such(text: str | bytes) -> None:
             "clientMsgId",
         ),
         ('{"type":"chat","payload":{"content":"x","senderName":3}}', "invalid_frame", "senderName"),
+        ('{"type":"chat","payload":{"content":"x","attempt":0}}', "invalid_frame", "attempt"),
+        ('{"type":"chat","payload":{"content":"x","attempt":"1"}}', "invalid_frame", "attempt"),
+        ('{"type":"chat","payload":{"content":"x","attempt":true}}', "invalid_frame", "attempt"),
+        ('{"type":"chat","payload":{"content":"x","attempt":1.5}}', "invalid_frame", "attempt"),
         ('{"type":"dance","payload":{}}', "unknown_type", "dance"),
     ],
 )

@@ -85,6 +85,7 @@ class ChatConnection:
         self._events: asyncio.Queue[ChatEvent] = asyncio.Queue()
         self._acked = asyncio.Condition()
         self._sent_at: dict[tuple[str, str], float] = {}
+        self._attempts: dict[tuple[str, str], int] = {}  # frames made per unacked send
         self._conn: WireConnection | None = None
         self._runner: asyncio.Task[None] | None = None
         self._resender: asyncio.Task[None] | None = None
@@ -247,6 +248,7 @@ class ChatConnection:
         elif isinstance(event, Ack):
             self.outbox.acked(event.room, event.client_msg_id)
             self._sent_at.pop((event.room, event.client_msg_id), None)
+            self._attempts.pop((event.room, event.client_msg_id), None)
             async with self._acked:
                 self.acks.setdefault((event.room, event.client_msg_id), event)
                 self._acked.notify_all()
@@ -267,7 +269,15 @@ class ChatConnection:
         return {"type": "join", "payload": payload}
 
     def _chat_frame(self, pending: PendingSend) -> dict[str, Any]:
-        payload = {"content": pending.content, "clientMsgId": pending.client_msg_id}
+        """The frame of one attempt: ``attempt`` 1 the first time (the server then skips its
+        look-up for an earlier copy), counted up on every resend."""
+        key = (pending.room, pending.client_msg_id)
+        attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+        payload: dict[str, Any] = {
+            "content": pending.content,
+            "clientMsgId": pending.client_msg_id,
+            "attempt": attempt,
+        }
         if self._single_room is None:
             payload["room"] = pending.room
         return {"type": "chat", "payload": payload}

@@ -46,6 +46,11 @@ class ChatSendRequest(BusMessage):
     content: str
     sender_name: str | None = None
     client_msg_id: ClientMsgId | None = None
+    first_attempt: bool = False
+    """The client says this is the first time it sends this ``clientMsgId`` (its frame's
+    ``attempt`` is 1): no earlier copy can be stored, so chat does not look one up in
+    PostgreSQL. A client that says so of a resend only risks storing its own message twice,
+    and only after JetStream's duplicate window; unsaid, chat looks it up."""
 
 
 class ChatMessage(BusMessage):

@@ -38,10 +38,12 @@ def join(room: str, since: int | None = None) -> Frame:
     return {"type": "join", "payload": payload}
 
 
-def chat(content: str, client_msg_id: str | None = None) -> Frame:
-    payload: dict[str, str] = {"content": content}
+def chat(content: str, client_msg_id: str | None = None, attempt: int | None = None) -> Frame:
+    payload: dict[str, str | int] = {"content": content}
     if client_msg_id is not None:
         payload["clientMsgId"] = client_msg_id
+    if attempt is not None:
+        payload["attempt"] = attempt
     return {"type": "chat", "payload": payload}
 
 

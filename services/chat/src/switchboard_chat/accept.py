@@ -75,7 +75,11 @@ class MessageAcceptor:
             else:
                 replies.append(None)
                 drafts.append((len(replies) - 1, draft))
-        retried = [(i, d) for i, d in drafts if d.client_msg_id is not None]
+        retried = [
+            (i, d)
+            for i, d in drafts
+            if d.client_msg_id is not None and not batch.requests[i].first_attempt
+        ]
         earlier = await self._earlier([d.id for _, d in retried]) if retried else []
         for (index, _), found in zip(retried, earlier, strict=True):
             if found is not None:
@@ -93,7 +97,7 @@ class MessageAcceptor:
         draft = _draft(request)
         if isinstance(draft, ChatSendReply):
             return draft
-        if request.client_msg_id is not None:
+        if request.client_msg_id is not None and not request.first_attempt:
             [earlier] = await self._earlier([draft.id])
             if earlier is not None:
                 return ChatSendReply(message=earlier)

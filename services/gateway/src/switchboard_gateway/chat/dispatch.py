@@ -315,6 +315,7 @@ class ChatDispatch:
             content=frame.content,
             sender_name=frame.sender_name,
             client_msg_id=frame.client_msg_id,
+            first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
         )
 
     def _typing_frame(

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
+MAX_ATTEMPT = 1_000_000
 MAX_TOKEN_LENGTH = 8192
 MAX_PRESENCE_META_BYTES = 1024
 DEFAULT_HISTORY_LIMIT = 50
@@ -77,6 +78,8 @@ class ChatFrame:
     sender_name: str | None
     client_msg_id: str | None
     room: str | None = None
+    attempt: int | None = None
+    """How many times the client has sent this ``clientMsgId``, this time included."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,14 @@ def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
     room = _room(payload, client_msg_id, required=False)
     if isinstance(room, FrameError):
         return FrameError(room.code, room.message, ref=client_msg_id)
-    return ChatFrame(content, sender_name, client_msg_id, room)
+    attempt = payload.get("attempt")
+    if attempt is not None and (not _is_int(attempt) or not 1 <= attempt <= MAX_ATTEMPT):
+        return FrameError(
+            "invalid_frame",
+            f"payload.attempt must be an integer from 1 to {MAX_ATTEMPT}",
+            ref=client_msg_id,
+        )
+    return ChatFrame(content, sender_name, client_msg_id, room, attempt)
 
 
 def _parse_typing(payload: dict[str, Any]) -> TypingFrame | FrameError:
