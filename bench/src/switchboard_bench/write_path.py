@@ -114,6 +114,7 @@ async def _offer(
     sampled: bool,
     client_msg_ids: bool = True,
     batch_interval: float = 0.0,
+    unsaid_attempts: bool = False,
 ) -> None:
     nc = await nats.connect(url)
     flags = "01" if sampled else "00"
@@ -131,6 +132,7 @@ async def _offer(
             user_id=f"user-{index % (rooms * 10)}",
             content=f"message {index} of the write-path benchmark",
             client_msg_id=f"{run}-{index}" if client_msg_ids else None,
+            first_attempt=client_msg_ids and not unsaid_attempts,
         )
 
     async def one(index: int) -> None:
@@ -376,6 +378,12 @@ def main() -> None:
         help="send no clientMsgId: no exactly-once lookup (what the lookup costs, by difference)",
     )
     parser.add_argument(
+        "--unsaid-attempts",
+        action="store_true",
+        help="send clientMsgIds without saying they are first attempts (as clients that do not"
+        " count attempts): chat looks each up in PostgreSQL",
+    )
+    parser.add_argument(
         "--batch-interval",
         type=float,
         default=0.0,
@@ -450,6 +458,7 @@ def main() -> None:
                 sampled=args.sampled,
                 client_msg_ids=not args.without_client_msg_ids,
                 batch_interval=args.batch_interval,
+                unsaid_attempts=args.unsaid_attempts,
             )
         )
         wall = time.monotonic() - started
