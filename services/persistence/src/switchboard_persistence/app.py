@@ -75,7 +75,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             store,
             settings.write_batch_size,
             settings.write_concurrency,
-            settings.write_linger_seconds,
+            settings.chat_write_linger_seconds,
             max_attempts=settings.dead_letter_attempts,
             dead_letters=dead_letters,
         )
