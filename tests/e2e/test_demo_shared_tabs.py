@@ -61,14 +61,16 @@ class Users:
         self._contexts: dict[str, BrowserContext] = {}
         self.errors: list[str] = []
 
-    async def tab(self, base_url: str, user: str, room: str, team: str = "ops") -> Page:
+    async def tab(
+        self, base_url: str, user: str, room: str, team: str = "ops", share: str = "on"
+    ) -> Page:
         if user not in self._contexts:
             self._contexts[user] = await self._browser.new_context(
                 viewport={"width": 1400, "height": 900}
             )
         page = await self._contexts[user].new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{user}: {error}"))
-        await page.goto(f"{base_url}/?user={user}&room={room}&team={team}")
+        await page.goto(f"{base_url}/?user={user}&room={room}&team={team}&share={share}")
         await page.evaluate(COUNT_EVENTS)
         return page
 
@@ -371,3 +373,17 @@ async def test_a_leader_tab_about_to_be_frozen_hands_the_connection_over(
     for tab in alice:
         await shows_exactly(tab, ["while the first tab sleeps", "awake again"])
     await connections_are(gateway_url, websocket=1, sse=1)
+
+
+async def test_with_sharing_turned_off_each_tab_has_its_own_connection(
+    users: Users, gateway_url: str
+) -> None:
+    room = new_room()
+    alice = [await users.tab(gateway_url, "alice", room, share="off") for _ in range(2)]
+    for tab in alice:
+        await online(tab)
+        await expect(tab.locator("#tab-role")).to_have_attribute("data-role", "alone")
+    await connections_are(gateway_url, websocket=2, sse=2)
+    await say(alice[0], "each on its own")
+    for tab in alice:
+        await shows_exactly(tab, ["each on its own"])
