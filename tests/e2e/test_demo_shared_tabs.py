@@ -16,6 +16,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from switchboard_devstack.chatframes import acknowledges, chat, new_room, stored_history
 from switchboard_devstack.fixtures import ALL_SERVICES, stack_fixture
+from switchboard_devstack.names import new_user
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.polling import until
 from switchboard_devstack.scrape import by_transport, total
@@ -159,11 +160,20 @@ async def counts(page: Page, kind: str) -> dict[str, int]:
 
 async def notified(page: Page, expected: dict[str, int]) -> None:
     """Waits until the tab's client has handed the page these notifications (id: times)."""
+    seen: dict[str, int] = {}
 
     async def check() -> bool:
-        return await counts(page, "notification") == expected
+        nonlocal seen
+        seen = await counts(page, "notification")
+        return seen == expected
 
-    await until(check, f"notifications {expected}", timeout=WAIT_S)
+    try:
+        await until(check, f"notifications {expected}", timeout=WAIT_S)
+    except AssertionError as error:
+        state = await page.evaluate("""() => { const c = globalThis.switchboardDemo.client;
+          return { role: c.role, last: c.seen.lastEventId, stream: c.streamStatus, status: c.status,
+            url: c.hub?.stream?.url, slast: c.hub?.stream?.lastEventId }; }""")
+        raise AssertionError(f"{error}; the tab was handed {seen}; {state}") from None
 
 
 async def notify(base_url: str, user: str, title: str) -> str:
@@ -176,10 +186,11 @@ async def test_three_tabs_of_one_user_share_one_websocket_and_one_notification_s
     stack: Stack, users: Users, gateway_url: str
 ) -> None:
     lobby, other = new_room(), new_room()
+    alice_id, bob_id = new_user("alice"), new_user("bob")
     alice = [
-        await users.tab(gateway_url, "alice", lobby),
-        await users.tab(gateway_url, "alice", lobby),
-        await users.tab(gateway_url, "alice", other),
+        await users.tab(gateway_url, alice_id, lobby),
+        await users.tab(gateway_url, alice_id, lobby),
+        await users.tab(gateway_url, alice_id, other),
     ]
     for tab in alice:
         await online(tab)
@@ -187,7 +198,7 @@ async def test_three_tabs_of_one_user_share_one_websocket_and_one_notification_s
     await expect(leader.locator("#tab-role")).to_have_text("this tab holds the connection")
     await connections_are(gateway_url, websocket=1, sse=1)
 
-    bob = await users.tab(gateway_url, "bob", lobby)  # another user: a connection of his own
+    bob = await users.tab(gateway_url, bob_id, lobby)  # another user: a connection of his own
     await online(bob)
     await expect(bob.locator("#tab-role")).to_have_attribute("data-role", "leader")
     await connections_are(gateway_url, websocket=2, sse=2)
@@ -203,12 +214,12 @@ async def test_three_tabs_of_one_user_share_one_websocket_and_one_notification_s
     for tab in alice[:2]:
         assert await counts(tab, "message") == {f"{lobby}/{text}": 1 for text in lobby_messages}
     assert await counts(alice[2], "message") == {f"{other}/in the other room": 1}
-    await expect(alice[0].locator("#online li")).to_have_text(["alice", "bob"], timeout=WAIT_MS)
+    await expect(alice[0].locator("#online li")).to_have_text([alice_id, bob_id], timeout=WAIT_MS)
 
     # a notification for Alice: once in each of her tabs (over the stream and the socket), none
     # for Bob; and Bob's own reaches only him
-    for_alice = await notify(stack["gateway-2"].url, "alice", "Deployed")
-    for_bob = await notify(stack["gateway-2"].url, "bob", "Lunch?")
+    for_alice = await notify(stack["gateway-2"].url, alice_id, "Deployed")
+    for_bob = await notify(stack["gateway-2"].url, bob_id, "Lunch?")
     for tab in alice:
         await expect(tab.locator("#toasts .toast", has_text="Deployed")).to_have_count(
             1, timeout=WAIT_MS
@@ -228,14 +239,15 @@ async def test_when_the_leader_tab_goes_mid_conversation_nothing_is_lost_or_show
     stack: Stack, users: Users, gateway_url: str, leaving: str
 ) -> None:
     room = new_room()
-    alice = [await users.tab(gateway_url, "alice", room) for _ in range(3)]
+    alice_id, bob_id = new_user("alice"), new_user("bob")
+    alice = [await users.tab(gateway_url, alice_id, room) for _ in range(3)]
     for tab in alice:
         await online(tab)
     leader = await one_leader(alice)
     followers = [tab for tab in alice if tab is not leader]
     await connections_are(gateway_url, websocket=1, sse=1)
 
-    async with FrameClient(f"{stack['gateway-2'].ws_url}/chat/{room}?userId=bob") as bob:
+    async with FrameClient(f"{stack['gateway-2'].ws_url}/chat/{room}?userId={bob_id}") as bob:
 
         async def bob_says(text: str) -> None:
             await bob.send(chat(text, text))
@@ -257,7 +269,7 @@ async def test_when_the_leader_tab_goes_mid_conversation_nothing_is_lost_or_show
         await say(followers[1], "during the hand-over")
         await bob_says("bob 2")
         title = f"While handing over {room}"
-        notice = await notify(stack["gateway-2"].url, "alice", title)
+        notice = await notify(stack["gateway-2"].url, alice_id, title)
         await bob_says("bob 3")
 
         new_leader = await one_leader(followers)
@@ -291,9 +303,10 @@ async def test_a_gateway_restart_brings_one_reconnect_not_three(
     stack: Stack, users: Users, gateway_url: str
 ) -> None:
     room = new_room()
+    alice_id, bob_id = new_user("alice"), new_user("bob")
     gateway = stack["gateway"]
-    alice = [await users.tab(gateway_url, "alice", room) for _ in range(3)]
-    bob = await users.tab(stack["gateway-2"].url, "bob", room)
+    alice = [await users.tab(gateway_url, alice_id, room) for _ in range(3)]
+    bob = await users.tab(stack["gateway-2"].url, bob_id, room)
     for tab in [*alice, bob]:
         await online(tab)
     leader = await one_leader(alice)
@@ -328,7 +341,8 @@ async def test_a_gateway_restart_brings_one_reconnect_not_three(
 
 async def test_logging_out_in_one_tab_logs_out_every_tab(users: Users, gateway_url: str) -> None:
     room = new_room()
-    alice = [await users.tab(gateway_url, "alice", room) for _ in range(3)]
+    alice_id = new_user("alice")
+    alice = [await users.tab(gateway_url, alice_id, room) for _ in range(3)]
     for tab in alice:
         await online(tab)
     leader = await one_leader(alice)
@@ -351,7 +365,8 @@ async def test_a_leader_tab_about_to_be_frozen_hands_the_connection_over(
     does not freeze a page on ``Page.setWebLifecycleState`` (its timers kept running), so the
     test sends the page the two events the browser would."""
     room = new_room()
-    alice = [await users.tab(gateway_url, "alice", room) for _ in range(2)]
+    alice_id = new_user("alice")
+    alice = [await users.tab(gateway_url, alice_id, room) for _ in range(2)]
     for tab in alice:
         await online(tab)
     leader = await one_leader(alice)
@@ -379,7 +394,8 @@ async def test_with_sharing_turned_off_each_tab_has_its_own_connection(
     users: Users, gateway_url: str
 ) -> None:
     room = new_room()
-    alice = [await users.tab(gateway_url, "alice", room, share="off") for _ in range(2)]
+    alice_id = new_user("alice")
+    alice = [await users.tab(gateway_url, alice_id, room, share="off") for _ in range(2)]
     for tab in alice:
         await online(tab)
         await expect(tab.locator("#tab-role")).to_have_attribute("data-role", "alone")

@@ -335,6 +335,22 @@ test("the leader joins the union of the tabs' rooms and routes each frame to its
   for (const tab of [a, b, c]) tab.close();
 });
 
+test("a tab opened after the stream's ready learns its position from the leader", async () => {
+  const browser = new Browser();
+  const a = browser.tab("a");
+  a.connect();
+  await settle();
+  FakeEventSource.made[0].emit("ready", { cursor: 4 }, "4");
+  const late = browser.tab("late");
+  late.connect();
+  await settle();
+  assert.equal(late.seen.lastEventId, "4"); // without it, a hand-over would start from "now"
+  browser.crash(a);
+  await settle();
+  assert.equal(new URL(FakeEventSource.made[1].url).searchParams.get("lastEventId"), "4");
+  late.close();
+});
+
 test("a follower's message goes out through the leader's socket with its clientMsgId", async () => {
   const { tabs: [a, b, c] } = await threeTabs();
   b.join("r1");
@@ -464,7 +480,40 @@ test("a token renewed in one tab reaches every tab, and the leader's socket is e
   assert.deepEqual(tabs.map((t) => t.token), [renewed, renewed]);
   assert.deepEqual(socket.ofType("auth"), [{ type: "auth", payload: { token: renewed } }]);
   assert.throws(() => tabs[0].setToken(jwt({ sub: "mallory" })), /another user/);
+  const stream = FakeEventSource.made[0];
+  assert.equal(new URL(stream.url).searchParams.get("token"), first); // the open stream's
+  tabs[0].hub.stream._open(); // the stream starts over (the browser gave up): the new token
+  assert.equal(new URL(FakeEventSource.made[1].url).searchParams.get("token"), renewed);
+  // a socket closed at expiry (1008) comes back with the next renewal
+  socket.close(1008);
+  const again = jwt({ sub: "alice", n: 3 });
+  tabs[1].setToken(again);
+  await settle();
+  assert.equal(FakeSocket.made.length, 2);
+  assert.equal(new URL(FakeSocket.made[1].url).searchParams.get("token"), again);
   for (const tab of tabs) tab.close();
+});
+
+test("a message that overtook its room's join is sent once more, not shown as failed", async () => {
+  const browser = new Browser();
+  const resends = [];
+  const tab = browser.tab("a", { setTimer: (fn) => resends.push(fn) });
+  tab.connect();
+  await settle();
+  tab.join("r1");
+  const socket = FakeSocket.made[0];
+  socket.open();
+  const id = tab.send("r1", "early", "alice");
+  const rejected = [];
+  tab.addEventListener("rejected", (e) => rejected.push(e.detail.code));
+  socket.receive({ type: "error", payload: { code: "not_joined", ref: id } });
+  assert.equal(resends.length, 1);
+  resends[0]();
+  assert.equal(socket.ofType("chat").length, 2);
+  socket.receive({ type: "error", payload: { code: "not_joined", ref: id } }); // for good now
+  assert.deepEqual(rejected, ["not_joined"]);
+  assert.equal(tab.unacked.size, 0);
+  tab.close();
 });
 
 test("tabs of another user share nothing with these", async () => {

@@ -556,8 +556,8 @@ export class EventStream extends EventTarget {
   }
 }
 
+const STREAM_PATH = "/api/notifications/stream";
 const STREAM_EVENTS = ["notification", "unread", "reset", "ready"];
-const RETRIED_ERRORS = new Set(["unavailable", "not_joined", "rate_limited"]);
 
 /**
  * The leader tab's side of a SharedClient: the one WebSocket (/ws) and the one notification
@@ -586,7 +586,7 @@ class Hub {
     this.socket.addEventListener("frame", (e) => this._onFrame(e.detail));
     this.socket.connect();
     if (client.notifications) {
-      this.stream = new EventStream(client._url("/api/notifications/stream"), {
+      this.stream = new EventStream(client._url(STREAM_PATH), {
         events: STREAM_EVENTS, lastEventId: this.router.lastEventId(), base: client.base,
         ...client.streamOptions,
       });
@@ -636,8 +636,10 @@ class Hub {
       case "retry":
         this.socket?.retryNow();
         break;
-      case "token":
+      case "token": // the client has it already: for reconnects, and now for the open socket
+        if (this.stream) this.stream.url = this.client._url(STREAM_PATH);
         if (this.socket?.isOpen) this.socket.send({ type: "auth", payload: { token: msg.token } });
+        else if (this.socket?.status === "closed") this.socket.connect(); // closed at expiry (1008)
         break;
       default: // "beat": counted above
     }
@@ -730,6 +732,7 @@ export class SharedClient extends EventTarget {
     if (lastEventId !== null && lastEventId !== "") this.seen.cursor(lastEventId);
     this.rooms = new Set(); // the rooms this tab wants
     this.unacked = new Map(); // clientMsgId -> chat frame, until acked
+    this._retried = new Set(); // clientMsgIds sent again after not_joined
     this.role = "idle";
     this.leaderTab = null;
     this.status = "idle";
@@ -909,9 +912,12 @@ export class SharedClient extends EventTarget {
     emit(this, "role", { role, tab: this.tab, leaderTab });
   }
 
+  /** "I lead", with where the connection stands: a tab that came after the stream's `ready`
+   * learns the stream's position here, and resumes from it should it lead one day. */
   _announcement() {
     return { kind: "leader", tab: this.tab, status: this.hub?.socket?.status ?? "connecting",
-      streamStatus: this.hub?.stream?.status ?? "connecting" };
+      streamStatus: this.hub?.stream?.status ?? "connecting",
+      lastEventId: this.hub?.stream?.lastEventId ?? null };
   }
 
   _hello() {
@@ -993,6 +999,7 @@ export class SharedClient extends EventTarget {
     if (this.hub) return; // two leaders cannot be: the lock has one holder
     if (msg.status) this._setStatus("status", { status: msg.status });
     if (msg.streamStatus) this._setStatus("stream-status", { status: msg.streamStatus });
+    if (msg.lastEventId) this.seen.cursor(msg.lastEventId);
     if (msg.tab === this.leaderTab) return;
     this._setRole("follower", msg.tab);
     this._toLeader(this._hello());
@@ -1069,9 +1076,16 @@ export class SharedClient extends EventTarget {
   }
 
   _onError(error) {
-    if (this.unacked.has(error.ref)) {
-      // refused for good, unless it may pass when sent again (after a reconnect or hand-over)
-      if (!RETRIED_ERRORS.has(error.code)) this.unacked.delete(error.ref);
+    const frame = this.unacked.get(error.ref);
+    if (frame) {
+      if (error.code === "not_joined" && !this._retried.has(error.ref)) {
+        // it overtook its room's join at a hand-over: once more, after the join
+        this._retried.add(error.ref);
+        this.setTimer(() => { if (this.unacked.has(error.ref)) this._toLeader({ kind: "send", frame }); }, 1000);
+        return;
+      }
+      // refused for good, unless the service was only unavailable: then it goes again
+      if (error.code !== "unavailable") this.unacked.delete(error.ref);
       emit(this, "rejected", { clientMsgId: error.ref, ...error });
     } else if (error.code !== "already_joined") {
       emit(this, "error", error);
