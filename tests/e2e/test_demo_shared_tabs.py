@@ -20,6 +20,7 @@ from switchboard_devstack.names import new_user
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.polling import until
 from switchboard_devstack.scrape import by_transport, total
+from switchboard_devstack.tokens import auth_env, mint
 from switchboard_devstack.wsclient import FrameClient
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
@@ -27,7 +28,14 @@ pytestmark = [pytest.mark.e2e, needs_chromium]
 WAIT_MS = 15_000
 WAIT_S = WAIT_MS / 1000
 
-stack = stack_fixture("e2e-shared-tabs", *ALL_SERVICES, "gateway-2")
+# gateway-auth checks tokens (the others take ?userId=, as the demo page does)
+stack = stack_fixture(
+    "e2e-shared-tabs",
+    *ALL_SERVICES,
+    "gateway-2",
+    "gateway-auth",
+    env_of={"gateway-auth": {**auth_env(), "JWT_LEEWAY_SECONDS": "0"}},
+)
 
 # Counts, in a tab, what its client hands the page: chat messages and notifications by id.
 COUNT_EVENTS = """() => {
@@ -73,6 +81,15 @@ class Users:
         page.on("pageerror", lambda error: self.errors.append(f"{user}: {error}"))
         await page.goto(f"{base_url}/?user={user}&room={room}&team={team}&share={share}")
         await page.evaluate(COUNT_EVENTS)
+        return page
+
+    async def blank(self, base_url: str, user: str) -> Page:
+        """A tab of ``user`` on a page of the gateway's origin without a client of its own."""
+        if user not in self._contexts:
+            self._contexts[user] = await self._browser.new_context()
+        page = await self._contexts[user].new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{user}: {error}"))
+        await page.goto(f"{base_url}/healthz")
         return page
 
     async def screenshot(self, page: Page, name: str) -> None:
@@ -403,3 +420,76 @@ async def test_with_sharing_turned_off_each_tab_has_its_own_connection(
     await say(alice[0], "each on its own")
     for tab in alice:
         await shows_exactly(tab, ["each on its own"])
+
+
+# Two tabs on gateway-auth, each with a SharedClient of its own page (no demo: it has no token).
+OPEN_CLIENT = """async ([token, room]) => {
+  const { SharedClient } = await import("/js/switchboard.js");
+  const client = new SharedClient({ token });
+  globalThis.client = client;
+  globalThis.got = { auth: 0, messages: [] };
+  client.addEventListener("auth", () => { globalThis.got.auth += 1; });
+  client.addEventListener("message", (e) => globalThis.got.messages.push(e.detail.payload.content));
+  client.connect();
+  client.join(room);
+}"""
+
+
+async def test_a_token_renewed_in_one_tab_reaches_every_tab_and_the_open_socket(
+    stack: Stack, users: Users
+) -> None:
+    gateway = stack["gateway-auth"].url
+    await connections_are(gateway, websocket=0, sse=0)
+    room, user = new_room(), new_user("erin")
+    first = mint(user, ttl=6)
+    tabs = []
+    for _ in range(2):
+        tab = await users.blank(gateway, user)
+        await tab.evaluate(OPEN_CLIENT, [first, room])
+        tabs.append(tab)
+
+    async def role(tab: Page) -> str:
+        return str(await tab.evaluate("() => globalThis.client.role"))
+
+    async def check() -> bool:
+        return sorted([await role(tab) for tab in tabs]) == ["follower", "leader"]
+
+    await until(check, "one leader tab", timeout=WAIT_S)
+    leader, follower = (tabs[0], tabs[1]) if await role(tabs[0]) == "leader" else tabs[::-1]
+
+    async def socket_open() -> bool:
+        return bool(await leader.evaluate("() => globalThis.client.status === 'open'"))
+
+    await until(socket_open, "the leader's socket open", timeout=WAIT_S)
+    renewed = mint(user, ttl=300)
+    await follower.evaluate("(token) => globalThis.client.setToken(token)", renewed)
+    for tab in tabs:
+        assert await tab.evaluate("() => globalThis.client.token") == renewed
+
+    async def extended() -> bool:
+        return bool(await leader.evaluate("() => globalThis.got.auth === 1"))
+
+    await until(extended, "the gateway's answer to the leader's auth frame", timeout=WAIT_S)
+    # past the first token's expiry (nothing to wait for but time): the socket was not closed
+    await asyncio.sleep(7)
+    assert await leader.evaluate("() => globalThis.client.status") == "open"
+    assert await total(gateway, "switchboard_gateway_connects_total", transport="websocket") == 1
+    await connections_are(gateway, websocket=1, sse=1)
+    # the leader goes: the follower connects with the renewed token (the first has expired)
+    await leader.close()
+
+    async def follower_leads() -> bool:
+        return bool(
+            await follower.evaluate(
+                "() => globalThis.client.role === 'leader' && globalThis.client.status === 'open'"
+            )
+        )
+
+    await until(follower_leads, "the follower leading, connected", timeout=WAIT_S)
+    await follower.evaluate("(room) => globalThis.client.send(room, 'renewed and resumed')", room)
+
+    async def delivered() -> bool:
+        got: list[str] = await follower.evaluate("() => globalThis.got.messages")
+        return got == ["renewed and resumed"]
+
+    await until(delivered, "the follower's message, delivered once", timeout=WAIT_S)

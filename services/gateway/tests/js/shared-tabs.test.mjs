@@ -404,6 +404,25 @@ test("when the leader dies the next tab resumes rooms with since and the stream 
   c.close();
 });
 
+test("a tab that found its room empty resumes it from 0, so a first message is not missed", async () => {
+  const fetchImpl = async () => ({ ok: true, json: async () => ({ messages: [], hasMore: false }) });
+  const browser = new Browser();
+  const a = browser.tab("a", { fetchImpl });
+  const b = browser.tab("b", { fetchImpl });
+  a.connect();
+  b.connect();
+  await settle();
+  await b.history("r1");
+  b.join("r1");
+  await settle();
+  browser.crash(a);
+  await settle();
+  FakeSocket.made[1].open();
+  await settle();
+  assert.deepEqual(FakeSocket.made[1].ofType("join").map((f) => f.payload), [{ room: "r1", since: 0 }]);
+  b.close();
+});
+
 test("the tab that leads when the socket reconnects has every tab resend its unacked messages", async () => {
   const { tabs: [a, b] } = await threeTabs();
   b.join("r1");

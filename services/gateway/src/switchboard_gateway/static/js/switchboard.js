@@ -825,9 +825,15 @@ export class SharedClient extends EventTarget {
     this._toLeader({ kind: "send", frame: { type: "typing", payload: { room, isTyping } } });
   }
 
-  history(room, before, limit = 30) {
+  /** A history page, newest first. The newest page (no `before`) also says where the room
+   * stands: an empty room resumes from 0, so that a hand-over misses no first message. */
+  async history(room, before, limit = 30) {
     const init = this.token ? { headers: { Authorization: `Bearer ${this.token}` } } : undefined;
-    return fetchHistory(room, { before, limit, fetchImpl: this.fetchImpl, base: this.origin, init });
+    const page = await fetchHistory(room, { before, limit, fetchImpl: this.fetchImpl, base: this.origin, init });
+    if ((before === undefined || before === null) && page.messages.length === 0 && this.seen.seq(room) === null) {
+      this.seen.lastSeq.set(room, 0);
+    }
+    return page;
   }
 
   /** Reconnect now (the browser is back online); asks the leader when this tab is not it. */
