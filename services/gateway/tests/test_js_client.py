@@ -1,5 +1,6 @@
 """The demo's browser client module (static/js/switchboard.js), tested with Node's test runner:
-backoff, offline queue, resend with clientMsgId, resume with since / Last-Event-ID."""
+backoff, offline queue, resend with clientMsgId, resume with since / Last-Event-ID; and the tabs
+sharing one connection (shared-tabs.test.mjs): election, routing, hand-over, logout, token."""
 
 import shutil
 import subprocess

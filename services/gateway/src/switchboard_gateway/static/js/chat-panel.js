@@ -1,6 +1,5 @@
 // The chat panel: messages (own ones on the right), typing indicator, online users, and
-// older messages loaded as the list is scrolled to the top.
-import { ChatRoom } from "./switchboard.js";
+// older messages loaded as the list is scrolled to the top. One room of the page's SharedClient.
 import { showStatus, time } from "./status.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,10 +8,10 @@ const TYPING_REPEAT_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
 
 export class ChatPanel {
-  constructor(settings, { onNotification } = {}) {
+  constructor(settings, client) {
     this.settings = settings;
-    this.onNotification = onNotification;
-    this.room = null;
+    this.client = client;
+    this.room = settings.room;
     this.oldestSeq = null;
     this.hasMore = true;
     this.loading = false;
@@ -23,38 +22,29 @@ export class ChatPanel {
     $("chat-input").addEventListener("input", () => this.onInput());
     $("messages").addEventListener("scroll", () => this.onScroll());
     setInterval(() => this.renderTyping(), 1000);
+    const mine = (handler) => (e) => { if (e.detail?.room === this.room) handler(e.detail); };
+    client.addEventListener("status", (e) => showStatus($("chat-status"), e.detail));
+    client.addEventListener("message", mine((frame) => this.append(frame)));
+    client.addEventListener("ack", mine((payload) => this.acked(payload)));
+    client.addEventListener("typing", mine((payload) => this.typing(payload)));
+    client.addEventListener("presence", mine((payload) => this.presence(payload)));
+    client.addEventListener("replay", mine(({ recovered }) => { if (!recovered) this.start(); }));
+    client.addEventListener("rejected", (e) => this.rejected(e.detail));
+    client.addEventListener("error", (e) => {
+      // a frame type this gateway does not know (typing, presence on an older one): not news
+      if (e.detail.code !== "unknown_type") this.system(`error: ${e.detail.message ?? e.detail.code}`);
+    });
   }
 
   async start() {
-    const { user, room } = this.settings;
     $("messages").replaceChildren();
+    showStatus($("chat-status"), { status: this.client.status === "idle" ? "connecting" : this.client.status });
     this.oldestSeq = null;
     this.hasMore = true;
     this.typers.clear();
     this.renderTyping();
-    this.room = new ChatRoom({ room, userId: user, senderName: user });
-    this.room.addEventListener("status", (e) => showStatus($("chat-status"), e.detail));
-    this.room.addEventListener("message", (e) => this.append(e.detail));
-    this.room.addEventListener("ack", (e) => this.acked(e.detail));
-    this.room.addEventListener("typing", (e) => this.typing(e.detail));
-    this.room.addEventListener("presence", (e) => this.presence(e.detail));
-    this.room.addEventListener("replay", (e) => { if (!e.detail.recovered) this.restart(this.settings); });
-    this.room.addEventListener("notification", (e) => {
-      if (e.detail?.title) this.onNotification?.(e.detail); // a user's notification, also on sockets
-    });
-    this.room.addEventListener("rejected", (e) => this.rejected(e.detail));
-    this.room.addEventListener("error", (e) => {
-      // a frame type this gateway does not know (typing, presence on an older one): not news
-      if (e.detail.code !== "unknown_type") this.system(`error: ${e.detail.message ?? e.detail.code}`);
-    });
-    await this.loadOlder(); // the newest page first; the socket resumes after it
-    this.room.connect();
-  }
-
-  restart(settings) {
-    this.room?.close();
-    this.settings = settings;
-    this.start();
+    await this.loadOlder(); // the newest page first; the room resumes after it
+    this.client.join(this.room);
   }
 
   // -- messages
@@ -116,8 +106,8 @@ export class ChatPanel {
     event.preventDefault();
     const input = $("chat-input");
     const content = input.value.trim();
-    if (!content || !this.room) return;
-    const clientMsgId = this.room.send(content);
+    if (!content) return;
+    const clientMsgId = this.client.send(this.room, content, this.settings.user);
     const el = this.render({
       senderId: this.settings.user, timestamp: Date.now(), payload: { content, senderName: this.settings.user },
     });
@@ -143,7 +133,7 @@ export class ChatPanel {
   }
 
   async loadOlder() {
-    if (this.loading || !this.hasMore || !this.room) return;
+    if (this.loading || !this.hasMore) return;
     this.loading = true;
     const status = $("history-status");
     status.hidden = false;
@@ -151,10 +141,10 @@ export class ChatPanel {
     const list = $("messages");
     const before = list.scrollHeight - list.scrollTop;
     try {
-      const page = await this.room.history(this.oldestSeq ?? undefined, 30);
+      const page = await this.client.history(this.room, this.oldestSeq ?? undefined, 30);
       this.hasMore = page.hasMore;
       const messages = page.messages.filter((m) => !list.querySelector(`[data-id="${CSS.escape(m.id)}"]`));
-      this.room.seen(messages);
+      this.client.seenMessages(this.room, messages);
       list.prepend(...messages.reverse().map((m) => this.render(m)));
       for (const m of messages) if (this.oldestSeq === null || m.seq < this.oldestSeq) this.oldestSeq = m.seq;
       list.scrollTop = list.scrollHeight - before; // keep what the reader was looking at
@@ -172,7 +162,7 @@ export class ChatPanel {
   onInput() {
     const now = Date.now();
     if (now - this.typingSentAt > TYPING_REPEAT_MS) {
-      this.room?.typing(true);
+      this.client.typing(this.room, true);
       this.typingSentAt = now;
     }
     clearTimeout(this.typingTimer);
@@ -181,7 +171,7 @@ export class ChatPanel {
 
   stopTyping() {
     clearTimeout(this.typingTimer);
-    if (this.typingSentAt) this.room?.typing(false);
+    if (this.typingSentAt) this.client.typing(this.room, false);
     this.typingSentAt = 0;
   }
 

@@ -1,6 +1,6 @@
-// The live dashboard: charts of the last minutes, alerts, and a log tail with filters.
+// The live dashboard: charts of the last minutes, alerts, and a log tail with filters. The
+// team's room (dashboard:<team>) of the page's SharedClient.
 import { LineChart } from "./charts.js";
-import { EventStream } from "./switchboard.js";
 import { showStatus, time } from "./status.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,9 +22,9 @@ function duration(seconds) {
 }
 
 export class DashboardPanel {
-  constructor(settings) {
+  constructor(settings, client) {
     this.settings = settings;
-    this.stream = null;
+    this.client = client;
     this.logs = [];
     this.sources = new Set();
     this.charts = {
@@ -41,21 +41,15 @@ export class DashboardPanel {
   }
 
   start() {
-    const url = `/api/dashboard/stream?${new URLSearchParams({ team: this.settings.team })}`;
-    this.stream = new EventStream(url, { events: ["metrics-update", "alert", "log-entry"] });
-    this.stream.addEventListener("status", (e) => showStatus($("dash-status"), e.detail));
-    this.stream.addEventListener("metrics-update", (e) => this.metrics(e.detail));
-    this.stream.addEventListener("alert", (e) => this.alert(e.detail));
-    this.stream.addEventListener("log-entry", (e) => this.log(e.detail));
-    this.stream.connect();
-  }
-
-  restart(settings) {
-    this.stream?.close();
-    this.settings = settings;
-    for (const chart of Object.values(this.charts)) { chart.points = []; chart.draw(); }
-    $("alerts").replaceChildren();
-    this.start();
+    const room = `dashboard:${this.settings.team}`;
+    const client = this.client;
+    const mine = (handler) => (e) => { if (e.detail?.room === room) handler(e.detail); };
+    showStatus($("dash-status"), { status: "connecting" });
+    client.addEventListener("status", (e) => showStatus($("dash-status"), e.detail));
+    client.addEventListener("metrics-update", mine((m) => this.metrics(m)));
+    client.addEventListener("alert", mine((a) => this.alert(a)));
+    client.addEventListener("log-entry", mine((entry) => this.log(entry)));
+    client.join(room);
   }
 
   metrics(m) {

@@ -1,6 +1,6 @@
 // The notification centre: a live stream (toasts, and desktop notifications once allowed),
-// the inbox with its unread badge, and a form to send one.
-import { EventStream } from "./switchboard.js";
+// the inbox with its unread badge, and a form to send one. The live part comes from the page's
+// SharedClient, which has each notification once, over the stream or the socket.
 import { showStatus, time } from "./status.js";
 
 const $ = (id) => document.getElementById(id);
@@ -8,9 +8,11 @@ const TOAST_MS = 6000;
 const CURSOR_KEY = "sb-notify-cursor";
 
 export class NotificationsPanel {
-  constructor(settings) {
+  static CURSOR_KEY = CURSOR_KEY;
+
+  constructor(settings, client) {
     this.settings = settings;
-    this.stream = null;
+    this.client = client;
     this.shown = new Set(); // notification ids already toasted
     $("notify-form").addEventListener("submit", (event) => this.send(event));
     $("read-all").addEventListener("click", () => this.readAll());
@@ -20,29 +22,17 @@ export class NotificationsPanel {
 
   start() {
     const { user } = this.settings;
+    const client = this.client;
     $("notify-user").value ||= user;
-    const cursor = localStorage.getItem(`${CURSOR_KEY}-${user}`);
-    const url = `/api/notifications/stream?${new URLSearchParams({ userId: user })}`;
-    this.stream = new EventStream(url, {
-      events: ["notification", "unread", "reset", "ready"],
-      lastEventId: cursor,
-    });
-    this.stream.addEventListener("status", (e) => showStatus($("notify-status"), e.detail));
-    this.stream.addEventListener("notification", (e) => {
-      localStorage.setItem(`${CURSOR_KEY}-${user}`, this.stream.lastEventId ?? "");
+    showStatus($("notify-status"), { status: "connecting" });
+    client.addEventListener("stream-status", (e) => showStatus($("notify-status"), e.detail));
+    client.addEventListener("notification", (e) => {
+      localStorage.setItem(`${CURSOR_KEY}-${user}`, client.seen.lastEventId ?? "");
       this.receive(e.detail);
     });
-    this.stream.addEventListener("unread", (e) => this.badge(e.detail.unreadCount));
-    this.stream.addEventListener("reset", () => this.loadInbox());
-    this.stream.connect();
+    client.addEventListener("unread", (e) => this.badge(e.detail.unreadCount));
+    client.addEventListener("reset", () => this.loadInbox());
     this.loadInbox();
-  }
-
-  restart(settings) {
-    this.stream?.close();
-    this.settings = settings;
-    $("inbox").replaceChildren();
-    this.start();
   }
 
   api(path, init) {

@@ -11,7 +11,15 @@
 // - EventStream: Server-Sent Events (notifications, dashboards) with resume by Last-Event-ID
 //   (the browser's own, or the lastEventId parameter when it has to start over).
 //
+// - SharedClient: rooms and notifications for one user, with one WebSocket and one notification
+//   stream for all of the user's tabs of this origin (a leader tab holds them; the decisions are
+//   in shared-tabs.js). `shareConnection: false` gives each tab its own.
+//
 // Every class is an EventTarget; listen with addEventListener(name, e => e.detail).
+
+import { SeenLog, TabRouter, channelName, userOfToken } from "./shared-tabs.js";
+
+export { SeenLog, TabRouter, channelName, userOfToken };
 
 export const CLOSE = Object.freeze({
   NORMAL: 1000,
@@ -241,10 +249,10 @@ async function fetchJson(fetchImpl, url, init) {
 
 /** A history page, newest first: {messages, hasMore}. */
 export function fetchHistory(room, { before, limit = 50, fetchImpl = globalThis.fetch.bind(globalThis),
-  base = "" } = {}) {
+  base = "", init } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (before !== undefined && before !== null) query.set("before", String(before));
-  return fetchJson(fetchImpl, `${base}/api/rooms/${encodeURIComponent(room)}/messages?${query}`);
+  return fetchJson(fetchImpl, `${base}/api/rooms/${encodeURIComponent(room)}/messages?${query}`, init);
 }
 
 /** The messages after `lastSeq`, oldest first, read from history pages (when the server could
@@ -545,5 +553,557 @@ export class EventStream extends EventTarget {
         emit(this, name, data);
       });
     }
+  }
+}
+
+const STREAM_PATH = "/api/notifications/stream";
+const STREAM_EVENTS = ["notification", "unread", "reset", "ready"];
+
+/**
+ * The leader tab's side of a SharedClient: the one WebSocket (/ws) and the one notification
+ * stream, the TabRouter that says which tab gets what, and a ping to notice tabs that are gone.
+ */
+class Hub {
+  constructor(client) {
+    this.client = client;
+    this.router = new TabRouter();
+    this.joined = new Set(); // rooms the socket has joined
+    this.presence = new Map(); // room -> its last presence frame, for a tab that joins later
+    this.socket = null;
+    this.stream = null;
+    this.lastPingAt = null;
+    this._ticker = null;
+    this.stopped = false;
+  }
+
+  start() {
+    const client = this.client;
+    this.socket = new ReconnectingSocket(() => client._url("/ws", true), client.socketOptions);
+    const share = (kind) => (e) => { if (!this.stopped) client._share({ kind, detail: e.detail }); };
+    this.socket.addEventListener("status", share("status"));
+    this.socket.addEventListener("open", () => this._onOpen());
+    this.socket.addEventListener("close", () => this.joined.clear());
+    this.socket.addEventListener("frame", (e) => this._onFrame(e.detail));
+    this.socket.connect();
+    if (client.notifications) {
+      this.stream = new EventStream(client._url(STREAM_PATH), {
+        events: STREAM_EVENTS, lastEventId: this.router.lastEventId(), base: client.base,
+        ...client.streamOptions,
+      });
+      this.stream.addEventListener("status", share("stream-status"));
+      for (const name of STREAM_EVENTS) {
+        this.stream.addEventListener(name, (e) => client._share({
+          kind: "event", name, data: e.detail, id: this.stream.lastEventId,
+        }));
+      }
+      this.stream.connect();
+    }
+    this._ticker = client.setRepeat(() => this._tick(), client.heartbeatMs);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this._ticker !== null) this.client.clearRepeat(this._ticker);
+    this._ticker = null;
+    this.socket?.close();
+    this.stream?.close();
+  }
+
+  /** A tab's message (the leader's own tab calls this directly). */
+  handle(msg) {
+    const { tab } = msg;
+    const now = this.client.now();
+    this.router.beat(tab, now);
+    switch (msg.kind) {
+      case "hello":
+        this._apply(this.router.hello(tab, msg, now));
+        this.client._post(this.client._announcement());
+        for (const room of Object.keys(msg.rooms ?? {})) this._welcome(tab, room);
+        break;
+      case "join":
+        this._apply(this.router.want(tab, msg.room, msg.since, now));
+        this._welcome(tab, msg.room);
+        break;
+      case "leave":
+        this._apply(this.router.unwant(tab, msg.room));
+        break;
+      case "send":
+        if (this.socket?.isOpen) this.socket.send(msg.frame);
+        break; // not open: the tab sends it again when the socket is ("online")
+      case "bye":
+        this._apply(this.router.remove(tab));
+        break;
+      case "retry":
+        this.socket?.retryNow();
+        break;
+      case "token": // the client has it already: for reconnects, and now for the open socket
+        if (this.stream) this.stream.url = this.client._url(STREAM_PATH);
+        if (this.socket?.isOpen) this.socket.send({ type: "auth", payload: { token: msg.token } });
+        else if (this.socket?.status === "closed") this.socket.connect(); // closed at expiry (1008)
+        break;
+      default: // "beat": counted above
+    }
+  }
+
+  /** A tab joined a room the socket had joined already: what it would have got on joining. */
+  _welcome(tab, room) {
+    if (!this.joined.has(room)) return;
+    this.client._deliver([tab], { kind: "joined", room, upto: this.router.routedSeq.get(room) ?? null });
+    const presence = this.presence.get(room);
+    if (presence) this.client._deliver([tab], { kind: "frame", frame: presence });
+  }
+
+  _apply(actions) {
+    for (const action of actions) {
+      if (action.join !== undefined) this._join(action.join);
+      else this._leave(action.leave);
+    }
+  }
+
+  _join(room) {
+    if (!this.socket?.isOpen || this.joined.has(room)) return;
+    const payload = { room };
+    const since = this.router.since(room);
+    if (since !== null) payload.since = since;
+    this.socket.send({ type: "join", payload });
+    this.joined.add(room);
+  }
+
+  _leave(room) {
+    this.presence.delete(room);
+    if (!this.joined.delete(room) || !this.socket?.isOpen) return;
+    this.socket.send({ type: "leave", payload: { room } });
+  }
+
+  _onOpen() {
+    this.joined.clear();
+    for (const room of this.router.rooms()) this._join(room);
+    this.client._share({ kind: "online" }); // every tab sends its unacknowledged messages again
+  }
+
+  _onFrame(frame) {
+    if (frame.type === "presence" && frame.room) this.presence.set(frame.room, frame);
+    const { to } = this.router.route(frame);
+    this.client._deliver(to, { kind: "frame", frame });
+  }
+
+  _tick() {
+    const now = this.client.now();
+    if (this.lastPingAt !== null && now - this.lastPingAt < this.client.tabTimeoutMs) return;
+    if (this.lastPingAt !== null) this._apply(this.router.expire(this.lastPingAt, this.client.tab).actions);
+    this.lastPingAt = now;
+    this.client._post({ kind: "ping", tab: this.client.tab });
+  }
+}
+
+/**
+ * Rooms (over /ws) and the user's notifications, for one tab, sharing one connection with the
+ * user's other tabs of this origin. The tabs elect a leader with a Web Lock named after the
+ * user; the leader holds the WebSocket and the notification stream, joins the union of every
+ * tab's rooms and passes each frame, over a BroadcastChannel, to the tabs that want its room.
+ * When the leader goes (closed, crashed, frozen), the next tab in the lock's queue takes over,
+ * resuming each room with `since` and the stream with its last event id; every tab drops what
+ * it has shown already and sends its unacknowledged messages again with their clientMsgId.
+ * Without Web Locks or BroadcastChannel, or with `shareConnection: false`, each tab has its own.
+ *
+ * Events: "message", "ack", "rejected", "typing", "presence", "replay", "error" (each with
+ * `room`), "notification", "unread", "ready", "reset" (the user's), "status" (the socket's),
+ * "stream-status", "role" ({role: "leader" | "follower" | "alone" | "closed", tab, leaderTab}),
+ * "token", "logout", and any other frame type of a joined room (dashboard frames).
+ */
+export class SharedClient extends EventTarget {
+  constructor({ userId = null, token = null, origin = "", base = globalThis.location?.href,
+    shareConnection = true, notifications = true, lastEventId = null,
+    locks = globalThis.navigator?.locks, BroadcastChannelImpl = globalThis.BroadcastChannel,
+    socketOptions = {}, streamOptions = {}, fetchImpl = globalThis.fetch?.bind(globalThis),
+    heartbeatMs = 1000, tabTimeoutMs = 3000, greetMs = 150, tab = uuid(),
+    setTimer = (fn, ms) => setTimeout(fn, ms), setRepeat = (fn, ms) => setInterval(fn, ms),
+    clearRepeat = (t) => clearInterval(t), now = () => Date.now(),
+    lifecycle = globalThis.document ?? null, page = globalThis.window ?? null } = {}) {
+    super();
+    const user = token ? userOfToken(token) : userId;
+    if (!user) throw new Error("SharedClient needs a userId or a token with a sub claim");
+    Object.assign(this, { user, userId, token, origin, base, notifications, locks, socketOptions,
+      streamOptions, fetchImpl, heartbeatMs, tabTimeoutMs, greetMs, tab, setTimer, setRepeat,
+      clearRepeat, now, lifecycle, page });
+    this.BroadcastChannelImpl = BroadcastChannelImpl;
+    this.shared = Boolean(shareConnection && locks?.request && BroadcastChannelImpl);
+    this.seen = new SeenLog();
+    if (lastEventId !== null && lastEventId !== "") this.seen.cursor(lastEventId);
+    this.rooms = new Set(); // the rooms this tab wants
+    this.unacked = new Map(); // clientMsgId -> chat frame, until acked
+    this._retried = new Set(); // clientMsgIds sent again after not_joined
+    this.role = "idle";
+    this.leaderTab = null;
+    this.status = "idle";
+    this.streamStatus = "idle";
+    this.hub = null;
+    this.channel = null;
+    this._started = false;
+    this._closed = false;
+    this._abort = null;
+    this._resign = null;
+    this._lifecycle = {
+      freeze: () => this._pause(),
+      resume: () => this._unpause(),
+      pagehide: (e) => (e.persisted ? this._pause() : this._post({ kind: "bye", tab: this.tab })),
+      pageshow: (e) => { if (e.persisted) this._unpause(); },
+    };
+  }
+
+  get isLeader() {
+    return this.hub !== null;
+  }
+
+  connect() {
+    if (this._started) return this;
+    this._started = true;
+    if (!this.shared) {
+      this._lead();
+      return this;
+    }
+    this.channel = new this.BroadcastChannelImpl(channelName(this.user));
+    this.channel.onmessage = (event) => this._onMessage(event.data);
+    this.lifecycle?.addEventListener("freeze", this._lifecycle.freeze);
+    this.lifecycle?.addEventListener("resume", this._lifecycle.resume);
+    this.page?.addEventListener("pagehide", this._lifecycle.pagehide);
+    this.page?.addEventListener("pageshow", this._lifecycle.pageshow);
+    this._setRole("follower");
+    this._toLeader(this._hello()); // a leader already there answers at once
+    this._queueForLead();
+    return this;
+  }
+
+  /** This tab leaves, and the connection goes to another tab (if any). */
+  close() {
+    this._post({ kind: "bye", tab: this.tab });
+    this._end();
+  }
+
+  /** Log the user out in every tab: each closes its connection and says "logout". */
+  logout() {
+    this._post({ kind: "logout" });
+    this._end();
+    emit(this, "logout", { tab: this.tab });
+  }
+
+  /** A renewed token for every tab: the socket is extended with an `auth` frame, and every
+   * reconnect uses it. A token of another user is refused (log out instead). */
+  setToken(token, { share = true } = {}) {
+    if (userOfToken(token) !== this.user) throw new Error("a token for another user");
+    this.token = token;
+    if (share) this._post({ kind: "token", token });
+    this.hub?.handle({ kind: "token", tab: this.tab, token });
+    emit(this, "token", { token });
+  }
+
+  join(room) {
+    this.rooms.add(room);
+    this._toLeader({ kind: "join", room, since: this.seen.seq(room) });
+  }
+
+  leave(room) {
+    this.rooms.delete(room);
+    this.seen.forget(room);
+    this._toLeader({ kind: "leave", room });
+  }
+
+  /** Messages shown from history: resuming starts after them, and they are not shown again. */
+  seenMessages(room, messages) {
+    for (const message of messages) this.seen.accept({ ...message, room: message.room ?? room });
+  }
+
+  /** Send a chat message; returns its clientMsgId. Sent again (same id) until acknowledged. */
+  send(room, content, senderName) {
+    const frame = chatFrame(content, { room, senderName });
+    this.unacked.set(frame.payload.clientMsgId, frame);
+    this._toLeader({ kind: "send", frame });
+    return frame.payload.clientMsgId;
+  }
+
+  typing(room, isTyping) {
+    this._toLeader({ kind: "send", frame: { type: "typing", payload: { room, isTyping } } });
+  }
+
+  /** A history page, newest first. The newest page (no `before`) also says where the room
+   * stands: an empty room resumes from 0, so that a hand-over misses no first message. */
+  async history(room, before, limit = 30) {
+    const init = this.token ? { headers: { Authorization: `Bearer ${this.token}` } } : undefined;
+    const page = await fetchHistory(room, { before, limit, fetchImpl: this.fetchImpl, base: this.origin, init });
+    if ((before === undefined || before === null) && page.messages.length === 0 && this.seen.seq(room) === null) {
+      this.seen.lastSeq.set(room, 0);
+    }
+    return page;
+  }
+
+  /** Reconnect now (the browser is back online); asks the leader when this tab is not it. */
+  retryNow() {
+    this._toLeader({ kind: "retry" });
+  }
+
+  // -- the connection's address
+
+  _url(path, socket = false) {
+    const url = new URL(`${this.origin}${path}`, this.base);
+    if (this.token) url.searchParams.set("token", this.token);
+    else url.searchParams.set("userId", this.userId);
+    return socket ? wsUrl(url.toString()) : url.toString();
+  }
+
+  // -- leadership
+
+  _queueForLead() {
+    this._abort = new AbortController();
+    this.locks.request(channelName(this.user), { signal: this._abort.signal }, () => this._lead())
+      .catch(() => {}); // aborted: paused or closed before the lock came
+  }
+
+  /** Holds the connection until resigning; with a lock, for as long as its callback runs. */
+  async _lead() {
+    if (this._closed) return;
+    this.hub = new Hub(this);
+    this._setRole(this.shared ? "leader" : "alone", this.tab);
+    this.hub.router.hello(this.tab, this._hello(), this.now());
+    this._post(this._announcement()); // the others greet it, with their rooms and cursors
+    if (this.shared && this.greetMs > 0) await new Promise((resolve) => this.setTimer(resolve, this.greetMs));
+    if (!this.hub) return; // resigned (frozen, closed) while the others greeted it
+    const resigned = new Promise((resolve) => { this._resign = resolve; });
+    this.hub.start();
+    await resigned;
+  }
+
+  _stepDown() {
+    const hub = this.hub;
+    this.hub = null;
+    hub?.stop();
+    this._resign?.();
+    this._resign = null;
+  }
+
+  /** Frozen or put in the back-forward cache: a tab that runs no code cannot lead. */
+  _pause() {
+    if (this._closed || !this.shared) return;
+    this._post({ kind: "bye", tab: this.tab });
+    this._stepDown();
+    this._abort?.abort();
+    this._setRole("follower");
+    this.leaderTab = null;
+  }
+
+  _unpause() {
+    if (this._closed || !this.shared || this.hub) return;
+    this._abort?.abort();
+    this._toLeader(this._hello());
+    this._queueForLead();
+  }
+
+  _end() {
+    if (this._closed) return;
+    this._closed = true;
+    this._stepDown();
+    this._abort?.abort();
+    this.channel?.close();
+    this.channel = null;
+    this.lifecycle?.removeEventListener("freeze", this._lifecycle.freeze);
+    this.lifecycle?.removeEventListener("resume", this._lifecycle.resume);
+    this.page?.removeEventListener("pagehide", this._lifecycle.pagehide);
+    this.page?.removeEventListener("pageshow", this._lifecycle.pageshow);
+    this._setStatus("status", { status: "closed" });
+    this._setRole("closed");
+  }
+
+  _setRole(role, leaderTab = this.leaderTab) {
+    this.role = role;
+    this.leaderTab = leaderTab;
+    emit(this, "role", { role, tab: this.tab, leaderTab });
+  }
+
+  /** "I lead", with where the connection stands: a tab that came after the stream's `ready`
+   * learns the stream's position here, and resumes from it should it lead one day. */
+  _announcement() {
+    return { kind: "leader", tab: this.tab, status: this.hub?.socket?.status ?? "connecting",
+      streamStatus: this.hub?.stream?.status ?? "connecting",
+      lastEventId: this.hub?.stream?.lastEventId ?? null };
+  }
+
+  _hello() {
+    const rooms = {};
+    for (const room of this.rooms) rooms[room] = this.seen.seq(room);
+    return { kind: "hello", tab: this.tab, rooms, lastEventId: this.seen.lastEventId };
+  }
+
+  // -- messages between tabs
+
+  _post(msg) {
+    if (this.channel && !this._closed) this.channel.postMessage(msg);
+  }
+
+  /** To the leader: the hub when this tab leads, else over the channel. */
+  _toLeader(msg) {
+    if (this._closed) return;
+    msg.tab = this.tab;
+    if (this.hub) this.hub.handle(msg);
+    else this._post(msg);
+  }
+
+  /** From the leader to some tabs ("all", or a list of tab ids), this one included. */
+  _deliver(to, msg) {
+    const others = to === "all" ? "all" : to.filter((tab) => tab !== this.tab);
+    if (others === "all" || others.length > 0) this._post({ ...msg, to: others });
+    if (to === "all" || to.includes(this.tab)) this._onMessage({ ...msg, to: [this.tab] });
+  }
+
+  /** From the leader to every tab, this one included. */
+  _share(msg) {
+    this._deliver("all", msg);
+  }
+
+  _onMessage(msg) {
+    if (this._closed || !msg || typeof msg !== "object") return;
+    if (msg.to !== undefined && msg.to !== "all" && !msg.to.includes(this.tab)) return;
+    switch (msg.kind) {
+      case "leader":
+        this._onLeader(msg);
+        break;
+      case "hello": case "join": case "leave": case "send": case "bye": case "beat": case "retry":
+        this.hub?.handle(msg);
+        break;
+      case "token":
+        if (userOfToken(msg.token) === this.user) this.setToken(msg.token, { share: false });
+        break;
+      case "ping":
+        if (!this.hub) this._post({ kind: "beat", tab: this.tab });
+        break;
+      case "frame":
+        this._onFrame(msg.frame);
+        break;
+      case "event":
+        this._onEvent(msg.name, msg.data, msg.id);
+        break;
+      case "status":
+        this._setStatus("status", msg.detail);
+        break;
+      case "stream-status":
+        this._setStatus("stream-status", msg.detail);
+        break;
+      case "online":
+        this._resend();
+        break;
+      case "joined":
+        this._onJoined(msg.room, msg.upto);
+        break;
+      case "logout":
+        this._end();
+        emit(this, "logout", { tab: msg.tab ?? null });
+        break;
+      default:
+    }
+  }
+
+  _onLeader(msg) {
+    if (msg.tab === this.tab) return;
+    if (this.hub) return; // two leaders cannot be: the lock has one holder
+    if (msg.status) this._setStatus("status", { status: msg.status });
+    if (msg.streamStatus) this._setStatus("stream-status", { status: msg.streamStatus });
+    if (msg.lastEventId) this.seen.cursor(msg.lastEventId);
+    if (msg.tab === this.leaderTab) return;
+    this._setRole("follower", msg.tab);
+    this._toLeader(this._hello());
+    this._resend();
+  }
+
+  _resend() {
+    for (const frame of this.unacked.values()) this._toLeader({ kind: "send", frame });
+  }
+
+  _setStatus(name, detail) {
+    if (name === "status") this.status = detail.status;
+    else this.streamStatus = detail.status;
+    emit(this, name, detail);
+  }
+
+  // -- what this tab shows
+
+  _onFrame(frame) {
+    const room = frame.room ?? frame.payload?.room ?? null;
+    switch (frame.type) {
+      case "chat":
+        if (this.rooms.has(room)) this._deliverChat(frame);
+        break;
+      case "ack":
+        if (this.unacked.delete(frame.payload?.clientMsgId)) emit(this, "ack", frame.payload);
+        break;
+      case "error":
+        this._onError(frame.payload ?? {});
+        break;
+      case "notification":
+        if (frame.payload?.id && this.seen.acceptNotification(frame.payload, null)) {
+          emit(this, "notification", frame.payload);
+        }
+        break;
+      case "unread":
+      case "pong":
+      case "auth":
+        emit(this, frame.type, frame.payload ?? {});
+        break;
+      default:
+        if (room !== null && this.rooms.has(room)) emit(this, frame.type, { room, ...(frame.payload ?? {}) });
+    }
+  }
+
+  _deliverChat(message, live = true) {
+    const before = this.seen.seq(message.room);
+    if (!this.seen.accept(message)) return;
+    emit(this, "message", message);
+    if (live && before !== null && message.seq > before + 1) this._fillGap(message.room, before, message.seq);
+  }
+
+  /** This tab joined a room the connection was in already, up to `upto`: fetch what it lacks. */
+  _onJoined(room, upto) {
+    const last = this.seen.seq(room);
+    if (upto !== null && last !== null && last < upto) this._fillGap(room, last, upto + 1);
+  }
+
+  async _fillGap(room, after, upto, tries = 4) {
+    if (!this.fetchImpl) return;
+    try {
+      const init = this.token ? { headers: { Authorization: `Bearer ${this.token}` } } : undefined;
+      const missed = await fetchMissed(room, after, { fetchImpl: this.fetchImpl, base: this.origin, init });
+      for (const message of missed) {
+        if (this.rooms.has(room)) this._deliverChat({ ...message, room: message.room ?? room }, false);
+      }
+      const found = missed.filter((m) => m.seq < upto).length;
+      if (found < upto - after - 1 && tries > 1) {
+        this.setTimer(() => this._fillGap(room, after, upto, tries - 1), 1000 * 2 ** (4 - tries));
+      }
+    } catch (error) {
+      emit(this, "error", { room, code: "resume_failed", message: String(error.message || error) });
+    }
+  }
+
+  _onError(error) {
+    const frame = this.unacked.get(error.ref);
+    if (frame) {
+      if (error.code === "not_joined" && !this._retried.has(error.ref)) {
+        // it overtook its room's join at a hand-over: once more, after the join
+        this._retried.add(error.ref);
+        this.setTimer(() => { if (this.unacked.has(error.ref)) this._toLeader({ kind: "send", frame }); }, 1000);
+        return;
+      }
+      // refused for good, unless the service was only unavailable: then it goes again
+      if (error.code !== "unavailable") this.unacked.delete(error.ref);
+      emit(this, "rejected", { clientMsgId: error.ref, ...error });
+    } else if (error.code !== "already_joined") {
+      emit(this, "error", error);
+    }
+  }
+
+  _onEvent(name, data, id) {
+    if (name === "notification") {
+      if (this.seen.acceptNotification(data, id)) emit(this, "notification", data);
+      return;
+    }
+    if (name === "ready" || name === "reset") this.seen.cursor(id, { reset: name === "reset" });
+    emit(this, name, data);
   }
 }
