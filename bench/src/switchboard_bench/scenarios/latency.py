@@ -6,6 +6,7 @@ from typing import Any
 
 from switchboard_bench.context import BenchContext
 from switchboard_bench.measure import run_measured
+from switchboard_bench.profile import recording
 from switchboard_bench.results import ScenarioResult, Target, load_results
 from switchboard_bench.scenarios import fanout
 from switchboard_bench.scenarios.common import SATURATED, limit_of, loadgen_notes, slim_step
@@ -51,7 +52,16 @@ def run(ctx: BenchContext) -> ScenarioResult:
     for name in ctx.systems:
         print(f"   latency: {name}", flush=True)
         with start_system(name, ctx, connections=config["connections"], sender_rate=2) as system:
-            raw[name] = run_measured(system, config, ctx.loadgen_core, timeout=300)
+            if not (ctx.profile and name == "gateway"):
+                raw[name] = run_measured(system, config, ctx.loadgen_core, timeout=300)
+                continue
+            # The write path's own flame graphs: the gateway (receiving, passing on, acking)
+            # and chat (accepting and storing), over the whole run.
+            with (
+                recording(system.server.pid, ctx.profile_path("latency-gateway")),
+                recording(system.others["chat"].pid, ctx.profile_path("latency-chat")),
+            ):
+                raw[name] = run_measured(system, config, ctx.loadgen_core, timeout=300)
     half = None
     if "gateway" in ctx.systems:
         half = half_capacity(ctx)
