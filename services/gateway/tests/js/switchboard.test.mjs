@@ -178,6 +178,31 @@ test("a message sent but not acked before a drop is sent again with the same cli
   assert.deepEqual(resent.map((p) => p.content), ["second", "third"]);
 });
 
+test("a first send says attempt 1 and each resend the next attempt", () => {
+  const timers = new Timers();
+  const room = chatRoom(timers, historyServer([]).fetchImpl);
+  room.connect();
+  FakeSocket.last().open();
+  const id = room.send("hello");
+  const first = FakeSocket.last().sent.find((f) => f.type === "chat");
+  assert.equal(first.payload.attempt, 1);
+  FakeSocket.last().drop();
+  timers.fire();
+  FakeSocket.last().open();
+  const again = FakeSocket.last().sent.find((f) => f.type === "chat");
+  assert.deepEqual([again.payload.clientMsgId, again.payload.attempt], [id, 2]);
+});
+
+test("a message queued while offline goes once, as its first attempt", () => {
+  const timers = new Timers();
+  const room = chatRoom(timers, historyServer([]).fetchImpl);
+  room.connect();
+  room.send("queued");
+  FakeSocket.last().open();
+  const sent = FakeSocket.last().sent.filter((f) => f.type === "chat");
+  assert.deepEqual(sent.map((f) => f.payload.attempt), [1]);
+});
+
 test("the socket resumes after the newest message seen", () => {
   const timers = new Timers();
   const room = chatRoom(timers, historyServer([]).fetchImpl);

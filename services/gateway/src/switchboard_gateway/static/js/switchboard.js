@@ -270,6 +270,14 @@ export async function fetchMissed(room, lastSeq, options = {}) {
   return missed.sort((a, b) => a.seq - b.seq);
 }
 
+/** The frame of its next attempt: `attempt` 1 the first time this clientMsgId goes out (the
+ * server then skips its look-up for an earlier copy), counted up on every resend. Counted where
+ * the message is kept until acked, whoever carries it to the socket (a leader tab's). */
+function nextAttempt(frame) {
+  frame.payload.attempt = (frame.payload.attempt || 0) + 1;
+  return frame;
+}
+
 function chatFrame(content, { clientMsgId = uuid(), senderName, room } = {}) {
   const payload = { content, clientMsgId };
   if (senderName) payload.senderName = senderName;
@@ -317,7 +325,7 @@ export class ChatRoom extends EventTarget {
   send(content) {
     const frame = chatFrame(content, { senderName: this.senderName });
     this.state.unacked.set(frame.payload.clientMsgId, frame);
-    this.socket.send(frame);
+    this.socket.send(nextAttempt(frame));
     return frame.payload.clientMsgId;
   }
 
@@ -337,7 +345,7 @@ export class ChatRoom extends EventTarget {
     // frames sent before the drop and never acked go again (the queued ones went already)
     const queued = new Set(this.socket.queue);
     for (const frame of this.state.unacked.values()) {
-      if (!queued.has(JSON.stringify(frame))) this.socket.send(frame);
+      if (!queued.has(JSON.stringify(frame))) this.socket.send(nextAttempt(frame));
     }
     if (resumed && this.state.lastSeq !== null && this.fetchImpl) this._fillGap();
   }
@@ -438,7 +446,7 @@ export class RoomsClient extends EventTarget {
   send(room, content, senderName) {
     const frame = chatFrame(content, { room, senderName });
     this.rooms.get(room)?.unacked.set(frame.payload.clientMsgId, frame);
-    this.socket.send(frame);
+    this.socket.send(nextAttempt(frame));
     return frame.payload.clientMsgId;
   }
 
@@ -464,7 +472,7 @@ export class RoomsClient extends EventTarget {
     const queued = new Set(this.socket.queue);
     for (const state of this.rooms.values()) {
       for (const frame of state.unacked.values()) {
-        if (!queued.has(JSON.stringify(frame))) this.socket.send(frame);
+        if (!queued.has(JSON.stringify(frame))) this.socket.send(nextAttempt(frame));
       }
     }
   }
@@ -817,7 +825,7 @@ export class SharedClient extends EventTarget {
   send(room, content, senderName) {
     const frame = chatFrame(content, { room, senderName });
     this.unacked.set(frame.payload.clientMsgId, frame);
-    this._toLeader({ kind: "send", frame });
+    this._toLeader({ kind: "send", frame: nextAttempt(frame) });
     return frame.payload.clientMsgId;
   }
 
@@ -1013,7 +1021,9 @@ export class SharedClient extends EventTarget {
   }
 
   _resend() {
-    for (const frame of this.unacked.values()) this._toLeader({ kind: "send", frame });
+    for (const frame of this.unacked.values()) {
+      this._toLeader({ kind: "send", frame: nextAttempt(frame) });
+    }
   }
 
   _setStatus(name, detail) {
