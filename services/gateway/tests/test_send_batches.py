@@ -178,3 +178,19 @@ def test_the_size_bound_covers_the_worst_escaped_encoding() -> None:
         sender_name="\x01" * 100,
     )  # fmt: skip
     assert len(hostile.encode()) <= encoded_size_bound(hostile)
+
+
+async def test_submitted_sends_get_their_replies_by_callback_and_one_failing_stops_none() -> None:
+    chat = Chat()
+    batcher = SendBatcher(chat.ask, interval=0.0, max_in_flight=1)
+    got: list[str] = []
+
+    def failing(_: ChatSendReply) -> None:
+        raise RuntimeError("the session is gone")
+
+    batcher.submit(request(0), failing)
+    batcher.submit(request(1), lambda reply: got.append(reply.message.id if reply.message else ""))
+    await settle()
+    chat.answer(0)
+    await settle()
+    assert got == ["c-1"]

@@ -1,6 +1,7 @@
 """The gateway's side of the request/reply endpoints of chat (and persistence's history)."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from switchboard_contracts import (
@@ -49,6 +50,7 @@ class ChatClient:
     def __init__(self, bus: Bus, timeout: float, batches: BatchPolicy | None = None) -> None:
         self._bus = bus
         self._timeout = timeout
+        self._unbatched: set[asyncio.Task[ChatSendReply]] = set()
         self._batcher = (
             None
             if batches is None
@@ -61,6 +63,17 @@ class ChatClient:
         if self._batcher is not None:
             return await self._batcher.send(request)
         return await self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
+
+    def submit(self, request: ChatSendRequest, on_reply: Callable[[ChatSendReply], None]) -> None:
+        """``send`` without awaiting: ``on_reply`` gets the reply (no task per message when
+        sends go in batches)."""
+        if self._batcher is not None:
+            self._batcher.submit(request, on_reply)
+            return
+        task = asyncio.create_task(self.send(request))
+        self._unbatched.add(task)
+        task.add_done_callback(self._unbatched.discard)
+        task.add_done_callback(lambda done: None if done.cancelled() else on_reply(done.result()))
 
     async def _send_batch(self, batch: ChatSendBatchRequest) -> ChatSendBatchReply:
         """The batch's replies; where no chat instance serves batches yet (an upgrade from a

@@ -33,7 +33,8 @@ MAX_BATCH_BYTES = 512 * 1024
 """A batch stays well under NATS's default ``max_payload`` (1 MiB)."""
 
 Ask = Callable[[ChatSendBatchRequest], Awaitable[ChatSendBatchReply]]
-Pending = tuple[ChatSendRequest, "asyncio.Future[ChatSendReply]"]
+OnReply = Callable[[ChatSendReply], None]
+Pending = tuple[ChatSendRequest, OnReply]
 
 
 def encoded_size_bound(request: ChatSendRequest) -> int:
@@ -76,9 +77,14 @@ class SendBatcher:
     async def send(self, request: ChatSendRequest) -> ChatSendReply:
         """Chat's reply to this request, as ``chat.cmd.send`` would have answered it alone."""
         reply: asyncio.Future[ChatSendReply] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, reply))
-        self._schedule()
+        self.submit(request, lambda answer: None if reply.done() else reply.set_result(answer))
         return await reply
+
+    def submit(self, request: ChatSendRequest, on_reply: OnReply) -> None:
+        """Send ``request``; ``on_reply`` gets chat's reply (called once, from the event loop).
+        No task per message: a WebSocket session hands its sends over this way."""
+        self._queue.append((request, on_reply))
+        self._schedule()
 
     def _schedule(self) -> None:
         if self._scheduled or not self._queue or self._in_flight >= self._max_in_flight:
@@ -113,14 +119,14 @@ class SendBatcher:
             batch.append(self._queue.popleft())
         return batch
 
-    async def _send(
-        self, batch: list[tuple[ChatSendRequest, asyncio.Future[ChatSendReply]]]
-    ) -> None:
+    async def _send(self, batch: list[Pending]) -> None:
         try:
             replies = await self._replies([request for request, _ in batch])
-            for (_, future), reply in zip(batch, replies, strict=True):
-                if not future.done():  # its client may have gone
-                    future.set_result(reply)
+            for (_, on_reply), reply in zip(batch, replies, strict=True):
+                try:
+                    on_reply(reply)
+                except Exception:  # one sender's failure is not the batch's
+                    log.exception("handing a chat reply over failed")
         finally:
             self._in_flight -= 1
             self._schedule()

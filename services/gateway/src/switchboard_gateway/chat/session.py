@@ -237,7 +237,11 @@ class Session:
         deps = self._deps
         match decision:
             case ChatSendRequest():
-                deps.spawn(self._send(decision))
+                client_msg_id = decision.client_msg_id
+                deps.chat.submit(
+                    decision,
+                    lambda reply: self._answer(deps.dispatch.chat_reply(reply, client_msg_id)),
+                )
             case str() | Refuse() | Close():
                 self._answer(decision)
             case PublishTyping():
@@ -276,10 +280,6 @@ class Session:
                     self.outbox.offer(frames.invalid_format_frame())
             case Close():
                 self.outbox.close(decision.code, decision.reason)
-
-    async def _send(self, request: ChatSendRequest) -> None:
-        reply = await self._deps.chat.send(request)
-        self._answer(self._deps.dispatch.chat_reply(reply, request.client_msg_id))
 
     async def _may_enter(self, room: str) -> bool:
         reply = await self._deps.chat.access(room, self.user_id)
