@@ -21,13 +21,14 @@ from switchboard_contracts import (
     ChatSendRequest,
     ErrorCode,
     InvalidIdError,
+    subjects,
     validate_room_id,
 )
 from switchboard_contracts.chat import ChatSendBatchReply, ChatSendBatchRequest
 from switchboard_runtime import PublishUnavailableError
+from switchboard_runtime.telemetry.batch_tracing import producer_batch_span
 from switchboard_runtime.telemetry.logs import log_failure
 from switchboard_runtime.telemetry.metrics import child
-from switchboard_runtime.telemetry.tracing import inject_context
 
 from switchboard_chat.content import message_id, sanitise
 from switchboard_chat.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
@@ -85,7 +86,11 @@ class MessageAcceptor:
             if found is not None:
                 replies[index] = ChatSendReply(message=found)
         fresh = [(i, d) for i, d in drafts if replies[i] is None]
-        stored = await self._sequencer.publish_batch([d for _, d in fresh], inject_context())
+        stored: list[ChatMessage | Exception] = []
+        if fresh:
+            # One span over the batch's publishes, whose context every message carries.
+            with producer_batch_span(subjects.chat_room(fresh[0][1].room), len(fresh)) as context:
+                stored = await self._sequencer.publish_batch([d for _, d in fresh], context)
         for (index, _), result in zip(fresh, stored, strict=True):
             replies[index] = _stored_reply(result)
         answered = [reply for reply in replies if reply is not None]
