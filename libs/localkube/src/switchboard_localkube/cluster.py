@@ -82,6 +82,8 @@ class Cluster:
         self.processes: list[Process] = []
         self.snapshot: HostSnapshot | None = None
         self.timings: dict[str, float] = {}
+        self.undone: list[str] = []
+        self.left: list[str] = []
         self._dns_stop = threading.Event()
         self._dns_thread: threading.Thread | None = None
         self._dnsmasq: Process | None = None
@@ -92,9 +94,7 @@ class Cluster:
     def up(self) -> None:
         started = time.monotonic()
         if self.run.exists():
-            raise RuntimeError(
-                f"{self.run} exists: a cluster runs, or one was not taken down"
-            )
+            raise RuntimeError(f"{self.run} exists: a cluster runs, or one was not taken down")
         self.snapshot = HostSnapshot.take(BRIDGE)
         for folder in (self.run, self.logs):
             folder.mkdir(parents=True)
@@ -246,14 +246,21 @@ class Cluster:
         )  # fmt: skip
 
     @property
+    def containerd_root(self) -> Path:
+        """Kept in the cache: the imported images (and their unpacked layers) outlive a run;
+        every container is deleted at teardown."""
+        return self.cache.root / "containerd"
+
+    @property
     def containerd_socket(self) -> Path:
         return self.run / "containerd" / "containerd.sock"
 
     def _containerd(self) -> None:
         base = self.run / "containerd"
         base.mkdir()
+        self.containerd_root.mkdir(parents=True, exist_ok=True)
         config = f"""version = 2
-root = "{base / "root"}"
+root = "{self.containerd_root}"
 state = "{base / "state"}"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
@@ -290,12 +297,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         )
 
     def import_images(self, archives: list[Path]) -> None:
+        """``ctr images import`` of each archive not imported before (archive names carry the
+        hash of their inputs; the record lives with containerd's root)."""
         started = time.monotonic()
-        for archive in archives:
+        record = self.containerd_root / "switchboard-imported"
+        done = set(record.read_text(encoding="utf-8").split()) if record.exists() else set()
+        fresh = [archive for archive in archives if archive.name not in done]
+        for archive in fresh:
             self.ctr("images", "import", "--all-platforms", str(archive))
+            done.add(archive.name)
+        record.write_text("\n".join(sorted(done)) + "\n", encoding="utf-8")
         self.timings["images imported"] = time.monotonic() - started
         log(
-            f"{len(archives)} image archives imported into containerd"
+            f"{len(fresh)} of {len(archives)} image archives imported into containerd"
             f" in {self.timings['images imported']:.1f} s"
         )
 
@@ -466,7 +480,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             subprocess.run(
                 [self._bin("kube-proxy"), "--cleanup"], capture_output=True, check=False, timeout=60
             )
-        unmounted = unmount_under(self.run)
+        unmounted = unmount_under(self.run) + unmount_under(self.containerd_root)
+        for stale in ("sandboxes", "containers"):
+            shutil.rmtree(
+                self.containerd_root / "io.containerd.grpc.v1.cri" / stale, ignore_errors=True
+            )
         undone = self.snapshot.restore() if self.snapshot else []
         if unmounted:
             undone.append(f"{unmounted} mounts under {self.run}")
@@ -482,6 +500,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         if self.run.exists():
             left.append(f"folder {self.run}")
         self.timings["cluster down"] = time.monotonic() - started
+        self.undone, self.left = undone, left
         log(
             f"cluster down in {self.timings['cluster down']:.1f} s; undone: "
             + ("; ".join(undone) or "nothing")
