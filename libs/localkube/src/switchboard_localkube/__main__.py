@@ -5,6 +5,7 @@
 """
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -21,7 +22,8 @@ REPO = Path(__file__).resolve().parents[4]
 
 
 def _builder(cache: Cache, tag: str) -> ImageBuilder:
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    # `uv run` names its own binary in UV (a `uv` found on PATH may be a pyenv shim script).
+    uv = os.environ.get("UV") or shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     nats = Path(sys.executable).parent / "nats-server"
     return ImageBuilder(cache, REPO, tag, Path(uv), nats)
 
