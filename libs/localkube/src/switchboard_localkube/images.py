@@ -253,6 +253,20 @@ class ImageBuilder:
         self._record("images nats, pause, postgres", started)
         return archive
 
+    def _prune(self, used: list[Path], keep: int = 3) -> None:
+        """Keep the ``keep`` archives of each kind used last (a branch switched back, or a
+        deliberately broken build reverted, finds its images again); delete older ones."""
+        for archive in used:
+            archive.touch()
+        for kind in ("services", "infra"):
+            archives = sorted(
+                self.cache.images.glob(f"{kind}-*.tar"),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
+            )
+            for stale in archives[keep:]:
+                stale.unlink()
+
     def archives(self) -> list[Path]:
         started = time.monotonic()
         try:
@@ -261,9 +275,7 @@ class ImageBuilder:
         finally:
             unmount_under(self.podman_root)
         self.timings["images"] = time.monotonic() - started
-        for stale in self.cache.images.glob("*.tar"):
-            if stale not in found:
-                stale.unlink()
+        self._prune(found)
         log(
             f"images ready in {self.timings['images']:.1f} s "
             + (f"(built: {', '.join(self.built)})" if self.built else "(all from the cache)")
