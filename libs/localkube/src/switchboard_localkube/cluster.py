@@ -297,16 +297,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         )
 
     def import_images(self, archives: list[Path]) -> None:
-        """``ctr images import`` of each archive not imported before (archive names carry the
-        hash of their inputs; the record lives with containerd's root)."""
+        """``ctr images import`` of each archive that is not the one imported last time (archive
+        names carry the hash of their inputs; the tags point to what was imported last, so
+        the record is that run's archives only; it lives with containerd's root)."""
         started = time.monotonic()
         record = self.containerd_root / "switchboard-imported"
-        done = set(record.read_text(encoding="utf-8").split()) if record.exists() else set()
-        fresh = [archive for archive in archives if archive.name not in done]
+        last = set(record.read_text(encoding="utf-8").split()) if record.exists() else set()
+        record.unlink(missing_ok=True)
+        fresh = [archive for archive in archives if archive.name not in last]
         for archive in fresh:
             self.ctr("images", "import", "--all-platforms", str(archive))
-            done.add(archive.name)
-        record.write_text("\n".join(sorted(done)) + "\n", encoding="utf-8")
+        record.write_text("\n".join(sorted(a.name for a in archives)) + "\n", encoding="utf-8")
         self.timings["images imported"] = time.monotonic() - started
         log(
             f"{len(fresh)} of {len(archives)} image archives imported into containerd"
