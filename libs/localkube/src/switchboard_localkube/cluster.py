@@ -235,6 +235,7 @@ class Cluster:
                 "--bind-address=127.0.0.1", "--port=0", "--use-service-account-credentials=false",
                 "--controllers=*,-nodeipam,-csrsigning,-csrapproving,-csrcleaner",
                 "--feature-gates=TTLAfterFinished=true",
+                f"--flex-volume-plugin-dir={self.run / 'volume-plugins'}",
             ],
         )  # fmt: skip
         self._start(
@@ -397,6 +398,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 f"--image-service-endpoint=unix://{self.containerd_socket}",
                 "--hostname-override=localhost", f"--root-dir={root}", f"--cert-dir={root / 'pki'}",
                 f"--pod-infra-container-image={PAUSE_IMAGE}", "--runtime-request-timeout=10m",
+                f"--volume-plugin-dir={self.run / 'volume-plugins'}",
             ],
         )  # fmt: skip
 

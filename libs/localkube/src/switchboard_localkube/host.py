@@ -44,8 +44,16 @@ SYSCTLS = (
 TABLES = ("filter", "nat", "mangle", "raw")
 NETNS_DIR = Path("/var/run/netns")
 OUR_CHAINS = ("KUBE-",)
-# Folders kubelet and the CNI plugins use whatever they are told.
-FIXED_DIRS = (Path("/var/log/pods"), Path("/var/log/containers"), Path("/var/lib/cni"), NETNS_DIR)
+# Folders kubelet and the CNI plugins use whatever they are told (kubelet's device-plugin socket
+# folder is /var/lib/kubelet/device-plugins whatever its --root-dir).
+FIXED_DIRS = (
+    Path("/var/log/pods"),
+    Path("/var/log/containers"),
+    Path("/var/lib/cni"),
+    Path("/var/lib/kubelet"),
+    Path("/usr/libexec/kubernetes"),
+    NETNS_DIR,
+)
 
 
 @dataclass

@@ -39,6 +39,7 @@ HERE = Path(__file__).parent / "images"
 # What decides a service image: the build context as .dockerignore leaves it.
 SERVICE_INPUTS = ("docker", "libs", "services", "pyproject.toml", "uv.lock", ".dockerignore")
 NOT_IN_IMAGES = ("libs/localkube/src/",)
+PODMAN_SIDE_EFFECTS = (Path("/var/lib/containers"), Path("/etc/cni/net.d/cni.lock"))
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 [engine]
@@ -269,11 +270,18 @@ class ImageBuilder:
 
     def archives(self) -> list[Path]:
         started = time.monotonic()
+        # What podman makes outside its --root whatever it is told; removed again if new.
+        side_effects = [p for p in PODMAN_SIDE_EFFECTS if not p.exists()]
         try:
             base_key = self._base()
             found = [self.infra_images(base_key), self.service_images(base_key)]
         finally:
             unmount_under(self.podman_root)
+            for path in side_effects:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         self.timings["images"] = time.monotonic() - started
         self._prune(found)
         log(
