@@ -13,12 +13,13 @@ BENCH_JS := bench/js
 BENCH_JS_STAMP := $(BENCH_JS)/node_modules/.installed
 BENCH_ARGS ?=
 
-.PHONY: help setup dev test test-unit test-faults lint audit format bench images chart clean
+.PHONY: help setup dev test test-unit test-faults test-k8s lint audit format bench images chart clean
 
 help:
 	@echo "make dev     start NATS, PostgreSQL and the five services; open http://localhost:8080/"
 	@echo "make test    unit, component and end-to-end tests (real NATS and PostgreSQL)"
 	@echo "make test-faults  only the fault suite (kill -9, restarts, slow PostgreSQL; docs/reliability.md)"
+	@echo "make test-k8s  the Helm chart on a real local Kubernetes 1.20 (root; README: Kubernetes)"
 	@echo "make lint    ruff format check, ruff lint, mypy --strict"
 	@echo "make format  apply ruff format and fixes"
 	@echo "make images  build the five images from docker/Dockerfile (needs Docker)"
@@ -53,7 +54,13 @@ test-faults: setup
 	$(UV) run pytest -m fault
 
 test-unit: setup
-	$(UV) run pytest -m "not component and not e2e"
+	$(UV) run pytest -m "not component and not e2e and not k8s"
+
+# A one-node Kubernetes v1.20 of our own (libs/localkube: built once into
+# SWITCHBOARD_K8S_CACHE, default /var/cache/switchboard-k8s), the five images from
+# docker/Dockerfile, the chart installed and disturbed (tests/k8s); everything taken down after.
+test-k8s: setup
+	$(UV) run pytest -m k8s tests/k8s
 
 lint: $(SYNC_STAMP)
 	$(UV) run ruff format --check .

@@ -141,3 +141,28 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- fail "database.existingSecret is empty: name an existing Secret whose key database.key holds the PostgreSQL DSN (DATABASE_URL)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* What the cluster serves, from .Capabilities (helm install asks the API server; helm
+template assumes a current Kubernetes unless given --kube-version / --api-versions). */}}
+{{- define "switchboard.hpaApiVersion" -}}
+{{- if .Capabilities.APIVersions.Has "autoscaling/v2" -}}
+autoscaling/v2
+{{- else -}}
+autoscaling/v2beta2
+{{- end -}}
+{{- end -}}
+
+{{- define "switchboard.pdbApiVersion" -}}
+{{- if .Capabilities.APIVersions.Has "policy/v1" -}}
+policy/v1
+{{- else -}}
+policy/v1beta1
+{{- end -}}
+{{- end -}}
+
+{{/* Non-empty when the preStop sleep action exists (beta, on by default, from 1.30). */}}
+{{- define "switchboard.preStopSleepAction" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version -}}
+true
+{{- end -}}
+{{- end -}}
