@@ -412,8 +412,18 @@ def main() -> None:
     if args.driver_core < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {args.driver_core})
     with _system(args.work, args.system_core, env) as (url, procs):
-        asyncio.run(
-            _offer(url, args.rate, args.warmup, args.rooms, Outcome(), sampled=args.sampled)
+        asyncio.run(  # warm up as the measured run sends
+            _offer(
+                url,
+                args.rate,
+                args.warmup,
+                args.rooms,
+                Outcome(),
+                sampled=args.sampled,
+                client_msg_ids=not args.without_client_msg_ids,
+                batch_interval=args.batch_interval,
+                unsaid_attempts=args.unsaid_attempts,
+            )
         )
         profilers = [
             _profile(
