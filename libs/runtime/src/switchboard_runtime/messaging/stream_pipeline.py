@@ -22,6 +22,10 @@ from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 from switchboard_contracts.subjects import js_direct_get
 
+from switchboard_runtime.patches.natspy_header_block import (
+    header_block,
+    publish_with_header_block,
+)
 from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
 
 __all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline"]
@@ -100,18 +104,22 @@ class StreamPipeline:
     ) -> "asyncio.Future[StreamAck]":
         """Send one message (``headers`` gains ``Nats-Expected-Stream``); the future gets its
         ack, or ``APIError`` / ``NoStreamResponseError`` when JetStream refuses it. A future
-        given up on goes to ``forget``."""
+        given up on goes to ``forget``. The header block is encoded in one go
+        (``natspy_header_block``), not key by key as nats-py would."""
         if self._subscription is None:
             await self._subscribe()
+        headers["Nats-Expected-Stream"] = stream
+        header = header_block(headers)
         self._sent += 1
         token = str(self._sent)
         ack: asyncio.Future[StreamAck] = asyncio.get_running_loop().create_future()
         self._waiting[token] = (ack, batch)
         if batch is not None:
             batch.sent()
-        headers["Nats-Expected-Stream"] = stream
         try:
-            await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
+            await publish_with_header_block(
+                self._nc, subject, payload, reply=self._prefix + token, header=header
+            )
         except BaseException:
             self._waiting.pop(token, None)
             if batch is not None:
