@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from switchboard_bench.chat_cost import (
     Baseline,
+    bare_path,
     capacity_pick,
     capacity_target,
     cost_of,
+    cost_table,
     cost_target,
     load_baseline,
     speed_differences,
@@ -126,6 +128,31 @@ def test_the_cost_target_is_met_at_four_times_the_floor_and_shows_today_s_ratio(
     missing = cost_target({"latency": run_results()["latency"]}, None)
     assert missing.met is None
     assert "fanout (gateway), persistence" in missing.limit
+
+
+def path_floor(*, complete: bool = True) -> ScenarioResult:
+    per = {"nats": 40.0, "sender": 60.0, "chat": 30.0, "persistence": 10.0}
+    return result("path_floor", {"complete": complete, "acked": 20_000, "cpu_us_per_message": per})
+
+
+def test_the_bare_path_sets_the_same_hops_without_service_work_beside_the_cost() -> None:
+    results = run_results() | {"path_floor": path_floor()}
+    bare = bare_path(results)
+    assert bare is not None
+    # The sender stands for the gateway; PostgreSQL is the bulk run's (the bare one writes none).
+    assert bare.parts == pytest.approx(
+        {"gateway": 60.0, "chat": 30.0, "nats": 40.0, "persistence": 10.0, "postgres": 10.0}
+    )
+    assert bare.ratio == pytest.approx(150.0 / 15.0)
+    target = cost_target(results, None)
+    assert "with bare clients (`path_floor`" in target.limit
+    assert "costs 150 µs, 10.0x the floor, NATS alone 40 µs (2.7x the floor" in target.limit
+    columns, rows = cost_table(results, None)
+    assert rows[-1][0] == "bare clients (path_floor)"
+    assert rows[-1][columns.index("total µs")] == 150.0
+    # An incomplete run (a message lost or out of order) gives no figures at all.
+    assert bare_path(run_results() | {"path_floor": path_floor(complete=False)}) is None
+    assert "bare clients" not in cost_target(run_results(), None).limit
 
 
 def step(rate: int, p99: float, *, lost: int = 0, acked: int | None = None) -> dict[str, Any]:

@@ -42,3 +42,14 @@ def test_cluster_gateways_each_receive_each_message_once(ctx: BenchContext) -> N
     runs = result.data["runs"]
     assert isinstance(runs, list)
     assert [run["nodes"] for run in runs] == [1, 3]
+
+
+def test_path_floor_stores_acks_and_republishes_every_message_once_in_order(
+    ctx: BenchContext,
+) -> None:
+    result = SCENARIOS["path_floor"](ctx)
+    assert result.data["complete"] is True, result.notes
+    assert int(str(result.data["acked"])) > 0
+    per = result.data["cpu_us_per_message"]
+    assert isinstance(per, dict)
+    assert set(per) == {"nats", "sender", "chat", "persistence"}

@@ -8,6 +8,9 @@ the baseline was run.
   ``cost_of`` says how each process's part is counted (``GATEWAY_SHARE``).
 - **Chat capacity**: the ``chat_capacity`` ladder's last passing step (``capacity_pick``), its
   acked rate against the baseline's.
+- **The path with bare clients** (``path_floor``): the same exchanges made by three bare nats-py
+  processes (``bare_path``), set beside the cost: what NATS and Python need for the path's
+  messages before any of the services' own work.
 - **Baseline**: the results of today's main, written by ``switchboard-bench --results-dir
   bench/results/baseline`` (``load_baseline``); their speed readings are compared with this
   run's (``speed_differences``) since a ratio across two runs only holds on machines of equal
@@ -30,6 +33,7 @@ __all__ = [
     "Baseline",
     "ChatCost",
     "acked_rate",
+    "bare_path",
     "capacity_of_result",
     "capacity_pick",
     "capacity_target",
@@ -125,6 +129,29 @@ def store_floor(persistence: ScenarioResult | None) -> float | None:
     if not isinstance(per, dict) or "nats" not in per or "postgres" not in per:
         return None
     return float(per["nats"]) + float(per["postgres"])
+
+
+BARE_ROLES = {"gateway": "sender", "chat": "chat", "nats": "nats", "persistence": "persistence"}
+"""The cost's parts and the ``path_floor`` process that does the same hop's bus work bare."""
+
+
+def bare_path(results: dict[str, ScenarioResult]) -> ChatCost | None:
+    """The ``path_floor`` run's µs per message in the cost's parts (PostgreSQL: the store
+    floor's share of it, since the bare persistence writes nothing); None without a complete
+    run."""
+    floor_run = results.get("path_floor")
+    per = _get(floor_run.data, "cpu_us_per_message") if floor_run else None
+    if not isinstance(per, dict) or floor_run is None or not floor_run.data.get("complete"):
+        return None
+    persistence = results.get("persistence")
+    bulk = _get(persistence.data, "cpu_us_per_message") if persistence else None
+    postgres = float(bulk["postgres"]) if isinstance(bulk, dict) and "postgres" in bulk else 0.0
+    parts = {part: float(per.get(role, 0.0)) for part, role in BARE_ROLES.items()}
+    return ChatCost(
+        acked=int(str(floor_run.data.get("acked") or 0)),
+        parts=parts | {"postgres": postgres},
+        floor=store_floor(persistence),
+    )
 
 
 def cost_of(results: dict[str, ScenarioResult]) -> ChatCost | None:
@@ -340,6 +367,16 @@ def cost_target(results: dict[str, ScenarioResult], baseline: Baseline | None) -
         else "the parts above the floor, largest first: "
         + ", ".join(f"{n} {us:,.0f} µs ({us / cost.total:.0%})" for n, us in biggest)
     )
+    bare = bare_path(results)
+    if bare is not None and bare.ratio is not None and not met:
+        nats_ratio = bare.parts["nats"] / bare.total * bare.ratio
+        limit += (
+            f". The same path with bare clients (`path_floor`, no service work; PostgreSQL at"
+            f" its bulk floor) costs {bare.total:,.0f} µs, {bare.ratio:.1f}x the floor, NATS"
+            f" alone {bare.parts['nats']:,.0f} µs ({nats_ratio:.1f}x"
+            " the floor, when the bulk floor's NATS share is one delivery and ack per"
+            " message): the target lies below what these hops cost without any of our code"
+        )
     warning = speed_warning(results, baseline)
     return Target(name, goal, _with_baseline(measured, baseline, warning), met, limit)
 
@@ -416,6 +453,8 @@ def cost_table(
     runs = [("this run", cost_of(results))]
     if baseline is not None:
         runs.append(("baseline", cost_of(baseline.results)))
+    if results.get("path_floor") is not None:
+        runs.append(("bare clients (path_floor)", bare_path(results)))
     names = ["gateway", *COST_PARTS]
     columns = ["run", *(f"{n} µs" for n in names), "total µs", "floor µs", "ratio", "acked"]
     rows: list[list[str | int | float | None]] = []

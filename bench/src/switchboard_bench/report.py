@@ -46,7 +46,7 @@ python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, fi
 python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity \
     --systems gateway --results-dir bench/results/baseline
 # the after-run, compared with it (--baseline-dir: default bench/results/baseline)
-python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity,classic \
+python3 -m uv run switchboard-bench --only persistence,path_floor,fanout,latency,chat_capacity,classic \
     --systems gateway,node-ws
 ```"""
 
@@ -323,7 +323,10 @@ def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None)
         f"share for receiving and acking, divided by the messages acked in it. The gateway's "
         f"share: {GATEWAY_SHARE}. Notification and metrics-collector are not counted. The "
         f"store floor: NATS + PostgreSQL CPU per message written in the bulk `persistence` "
-        f"scenario of the same run. Target: at most {COST_LIMIT:g}x the floor.",
+        f"scenario of the same run. Target: at most {COST_LIMIT:g}x the floor. The row 'bare "
+        f"clients': the `path_floor` scenario of the same run, the path's NATS exchanges "
+        f"made by bare nats-py processes (gateway: its sender; PostgreSQL: the store floor's "
+        f"share), the least these hops cost without the services' own work.",
         "",
     ]
     columns, rows = cost_table(results, baseline)

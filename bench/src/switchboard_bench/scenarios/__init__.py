@@ -14,6 +14,7 @@ from switchboard_bench.scenarios import (
     fanout,
     idle_memory,
     latency,
+    path_floor,
     persistence,
     sse_fanout,
 )
@@ -28,6 +29,7 @@ SCENARIOS: dict[str, Scenario] = {
     "latency": latency.run,
     "classic": classic.run,
     "persistence": persistence.run,
+    "path_floor": path_floor.run,
     "sse_fanout": sse_fanout.run,
     "cluster": cluster.run,
     "chat_capacity": chat_capacity.run,
