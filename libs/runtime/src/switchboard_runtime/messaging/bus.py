@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-import nats
 from nats.aio.client import Client, Server
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -51,6 +50,7 @@ from switchboard_contracts.endpoints import Endpoint
 from switchboard_contracts.streams import BucketSpec, ConsumerSpec, StreamSpec
 
 from switchboard_runtime.errors import UnavailableError
+from switchboard_runtime.patches.natspy_header_parse import CachedHeaderClient
 from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
 from switchboard_runtime.service.settings import ServiceSettings
 from switchboard_runtime.telemetry.metrics import (
@@ -178,13 +178,15 @@ class Bus:
         NATS_RECONNECTS.labels(service)
         NATS_ERRORS.labels(service)
 
-        self._nc = await nats.connect(
+        self._nc = CachedHeaderClient()
+        await self._nc.connect(
             servers=[url.strip() for url in settings.nats_url.split(",")],
             name=self._name,
             ping_interval=settings.nats_ping_interval_seconds,
             max_outstanding_pings=settings.nats_max_outstanding_pings,
             # Used by nats-py only without the handler below, which also adds the jitter.
-            reconnect_time_wait=settings.nats_reconnect_wait_seconds,
+            # nats-py annotates it int, and sleeps for a float as well.
+            reconnect_time_wait=settings.nats_reconnect_wait_seconds,  # type: ignore[arg-type]
             reconnect_to_server_handler=JitteredReconnect(
                 settings.nats_reconnect_wait_seconds, settings.nats_reconnect_jitter_seconds
             ),
