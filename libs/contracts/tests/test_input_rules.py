@@ -13,10 +13,12 @@ from switchboard_contracts import ChatMessage
 from switchboard_contracts.chat import HistoryRequest
 from switchboard_contracts.input_rules import (
     INT64_MAX,
+    INT64_MIN,
     MAX_JSON_DEPTH,
     InputError,
     check_text,
     dump_json,
+    dump_plain_json,
     load_json,
     text_problem,
 )
@@ -131,6 +133,31 @@ def test_dump_json_refuses_nan_and_infinity() -> None:
     with pytest.raises(ValueError, match="not JSON compliant"):
         dump_json({"n": float("inf")})
     assert dump_json({"a": "é"}) == '{"a":"é"}'
+
+
+_TEXT = st.text() | st.text(
+    st.sampled_from(["\ud800", "\udfff", "\u2028", "\x00", "\x7f", '"', "\\", "é"])
+)
+_PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=INT64_MIN, max_value=INT64_MAX) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(_TEXT, _PLAIN, max_size=6))
+def test_plain_values_are_dumped_as_dump_json_dumps_them(value: dict[str, Any]) -> None:
+    """Any text (control characters, quotes, backslashes, line and paragraph separators, lone
+    surrogates), integers, booleans, None, nested: the very text ``dump_json`` writes, or its
+    error."""
+    try:
+        expected = dump_json(value)
+    except ValueError as err:
+        with pytest.raises(type(err)):
+            dump_plain_json(value)
+        return
+    assert dump_plain_json(value) == expected
 
 
 def test_a_bus_message_with_an_escaped_nul_does_not_decode() -> None:

