@@ -46,8 +46,8 @@ python3 -m uv run switchboard-bench --quick        # tiny sizes: a smoke run, fi
 python3 -m uv run switchboard-bench --only persistence,fanout,latency,chat_capacity \
     --systems gateway --results-dir bench/results/baseline
 # the after-run, compared with it (--baseline-dir: default bench/results/baseline)
-python3 -m uv run switchboard-bench --only persistence,path_floor,fanout,latency,chat_capacity,classic \
-    --systems gateway,node-ws
+python3 -m uv run switchboard-bench \
+    --only persistence,path_floor,fanout,latency,chat_capacity,classic --systems gateway,node-ws
 ```"""
 
 TOPOLOGY = (
