@@ -129,6 +129,37 @@ def test_not_json_is_named() -> None:
         load_json("{")
 
 
+def test_a_byte_order_mark_is_refused_as_json_loads_refuses_it() -> None:
+    with pytest.raises(InputError, match=r"is not valid JSON \(Unexpected UTF-8 BOM"):
+        load_json('\ufeff{"type": "ping"}')
+    with pytest.raises(InputError, match="is not valid JSON"):
+        load_json('\ufeff{"type": "ping"}'.encode())
+
+
+_RULED_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
+
+
+@settings(max_examples=300)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | _RULED_TEXT,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_RULED_TEXT, inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_documents_that_follow_the_rule_decode_as_json_loads_decodes_them(value: Any) -> None:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        return  # an integer of too many digits: refused by both, tested elsewhere
+    assert load_json(text) == expected
+
+
 def test_dump_json_refuses_nan_and_infinity() -> None:
     with pytest.raises(ValueError, match="not JSON compliant"):
         dump_json({"n": float("inf")})

@@ -22,6 +22,7 @@ from switchboard_contracts.input_rules import (
 )
 from switchboard_contracts.presence import PresenceSnapshot
 from switchboard_protocol.times import iso_time, now_ms
+from switchboard_runtime.telemetry.metrics import child
 
 from switchboard_gateway.metrics import ERRORS, FRAME_TYPES, FRAMES_RECEIVED, bounded
 
@@ -343,7 +344,7 @@ def parse_client_frame(text: str | bytes) -> ClientFrame | FrameError:
     frame = _load_object(text)
     kind = frame.get("type") if isinstance(frame, dict) else None
     label = bounded(kind, FRAME_TYPES) if isinstance(kind, str) else "invalid"
-    FRAMES_RECEIVED.labels("websocket", label).inc()
+    child(FRAMES_RECEIVED, "websocket", label).inc()
     if isinstance(frame, FrameError):
         return frame
     if not isinstance(kind, str):
