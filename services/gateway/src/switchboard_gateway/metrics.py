@@ -34,6 +34,8 @@ TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
 FRAME_TYPES = frozenset(
     {
         "chat",
+        "edit",
+        "delete",
         "typing",
         "presence",
         "join",

@@ -16,6 +16,8 @@ from switchboard_contracts.chat import (
     ChatSendBatchRequest,
     LastSeqReply,
     LastSeqRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
 )
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.rooms import (
@@ -96,6 +98,12 @@ class ChatClient:
     async def history(self, request: HistoryRequest) -> HistoryReply:
         return await self._bus.ask(
             endpoints.PERSISTENCE_CHAT_HISTORY, request, timeout=self._timeout
+        )
+
+    async def messages(self, ids: list[str]) -> MessagesGetReply:
+        """The stored messages among ``ids``, in their current state (edited, deleted)."""
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_MESSAGES_GET, MessagesGetRequest(ids=ids), timeout=self._timeout
         )
 
     async def last_seq(self, room: str) -> LastSeqReply:

@@ -27,7 +27,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Protocol
 
-from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest
+from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, EventKind
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_protocol import CloseCode, ErrorCode
 from switchboard_protocol.times import now_ms
@@ -36,6 +36,7 @@ from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.chat.typing_indicators import TypingSource
 from switchboard_gateway.dashboards.hub import dashboard_team
+from switchboard_gateway.edge.auth import SCOPE_MODERATE
 from switchboard_gateway.edge.identity import team_refusal
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 from switchboard_gateway.edge.tokens import AuthError, Identity
@@ -236,6 +237,8 @@ class ChatDispatch:
         match frame:
             case frames.ChatFrame():
                 return self._chat(session, frame)
+            case frames.EditFrame() | frames.DeleteFrame():
+                return self._change(session, frame)
             case frames.FrameError():
                 notice = frame.unparsable and session.fixed_room is not None
                 return Refuse(frame.code, frame.message, frame.ref, notice)
@@ -316,6 +319,27 @@ class ChatDispatch:
             sender_name=frame.sender_name,
             client_msg_id=frame.client_msg_id,
             first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
+        )
+
+    def _change(
+        self, session: SessionState, frame: frames.EditFrame | frames.DeleteFrame
+    ) -> ChatSendRequest | Refuse:
+        """An edit or a deletion: sent to chat like a message, which decides who may make it
+        (the author, or a moderator: the token's ``rooms:moderate`` scope)."""
+        room = self._room_of(session, frame.room, frame.client_msg_id)
+        if isinstance(room, Refuse):
+            return room
+        identity = session.identity
+        edit = isinstance(frame, frames.EditFrame)
+        return ChatSendRequest(
+            room=room,
+            user_id=session.user_id,
+            content=frame.content if isinstance(frame, frames.EditFrame) else "",
+            client_msg_id=frame.client_msg_id,
+            first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
+            kind=EventKind.EDIT if edit else EventKind.DELETE,
+            target_id=frame.message_id,
+            moderator=identity is not None and SCOPE_MODERATE in identity.scopes,
         )
 
     def _typing_frame(
