@@ -23,6 +23,9 @@ from switchboard_contracts.chat import (
     MessageGetRequest,
     MessagesGetReply,
     MessagesGetRequest,
+    MessageVersion,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.presence import (
     GatewayHeartbeat,
@@ -98,6 +101,9 @@ SAMPLES: list[BusMessage] = [
     HistoryRequest(room="lobby", before=10, limit=20),
     HistoryReply(messages=[MESSAGE], has_more=True),
     LastSeqRequest(room="lobby"),
+    VersionsRequest(room="lobby", message_id="0b7f"),
+    VersionsReply(versions=[MessageVersion(seq=7, content="hi", timestamp=1)]),
+    VersionsReply(deleted=True),
     LastSeqReply(seq=3),
     ServiceReport(service="gateway", instance="gw-1", timestamp=1, active_connections=2),
     MessageGetRequest(id="0b7f"),

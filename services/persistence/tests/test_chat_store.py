@@ -185,3 +185,23 @@ async def test_a_deletion_wins_whatever_order_its_batch_commits_in(store: ChatSt
     await store.insert([change(original, 2, EventKind.DELETE)])  # redelivered
     [stored] = await store.get_many([original.id])
     assert (stored.content, stored.deleted) == ("", True)
+
+
+async def test_versions_of_a_message_oldest_first_and_none_once_deleted(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original, other = message(room, 1), message(room, 2)
+    await store.insert([original, other])
+    await store.insert([change(original, 3, EventKind.EDIT, "v2")])
+    edited = await store.message_versions(room, original.id)
+    assert [(v.seq, v.content) for v in edited.versions] == [(1, "m1"), (3, "v2")]
+    never_edited = await store.message_versions(room, other.id)
+    assert [(v.seq, v.content) for v in never_edited.versions] == [(2, "m2")]
+    await store.insert([change(original, 4, EventKind.DELETE)])
+    gone = await store.message_versions(room, original.id)
+    assert (gone.deleted, gone.versions) == (True, [])
+    for missing in (
+        await store.message_versions("elsewhere", other.id),
+        await store.message_versions(room, "nope"),
+    ):
+        assert missing.error is not None
+        assert missing.error.code == "not_found"

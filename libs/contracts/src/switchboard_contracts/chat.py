@@ -26,8 +26,11 @@ __all__ = [
     "LastSeqRequest",
     "MessageGetReply",
     "MessageGetRequest",
+    "MessageVersion",
     "MessagesGetReply",
     "MessagesGetRequest",
+    "VersionsReply",
+    "VersionsRequest",
 ]
 
 MAX_MESSAGES_GET = 1000
@@ -129,6 +132,30 @@ class HistoryRequest(BusMessage):
 class HistoryReply(BusMessage):
     messages: list[ChatMessage] = Field(default_factory=list)
     has_more: bool = False
+    error: BusError | None = None
+
+
+class VersionsRequest(BusMessage):
+    """gateway -> persistence (``chat.cmd.versions``): every version of a message of ``room``."""
+
+    room: str
+    message_id: str
+
+
+class MessageVersion(BusMessage):
+    """One content a message had: the original at the message's ``seq``, each edit at its own."""
+
+    seq: Int64
+    content: str
+    timestamp: Int64
+
+
+class VersionsReply(BusMessage):
+    """Oldest first; one for a message never edited, none for a deleted one (``deleted``);
+    ``error`` ``not_found`` for a message not stored in the room."""
+
+    versions: list[MessageVersion] = Field(default_factory=list)
+    deleted: bool = False
     error: BusError | None = None
 
 

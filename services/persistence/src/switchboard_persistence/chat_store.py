@@ -10,7 +10,8 @@ state. The target's row is always there first: chat looks it up before accepting
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from switchboard_contracts import ChatMessage, EventKind
+from switchboard_contracts import BusError, ChatMessage, ErrorCode, EventKind
+from switchboard_contracts.chat import MessageVersion, VersionsReply
 
 __all__ = ["ChatStore"]
 
@@ -162,6 +163,24 @@ class ChatStore:
             message_id,
         )
         return [(row["seq"], row["content"], row["sent_at"]) for row in rows]
+
+    async def message_versions(self, room: str, message_id: str) -> VersionsReply:
+        """Every version of the message ``message_id`` of ``room`` (``VersionsReply``)."""
+        message = await self.get(message_id)
+        if message is None or message.room != room or message.kind is not None:
+            return VersionsReply(
+                error=BusError(
+                    code=ErrorCode.NOT_FOUND, message=f"no message {message_id} in room {room}"
+                )
+            )
+        if message.deleted:
+            return VersionsReply(deleted=True)
+        kept = await self.versions(message_id) or [
+            (message.seq, message.content, message.timestamp)
+        ]
+        return VersionsReply(
+            versions=[MessageVersion(seq=s, content=c, timestamp=t) for s, c, t in kept]
+        )
 
     async def get(self, message_id: str) -> ChatMessage | None:
         row = await self._pool.fetchrow(
