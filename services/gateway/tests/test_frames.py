@@ -48,6 +48,7 @@ def test_unparsable_frames_are_reported_as_such(text: str | bytes) -> None:
         ('{"type":"edit","payload":{"messageId":""}}', "invalid_frame", "payload.messageId"),
         ('{"type":"edit","payload":{"messageId":"m"}}', "invalid_frame", "payload.content"),
         ('{"type":"delete","payload":{"messageId":7}}', "invalid_frame", "payload.messageId"),
+        ('{"type":"versions","payload":{"room":"r"}}', "invalid_frame", "payload.messageId"),
         ('{"type":"delete","payload":{"messageId":"m","attempt":0}}', "invalid_frame", "attempt"),
         ('{"type":"dance","payload":{}}', "unknown_type", "dance"),
     ],
@@ -190,6 +191,7 @@ def test_the_documented_client_frame_types_are_all_understood() -> None:
         "ping",
         "presence",
         "typing",
+        "versions",
     ]
 
 

@@ -17,6 +17,7 @@ class ClientFrameType(StrEnum):
     JOIN = "join"
     LEAVE = "leave"
     HISTORY = "history"
+    VERSIONS = "versions"
     PING = "ping"
     AUTH = "auth"
 
@@ -32,6 +33,7 @@ class ServerFrameType(StrEnum):
     TYPING = "typing"
     ACK = "ack"
     HISTORY = "history"
+    VERSIONS = "versions"
     REPLAY = "replay"
     ERROR = "error"
     PONG = "pong"

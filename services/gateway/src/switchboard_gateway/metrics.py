@@ -41,6 +41,7 @@ FRAME_TYPES = frozenset(
         "join",
         "leave",
         "history",
+        "versions",
         "ping",
         "pong",
         "ack",

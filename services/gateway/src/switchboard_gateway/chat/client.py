@@ -18,6 +18,8 @@ from switchboard_contracts.chat import (
     LastSeqRequest,
     MessagesGetReply,
     MessagesGetRequest,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.rooms import (
@@ -104,6 +106,13 @@ class ChatClient:
         """The stored messages among ``ids``, in their current state (edited, deleted)."""
         return await self._bus.ask(
             endpoints.PERSISTENCE_MESSAGES_GET, MessagesGetRequest(ids=ids), timeout=self._timeout
+        )
+
+    async def versions(self, room: str, message_id: str) -> VersionsReply:
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_CHAT_VERSIONS,
+            VersionsRequest(room=room, message_id=message_id),
+            timeout=self._timeout,
         )
 
     async def last_seq(self, room: str) -> LastSeqReply:

@@ -5,14 +5,16 @@ given a parsed client frame (``frames``), the session that received it (``Sessio
 user, fixed room or ``/ws``, joined rooms and dashboards, identity) and the time, and returns
 what to do, without doing it. The session carries the decision out (the I/O: sending, asking
 the bus, joining through the ``RoomHub``) and hands what came back to the matching method here
-(``chat_reply``, ``access_reply``, ``auth_result``, ``history_page``) for the next decision.
+(``chat_reply``, ``access_reply``, ``auth_result``, ``history_page``, ``versions_answer``) for
+the next decision.
 
 Decisions (``Decision``):
 
 - a ``str``: a frame to send the client as it is (a pong, an ack, a history page);
 - ``Refuse``: an ``error`` frame; the connection stays open;
 - ``Close``: close the connection with a code;
-- bus commands: ``ChatSendRequest`` (the chat send itself), ``ReadHistory``, ``PublishTyping``,
+- bus commands: ``ChatSendRequest`` (the chat send itself, an edit, a deletion),
+  ``ReadHistory``, ``ReadVersions``, ``PublishTyping``,
   ``SyncPresence``, ``RenewAuth``;
 - membership: ``EnterRoom`` (ask chat whether the user may, then join through the hub),
   ``LeaveRoom``, ``JoinDashboard``, ``LeaveDashboard``;
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, EventKind
+from switchboard_contracts.chat import VersionsReply
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_protocol import CloseCode, ErrorCode
 from switchboard_protocol.times import now_ms
@@ -54,6 +57,7 @@ __all__ = [
     "LeaveRoom",
     "PublishTyping",
     "ReadHistory",
+    "ReadVersions",
     "Refuse",
     "RenewAuth",
     "SessionState",
@@ -156,6 +160,16 @@ class ReadHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadVersions:
+    """Read every version of a message (``versions_answer``); first ask chat whether the user
+    may read the room (``access_reply``) when ``check_access``."""
+
+    room: str
+    message_id: str
+    check_access: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RenewAuth:
     """Verify ``token`` and hand the outcome to ``auth_result``."""
 
@@ -182,6 +196,7 @@ Decision = (
     | JoinDashboard
     | LeaveDashboard
     | ReadHistory
+    | ReadVersions
     | RenewAuth
     | ExtendToken
 )
@@ -254,6 +269,8 @@ class ChatDispatch:
                 return self._leave(session, frame)
             case frames.HistoryFrame():
                 return self._history(session, frame)
+            case frames.VersionsFrame():
+                return self._versions(session, frame)
             case frames.AuthFrame():
                 return RenewAuth(frame.token) if self._renewals else _NO_AUTH
 
@@ -288,6 +305,16 @@ class ChatDispatch:
             return Refuse(ErrorCode.UNAVAILABLE, "history is unavailable; retry", room)
         messages, has_more = page
         return frames.history_frame(room, messages, has_more)
+
+    def versions_answer(
+        self, room: str, message_id: str, reply: VersionsReply | None
+    ) -> str | Refuse:
+        """The ``versions`` frame of a message (None: persistence did not answer)."""
+        if reply is None:
+            return Refuse(ErrorCode.UNAVAILABLE, "versions are unavailable; retry", room)
+        if reply.error is not None:
+            return Refuse(reply.error.code, reply.error.message, room)
+        return frames.versions_frame(room, message_id, reply)
 
     def auth_result(self, session: SessionState, outcome: Identity | AuthError) -> Decision:
         """The verification of an ``auth`` frame's token: extend the connection, or refuse."""
@@ -398,6 +425,14 @@ class ChatDispatch:
         if room not in session.rooms:
             return Refuse(ErrorCode.NOT_JOINED, f"not in room {room}", room)
         return LeaveRoom(room)
+
+    def _versions(
+        self, session: SessionState, frame: frames.VersionsFrame
+    ) -> ReadVersions | Refuse:
+        room = frame.room or session.fixed_room
+        if room is None:
+            return Refuse(ErrorCode.INVALID_FRAME, _ROOM_REQUIRED, "versions")
+        return ReadVersions(room, frame.message_id, check_access=room not in session.rooms)
 
     def _history(self, session: SessionState, frame: frames.HistoryFrame) -> ReadHistory | Refuse:
         room = frame.room or session.fixed_room

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard_contracts import ChatMessage, EventKind, InvalidIdError, validate_room_id
-from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT
+from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT, VersionsReply
 from switchboard_contracts.ids import ID_PATTERN
 from switchboard_contracts.input_rules import (
     INT64_MAX,
@@ -41,6 +41,7 @@ __all__ = [
     "PingFrame",
     "PresenceFrame",
     "TypingFrame",
+    "VersionsFrame",
     "ack_frame",
     "auth_frame",
     "chat_frame",
@@ -55,6 +56,7 @@ __all__ = [
     "presence_payload",
     "replay_frame",
     "typing_frame",
+    "versions_frame",
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
@@ -136,6 +138,14 @@ class HistoryFrame:
 
 
 @dataclass(frozen=True)
+class VersionsFrame:
+    """Every version of the message ``message_id`` of the room."""
+
+    room: str | None
+    message_id: str
+
+
+@dataclass(frozen=True)
 class PingFrame:
     fields: dict[str, Any]
 
@@ -156,6 +166,7 @@ ClientFrame = (
     | JoinFrame
     | LeaveFrame
     | HistoryFrame
+    | VersionsFrame
     | PingFrame
     | AuthFrame
 )
@@ -344,6 +355,16 @@ def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
     return HistoryFrame(room, before, limit)
 
 
+def _parse_versions(payload: dict[str, Any]) -> VersionsFrame | FrameError:
+    room = _room(payload, "versions", required=False)
+    if isinstance(room, FrameError):
+        return room
+    target = _target(payload, room or "versions", edit=False)
+    if isinstance(target, FrameError):
+        return target
+    return VersionsFrame(room, target[0])
+
+
 def _parse_auth(payload: dict[str, Any]) -> AuthFrame | FrameError:
     token = payload.get("token")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
@@ -364,6 +385,7 @@ _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]
     "join": _parse_join,
     "leave": _parse_leave,
     "history": _parse_history,
+    "versions": _parse_versions,
     "auth": _parse_auth,
 }
 
@@ -384,6 +406,7 @@ def _ref_of(frame: object) -> str | None:
         "join": "room",
         "leave": "room",
         "history": "room",
+        "versions": "room",
     }.get(kind)
     candidate = payload.get(key) if key is not None and isinstance(payload, dict) else None
     for ref in (candidate, kind):
@@ -583,6 +606,19 @@ def history_frame(room: str, messages: list[ChatMessage], has_more: bool) -> str
         "hasMore": has_more,
     }
     return _dump({"type": "history", "payload": payload, "timestamp": now_ms(), "room": room})
+
+
+def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
+    """The answer to ``versions``: oldest first; ``deleted`` when the message is a tombstone."""
+    payload = {
+        "room": room,
+        "messageId": message_id,
+        "versions": [
+            {"seq": v.seq, "content": v.content, "timestamp": v.timestamp} for v in reply.versions
+        ],
+        "deleted": reply.deleted,
+    }
+    return _dump({"type": "versions", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
 def replay_frame(room: str, recovered: bool) -> str:
