@@ -293,6 +293,91 @@ async def test_kill_9_of_a_chat_instance_loses_nothing(system: Faulty) -> None:
         await load.settle(bound=20)
 
 
+async def stored_room(system: Faulty, room: str, count: int, bound: float) -> list[asyncpg.Record]:
+    """The room's rows once there are ``count`` (at most ``bound`` s: persistence writes after
+    the ack), by seq."""
+    database = await asyncpg.connect(system.database_url)
+    try:
+        async with asyncio.timeout(bound):
+            while True:
+                rows = await database.fetch(
+                    "SELECT id, seq, kind, target_id, content, edit_count FROM chat_messages"
+                    " WHERE room = $1 ORDER BY seq",
+                    room,
+                )
+                if len(rows) >= count:
+                    return rows
+                await asyncio.sleep(0.25)
+    finally:
+        await database.close()
+
+
+async def test_kill_9_of_chat_while_edits_are_sent_applies_each_acked_edit_once(
+    system: Faulty,
+) -> None:
+    room = f"edits-{secrets.token_hex(3)}"
+    ws = [system.stack[label].ws_url for label in GATEWAYS]
+    editor = ChatConnection(rotating(ws, 0), "editor", [room], ack_timeout_seconds=3.0)
+    watcher = ChatConnection(rotating(ws, 1), "watcher", [room], ack_timeout_seconds=3.0)
+    sent: dict[str, tuple[str, str]] = {}  # clientMsgId: (target id, content)
+
+    async def edit_all(targets: list[str]) -> None:
+        """Bursts of edits, so that some are on their way whenever chat dies."""
+        for i in itertools.count():
+            target, content = targets[i % len(targets)], f"edit {i}"
+            sent[editor.edit(room, target, content, f"e-{i}")] = (target, content)
+            if i % 5 == 4:
+                await asyncio.sleep(0.05)
+
+    for conn in (editor, watcher):
+        conn.backoff.cap = 2.0
+        conn.start()
+    try:
+        async with asyncio.timeout(20):
+            await editor.connected.wait()
+            await watcher.connected.wait()
+        sends = [editor.send(room, f"message {n}") for n in range(5)]
+        await editor.wait_all_acked(timeout=20)
+        targets = [editor.acks[(room, cmid)].id for cmid in sends]
+        editing = asyncio.create_task(edit_all(targets))
+        await asyncio.sleep(1.0)
+        await in_thread(system.stack["chat-2"].kill)
+        await asyncio.sleep(1.0)  # edits go on with one chat instance
+        await in_thread(system.stack["chat"].kill)
+        await asyncio.sleep(1.0)  # and with none: every edit sent meanwhile is sent again
+        await in_thread(restarted(system.stack["chat"]))
+        await in_thread(restarted(system.stack["chat-2"]))
+        await asyncio.sleep(0.5)
+        editing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await editing
+        await editor.wait_all_acked(timeout=20)
+        acks = {cmid: editor.acks[(room, cmid)] for cmid in sent}
+        last = len(sends) + len(sent)
+        rows = await stored_room(system, room, last, bound=20)
+        async with asyncio.timeout(20):
+            while watcher.cursors.since(room) != last:  # noqa: ASYNC110 (the client's state)
+                await asyncio.sleep(0.1)
+    finally:
+        for conn in (editor, watcher):
+            await conn.close()
+    assert not editor.refused
+    # exactly once: one stored event per edit sent, the acked one, and no seq left unused
+    assert [row["seq"] for row in rows] == list(range(1, last + 1))
+    edits = {row["id"]: row for row in rows if row["kind"] == "edit"}
+    assert sorted(edits) == sorted(ack.id for ack in acks.values())
+    assert all(edits[ack.id]["seq"] == ack.seq for ack in acks.values())
+    # applied once each, in the room's order: the count, and the last edit's content
+    for target in targets:
+        mine = sorted((acks[c].seq, content) for c, (t, content) in sent.items() if t == target)
+        [row] = [r for r in rows if r["id"] == target]
+        assert (row["edit_count"], row["content"]) == (len(mine), mine[-1][1])
+    # and a member saw each once, in order
+    assert [(c.seq, c.id) for c in watcher.changes] == sorted(
+        (ack.seq, ack.id) for ack in acks.values()
+    )
+
+
 async def test_sigterm_of_a_gateway_moves_its_clients_to_the_other(system: Faulty) -> None:
     gateway = system.stack["gateway"]
     async with load_on(system) as load:
