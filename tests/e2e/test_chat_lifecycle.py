@@ -173,7 +173,7 @@ async def test_history_shows_the_current_state_and_the_tombstone_keeps_its_seq(
     assert (gone["content"], gone["seq"]) == ("", 2)
 
 
-async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack) -> None:
+async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack, stores: Stores) -> None:
     room = new_room()
     async with (
         connect(stack, "gateway", "alice") as alice,
@@ -189,6 +189,8 @@ async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack) -> N
         unknown = await refusal(alice, edit(room, "no-such-message", "?"), "x-3")
         moderated = await acked(moderator, delete(room, message["id"]))
         await alice.wait_for("delete", seq_is(moderated["seq"]))
+        # refused once the deletion is stored (before, an edit would be stored and change nothing)
+        await stored_row(stores.database_url, message["id"], "deleted")
         after_delete = await refusal(alice, edit(room, message["id"], "again"), "x-4")
     assert (edit_refused["code"], delete_refused["code"]) == ("forbidden", "forbidden")
     assert message["id"] in edit_refused["message"]
