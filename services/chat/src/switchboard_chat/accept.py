@@ -118,11 +118,12 @@ class MessageAcceptor:
                 stored = await self._sequencer.publish_batch([d for _, d in fresh], context)
         for (index, _), result in zip(fresh, stored, strict=True):
             replies[index] = _stored_reply(result)
-        for index in changes:
-            try:
-                replies[index] = await self._change(batch.requests[index])
-            except Exception as err:  # one event's failure is its own reply's
-                replies[index] = _stored_reply(err)
+        # (gateways send changes alone; a batch from another sender has them answered at once)
+        changed = await asyncio.gather(
+            *(self._change(batch.requests[index]) for index in changes), return_exceptions=True
+        )
+        for index, answer in zip(changes, changed, strict=True):
+            replies[index] = answer if isinstance(answer, ChatSendReply) else _outcome(answer)
         answered = [reply for reply in replies if reply is not None]
         for reply in answered:
             _count(reply)
@@ -204,6 +205,13 @@ def _draft(request: ChatSendRequest) -> ChatMessage | ChatSendReply:
         content=content,
         timestamp=int(time.time() * 1000),
     )
+
+
+def _outcome(result: BaseException) -> ChatSendReply:
+    """A change's failure in a batch, as its own reply; a cancellation is not one."""
+    if isinstance(result, Exception):
+        return _stored_reply(result)
+    raise result
 
 
 def _stored_reply(result: ChatMessage | Exception) -> ChatSendReply:
