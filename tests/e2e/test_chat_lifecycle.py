@@ -9,7 +9,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+import nats
 import pytest
+from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, join, joined, new_room, seq_is
 from switchboard_devstack.fixtures import stack_fixture
@@ -225,3 +227,61 @@ async def test_the_same_client_msg_id_twice_is_one_edit_acked_alike(stack: Stack
         await bob.wait_for("chat", seq_is(after["seq"]))
     assert first["payload"] == second["payload"]
     assert durable(bob, room) == [("chat", 1), ("edit", 2), ("chat", 3)]
+
+
+async def test_resume_and_history_below_the_stream_read_the_events_from_postgresql(
+    stack: Stack, stores: Stores
+) -> None:
+    room = new_room()
+    async with connect(stack, "gateway", "alice") as alice:
+        await alice.send(join(room))
+        first = await acked(alice, chat(room, "one"))
+        second = await acked(alice, chat(room, "two"))
+        await acked(alice, edit(room, first["id"], "one, edited"))
+        await acked(alice, delete(room, second["id"]))
+        five = await acked(alice, chat(room, "five"))
+        last = await acked(alice, chat(room, "six"))
+    for message_id, condition in (
+        (first["id"], "edit_count = 1"),  # so the edit is stored, and so on
+        (second["id"], "deleted"),
+        (last["id"], "true"),
+        (five["id"], "true"),
+    ):
+        await stored_row(stores.database_url, message_id, condition)
+    bus = await nats.connect(stores.nats_url)
+    try:  # as if seqs 1-4 had aged out of the stream: only PostgreSQL has them
+        await bus.jetstream().purge_stream(
+            streams.CHAT.name, subject=subjects.chat_room(room), keep=2
+        )
+    finally:
+        await bus.close()
+    async with connect(stack, "gateway-2", "bob") as bob:
+        await bob.send(join(room, since=0))
+        replay = await bob.wait_for("replay")
+    assert replay["payload"]["recovered"] is True
+    assert durable(bob, room) == [
+        ("chat", 1),
+        ("chat", 2),
+        ("edit", 3),
+        ("delete", 4),
+        ("chat", 5),
+        ("chat", 6),
+    ]
+    replayed = {f["seq"]: f["payload"] for f in bob.frames if f["type"] in DURABLE}
+    # read from PostgreSQL, the messages come in their current state; the events as they were
+    assert (replayed[1]["content"], replayed[1]["editCount"]) == ("one, edited", 1)
+    assert (replayed[2]["content"], replayed[2]["deleted"]) == ("", True)
+    assert (replayed[3]["messageId"], replayed[3]["content"]) == (first["id"], "one, edited")
+    assert replayed[4]["messageId"] == second["id"]
+    async with httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http:
+        response = await http.get(
+            f"/api/rooms/{room}/messages?limit=4&before=6", headers=bearer("carol")
+        )
+    page = response.json()["messages"]
+    assert [(f["type"], f["seq"]) for f in page] == [
+        ("chat", 5),
+        ("delete", 4),
+        ("edit", 3),
+        ("chat", 2),
+    ]
+    assert page[3]["payload"]["deleted"] is True
