@@ -173,6 +173,19 @@ async def test_history_shows_the_current_state_and_the_tombstone_keeps_its_seq(
     assert (row["content"], row["edited_seq"]) == ("first, edited", edited["seq"])
     gone = await stored_row(stores.database_url, second["id"], "deleted")
     assert (gone["content"], gone["seq"]) == ("", 2)
+    # the versions: the original and the edit; none kept of the deleted message
+    async with connect(stack, "gateway-2", "carol") as carol:  # not a member: may read it
+        for message_id in (first["id"], second["id"]):
+            await carol.send(
+                {"type": "versions", "payload": {"room": room, "messageId": message_id}}
+            )
+        kept = await carol.wait_for("versions", lambda f: f["payload"]["messageId"] == first["id"])
+        none = await carol.wait_for("versions", lambda f: f["payload"]["messageId"] == second["id"])
+    assert [(v["seq"], v["content"]) for v in kept["payload"]["versions"]] == [
+        (1, "first"),
+        (3, "first, edited"),
+    ]
+    assert (none["payload"]["versions"], none["payload"]["deleted"]) == ([], True)
 
 
 async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack, stores: Stores) -> None:
