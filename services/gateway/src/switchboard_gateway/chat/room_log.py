@@ -6,8 +6,10 @@ from the stream where it overlaps what the stream holds, and from persistence be
 In the stream, the first wanted message is found by bisection (``SeqSearch``) with direct gets,
 then read forward in batches (direct get ``batch``, NATS 2.11+).
 
-A history page shows each message in its current state: one read from the stream is given the
-state PostgreSQL stored (``current_state``); one read from PostgreSQL has it already.
+A history page shows each message in its current state. One read from PostgreSQL has it
+already. One read from the stream applies its own edits and deletions (``current_state``): for
+the newest page that is all of them, since a change comes after its message; an older page is
+also given the states PostgreSQL stored.
 """
 
 import json
@@ -96,6 +98,8 @@ class RoomLog:
         if bottom < first.seq:
             messages += await self._stored(room, bottom, min(top, first.seq - 1))
         messages.sort(key=lambda m: m.seq, reverse=True)
+        if top == newest.seq:  # every change of these messages came after them: it is here
+            return current_state(messages, {}), bottom > 1
         return await self._current(messages), bottom > 1
 
     async def _current(self, page: list[ChatMessage]) -> list[ChatMessage]:
