@@ -1,6 +1,6 @@
 from collections.abc import Mapping, Sequence
 
-from switchboard_chat.accept import MessageAcceptor
+from switchboard_chat.accept import MessageAcceptor, target_waits
 from switchboard_chat.content import message_id
 from switchboard_chat.store_client import StoreUnavailableError
 from switchboard_contracts import ChatMessage, ChatSendRequest, ErrorCode, EventKind
@@ -260,3 +260,9 @@ async def test_a_batch_answers_its_changes_in_place_after_its_messages() -> None
     kinds = [r.message.kind if r.message else None for r in reply.replies]
     assert kinds == [None, EventKind.DELETE, None]
     assert [m.content for m in sequencer.published] == ["one", "two", ""]
+
+
+def test_the_target_waits_double_and_add_up_to_the_setting() -> None:
+    assert target_waits(1.5) == (0.05, 0.1, 0.2, 0.4, 0.75)
+    assert target_waits(0.0) == ()
+    assert sum(target_waits(3.0)) == 3.0

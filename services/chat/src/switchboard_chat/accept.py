@@ -11,7 +11,7 @@ PostgreSQL is down.
 Edits and deletions (a request with a ``kind``) are events of the room too, with ids derived
 the same way, so the same exactly-once holds for them. Their target is looked up in PostgreSQL
 first (``changes`` decides on it); one persistence has not written yet (it writes milliseconds
-after the ack) is looked for again a few times (``TARGET_WAITS``) before ``not_found``. Without
+after the ack) is looked for again a few times (``target_waits``) before ``not_found``. Without
 PostgreSQL they are refused ``unavailable``: who may change a message cannot be known.
 """
 
@@ -42,10 +42,20 @@ from switchboard_chat.content import message_id, sanitise
 from switchboard_chat.metrics import CHANGES_ACCEPTED, MESSAGES_ACCEPTED, MESSAGES_REJECTED
 from switchboard_chat.store_client import StoreUnavailableError
 
-__all__ = ["TARGET_WAITS", "MessageAcceptor", "Sequencer"]
+__all__ = ["TARGET_WAITS", "MessageAcceptor", "Sequencer", "target_waits"]
 
-TARGET_WAITS = (0.05, 0.1, 0.2, 0.4, 0.75)
-"""Seconds waited before each new look-up of an edit's or deletion's target not found yet."""
+
+def target_waits(total: float, first: float = 0.05) -> tuple[float, ...]:
+    """The pauses before each new look-up of a target not found yet: doubling from ``first``,
+    ``total`` seconds in all (the last one shortened)."""
+    waits: list[float] = []
+    while sum(waits) < total:
+        waits.append(min(first * 2 ** len(waits), total - sum(waits)))
+    return tuple(waits)
+
+
+TARGET_WAITS = target_waits(1.5)
+"""The default: 0.05, 0.1, 0.2, 0.4, 0.75 s (``CHANGE_TARGET_WAIT_SECONDS``, 1.5)."""
 
 log = logging.getLogger(__name__)
 
