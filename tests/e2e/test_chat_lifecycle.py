@@ -298,3 +298,38 @@ async def test_resume_and_history_below_the_stream_read_the_events_from_postgres
         ("chat", 2),
     ]
     assert page[3]["payload"]["deleted"] is True
+
+
+async def test_over_http_an_edit_a_deletion_and_the_versions_follow_the_same_rules(
+    stack: Stack, stores: Stores
+) -> None:
+    room = new_room()
+    async with (
+        connect(stack, "gateway", "alice") as alice,
+        httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
+    ):
+        await alice.send(join(room))
+        message = await acked(alice, chat(room, "posted"))
+        path = f"/api/rooms/{room}/messages/{message['id']}"
+        edited = await http.patch(
+            path, json={"content": " fixed ", "clientMsgId": "h-1"}, headers=bearer("alice")
+        )
+        again = await http.patch(
+            path, json={"content": " fixed ", "clientMsgId": "h-1"}, headers=bearer("alice")
+        )
+        live = await alice.wait_for("edit")
+        empty = await http.patch(path, json={"content": "  "}, headers=bearer("alice"))
+        foreign = await http.delete(path, headers=bearer("mallory"))
+        await stored_row(stores.database_url, message["id"], "edit_count = 1")
+        versions = await http.get(f"{path}/versions", headers=bearer("carol"))
+        deleted = await http.delete(path, headers=bearer("mod", scope="rooms:moderate"))
+        await alice.wait_for("delete")
+    assert edited.status_code == 200
+    assert again.json() == edited.json()  # once per clientMsgId
+    assert edited.json() == {"clientMsgId": "h-1", "id": live["id"], "seq": 2, "room": room}
+    assert (live["payload"]["content"], live["senderId"]) == ("fixed", "alice")
+    assert (empty.status_code, foreign.status_code) == (422, 403)
+    assert [v["content"] for v in versions.json()["versions"]] == ["posted", "fixed"]
+    assert deleted.status_code == 200
+    assert deleted.json()["seq"] == 3
+    assert durable(alice, room) == [("chat", 1), ("edit", 2), ("delete", 3)]

@@ -57,6 +57,7 @@ __all__ = [
     "replay_frame",
     "typing_frame",
     "versions_frame",
+    "versions_payload",
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
@@ -608,9 +609,9 @@ def history_frame(room: str, messages: list[ChatMessage], has_more: bool) -> str
     return _dump({"type": "history", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
-def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
-    """The answer to ``versions``: oldest first; ``deleted`` when the message is a tombstone."""
-    payload = {
+def versions_payload(room: str, message_id: str, reply: VersionsReply) -> dict[str, Any]:
+    """A message's versions, oldest first; ``deleted`` when the message is a tombstone."""
+    return {
         "room": room,
         "messageId": message_id,
         "versions": [
@@ -618,6 +619,11 @@ def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
         ],
         "deleted": reply.deleted,
     }
+
+
+def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
+    """The answer to a ``versions`` frame."""
+    payload = versions_payload(room, message_id, reply)
     return _dump({"type": "versions", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
