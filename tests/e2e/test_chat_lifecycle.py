@@ -23,10 +23,18 @@ pytestmark = pytest.mark.e2e
 
 DURABLE = ("chat", "edit", "delete")
 
+USER_BURST = 8  # gateway-2's per-user limit: far above what these tests send, but for one
 stack = stack_fixture(
     "e2e-chat-lifecycle",
     *("persistence", "notification", "chat", "gateway", "gateway-2"),
-    env_of={"gateway": auth_env(), "gateway-2": auth_env()},
+    env_of={
+        "gateway": auth_env(),
+        "gateway-2": {
+            **auth_env(),
+            "USER_FRAMES_PER_SECOND": "1",
+            "USER_FRAME_BURST": str(USER_BURST),
+        },
+    },
 )
 
 
@@ -333,3 +341,22 @@ async def test_over_http_an_edit_a_deletion_and_the_versions_follow_the_same_rul
     assert deleted.status_code == 200
     assert deleted.json()["seq"] == 3
     assert durable(alice, room) == [("chat", 1), ("edit", 2), ("delete", 3)]
+
+
+async def test_over_http_edits_and_deletions_are_limited_per_user(stack: Stack) -> None:
+    room = new_room()
+    async with (
+        connect(stack, "gateway", "alice") as alice,
+        httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
+    ):
+        await alice.send(join(room))
+        message = await acked(alice, chat(room, "not yours"))
+        path = f"/api/rooms/{room}/messages/{message['id']}"
+        statuses = [
+            (await http.patch(path, json={"content": "x"}, headers=bearer("spammer"))).status_code
+            for _ in range(USER_BURST + 1)
+        ]
+        other = await http.patch(path, json={"content": "x"}, headers=bearer("mallory"))
+    # refused by chat (not the author) while within the burst; then by the gateway, unsent
+    assert statuses == [403] * USER_BURST + [429]
+    assert other.status_code == 403  # another user's limit is their own
