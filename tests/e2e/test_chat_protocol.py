@@ -191,33 +191,43 @@ async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> N
     room = new_room()
     examples: dict[str, Frame] = {
         "join": join(room),
-        "chat": {"type": "chat", "payload": {"content": "doc", "room": room}},
+        "chat": {"type": "chat", "payload": {"content": "doc", "room": room, "clientMsgId": "c"}},
         "typing": {"type": "typing", "payload": {"isTyping": True, "room": room}},
         "presence": {"type": "presence", "payload": {"away": True, "room": room}},
         "history": {"type": "history", "payload": {"room": room}},
         "ping": {"type": "ping", "payload": {}},
         "leave": {"type": "leave", "payload": {"room": room}},
     }
+    # edit, versions and delete name the chat's message: built once its ack gives the id
+    changes = ["edit", "versions", "delete"]
     # `auth` (both ways) needs AUTH_ENABLED: tests/e2e/test_edge_auth.py sends it and sees it.
     client_types = [kind for kind in documented_types("Client → server") if kind != "auth"]
-    assert sorted(examples) == client_types
+    assert sorted([*examples, *changes]) == client_types
     async with (
         FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice,
         FrameClient(f"{stack['gateway'].ws_url}/ws?userId=bob") as bob,
     ):
         await bob.send(join(room))
         await bob.wait_for("presence")
-        for kind in ["join", "chat", "typing", "presence", "history", "ping", "leave"]:
+        for kind in ["join", "chat", "typing", "presence", "history", "ping"]:
             await alice.send(examples[kind])
         await alice.wait_for("pong")
+        # Answered once chat and persistence have done their part, maybe after the pong.
+        message_id = (await alice.wait_for("ack"))["payload"]["id"]
+        target = {"room": room, "messageId": message_id}
+        await alice.send({"type": "edit", "payload": {**target, "content": "doc!"}})
+        await bob.wait_for("edit")
+        await alice.send({"type": "versions", "payload": target})
+        await alice.wait_for("versions")
+        await alice.send({"type": "delete", "payload": target})
+        await alice.send(examples["leave"])
         await alice.send({"type": "no-such-type"})
         await alice.send(join(room, since=0))
         await alice.wait_for("replay")
         await bob.wait_for("typing")
-        # Answered once chat and persistence have done their part, maybe after the pong.
-        await alice.wait_for("ack")
         await alice.wait_for("history")
         await bob.wait_for("chat")
+        await bob.wait_for("delete")
     served = {f["type"] for f in alice.frames + bob.frames}
     assert not [f for f in alice.of_type("error") if f["payload"]["code"] == "unknown_type"][1:]
     assert served == set(documented_types("Server → client")) - {"auth"}

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -291,6 +291,130 @@ async def test_kill_9_of_a_chat_instance_loses_nothing(system: Faulty) -> None:
         await asyncio.sleep(2.0)  # under load with one chat instance
         await in_thread(restarted(system.stack["chat-2"]))
         await load.settle(bound=20)
+
+
+async def stored_room(system: Faulty, room: str, count: int, bound: float) -> list[asyncpg.Record]:
+    """The room's rows once there are ``count`` (at most ``bound`` s: persistence writes after
+    the ack), by seq."""
+    database = await asyncpg.connect(system.database_url)
+    try:
+        async with asyncio.timeout(bound):
+            while True:
+                rows = await database.fetch(
+                    "SELECT id, seq, kind, target_id, content, edit_count, deleted"
+                    " FROM chat_messages"
+                    " WHERE room = $1 ORDER BY seq",
+                    room,
+                )
+                if len(rows) >= count:
+                    return rows
+                await asyncio.sleep(0.25)
+    finally:
+        await database.close()
+
+
+async def kill_both_chat_instances(system: Faulty) -> None:
+    await in_thread(system.stack["chat-2"].kill)
+    await asyncio.sleep(1.0)  # changes go on with one chat instance
+    await in_thread(system.stack["chat"].kill)
+    await asyncio.sleep(1.0)  # and with none: every change sent meanwhile is sent again
+    await in_thread(restarted(system.stack["chat"]))
+    await in_thread(restarted(system.stack["chat-2"]))
+
+
+async def kill_persistence(system: Faulty) -> None:
+    """Chat cannot look targets up: changes are refused unavailable and sent again."""
+    await in_thread(system.stack["persistence"].kill)
+    await asyncio.sleep(2.0)
+    await in_thread(restarted(system.stack["persistence"]))
+
+
+async def kill_nats(system: Faulty) -> None:
+    await in_thread(system.nats.kill)
+    await asyncio.sleep(2.0)
+    await in_thread(system.nats.start)
+
+
+CHANGE_FAULTS: dict[str, tuple[Callable[[Faulty], Awaitable[None]], float]] = {
+    "chat": (kill_both_chat_instances, 20),
+    "persistence": (kill_persistence, 45),
+    "nats": (kill_nats, 45),
+}
+"""What is killed while edits and deletions are sent, and the recovery bound (reliability.md)."""
+
+
+@pytest.mark.parametrize("fault", sorted(CHANGE_FAULTS))
+async def test_kill_9_while_edits_and_deletions_are_sent_applies_each_acked_one_once(
+    system: Faulty, fault: str
+) -> None:
+    inflict, bound = CHANGE_FAULTS[fault]
+    room = f"edits-{secrets.token_hex(3)}"
+    ws = [system.stack[label].ws_url for label in GATEWAYS]
+    editor = ChatConnection(rotating(ws, 0), "editor", [room], ack_timeout_seconds=3.0)
+    watcher = ChatConnection(rotating(ws, 1), "watcher", [room], ack_timeout_seconds=3.0)
+    edited: dict[str, tuple[str, str]] = {}  # clientMsgId: (target id, content)
+    deleted: dict[str, str] = {}  # clientMsgId: target id
+
+    async def change_all(targets: list[str], doomed: list[str]) -> None:
+        """Bursts of edits, so that some are on their way whenever the fault strikes, and a
+        deletion of another message now and then."""
+        for i in itertools.count():
+            target, content = targets[i % len(targets)], f"edit {i}"
+            edited[editor.edit(room, target, content, f"e-{i}")] = (target, content)
+            if i % 25 == 24 and doomed:
+                target = doomed.pop()
+                deleted[editor.delete(room, target, f"d-{i}")] = target
+            if i % 5 == 4:
+                await asyncio.sleep(0.05)
+
+    for conn in (editor, watcher):
+        conn.backoff.cap = 2.0
+        conn.start()
+    try:
+        async with asyncio.timeout(20):
+            await editor.connected.wait()
+            await watcher.connected.wait()
+        sends = [editor.send(room, f"message {n}") for n in range(10)]
+        await editor.wait_all_acked(timeout=20)
+        messages = [editor.acks[(room, cmid)].id for cmid in sends]
+        targets, doomed = messages[:5], messages[5:]
+        changing = asyncio.create_task(change_all(targets, list(doomed)))
+        await asyncio.sleep(1.0)
+        await inflict(system)
+        await asyncio.sleep(0.5)
+        changing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await changing
+        await editor.wait_all_acked(timeout=bound)
+        acks = {cmid: editor.acks[(room, cmid)] for cmid in [*edited, *deleted]}
+        last = len(sends) + len(acks)
+        rows = await stored_room(system, room, last, bound=bound)
+        async with asyncio.timeout(bound):
+            while watcher.cursors.since(room) != last:  # noqa: ASYNC110 (the client's state)
+                await asyncio.sleep(0.1)
+    finally:
+        for conn in (editor, watcher):
+            await conn.close()
+    assert deleted, "deletions were sent"
+    assert not editor.refused
+    # exactly once: one stored event per change sent, the acked one, and no seq left unused
+    assert [row["seq"] for row in rows] == list(range(1, last + 1))
+    events = {row["id"]: row for row in rows if row["kind"] != "message"}
+    assert sorted(events) == sorted(ack.id for ack in acks.values())
+    assert all(events[ack.id]["seq"] == ack.seq for ack in acks.values())
+    assert all(events[acks[cmid].id]["kind"] == "delete" for cmid in deleted)
+    # applied once each, in the room's order: the count and the last edit's content; tombstones
+    by_id = {row["id"]: row for row in rows}
+    for target in targets:
+        mine = sorted((acks[c].seq, content) for c, (t, content) in edited.items() if t == target)
+        row = by_id[target]
+        assert (row["edit_count"], row["content"]) == (len(mine), mine[-1][1])
+    for target in deleted.values():
+        assert (by_id[target]["content"], by_id[target]["deleted"]) == ("", True)
+    # and a member saw each once, in order
+    assert [(c.seq, c.id) for c in watcher.changes] == sorted(
+        (ack.seq, ack.id) for ack in acks.values()
+    )
 
 
 async def test_sigterm_of_a_gateway_moves_its_clients_to_the_other(system: Faulty) -> None:

@@ -246,3 +246,54 @@ async def test_a_reset_moves_the_cursor_and_a_refusal_is_final() -> None:
 def test_the_stream_url_names_user_and_teams(teams: list[str]) -> None:
     stream = NotificationStream("http://gw/", "a", teams=teams)
     assert stream.url() == "http://gw/api/notifications/stream?userId=a&team=red&team=blue"
+
+
+async def test_an_edit_and_a_delete_go_out_until_acked_and_their_events_advance_since() -> None:
+    server, sleeps = FakeServer(), Sleeps()
+    conn = ChatConnection(
+        "ws://gw", "alice", connector=server, backoff=fixed_backoff(), sleep=sleeps
+    )
+    async with conn:
+        first = await server.connection(1)
+        edit_id = conn.edit("r", "r-1", "new", "e-1")
+        delete_id = conn.delete("r", "r-1", "d-1")
+        await until(lambda: first.sent_of("edit") and first.sent_of("delete"))
+        change = {"messageId": "r-1", "content": "new", "clientMsgId": edit_id}
+        edit_event = {"type": "edit", "room": "r", "id": "e", "seq": 2, "payload": change}
+        first.push(edit_event)
+        first.push(edit_event)  # seen twice (a replay overlapping live): shown once
+        first.push(ack_frame("r", edit_id, 2))
+        await conn.wait_acked("r", edit_id, timeout=5)
+        first.inbound.put_nowait(1011)  # the delete's ack is lost with the connection
+        second = await server.connection(2)
+        await until(lambda: second.sent_of("delete"))
+    assert first.sent_of("edit")[0]["payload"] == {
+        "clientMsgId": "e-1",
+        "attempt": 1,
+        "content": "new",
+        "messageId": "r-1",
+        "room": "r",
+    }
+    assert second.sent_of("delete")[0]["payload"] == {
+        "clientMsgId": delete_id,
+        "attempt": 2,
+        "messageId": "r-1",
+        "room": "r",
+    }
+    assert second.sent_of("join") == [{"type": "join", "payload": {"room": "r", "since": 2}}]
+    assert [(c.kind, c.seq, c.message_id) for c in conn.changes] == [("edit", 2, "r-1")]
+
+
+async def test_an_edit_refused_for_good_leaves_the_outbox() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "alice", connector=server, backoff=fixed_backoff())
+    async with conn:
+        socket = await server.connection(1)
+        conn.edit("r", "r-1", "mine now", "e-1")
+        conn.send("r", "too long?", "c-1")
+        await until(lambda: socket.sent_of("edit") and socket.sent_of("chat"))
+        for ref in ("e-1", "c-1"):
+            socket.push({"type": "error", "payload": {"code": "forbidden", "ref": ref}})
+        await until(lambda: ("r", "e-1") in conn.refused)
+    assert conn.refused[("r", "e-1")].code == "forbidden"
+    assert [p.client_msg_id for p in conn.outbox.pending()] == ["c-1"]  # a chat stays

@@ -12,6 +12,7 @@ def test_public_exports_are_pinned() -> None:
             "Backoff",
             "ChatConnection",
             "ChatEvent",
+            "Change",
             "ChatMessage",
             "ClientError",
             "Closed",

@@ -39,6 +39,7 @@ def test_public_exports_are_pinned() -> None:
             "NOTIFICATION_SEND",
             "PERSISTENCE_CHAT_HISTORY",
             "PERSISTENCE_CHAT_LAST_SEQ",
+            "PERSISTENCE_CHAT_VERSIONS",
             "PERSISTENCE_DEAD_LETTER_REPLAY_CHAT",
             "PERSISTENCE_DEAD_LETTER_REPLAY_NOTIFY",
             "PERSISTENCE_MESSAGES_GET",

@@ -16,12 +16,16 @@ from switchboard_contracts import (
     ServiceReport,
 )
 from switchboard_contracts.chat import (
+    EventKind,
     LastSeqReply,
     LastSeqRequest,
     MessageGetReply,
     MessageGetRequest,
     MessagesGetReply,
     MessagesGetRequest,
+    MessageVersion,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.presence import (
     GatewayHeartbeat,
@@ -57,14 +61,49 @@ MESSAGE = ChatMessage(
     client_msg_id="c-1",
 )
 
+EDIT = ChatMessage(
+    id="9a01",
+    room="lobby",
+    seq=8,
+    sender_id="alice",
+    content="hi <3 (edited)",
+    timestamp=1764150001000,
+    client_msg_id="c-2",
+    kind=EventKind.EDIT,
+    target_id="0b7f",
+    target_seq=7,
+)
+EDITED = MESSAGE.model_copy(
+    update={
+        "content": "hi <3 (edited)",
+        "edit_count": 1,
+        "edited_at": 1764150001000,
+        "edited_seq": 8,
+    }
+)
+
 SAMPLES: list[BusMessage] = [
     ChatSendRequest(room="lobby", user_id="alice", content="hi", client_msg_id="c-1"),
+    ChatSendRequest(
+        room="lobby",
+        user_id="mod",
+        content="",
+        kind=EventKind.DELETE,
+        target_id="0b7f",
+        moderator=True,
+    ),
     MESSAGE,
+    EDIT,
+    EDITED,
+    MESSAGE.model_copy(update={"content": "", "deleted": True}),
     ChatSendReply(message=MESSAGE),
     ChatSendReply(error=BusError(code=ErrorCode.CONTENT_TOO_LONG, message="too long")),
     HistoryRequest(room="lobby", before=10, limit=20),
     HistoryReply(messages=[MESSAGE], has_more=True),
     LastSeqRequest(room="lobby"),
+    VersionsRequest(room="lobby", message_id="0b7f"),
+    VersionsReply(versions=[MessageVersion(seq=7, content="hi", timestamp=1)]),
+    VersionsReply(deleted=True),
     LastSeqReply(seq=3),
     ServiceReport(service="gateway", instance="gw-1", timestamp=1, active_connections=2),
     MessageGetRequest(id="0b7f"),
@@ -106,6 +145,42 @@ def test_reader_ignores_fields_it_does_not_know() -> None:
     data = json.loads(MESSAGE.encode())
     data["addedLater"] = {"anything": True}
     assert ChatMessage.decode(json.dumps(data).encode()) == MESSAGE
+
+
+def test_a_message_without_a_kind_encodes_no_lifecycle_fields() -> None:
+    assert set(json.loads(MESSAGE.encode())) == {
+        "v",
+        "id",
+        "room",
+        "seq",
+        "sender_id",
+        "content",
+        "timestamp",
+        "sender_name",
+        "client_msg_id",
+    }
+
+
+def test_an_edit_from_the_wire_decodes_with_its_kind_and_target() -> None:
+    wire = (
+        b'{"v":1,"id":"e","room":"r","seq":3,"sender_id":"al","content":"new","timestamp":1,'
+        b'"kind":"edit","target_id":"m","target_seq":1}'
+    )
+    edit = ChatMessage.decode(wire)
+    assert (edit.kind, edit.target_id, edit.target_seq) == (EventKind.EDIT, "m", 1)
+
+
+def test_an_unknown_event_kind_is_refused() -> None:
+    with pytest.raises(ValidationError, match="kind"):
+        ChatMessage(
+            id="e",
+            room="r",
+            seq=1,
+            sender_id="a",
+            content="",
+            timestamp=1,
+            kind="erase",  # type: ignore[arg-type]
+        )
 
 
 def test_sample_json_from_the_wire_decodes() -> None:

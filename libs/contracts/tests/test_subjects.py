@@ -42,6 +42,7 @@ def test_public_exports_are_pinned() -> None:
             "ChatSendReply",
             "ChatSendRequest",
             "ErrorCode",
+            "EventKind",
             "HistoryReply",
             "HistoryRequest",
             "InvalidIdError",

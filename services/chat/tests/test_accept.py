@@ -1,9 +1,9 @@
 from collections.abc import Mapping, Sequence
 
-from switchboard_chat.accept import MessageAcceptor
+from switchboard_chat.accept import MessageAcceptor, target_waits
 from switchboard_chat.content import message_id
 from switchboard_chat.store_client import StoreUnavailableError
-from switchboard_contracts import ChatMessage, ChatSendRequest, ErrorCode
+from switchboard_contracts import ChatMessage, ChatSendRequest, ErrorCode, EventKind
 from switchboard_contracts.chat import ChatSendBatchRequest
 from switchboard_runtime import PublishUnavailableError
 
@@ -169,3 +169,100 @@ async def test_a_first_attempt_is_not_looked_up_alone_or_in_a_batch() -> None:
     assert (await acceptor.accept(first)).message is not None
     reply = await acceptor.accept_batch(batch(first))
     assert reply.replies[0].message is not None
+
+
+def change(kind: EventKind, client_msg_id: str | None = "e-1") -> ChatSendRequest:
+    return ChatSendRequest(
+        room="r",
+        user_id="al",
+        content="new" if kind is EventKind.EDIT else "",
+        client_msg_id=client_msg_id,
+        kind=kind,
+        target_id="m-1",
+    )
+
+
+TARGET = ChatMessage(id="m-1", room="r", seq=1, sender_id="al", content="hi", timestamp=1)
+
+
+async def no_sleep(seconds: float) -> None:
+    del seconds
+
+
+async def test_an_edit_waits_for_a_target_persistence_has_not_written_yet() -> None:
+    lookups: list[list[str]] = []
+
+    async def stored(ids: list[str]) -> list[ChatMessage | None]:
+        lookups.append(ids)
+        # the edit's own id (not found), then the target: missing twice, then written
+        return [TARGET if len(lookups) >= 4 and i == "m-1" else None for i in ids]
+
+    sequencer = FakeSequencer()
+    acceptor = MessageAcceptor(sequencer, stored, sleep=no_sleep)
+    reply = await acceptor.accept(change(EventKind.EDIT))
+    assert reply.message is not None
+    assert (reply.message.kind, reply.message.target_seq) == (EventKind.EDIT, 1)
+    assert lookups == [[message_id("r", "al", "e-1")], ["m-1"], ["m-1"], ["m-1"]]
+
+
+async def test_a_target_never_found_is_not_found_after_the_waits() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def nothing(ids: list[str]) -> list[ChatMessage | None]:
+        return [None for _ in ids]
+
+    sequencer = FakeSequencer()
+    acceptor = MessageAcceptor(sequencer, nothing, target_waits=(0.1, 0.2), sleep=sleep)
+    reply = await acceptor.accept(change(EventKind.DELETE))
+    assert reply.error is not None
+    assert reply.error.code is ErrorCode.NOT_FOUND
+    assert waits == [0.1, 0.2]
+    assert sequencer.published == []
+
+
+async def test_a_retried_edit_is_answered_with_the_stored_one() -> None:
+    earlier = TARGET.model_copy(
+        update={"id": message_id("r", "al", "e-1"), "seq": 2, "kind": EventKind.EDIT}
+    )
+
+    async def stored(ids: list[str]) -> list[ChatMessage | None]:
+        return [earlier if i == earlier.id else None for i in ids]
+
+    sequencer = FakeSequencer()
+    reply = await MessageAcceptor(sequencer, stored, sleep=no_sleep).accept(change(EventKind.EDIT))
+    assert reply.message == earlier
+    assert sequencer.published == []
+
+
+async def test_an_edit_without_postgresql_is_unavailable() -> None:
+    async def down(ids: list[str]) -> list[ChatMessage | None]:
+        raise StoreUnavailableError("persistence did not answer")
+
+    reply = await MessageAcceptor(FakeSequencer(), down, sleep=no_sleep).accept(
+        change(EventKind.EDIT, client_msg_id=None)
+    )
+    assert reply.error is not None
+    assert reply.error.code is ErrorCode.UNAVAILABLE
+
+
+async def test_a_batch_answers_its_changes_in_place_after_its_messages() -> None:
+    async def stored(ids: list[str]) -> list[ChatMessage | None]:
+        return [TARGET if i == "m-1" else None for i in ids]
+
+    sequencer = FakeSequencer()
+    batch = ChatSendBatchRequest(
+        requests=[request("c-1", "one"), change(EventKind.DELETE, "d-1"), request("c-2", "two")]
+    )
+    reply = await MessageAcceptor(sequencer, stored, sleep=no_sleep).accept_batch(batch)
+    kinds = [r.message.kind if r.message else None for r in reply.replies]
+    assert kinds == [None, EventKind.DELETE, None]
+    assert [m.content for m in sequencer.published] == ["one", "two", ""]
+
+
+def test_the_target_waits_double_and_add_up_to_the_setting() -> None:
+    assert target_waits(1.5) == (0.05, 0.1, 0.2, 0.4, 0.75)
+    assert target_waits(0.0) == ()
+    assert sum(target_waits(3.0)) == 3.0

@@ -5,7 +5,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, endpoints
+from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, EventKind, endpoints
 from switchboard_contracts.chat import ChatSendBatchReply, ChatSendBatchRequest
 from switchboard_devstack.stores import Stores
 from switchboard_gateway.chat.client import BatchPolicy, ChatClient
@@ -84,3 +84,34 @@ async def test_with_no_chat_at_all_every_send_is_answered_unavailable(bus: Bus) 
 
 async def _all(client: ChatClient, sends: list[ChatSendRequest]) -> list[ChatSendReply]:
     return list(await asyncio.wait_for(asyncio.gather(*(client.send(r) for r in sends)), 10))
+
+
+async def test_edits_and_deletions_go_alone_beside_a_batch_of_messages(bus: Bus) -> None:
+    """Chat looks a change's target up first: it must not hold back a batch's acks."""
+    batched: list[list[str]] = []
+    singles: list[str] = []
+
+    async def serve_batch(batch: ChatSendBatchRequest) -> ChatSendBatchReply:
+        batched.append([r.content for r in batch.requests])
+        return ChatSendBatchReply(replies=[stored(r, i + 1) for i, r in enumerate(batch.requests)])
+
+    async def serve_one(request: ChatSendRequest) -> ChatSendReply:
+        singles.append(request.content)
+        return stored(request, 9)
+
+    subscriptions = [
+        await bus.serve(endpoints.CHAT_SEND_BATCH, serve_batch),
+        await bus.serve(endpoints.CHAT_SEND, serve_one),
+    ]
+    room = f"r-{secrets.token_hex(3)}"
+    change = ChatSendRequest(
+        room=room, user_id="al", content="fixed", kind=EventKind.EDIT, target_id="m-1"
+    )
+    try:
+        client = ChatClient(bus, timeout=2.0, batches=BatchPolicy(interval=0.0, max_in_flight=1))
+        replies = await _all(client, [*requests(room, 2), change])
+    finally:
+        for subscription in subscriptions:
+            await subscription.unsubscribe()
+    assert (batched, singles) == ([["m0", "m1"]], ["fixed"])
+    assert all(r.message is not None for r in replies)

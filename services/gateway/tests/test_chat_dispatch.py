@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from switchboard_contracts import BusError, ChatMessage, ChatSendReply, ChatSendRequest
+from switchboard_contracts import BusError, ChatMessage, ChatSendReply, ChatSendRequest, EventKind
 from switchboard_contracts import ErrorCode as BusErrorCode
+from switchboard_contracts.chat import MessageVersion, VersionsReply
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.dispatch import (
@@ -20,6 +21,7 @@ from switchboard_gateway.chat.dispatch import (
     LeaveRoom,
     PublishTyping,
     ReadHistory,
+    ReadVersions,
     Refuse,
     RenewAuth,
     SyncPresence,
@@ -441,3 +443,80 @@ def test_the_users_bucket_limits_all_of_their_connections() -> None:
     decision = dispatch.admit(second, user, now=0.0)
     assert isinstance(decision, Refuse)
     assert decision.code == ErrorCode.RATE_LIMITED
+
+
+def test_an_edit_in_a_joined_room_is_sent_to_chat_naming_its_target() -> None:
+    dispatch, _ = dispatcher()
+    frame = {
+        "type": "edit",
+        "payload": {"room": "lobby", "messageId": "m-9", "content": "new", "clientMsgId": "e1"},
+    }
+    assert decide(dispatch, on_ws("lobby"), frame) == ChatSendRequest(
+        room="lobby",
+        user_id="al",
+        content="new",
+        client_msg_id="e1",
+        kind=EventKind.EDIT,
+        target_id="m-9",
+    )
+
+
+def test_a_delete_on_the_chat_path_goes_to_its_room_with_the_moderator_scope() -> None:
+    dispatch, _ = dispatcher(auth_enabled=True)
+    moderator = State(
+        fixed_room="lobby", identity=Identity("al", scopes=frozenset({"rooms:moderate"}))
+    )
+    frame = {"type": "delete", "payload": {"messageId": "m-9", "clientMsgId": "d1", "attempt": 1}}
+    assert decide(dispatch, moderator, frame) == ChatSendRequest(
+        room="lobby",
+        user_id="al",
+        content="",
+        client_msg_id="d1",
+        first_attempt=True,
+        kind=EventKind.DELETE,
+        target_id="m-9",
+        moderator=True,
+    )
+    plain = State(fixed_room="lobby", identity=Identity("al", scopes=frozenset({"rooms:manage"})))
+    decision = decide(dispatch, plain, frame)
+    assert isinstance(decision, ChatSendRequest)
+    assert not decision.moderator
+
+
+def test_an_edit_for_a_room_not_joined_is_refused_with_its_client_msg_id() -> None:
+    dispatch, _ = dispatcher()
+    frame = {
+        "type": "edit",
+        "payload": {"room": "other", "messageId": "m-9", "content": "x", "clientMsgId": "e1"},
+    }
+    assert decide(dispatch, on_ws("lobby"), frame) == Refuse(
+        ErrorCode.NOT_JOINED, "join room other first", "e1"
+    )
+
+
+def test_versions_of_a_message_in_a_room_not_joined_ask_for_access_first() -> None:
+    dispatch, _ = dispatcher()
+    frame = {"type": "versions", "payload": {"room": "other", "messageId": "m-9"}}
+    assert decide(dispatch, on_ws("lobby"), frame) == ReadVersions("other", "m-9", True)
+    joined_room = {"type": "versions", "payload": {"room": "lobby", "messageId": "m-9"}}
+    assert decide(dispatch, on_ws("lobby"), joined_room) == ReadVersions("lobby", "m-9", False)
+
+
+def test_the_versions_answer_is_the_frame_or_why_not() -> None:
+    dispatch, _ = dispatcher()
+    reply = VersionsReply(versions=[MessageVersion(seq=1, content="v1", timestamp=5)])
+    answer = dispatch.versions_answer("lobby", "m-9", reply)
+    assert isinstance(answer, str)
+    assert json.loads(answer)["payload"] == {
+        "room": "lobby",
+        "messageId": "m-9",
+        "versions": [{"seq": 1, "content": "v1", "timestamp": 5}],
+        "deleted": False,
+    }
+    missing = VersionsReply(error=BusError(code=BusErrorCode.NOT_FOUND, message="no message m-9"))
+    assert dispatch.versions_answer("lobby", "m-9", missing) == Refuse(
+        "not_found", "no message m-9", "lobby"
+    )
+    unanswered = dispatch.versions_answer("lobby", "m-9", None)
+    assert isinstance(unanswered, Refuse)
+    assert unanswered.code == ErrorCode.UNAVAILABLE

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from switchboard_contracts import ChatMessage
+from switchboard_contracts import ChatMessage, EventKind
 from switchboard_contracts.presence import PresenceSnapshot, PresenceUser
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.frames import ChatFrame, FrameError, PingFrame
@@ -44,6 +44,12 @@ def test_unparsable_frames_are_reported_as_such(text: str | bytes) -> None:
         ('{"type":"chat","payload":{"content":"x","attempt":"1"}}', "invalid_frame", "attempt"),
         ('{"type":"chat","payload":{"content":"x","attempt":true}}', "invalid_frame", "attempt"),
         ('{"type":"chat","payload":{"content":"x","attempt":1.5}}', "invalid_frame", "attempt"),
+        ('{"type":"edit","payload":{"content":"x"}}', "invalid_frame", "payload.messageId"),
+        ('{"type":"edit","payload":{"messageId":""}}', "invalid_frame", "payload.messageId"),
+        ('{"type":"edit","payload":{"messageId":"m"}}', "invalid_frame", "payload.content"),
+        ('{"type":"delete","payload":{"messageId":7}}', "invalid_frame", "payload.messageId"),
+        ('{"type":"versions","payload":{"room":"r"}}', "invalid_frame", "payload.messageId"),
+        ('{"type":"delete","payload":{"messageId":"m","attempt":0}}', "invalid_frame", "attempt"),
         ('{"type":"dance","payload":{}}', "unknown_type", "dance"),
     ],
 )
@@ -177,12 +183,15 @@ def test_the_documented_client_frame_types_are_all_understood() -> None:
     assert sorted(frames.CLIENT_FRAME_TYPES) == [
         "auth",
         "chat",
+        "delete",
+        "edit",
         "history",
         "join",
         "leave",
         "ping",
         "presence",
         "typing",
+        "versions",
     ]
 
 
@@ -220,3 +229,66 @@ def test_typing_history_and_replay_frames() -> None:
     assert history["payload"]["messages"] == [frames.chat_frame_object(message)]
     replay = json.loads(frames.replay_frame("r", recovered=True))
     assert replay["payload"] == {"room": "r", "recovered": True}
+
+
+def test_edit_and_delete_frames_parse_with_their_target() -> None:
+    edit = frames.parse_client_frame(
+        '{"type":"edit","payload":{"room":"r","messageId":"m","content":"new","clientMsgId":"e",'
+        '"attempt":2}}'
+    )
+    assert edit == frames.EditFrame("m", "new", "e", "r", 2)
+    delete = frames.parse_client_frame('{"type":"delete","payload":{"messageId":"m"}}')
+    assert delete == frames.DeleteFrame("m", None)
+
+
+def test_a_refused_edit_names_its_client_msg_id() -> None:
+    refused = frames.parse_client_frame(
+        '{"type":"edit","payload":{"messageId":"m","clientMsgId":"e-7"}}'
+    )
+    assert isinstance(refused, FrameError)
+    assert refused.ref == "e-7"
+
+
+def test_an_edit_event_is_an_edit_frame_at_its_own_seq_naming_its_target() -> None:
+    event = ChatMessage(
+        id="ev",
+        room="r",
+        seq=5,
+        sender_id="mod",
+        content="new",
+        timestamp=9,
+        client_msg_id="e",
+        kind=EventKind.EDIT,
+        target_id="m",
+        target_seq=2,
+    )
+    frame = json.loads(frames.chat_frame(event))
+    assert (frame["type"], frame["seq"], frame["id"], frame["senderId"]) == ("edit", 5, "ev", "mod")
+    assert frame["payload"] == {
+        "messageId": "m",
+        "messageSeq": 2,
+        "content": "new",
+        "clientMsgId": "e",
+        "id": "ev",
+        "seq": 5,
+        "room": "r",
+        "senderId": "mod",
+        "timestamp": 9,
+    }
+    deletion = event.model_copy(update={"kind": EventKind.DELETE, "content": ""})
+    frame = json.loads(frames.chat_frame(deletion))
+    assert frame["type"] == "delete"
+    assert "content" not in frame["payload"]
+
+
+def test_a_message_read_back_shows_its_edits_or_its_tombstone() -> None:
+    message = ChatMessage(id="m", room="r", seq=2, sender_id="al", content="v2", timestamp=1)
+    plain = json.loads(frames.chat_frame(message))["payload"]
+    assert "editCount" not in plain
+    assert "deleted" not in plain
+    edited = message.model_copy(update={"edit_count": 1, "edited_at": 7, "edited_seq": 3})
+    payload = json.loads(frames.chat_frame(edited))["payload"]
+    assert (payload["content"], payload["editCount"], payload["editedAt"]) == ("v2", 1, 7)
+    gone = message.model_copy(update={"content": "", "deleted": True})
+    payload = json.loads(frames.chat_frame(gone))["payload"]
+    assert (payload["content"], payload["deleted"], payload["seq"]) == ("", True, 2)

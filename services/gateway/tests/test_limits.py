@@ -1,4 +1,4 @@
-from switchboard_gateway.edge.limits import Admission, UserCounter, UserFrameRates
+from switchboard_gateway.edge.limits import Admission, UserBuckets, UserCounter, UserFrameRates
 
 
 def test_a_user_counter_admits_up_to_the_limit_per_user() -> None:
@@ -47,3 +47,21 @@ def test_the_bucket_is_dropped_with_the_users_last_connection() -> None:
     rates.release("a")
     rates.release("a")
     assert rates.acquire("a") is not first
+
+
+def test_user_buckets_limit_each_user_apart() -> None:
+    buckets = UserBuckets(rate=1.0, burst=2)
+    assert [buckets.allow("al", 0.0) for _ in range(3)] == [True, True, False]
+    assert buckets.allow("bo", 0.0)
+    assert buckets.allow("al", 1.0)  # a token back after a second
+    assert not buckets.allow("al", 1.0)
+
+
+def test_a_bucket_idle_until_full_again_is_dropped() -> None:
+    buckets = UserBuckets(rate=1.0, burst=2)
+    buckets.allow("al", 0.0)
+    buckets.allow("bo", 1.5)
+    assert len(buckets) == 2
+    buckets.allow("cy", 2.5)  # al idle 2.5 s >= 2 s: full again, dropped; bo kept
+    assert len(buckets) == 2
+    assert [buckets.allow("al", 2.5), buckets.allow("al", 2.5)] == [True, True]

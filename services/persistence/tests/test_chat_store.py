@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from switchboard_contracts import ChatMessage
+from switchboard_contracts import ChatMessage, EventKind
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.migrate import migrate
@@ -97,3 +97,111 @@ async def test_lookups_go_on_after_their_connection_is_cut(
     assert cut >= 1
     assert await store.get_many([f"{room}-1", f"{room}-2"]) == [message(room, 1)]
     assert await store.get_many([f"{room}-1"]) == [message(room, 1)]
+
+
+def change(target: ChatMessage, seq: int, kind: EventKind, content: str = "") -> ChatMessage:
+    return ChatMessage(
+        id=f"{target.room}-{seq}",
+        room=target.room,
+        seq=seq,
+        sender_id="a",
+        content=content,
+        timestamp=1000 + seq,
+        kind=kind,
+        target_id=target.id,
+        target_seq=target.seq,
+    )
+
+
+async def versions(store: ChatStore, message_id: str) -> list[tuple[int, str]]:
+    return [(seq, content) for seq, content, _ in await store.versions(message_id)]
+
+
+async def test_an_edit_gives_the_message_new_content_a_count_and_keeps_the_versions(
+    store: ChatStore,
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original])
+    await store.insert([change(original, 2, EventKind.EDIT, "second"), message(room, 3)])
+    await store.insert([change(original, 4, EventKind.EDIT, "third")])
+    page, _ = await store.page(room, before=None, limit=10)
+    assert [(m.seq, m.kind) for m in page] == [
+        (4, EventKind.EDIT),
+        (3, None),
+        (2, EventKind.EDIT),
+        (1, None),
+    ]
+    edited = page[3]
+    assert (edited.content, edited.edit_count, edited.edited_at, edited.edited_seq) == (
+        "third",
+        2,
+        1004,
+        4,
+    )
+    assert await versions(store, original.id) == [(1, "m1"), (2, "second"), (4, "third")]
+
+
+async def test_edits_redelivered_or_out_of_order_come_to_the_same_state(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    first, second = (
+        change(original, 2, EventKind.EDIT, "b"),
+        change(original, 3, EventKind.EDIT, "c"),
+    )
+    await store.insert([original])
+    await store.insert([second])  # the later batch committed first
+    await store.insert([first])
+    await store.insert([first, second])  # redelivered
+    [stored] = await store.get_many([original.id])
+    assert (stored.content, stored.edit_count, stored.edited_seq) == ("c", 2, 3)
+    assert await versions(store, original.id) == [(1, "m1"), (2, "b"), (3, "c")]
+
+
+async def test_a_deletion_leaves_a_tombstone_at_its_seq_and_no_content_anywhere(
+    store: ChatStore,
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original, message(room, 2)])
+    await store.insert([change(original, 3, EventKind.EDIT, "secret edit")])
+    await store.insert([change(original, 4, EventKind.DELETE)])
+    await store.insert([change(original, 5, EventKind.EDIT, "too late")])  # ordered after it
+    page, _ = await store.page(room, before=None, limit=10)
+    assert [m.seq for m in page] == [5, 4, 3, 2, 1]
+    tombstone = page[4]
+    assert (tombstone.id, tombstone.content, tombstone.deleted) == (original.id, "", True)
+    assert [m.content for m in page if m.kind is EventKind.EDIT] == ["", ""]
+    assert page[3].content == "m2"
+    assert await versions(store, original.id) == []
+
+
+async def test_a_deletion_wins_whatever_order_its_batch_commits_in(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original])
+    await store.insert([change(original, 2, EventKind.DELETE)])
+    await store.insert([change(original, 3, EventKind.EDIT, "x")])
+    await store.insert([change(original, 2, EventKind.DELETE)])  # redelivered
+    [stored] = await store.get_many([original.id])
+    assert (stored.content, stored.deleted) == ("", True)
+
+
+async def test_versions_of_a_message_oldest_first_and_none_once_deleted(store: ChatStore) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original, other = message(room, 1), message(room, 2)
+    await store.insert([original, other])
+    await store.insert([change(original, 3, EventKind.EDIT, "v2")])
+    edited = await store.message_versions(room, original.id)
+    assert [(v.seq, v.content) for v in edited.versions] == [(1, "m1"), (3, "v2")]
+    never_edited = await store.message_versions(room, other.id)
+    assert [(v.seq, v.content) for v in never_edited.versions] == [(2, "m2")]
+    await store.insert([change(original, 4, EventKind.DELETE)])
+    gone = await store.message_versions(room, original.id)
+    assert (gone.deleted, gone.versions) == (True, [])
+    for missing in (
+        await store.message_versions("elsewhere", other.id),
+        await store.message_versions(room, "nope"),
+    ):
+        assert missing.error is not None
+        assert missing.error.code == "not_found"

@@ -16,6 +16,7 @@ from switchboard_client.errors import (
 )
 from switchboard_client.events import (
     Ack,
+    Change,
     ChatEvent,
     ChatMessage,
     Closed,
@@ -35,6 +36,7 @@ from switchboard_client.outbox import Outbox
 __all__ = [
     "Ack",
     "Backoff",
+    "Change",
     "ChatConnection",
     "ChatEvent",
     "ChatMessage",

@@ -22,6 +22,7 @@ from switchboard_client.errors import (
 )
 from switchboard_client.events import (
     Ack,
+    Change,
     ChatEvent,
     ChatMessage,
     Closed,
@@ -76,6 +77,11 @@ class ChatConnection:
         self.outbox = Outbox()
         self.messages: list[ChatMessage] = []
         """Every message shown, once each, in the order shown."""
+        self.changes: list[Change] = []
+        """Every edit and deletion received, once each, in the room's order."""
+        self.refused: dict[tuple[str, str], ErrorFrame] = {}
+        """Edits and deletions the server refused for good (``forbidden``, ``not_found``, …),
+        by (room, clientMsgId): no longer sent."""
         self.acks: dict[tuple[str, str], Ack] = {}
         self.duplicates_dropped = 0
         self.connects = 0
@@ -141,6 +147,25 @@ class ChatConnection:
         Returns its ``clientMsgId``."""
         self.join(room)
         pending = self.outbox.add(room, content, client_msg_id)
+        self._spawn_send(self._chat_frame(pending), key=(room, pending.client_msg_id))
+        return pending.client_msg_id
+
+    def edit(
+        self, room: str, message_id: str, content: str, client_msg_id: str | None = None
+    ) -> str:
+        """Queue an edit of ``message_id``: sent like a message (again until acked); returns
+        its ``clientMsgId``."""
+        return self._change("edit", room, message_id, content, client_msg_id)
+
+    def delete(self, room: str, message_id: str, client_msg_id: str | None = None) -> str:
+        """Queue a deletion of ``message_id``, as ``edit`` does."""
+        return self._change("delete", room, message_id, "", client_msg_id)
+
+    def _change(
+        self, kind: str, room: str, message_id: str, content: str, client_msg_id: str | None
+    ) -> str:
+        self.join(room)
+        pending = self.outbox.add(room, content, client_msg_id, kind=kind, message_id=message_id)
         self._spawn_send(self._chat_frame(pending), key=(room, pending.client_msg_id))
         return pending.client_msg_id
 
@@ -240,11 +265,14 @@ class ChatConnection:
         if not isinstance(frame, dict):
             return
         event = parse_frame(frame)
-        if isinstance(event, ChatMessage):
+        if isinstance(event, ChatMessage | Change):
             if not self.cursors.accept(event.room, event.seq):
                 self.duplicates_dropped += 1
                 return
-            self.messages.append(event)
+            if isinstance(event, Change):
+                self.changes.append(event)
+            else:
+                self.messages.append(event)
         elif isinstance(event, Ack):
             self.outbox.acked(event.room, event.client_msg_id)
             self._sent_at.pop((event.room, event.client_msg_id), None)
@@ -252,12 +280,27 @@ class ChatConnection:
             async with self._acked:
                 self.acks.setdefault((event.room, event.client_msg_id), event)
                 self._acked.notify_all()
-        elif isinstance(event, ErrorFrame) and event.code in RETRYABLE_ERRORS:
+        elif isinstance(event, ErrorFrame) and event.code not in RETRYABLE_ERRORS:
+            await self._refused(event)
+        elif isinstance(event, ErrorFrame):
             # Sent again by the overdue check: forget when it was sent so that it is due soon.
             for pending in self.outbox.pending():
                 if pending.client_msg_id == event.ref:
                     self._sent_at[(pending.room, pending.client_msg_id)] = 0.0
         await self._events.put(event)
+
+    async def _refused(self, error: ErrorFrame) -> None:
+        """An edit or a deletion refused for good leaves the outbox (a chat stays: the server
+        refuses a chat only for what the application must fix)."""
+        for pending in self.outbox.pending():
+            if pending.client_msg_id == error.ref and pending.kind != "chat":
+                key = (pending.room, pending.client_msg_id)
+                self.outbox.acked(*key)
+                self._sent_at.pop(key, None)
+                self._attempts.pop(key, None)
+                async with self._acked:
+                    self.refused[key] = error
+                    self._acked.notify_all()
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -273,14 +316,14 @@ class ChatConnection:
         look-up for an earlier copy), counted up on every resend."""
         key = (pending.room, pending.client_msg_id)
         attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
-        payload: dict[str, Any] = {
-            "content": pending.content,
-            "clientMsgId": pending.client_msg_id,
-            "attempt": attempt,
-        }
+        payload: dict[str, Any] = {"clientMsgId": pending.client_msg_id, "attempt": attempt}
+        if pending.kind != "delete":
+            payload["content"] = pending.content
+        if pending.message_id is not None:
+            payload["messageId"] = pending.message_id
         if self._single_room is None:
             payload["room"] = pending.room
-        return {"type": "chat", "payload": payload}
+        return {"type": pending.kind, "payload": payload}
 
     async def _send_chat(self, conn: WireConnection, pending: PendingSend) -> None:
         self._sent_at[(pending.room, pending.client_msg_id)] = time.monotonic()

@@ -5,6 +5,7 @@ from typing import Any
 
 __all__ = [
     "Ack",
+    "Change",
     "ChatEvent",
     "ChatMessage",
     "Closed",
@@ -30,6 +31,21 @@ class ChatMessage:
     content: str
     client_msg_id: str | None
     timestamp: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """An edit (``kind`` "edit", with the new ``content``) or a deletion ("delete") of the
+    message ``message_id``: an event of the room at its own ``seq``."""
+
+    room: str
+    seq: int
+    id: str
+    kind: str
+    message_id: str
+    sender_id: str
+    content: str | None
+    client_msg_id: str | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,7 @@ class OtherFrame:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-ChatEvent = ChatMessage | Ack | Replay | Presence | ErrorFrame | Closed | OtherFrame
+ChatEvent = ChatMessage | Change | Ack | Replay | Presence | ErrorFrame | Closed | OtherFrame
 
 
 def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one return per type)
@@ -95,6 +111,17 @@ def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one retur
             content=str(payload.get("content", "")),
             client_msg_id=payload.get("clientMsgId"),
             timestamp=int(frame.get("timestamp", 0)),
+        )
+    if kind in ("edit", "delete") and "seq" in frame:
+        return Change(
+            room=str(room),
+            seq=int(frame["seq"]),
+            id=str(frame["id"]),
+            kind=kind,
+            message_id=str(payload.get("messageId", "")),
+            sender_id=str(frame.get("senderId", "")),
+            content=payload.get("content"),
+            client_msg_id=payload.get("clientMsgId"),
         )
     if kind == "ack":
         return Ack(

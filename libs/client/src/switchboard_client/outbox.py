@@ -12,14 +12,26 @@ class PendingSend:
     room: str
     client_msg_id: str
     content: str
+    kind: str = "chat"
+    """The frame's type: ``chat``, ``edit`` or ``delete``."""
+    message_id: str | None = None
+    """The message an ``edit`` or a ``delete`` changes."""
 
 
 class Outbox:
     def __init__(self) -> None:
         self._pending: dict[tuple[str, str], PendingSend] = {}
 
-    def add(self, room: str, content: str, client_msg_id: str | None = None) -> PendingSend:
-        send = PendingSend(room, client_msg_id or secrets.token_hex(8), content)
+    def add(
+        self,
+        room: str,
+        content: str,
+        client_msg_id: str | None = None,
+        *,
+        kind: str = "chat",
+        message_id: str | None = None,
+    ) -> PendingSend:
+        send = PendingSend(room, client_msg_id or secrets.token_hex(8), content, kind, message_id)
         self._pending.setdefault((room, send.client_msg_id), send)
         return self._pending[(room, send.client_msg_id)]
 

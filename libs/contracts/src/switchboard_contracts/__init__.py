@@ -10,6 +10,7 @@ from switchboard_contracts.chat import (
     ChatMessage,
     ChatSendReply,
     ChatSendRequest,
+    EventKind,
     HistoryReply,
     HistoryRequest,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ChatSendReply",
     "ChatSendRequest",
     "ErrorCode",
+    "EventKind",
     "HistoryReply",
     "HistoryRequest",
     "InvalidIdError",

@@ -1,5 +1,6 @@
 """Chat messages on the bus."""
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -18,14 +19,18 @@ __all__ = [
     "ChatSendBatchRequest",
     "ChatSendReply",
     "ChatSendRequest",
+    "EventKind",
     "HistoryReply",
     "HistoryRequest",
     "LastSeqReply",
     "LastSeqRequest",
     "MessageGetReply",
     "MessageGetRequest",
+    "MessageVersion",
     "MessagesGetReply",
     "MessagesGetRequest",
+    "VersionsReply",
+    "VersionsRequest",
 ]
 
 MAX_MESSAGES_GET = 1000
@@ -38,6 +43,16 @@ MAX_HISTORY_LIMIT = 100
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID_LENGTH)]
 
 
+class EventKind(StrEnum):
+    """What a room event other than a message does to the message it names (``target_id``).
+
+    Each is an event of its own in the room's stream, with its own ``seq``
+    (docs/protocol.md §2, "Edit and delete"); a message has no kind (None)."""
+
+    EDIT = "edit"
+    DELETE = "delete"
+
+
 class ChatSendRequest(BusMessage):
     """gateway -> chat (``chat.cmd.send``): a client's message, stamped with its user."""
 
@@ -46,6 +61,11 @@ class ChatSendRequest(BusMessage):
     content: str
     sender_name: str | None = None
     client_msg_id: ClientMsgId | None = None
+    kind: EventKind | None = None
+    """None: a new message; else an edit or a deletion of the message ``target_id``."""
+    target_id: str | None = None
+    moderator: bool = False
+    """The user may edit and delete others' messages (the token's ``rooms:moderate`` scope)."""
     first_attempt: bool = False
     """The client says this is the first time it sends this ``clientMsgId`` (its frame's
     ``attempt`` is 1): no earlier copy can be stored, so chat does not look one up in
@@ -54,7 +74,13 @@ class ChatSendRequest(BusMessage):
 
 
 class ChatMessage(BusMessage):
-    """chat -> stream CHAT (``chat.room.<room>``): a stored message with its per-room ``seq``."""
+    """chat -> stream CHAT (``chat.room.<room>``): a stored event of a room with its per-room
+    ``seq``: a message, or (``kind`` set) an edit or a deletion of the message ``target_id``
+    (whose seq is ``target_seq``); an edit's ``content`` is the new content, a deletion's empty.
+
+    Read back from PostgreSQL, a message carries its current state: the latest content, with
+    ``edit_count``, ``edited_at`` and ``edited_seq`` (the seq of the latest edit) once edited,
+    and ``deleted`` (content empty) once deleted. These are never in the stream."""
 
     id: str
     room: str
@@ -64,6 +90,13 @@ class ChatMessage(BusMessage):
     timestamp: Int64
     sender_name: str | None = None
     client_msg_id: str | None = None
+    kind: EventKind | None = None
+    target_id: str | None = None
+    target_seq: Int64 | None = None
+    edit_count: Int64 | None = None
+    edited_at: Int64 | None = None
+    edited_seq: Int64 | None = None
+    deleted: bool | None = None
 
 
 class ChatSendReply(BusMessage):
@@ -99,6 +132,30 @@ class HistoryRequest(BusMessage):
 class HistoryReply(BusMessage):
     messages: list[ChatMessage] = Field(default_factory=list)
     has_more: bool = False
+    error: BusError | None = None
+
+
+class VersionsRequest(BusMessage):
+    """gateway -> persistence (``chat.cmd.versions``): every version of a message of ``room``."""
+
+    room: str
+    message_id: str
+
+
+class MessageVersion(BusMessage):
+    """One content a message had: the original at the message's ``seq``, each edit at its own."""
+
+    seq: Int64
+    content: str
+    timestamp: Int64
+
+
+class VersionsReply(BusMessage):
+    """Oldest first; one for a message never edited, none for a deleted one (``deleted``);
+    ``error`` ``not_found`` for a message not stored in the room."""
+
+    versions: list[MessageVersion] = Field(default_factory=list)
+    deleted: bool = False
     error: BusError | None = None
 
 

@@ -27,6 +27,8 @@ from switchboard_contracts.chat import (
     MessageGetRequest,
     MessagesGetReply,
     MessagesGetRequest,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.dead_letters import DeadLetterReplayReply, DeadLetterReplayRequest
 from switchboard_contracts.errors import BusError
@@ -81,6 +83,7 @@ __all__ = [
     "NOTIFICATION_SEND",
     "PERSISTENCE_CHAT_HISTORY",
     "PERSISTENCE_CHAT_LAST_SEQ",
+    "PERSISTENCE_CHAT_VERSIONS",
     "PERSISTENCE_DEAD_LETTER_REPLAY_CHAT",
     "PERSISTENCE_DEAD_LETTER_REPLAY_NOTIFY",
     "PERSISTENCE_MESSAGES_GET",
@@ -157,6 +160,9 @@ PERSISTENCE_CHAT_HISTORY = Endpoint(
 PERSISTENCE_CHAT_LAST_SEQ = Endpoint(
     subjects.CHAT_LAST_SEQ, LastSeqRequest, LastSeqReply, _PERSISTENCE
 )
+PERSISTENCE_CHAT_VERSIONS = Endpoint(
+    subjects.CHAT_VERSIONS, VersionsRequest, VersionsReply, _PERSISTENCE
+)
 PERSISTENCE_ROOM_CREATE = Endpoint(subjects.STORE_ROOM_CREATE, Room, RoomReply, _PERSISTENCE)
 PERSISTENCE_ROOM_GET = Endpoint(subjects.STORE_ROOM_GET, RoomGetRequest, RoomReply, _PERSISTENCE)
 PERSISTENCE_ROOM_LIST = Endpoint(
@@ -230,6 +236,7 @@ ALL: tuple[Endpoint[Any, Any], ...] = (
     NOTIFICATION_READ,
     PERSISTENCE_CHAT_HISTORY,
     PERSISTENCE_CHAT_LAST_SEQ,
+    PERSISTENCE_CHAT_VERSIONS,
     PERSISTENCE_ROOM_CREATE,
     PERSISTENCE_ROOM_GET,
     PERSISTENCE_ROOM_LIST,

@@ -18,6 +18,7 @@ __all__ = [
     "CHAT_ROOM_LIST",
     "CHAT_SEND",
     "CHAT_SEND_BATCH",
+    "CHAT_VERSIONS",
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
     "DASHBOARD_METRICS",
@@ -69,6 +70,7 @@ __all__ = [
 CHAT_SEND = "chat.cmd.send"
 CHAT_SEND_BATCH = "chat.cmd.send-batch"
 CHAT_HISTORY = "chat.cmd.history"
+CHAT_VERSIONS = "chat.cmd.versions"
 CHAT_LAST_SEQ = "chat.cmd.last-seq"
 
 # notifications: gateway -> notification

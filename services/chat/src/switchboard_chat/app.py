@@ -16,7 +16,7 @@ from switchboard_runtime import (
 )
 from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
-from switchboard_chat.accept import MessageAcceptor
+from switchboard_chat.accept import MessageAcceptor, target_waits
 from switchboard_chat.lookup_batch import BatchedLookup
 from switchboard_chat.presence_service import PresenceService
 from switchboard_chat.rooms import RoomService
@@ -53,6 +53,7 @@ def create_app(settings: ChatSettings) -> Starlette:
         acceptor = MessageAcceptor(
             RoomSequencer(bus.js, store.last_seq, PublishRetry.from_settings(settings), pipeline),
             lookup.get_many,
+            target_waits=target_waits(settings.change_target_wait_seconds),
         )
         await bus.serve(endpoints.CHAT_SEND, acceptor.accept)
         await bus.serve(endpoints.CHAT_SEND_BATCH, acceptor.accept_batch)

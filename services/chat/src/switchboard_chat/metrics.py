@@ -1,13 +1,25 @@
-"""The chat service's metrics, ``switchboard_chat_*``. Labels: ``code`` (an ``ErrorCode``)."""
+"""The chat service's metrics, ``switchboard_chat_*``. Labels: ``code`` (an ``ErrorCode``), ``kind``
+(an ``EventKind``)."""
 
 from prometheus_client import Counter
-from switchboard_contracts import ErrorCode
+from switchboard_contracts import ErrorCode, EventKind
 
-__all__ = ["DUPLICATES", "MESSAGES_ACCEPTED", "MESSAGES_REJECTED", "SEQUENCE_CONFLICTS"]
+__all__ = [
+    "CHANGES_ACCEPTED",
+    "DUPLICATES",
+    "MESSAGES_ACCEPTED",
+    "MESSAGES_REJECTED",
+    "SEQUENCE_CONFLICTS",
+]
 
 MESSAGES_ACCEPTED = Counter(
     "switchboard_chat_messages_accepted_total",
     "Messages stored in the CHAT stream and acknowledged (a retried duplicate counts again)",
+)
+CHANGES_ACCEPTED = Counter(
+    "switchboard_chat_changes_accepted_total",
+    "Edits and deletions stored in the CHAT stream and acknowledged, by kind",
+    ["kind"],
 )
 MESSAGES_REJECTED = Counter(
     "switchboard_chat_messages_rejected_total",
@@ -23,5 +35,7 @@ SEQUENCE_CONFLICTS = Counter(
     "Publishes retried because another chat instance wrote the room first",
 )
 
+for _kind in EventKind:
+    CHANGES_ACCEPTED.labels(_kind.value)
 for _code in ErrorCode:
     MESSAGES_REJECTED.labels(_code.value)

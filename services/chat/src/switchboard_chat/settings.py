@@ -25,6 +25,13 @@ class ChatSettings(ServiceSettings):
         " meanwhile) waits for PostgreSQL's word on whether they were stored before; a message"
         " waits at most twice this (the request in flight, then its own) and the interval below",
     )
+    change_target_wait_seconds: float = Field(
+        default=1.5,
+        ge=0,
+        le=10,
+        description="How long an edit or a deletion waits, in all, for its target to be stored"
+        " (persistence writes a message just after its ack) before it is refused not_found",
+    )
     message_lookup_interval_seconds: float = Field(
         default=0.002,
         ge=0,

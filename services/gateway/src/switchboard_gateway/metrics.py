@@ -34,11 +34,14 @@ TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
 FRAME_TYPES = frozenset(
     {
         "chat",
+        "edit",
+        "delete",
         "typing",
         "presence",
         "join",
         "leave",
         "history",
+        "versions",
         "ping",
         "pong",
         "ack",

@@ -11,7 +11,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from switchboard_contracts.chat import MAX_HISTORY_LIMIT
+from switchboard_contracts.chat import (
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_CONTENT_LENGTH,
+    MAX_HISTORY_LIMIT,
+)
 from switchboard_contracts.dashboard import LOG_LEVELS
 from switchboard_contracts.ids import ID_PATTERN
 from switchboard_contracts.input_rules import INT64_MAX
@@ -46,7 +50,7 @@ _STATUS_TEXT = {
     409: "Conflict: the id is taken",
     413: "The body is larger than the limit",
     422: "A field of the body is invalid; `field` names it",
-    429: "Too many open streams and long-polls for this user",
+    429: "Too many for this user: open streams and long-polls, or edits and deletions",
     503: "A service behind the gateway does not answer; retry",
 }
 
@@ -173,13 +177,60 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["type", "payload", "timestamp", "senderId", "room", "id", "seq"],
             "properties": {
-                "type": {"const": "chat"},
+                "type": {
+                    "enum": ["chat", "edit", "delete"],
+                    "description": "A message (in its current state), or an edit or a deletion"
+                    " of one, at its own seq",
+                },
                 "payload": {"type": "object"},
                 "timestamp": {"type": "integer"},
                 "senderId": {"type": "string"},
                 "room": {"type": "string"},
                 "id": {"type": "string"},
                 "seq": {"type": "integer"},
+            },
+        },
+        "MessageEdit": {
+            "type": "object",
+            "required": ["content"],
+            "properties": {
+                "content": {"type": "string", "maxLength": MAX_CONTENT_LENGTH},
+                "clientMsgId": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_CLIENT_MSG_ID_LENGTH,
+                },
+            },
+        },
+        "Change": {
+            "type": "object",
+            "required": ["id", "seq", "room"],
+            "properties": {
+                "clientMsgId": {"type": ["string", "null"]},
+                "id": {"type": "string"},
+                "seq": {"type": "integer"},
+                "room": {"type": "string"},
+            },
+        },
+        "Versions": {
+            "type": "object",
+            "required": ["room", "messageId", "versions", "deleted"],
+            "properties": {
+                "room": _ID,
+                "messageId": {"type": "string"},
+                "versions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["seq", "content", "timestamp"],
+                        "properties": {
+                            "seq": {"type": "integer"},
+                            "content": {"type": "string"},
+                            "timestamp": {"type": "integer"},
+                        },
+                    },
+                },
+                "deleted": {"type": "boolean"},
             },
         },
         "Notification": notification,
@@ -214,6 +265,7 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
         "Page size",
     )
     room = _path("roomId", "A room id")
+    message = _path("messageId", "A message's `id`")
     streams = (
         "The user's streams and long-polls together are limited (`MAX_STREAMS_PER_USER`, 429)."
     )
@@ -270,6 +322,36 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                     **_errors(400, 401, 403, 503),
                 },
                 parameters=[room, history_before, limit, _USER_ID],
+            ),
+        },
+        "/api/rooms/{roomId}/messages/{messageId}": {
+            "patch": _operation(
+                "Edit a message (the author, or the scope `rooms:moderate`): as the `edit` frame",
+                {
+                    "200": _json(_ref("Change"), "The edit is stored: its ack"),
+                    **_errors(400, 401, 403, 404, 413, 422, 429, 503),
+                },
+                parameters=[room, message, _USER_ID],
+                body="MessageEdit",
+            ),
+            "delete": _operation(
+                "Delete a message (the author, or the scope `rooms:moderate`): as the `delete`"
+                ' frame; an optional body `{"clientMsgId"}`',
+                {
+                    "200": _json(_ref("Change"), "The deletion is stored: its ack"),
+                    **_errors(400, 401, 403, 404, 413, 422, 429, 503),
+                },
+                parameters=[room, message, _USER_ID],
+            ),
+        },
+        "/api/rooms/{roomId}/messages/{messageId}/versions": {
+            "get": _operation(
+                "Every version of a message, oldest first",
+                {
+                    "200": _json(_ref("Versions"), "The versions"),
+                    **_errors(400, 401, 403, 404, 503),
+                },
+                parameters=[room, message, _USER_ID],
             ),
         },
         "/api/rooms/{roomId}/presence": {

@@ -1,4 +1,5 @@
-"""What chat asks of PostgreSQL: rooms (create, get, list) and stored messages by id."""
+"""What chat asks of PostgreSQL: rooms (create, get, list) and stored messages by id; and
+what gateways ask: a message's versions."""
 
 from switchboard_contracts import BusError, ErrorCode, endpoints
 from switchboard_contracts.chat import (
@@ -6,6 +7,8 @@ from switchboard_contracts.chat import (
     MessageGetRequest,
     MessagesGetReply,
     MessagesGetRequest,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.rooms import (
     Room,
@@ -43,6 +46,10 @@ async def serve_chat_queries(bus: Bus, messages: ChatStore, rooms: RoomStore) ->
     async def get_messages(request: MessagesGetRequest) -> MessagesGetReply:
         return MessagesGetReply(messages=await messages.get_many(request.ids))
 
+    async def versions(request: VersionsRequest) -> VersionsReply:
+        return await messages.message_versions(request.room, request.message_id)
+
+    await bus.serve(endpoints.PERSISTENCE_CHAT_VERSIONS, versions)
     await bus.serve(endpoints.PERSISTENCE_ROOM_CREATE, create_room)
     await bus.serve(endpoints.PERSISTENCE_ROOM_GET, get_room)
     await bus.serve(endpoints.PERSISTENCE_ROOM_LIST, list_rooms)

@@ -1,8 +1,17 @@
-"""Chat messages in PostgreSQL: idempotent batch inserts and history pages."""
+"""Chat messages in PostgreSQL: idempotent batch inserts and history pages.
+
+Edits and deletions are rows of their own (at their own seq) and are applied to their target's
+row in the transaction that inserts them (``_APPLY``). Applying works from the stored events,
+not from what came before: the target's content is its latest version by seq, its edit count
+the number of its edits, and a deletion wins whatever the order. So a batch redelivered, or
+batches of one room committed out of their order (``write_concurrency``), come to the same
+state. The target's row is always there first: chat looks it up before accepting the change.
+"""
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from switchboard_contracts import ChatMessage
+from switchboard_contracts import BusError, ChatMessage, ErrorCode, EventKind
+from switchboard_contracts.chat import MessageVersion, VersionsReply
 
 __all__ = ["ChatStore"]
 
@@ -13,7 +22,55 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[
 ON CONFLICT DO NOTHING
 """
 
-_COLUMNS = "id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at"
+_INSERT_EVENTS = """
+INSERT INTO chat_messages (id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at,
+                           kind, target_id, target_seq)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[])
+ON CONFLICT DO NOTHING
+"""
+
+# Each with $1 the ids of the messages the batch's events change, in this order, in the
+# inserting transaction. The lock makes a concurrent batch changing the same message wait, so
+# that the statements after it (each with a fresh snapshot) see that batch's events.
+_APPLY = (
+    "SELECT id FROM chat_messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+    # the original, before its first edit replaces it
+    """INSERT INTO chat_message_versions (message_id, seq, content, sent_at)
+    SELECT id, seq, content, sent_at FROM chat_messages
+    WHERE id = ANY($1::text[]) AND kind = 'message' AND edited_seq IS NULL AND NOT deleted
+    ON CONFLICT DO NOTHING""",
+    """INSERT INTO chat_message_versions (message_id, seq, content, sent_at)
+    SELECT target_id, seq, content, sent_at FROM chat_messages
+    WHERE target_id = ANY($1::text[]) AND kind = 'edit'
+    ON CONFLICT DO NOTHING""",
+    """UPDATE chat_messages m
+    SET content = v.content, edit_count = v.edits, edited_at = v.sent_at, edited_seq = v.seq
+    FROM (
+        SELECT DISTINCT ON (message_id) message_id, content, sent_at, seq,
+               count(*) OVER (PARTITION BY message_id) - 1 AS edits
+        FROM chat_message_versions WHERE message_id = ANY($1::text[])
+        ORDER BY message_id, seq DESC
+    ) AS v
+    WHERE m.id = v.message_id AND m.kind = 'message' AND NOT m.deleted AND v.edits > 0""",
+    # a deletion: the row a tombstone, its edits' content and its versions gone
+    """WITH gone AS (
+        SELECT DISTINCT target_id AS id FROM chat_messages
+        WHERE target_id = ANY($1::text[]) AND kind = 'delete'
+    ), tombstones AS (
+        UPDATE chat_messages m SET content = '', deleted = true FROM gone WHERE m.id = gone.id
+        RETURNING m.id
+    ), edits AS (
+        UPDATE chat_messages e SET content = '' FROM gone
+        WHERE e.target_id = gone.id AND e.kind = 'edit' RETURNING e.id
+    )
+    DELETE FROM chat_message_versions v USING gone WHERE v.message_id = gone.id""",
+)
+
+_COLUMNS = (
+    "id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at,"
+    " kind, target_id, target_seq, edit_count, edited_at, edited_seq, deleted"
+)
 
 # One primary-key probe per id. ``id = ANY($1)`` (or a plain join) is planned as a scan of the
 # whole table once a few hundred ids are asked for while the table is small enough to look cheap
@@ -37,6 +94,13 @@ def _message(row: asyncpg.Record) -> ChatMessage:
         client_msg_id=row["client_msg_id"],
         content=row["content"],
         timestamp=row["sent_at"],
+        kind=None if row["kind"] == "message" else EventKind(row["kind"]),
+        target_id=row["target_id"],
+        target_seq=row["target_seq"],
+        edit_count=row["edit_count"] or None,
+        edited_at=row["edited_at"],
+        edited_seq=row["edited_seq"],
+        deleted=row["deleted"] or None,
     )
 
 
@@ -48,19 +112,33 @@ class ChatStore:
         self._lookup_running = False
 
     async def insert(self, messages: list[ChatMessage]) -> None:
-        """Insert in one transaction; a message already stored is left as it is."""
+        """Insert in one transaction; a message already stored is left as it is. Edits and
+        deletions among them are applied to their targets in the same transaction."""
+        columns = [
+            [m.id for m in messages],
+            [m.room for m in messages],
+            [m.seq for m in messages],
+            [m.sender_id for m in messages],
+            [m.sender_name for m in messages],
+            [m.client_msg_id for m in messages],
+            [m.content for m in messages],
+            [m.timestamp for m in messages],
+        ]
+        targets = sorted({m.target_id for m in messages if m.kind and m.target_id})
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                _INSERT,
-                [m.id for m in messages],
-                [m.room for m in messages],
-                [m.seq for m in messages],
-                [m.sender_id for m in messages],
-                [m.sender_name for m in messages],
-                [m.client_msg_id for m in messages],
-                [m.content for m in messages],
-                [m.timestamp for m in messages],
-            )
+            if not targets:  # messages only: the one statement of the hot path
+                await conn.execute(_INSERT, *columns)
+                return
+            async with conn.transaction():
+                await conn.execute(
+                    _INSERT_EVENTS,
+                    *columns,
+                    [m.kind.value if m.kind else "message" for m in messages],
+                    [m.target_id for m in messages],
+                    [m.target_seq for m in messages],
+                )
+                for statement in _APPLY:
+                    await conn.execute(statement, targets)
 
     async def page(
         self, room: str, before: int | None, limit: int
@@ -75,6 +153,34 @@ class ChatStore:
             limit + 1,
         )
         return [_message(row) for row in rows[:limit]], len(rows) > limit
+
+    async def versions(self, message_id: str) -> list[tuple[int, str, int]]:
+        """The kept versions of an edited message, oldest first: (seq, content, sent at) of the
+        original and of each edit; none for a message never edited, or deleted."""
+        rows = await self._pool.fetch(
+            "SELECT seq, content, sent_at FROM chat_message_versions"
+            " WHERE message_id = $1 ORDER BY seq",
+            message_id,
+        )
+        return [(row["seq"], row["content"], row["sent_at"]) for row in rows]
+
+    async def message_versions(self, room: str, message_id: str) -> VersionsReply:
+        """Every version of the message ``message_id`` of ``room`` (``VersionsReply``)."""
+        message = await self.get(message_id)
+        if message is None or message.room != room or message.kind is not None:
+            return VersionsReply(
+                error=BusError(
+                    code=ErrorCode.NOT_FOUND, message=f"no message {message_id} in room {room}"
+                )
+            )
+        if message.deleted:
+            return VersionsReply(deleted=True)
+        kept = await self.versions(message_id) or [
+            (message.seq, message.content, message.timestamp)
+        ]
+        return VersionsReply(
+            versions=[MessageVersion(seq=s, content=c, timestamp=t) for s, c, t in kept]
+        )
 
     async def get(self, message_id: str) -> ChatMessage | None:
         row = await self._pool.fetchrow(

@@ -16,6 +16,10 @@ from switchboard_contracts.chat import (
     ChatSendBatchRequest,
     LastSeqReply,
     LastSeqRequest,
+    MessagesGetReply,
+    MessagesGetRequest,
+    VersionsReply,
+    VersionsRequest,
 )
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.rooms import (
@@ -45,7 +49,9 @@ class BatchPolicy:
 class ChatClient:
     """Each method's reply carries ``error`` when the request failed, ``unavailable`` when
     nobody answered in time (``Bus.ask``). Sends go in batches (``send_batches``) unless
-    ``batches`` is None: then each is a request of its own (``chat.cmd.send``)."""
+    ``batches`` is None: then each is a request of its own (``chat.cmd.send``). Edits and
+    deletions always go alone: chat looks their target up first (waiting a little for one not
+    stored yet), which must not hold back the acks of the messages of a batch."""
 
     def __init__(self, bus: Bus, timeout: float, batches: BatchPolicy | None = None) -> None:
         self._bus = bus
@@ -60,14 +66,14 @@ class ChatClient:
         )
 
     async def send(self, request: ChatSendRequest) -> ChatSendReply:
-        if self._batcher is not None:
+        if self._batcher is not None and request.kind is None:
             return await self._batcher.send(request)
         return await self._bus.ask(endpoints.CHAT_SEND, request, timeout=self._timeout)
 
     def submit(self, request: ChatSendRequest, on_reply: Callable[[ChatSendReply], None]) -> None:
         """``send`` without awaiting: ``on_reply`` gets the reply (no task per message when
         sends go in batches)."""
-        if self._batcher is not None:
+        if self._batcher is not None and request.kind is None:
             self._batcher.submit(request, on_reply)
             return
         task = asyncio.create_task(self.send(request))
@@ -96,6 +102,19 @@ class ChatClient:
     async def history(self, request: HistoryRequest) -> HistoryReply:
         return await self._bus.ask(
             endpoints.PERSISTENCE_CHAT_HISTORY, request, timeout=self._timeout
+        )
+
+    async def messages(self, ids: list[str]) -> MessagesGetReply:
+        """The stored messages among ``ids``, in their current state (edited, deleted)."""
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_MESSAGES_GET, MessagesGetRequest(ids=ids), timeout=self._timeout
+        )
+
+    async def versions(self, room: str, message_id: str) -> VersionsReply:
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_CHAT_VERSIONS,
+            VersionsRequest(room=room, message_id=message_id),
+            timeout=self._timeout,
         )
 
     async def last_seq(self, room: str) -> LastSeqReply:

@@ -5,14 +5,16 @@ given a parsed client frame (``frames``), the session that received it (``Sessio
 user, fixed room or ``/ws``, joined rooms and dashboards, identity) and the time, and returns
 what to do, without doing it. The session carries the decision out (the I/O: sending, asking
 the bus, joining through the ``RoomHub``) and hands what came back to the matching method here
-(``chat_reply``, ``access_reply``, ``auth_result``, ``history_page``) for the next decision.
+(``chat_reply``, ``access_reply``, ``auth_result``, ``history_page``, ``versions_answer``) for
+the next decision.
 
 Decisions (``Decision``):
 
 - a ``str``: a frame to send the client as it is (a pong, an ack, a history page);
 - ``Refuse``: an ``error`` frame; the connection stays open;
 - ``Close``: close the connection with a code;
-- bus commands: ``ChatSendRequest`` (the chat send itself), ``ReadHistory``, ``PublishTyping``,
+- bus commands: ``ChatSendRequest`` (the chat send itself, an edit, a deletion),
+  ``ReadHistory``, ``ReadVersions``, ``PublishTyping``,
   ``SyncPresence``, ``RenewAuth``;
 - membership: ``EnterRoom`` (ask chat whether the user may, then join through the hub),
   ``LeaveRoom``, ``JoinDashboard``, ``LeaveDashboard``;
@@ -27,7 +29,8 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Protocol
 
-from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest
+from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, EventKind
+from switchboard_contracts.chat import VersionsReply
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_protocol import CloseCode, ErrorCode
 from switchboard_protocol.times import now_ms
@@ -36,6 +39,7 @@ from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.presence import LocalPresence, MetaTooLargeError
 from switchboard_gateway.chat.typing_indicators import TypingSource
 from switchboard_gateway.dashboards.hub import dashboard_team
+from switchboard_gateway.edge.auth import SCOPE_MODERATE
 from switchboard_gateway.edge.identity import team_refusal
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 from switchboard_gateway.edge.tokens import AuthError, Identity
@@ -53,6 +57,7 @@ __all__ = [
     "LeaveRoom",
     "PublishTyping",
     "ReadHistory",
+    "ReadVersions",
     "Refuse",
     "RenewAuth",
     "SessionState",
@@ -155,6 +160,16 @@ class ReadHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadVersions:
+    """Read every version of a message (``versions_answer``); first ask chat whether the user
+    may read the room (``access_reply``) when ``check_access``."""
+
+    room: str
+    message_id: str
+    check_access: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RenewAuth:
     """Verify ``token`` and hand the outcome to ``auth_result``."""
 
@@ -181,6 +196,7 @@ Decision = (
     | JoinDashboard
     | LeaveDashboard
     | ReadHistory
+    | ReadVersions
     | RenewAuth
     | ExtendToken
 )
@@ -236,6 +252,8 @@ class ChatDispatch:
         match frame:
             case frames.ChatFrame():
                 return self._chat(session, frame)
+            case frames.EditFrame() | frames.DeleteFrame():
+                return self._change(session, frame)
             case frames.FrameError():
                 notice = frame.unparsable and session.fixed_room is not None
                 return Refuse(frame.code, frame.message, frame.ref, notice)
@@ -251,6 +269,8 @@ class ChatDispatch:
                 return self._leave(session, frame)
             case frames.HistoryFrame():
                 return self._history(session, frame)
+            case frames.VersionsFrame():
+                return self._versions(session, frame)
             case frames.AuthFrame():
                 return RenewAuth(frame.token) if self._renewals else _NO_AUTH
 
@@ -286,6 +306,16 @@ class ChatDispatch:
         messages, has_more = page
         return frames.history_frame(room, messages, has_more)
 
+    def versions_answer(
+        self, room: str, message_id: str, reply: VersionsReply | None
+    ) -> str | Refuse:
+        """The ``versions`` frame of a message (None: persistence did not answer)."""
+        if reply is None:
+            return Refuse(ErrorCode.UNAVAILABLE, "versions are unavailable; retry", room)
+        if reply.error is not None:
+            return Refuse(reply.error.code, reply.error.message, room)
+        return frames.versions_frame(room, message_id, reply)
+
     def auth_result(self, session: SessionState, outcome: Identity | AuthError) -> Decision:
         """The verification of an ``auth`` frame's token: extend the connection, or refuse."""
         if isinstance(outcome, AuthError):
@@ -316,6 +346,27 @@ class ChatDispatch:
             sender_name=frame.sender_name,
             client_msg_id=frame.client_msg_id,
             first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
+        )
+
+    def _change(
+        self, session: SessionState, frame: frames.EditFrame | frames.DeleteFrame
+    ) -> ChatSendRequest | Refuse:
+        """An edit or a deletion: sent to chat like a message, which decides who may make it
+        (the author, or a moderator: the token's ``rooms:moderate`` scope)."""
+        room = self._room_of(session, frame.room, frame.client_msg_id)
+        if isinstance(room, Refuse):
+            return room
+        identity = session.identity
+        edit = isinstance(frame, frames.EditFrame)
+        return ChatSendRequest(
+            room=room,
+            user_id=session.user_id,
+            content=frame.content if isinstance(frame, frames.EditFrame) else "",
+            client_msg_id=frame.client_msg_id,
+            first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
+            kind=EventKind.EDIT if edit else EventKind.DELETE,
+            target_id=frame.message_id,
+            moderator=identity is not None and SCOPE_MODERATE in identity.scopes,
         )
 
     def _typing_frame(
@@ -374,6 +425,14 @@ class ChatDispatch:
         if room not in session.rooms:
             return Refuse(ErrorCode.NOT_JOINED, f"not in room {room}", room)
         return LeaveRoom(room)
+
+    def _versions(
+        self, session: SessionState, frame: frames.VersionsFrame
+    ) -> ReadVersions | Refuse:
+        room = frame.room or session.fixed_room
+        if room is None:
+            return Refuse(ErrorCode.INVALID_FRAME, _ROOM_REQUIRED, "versions")
+        return ReadVersions(room, frame.message_id, check_access=room not in session.rooms)
 
     def _history(self, session: SessionState, frame: frames.HistoryFrame) -> ReadHistory | Refuse:
         room = frame.room or session.fixed_room

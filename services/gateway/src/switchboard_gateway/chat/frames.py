@@ -5,12 +5,13 @@ it returns a typed frame or a ``FrameError`` that names the problem. An error's 
 it refers to: a chat's ``clientMsgId``, the ``room`` of a join/leave/history, else the type.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard_contracts import ChatMessage, InvalidIdError, validate_room_id
-from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT
+from switchboard_contracts import ChatMessage, EventKind, InvalidIdError, validate_room_id
+from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT, VersionsReply
 from switchboard_contracts.ids import ID_PATTERN
 from switchboard_contracts.input_rules import (
     INT64_MAX,
@@ -33,6 +34,8 @@ __all__ = [
     "AuthFrame",
     "ChatFrame",
     "ClientFrame",
+    "DeleteFrame",
+    "EditFrame",
     "FrameError",
     "HistoryFrame",
     "JoinFrame",
@@ -40,6 +43,7 @@ __all__ = [
     "PingFrame",
     "PresenceFrame",
     "TypingFrame",
+    "VersionsFrame",
     "ack_frame",
     "auth_frame",
     "chat_frame",
@@ -54,9 +58,12 @@ __all__ = [
     "presence_payload",
     "replay_frame",
     "typing_frame",
+    "versions_frame",
+    "versions_payload",
 ]
 
 MAX_SENDER_NAME_LENGTH = 100
+MAX_MESSAGE_ID_LENGTH = 64
 MAX_ATTEMPT = 1_000_000
 MAX_TOKEN_LENGTH = 8192
 MAX_PRESENCE_META_BYTES = 1024
@@ -82,6 +89,25 @@ class ChatFrame:
     room: str | None = None
     attempt: int | None = None
     """How many times the client has sent this ``clientMsgId``, this time included."""
+
+
+@dataclass(frozen=True)
+class EditFrame:
+    """A new content for the message ``message_id`` (an ``id`` of a ``chat`` of the room)."""
+
+    message_id: str
+    content: str
+    client_msg_id: str | None
+    room: str | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteFrame:
+    message_id: str
+    client_msg_id: str | None
+    room: str | None = None
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +141,14 @@ class HistoryFrame:
 
 
 @dataclass(frozen=True)
+class VersionsFrame:
+    """Every version of the message ``message_id`` of the room."""
+
+    room: str | None
+    message_id: str
+
+
+@dataclass(frozen=True)
 class PingFrame:
     fields: dict[str, Any]
 
@@ -128,11 +162,14 @@ class AuthFrame:
 
 ClientFrame = (
     ChatFrame
+    | EditFrame
+    | DeleteFrame
     | TypingFrame
     | PresenceFrame
     | JoinFrame
     | LeaveFrame
     | HistoryFrame
+    | VersionsFrame
     | PingFrame
     | AuthFrame
 )
@@ -180,6 +217,54 @@ def _room(
         return FrameError("invalid_room", f"payload.room: {err}", ref=value[:64])
 
 
+def _attempt(payload: dict[str, Any], ref: str | None) -> int | FrameError | None:
+    attempt = payload.get("attempt")
+    if attempt is not None and (not _is_int(attempt) or not 1 <= attempt <= MAX_ATTEMPT):
+        return FrameError(
+            "invalid_frame", f"payload.attempt must be an integer from 1 to {MAX_ATTEMPT}", ref=ref
+        )
+    return attempt
+
+
+def _target(
+    payload: dict[str, Any], ref: str | None, *, edit: bool
+) -> tuple[str, str] | FrameError:
+    """An ``edit``'s or a ``delete``'s ``messageId`` and (an edit's) ``content``."""
+    message_id = payload.get("messageId")
+    if not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+        return FrameError(
+            "invalid_frame",
+            f"payload.messageId is required: a string of 1-{MAX_MESSAGE_ID_LENGTH} characters",
+            ref=ref,
+        )
+    content = payload.get("content", "") if edit else ""
+    if not isinstance(content, str) or (edit and "content" not in payload):
+        return FrameError(
+            "invalid_frame", "payload.content is required and must be a string", ref=ref
+        )
+    return message_id, content
+
+
+def _parse_change(payload: dict[str, Any], *, edit: bool) -> EditFrame | DeleteFrame | FrameError:
+    """An ``edit`` (``edit``) or a ``delete``: the fields of a ``chat`` and ``messageId``."""
+    client_msg_id = _optional_str(payload, "clientMsgId", MAX_CLIENT_MSG_ID_LENGTH)
+    if isinstance(client_msg_id, FrameError):
+        return client_msg_id
+    target = _target(payload, client_msg_id, edit=edit)
+    if isinstance(target, FrameError):
+        return target
+    room = _room(payload, client_msg_id, required=False)
+    if isinstance(room, FrameError):
+        return FrameError(room.code, room.message, ref=client_msg_id)
+    attempt = _attempt(payload, client_msg_id)
+    if isinstance(attempt, FrameError):
+        return attempt
+    message_id, content = target
+    if edit:
+        return EditFrame(message_id, content, client_msg_id, room, attempt)
+    return DeleteFrame(message_id, client_msg_id, room, attempt)
+
+
 def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
     client_msg_id = _optional_str(payload, "clientMsgId", MAX_CLIENT_MSG_ID_LENGTH)
     if isinstance(client_msg_id, FrameError):
@@ -195,13 +280,9 @@ def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
     room = _room(payload, client_msg_id, required=False)
     if isinstance(room, FrameError):
         return FrameError(room.code, room.message, ref=client_msg_id)
-    attempt = payload.get("attempt")
-    if attempt is not None and (not _is_int(attempt) or not 1 <= attempt <= MAX_ATTEMPT):
-        return FrameError(
-            "invalid_frame",
-            f"payload.attempt must be an integer from 1 to {MAX_ATTEMPT}",
-            ref=client_msg_id,
-        )
+    attempt = _attempt(payload, client_msg_id)
+    if isinstance(attempt, FrameError):
+        return attempt
     return ChatFrame(content, sender_name, client_msg_id, room, attempt)
 
 
@@ -277,6 +358,16 @@ def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
     return HistoryFrame(room, before, limit)
 
 
+def _parse_versions(payload: dict[str, Any]) -> VersionsFrame | FrameError:
+    room = _room(payload, "versions", required=False)
+    if isinstance(room, FrameError):
+        return room
+    target = _target(payload, room or "versions", edit=False)
+    if isinstance(target, FrameError):
+        return target
+    return VersionsFrame(room, target[0])
+
+
 def _parse_auth(payload: dict[str, Any]) -> AuthFrame | FrameError:
     token = payload.get("token")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
@@ -290,11 +381,14 @@ def _parse_auth(payload: dict[str, Any]) -> AuthFrame | FrameError:
 
 _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]] = {
     "chat": _parse_chat,
+    "edit": functools.partial(_parse_change, edit=True),
+    "delete": functools.partial(_parse_change, edit=False),
     "typing": _parse_typing,
     "presence": _parse_presence,
     "join": _parse_join,
     "leave": _parse_leave,
     "history": _parse_history,
+    "versions": _parse_versions,
     "auth": _parse_auth,
 }
 
@@ -308,7 +402,15 @@ def _ref_of(frame: object) -> str | None:
         return None
     kind: str = frame["type"][:40]
     payload = frame.get("payload")
-    key = {"chat": "clientMsgId", "join": "room", "leave": "room", "history": "room"}.get(kind)
+    key = {
+        "chat": "clientMsgId",
+        "edit": "clientMsgId",
+        "delete": "clientMsgId",
+        "join": "room",
+        "leave": "room",
+        "history": "room",
+        "versions": "room",
+    }.get(kind)
     candidate = payload.get(key) if key is not None and isinstance(payload, dict) else None
     for ref in (candidate, kind):
         if isinstance(ref, str) and ref and len(ref) <= MAX_CLIENT_MSG_ID_LENGTH:
@@ -368,21 +470,49 @@ def _dump(value: dict[str, Any]) -> str:
     return dump_json(value)
 
 
-def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
+def _change_payload(event: ChatMessage) -> dict[str, Any]:
+    """An ``edit`` or a ``delete`` frame's payload: its target, and an edit's new content."""
     payload: dict[str, Any] = {
-        "content": message.content,
-        "id": message.id,
-        "seq": message.seq,
-        "room": message.room,
-        "senderId": message.sender_id,
-        "timestamp": message.timestamp,
+        "messageId": event.target_id,
+        "messageSeq": event.target_seq,
+        "id": event.id,
+        "seq": event.seq,
+        "room": event.room,
+        "senderId": event.sender_id,
+        "timestamp": event.timestamp,
     }
-    if message.sender_name is not None:
-        payload["senderName"] = message.sender_name
-    if message.client_msg_id is not None:
-        payload["clientMsgId"] = message.client_msg_id
+    if event.kind is EventKind.EDIT:
+        payload["content"] = event.content
+    if event.client_msg_id is not None:
+        payload["clientMsgId"] = event.client_msg_id
+    return payload
+
+
+def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
+    """A ``chat`` frame (a message, in its current state when read back from PostgreSQL), or an
+    ``edit`` or ``delete`` frame (an event of that kind)."""
+    if message.kind is not None:
+        payload = _change_payload(message)
+    else:
+        payload = {
+            "content": message.content,
+            "id": message.id,
+            "seq": message.seq,
+            "room": message.room,
+            "senderId": message.sender_id,
+            "timestamp": message.timestamp,
+        }
+        if message.sender_name is not None:
+            payload["senderName"] = message.sender_name
+        if message.client_msg_id is not None:
+            payload["clientMsgId"] = message.client_msg_id
+        if message.edit_count:
+            payload["editCount"] = message.edit_count
+            payload["editedAt"] = message.edited_at
+        if message.deleted:
+            payload["deleted"] = True
     return {
-        "type": "chat",
+        "type": "chat" if message.kind is None else message.kind.value,
         "payload": payload,
         "timestamp": message.timestamp,
         "senderId": message.sender_id,
@@ -481,6 +611,24 @@ def history_frame(room: str, messages: list[ChatMessage], has_more: bool) -> str
         "hasMore": has_more,
     }
     return _dump({"type": "history", "payload": payload, "timestamp": now_ms(), "room": room})
+
+
+def versions_payload(room: str, message_id: str, reply: VersionsReply) -> dict[str, Any]:
+    """A message's versions, oldest first; ``deleted`` when the message is a tombstone."""
+    return {
+        "room": room,
+        "messageId": message_id,
+        "versions": [
+            {"seq": v.seq, "content": v.content, "timestamp": v.timestamp} for v in reply.versions
+        ],
+        "deleted": reply.deleted,
+    }
+
+
+def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
+    """The answer to a ``versions`` frame."""
+    payload = versions_payload(room, message_id, reply)
+    return _dump({"type": "versions", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
 def replay_frame(room: str, recovered: bool) -> str:

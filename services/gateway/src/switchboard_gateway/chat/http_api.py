@@ -1,4 +1,5 @@
-"""The HTTP API for chat (docs/protocol.md §4): rooms, history pages, presence snapshots."""
+"""The HTTP API for chat (docs/protocol.md §4): rooms, history pages, presence snapshots, and
+a message's edits, deletion and versions."""
 
 from typing import Any
 
@@ -13,6 +14,7 @@ from switchboard_contracts.rooms import Room, RoomCreateRequest
 
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.frames import chat_frame_object, presence_payload
+from switchboard_gateway.chat.message_api import message_routes
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.edge.auth import SCOPE_ROOMS
 from switchboard_gateway.edge.http_input import (
@@ -57,6 +59,7 @@ def _create_request(body: object, user_id: str) -> RoomCreateRequest | JSONRespo
 
 
 def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -> list[Route]:
+
     async def readable_room(request: Request) -> str | JSONResponse:
         """The path's room, if the requesting user may read it."""
         try:
@@ -139,5 +142,6 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         Route("/api/rooms", list_rooms, methods=["GET"]),
         Route("/api/rooms", create_room, methods=["POST"]),
         Route("/api/rooms/{room_id}/messages", room_messages, methods=["GET"]),
+        *message_routes(settings, chat, readable_room),
         Route("/api/rooms/{room_id}/presence", room_presence, methods=["GET"]),
     ]

@@ -5,6 +5,11 @@ room's newest messages (its oldest age out first); persistence holds them all. A
 from the stream where it overlaps what the stream holds, and from persistence below that.
 In the stream, the first wanted message is found by bisection (``SeqSearch``) with direct gets,
 then read forward in batches (direct get ``batch``, NATS 2.11+).
+
+A history page shows each message in its current state. One read from PostgreSQL has it
+already. One read from the stream applies its own edits and deletions (``current_state``): for
+the newest page that is all of them, since a change comes after its message; an older page is
+also given the states PostgreSQL stored.
 """
 
 import json
@@ -18,6 +23,7 @@ from switchboard_contracts.chat import MAX_HISTORY_LIMIT
 from switchboard_runtime import Bus, UnavailableError
 
 from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.current_state import current_state, ids_to_look_up
 from switchboard_gateway.chat.seq_search import Position, SeqSearch
 
 __all__ = ["RoomLog", "RoomLogError"]
@@ -92,7 +98,21 @@ class RoomLog:
         if bottom < first.seq:
             messages += await self._stored(room, bottom, min(top, first.seq - 1))
         messages.sort(key=lambda m: m.seq, reverse=True)
-        return messages, bottom > 1
+        if top == newest.seq:  # every change of these messages came after them: it is here
+            return current_state(messages, {}), bottom > 1
+        return await self._current(messages), bottom > 1
+
+    async def _current(self, page: list[ChatMessage]) -> list[ChatMessage]:
+        """``page`` in its messages' current state (``current_state``); without PostgreSQL,
+        with the page's own edits and deletions applied."""
+        ids = ids_to_look_up(page)
+        stored: dict[str, ChatMessage] = {}
+        if ids:
+            reply = await self._chat.messages(ids)
+            if reply.error is not None:
+                log.warning("history without stored states: %s", reply.error.message)
+            stored = {m.id: m for m in reply.messages}
+        return current_state(page, stored)
 
     async def _stored(self, room: str, first: int, last: int) -> list[ChatMessage]:
         """From persistence, ascending, in pages of at most 100."""

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.types import Message
 from starlette.websockets import WebSocket
 from switchboard_contracts import ChatSendRequest
+from switchboard_contracts import ErrorCode as BusErrorCode
 
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.client import ChatClient
@@ -32,6 +33,7 @@ from switchboard_gateway.chat.dispatch import (
     LeaveRoom,
     PublishTyping,
     ReadHistory,
+    ReadVersions,
     Refuse,
     RenewAuth,
     SyncPresence,
@@ -261,8 +263,8 @@ class Session:
                 deps.dashboards.join(subscriber)
             case LeaveDashboard():
                 deps.dashboards.leave(self.dashboards.pop(decision.room))
-            case ReadHistory():
-                await self._history(decision)
+            case ReadHistory() | ReadVersions():
+                await self._read(decision)
             case RenewAuth():
                 await self._renew(decision.token)
             case ExtendToken():
@@ -287,9 +289,16 @@ class Session:
         self._answer(refused)
         return refused is None
 
-    async def _history(self, read: ReadHistory) -> None:
+    async def _read(self, read: ReadHistory | ReadVersions) -> None:
+        """A history page or a message's versions, once the user may read the room."""
         if read.check_access and not await self._may_enter(read.room):
             return
+        if isinstance(read, ReadVersions):
+            await self._versions(read)
+        else:
+            await self._history(read)
+
+    async def _history(self, read: ReadHistory) -> None:
         try:
             page = await self._deps.room_log.page(read.room, read.before, read.limit)
         except Exception:
@@ -300,6 +309,15 @@ class Session:
             await self.outbox.send(answer)  # waits while the client reads: its own request
         else:
             self._answer(answer)
+
+    async def _versions(self, read: ReadVersions) -> None:
+        reply = await self._deps.chat.versions(read.room, read.message_id)
+        unanswered = reply.error is not None and reply.error.code is BusErrorCode.UNAVAILABLE
+        self._answer(
+            self._deps.dispatch.versions_answer(
+                read.room, read.message_id, None if unanswered else reply
+            )
+        )
 
     async def _renew(self, token: str) -> None:
         authenticator = self._deps.authenticator

@@ -18,6 +18,7 @@ from switchboard_gateway.settings import GatewaySettings
 
 __all__ = [
     "SCOPE_BROADCAST",
+    "SCOPE_MODERATE",
     "SCOPE_ROOMS",
     "SCOPE_SEND",
     "Authenticator",
@@ -27,6 +28,8 @@ __all__ = [
 SCOPE_SEND = "notifications:send"
 SCOPE_BROADCAST = "notifications:broadcast"
 SCOPE_ROOMS = "rooms:manage"
+SCOPE_MODERATE = "rooms:moderate"
+"""Edit and delete any member's messages, not only one's own (docs/protocol.md §2)."""
 
 JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 

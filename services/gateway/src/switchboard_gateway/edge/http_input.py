@@ -42,6 +42,8 @@ TOKEN_COOKIE = "access_token"  # noqa: S105 (a cookie name, not a secret)
 
 _BUS_STATUS = {
     ErrorCode.INVALID_FRAME: 422,
+    ErrorCode.INVALID_CONTENT: 422,
+    ErrorCode.CONTENT_TOO_LONG: 422,
     ErrorCode.INVALID_INPUT: 422,
     ErrorCode.INVALID_USER: 400,
     ErrorCode.FORBIDDEN: 403,

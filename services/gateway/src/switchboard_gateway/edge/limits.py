@@ -2,12 +2,14 @@
 
 ``UserCounter`` bounds how many of something (WebSocket connections, SSE and long-poll
 streams) one user holds at once; ``UserFrameRates`` is one token bucket per user, shared by
-all their connections on this gateway, kept only while the user has a connection.
+all their connections on this gateway, kept only while the user has a connection;
+``UserBuckets`` is one per user for requests that hold no connection (HTTP), kept while it
+matters.
 """
 
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 
-__all__ = ["Admission", "UserCounter", "UserFrameRates"]
+__all__ = ["Admission", "UserBuckets", "UserCounter", "UserFrameRates"]
 
 
 class UserCounter:
@@ -58,6 +60,34 @@ class UserFrameRates:
             del self._limits[user]
         else:
             self._limits[user] = (limit, holders - 1)
+
+
+class UserBuckets:
+    """A token bucket per user (``rate`` per second, bursts of ``burst``) for requests. A bucket
+    left alone for ``burst / rate`` seconds is full again, the same as a new one, so it is
+    dropped then (swept at most that often): the map holds only recently active users."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._idle = burst / rate
+        self._buckets: dict[str, tuple[FrameRateLimit, float]] = {}
+        self._swept = 0.0
+
+    def allow(self, user: str, now: float) -> bool:
+        """Whether a request of ``user`` at ``now`` is within the limit (it takes a token)."""
+        if now - self._swept >= self._idle:
+            self._buckets = {
+                u: (b, at) for u, (b, at) in self._buckets.items() if now - at < self._idle
+            }
+            self._swept = now
+        found = self._buckets.get(user)
+        bucket = found[0] if found is not None else FrameRateLimit(self._rate, self._burst, 1)
+        self._buckets[user] = (bucket, now)
+        return bucket.allow(now)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 class Admission:
