@@ -124,6 +124,50 @@ async def test_two_browsers_chat_and_see_each_others_messages(stack: Stack, page
     await pages.screenshot(bob, "bob")
 
 
+async def test_a_message_edited_then_deleted_in_one_browser_changes_in_the_other(
+    stack: Stack, pages: Pages
+) -> None:
+    room = new_room()
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await say(alice, "first draft")
+    await say(bob, "not yours to edit")
+    await expect(message(alice, "first draft")).to_have_count(1, timeout=WAIT_MS)
+    await expect(message(alice, "not yours to edit")).to_have_count(1, timeout=WAIT_MS)
+    # only one's own messages offer edit and delete
+    assert await message(alice, "not yours to edit").locator("button").count() == 0
+    own = message(alice, "first draft")
+    await own.hover()
+    await own.locator("button.edit").click()
+    await expect(alice.locator("#chat-input")).to_have_value("first draft")
+    await alice.fill("#chat-input", "final words")
+    await alice.press("#chat-input", "Enter")
+    for page in (alice, bob):
+        edited = message(page, "final words")
+        await expect(edited).to_have_count(1, timeout=WAIT_MS)
+        await expect(edited.locator(".edited")).to_have_text(" (edited)")
+        await expect(message(page, "first draft")).to_have_count(0)
+    await pages.screenshot(bob, "bob-sees-the-edit")
+    await message(alice, "final words").hover()
+    await message(alice, "final words").locator("button.delete").click()
+    for page in (alice, bob):
+        await expect(page.locator("#messages .msg.deleted .content")).to_have_text(
+            "message deleted", timeout=WAIT_MS
+        )
+        await expect(message(page, "final words")).to_have_count(0)
+    # a page opened now reads the room's history: the tombstone in its place, the other
+    # message as it was, and the edit and delete events shown as nothing of their own
+    carol = await pages.open(stack["gateway"].url, "carol", room)
+    await online(carol)
+    await expect(carol.locator("#messages .msg")).to_have_count(2, timeout=WAIT_MS)
+    await expect(carol.locator("#messages .msg .content")).to_have_text(
+        ["message deleted", "not yours to edit"]
+    )
+    await pages.screenshot(carol, "carol-reads-the-history")
+
+
 async def test_typing_indicator_and_online_users_show_the_other_browser(
     stack: Stack, pages: Pages
 ) -> None:

@@ -247,6 +247,53 @@ test("a gap in live seqs is filled from history", async () => {
   assert.match(server.calls[0], /\/api\/rooms\/lobby\/messages\?limit=100/);
 });
 
+function change(type, seq, target, content) {
+  const payload = { messageId: `id-${target}`, messageSeq: target };
+  if (type === "edit") payload.content = content;
+  return { type, id: `id-${seq}`, seq, room: "lobby", senderId: "bob", timestamp: seq, payload };
+}
+
+test("edits and deletions are events of the room: emitted as such, live and from a gap, and counted for resume", async () => {
+  const timers = new Timers();
+  const server = historyServer([chat(1), chat(2), change("edit", 3, 1, "m1 again"), change("delete", 4, 2), chat(5)]);
+  const room = chatRoom(timers, server.fetchImpl);
+  const seen = [];
+  for (const name of ["message", "edit", "delete"]) {
+    room.addEventListener(name, (e) => seen.push(`${name} ${e.detail.seq}`));
+  }
+  const filled = new Promise((resolve) => room.addEventListener("delete", resolve));
+  room.connect();
+  FakeSocket.last().open();
+  FakeSocket.last().receive(chat(1));
+  FakeSocket.last().receive(change("edit", 3, 1, "m1 again")); // 2 missed: filled from history
+  await filled;
+  FakeSocket.last().receive(chat(5));
+  assert.deepEqual(seen, ["message 1", "edit 3", "message 2", "delete 4", "message 5"]);
+  FakeSocket.last().drop();
+  timers.fire();
+  assert.match(FakeSocket.last().url, /since=5$/);
+});
+
+test("an edit and a deletion are sent with a clientMsgId, again until acked", () => {
+  const timers = new Timers();
+  const room = chatRoom(timers, historyServer([]).fetchImpl);
+  room.connect();
+  FakeSocket.last().open();
+  const edit = room.edit("id-1", "better words");
+  const deletion = room.delete("id-2");
+  assert.deepEqual(FakeSocket.last().sent.map((f) => [f.type, f.payload]), [
+    ["edit", { messageId: "id-1", content: "better words", clientMsgId: edit, attempt: 1 }],
+    ["delete", { messageId: "id-2", clientMsgId: deletion, attempt: 1 }],
+  ]);
+  FakeSocket.last().receive({ type: "ack", payload: { clientMsgId: edit, id: "e", seq: 3, room: "lobby" } });
+  FakeSocket.last().drop();
+  timers.fire();
+  FakeSocket.last().open();
+  assert.deepEqual(FakeSocket.last().sent.map((f) => [f.type, f.payload.clientMsgId, f.payload.attempt]), [
+    ["delete", deletion, 2],
+  ]);
+});
+
 test("after a reconnect what was missed is fetched from history", async () => {
   const timers = new Timers();
   const server = historyServer([chat(1), chat(2), chat(3)]);

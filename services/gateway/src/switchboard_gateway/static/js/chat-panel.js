@@ -1,5 +1,8 @@
-// The chat panel: messages (own ones on the right), typing indicator, online users, and
-// older messages loaded as the list is scrolled to the top. One room of the page's SharedClient.
+// The chat panel: messages (own ones on the right, each with edit and delete), typing
+// indicator, online users, and older messages loaded as the list is scrolled to the top. One
+// room of the page's SharedClient. Edits and deletions arrive as events of the room ("edit",
+// "delete"); history pages show each message in its current state and carry those events too,
+// which change nothing already shown that way.
 import { showStatus, time } from "./status.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,13 +21,19 @@ export class ChatPanel {
     this.typers = new Map(); // userId -> expiry
     this.typingSentAt = 0;
     this.typingTimer = null;
+    this.editing = null; // the id of the own message the input edits, or null
+    this.placeholder = $("chat-input").placeholder;
     $("chat-form").addEventListener("submit", (event) => this.onSubmit(event));
     $("chat-input").addEventListener("input", () => this.onInput());
+    $("chat-input").addEventListener("keydown", (e) => { if (e.key === "Escape") this.stopEditing(); });
+    $("messages").addEventListener("click", (event) => this.onAction(event));
     $("messages").addEventListener("scroll", () => this.onScroll());
     setInterval(() => this.renderTyping(), 1000);
     const mine = (handler) => (e) => { if (e.detail?.room === this.room) handler(e.detail); };
     client.addEventListener("status", (e) => showStatus($("chat-status"), e.detail));
     client.addEventListener("message", mine((frame) => this.append(frame)));
+    client.addEventListener("edit", mine((frame) => this.edited(frame)));
+    client.addEventListener("delete", mine((frame) => this.deleted(frame)));
     client.addEventListener("ack", mine((payload) => this.acked(payload)));
     client.addEventListener("typing", mine((payload) => this.typing(payload)));
     client.addEventListener("presence", mine((payload) => this.presence(payload)));
@@ -63,7 +72,81 @@ export class ChatPanel {
     body.className = "content";
     body.textContent = frame.payload?.content ?? ""; // text, never markup
     el.append(who, body);
+    if (frame.payload?.deleted) this.tombstone(el);
+    else {
+      if (frame.payload?.editCount) this.markEdited(el);
+      if (own && frame.id) el.append(this.actions());
+    }
     return el;
+  }
+
+  actions() {
+    const bar = document.createElement("div");
+    bar.className = "actions";
+    for (const action of ["edit", "delete"]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = action;
+      button.dataset.action = action;
+      button.textContent = action;
+      bar.append(button);
+    }
+    return bar;
+  }
+
+  markEdited(el) {
+    if (el.querySelector(".edited")) return;
+    const mark = document.createElement("span");
+    mark.className = "edited";
+    mark.textContent = " (edited)";
+    el.querySelector(".who").append(mark);
+  }
+
+  tombstone(el) {
+    el.classList.add("deleted");
+    el.querySelector(".content").textContent = "message deleted";
+    el.querySelector(".actions")?.remove();
+    el.querySelector(".edited")?.remove();
+    if (this.editing === el.dataset.id) this.stopEditing();
+  }
+
+  /** A live edit: the message shown gets its new content (unless deleted meanwhile). */
+  edited(frame) {
+    const el = this.shown(frame.payload?.messageId);
+    if (!el || el.classList.contains("deleted")) return;
+    el.querySelector(".content").textContent = frame.payload.content ?? "";
+    this.markEdited(el);
+  }
+
+  deleted(frame) {
+    const el = this.shown(frame.payload?.messageId);
+    if (el) this.tombstone(el);
+  }
+
+  shown(messageId) {
+    return messageId ? $("messages").querySelector(`.msg[data-id="${CSS.escape(messageId)}"]`) : null;
+  }
+
+  onAction(event) {
+    const button = event.target.closest("button[data-action]");
+    const el = button?.closest(".msg");
+    if (!el?.dataset.id) return;
+    if (button.dataset.action === "delete") {
+      this.client.delete(this.room, el.dataset.id);
+      return;
+    }
+    this.editing = el.dataset.id;
+    const input = $("chat-input");
+    input.value = el.querySelector(".content").textContent;
+    input.placeholder = "edit the message (Esc: cancel)";
+    $("chat-form").classList.add("editing");
+    input.focus();
+  }
+
+  stopEditing() {
+    this.editing = null;
+    $("chat-input").placeholder = this.placeholder;
+    $("chat-form").classList.remove("editing");
   }
 
   append(frame) {
@@ -107,6 +190,12 @@ export class ChatPanel {
     const input = $("chat-input");
     const content = input.value.trim();
     if (!content) return;
+    if (this.editing !== null) {
+      this.client.edit(this.room, this.editing, content); // shown when the edit comes back
+      input.value = "";
+      this.stopEditing();
+      return;
+    }
     const clientMsgId = this.client.send(this.room, content, this.settings.user);
     const el = this.render({
       senderId: this.settings.user, timestamp: Date.now(), payload: { content, senderName: this.settings.user },
@@ -144,8 +233,10 @@ export class ChatPanel {
       const page = await this.client.history(this.room, this.oldestSeq ?? undefined, 30);
       this.hasMore = page.hasMore;
       const messages = page.messages.filter((m) => !list.querySelector(`[data-id="${CSS.escape(m.id)}"]`));
-      this.client.seenMessages(this.room, messages);
-      list.prepend(...messages.reverse().map((m) => this.render(m)));
+      this.client.seenMessages(this.room, messages); // every event counts for resume
+      // the messages in their current state; the page's edit and delete events are in it
+      const shown = messages.filter((m) => (m.type ?? "chat") === "chat");
+      list.prepend(...shown.reverse().map((m) => this.render(m)));
       for (const m of messages) if (this.oldestSeq === null || m.seq < this.oldestSeq) this.oldestSeq = m.seq;
       list.scrollTop = list.scrollHeight - before; // keep what the reader was looking at
       status.hidden = this.hasMore;

@@ -8,6 +8,10 @@
 //   seq and notification cursor it saw, which is what a new leader resumes from.
 // - userOfToken, channelName: whose tabs may share (one user of one origin).
 
+/** A room's frames that carry a seq (its events, counted for resume), and the event each is
+ * emitted as: a message, an edit of one, a deletion of one. */
+export const ROOM_EVENTS = Object.freeze({ chat: "message", edit: "edit", delete: "delete" });
+
 /** The `sub` claim of a JWT, read without checking the signature: only to tell users apart. */
 export function userOfToken(token) {
   try {
@@ -159,7 +163,7 @@ export class TabRouter {
       return { to: typeof ref === "string" && this.wanted(ref) ? this.tabsFor(ref) : "all", room: null };
     }
     if (room === null) return { to: "all", room: null };
-    if (typeof frame.seq === "number" && frame.type === "chat") {
+    if (typeof frame.seq === "number" && ROOM_EVENTS[frame.type]) {
       const routed = this.routedSeq.get(room);
       if (routed === undefined || frame.seq > routed) this.routedSeq.set(room, frame.seq);
     }

@@ -8,6 +8,8 @@
 // - RoomsClient: many rooms over /ws (join/leave frames; resume with join {since}).
 //   Both give every chat message a clientMsgId, resend the unacknowledged ones after a
 //   reconnect (the server stores each clientMsgId once), and drop duplicates by id.
+//   A room's events are "message" (a chat frame), "edit" and "delete" (a message was edited or
+//   deleted: each an event of the room with its own seq, counted for resume like a message).
 // - EventStream: Server-Sent Events (notifications, dashboards) with resume by Last-Event-ID
 //   (the browser's own, or the lastEventId parameter when it has to start over).
 //
@@ -17,9 +19,9 @@
 //
 // Every class is an EventTarget; listen with addEventListener(name, e => e.detail).
 
-import { SeenLog, TabRouter, channelName, userOfToken } from "./shared-tabs.js";
+import { ROOM_EVENTS, SeenLog, TabRouter, channelName, userOfToken } from "./shared-tabs.js";
 
-export { SeenLog, TabRouter, channelName, userOfToken };
+export { ROOM_EVENTS, SeenLog, TabRouter, channelName, userOfToken };
 
 export const CLOSE = Object.freeze({
   NORMAL: 1000,
@@ -278,6 +280,14 @@ function nextAttempt(frame) {
   return frame;
 }
 
+/** An `edit` (with `content`) or `delete` frame for message `messageId`. */
+function changeFrame(type, messageId, { content, room, clientMsgId = uuid() } = {}) {
+  const payload = { messageId, clientMsgId };
+  if (type === "edit") payload.content = content;
+  if (room) payload.room = room;
+  return { type, payload, timestamp: Date.now() };
+}
+
 function chatFrame(content, { clientMsgId = uuid(), senderName, room } = {}) {
   const payload = { content, clientMsgId };
   if (senderName) payload.senderName = senderName;
@@ -286,7 +296,8 @@ function chatFrame(content, { clientMsgId = uuid(), senderName, room } = {}) {
 }
 
 /**
- * One room over /chat/{room}. Events: "message" (a chat frame, each once, in order), "ack",
+ * One room over /chat/{room}. Events: "message" (a chat frame, each once, in order), "edit" and
+ * "delete" (in the same order), "ack",
  * "rejected" (an error frame about one of our messages: {clientMsgId, code, message}),
  * "typing", "presence", "notification", "error", "replay", "status".
  */
@@ -323,7 +334,20 @@ export class ChatRoom extends EventTarget {
 
   /** Send a message; returns its clientMsgId. Queued while offline, resent until acked. */
   send(content) {
-    const frame = chatFrame(content, { senderName: this.senderName });
+    return this._sendKept(chatFrame(content, { senderName: this.senderName }));
+  }
+
+  /** Edit a message of ours (or any, with the scope `rooms:moderate`); returns the clientMsgId. */
+  edit(messageId, content) {
+    return this._sendKept(changeFrame("edit", messageId, { content }));
+  }
+
+  /** Delete a message of ours (or any, with `rooms:moderate`); returns the clientMsgId. */
+  delete(messageId) {
+    return this._sendKept(changeFrame("delete", messageId));
+  }
+
+  _sendKept(frame) {
     this.state.unacked.set(frame.payload.clientMsgId, frame);
     this.socket.send(nextAttempt(frame));
     return frame.payload.clientMsgId;
@@ -370,7 +394,7 @@ export class ChatRoom extends EventTarget {
   _deliver(message, live = true) {
     const before = this.state.lastSeq;
     if (!this.state.accept(message)) return;
-    emit(this, "message", message);
+    emit(this, ROOM_EVENTS[message.type] ?? "message", message);
     // a live message further on than the next one: fetch what is in between
     if (live && before !== null && message.seq > before + 1 && this.fetchImpl) {
       this._fillGap(before, message.seq);
@@ -380,6 +404,8 @@ export class ChatRoom extends EventTarget {
   _onFrame(frame) {
     switch (frame.type) {
       case "chat":
+      case "edit":
+      case "delete":
         this._deliver(frame);
         break;
       case "ack":
@@ -444,7 +470,18 @@ export class RoomsClient extends EventTarget {
   }
 
   send(room, content, senderName) {
-    const frame = chatFrame(content, { room, senderName });
+    return this._sendKept(room, chatFrame(content, { room, senderName }));
+  }
+
+  edit(room, messageId, content) {
+    return this._sendKept(room, changeFrame("edit", messageId, { content, room }));
+  }
+
+  delete(room, messageId) {
+    return this._sendKept(room, changeFrame("delete", messageId, { room }));
+  }
+
+  _sendKept(room, frame) {
     this.rooms.get(room)?.unacked.set(frame.payload.clientMsgId, frame);
     this.socket.send(nextAttempt(frame));
     return frame.payload.clientMsgId;
@@ -480,8 +517,8 @@ export class RoomsClient extends EventTarget {
   _onFrame(frame) {
     const room = frame.room ?? frame.payload?.room;
     const state = this.rooms.get(room);
-    if (frame.type === "chat") {
-      if (!state || state.accept(frame)) emit(this, "message", frame);
+    if (ROOM_EVENTS[frame.type]) {
+      if (!state || state.accept(frame)) emit(this, ROOM_EVENTS[frame.type], frame);
     } else if (frame.type === "ack") {
       state?.unacked.delete(frame.payload?.clientMsgId);
       emit(this, "ack", frame.payload);
@@ -823,7 +860,20 @@ export class SharedClient extends EventTarget {
 
   /** Send a chat message; returns its clientMsgId. Sent again (same id) until acknowledged. */
   send(room, content, senderName) {
-    const frame = chatFrame(content, { room, senderName });
+    return this._sendKept(chatFrame(content, { room, senderName }));
+  }
+
+  /** Edit a message (one's own, or any with the scope `rooms:moderate`): as `send`. */
+  edit(room, messageId, content) {
+    return this._sendKept(changeFrame("edit", messageId, { content, room }));
+  }
+
+  /** Delete a message (one's own, or any with `rooms:moderate`): as `send`. */
+  delete(room, messageId) {
+    return this._sendKept(changeFrame("delete", messageId, { room }));
+  }
+
+  _sendKept(frame) {
     this.unacked.set(frame.payload.clientMsgId, frame);
     this._toLeader({ kind: "send", frame: nextAttempt(frame) });
     return frame.payload.clientMsgId;
@@ -1038,6 +1088,8 @@ export class SharedClient extends EventTarget {
     const room = frame.room ?? frame.payload?.room ?? null;
     switch (frame.type) {
       case "chat":
+      case "edit":
+      case "delete":
         if (this.rooms.has(room)) this._deliverChat(frame);
         break;
       case "ack":
@@ -1064,7 +1116,7 @@ export class SharedClient extends EventTarget {
   _deliverChat(message, live = true) {
     const before = this.seen.seq(message.room);
     if (!this.seen.accept(message)) return;
-    emit(this, "message", message);
+    emit(this, ROOM_EVENTS[message.type] ?? "message", message);
     if (live && before !== null && message.seq > before + 1) this._fillGap(message.room, before, message.seq);
   }
 
