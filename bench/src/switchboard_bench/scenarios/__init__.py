@@ -11,6 +11,7 @@ from switchboard_bench.scenarios import (
     chat_capacity,
     classic,
     cluster,
+    event_cost,
     fanout,
     idle_memory,
     latency,
@@ -33,4 +34,5 @@ SCENARIOS: dict[str, Scenario] = {
     "sse_fanout": sse_fanout.run,
     "cluster": cluster.run,
     "chat_capacity": chat_capacity.run,
+    "event_cost": event_cost.run,
 }
