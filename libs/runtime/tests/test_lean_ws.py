@@ -14,7 +14,12 @@ import pytest
 from starlette.types import Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_runtime.patches.light_event import LightEvent
-from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol, ReceiveQueue
+from switchboard_runtime.patches.uvicorn_lean_ws import (
+    SERVER_WIDE,
+    LeanWebSocketProtocol,
+    ReceiveQueue,
+    ServerWide,
+)
 from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
@@ -212,3 +217,80 @@ async def test_a_refused_handshake_is_answered_403() -> None:
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"{base}/deny")
     assert refused.value.response.status_code == 403
+
+
+def _assigned_in() -> dict[str, set[str]]:
+    """For each ``self.<attribute> = ...`` in uvicorn's protocol, the methods that assign it."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    assigned: dict[str, set[str]] = {}
+    for method in ast.walk(tree):
+        if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(method):
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign | ast.AugAssign)
+                else []
+            )
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    assigned.setdefault(target.attr, set()).add(method.name)
+    return assigned
+
+
+def test_uvicorn_sets_the_server_wide_attributes_only_when_a_connection_is_made() -> None:
+    assigned = _assigned_in()
+    assert {name: assigned.get(name) for name in SERVER_WIDE} == {
+        name: {"__init__"} for name in SERVER_WIDE
+    }
+
+
+def test_a_connection_keeps_few_enough_attributes_for_a_shared_key_table() -> None:
+    """CPython 3.11 stores up to 29 attributes in a table shared by the class; one more and the
+    instance gets a dict of its own (about 1.3 KB more per idle connection)."""
+    per_connection = set(_assigned_in()) - set(SERVER_WIDE)
+    assert len(per_connection) <= 29
+
+
+async def test_a_connection_keeps_the_server_wide_values_on_the_class() -> None:
+    app = EchoApp()
+    async with serving(app) as base, connect(f"{base}/echo") as client:
+        await client.send("one")
+        assert await asyncio.wait_for(client.recv(), WAIT) == "one"
+        [protocol] = app.protocols
+        assert isinstance(protocol, LeanWebSocketProtocol)
+        assert not set(SERVER_WIDE) & set(vars(protocol))
+        assert protocol.app is not None
+        assert protocol.logger.name == "uvicorn.error"
+
+
+async def test_servers_with_other_apps_in_one_process_each_serve_their_own() -> None:
+    first, second = EchoApp(), EchoApp()
+    async with serving(first) as one, serving(second) as two:
+        for base in (one, two, one):
+            async with connect(f"{base}/echo") as client:
+                await client.send("hi")
+                assert await asyncio.wait_for(client.recv(), WAIT) == "hi"
+        assert len(first.protocols) == 2
+        assert len(second.protocols) == 1
+
+
+def test_a_server_wide_value_set_differently_is_kept_by_that_instance() -> None:
+    class Holder:
+        _own_values: dict[str, Any] | None = None
+        value = ServerWide("value")
+
+    shared, other = object(), object()
+    a, b, c = Holder(), Holder(), Holder()
+    a.value = shared
+    b.value = other
+    c.value = shared
+    assert (a.value, b.value, c.value) == (shared, other, shared)
+    assert a._own_values is None
+    assert b._own_values == {"value": other}

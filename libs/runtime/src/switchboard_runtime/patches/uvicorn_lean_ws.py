@@ -15,7 +15,13 @@ bench/profiles/README-idle-memory.md):
   coroutine frame each connection would keep;
 - the ``writable`` flag (paused by the transport's flow control) is a ``LightEvent``, not an
   ``asyncio.Event``: uvicorn, and the gateway's direct writes, only ``set``, ``clear``, ``wait``
-  and ask ``is_set``.
+  and ask ``is_set``;
+- what uvicorn's ``__init__`` copies from the server into every connection (``SERVER_WIDE``:
+  the config, the app, the loop, the logger, the server's sets, the keepalive settings) is kept
+  once, by a descriptor on the class, not in each instance: uvicorn sets 37 attributes per
+  connection, and past 29 CPython (3.11) gives the instance a dict of its own (about 1.6 KB)
+  instead of values in a table shared by the class (about 0.3 KB). A connection served by
+  another server of the same process with other values keeps them for itself.
 
 It also answers a handshake that ``websockets`` refuses while parsing it (a request line or a
 header over its limits: ``RequestLineTooLong``, ``HeaderLineTooLong``, ``TooManyHeaders``; or
@@ -46,7 +52,7 @@ from switchboard_runtime.patches.uvicorn_request_head import (
 )
 from switchboard_runtime.patches.uvicorn_ws_protocol import WS_PROTOCOL_SCOPE_KEY
 
-__all__ = ["LeanWebSocketProtocol", "ReceiveQueue"]
+__all__ = ["SERVER_WIDE", "LeanWebSocketProtocol", "ReceiveQueue", "ServerWide"]
 
 T = TypeVar("T")
 
@@ -115,7 +121,61 @@ class ReceiveQueue(Generic[T]):
                 return
 
 
+SERVER_WIDE = (
+    "config",
+    "app",
+    "loop",
+    "logger",
+    "root_path",
+    "asgi_version",
+    "app_state",
+    "connections",
+    "tasks",
+    "default_headers",
+    "close_timeout",
+    "ping_interval",
+    "ping_timeout",
+)
+"""What uvicorn's ``__init__`` sets on every connection from the server's config and state, and
+nothing else assigns (pinned by ``test_lean_ws.py``)."""
+
+
+class ServerWide:
+    """A data descriptor: one value for every instance that sets the same object; an instance
+    that sets another keeps its own in ``_own_values`` (another server in the same process)."""
+
+    __slots__ = ("_has_value", "_name", "_value")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._value: Any = None
+        self._has_value = False
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        own: dict[str, Any] | None = instance._own_values
+        if own is not None and self._name in own:
+            return own[self._name]
+        if not self._has_value:
+            raise AttributeError(self._name)
+        return self._value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        if not self._has_value:
+            self._value, self._has_value = value, True
+        elif value is not self._value:  # identity: equal mutable state is not the same state
+            if instance._own_values is None:
+                instance._own_values = {}
+            instance._own_values[self._name] = value
+        elif instance._own_values is not None:
+            instance._own_values.pop(self._name, None)
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    _own_values: dict[str, Any] | None = None
+    """Server-wide values that differ from the first server's (see ``ServerWide``)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = ReceiveQueue()  # type: ignore[assignment]  # the three methods uvicorn uses
@@ -159,3 +219,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         # last time uvicorn reads ``self.response``.
         del self.response
         super().start_keepalive()
+
+
+for _name in SERVER_WIDE:
+    setattr(LeanWebSocketProtocol, _name, ServerWide(_name))
