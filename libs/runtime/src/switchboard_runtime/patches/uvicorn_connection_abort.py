@@ -7,7 +7,8 @@ outermost ASGI wrapper; it finds the server's transport behind uvicorn's ``send`
 bytes dropped, and the app sees ``http.disconnect``. Under another server it does nothing, and
 the caller falls back to returning, after which the server closes the connection itself.
 It also records uvicorn's request cycle for ``uvicorn_http_direct`` (stream chunks written
-directly).
+directly), and, being outermost, runs what the layers inside registered for a WebSocket's end
+(``service.socket_end``), so that they keep no frame of their own while it lasts.
 """
 
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard_runtime.patches.uvicorn_http_direct import record_cycle
+from switchboard_runtime.service.socket_end import open_socket_end, run_socket_end
 
 __all__ = ["ConnectionAbort", "abort_connection"]
 
@@ -33,6 +35,17 @@ class ConnectionAbort:
                 scope[_KEY] = abort
             # for ``uvicorn_http_direct``: stream chunks past the ASGI layers
             record_cycle(scope, send)
+        elif scope["type"] == "websocket":
+            ends = open_socket_end(scope)
+            failed = False
+            try:
+                await self.app(scope, receive, send)
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                run_socket_end(ends, failed)
+            return
         await self.app(scope, receive, send)
 
 
