@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
+from switchboard_devstack.polling import until
 from switchboard_runtime.patches.light_event import LightEvent
+from switchboard_runtime.patches.ping_schedule import ScheduledPing
 from switchboard_runtime.patches.uvicorn_lean_ws import (
     SERVER_WIDE,
     LeanWebSocketProtocol,
@@ -294,3 +296,39 @@ def test_a_server_wide_value_set_differently_is_kept_by_that_instance() -> None:
     assert (a.value, b.value, c.value) == (shared, other, shared)
     assert a._own_values is None
     assert b._own_values == {"value": other}
+
+
+def test_uvicorn_only_cancels_the_ping_timer_and_arms_it_only_in_schedule_ping() -> None:
+    assert _methods_of("ping_timer") <= {"cancel"}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    armed = {
+        method.name
+        for method in ast.walk(tree)
+        if isinstance(method, ast.FunctionDef)
+        for node in ast.walk(method)
+        if isinstance(node, ast.Assign)
+        and any(ast.unparse(target) == "self.ping_timer" for target in node.targets)
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    }
+    assert armed == {"schedule_ping"}
+
+
+async def test_keepalive_pings_go_out_from_the_shared_schedule() -> None:
+    app = EchoApp()
+    async with (
+        serving_asgi(
+            app, ws=LeanWebSocketProtocol, ws_ping_interval=0.2, ws_ping_timeout=5
+        ) as port,
+        connect(f"ws://127.0.0.1:{port}/echo") as client,
+    ):
+        await client.send("one")
+        assert await asyncio.wait_for(client.recv(), WAIT) == "one"
+        [protocol] = app.protocols
+        assert isinstance(protocol, LeanWebSocketProtocol)
+
+        async def pong_came_back() -> bool:
+            return protocol.last_ping_rtt > 0.0  # set when our ping's pong came back
+
+        await until(pong_came_back, "a keepalive ping answered", timeout=WAIT)
+        entry: object = protocol.ping_timer
+        assert isinstance(entry, ScheduledPing | None)  # None only while a ping is in flight
