@@ -172,33 +172,32 @@ class Session:
         """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
         1012, 1008). Only the connection's own (ASGI) task: a close of ours wakes a pending
         ``receive`` by cancelling it, rather than a task per ``receive`` raced against a task
-        waiting for the close (three tasks per idle connection cost ~4 KB of memory each)."""
+        waiting for the close (three tasks per idle connection cost ~4 KB of memory each).
+        One frame, the receive inline: each coroutine waiting in the chain is kept while the
+        connection idles."""
         loop = asyncio.get_running_loop()
+        receive = self._websocket.receive
         self._reader = asyncio.current_task()
         self.outbox.on_close = self._stop_receiving
         try:
             while not self.outbox.closed.is_set():
-                message = await self._next_message()
-                if message is None or message["type"] == "websocket.disconnect":
+                self._receiving = True
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    reader = self._reader
+                    # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
+                    if not self._woken or reader is None or reader.uncancel() > 0:
+                        raise
+                    return  # the outbox closed (1013, 4429, ...)
+                finally:
+                    self._receiving = False
+                if message["type"] == "websocket.disconnect":
                     return
                 await self._on_message(message, loop.time())
         finally:
             self.outbox.on_close = None
             self._reader = None
-
-    async def _next_message(self) -> Message | None:
-        """The next message from the client, or None once the outbox closed (1013, 4429)."""
-        self._receiving = True
-        try:
-            return await self._websocket.receive()
-        except asyncio.CancelledError:
-            reader = self._reader
-            # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
-            if not self._woken or reader is None or reader.uncancel() > 0:
-                raise
-            return None
-        finally:
-            self._receiving = False
 
     def _stop_receiving(self) -> None:
         """The outbox closed: wake the reader if it is waiting for the client."""
