@@ -332,3 +332,24 @@ async def test_keepalive_pings_go_out_from_the_shared_schedule() -> None:
         await until(pong_came_back, "a keepalive ping answered", timeout=WAIT)
         entry: object = protocol.ping_timer
         assert isinstance(entry, ScheduledPing | None)  # None only while a ping is in flight
+
+
+async def test_connections_share_the_servers_address_and_keep_the_clients() -> None:
+    app = EchoApp()
+    async with (
+        serving(app) as base,
+        connect(f"{base}/echo") as one,
+        connect(f"{base}/echo") as two,
+    ):
+        for client in (one, two):
+            await client.send("hi")
+            assert await asyncio.wait_for(client.recv(), WAIT) == "hi"
+        first, second = app.protocols
+        assert first is not None
+        assert second is not None
+        assert first.server is second.server
+        assert first.client is not None
+        assert second.client is not None
+        assert first.client[0] is second.client[0]  # the host, interned
+        assert first.client == one.local_address[:2]
+        assert second.client == two.local_address[:2]

@@ -18,6 +18,9 @@ bench/profiles/README-idle-memory.md):
   and ask ``is_set``;
 - the next keepalive ping waits in the loop's one ``PingSchedule`` (``ping_schedule``), not
   in a loop timer of its own (0.54 KB with uvloop): uvicorn only ``cancel``s ``ping_timer``;
+- the server's address (the same for every connection on a listening socket) is one tuple
+  shared by all, and the client's host one interned string per host, not new ones per
+  connection (0.2 KB);
 - what uvicorn's ``__init__`` copies from the server into every connection (``SERVER_WIDE``:
   the config, the app, the loop, the logger, the server's sets, the keepalive settings) is kept
   once, by a descriptor on the class, not in each instance: uvicorn sets 37 attributes per
@@ -39,6 +42,8 @@ that starts reading them again fails a test rather than a connection.
 """
 
 import asyncio
+import sys
+from asyncio import BaseTransport
 from http import HTTPStatus
 from typing import Any, Generic, TypeVar, cast
 
@@ -58,6 +63,9 @@ from switchboard_runtime.patches.uvicorn_ws_protocol import WS_PROTOCOL_SCOPE_KE
 __all__ = ["SERVER_WIDE", "LeanWebSocketProtocol", "ReceiveQueue", "ServerWide"]
 
 T = TypeVar("T")
+
+_SERVER_ADDRESSES: dict[tuple[str, int | None], tuple[str, int | None]] = {}
+"""One tuple per local address the server listens on, shared by its connections."""
 
 _COMPACT_AFTER = 64
 """Taken slots kept before the front of a queue that never runs empty is cut off."""
@@ -186,6 +194,15 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.writable.is_set():
             writable.set()
         self.writable = writable  # type: ignore[assignment]  # the four methods used
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        super().connection_made(transport)
+        server = self.server
+        if server is not None:
+            self.server = _SERVER_ADDRESSES.setdefault(server, server)
+        client = self.client
+        if client is not None:
+            self.client = (sys.intern(client[0]), client[1])
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

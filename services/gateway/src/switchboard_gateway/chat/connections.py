@@ -58,11 +58,14 @@ async def serve_session(
 
 def forget_handshake(scope: Scope) -> None:
     """Drop what only the handshake needed from an accepted socket's scope: the request's
-    headers and its query string (with auth, the token). The guard, the user's resolution and
-    the server have read them by now, and nothing reads them again; kept, they are about 1.2 KB
-    per idle connection. The path, the client's address and the verified identity stay."""
+    headers and its query string (with auth, the token), the subprotocols it offered and the
+    server's handshake extensions. The guard, the user's resolution and the server have read
+    them by now, and nothing reads them again; kept, they are about 1.4 KB per idle connection.
+    The path, the client's address and the verified identity stay."""
     scope["headers"] = ()
     scope["query_string"] = b""
+    scope["subprotocols"] = ()
+    scope.pop("extensions", None)
 
 
 def make_outbox(settings: GatewaySettings, writer: FrameWriter, websocket: WebSocket) -> Outgoing:

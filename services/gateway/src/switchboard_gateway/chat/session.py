@@ -104,12 +104,9 @@ class Session:
         self.connection = f"{user_id}-{secrets.token_hex(4)}"
         self.rooms: dict[str, Member] = {}
         self.dashboards: dict[str, DashboardSubscriber] = {}
-        settings = deps.settings
-        self._limit = FrameRateLimit(
-            settings.client_frames_per_second,
-            settings.client_frame_burst,
-            settings.client_rate_strikes,
-        )
+        self._limits: tuple[FrameRateLimit, FrameRateLimit] | None = None
+        """The connection's and the user's, from the first frame the client sends: an idle
+        connection holds none (memory per idle connection)."""
         self._reader: asyncio.Task[Any] | None = None
         self._receiving = False
         self._woken = False
@@ -125,7 +122,6 @@ class Session:
 
     async def run(self, since: int | None = None) -> None:
         """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
-        self._user_limit = self._deps.user_rates.acquire(self.user_id)
         self._expiry = asyncio.get_running_loop().call_soon(self.expired)
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
@@ -139,7 +135,8 @@ class Session:
                 self._expiry.cancel()
             if self._expiry_bucket is not None:
                 self._deps.expiries.discard(self, self._expiry_bucket)
-            self._deps.user_rates.release(self.user_id)
+            if self._limits is not None:
+                self._deps.user_rates.release(self.user_id)
             await self._deps.users.leave(self.user_id, self.outbox.offer)
             for subscriber in self.dashboards.values():
                 self._deps.dashboards.leave(subscriber)
@@ -221,7 +218,18 @@ class Session:
 
     async def _on_message(self, message: Message, now: float) -> None:
         dispatch = self._deps.dispatch
-        refused = dispatch.admit(self._limit, self._user_limit, now)
+        limits = self._limits
+        if limits is None:
+            settings = self._deps.settings
+            limits = self._limits = (
+                FrameRateLimit(
+                    settings.client_frames_per_second,
+                    settings.client_frame_burst,
+                    settings.client_rate_strikes,
+                ),
+                self._deps.user_rates.acquire(self.user_id),
+            )
+        refused = dispatch.admit(limits[0], limits[1], now)
         if refused is not None:
             self._answer(refused)
             return
