@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_devstack.polling import until
 from switchboard_runtime.patches.light_event import LightEvent
@@ -23,6 +23,7 @@ from switchboard_runtime.patches.uvicorn_lean_ws import (
     ServerWide,
 )
 from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
+from switchboard_runtime.service.socket_end import on_socket_message
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -353,3 +354,46 @@ async def test_connections_share_the_servers_address_and_keep_the_clients() -> N
         assert first.client[0] is second.client[0]  # the host, interned
         assert first.client == one.local_address[:2]
         assert second.client == two.local_address[:2]
+
+
+def test_the_receive_queue_shows_each_item_to_its_observers_and_keeps_it() -> None:
+    queue: ReceiveQueue[str] = ReceiveQueue()
+    seen: list[str] = []
+
+    def broken(_: str) -> None:
+        raise RuntimeError("boom")
+
+    queue.put_nowait("before")
+    queue.observe(broken)
+    queue.observe(seen.append)
+    queue.put_nowait("after")
+    assert seen == ["after"]
+    assert [queue.get_nowait(), queue.get_nowait()] == ["before", "after"]
+
+
+async def test_layers_observe_what_the_client_sends_through_the_scope() -> None:
+    seen: list[Message] = []
+    ended = asyncio.Event()
+
+    def observe(message: Message) -> None:
+        seen.append(message)
+        if message["type"] == "websocket.disconnect":
+            ended.set()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        assert on_socket_message(scope, observe)
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with serving(app) as base, connect(f"{base}/observed") as client:
+        await client.send("one")
+        await client.close(code=1000)
+        await asyncio.wait_for(ended.wait(), WAIT)
+    # uvicorn queues another disconnect (1005) when the connection is lost; the first is the
+    # client's, as the app would receive it
+    assert [(m["type"], m.get("text"), m.get("code")) for m in seen][:2] == [
+        ("websocket.receive", "one", None),
+        ("websocket.disconnect", None, 1000),
+    ]

@@ -8,7 +8,10 @@ from starlette.types import Message, Receive, Scope, Send
 from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
 from switchboard_runtime.service.activity import Activity, ActivityMiddleware
 from switchboard_runtime.service.socket_end import (
+    SOCKET_MESSAGES_KEY,
+    MessageObserver,
     on_socket_end,
+    on_socket_message,
     open_socket_end,
     run_socket_end,
 )
@@ -84,3 +87,39 @@ async def test_activity_hands_a_socket_on_without_a_frame_and_counts_it_closed_a
     assert activity.connections == 1  # open until the outermost layer runs the end
     run_socket_end(ends, False)
     assert activity.connections == 0
+
+
+class Messages:
+    """What the server's protocol puts in the scope (``ReceiveQueue``), as far as layers see."""
+
+    def __init__(self) -> None:
+        self.observers: list[MessageObserver] = []
+
+    def observe(self, observer: MessageObserver) -> None:
+        self.observers.append(observer)
+
+    def arrive(self, message: Message) -> None:
+        for observer in self.observers:
+            observer(message)
+
+
+def test_without_the_servers_messages_a_layer_is_told_to_wrap_receive() -> None:
+    assert on_socket_message(socket(), lambda message: None) is False
+
+
+async def test_activity_counts_frames_as_they_arrive_and_hands_receive_on_untouched() -> None:
+    activity = Activity()
+    messages = Messages()
+    handed: list[Receive] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        handed.append(receive)
+
+    scope = {**socket(), SOCKET_MESSAGES_KEY: messages}
+    open_socket_end(scope)
+    await ActivityMiddleware(app, activity)(scope, receive, send)
+    assert handed == [receive]
+    messages.arrive({"type": "websocket.receive", "text": "one"})
+    messages.arrive({"type": "websocket.receive", "text": "two"})
+    messages.arrive({"type": "websocket.disconnect", "code": 1000})
+    assert activity.requests_total == 2

@@ -10,6 +10,8 @@ bench/profiles/README-idle-memory.md):
   ``Request`` as a local for the connection's life, though it never reads it again;
 - the receive queue is a ``ReceiveQueue``, not an ``asyncio.Queue`` (four deques and an Event,
   about 3 KB even when empty): uvicorn only calls ``put_nowait``, ``get`` and ``empty`` on it;
+- its receive queue shows each message to the observers layers register in the scope
+  (``socket_end.on_socket_message``), so that they need not wrap ``receive``;
 - it puts itself in the scope under ``WS_PROTOCOL_SCOPE_KEY`` (for the gateway's direct writes)
   before the app runs, so ``run_service`` needs no ``RecordWebSocketProtocol`` layer, whose
   coroutine frame each connection would keep;
@@ -42,8 +44,10 @@ that starts reading them again fails a test rather than a connection.
 """
 
 import asyncio
+import logging
 import sys
 from asyncio import BaseTransport
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Generic, TypeVar, cast
 
@@ -59,10 +63,13 @@ from switchboard_runtime.patches.uvicorn_request_head import (
     request_line_too_long,
 )
 from switchboard_runtime.patches.uvicorn_ws_protocol import WS_PROTOCOL_SCOPE_KEY
+from switchboard_runtime.service.socket_end import SOCKET_MESSAGES_KEY
 
 __all__ = ["SERVER_WIDE", "LeanWebSocketProtocol", "ReceiveQueue", "ServerWide"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _SERVER_ADDRESSES: dict[tuple[str, int | None], tuple[str, int | None]] = {}
 """One tuple per local address the server listens on, shared by its connections."""
@@ -76,15 +83,22 @@ class ReceiveQueue(Generic[T]):
 
     Small when idle: an empty list and, while someone waits in ``get``, a list of one future.
     Several getters are served in the order they started waiting; a getter cancelled after it
-    was woken passes the wake-up on, as ``asyncio.Queue`` does.
+    was woken passes the wake-up on, as ``asyncio.Queue`` does. ``observe`` shows every item
+    put from then on to a callback (``socket_end.on_socket_message``).
     """
 
-    __slots__ = ("_head", "_items", "_waiters")
+    __slots__ = ("_head", "_items", "_observers", "_waiters")
 
     def __init__(self) -> None:
         self._items: list[T | None] = []
         self._head = 0
         self._waiters: list[asyncio.Future[None]] = []
+        self._observers: list[Callable[[T], None]] | None = None
+
+    def observe(self, observer: Callable[[T], None]) -> None:
+        if self._observers is None:
+            self._observers = []
+        self._observers.append(observer)
 
     def empty(self) -> bool:
         return self._head == len(self._items)
@@ -93,6 +107,12 @@ class ReceiveQueue(Generic[T]):
         return len(self._items) - self._head
 
     def put_nowait(self, item: T) -> None:
+        if self._observers is not None:
+            for observer in self._observers:
+                try:
+                    observer(item)
+                except Exception:  # the server's callback must go on: the item is queued
+                    log.exception("a WebSocket message observer failed")
         self._items.append(item)
         self._wake_next()
 
@@ -232,7 +252,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         del self.request
         event.headers.clear()
         if not self.close_sent:  # accepted: the scope is built and ``run_asgi`` not yet started
-            cast(dict[str, Any], self.scope)[WS_PROTOCOL_SCOPE_KEY] = self
+            scope = cast(dict[str, Any], self.scope)
+            scope[WS_PROTOCOL_SCOPE_KEY] = self
+            scope[SOCKET_MESSAGES_KEY] = self.queue  # for ``on_socket_message``
 
     def schedule_ping(self) -> None:
         # uvicorn's delay (the interval less the last round trip), on the shared schedule

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchboard_runtime.service.socket_end import on_socket_end
+from switchboard_runtime.service.socket_end import on_socket_end, on_socket_message
 
 __all__ = ["ACTIVITY", "Activity", "ActivityMiddleware"]
 
@@ -58,6 +58,8 @@ class ActivityMiddleware:
         if scope["type"] == "websocket":
             watch = _SocketActivity(self.activity, receive, send)
             if on_socket_end(scope, watch.ended):
+                if on_socket_message(scope, watch.observe):
+                    return self.app(scope, receive, watch.send)
                 return self.app(scope, watch.receive, watch.send)
             return self._websocket(scope, watch)
         return self.app(scope, receive, send)
@@ -104,9 +106,12 @@ class _SocketActivity:
 
     async def receive(self) -> Message:
         message = await self.inner_receive()
+        self.observe(message)
+        return message
+
+    def observe(self, message: Message) -> None:
         if message["type"] == "websocket.receive":
             self.activity.request()
-        return message
 
     async def send(self, message: Message) -> None:
         if message["type"] == "websocket.accept" and not self.accepted:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard_protocol import CloseCode
-from switchboard_runtime.service.socket_end import on_socket_end
+from switchboard_runtime.service.socket_end import on_socket_end, on_socket_message
 
 from switchboard_gateway.metrics import (
     CONNECTIONS,
@@ -71,6 +71,8 @@ class ConnectionMetrics:
             transport = "socketio" if path.startswith(SOCKET_IO_PREFIX) else "websocket"
             watch = _SocketWatch(transport, receive, send)
             if on_socket_end(scope, watch.ended):
+                if on_socket_message(scope, watch.observe):
+                    return self.app(scope, receive, watch.send)
                 return self.app(scope, watch.receive, watch.send)
             return self._websocket(scope, watch)
         if scope["type"] == "http":
@@ -136,9 +138,12 @@ class _SocketWatch:
 
     async def receive(self) -> Message:
         message = await self.inner_receive()
+        self.observe(message)
+        return message
+
+    def observe(self, message: Message) -> None:
         if message["type"] == "websocket.disconnect" and self.code is None:
             self.code = int(message.get("code", 1005))
-        return message
 
     async def send(self, message: Message) -> None:
         transport = self.transport
