@@ -121,16 +121,43 @@ class Session:
         return identity_of(self._websocket.scope)
 
     async def run(self, since: int | None = None) -> None:
-        """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
-        self._expiry = asyncio.get_running_loop().call_soon(self.expired)
+        """Greet, join the fixed room (replaying after ``since``), serve the client's frames
+        until it disconnects or the outbox closes (1013, 4429, 1012, 1008).
+
+        Only the connection's own (ASGI) task: a close of ours wakes a pending ``receive`` by
+        cancelling it (``_stop_receiving``), rather than a task per ``receive`` raced against
+        a task waiting for the close (three tasks per idle connection cost ~4 KB of memory
+        each). The receive loop is inline, in this one frame: each coroutine waiting in the
+        chain is kept while the connection idles."""
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_soon(self.expired)
         self.outbox.offer(frames.connected_frame(self.connection))
         await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
         try:
             if self.fixed_room is not None and not await self.join(self.fixed_room, since):
                 self._answer(ROOM_UNAVAILABLE)
                 return
-            await self._receive()
+            receive = self._websocket.receive
+            self._reader = asyncio.current_task()
+            self.outbox.on_close = self._stop_receiving
+            while not self.outbox.closed.is_set():
+                self._receiving = True
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    reader = self._reader
+                    # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
+                    if not self._woken or reader is None or reader.uncancel() > 0:
+                        raise
+                    return  # the outbox closed (1013, 4429, ...)
+                finally:
+                    self._receiving = False
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._on_message(message, loop.time())
         finally:
+            self.outbox.on_close = None
+            self._reader = None
             if self._expiry is not None:
                 self._expiry.cancel()
             if self._expiry_bucket is not None:
@@ -164,37 +191,6 @@ class Session:
         stopped = deps.dispatch.left(self, room, _now())
         if stopped is not None:
             deps.spawn(deps.hub.publish_typing(room, self.user_id, stopped.is_typing))
-
-    async def _receive(self) -> None:
-        """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
-        1012, 1008). Only the connection's own (ASGI) task: a close of ours wakes a pending
-        ``receive`` by cancelling it, rather than a task per ``receive`` raced against a task
-        waiting for the close (three tasks per idle connection cost ~4 KB of memory each).
-        One frame, the receive inline: each coroutine waiting in the chain is kept while the
-        connection idles."""
-        loop = asyncio.get_running_loop()
-        receive = self._websocket.receive
-        self._reader = asyncio.current_task()
-        self.outbox.on_close = self._stop_receiving
-        try:
-            while not self.outbox.closed.is_set():
-                self._receiving = True
-                try:
-                    message = await receive()
-                except asyncio.CancelledError:
-                    reader = self._reader
-                    # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
-                    if not self._woken or reader is None or reader.uncancel() > 0:
-                        raise
-                    return  # the outbox closed (1013, 4429, ...)
-                finally:
-                    self._receiving = False
-                if message["type"] == "websocket.disconnect":
-                    return
-                await self._on_message(message, loop.time())
-        finally:
-            self.outbox.on_close = None
-            self._reader = None
 
     def _stop_receiving(self) -> None:
         """The outbox closed: wake the reader if it is waiting for the client."""
