@@ -146,7 +146,10 @@ class Session:
                 if self.fixed_room is not None and not await self.join(self.fixed_room, since):
                     self._answer(ROOM_UNAVAILABLE)
                     return
-                receive = self._websocket.receive
+                # The ASGI ``receive`` itself, not Starlette's ``WebSocket.receive``, whose
+                # coroutine would wait with ours (0.2 KB per idle connection) only to track
+                # the client's state, which nothing here reads (pinned by test_session_receive)
+                receive = self._websocket._receive
                 self._reader = asyncio.current_task()
                 outbox.on_close = self._stop_receiving
                 while not outbox.closed.is_set():
