@@ -1,6 +1,6 @@
 """The edge wing: who may come in and how much (tokens, origins, the input rule, per-user and
 per-gateway limits), and leaving in order (the paced drain). Its middleware wraps the whole app,
-outermost first."""
+outermost first; ``socket_edge`` does the same for the socket paths served before Starlette."""
 
 from typing import Any
 
