@@ -397,3 +397,56 @@ async def test_layers_observe_what_the_client_sends_through_the_scope() -> None:
         ("websocket.receive", "one", None),
         ("websocket.disconnect", None, 1000),
     ]
+
+
+def test_uvicorns_receive_only_gets_and_reads_again_once_the_queue_is_empty() -> None:
+    """What ``LeanWebSocketProtocol.receive`` and ``_taken_all`` do instead."""
+    [method] = [
+        node
+        for node in ast.walk(
+            ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+        )
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "receive"
+    ]
+    assert [ast.unparse(statement) for statement in method.body] == [
+        "message = await self.queue.get()",
+        "if self.read_paused and self.queue.empty():\n"
+        "    self.read_paused = False\n"
+        "    self.transport.resume_reading()",
+        "return message",
+    ]
+
+
+def test_the_queue_says_when_a_get_took_its_last_item() -> None:
+    queue: ReceiveQueue[int] = ReceiveQueue()
+    emptied: list[int] = []
+    queue.on_emptied = lambda: emptied.append(queue.qsize())
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+    assert queue.get_nowait() == 1
+    assert emptied == []
+    assert queue.get_nowait() == 2
+    assert emptied == [0]
+
+
+async def test_a_client_sending_while_the_app_is_busy_is_read_again_once_it_caught_up() -> None:
+    """uvicorn stops reading the socket while the app has a message waiting; it must read
+    again once the app took them all, or the rest never arrives."""
+    released = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await released.wait()
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
+
+    async with serving(app) as base, connect(f"{base}/busy") as client:
+        for n in range(3):
+            await client.send(f"early {n}")  # sent while the app is busy
+        released.set()
+        for n in range(3):
+            assert await asyncio.wait_for(client.recv(), WAIT) == f"early {n}"
+        for n in range(3):
+            await client.send(f"late {n}")
+            assert await asyncio.wait_for(client.recv(), WAIT) == f"late {n}"
