@@ -156,9 +156,27 @@ def test_idle_memory_divides_growth_by_open_connections() -> None:
         }
 
     summary = idle_memory.summarise({"gateway": held(8 * 1024), "node-ws": held(10 * 1024)}, 100)
-    (target,) = summary.targets
-    assert target.met is True
-    assert target.measured.startswith("0.80x of Node.js (8.0 vs 10.0 KB)")
+    node, websockets = summary.targets
+    assert node.met is True
+    assert node.measured.startswith("0.80x of Node.js (8.0 vs 10.0 KB)")
+    assert websockets.met is None  # not run
+
+
+def test_idle_memory_compares_with_the_websockets_reference_for_issue_19() -> None:
+    def held(per_connection: int) -> dict[str, Any]:
+        return {
+            "connections": {"open": 100, "seconds": 1.0},
+            "memory": {"bytesPerConnection": per_connection},
+        }
+
+    summary = idle_memory.summarise(
+        {"gateway": held(12 * 1024), "node-ws": held(6 * 1024), "websockets": held(13 * 1024)},
+        100,
+    )
+    node, websockets = summary.targets
+    assert node.met is False
+    assert websockets.met is True
+    assert websockets.measured.startswith("0.92x of websockets (12.0 vs 13.0 KB)")
 
 
 def test_a_run_on_a_busy_machine_says_so() -> None:

@@ -11,11 +11,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from switchboard_devstack.asgi import serving as serving_asgi
+from switchboard_devstack.polling import until
 from switchboard_runtime.patches.light_event import LightEvent
-from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol, ReceiveQueue
+from switchboard_runtime.patches.ping_schedule import ScheduledPing
+from switchboard_runtime.patches.uvicorn_lean_ws import (
+    SERVER_WIDE,
+    LeanWebSocketProtocol,
+    ReceiveQueue,
+    ServerWide,
+)
 from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
+from switchboard_runtime.service.socket_end import on_socket_message
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -212,3 +220,233 @@ async def test_a_refused_handshake_is_answered_403() -> None:
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"{base}/deny")
     assert refused.value.response.status_code == 403
+
+
+def _assigned_in() -> dict[str, set[str]]:
+    """For each ``self.<attribute> = ...`` in uvicorn's protocol, the methods that assign it."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    assigned: dict[str, set[str]] = {}
+    for method in ast.walk(tree):
+        if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(method):
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign | ast.AugAssign)
+                else []
+            )
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    assigned.setdefault(target.attr, set()).add(method.name)
+    return assigned
+
+
+def test_uvicorn_sets_the_server_wide_attributes_only_when_a_connection_is_made() -> None:
+    assigned = _assigned_in()
+    assert {name: assigned.get(name) for name in SERVER_WIDE} == {
+        name: {"__init__"} for name in SERVER_WIDE
+    }
+
+
+def test_a_connection_keeps_few_enough_attributes_for_a_shared_key_table() -> None:
+    """CPython 3.11 stores up to 29 attributes in a table shared by the class; one more and the
+    instance gets a dict of its own (about 1.3 KB more per idle connection)."""
+    per_connection = set(_assigned_in()) - set(SERVER_WIDE)
+    assert len(per_connection) <= 29
+
+
+async def test_a_connection_keeps_the_server_wide_values_on_the_class() -> None:
+    app = EchoApp()
+    async with serving(app) as base, connect(f"{base}/echo") as client:
+        await client.send("one")
+        assert await asyncio.wait_for(client.recv(), WAIT) == "one"
+        [protocol] = app.protocols
+        assert isinstance(protocol, LeanWebSocketProtocol)
+        assert not set(SERVER_WIDE) & set(vars(protocol))
+        assert protocol.app is not None
+        assert protocol.logger.name == "uvicorn.error"
+
+
+async def test_servers_with_other_apps_in_one_process_each_serve_their_own() -> None:
+    first, second = EchoApp(), EchoApp()
+    async with serving(first) as one, serving(second) as two:
+        for base in (one, two, one):
+            async with connect(f"{base}/echo") as client:
+                await client.send("hi")
+                assert await asyncio.wait_for(client.recv(), WAIT) == "hi"
+        assert len(first.protocols) == 2
+        assert len(second.protocols) == 1
+
+
+def test_a_server_wide_value_set_differently_is_kept_by_that_instance() -> None:
+    class Holder:
+        _own_values: dict[str, Any] | None = None
+        value = ServerWide("value")
+
+    shared, other = object(), object()
+    a, b, c = Holder(), Holder(), Holder()
+    a.value = shared
+    b.value = other
+    c.value = shared
+    assert (a.value, b.value, c.value) == (shared, other, shared)
+    assert a._own_values is None
+    assert b._own_values == {"value": other}
+
+
+def test_uvicorn_only_cancels_the_ping_timer_and_arms_it_only_in_schedule_ping() -> None:
+    assert _methods_of("ping_timer") <= {"cancel"}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    armed = {
+        method.name
+        for method in ast.walk(tree)
+        if isinstance(method, ast.FunctionDef)
+        for node in ast.walk(method)
+        if isinstance(node, ast.Assign)
+        and any(ast.unparse(target) == "self.ping_timer" for target in node.targets)
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    }
+    assert armed == {"schedule_ping"}
+
+
+async def test_keepalive_pings_go_out_from_the_shared_schedule() -> None:
+    app = EchoApp()
+    async with (
+        serving_asgi(
+            app, ws=LeanWebSocketProtocol, ws_ping_interval=0.2, ws_ping_timeout=5
+        ) as port,
+        connect(f"ws://127.0.0.1:{port}/echo") as client,
+    ):
+        await client.send("one")
+        assert await asyncio.wait_for(client.recv(), WAIT) == "one"
+        [protocol] = app.protocols
+        assert isinstance(protocol, LeanWebSocketProtocol)
+
+        async def pong_came_back() -> bool:
+            return protocol.last_ping_rtt > 0.0  # set when our ping's pong came back
+
+        await until(pong_came_back, "a keepalive ping answered", timeout=WAIT)
+        entry: object = protocol.ping_timer
+        assert isinstance(entry, ScheduledPing | None)  # None only while a ping is in flight
+
+
+async def test_connections_share_the_servers_address_and_keep_the_clients() -> None:
+    app = EchoApp()
+    async with (
+        serving(app) as base,
+        connect(f"{base}/echo") as one,
+        connect(f"{base}/echo") as two,
+    ):
+        for client in (one, two):
+            await client.send("hi")
+            assert await asyncio.wait_for(client.recv(), WAIT) == "hi"
+        first, second = app.protocols
+        assert first is not None
+        assert second is not None
+        assert first.server is second.server
+        assert first.client is not None
+        assert second.client is not None
+        assert first.client[0] is second.client[0]  # the host, interned
+        assert first.client == one.local_address[:2]
+        assert second.client == two.local_address[:2]
+
+
+def test_the_receive_queue_shows_each_item_to_its_observers_and_keeps_it() -> None:
+    queue: ReceiveQueue[str] = ReceiveQueue()
+    seen: list[str] = []
+
+    def broken(_: str) -> None:
+        raise RuntimeError("boom")
+
+    queue.put_nowait("before")
+    queue.observe(broken)
+    queue.observe(seen.append)
+    queue.put_nowait("after")
+    assert seen == ["after"]
+    assert [queue.get_nowait(), queue.get_nowait()] == ["before", "after"]
+
+
+async def test_layers_observe_what_the_client_sends_through_the_scope() -> None:
+    seen: list[Message] = []
+    ended = asyncio.Event()
+
+    def observe(message: Message) -> None:
+        seen.append(message)
+        if message["type"] == "websocket.disconnect":
+            ended.set()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        assert on_socket_message(scope, observe)
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with serving(app) as base, connect(f"{base}/observed") as client:
+        await client.send("one")
+        await client.close(code=1000)
+        await asyncio.wait_for(ended.wait(), WAIT)
+    # uvicorn queues another disconnect (1005) when the connection is lost; the first is the
+    # client's, as the app would receive it
+    assert [(m["type"], m.get("text"), m.get("code")) for m in seen][:2] == [
+        ("websocket.receive", "one", None),
+        ("websocket.disconnect", None, 1000),
+    ]
+
+
+def test_uvicorns_receive_only_gets_and_reads_again_once_the_queue_is_empty() -> None:
+    """What ``LeanWebSocketProtocol.receive`` and ``_taken_all`` do instead."""
+    [method] = [
+        node
+        for node in ast.walk(
+            ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+        )
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "receive"
+    ]
+    assert [ast.unparse(statement) for statement in method.body] == [
+        "message = await self.queue.get()",
+        "if self.read_paused and self.queue.empty():\n"
+        "    self.read_paused = False\n"
+        "    self.transport.resume_reading()",
+        "return message",
+    ]
+
+
+def test_the_queue_says_when_a_get_took_its_last_item() -> None:
+    queue: ReceiveQueue[int] = ReceiveQueue()
+    emptied: list[int] = []
+    queue.on_emptied = lambda: emptied.append(queue.qsize())
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+    assert queue.get_nowait() == 1
+    assert emptied == []
+    assert queue.get_nowait() == 2
+    assert emptied == [0]
+
+
+async def test_a_client_sending_while_the_app_is_busy_is_read_again_once_it_caught_up() -> None:
+    """uvicorn stops reading the socket while the app has a message waiting; it must read
+    again once the app took them all, or the rest never arrives."""
+    released = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await released.wait()
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
+
+    async with serving(app) as base, connect(f"{base}/busy") as client:
+        for n in range(3):
+            await client.send(f"early {n}")  # sent while the app is busy
+        released.set()
+        for n in range(3):
+            assert await asyncio.wait_for(client.recv(), WAIT) == f"early {n}"
+        for n in range(3):
+            await client.send(f"late {n}")
+            assert await asyncio.wait_for(client.recv(), WAIT) == f"late {n}"

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Scope
+from starlette.types import ASGIApp, Message, Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_gateway.chat import frames
 from switchboard_gateway.transport.connection_metrics import (
@@ -22,6 +22,7 @@ from switchboard_gateway.transport.connection_metrics import (
 )
 from switchboard_gateway.transport.outbox import Outbox
 from switchboard_gateway.transport.wire import TimedFrame
+from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
 
 
 def sample(name: str, **labels: str) -> float:
@@ -93,7 +94,9 @@ def scope(kind: str, path: str) -> Scope:
     }
 
 
-async def serve(kind: str, path: str, client_says: list[Message]) -> list[Message]:
+async def serve(
+    kind: str, path: str, client_says: list[Message], app: ASGIApp = APP
+) -> list[Message]:
     """Run one connection through the app as a server would; what the app sent, in order."""
     inbox: asyncio.Queue[Message] = asyncio.Queue()
     for message in client_says:
@@ -103,7 +106,7 @@ async def serve(kind: str, path: str, client_says: list[Message]) -> list[Messag
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await asyncio.wait_for(APP(scope(kind, path), inbox.get, send), timeout=5)
+    await asyncio.wait_for(app(scope(kind, path), inbox.get, send), timeout=5)
     return sent
 
 
@@ -121,6 +124,23 @@ async def test_a_websocket_is_counted_open_then_closed_with_the_clients_code() -
     assert (
         sample("switchboard_gateway_disconnects_total", transport="websocket", code="1001")
         == going_away + 1
+    )
+    assert sample("switchboard_gateway_connections", transport="websocket") == 0
+
+
+async def test_under_the_outermost_layer_a_websocket_is_closed_in_the_count_at_its_end() -> None:
+    """As ``run_service`` serves it: ``ConnectionAbort`` runs the metrics' end, which then keep
+    no frame of their own while the socket lasts (``socket_end``)."""
+    aborted = sample("switchboard_gateway_disconnects_total", transport="websocket", code="1001")
+    await serve(
+        "websocket",
+        "/live",
+        [CONNECT, {"type": "websocket.disconnect", "code": 1001}],
+        ConnectionAbort(APP),
+    )
+    assert (
+        sample("switchboard_gateway_disconnects_total", transport="websocket", code="1001")
+        == aborted + 1
     )
     assert sample("switchboard_gateway_connections", transport="websocket") == 0
 

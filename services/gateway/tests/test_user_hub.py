@@ -92,3 +92,24 @@ async def test_a_user_is_one_subscription_however_many_connections(bus: Bus) -> 
     await hub.detach(user, first)
     await hub.detach(user, second)
     assert len(bus.nc._subs) == before
+
+
+async def test_connections_of_one_user_coming_and_going_at_once_leave_it_subscribed_once(
+    bus: Bus,
+) -> None:
+    """Attaching and detaching run concurrently; the user's lock serialises them and is not
+    kept once nobody holds or waits for it."""
+    user = f"u-{secrets.token_hex(4)}"
+    hub = UserHub(bus)
+    recorders = [Recorder() for _ in range(6)]
+    before = len(bus.nc._subs)
+    await asyncio.gather(*(hub.attach(user, recorder) for recorder in recorders))
+    await asyncio.gather(*(hub.detach(user, recorder) for recorder in recorders[:5]))
+    assert len(bus.nc._subs) == before + 1
+    assert hub._locks == {}
+    await unread(bus, user, count=2, version=1)
+    assert counts(await recorders[5].next()) == (2, 1)
+    await asyncio.gather(hub.detach(user, recorders[5]), hub.attach(user, recorders[0]))
+    await hub.detach(user, recorders[0])
+    assert len(bus.nc._subs) == before
+    assert hub._locks == {}

@@ -14,6 +14,13 @@ __all__ = ["run", "summarise"]
 FULL_CONNECTIONS = 10_000
 QUICK_CONNECTIONS = 200
 
+LIMIT = (
+    "the gateway's per-connection state (not broken down by this run; see "
+    "profiles/README-idle-memory.md, session 5: uvicorn, its task and scope, uvloop's transport "
+    "and our lean protocol's parts ~5.3 KB, websockets' ServerProtocol ~1.7 KB, the session "
+    "~1.6 KB, the user's NATS subscription and hub entries ~1.5 KB, ASGI layers ~1.0 KB)"
+)
+
 
 def run(ctx: BenchContext) -> ScenarioResult:
     connections = QUICK_CONNECTIONS if ctx.quick else FULL_CONNECTIONS
@@ -67,12 +74,25 @@ def summarise(raw: dict[str, dict[str, Any]], connections: int) -> ScenarioResul
         if met
         else "a server's RSS did not grow: too few connections to measure"
         if met is None
-        else (
-            "the gateway's per-connection state (not broken down by this run; see "
-            "profiles/README-idle-memory.md: uvicorn, websockets and uvloop ~10 KB, the session "
-            "~3.2 KB, ASGI wrappers ~2.4 KB (3.4 KB before three of them became plain "
-            "functions), the user's NATS subscription ~1 KB since it is handled inline)"
+        else LIMIT,
+    )
+    py_met = None if vs_py is None else vs_py <= 1.0
+    py_target = Target(
+        name="Memory per idle connection (issue 19)",
+        goal=(
+            "gateway KB per idle connection <= the Python websockets reference's, at "
+            f"{connections:,}, same run"
         ),
+        measured=(
+            f"{format_ratio(vs_py)} of websockets ({format_number(gateway, 1)} vs "
+            f"{format_number(per_conn.get('websockets'), 1)} KB)"
+        ),
+        met=py_met,
+        limit=""
+        if py_met
+        else "not run: the websockets reference is not among the systems, or did not grow"
+        if py_met is None
+        else LIMIT,
     )
     notes = []
     growth = raw.get("gateway", {}).get("memory", {}).get("othersGrowth") or {}
@@ -101,7 +121,7 @@ def summarise(raw: dict[str, dict[str, Any]], connections: int) -> ScenarioResul
             "gateway ÷ this",
         ],
         rows=rows,
-        targets=[target],
+        targets=[target, py_target],
         data={
             "connections": connections,
             "systems": {

@@ -21,6 +21,7 @@ from switchboard_gateway.edge.wing import Edge
 from switchboard_gateway.notifications.wing import Notifications
 from switchboard_gateway.openapi import openapi_routes
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.transport.socket_paths import GatewayApp
 
 __all__ = ["create_app"]
 
@@ -59,15 +60,17 @@ def create_app(settings: GatewaySettings) -> Starlette:
             await reporting.stop()
             await bus.close()
 
-    return Starlette(
+    return GatewayApp(
+        sockets=chat.sockets(),
+        socket_edge=edge.socket_edge,
         routes=[
             *service_routes(health),
-            *chat.routes(),  # /ws is no route: edge.middleware serves chat.sockets() innermost
+            *chat.routes(),  # /ws is no route: GatewayApp serves chat.sockets() before Starlette
             *notifications.routes(),
             *dashboards.routes(),
             *openapi_routes(settings),
             Mount("/", StaticFiles(packages=[("switchboard_gateway", "static")], html=True)),
         ],
         lifespan=lifespan,
-        middleware=edge.middleware(chat.sockets()),
+        middleware=edge.middleware(),
     )

@@ -8,7 +8,11 @@ Bus requests a service answers are counted by ``Bus.serve``. The ``ServiceReport
 reads the totals every second for metrics-collector.
 """
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard_runtime.service.socket_end import on_socket_end, on_socket_message
 
 __all__ = ["ACTIVITY", "Activity", "ActivityMiddleware"]
 
@@ -46,13 +50,19 @@ class ActivityMiddleware:
         self.app = app
         self.activity = activity
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain function: a WebSocket whose end is run by the outermost layer
+        (``socket_end``) is handed on with no frame of this layer on its stack."""
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return self._http(scope, receive, send)
+        if scope["type"] == "websocket":
+            watch = _SocketActivity(self.activity, receive, send)
+            if on_socket_end(scope, watch.ended):
+                if on_socket_message(scope, watch.observe):
+                    return self.app(scope, receive, watch.send)
+                return self.app(scope, watch.receive, watch.send)
+            return self._websocket(scope, watch)
+        return self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("path") in OPS_PATHS:
@@ -75,13 +85,11 @@ class ActivityMiddleware:
             if streaming:
                 activity.closed()
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watch = _SocketActivity(self.activity, receive, send)
+    async def _websocket(self, scope: Scope, watch: "_SocketActivity") -> None:
         try:
             await self.app(scope, watch.receive, watch.send)
         finally:
-            if watch.accepted:
-                self.activity.closed()
+            watch.ended(False)
 
 
 class _SocketActivity:
@@ -98,12 +106,19 @@ class _SocketActivity:
 
     async def receive(self) -> Message:
         message = await self.inner_receive()
+        self.observe(message)
+        return message
+
+    def observe(self, message: Message) -> None:
         if message["type"] == "websocket.receive":
             self.activity.request()
-        return message
 
     async def send(self, message: Message) -> None:
         if message["type"] == "websocket.accept" and not self.accepted:
             self.accepted = True
             self.activity.opened()
         await self.inner_send(message)
+
+    def ended(self, _failed: bool) -> None:
+        if self.accepted:
+            self.activity.closed()

@@ -39,6 +39,9 @@ def run_service(
     )
     set_thresholds(parse_thresholds(settings.gc_thresholds))
     observe_gc_pauses()
+    # uvicorn's default trusted proxies (FORWARDED_ALLOW_IPS, else loopback), applied by
+    # ConnectionAbort rather than by uvicorn's own wrapper (its frame stays on every connection)
+    trusted_hosts = uvicorn.Config(app, log_config=None).forwarded_allow_ips
     try:
         uvicorn.run(
             # Outermost, so that it sees uvicorn's own ``send`` (HTTP streams). WebSockets need no
@@ -47,7 +50,10 @@ def run_service(
             # only hand over: plain functions returning the app's awaitable, so a connection open
             # for hours keeps no coroutine frame of theirs (~0.4 KB each). The outermost stays a
             # coroutine function: that is how uvicorn tells an ASGI 3 app.
-            ConnectionAbort(AccessMiddleware(ActivityMiddleware(FreezeAfterStartup(app)))),
+            ConnectionAbort(
+                AccessMiddleware(ActivityMiddleware(FreezeAfterStartup(app))),
+                trusted_hosts=trusted_hosts,
+            ),
             host=settings.http_host,
             port=settings.http_port,
             loop="uvloop",
@@ -57,6 +63,7 @@ def run_service(
             log_config=None,
             access_log=False,  # AccessMiddleware logs requests, query strings redacted
             lifespan="on",
+            proxy_headers=False,  # ConnectionAbort applies them
             timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
             **server_options,
         )

@@ -1,16 +1,16 @@
-"""Serving one accepted chat WebSocket: admitted or not, its outbox, closing on failure.
+"""Serving one chat WebSocket: its outbox and its session (``Session.serve`` accepts it, admits
+it or not, and closes it on failure).
 
 The outbox writes straight to the socket (``DirectOutbox``) when uvicorn's sans-I/O protocol
 serves it and ``WS_DIRECT_WRITES`` is on, else through ASGI ``send`` (``Outbox``)."""
 
-import logging
+from collections.abc import Coroutine
+from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from switchboard_protocol import CloseCode
+from starlette.websockets import WebSocket
 from switchboard_runtime.patches.uvicorn_ws_protocol import websocket_protocol
 
 from switchboard_gateway.chat.session import Session, SessionDeps
-from switchboard_gateway.edge.drain import SocketDrainable
 from switchboard_gateway.edge.limits import Admission
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
@@ -18,10 +18,8 @@ from switchboard_gateway.transport.outbox import Outbox, Outgoing
 
 __all__ = ["make_outbox", "serve_session"]
 
-log = logging.getLogger(__name__)
 
-
-async def serve_session(
+def serve_session(
     deps: SessionDeps,
     admission: Admission,
     websocket: WebSocket,
@@ -29,29 +27,13 @@ async def serve_session(
     *,
     fixed_room: str | None = None,
     since: int | None = None,
-) -> None:
-    """Accept and run a session; over the connection limit, close at once with 1013."""
-    await websocket.accept()
-    refused = admission.enter(user_id)
-    if refused is not None:
-        await websocket.close(CloseCode.TRY_AGAIN_LATER, refused)
-        return
+) -> Coroutine[Any, Any, None]:
+    """Accept and run a session (``Session.serve``); over the connection limit, close at once
+    with 1013. A plain function returning the session's coroutine, whose one frame is all an
+    idle connection keeps of the session on its stack."""
     outbox = make_outbox(deps.settings, deps.writer, websocket)
-    outbox.start()
-    drainable = SocketDrainable(outbox)
-    deps.drain.track(drainable)  # a gateway already draining closes it at once (1012)
     session = Session(deps, websocket, user_id, outbox, fixed_room=fixed_room)
-    try:
-        await session.run(since)
-    except WebSocketDisconnect:
-        pass
-    except Exception:
-        log.exception("a WebSocket session failed")
-        outbox.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect")
-    finally:
-        deps.drain.untrack(drainable)
-        admission.leave(user_id)
-        await outbox.stop()
+    return session.serve(admission, since)
 
 
 def make_outbox(settings: GatewaySettings, writer: FrameWriter, websocket: WebSocket) -> Outgoing:

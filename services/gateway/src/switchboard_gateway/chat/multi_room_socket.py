@@ -1,5 +1,7 @@
 """``/ws``: the multi-room WebSocket form; the client joins and leaves rooms with frames."""
 
+from collections.abc import Awaitable
+
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
@@ -16,10 +18,13 @@ class MultiRoomSocket:
         self._deps = deps
         self._admission = admission
 
-    async def handle(self, websocket: WebSocket) -> None:
+    def handle(self, websocket: WebSocket) -> Awaitable[None]:
+        """A plain function returning the session's coroutine: no frame of its own stays on
+        the connection's stack while it lasts."""
         try:
             user_id = resolve_user(websocket, self._deps.settings.auth_enabled)
         except IdentityError as err:
-            await websocket.send_denial_response(JSONResponse({"error": str(err)}, status_code=400))
-            return
-        await serve_session(self._deps, self._admission, websocket, user_id)
+            return websocket.send_denial_response(
+                JSONResponse({"error": str(err)}, status_code=400)
+            )
+        return serve_session(self._deps, self._admission, websocket, user_id)

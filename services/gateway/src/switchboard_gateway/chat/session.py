@@ -14,10 +14,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.types import Message
-from starlette.websockets import WebSocket
+from starlette.types import Message, Scope
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_contracts import ChatSendRequest
 from switchboard_contracts import ErrorCode as BusErrorCode
+from switchboard_protocol import CloseCode
 
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.client import ChatClient
@@ -42,10 +43,10 @@ from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableEr
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.dashboards.hub import DashboardHub, DashboardSubscriber
 from switchboard_gateway.edge.auth import Authenticator
-from switchboard_gateway.edge.drain import Drain
+from switchboard_gateway.edge.drain import Drain, SocketDrainable
 from switchboard_gateway.edge.expiry import ExpirySchedule
 from switchboard_gateway.edge.identity import identity_of
-from switchboard_gateway.edge.limits import UserFrameRates
+from switchboard_gateway.edge.limits import Admission, UserFrameRates
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 from switchboard_gateway.edge.tokens import AuthError, Identity
 from switchboard_gateway.notifications.user_hub import UserHub
@@ -56,6 +57,7 @@ from switchboard_gateway.transport.outbox import Outgoing
 __all__ = [
     "Session",
     "SessionDeps",
+    "forget_handshake",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,12 +108,9 @@ class Session:
         self.connection = f"{user_id}-{secrets.token_hex(4)}"
         self.rooms: dict[str, Member] = {}
         self.dashboards: dict[str, DashboardSubscriber] = {}
-        settings = deps.settings
-        self._limit = FrameRateLimit(
-            settings.client_frames_per_second,
-            settings.client_frame_burst,
-            settings.client_rate_strikes,
-        )
+        self._limits: tuple[FrameRateLimit, FrameRateLimit] | None = None
+        """The connection's and the user's, from the first frame the client sends: an idle
+        connection holds none (memory per idle connection)."""
         self._reader: asyncio.Task[Any] | None = None
         self._receiving = False
         self._woken = False
@@ -125,28 +124,93 @@ class Session:
         """The verified token's identity (auth enabled), else None."""
         return identity_of(self._websocket.scope)
 
-    async def run(self, since: int | None = None) -> None:
-        """Greet, join the fixed room (replaying after ``since``), serve frames until closed."""
-        self._user_limit = self._deps.user_rates.acquire(self.user_id)
-        self._expiry = asyncio.get_running_loop().call_soon(self.expired)
-        self.outbox.offer(frames.connected_frame(self.connection))
-        await self._deps.users.join(self.user_id, self.outbox.offer)  # notifications, live
+    async def serve(self, admission: Admission, since: int | None = None) -> None:
+        """Accept; over the connection limit close at once with 1013. Else greet, join the
+        fixed room (replaying after ``since``), and serve the client's frames until it
+        disconnects or the outbox closes (1013, 4429, 1012, 1008); on a failure close with 1011.
+
+        The receive loop is inline in this one coroutine: each coroutine waiting in an idle
+        connection's chain is kept while it idles (memory per idle connection); the steps
+        before it are coroutines of their own, done by then. Only the
+        connection's own (ASGI) task: a close of ours wakes a pending ``receive`` by cancelling
+        it (``_stop_receiving``), rather than a task per ``receive`` raced against a task
+        waiting for the close (three tasks per idle connection cost ~4 KB of memory each)."""
+        drainable = await self._admit(admission)
+        if drainable is None:
+            return
+        outbox = self.outbox
         try:
-            if self.fixed_room is not None and not await self.join(self.fixed_room, since):
-                self._answer(ROOM_UNAVAILABLE)
-                return
-            await self._receive()
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_soon(self.expired)
+            outbox.offer(frames.connected_frame(self.connection))
+            await self._deps.users.join(self.user_id, outbox.offer)  # notifications, live
+            try:
+                if self.fixed_room is not None and not await self.join(self.fixed_room, since):
+                    self._answer(ROOM_UNAVAILABLE)
+                    return
+                # The ASGI ``receive`` itself, not Starlette's ``WebSocket.receive``, whose
+                # coroutine would wait with ours (0.2 KB per idle connection) only to track
+                # the client's state, which nothing here reads (pinned by test_session_receive)
+                receive = self._websocket._receive
+                self._reader = asyncio.current_task()
+                outbox.on_close = self._stop_receiving
+                while not outbox.closed.is_set():
+                    self._receiving = True
+                    try:
+                        message = await receive()
+                    except asyncio.CancelledError:
+                        reader = self._reader
+                        # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
+                        if not self._woken or reader is None or reader.uncancel() > 0:
+                            raise
+                        return  # the outbox closed (1013, 4429, ...)
+                    finally:
+                        self._receiving = False
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await self._on_message(message, loop.time())
+            finally:
+                outbox.on_close = None
+                self._reader = None
+                await self._leave_all()
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            log.exception("a WebSocket session failed")
+            outbox.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect")
         finally:
-            if self._expiry is not None:
-                self._expiry.cancel()
-            if self._expiry_bucket is not None:
-                self._deps.expiries.discard(self, self._expiry_bucket)
-            self._deps.user_rates.release(self.user_id)
-            await self._deps.users.leave(self.user_id, self.outbox.offer)
-            for subscriber in self.dashboards.values():
-                self._deps.dashboards.leave(subscriber)
-            for room in list(self.rooms):
-                await self.leave(room)
+            self._deps.drain.untrack(drainable)
+            admission.leave(self.user_id)
+            await outbox.stop()
+
+    async def _admit(self, admission: Admission) -> SocketDrainable | None:
+        """Accept, then admit (tracked by the drain) or close with 1013 (None)."""
+        websocket = self._websocket
+        await websocket.accept()
+        refused = admission.enter(self.user_id)
+        if refused is not None:
+            await websocket.close(CloseCode.TRY_AGAIN_LATER, refused)
+            return None
+        forget_handshake(websocket.scope)
+        self.outbox.start()
+        drainable = SocketDrainable(self.outbox)
+        self._deps.drain.track(drainable)  # a gateway already draining closes it at once (1012)
+        return drainable
+
+    async def _leave_all(self) -> None:
+        """The session ends: its expiry, limits, notifications, dashboards and rooms."""
+        deps = self._deps
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._expiry_bucket is not None:
+            deps.expiries.discard(self, self._expiry_bucket)
+        if self._limits is not None:
+            deps.user_rates.release(self.user_id)
+        await deps.users.leave(self.user_id, self.outbox.offer)
+        for subscriber in self.dashboards.values():
+            deps.dashboards.leave(subscriber)
+        for room in list(self.rooms):
+            await self.leave(room)
 
     async def join(self, room: str, since: int | None) -> bool:
         """Become a member of ``room`` through the hub (which replays after ``since``)."""
@@ -170,38 +234,6 @@ class Session:
         if stopped is not None:
             deps.spawn(deps.hub.publish_typing(room, self.user_id, stopped.is_typing))
 
-    async def _receive(self) -> None:
-        """Serve the client's frames until it disconnects or the outbox closes (1013, 4429,
-        1012, 1008). Only the connection's own (ASGI) task: a close of ours wakes a pending
-        ``receive`` by cancelling it, rather than a task per ``receive`` raced against a task
-        waiting for the close (three tasks per idle connection cost ~4 KB of memory each)."""
-        loop = asyncio.get_running_loop()
-        self._reader = asyncio.current_task()
-        self.outbox.on_close = self._stop_receiving
-        try:
-            while not self.outbox.closed.is_set():
-                message = await self._next_message()
-                if message is None or message["type"] == "websocket.disconnect":
-                    return
-                await self._on_message(message, loop.time())
-        finally:
-            self.outbox.on_close = None
-            self._reader = None
-
-    async def _next_message(self) -> Message | None:
-        """The next message from the client, or None once the outbox closed (1013, 4429)."""
-        self._receiving = True
-        try:
-            return await self._websocket.receive()
-        except asyncio.CancelledError:
-            reader = self._reader
-            # Ours (``_stop_receiving``) is swallowed; any other cancellation goes on.
-            if not self._woken or reader is None or reader.uncancel() > 0:
-                raise
-            return None
-        finally:
-            self._receiving = False
-
     def _stop_receiving(self) -> None:
         """The outbox closed: wake the reader if it is waiting for the client."""
         if self._receiving and not self._woken and self._reader is not None:
@@ -224,7 +256,18 @@ class Session:
 
     async def _on_message(self, message: Message, now: float) -> None:
         dispatch = self._deps.dispatch
-        refused = dispatch.admit(self._limit, self._user_limit, now)
+        limits = self._limits
+        if limits is None:
+            settings = self._deps.settings
+            limits = self._limits = (
+                FrameRateLimit(
+                    settings.client_frames_per_second,
+                    settings.client_frame_burst,
+                    settings.client_rate_strikes,
+                ),
+                self._deps.user_rates.acquire(self.user_id),
+            )
+        refused = dispatch.admit(limits[0], limits[1], now)
         if refused is not None:
             self._answer(refused)
             return
@@ -328,6 +371,18 @@ class Session:
         except AuthError as err:
             outcome = err
         await self._carry_out(self._deps.dispatch.auth_result(self, outcome))
+
+
+def forget_handshake(scope: Scope) -> None:
+    """Drop what only the handshake needed from an accepted socket's scope: the request's
+    headers and its query string (with auth, the token), the subprotocols it offered and the
+    server's handshake extensions. The guard, the user's resolution and the server have read
+    them by now, and nothing reads them again; kept, they are about 1.4 KB per idle connection.
+    The path, the client's address and the verified identity stay."""
+    scope["headers"] = ()
+    scope["query_string"] = b""
+    scope["subprotocols"] = ()
+    scope.pop("extensions", None)
 
 
 def _now() -> float:

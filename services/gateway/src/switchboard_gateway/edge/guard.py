@@ -10,6 +10,7 @@ anything. Health, readiness, metrics and the static demo page are not guarded.
 """
 
 import logging
+from collections.abc import Awaitable
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
@@ -54,33 +55,45 @@ class EdgeGuard:
         self._max_body = max_body_bytes
         self._streams = streams
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         kind = scope["type"]
-        path: str = scope.get("path", "")
-        if kind not in ("http", "websocket") or (
-            kind == "http"
-            and (scope.get("method") == "OPTIONS" or not path.startswith(GUARDED_PREFIXES))
+        if kind == "websocket":
+            return self._socket(scope, receive, send)
+        if kind != "http" or (
+            scope.get("method") == "OPTIONS"
+            or not str(scope.get("path", "")).startswith(GUARDED_PREFIXES)
         ):
-            await self.app(scope, receive, send)
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refused before the upgrade, like a bad token; else straight on. Its frame stays on
+        an open WebSocket's stack, so it holds no more than the four names (memory per idle
+        connection), and a WebSocket body is not bounded here."""
+        problem = await self._socket_problem(scope)
+        if problem is not None:
+            await self._refuse(scope, receive, send, *problem)
             return
+        await self.app(scope, receive, send)
+
+    async def _socket_problem(self, scope: Scope) -> tuple[int, str] | None:
         connection = HTTPConnection(scope)
         refused = request_problem(connection)
         if refused is not None:
-            if kind == "websocket":  # refused before the upgrade, like a bad token
-                await self._refuse(scope, receive, send, refused.status, refused.message)
-            else:
-                response = error_response(refused.status, refused.message, refused.field)
-                await response(scope, receive, send)
+            return refused.status, refused.message
+        return await self._check(connection)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        connection = HTTPConnection(scope)
+        refused = request_problem(connection)
+        if refused is not None:
+            response = error_response(refused.status, refused.message, refused.field)
+            await response(scope, receive, send)
             return
         problem = await self._check(connection)
         if problem is not None:
             await self._refuse(scope, receive, send, *problem)
-            return
-        if kind == "websocket":
-            # Straight on: no frame of ours stays on an open WebSocket's stack (memory per
-            # idle connection), and a WebSocket body is not bounded here.
-            del connection
-            await self.app(scope, receive, send)
             return
         identity = identity_of(scope)
         user = identity.user_id if identity is not None else connection.query_params.get("userId")

@@ -11,6 +11,8 @@ __all__ = ["FrameRateLimit"]
 
 
 class FrameRateLimit:
+    __slots__ = ("_at", "_burst", "_rate", "_refused", "_strikes", "_tokens", "_window")
+
     def __init__(self, rate: float, burst: int, strikes: int, window: float = 10.0) -> None:
         self._rate = rate
         self._burst = float(burst)
@@ -19,8 +21,8 @@ class FrameRateLimit:
         self._strikes = strikes
         self._window = window
         self._refused: deque[float] | None = None
-        """Created at the first refusal: an empty deque costs ~600 bytes, and most
-        connections (one limit each, one per user) are never refused."""
+        # Created at the first refusal: an empty deque costs ~600 bytes, and most
+        # connections (one limit each, one per user) are never refused.
 
     def allow(self, now: float) -> bool:
         if self._at is not None:

@@ -1,11 +1,12 @@
 """The edge wing: who may come in and how much (tokens, origins, the input rule, per-user and
 per-gateway limits), and leaving in order (the paced drain). Its middleware wraps the whole app,
-outermost first."""
+outermost first; ``socket_edge`` does the same for the socket paths served before Starlette."""
 
-from collections.abc import Mapping
+from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from switchboard_gateway.edge.auth import Authenticator
 from switchboard_gateway.edge.drain import Drain
@@ -14,7 +15,6 @@ from switchboard_gateway.edge.limits import Admission, UserCounter, UserFrameRat
 from switchboard_gateway.edge.origins import OriginPolicy
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.connection_metrics import ConnectionMetrics
-from switchboard_gateway.transport.socket_paths import SocketHandler, SocketPaths
 
 __all__ = ["Edge"]
 
@@ -34,12 +34,17 @@ class Edge:
             settings.user_frame_burst,
             settings.client_rate_strikes,
         )
+        self._guard: dict[str, Any] = {
+            "authenticator": self.authenticator,
+            "origins": OriginPolicy(settings.origins),
+            "max_body_bytes": settings.http_max_body_bytes,
+            "streams": UserCounter(settings.max_streams_per_user),
+        }
 
-    def middleware(self, sockets: Mapping[str, SocketHandler]) -> list[Middleware]:
-        """CORS, connection metrics, the guard, then ``sockets``: WebSocket paths served from
-        the innermost layer rather than a route (``transport.socket_paths`` says why)."""
-        settings = self._settings
-        origins = settings.origins
+    def middleware(self) -> list[Middleware]:
+        """CORS, connection metrics, the guard: around every HTTP request and WebSocket that
+        Starlette serves."""
+        origins = self._settings.origins
         return [
             Middleware(
                 CORSMiddleware,
@@ -50,12 +55,11 @@ class Edge:
                 max_age=600,
             ),
             Middleware(ConnectionMetrics),
-            Middleware(
-                EdgeGuard,
-                authenticator=self.authenticator,
-                origins=OriginPolicy(origins),
-                max_body_bytes=settings.http_max_body_bytes,
-                streams=UserCounter(settings.max_streams_per_user),
-            ),
-            Middleware(SocketPaths, handlers=dict(sockets)),
+            Middleware(EdgeGuard, **self._guard),
         ]
+
+    def socket_edge(self, sockets: ASGIApp) -> ASGIApp:
+        """What the middleware does, for WebSocket paths served before Starlette
+        (``transport.socket_paths``): the connection metrics and the guard (CORS has nothing to
+        do for a WebSocket)."""
+        return ConnectionMetrics(EdgeGuard(sockets, **self._guard))

@@ -8,9 +8,10 @@ that takes the event itself (they order entries by cursor, see ``inbox_follower`
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from nats.aio.msg import Msg
@@ -78,14 +79,27 @@ class _Socket:
         pass
 
 
+class _UserLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+        """Holding or waiting for ``lock``."""
+
+
 class UserHub:
     def __init__(self, bus: Bus, known: KnownUsers | None = None) -> None:
         self._bus = bus
         self._known = known
-        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._subscribers: dict[str, list[Subscriber]] = {}
+        """Each user's, in a list: a user has a few at most, and an empty set alone is 216
+        bytes (memory per idle connection)."""
         self._sockets: dict[tuple[str, Deliver], _Socket] = {}
         self._subscriptions: dict[str, Subscription] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _UserLock] = {}
+        """Serialises a user's subscribing and unsubscribing; kept only while someone holds or
+        waits for it."""
         self._unread_versions: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -106,8 +120,10 @@ class UserHub:
 
     async def attach(self, user_id: str, subscriber: Subscriber) -> None:
         """From when this returns, ``subscriber`` gets every event of the user published later."""
-        self._subscribers.setdefault(user_id, set()).add(subscriber)
-        async with self._lock(user_id):
+        subscribers = self._subscribers.setdefault(user_id, [])
+        if subscriber not in subscribers:
+            subscribers.append(subscriber)
+        async with self._serialized(user_id):
             if user_id not in self._subscriptions:
                 self._subscriptions[user_id] = await self._bus.subscribe_inline(
                     subjects.notify_live(user_id), self._on_live
@@ -118,17 +134,15 @@ class UserHub:
         subscribers = self._subscribers.get(user_id)
         if subscribers is None:
             return
-        subscribers.discard(subscriber)
+        if subscriber in subscribers:
+            subscribers.remove(subscriber)
         if subscribers:
             return
         del self._subscribers[user_id]
         self._unread_versions.pop(user_id, None)
-        lock = self._lock(user_id)
-        async with lock:
+        async with self._serialized(user_id):
             if user_id not in self._subscribers and user_id in self._subscriptions:
                 await self._subscriptions.pop(user_id).unsubscribe()
-        if user_id not in self._subscribers and not lock.locked():
-            self._locks.pop(user_id, None)
 
     def resync_all(self) -> None:
         """After a bus reconnect live events may have been lost: every stream checks the log."""
@@ -136,8 +150,20 @@ class UserHub:
             for subscriber in subscribers:
                 subscriber.resync()
 
-    def _lock(self, user_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(user_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _serialized(self, user_id: str) -> AsyncIterator[None]:
+        """The user's lock, dropped once nobody holds or waits for it."""
+        entry = self._locks.get(user_id)
+        if entry is None:
+            entry = self._locks[user_id] = _UserLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                del self._locks[user_id]
 
     async def _tell_known(self, user_id: str) -> None:
         assert self._known is not None

@@ -8,9 +8,11 @@ an HTTP response of type ``text/event-stream`` is an SSE connection whose body c
 """
 
 import re
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard_protocol import CloseCode
+from switchboard_runtime.service.socket_end import on_socket_end, on_socket_message
 
 from switchboard_gateway.metrics import (
     CONNECTIONS,
@@ -60,18 +62,24 @@ class ConnectionMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain function: a WebSocket whose end is run by the outermost layer
+        (``switchboard_runtime.service.socket_end``) is handed on with no frame of this layer
+        on its stack."""
         if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            path: str = scope.get("path", "")
+            transport = "socketio" if path.startswith(SOCKET_IO_PREFIX) else "websocket"
+            watch = _SocketWatch(transport, receive, send)
+            if on_socket_end(scope, watch.ended):
+                if on_socket_message(scope, watch.observe):
+                    return self.app(scope, receive, watch.send)
+                return self.app(scope, watch.receive, watch.send)
+            return self._websocket(scope, watch)
+        if scope["type"] == "http":
+            return self._http(scope, receive, send)
+        return self.app(scope, receive, send)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        transport = "socketio" if path.startswith(SOCKET_IO_PREFIX) else "websocket"
-        watch = _SocketWatch(transport, receive, send)
+    async def _websocket(self, scope: Scope, watch: "_SocketWatch") -> None:
         failed = False
         try:
             await self.app(scope, watch.receive, watch.send)
@@ -130,9 +138,12 @@ class _SocketWatch:
 
     async def receive(self) -> Message:
         message = await self.inner_receive()
+        self.observe(message)
+        return message
+
+    def observe(self, message: Message) -> None:
         if message["type"] == "websocket.disconnect" and self.code is None:
             self.code = int(message.get("code", 1005))
-        return message
 
     async def send(self, message: Message) -> None:
         transport = self.transport
