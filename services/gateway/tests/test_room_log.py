@@ -89,3 +89,19 @@ async def test_a_room_older_than_the_stream_needs_persistence(bus: Bus, room_log
     assert [m.seq for m in messages] == [4, 5, 6]
     with pytest.raises(RoomLogError, match="did not answer"):
         await room_log.read(room, 2, 6)  # no persistence runs in this test
+
+
+async def test_a_hole_in_the_stream_is_read_from_persistence(bus: Bus, room_log: RoomLog) -> None:
+    """An erased event deleted from the stream (docs/protocol.md §4, "Erase a user") is asked
+    of persistence; none runs here, so asking is seen as persistence's silence."""
+    room = f"r-{secrets.token_hex(3)}"
+    positions = (await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 6))[room]
+    messages = await room_log.read(room, 4, 6)
+    assert messages is not None
+    assert [m.seq for m in messages] == [4, 5, 6]
+    await bus.js.delete_msg(streams.CHAT.name, positions[3])
+    assert [m.seq for m in await room_log.read(room, 4, 6) or []] == [4, 5, 6]
+    with pytest.raises(RoomLogError, match="did not answer"):
+        await room_log.read(room, 2, 6)  # seq 3 is asked of persistence
+    with pytest.raises(RoomLogError, match="did not answer"):
+        await room_log.page(room, None, 5)
