@@ -29,7 +29,7 @@ from switchboard_contracts import (
     streams,
     subjects,
 )
-from switchboard_contracts.erase import ERASER_ID, UserEraseReply, UserEraseRequest
+from switchboard_contracts.erase import ERASER_ID, RoomErased, UserEraseReply, UserEraseRequest
 from switchboard_runtime import Bus
 
 from switchboard_persistence.erase_plan import StreamEvent, stream_deletions
@@ -61,28 +61,33 @@ class UserEraser:
         for event in events:
             by_room.setdefault(event.message.room, []).append(event.message)
         rooms = sorted(set(await self._store.rooms_of(user)) | set(by_room))
-        report = UserEraseReply(user_id=user)
+        changed: dict[str, RoomErased] = {}
         for room in rooms:
             erased = await self._store.erase_room(user, room, by_room.get(room, []))
             if erased.messages or erased.edits:
-                report.rooms[room] = erased
+                changed[room] = erased
         newest = {room: await self._newest(room) for room in by_room}
         doomed, kept = stream_deletions(events, {r: s for r, s in newest.items() if s})
+        removed = 0
         for stream_seq in doomed:
             try:
                 await self._bus.js.delete_msg(streams.CHAT.name, stream_seq)
             except NotFoundError:
                 continue  # aged out, or deleted by an erasure running beside this one
-            report.stream_messages_removed += 1
-        report.stream_messages_kept = kept
+            removed += 1
         USERS_ERASED.inc()
         log.info(
             "erased a user: %d rooms changed, %d stream messages removed, %d kept",
-            len(report.rooms),
-            report.stream_messages_removed,
+            len(changed),
+            removed,
             kept,
         )
-        return report
+        return UserEraseReply(
+            user_id=user,
+            rooms=changed,
+            stream_messages_removed=removed,
+            stream_messages_kept=kept,
+        )
 
     async def _delete_messages(self, user: str, events: list[StreamEvent]) -> None:
         """A deletion, through chat, of each of the user's messages not deleted yet."""
