@@ -237,6 +237,13 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         "streamMessagesKept": 0,
     }
 
+    async with connect(stack, "gateway", "bob") as bob:  # the rooms go on from their heads
+        await bob.send(join(a))
+        after = await acked(bob, "chat", room=a, content="bob after")
+    assert after["seq"] == 8
+    rooms[a] = 8
+    bob_said[8] = "bob after"
+
     bus = await nats.connect(stores.nats_url)
     try:  # as if the rooms had aged out of the stream: only PostgreSQL has them
         for room in (a, b):
