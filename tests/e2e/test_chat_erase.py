@@ -8,6 +8,7 @@ the stream is purged); bob's messages are intact; a member connected during the 
 import asyncio
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -117,6 +118,10 @@ async def http_history(stack: Stack, gateway: str, room: str) -> list[Frame]:
     return messages
 
 
+def deletes(message_id: str) -> Callable[[Frame], bool]:
+    return lambda frame: frame["payload"]["messageId"] == message_id
+
+
 def gap_free(frames: list[Frame], last: int) -> None:
     assert sorted(f["seq"] for f in frames) == list(range(1, last + 1))
 
@@ -187,9 +192,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         response = await erase(stack, "gateway", "alice", service("users:erase"))
         assert response.status_code == 200, response.text
         for message in (one, two):
-            await carol.wait_for(
-                "delete", lambda f, m=message: f["payload"]["messageId"] == m["id"]
-            )
+            await carol.wait_for("delete", deletes(message["id"]))
     report = response.json()
     assert report["userId"] == "alice"
     # a: messages 1 and 3, the edit at 4; b: messages 1 and 2 (her deletion is no edit), the edit
