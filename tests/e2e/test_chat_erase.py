@@ -256,3 +256,18 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     finally:
         await bus.close()
     await everything_readable_is_clean(stack, stores, rooms, bob_said, one["id"])
+
+
+async def test_erasing_needs_a_service_token_with_its_scope_and_a_user_id(stack: Stack) -> None:
+    for headers, status in (
+        ({}, 401),
+        (bearer("mallory", scope="rooms:moderate"), 403),
+        (service("notifications:send", "rooms:manage"), 403),
+    ):
+        refused = await erase(stack, "gateway-2", "bob", headers)
+        assert refused.status_code == status
+        assert refused.json()["error"]
+    assert "users:erase" in refused.json()["error"]
+    bad = await erase(stack, "gateway-2", "bob.smith", service("users:erase"))
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "userId"
