@@ -165,7 +165,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     a, b = new_room(), new_room()
     async with (
         connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect(stack, "gateway-2", "bob", scope="rooms:moderate") as bob,
     ):
         for room in (a, b):
             await alice.send(join(room))
@@ -176,6 +176,8 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         two = await acked(alice, "chat", room=a, content=f"{SECRET} two")  # a 3
         await acked(alice, "edit", room=a, messageId=one["id"], content=f"{SECRET} one again")
         bob_two = await acked(bob, "chat", room=a, content="bob two")  # a 5
+        # a moderator's edit of her message, quoting her: erased with it (a 6)
+        await acked(bob, "edit", room=a, messageId=two["id"], content=f"bob: {SECRET} two")
         three = await acked(alice, "chat", room=b, content=f"{SECRET} three")  # b 1
         gone = await acked(alice, "chat", room=b, content=f"{SECRET} deleted by her")  # b 2
         await acked(alice, "delete", room=b, messageId=gone["id"])  # b 3
@@ -200,16 +202,17 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         a: {"messages": 2, "edits": 1},
         b: {"messages": 2, "edits": 1},
     }
-    # her 4 messages, 2 edits and her deletion; each room's newest is the erasure's deletion
-    assert (report["streamMessagesRemoved"], report["streamMessagesKept"]) == (7, 0)
+    # her 4 messages, 2 edits and her deletion, and bob's edit of her message; each room's
+    # newest is the erasure's deletion
+    assert (report["streamMessagesRemoved"], report["streamMessagesKept"]) == (8, 0)
     deletions = [f for f in carol.of_type("delete") if f["room"] == a]
     assert {f["payload"]["messageId"] for f in deletions} == {one["id"], two["id"]}
-    assert {f["seq"] for f in deletions} == {6, 7}
-    rooms = {a: 7, b: 6}  # b: 5 events, then the deletion of message 1 (2 was deleted already)
+    assert {f["seq"] for f in deletions} == {7, 8}
+    rooms = {a: 8, b: 6}  # b: 5 events, then the deletion of message 1 (2 was deleted already)
 
     in_stream = await stream_events(stores.nats_url, [a, b])
     assert [m for m in in_stream if m.sender_id == "alice" or SECRET in m.content] == []
-    assert {m.seq for m in in_stream if m.room == a} == {2, 5, 6, 7}  # holes where alice was
+    assert {m.seq for m in in_stream if m.room == a} == {2, 5, 7, 8}  # holes where alice was
     database = await asyncpg.connect(stores.database_url)
     try:
         leaked = await database.fetchval(
@@ -243,9 +246,9 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     async with connect(stack, "gateway", "bob") as bob:  # the rooms go on from their heads
         await bob.send(join(a))
         after = await acked(bob, "chat", room=a, content="bob after")
-    assert after["seq"] == 8
-    rooms[a] = 8
-    bob_said[8] = "bob after"
+    assert after["seq"] == 9
+    rooms[a] = 9
+    bob_said[9] = "bob after"
 
     bus = await nats.connect(stores.nats_url)
     try:  # as if the rooms had aged out of the stream: only PostgreSQL has them

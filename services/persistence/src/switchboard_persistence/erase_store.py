@@ -95,6 +95,15 @@ class EraseStore:
         )
         return [row["room"] for row in rows]
 
+    async def written_by(self, user_id: str, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that are messages the user wrote."""
+        rows = await self._pool.fetch(
+            "SELECT id FROM chat_messages WHERE id = ANY($1::text[]) AND sender_id = $2",
+            ids,
+            user_id,
+        )
+        return {row["id"] for row in rows}
+
     async def live_messages(self, user_id: str) -> list[tuple[str, str]]:
         """(room, id) of the user's messages not deleted: what an erasure deletes."""
         rows = await self._pool.fetch(
@@ -107,8 +116,9 @@ class EraseStore:
     async def erase_room(
         self, user_id: str, room: str, unwritten: Sequence[ChatMessage]
     ) -> RoomErased:
-        """Erase the user's rows of ``room`` in one transaction (``unwritten``: the user's
-        events of the room read from the stream, inserted blank where not stored yet)."""
+        """Erase the user's rows of ``room`` in one transaction (``unwritten``: the events of
+        the room to erase read from the stream, the user's and others' edits of the user's
+        messages, inserted blank where not stored yet)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if unwritten:
                 await conn.execute(

@@ -3,14 +3,16 @@
 In this order, so that no reader finds an event in neither place and nothing can reuse a seq:
 
 1. The CHAT stream is scanned once for the user's events (every room; the sender is in the
-   payload, not the subject). Synchronous and bounded by the stream's retention.
+   payload, not the subject), and for others' edits of the user's messages (a moderator's:
+   their content is erased with the message). Synchronous and bounded by the stream's
+   retention.
 2. Each of the user's messages still shown is deleted through chat, as a moderator would
    (sender ``ERASER_ID``, ``clientMsgId`` ``erase-<id>``: a rerun is the same deletion): members
    get the ``delete`` frame live, a client back with ``since`` gets it replayed, and the room's
    newest event is no longer the user's.
 3. PostgreSQL, a transaction per room (``EraseStore.erase_room``), the events the writer has
    not stored yet included (inserted blank).
-4. The user's events are deleted from the stream (``js.delete_msg``), except an event that is
+4. These events are deleted from the stream (``js.delete_msg``), except an event that is
    still its room's newest (``stream_deletions``). Readers serve the holes from PostgreSQL.
 """
 
@@ -55,8 +57,15 @@ class UserEraser:
 
     async def erase(self, request: UserEraseRequest) -> UserEraseReply:
         user = request.user_id
-        events = await self._scan(user)
+        events, edits = await self._scan(user)
         await self._delete_messages(user, events)
+        theirs = {e.message.id for e in events if e.message.kind is None}
+        targets = sorted({e.message.target_id for e in edits if e.message.target_id})
+        theirs |= await self._store.written_by(user, [t for t in targets if t not in theirs])
+        events = sorted(
+            [*events, *(e for e in edits if e.message.target_id in theirs)],
+            key=lambda e: e.stream_seq,
+        )
         by_room: dict[str, list[ChatMessage]] = {}
         for event in events:
             by_room.setdefault(event.message.room, []).append(event.message)
@@ -126,18 +135,26 @@ class UserEraser:
             return None
         return last.seq
 
-    async def _scan(self, user: str) -> list[StreamEvent]:
-        """The user's events in the CHAT stream, every room's, in stream order."""
+    async def _scan(self, user: str) -> tuple[list[StreamEvent], list[StreamEvent]]:
+        """The user's events in the CHAT stream, every room's, in stream order; and the others'
+        edits (those of the user's messages among them are erased too)."""
         info = await self._bus.js.stream_info(streams.CHAT.name)
         start, end = info.state.first_seq, info.state.last_seq
-        found: list[StreamEvent] = []
+        own: list[StreamEvent] = []
+        edits: list[StreamEvent] = []
         while start <= end:
             last, batch = await self._batch(start)
-            found += [e for e in batch if e.message.sender_id == user and e.stream_seq <= end]
+            for event in batch:
+                if event.stream_seq > end:
+                    break
+                if event.message.sender_id == user:
+                    own.append(event)
+                elif event.message.kind is EventKind.EDIT:
+                    edits.append(event)
             if last is None:
                 break
             start = last + 1
-        return found
+        return own, edits
 
     async def _batch(self, start: int) -> tuple[int | None, list[StreamEvent]]:
         """Up to ``SCAN_BATCH`` room events from stream sequence ``start`` on, in one request,
