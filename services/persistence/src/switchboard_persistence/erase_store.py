@@ -32,8 +32,10 @@ ON CONFLICT DO NOTHING
 
 # $1 the user, $2 the room; in this order, in one transaction.
 _ERASE = (
-    # others' messages the user edited: locked first, like the writer's _APPLY
-    """SELECT id FROM chat_messages WHERE id IN (
+    # the messages changed (the user's, and others' the user edited) locked first, in id
+    # order as the writer's _APPLY locks its targets: the two wait for each other, no deadlock
+    """SELECT id FROM chat_messages
+    WHERE (sender_id = $1 AND room = $2 AND kind = 'message') OR id IN (
         SELECT target_id FROM chat_messages
         WHERE sender_id = $1 AND room = $2 AND kind = 'edit' AND NOT erased
     ) ORDER BY id FOR UPDATE""",
