@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 
 DURABLE = ("chat", "edit", "delete")
 SECRET = "alice-secret"  # in every content alice writes, and in nothing else
+ALICE = f"alice-{secrets.token_hex(3)}"  # her own: other modules' alices share the stores
 
 stack = stack_fixture(
     "e2e-chat-erase",
@@ -127,7 +128,7 @@ def gap_free(frames: list[Frame], last: int) -> None:
 def nothing_of_alice(frames: list[Frame]) -> None:
     assert SECRET not in json.dumps(frames)
     for frame in frames:
-        if frame.get("senderId") == "alice" and frame["type"] == "chat":
+        if frame.get("senderId") == ALICE and frame["type"] == "chat":
             assert frame["payload"]["content"] == ""
             assert frame["payload"]["deleted"] is True
 
@@ -165,7 +166,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
 ) -> None:
     a, b = new_room(), new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect(stack, "gateway", ALICE) as alice,
         connect(stack, "gateway-2", "bob", scope="rooms:moderate") as bob,
     ):
         for room in (a, b):
@@ -189,15 +190,15 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     async with connect(stack, "gateway-2", "carol") as carol:  # a member during the erasure
         await carol.send(join(a))
         await joined(carol, a, "carol")
-        refused = await erase(stack, "gateway", "alice", bearer("mallory"))
+        refused = await erase(stack, "gateway", ALICE, bearer("mallory"))
         assert refused.status_code == 403
         assert "users:erase" in refused.json()["error"]
-        response = await erase(stack, "gateway", "alice", service("users:erase"))
+        response = await erase(stack, "gateway", ALICE, service("users:erase"))
         assert response.status_code == 200, response.text
         for message in (one, two):
             await carol.wait_for("delete", deletes(message["id"]))
     report = response.json()
-    assert report["userId"] == "alice"
+    assert report["userId"] == ALICE
     # a: messages 1 and 3, the edit at 4; b: messages 1 and 2 (her deletion is no edit), the edit
     assert report["rooms"] == {
         a: {"messages": 2, "edits": 1},
@@ -213,7 +214,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
 
     in_stream = await stream_events(stores.nats_url)
     assert [m for m in in_stream if SECRET in m.content] == []
-    assert [m for m in in_stream if m.room in (a, b) and m.sender_id == "alice"] == []
+    assert [m for m in in_stream if m.room in (a, b) and m.sender_id == ALICE] == []
     assert {m.seq for m in in_stream if m.room == a} == {2, 5, 7, 8}  # holes where alice was
     database = await asyncpg.connect(stores.database_url)
     try:
@@ -225,8 +226,9 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         )
         tombstones = await database.fetch(
             "SELECT seq, content, deleted FROM chat_messages"
-            " WHERE room = $1 AND sender_id = 'alice' AND kind = 'message' ORDER BY seq",
+            " WHERE room = $1 AND sender_id = $2 AND kind = 'message' ORDER BY seq",
             a,
+            ALICE,
         )
     finally:
         await database.close()
@@ -236,10 +238,10 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     bob_said = {bob_one["seq"]: "bob one", bob_two["seq"]: "bob two"}
     await everything_readable_is_clean(stack, stores, rooms, bob_said, one["id"])
 
-    again = await erase(stack, "gateway-2", "alice", service("users:erase"))
+    again = await erase(stack, "gateway-2", ALICE, service("users:erase"))
     assert again.status_code == 200
     assert again.json() == {
-        "userId": "alice",
+        "userId": ALICE,
         "rooms": {},
         "streamMessagesRemoved": 0,
         "streamMessagesKept": 0,
