@@ -54,6 +54,7 @@ def test_public_exports_are_pinned() -> None:
             "PERSISTENCE_ROOM_CREATE",
             "PERSISTENCE_ROOM_GET",
             "PERSISTENCE_ROOM_LIST",
+            "PERSISTENCE_USER_ERASE",
             "Endpoint",
         ]
     )

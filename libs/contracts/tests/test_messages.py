@@ -27,6 +27,7 @@ from switchboard_contracts.chat import (
     VersionsReply,
     VersionsRequest,
 )
+from switchboard_contracts.erase import RoomErased, UserEraseReply, UserEraseRequest
 from switchboard_contracts.presence import (
     GatewayHeartbeat,
     PresenceEntry,
@@ -104,6 +105,12 @@ SAMPLES: list[BusMessage] = [
     VersionsRequest(room="lobby", message_id="0b7f"),
     VersionsReply(versions=[MessageVersion(seq=7, content="hi", timestamp=1)]),
     VersionsReply(deleted=True),
+    UserEraseRequest(user_id="alice"),
+    UserEraseReply(
+        user_id="alice",
+        rooms={"lobby": RoomErased(messages=2, edits=1)},
+        stream_messages_removed=3,
+    ),
     LastSeqReply(seq=3),
     ServiceReport(service="gateway", instance="gw-1", timestamp=1, active_connections=2),
     MessageGetRequest(id="0b7f"),

@@ -4,7 +4,14 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from switchboard_contracts import ChatMessage, streams, subjects
+from switchboard_contracts import (
+    ChatMessage,
+    HistoryReply,
+    HistoryRequest,
+    endpoints,
+    streams,
+    subjects,
+)
 from switchboard_devstack.stores import Stores
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.room_log import RoomLog, RoomLogError
@@ -89,3 +96,44 @@ async def test_a_room_older_than_the_stream_needs_persistence(bus: Bus, room_log
     assert [m.seq for m in messages] == [4, 5, 6]
     with pytest.raises(RoomLogError, match="did not answer"):
         await room_log.read(room, 2, 6)  # no persistence runs in this test
+
+
+async def test_a_hole_in_the_stream_is_read_from_persistence(bus: Bus, room_log: RoomLog) -> None:
+    """An erased event deleted from the stream (docs/protocol.md §4, "Erase a user") is asked
+    of persistence; none runs here, so asking is seen as persistence's silence."""
+    room = f"r-{secrets.token_hex(3)}"
+    positions = (await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 6))[room]
+    messages = await room_log.read(room, 4, 6)
+    assert messages is not None
+    assert [m.seq for m in messages] == [4, 5, 6]
+    await bus.js.delete_msg(streams.CHAT.name, positions[3])
+    assert [m.seq for m in await room_log.read(room, 4, 6) or []] == [4, 5, 6]
+    with pytest.raises(RoomLogError, match="did not answer"):
+        await room_log.read(room, 2, 6)  # seq 3 is asked of persistence
+    with pytest.raises(RoomLogError, match="did not answer"):
+        await room_log.page(room, None, 5)
+
+
+async def test_a_range_starting_in_a_hole_reads_the_hole_alone_from_persistence(
+    bus: Bus, room_log: RoomLog
+) -> None:
+    """Persistence stands in (our own endpoint, served here) for what an erasure left: the
+    tombstone of seq 3, deleted from the stream. Seqs 4-6, still only in the stream, are read
+    from there; only the hole is asked of persistence."""
+    room = f"r-{secrets.token_hex(3)}"
+    positions = (await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 6))[room]
+    await bus.js.delete_msg(streams.CHAT.name, positions[3])
+    tombstone = ChatMessage(
+        id=f"{room}-3", room=room, seq=3, sender_id="a", content="", timestamp=3, deleted=True
+    )
+    asked: list[HistoryRequest] = []
+
+    async def history(request: HistoryRequest) -> HistoryReply:
+        asked.append(request)
+        return HistoryReply(messages=[tombstone] if request.room == room else [])
+
+    await bus.serve(endpoints.PERSISTENCE_CHAT_HISTORY, history)
+    messages = await room_log.read(room, 3, 6)
+    assert messages is not None
+    assert [(m.seq, m.content) for m in messages] == [(3, ""), (4, "m4"), (5, "m5"), (6, "m6")]
+    assert [(r.before, r.limit) for r in asked] == [(4, 1)]

@@ -31,6 +31,7 @@ from switchboard_contracts.chat import (
     VersionsRequest,
 )
 from switchboard_contracts.dead_letters import DeadLetterReplayReply, DeadLetterReplayRequest
+from switchboard_contracts.erase import UserEraseReply, UserEraseRequest
 from switchboard_contracts.errors import BusError
 from switchboard_contracts.message import BusMessage
 from switchboard_contracts.notify import (
@@ -98,6 +99,7 @@ __all__ = [
     "PERSISTENCE_ROOM_CREATE",
     "PERSISTENCE_ROOM_GET",
     "PERSISTENCE_ROOM_LIST",
+    "PERSISTENCE_USER_ERASE",
     "Endpoint",
 ]
 
@@ -106,6 +108,8 @@ Rep = TypeVar("Rep", bound=BusMessage)
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 """How long ``Bus.ask`` waits when the caller gives no timeout (services pass their setting)."""
+ERASE_TIMEOUT_SECONDS = 120.0
+"""How long a gateway waits for an erasure's report (``PERSISTENCE_USER_ERASE``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,15 @@ PERSISTENCE_CHAT_LAST_SEQ = Endpoint(
 PERSISTENCE_CHAT_VERSIONS = Endpoint(
     subjects.CHAT_VERSIONS, VersionsRequest, VersionsReply, _PERSISTENCE
 )
+PERSISTENCE_USER_ERASE = Endpoint(
+    subjects.CHAT_USER_ERASE,
+    UserEraseRequest,
+    UserEraseReply,
+    _PERSISTENCE,
+    timeout=ERASE_TIMEOUT_SECONDS,
+)
+"""Synchronous: a bounded user's erasure takes seconds (a scan of the CHAT stream, a
+transaction per room, one deletion per event); the caller waits for the report."""
 PERSISTENCE_ROOM_CREATE = Endpoint(subjects.STORE_ROOM_CREATE, Room, RoomReply, _PERSISTENCE)
 PERSISTENCE_ROOM_GET = Endpoint(subjects.STORE_ROOM_GET, RoomGetRequest, RoomReply, _PERSISTENCE)
 PERSISTENCE_ROOM_LIST = Endpoint(
@@ -237,6 +250,7 @@ ALL: tuple[Endpoint[Any, Any], ...] = (
     PERSISTENCE_CHAT_HISTORY,
     PERSISTENCE_CHAT_LAST_SEQ,
     PERSISTENCE_CHAT_VERSIONS,
+    PERSISTENCE_USER_ERASE,
     PERSISTENCE_ROOM_CREATE,
     PERSISTENCE_ROOM_GET,
     PERSISTENCE_ROOM_LIST,

@@ -18,6 +18,7 @@ __all__ = [
     "CHAT_ROOM_LIST",
     "CHAT_SEND",
     "CHAT_SEND_BATCH",
+    "CHAT_USER_ERASE",
     "CHAT_VERSIONS",
     "DASHBOARD_ALERT",
     "DASHBOARD_LOG_ALL",
@@ -72,6 +73,7 @@ CHAT_SEND_BATCH = "chat.cmd.send-batch"
 CHAT_HISTORY = "chat.cmd.history"
 CHAT_VERSIONS = "chat.cmd.versions"
 CHAT_LAST_SEQ = "chat.cmd.last-seq"
+CHAT_USER_ERASE = "chat.cmd.user-erase"
 
 # notifications: gateway -> notification
 NOTIFY_SEND = "notify.cmd.send"

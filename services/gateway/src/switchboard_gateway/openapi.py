@@ -386,6 +386,44 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                 parameters=[room, _USER_ID],
             ),
         },
+        "/api/users/{userId}/erase": {
+            "post": _operation(
+                "Erase everything a user wrote, in PostgreSQL and the CHAT stream, tombstones"
+                " left in place (scope `users:erase`); synchronous: answered with the report",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": [
+                                "userId",
+                                "rooms",
+                                "streamMessagesRemoved",
+                                "streamMessagesKept",
+                            ],
+                            "properties": {
+                                "userId": _ID,
+                                "rooms": {
+                                    "type": "object",
+                                    "additionalProperties": {
+                                        "type": "object",
+                                        "required": ["messages", "edits"],
+                                        "properties": {
+                                            "messages": {"type": "integer", "minimum": 0},
+                                            "edits": {"type": "integer", "minimum": 0},
+                                        },
+                                    },
+                                },
+                                "streamMessagesRemoved": {"type": "integer", "minimum": 0},
+                                "streamMessagesKept": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                        "Erased: what this erasure changed (nothing new on a rerun)",
+                    ),
+                    **_errors(400, 401, 403, 503),
+                },
+                parameters=[_path("userId", "The user to erase")],
+            ),
+        },
         "/api/notifications/send": {
             "post": _operation(
                 "Send a notification to one user's inbox (scope `notifications:send`)",

@@ -23,12 +23,14 @@ from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replay
 from switchboard_persistence.chat_queries import serve_chat_queries
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.chat_writer import ChatWriter
+from switchboard_persistence.erase_store import EraseStore
 from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.room_store import RoomStore
 from switchboard_persistence.settings import PersistenceSettings
 from switchboard_persistence.stream_writer import StreamWriter
+from switchboard_persistence.user_erase import UserEraser
 
 __all__ = ["create_app"]
 
@@ -70,6 +72,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
         await bus.serve(endpoints.PERSISTENCE_CHAT_HISTORY, history)
         await bus.serve(endpoints.PERSISTENCE_CHAT_LAST_SEQ, last_seq)
         await serve_chat_queries(bus, store, RoomStore(pool))
+        await UserEraser(bus, EraseStore(pool)).serve()
         chat_writer = ChatWriter(
             bus.nc,
             store,

@@ -42,7 +42,7 @@ _APPLY = (
     ON CONFLICT DO NOTHING""",
     """INSERT INTO chat_message_versions (message_id, seq, content, sent_at)
     SELECT target_id, seq, content, sent_at FROM chat_messages
-    WHERE target_id = ANY($1::text[]) AND kind = 'edit'
+    WHERE target_id = ANY($1::text[]) AND kind = 'edit' AND NOT erased
     ON CONFLICT DO NOTHING""",
     """UPDATE chat_messages m
     SET content = v.content, edit_count = v.edits, edited_at = v.sent_at, edited_seq = v.seq

@@ -7,6 +7,7 @@ from switchboard_runtime.telemetry.metrics import LATENCY_BUCKETS
 __all__ = [
     "MESSAGES_DROPPED",
     "MESSAGES_WRITTEN",
+    "USERS_ERASED",
     "WRITE_BATCH_SIZE",
     "WRITE_DURATION",
     "WRITE_ERRORS",
@@ -48,3 +49,8 @@ for _table in WRITE_TABLES:
     for _metric in (WRITE_BATCH_SIZE, WRITE_DURATION, MESSAGES_WRITTEN, WRITE_ERRORS):
         _metric.labels(_table)
     MESSAGES_DROPPED.labels(_table)
+
+USERS_ERASED = Counter(
+    "switchboard_persistence_users_erased_total",
+    "Erasures of a user's content done (docs/protocol.md §4, 'Erase a user'), reruns included",
+)

@@ -21,6 +21,7 @@ from switchboard_contracts.chat import (
     VersionsReply,
     VersionsRequest,
 )
+from switchboard_contracts.erase import UserEraseReply, UserEraseRequest
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.rooms import (
     RoomAccessReply,
@@ -115,6 +116,12 @@ class ChatClient:
             endpoints.PERSISTENCE_CHAT_VERSIONS,
             VersionsRequest(room=room, message_id=message_id),
             timeout=self._timeout,
+        )
+
+    async def erase_user(self, user_id: str) -> UserEraseReply:
+        """Erase the user's content (persistence; the endpoint's own, longer, timeout)."""
+        return await self._bus.ask(
+            endpoints.PERSISTENCE_USER_ERASE, UserEraseRequest(user_id=user_id)
         )
 
     async def last_seq(self, room: str) -> LastSeqReply:

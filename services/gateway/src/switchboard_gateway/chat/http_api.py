@@ -13,6 +13,7 @@ from switchboard_contracts.input_rules import INT64_MAX
 from switchboard_contracts.rooms import Room, RoomCreateRequest
 
 from switchboard_gateway.chat.client import ChatClient
+from switchboard_gateway.chat.erase_api import erase_routes
 from switchboard_gateway.chat.frames import chat_frame_object, presence_payload
 from switchboard_gateway.chat.message_api import message_routes
 from switchboard_gateway.chat.room_log import RoomLog
@@ -144,4 +145,5 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         Route("/api/rooms/{room_id}/messages", room_messages, methods=["GET"]),
         *message_routes(settings, chat, readable_room),
         Route("/api/rooms/{room_id}/presence", room_presence, methods=["GET"]),
+        *erase_routes(settings, chat),
     ]

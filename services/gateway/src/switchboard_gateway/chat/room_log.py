@@ -10,6 +10,10 @@ A history page shows each message in its current state. One read from PostgreSQL
 already. One read from the stream applies its own edits and deletions (``current_state``): for
 the newest page that is all of them, since a change comes after its message; an older page is
 also given the states PostgreSQL stored.
+
+A range can have holes in the stream: an erased user's events are deleted from it
+(docs/protocol.md §4, "Erase a user") after PostgreSQL has made them tombstones. Whatever seqs
+a read from the stream lacks are read from PostgreSQL (``_fill``), so a range stays gap-free.
 """
 
 import json
@@ -73,6 +77,7 @@ class RoomLog:
             messages += await self._stored(room, first, below)
         if bounds is not None and last >= bounds[0].seq:
             messages += await self._streamed(room, max(first, bounds[0].seq), last, bounds)
+            messages = await self._fill(room, messages, first, min(last, bounds[1].seq))
         if [m.seq for m in messages] != list(range(first, last + 1)):
             return None
         return messages
@@ -97,6 +102,7 @@ class RoomLog:
             messages += await self._streamed(room, max(bottom, first.seq), top, bounds)
         if bottom < first.seq:
             messages += await self._stored(room, bottom, min(top, first.seq - 1))
+        messages = await self._fill(room, messages, bottom, top)
         messages.sort(key=lambda m: m.seq, reverse=True)
         if top == newest.seq:  # every change of these messages came after them: it is here
             return current_state(messages, {}), bottom > 1
@@ -113,6 +119,17 @@ class RoomLog:
                 log.warning("history without stored states: %s", reply.error.message)
             stored = {m.id: m for m in reply.messages}
         return current_state(page, stored)
+
+    async def _fill(
+        self, room: str, messages: list[ChatMessage], first: int, last: int
+    ) -> list[ChatMessage]:
+        """``messages`` (of ``first``..``last``) with the seqs they lack read from PostgreSQL
+        (the stream's holes: erased events), ascending."""
+        have = {m.seq for m in messages}
+        holes = [seq for seq in range(first, last + 1) if seq not in have]
+        for low, high in _runs(holes):
+            messages = messages + await self._stored(room, low, high)
+        return sorted(messages, key=lambda m: m.seq)
 
     async def _stored(self, room: str, first: int, last: int) -> list[ChatMessage]:
         """From persistence, ascending, in pages of at most 100."""
@@ -140,9 +157,8 @@ class RoomLog:
         while (probe := search.next_probe()) is not None:
             found = await self._next(room, probe)
             search.observe(probe, None if found is None else found[0])
-        if search.found is None:
-            log.warning("seq %d of a room is missing from the stream", first)
-            return []
+        if search.found is None:  # deleted (erased): read on from the message before it
+            return await self._forward(room, search.low.stream_seq + 1, first, last)
         return await self._forward(room, search.found.stream_seq, first, last)
 
     async def _forward(self, room: str, start: int, first: int, last: int) -> list[ChatMessage]:
@@ -228,6 +244,17 @@ class RoomLog:
         finally:
             await sub.unsubscribe()
         return found
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """Ascending ``seqs`` as runs of consecutive ones: [1, 2, 5] -> [(1, 2), (5, 5)]."""
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
 
 
 def _decode(data: bytes | None) -> ChatMessage | None:

@@ -34,6 +34,12 @@ class SeqSearch:
             self.found = high
 
     @property
+    def low(self) -> Position:
+        """The last position known to be before the target: once ``exhausted``, the room's
+        messages after it have seqs above the target (the target was deleted: erased)."""
+        return self._low
+
+    @property
     def exhausted(self) -> bool:
         """True when the target cannot be in the stream (it is missing)."""
         return self.found is None and self._low.stream_seq + 1 > self._upper

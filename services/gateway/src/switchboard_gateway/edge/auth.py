@@ -18,6 +18,7 @@ from switchboard_gateway.settings import GatewaySettings
 
 __all__ = [
     "SCOPE_BROADCAST",
+    "SCOPE_ERASE",
     "SCOPE_MODERATE",
     "SCOPE_ROOMS",
     "SCOPE_SEND",
@@ -30,6 +31,8 @@ SCOPE_BROADCAST = "notifications:broadcast"
 SCOPE_ROOMS = "rooms:manage"
 SCOPE_MODERATE = "rooms:moderate"
 """Edit and delete any member's messages, not only one's own (docs/protocol.md §2)."""
+SCOPE_ERASE = "users:erase"
+"""Erase a user's content everywhere (docs/protocol.md §4, "Erase a user"); service tokens."""
 
 JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 
