@@ -24,10 +24,18 @@ pytestmark = pytest.mark.e2e
 
 DURABLE = ("chat", "edit", "delete", "react", "unreact")
 
+USER_BURST = 8  # gateway-2's per-user HTTP limit: above what one user sends here, but for one
 stack = stack_fixture(
     "e2e-chat-reactions",
     *("persistence", "notification", "chat", "gateway", "gateway-2"),
-    env_of={"gateway": auth_env(), "gateway-2": auth_env()},
+    env_of={
+        "gateway": auth_env(),
+        "gateway-2": {
+            **auth_env(),
+            "USER_FRAMES_PER_SECOND": "1",
+            "USER_FRAME_BURST": str(USER_BURST),
+        },
+    },
 )
 
 
@@ -328,3 +336,23 @@ async def test_over_http_a_reaction_is_acked_once_per_client_msg_id_and_delivere
     assert removed.json()["seq"] == 3
     assert (live["payload"]["emoji"], live["senderId"]) == ("🙌", "bob")
     assert durable(alice, room) == [("chat", 1), ("react", 2), ("unreact", 3)]
+
+
+async def test_over_http_reactions_are_limited_per_user(stack: Stack, stores: Stores) -> None:
+    room = new_room()
+    async with (
+        connect(stack, "gateway", "alice") as alice,
+        httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
+    ):
+        await alice.send(join(room))
+        message = await acked(alice, chat(room, "hot take"))
+        path = reaction_path(room, message["id"], "🔥")
+        answers = [await http.put(path, headers=bearer("spammer")) for _ in range(USER_BURST + 1)]
+        other = await http.put(path, headers=bearer("mallory"))
+        rows = await stored_reactions(stores.database_url, message["id"], other.json()["seq"])
+    # within the burst each is stored (and changes nothing after the first); then refused,
+    # unsent; another user's limit is their own
+    assert [a.status_code for a in answers] == [200] * USER_BURST + [429]
+    assert other.status_code == 200
+    assert other.json()["seq"] == USER_BURST + 2
+    assert rows == [("🔥", "spammer"), ("🔥", "mallory")]
