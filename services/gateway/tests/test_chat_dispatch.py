@@ -497,10 +497,8 @@ def test_an_edit_for_a_room_not_joined_is_refused_with_its_client_msg_id() -> No
 def test_a_reaction_in_a_joined_room_is_sent_to_chat_and_one_elsewhere_is_refused() -> None:
     dispatch, _ = dispatcher(auth_enabled=True)
     member = State(rooms={"lobby"}, identity=Identity("al", scopes=frozenset({"rooms:moderate"})))
-    frame = {
-        "type": "unreact",
-        "payload": {"room": "lobby", "messageId": "m-9", "emoji": "👍", "clientMsgId": "x1"},
-    }
+    payload = {"room": "lobby", "messageId": "m-9", "emoji": "👍", "clientMsgId": "x1"}
+    frame = {"type": "unreact", "payload": payload}
     assert decide(dispatch, member, frame) == ChatSendRequest(
         room="lobby",
         user_id="al",
@@ -509,8 +507,8 @@ def test_a_reaction_in_a_joined_room_is_sent_to_chat_and_one_elsewhere_is_refuse
         kind=EventKind.UNREACT,
         target_id="m-9",
     )  # no moderator flag: a reaction needs none
-    frame["payload"]["room"] = "other"
-    assert decide(dispatch, member, frame) == Refuse(
+    elsewhere = {"type": "unreact", "payload": {**payload, "room": "other"}}
+    assert decide(dispatch, member, elsewhere) == Refuse(
         ErrorCode.NOT_JOINED, "join room other first", "x1"
     )
 
