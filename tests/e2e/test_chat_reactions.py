@@ -99,8 +99,8 @@ async def history(base_url: str, room: str, query: str = "") -> list[Frame]:
 async def stored_reactions(
     database_url: str, message_id: str, until: int, timeout: float = 10.0
 ) -> list[tuple[str, str]]:
-    """The (emoji, user) rows of the message in ``chat_reactions`` once its reaction events up
-    to seq ``until`` are stored: persistence writes after the ack."""
+    """The (emoji, user) the message holds in ``chat_reactions``, in the order reacted, once
+    its events up to seq ``until`` are stored: persistence writes after the ack."""
     database = await asyncpg.connect(database_url)
     try:
         async with asyncio.timeout(timeout):
@@ -114,7 +114,8 @@ async def stored_reactions(
                     break
                 await asyncio.sleep(0.05)
         rows = await database.fetch(
-            "SELECT emoji, user_id FROM chat_reactions WHERE message_id = $1 ORDER BY seq",
+            "SELECT emoji, user_id FROM chat_reactions WHERE message_id = $1 AND added"
+            " ORDER BY seq",
             message_id,
         )
     finally:

@@ -8,16 +8,17 @@ batches of one room committed out of their order (``write_concurrency``), come t
 state. The target's row is always there first: chat looks it up before accepting the change.
 
 Reactions are rows too (kind ``react``/``unreact``, content the emoji). ``chat_reactions`` holds
-what they leave, recomputed for each message a batch reacts to or deletes
-(``_APPLY_REACTIONS``): each (emoji, user) as its latest event by seq left it, nothing on a
-deleted message. So it is order- and redelivery-safe in the same way. Messages read back carry
+what they leave (``_APPLY_REACTIONS``): per (message, emoji, user) the latest event by seq and
+whether it added the emoji, an older one arriving later changing nothing; nothing on a deleted
+message. So it is order- and redelivery-safe in the same way, at a cost per event, not per
+reaction the message holds. Messages read back carry
 their reactions (``Reaction``), asked of ``chat_reactions`` only for rows marked ``reacted``.
 """
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from switchboard_contracts import BusError, ChatMessage, ErrorCode, EventKind
-from switchboard_contracts.chat import MessageVersion, VersionsReply
+from switchboard_contracts.chat import REACTION_KINDS, MessageVersion, VersionsReply
 from switchboard_contracts.reactions import REACTION_USERS_LISTED, Reaction
 
 __all__ = ["ChatStore"]
@@ -74,22 +75,25 @@ _APPLY = (
     DELETE FROM chat_message_versions v USING gone WHERE v.message_id = gone.id""",
 )
 
-# With $1 the ids of the messages the batch reacts to or deletes, after ``_APPLY`` (whose lock
-# on those rows holds): their reactions recomputed from every reaction event stored for them.
+# After ``_APPLY`` (whose lock on the targets holds), in this order. The first with the batch's
+# reaction events as columns ($1 target, $2 emoji, $3 user, $4 seq, $5 added): each
+# (message, emoji, user) takes the batch's latest event unless a later one is stored already,
+# and none on a deleted message. The others with $1 the ids of the messages the batch reacts to
+# or deletes: a deleted message's reactions go, and each message's mark is set anew.
 _APPLY_REACTIONS = (
-    "DELETE FROM chat_reactions WHERE message_id = ANY($1::text[])",
-    """INSERT INTO chat_reactions (message_id, emoji, user_id, seq)
-    SELECT latest.target_id, latest.content, latest.sender_id, latest.seq FROM (
-        SELECT DISTINCT ON (target_id, content, sender_id) target_id, content, sender_id, seq,
-               kind
-        FROM chat_messages
-        WHERE target_id = ANY($1::text[]) AND kind IN ('react', 'unreact')
-        ORDER BY target_id, content, sender_id, seq DESC
-    ) AS latest
-    JOIN chat_messages m ON m.id = latest.target_id AND NOT m.deleted
-    WHERE latest.kind = 'react'""",
+    """INSERT INTO chat_reactions (message_id, emoji, user_id, seq, added)
+    SELECT DISTINCT ON (b.target, b.emoji, b.user_id) b.target, b.emoji, b.user_id, b.seq, b.added
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])
+        AS b(target, emoji, user_id, seq, added)
+    JOIN chat_messages m ON m.id = b.target AND NOT m.deleted
+    ORDER BY b.target, b.emoji, b.user_id, b.seq DESC
+    ON CONFLICT (message_id, emoji, user_id) DO UPDATE
+    SET seq = excluded.seq, added = excluded.added
+    WHERE chat_reactions.seq < excluded.seq""",
+    """DELETE FROM chat_reactions r USING chat_messages m
+    WHERE m.id = ANY($1::text[]) AND m.deleted AND r.message_id = m.id""",
     """UPDATE chat_messages m
-    SET reacted = EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id)
+    SET reacted = EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.added)
     WHERE m.id = ANY($1::text[])""",
 )
 
@@ -100,7 +104,7 @@ _REACTION_KINDS = frozenset({EventKind.REACT, EventKind.UNREACT, EventKind.DELET
 _REACTIONS = f"""
 SELECT message_id, emoji, count(*)::int AS n, min(seq) AS first,
        (array_agg(user_id ORDER BY seq))[1:{REACTION_USERS_LISTED}] AS users
-FROM chat_reactions WHERE message_id = ANY($1::text[])
+FROM chat_reactions WHERE message_id = ANY($1::text[]) AND added
 GROUP BY message_id, emoji ORDER BY message_id, first
 """  # noqa: S608 (a constant)
 
@@ -157,6 +161,26 @@ async def _messages(
     return [_message(row, found.get(row["id"])) for row in rows]
 
 
+async def _apply_reactions(conn: PoolConnectionProxy, messages: list[ChatMessage]) -> None:
+    """``_APPLY_REACTIONS`` for the batch's reactions and deletions, if it has any."""
+    changed = sorted({m.target_id for m in messages if m.kind in _REACTION_KINDS and m.target_id})
+    if not changed:
+        return
+    reactions = [m for m in messages if m.kind in REACTION_KINDS]
+    insert, *after = _APPLY_REACTIONS
+    if reactions:
+        await conn.execute(
+            insert,
+            [m.target_id for m in reactions],
+            [m.content for m in reactions],
+            [m.sender_id for m in reactions],
+            [m.seq for m in reactions],
+            [m.kind is EventKind.REACT for m in reactions],
+        )
+    for statement in after:
+        await conn.execute(statement, changed)
+
+
 class ChatStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -192,11 +216,7 @@ class ChatStore:
                 )
                 for statement in _APPLY:
                     await conn.execute(statement, targets)
-                reacted = sorted(
-                    {m.target_id for m in messages if m.kind in _REACTION_KINDS and m.target_id}
-                )
-                for statement in _APPLY_REACTIONS if reacted else ():
-                    await conn.execute(statement, reacted)
+                await _apply_reactions(conn, messages)
 
     async def page(
         self, room: str, before: int | None, limit: int
