@@ -11,7 +11,9 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import nats
 import pytest
+from switchboard_contracts import streams, subjects
 from switchboard_contracts.reactions import MAX_MESSAGE_EMOJI, REACTION_USERS_LISTED
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, join, joined, new_room, seq_is
@@ -357,3 +359,56 @@ async def test_over_http_reactions_are_limited_per_user(stack: Stack, stores: St
     assert other.status_code == 200
     assert other.json()["seq"] == USER_BURST + 2
     assert rows == [("🔥", "spammer"), ("🔥", "mallory")]
+
+
+async def test_resume_below_the_stream_reads_the_reactions_from_postgresql(
+    stack: Stack, stores: Stores
+) -> None:
+    room = new_room()
+    async with connect(stack, "gateway", "alice") as alice:
+        await alice.send(join(room))
+        message = await acked(alice, chat(room, "old news"))
+        await acked(alice, react(room, message["id"], "📰"))
+        taken = await acked(alice, react(room, message["id"], "🗞️"))
+        await acked(alice, react(room, message["id"], "🗞️", add=False))
+        last = await acked(alice, chat(room, "newer"))
+    await stored_reactions(stores.database_url, message["id"], taken["seq"] + 1)
+    await stored_row_of(stores.database_url, last["id"])
+    bus = await nats.connect(stores.nats_url)
+    try:  # as if seqs 1-4 had aged out of the stream: only PostgreSQL has them
+        await bus.jetstream().purge_stream(
+            streams.CHAT.name, subject=subjects.chat_room(room), keep=1
+        )
+    finally:
+        await bus.close()
+    async with connect(stack, "gateway-2", "bob") as bob:
+        await bob.send(join(room, since=0))
+        replay = await bob.wait_for("replay")
+    assert replay["payload"]["recovered"] is True
+    assert durable(bob, room) == [
+        ("chat", 1),
+        ("react", 2),
+        ("react", 3),
+        ("unreact", 4),
+        ("chat", 5),
+    ]
+    [first] = [f for f in bob.frames if f["type"] == "chat" and f["seq"] == 1]
+    assert first["payload"]["reactions"] == [{"emoji": "📰", "count": 1, "users": ["alice"]}]
+    assert [f["payload"]["emoji"] for f in bob.frames if f["type"] in ("react", "unreact")] == [
+        "📰",
+        "🗞️",
+        "🗞️",
+    ]
+
+
+async def stored_row_of(database_url: str, message_id: str, timeout: float = 10.0) -> None:
+    """Return once persistence has written the message ``message_id``."""
+    database = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                if await database.fetchval("SELECT 1 FROM chat_messages WHERE id = $1", message_id):
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await database.close()
