@@ -198,8 +198,9 @@ async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> N
         "ping": {"type": "ping", "payload": {}},
         "leave": {"type": "leave", "payload": {"room": room}},
     }
-    # edit, versions and delete name the chat's message: built once its ack gives the id
-    changes = ["edit", "versions", "delete"]
+    # edit, versions, reactions and delete name the chat's message: built once its ack gives
+    # the id
+    changes = ["edit", "versions", "react", "unreact", "delete"]
     # `auth` (both ways) needs AUTH_ENABLED: tests/e2e/test_edge_auth.py sends it and sees it.
     client_types = [kind for kind in documented_types("Client → server") if kind != "auth"]
     assert sorted([*examples, *changes]) == client_types
@@ -219,6 +220,10 @@ async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> N
         await bob.wait_for("edit")
         await alice.send({"type": "versions", "payload": target})
         await alice.wait_for("versions")
+        await alice.send({"type": "react", "payload": {**target, "emoji": "📖"}})
+        await bob.wait_for("react")
+        await alice.send({"type": "unreact", "payload": {**target, "emoji": "📖"}})
+        await bob.wait_for("unreact")
         await alice.send({"type": "delete", "payload": target})
         await alice.send(examples["leave"])
         await alice.send({"type": "no-such-type"})

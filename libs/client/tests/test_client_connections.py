@@ -284,6 +284,30 @@ async def test_an_edit_and_a_delete_go_out_until_acked_and_their_events_advance_
     assert [(c.kind, c.seq, c.message_id) for c in conn.changes] == [("edit", 2, "r-1")]
 
 
+async def test_a_reaction_goes_out_with_its_emoji_and_its_events_are_changes() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "alice", connector=server, backoff=fixed_backoff())
+    async with conn:
+        socket = await server.connection(1)
+        react_id = conn.react("r", "r-1", "👍", "x-1")
+        conn.unreact("r", "r-1", "🎉", "x-2")
+        await until(lambda: socket.sent_of("react") and socket.sent_of("unreact"))
+        event = {"messageId": "r-1", "emoji": "👍", "clientMsgId": react_id}
+        socket.push({"type": "react", "room": "r", "id": "x", "seq": 3, "payload": event})
+        socket.push(ack_frame("r", react_id, 3))
+        await conn.wait_acked("r", react_id, timeout=5)
+    assert socket.sent_of("react")[0]["payload"] == {
+        "clientMsgId": "x-1",
+        "attempt": 1,
+        "emoji": "👍",
+        "messageId": "r-1",
+        "room": "r",
+    }
+    assert socket.sent_of("unreact")[0]["payload"]["emoji"] == "🎉"
+    assert [(c.kind, c.seq, c.content) for c in conn.changes] == [("react", 3, "👍")]
+    assert [p.client_msg_id for p in conn.outbox.pending()] == ["x-2"]
+
+
 async def test_an_edit_refused_for_good_leaves_the_outbox() -> None:
     server = FakeServer()
     conn = ChatConnection("ws://gw", "alice", connector=server, backoff=fixed_backoff())

@@ -1,5 +1,6 @@
 from switchboard_chat.changes import change_content, change_event, change_refusal
 from switchboard_contracts import BusError, ChatMessage, ChatSendRequest, ErrorCode, EventKind
+from switchboard_contracts.reactions import Reaction
 
 TARGET = ChatMessage(id="m-1", room="r", seq=4, sender_id="al", content="hi", timestamp=1)
 
@@ -79,3 +80,39 @@ def test_the_event_names_its_target_and_its_seq() -> None:
     )
     assert (event.content, event.timestamp, event.client_msg_id) == ("new", 99, "e-1")
     assert change_event(delete(), TARGET, "ev-2", "ignored", 99).content == ""
+
+
+def react(
+    emoji: str = "👍", user: str = "bob", kind: EventKind = EventKind.REACT
+) -> ChatSendRequest:
+    return ChatSendRequest(
+        room="r", user_id=user, content=emoji, client_msg_id="x-1", kind=kind, target_id="m-1"
+    )
+
+
+def test_anyone_may_react_and_the_event_carries_the_emoji() -> None:
+    assert change_content(react()) == "👍"
+    assert change_refusal(react(), TARGET) is None
+    assert change_refusal(react(kind=EventKind.UNREACT), TARGET) is None
+    event = change_event(react(), TARGET, "ev-1", "👍", 7)
+    assert (event.kind, event.content, event.target_seq) == (EventKind.REACT, "👍", 4)
+
+
+def test_a_bad_emoji_is_invalid_content_before_any_look_up() -> None:
+    assert code(change_content(react("a b"))) is ErrorCode.INVALID_CONTENT
+    assert code(change_content(react("", kind=EventKind.UNREACT))) is ErrorCode.INVALID_CONTENT
+
+
+def test_a_deleted_message_takes_no_reaction() -> None:
+    deleted = TARGET.model_copy(update={"deleted": True, "content": ""})
+    assert code(change_refusal(react(), deleted)) is ErrorCode.NOT_FOUND
+
+
+def test_a_twenty_first_emoji_is_refused_but_a_held_one_is_not() -> None:
+    full = TARGET.model_copy(
+        update={"reactions": [Reaction(emoji=f":e{i}:", count=1, users=["al"]) for i in range(20)]}
+    )
+    refusal = change_refusal(react("🆕"), full)
+    assert code(refusal) is ErrorCode.INVALID_CONTENT
+    assert change_refusal(react(":e3:"), full) is None
+    assert change_refusal(react("🆕", kind=EventKind.UNREACT), full) is None

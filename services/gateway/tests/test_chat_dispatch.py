@@ -494,6 +494,25 @@ def test_an_edit_for_a_room_not_joined_is_refused_with_its_client_msg_id() -> No
     )
 
 
+def test_a_reaction_in_a_joined_room_is_sent_to_chat_and_one_elsewhere_is_refused() -> None:
+    dispatch, _ = dispatcher(auth_enabled=True)
+    member = State(rooms={"lobby"}, identity=Identity("al", scopes=frozenset({"rooms:moderate"})))
+    payload = {"room": "lobby", "messageId": "m-9", "emoji": "👍", "clientMsgId": "x1"}
+    frame = {"type": "unreact", "payload": payload}
+    assert decide(dispatch, member, frame) == ChatSendRequest(
+        room="lobby",
+        user_id="al",
+        content="👍",
+        client_msg_id="x1",
+        kind=EventKind.UNREACT,
+        target_id="m-9",
+    )  # no moderator flag: a reaction needs none
+    elsewhere = {"type": "unreact", "payload": {**payload, "room": "other"}}
+    assert decide(dispatch, member, elsewhere) == Refuse(
+        ErrorCode.NOT_JOINED, "join room other first", "x1"
+    )
+
+
 def test_versions_of_a_message_in_a_room_not_joined_ask_for_access_first() -> None:
     dispatch, _ = dispatcher()
     frame = {"type": "versions", "payload": {"room": "other", "messageId": "m-9"}}

@@ -61,3 +61,39 @@ def test_a_deletion_in_the_page_or_stored_blanks_the_message_and_its_edits() -> 
     assert shown[2] == second
     stored_gone = second.model_copy(update={"content": "", "deleted": True})
     assert current_state([second], {"m2": stored_gone}) == [stored_gone]
+
+
+def reaction(
+    seq: int, target: ChatMessage, user: str, emoji: str, *, add: bool = True
+) -> ChatMessage:
+    kind = EventKind.REACT if add else EventKind.UNREACT
+    return event(seq, target, kind, emoji).model_copy(update={"sender_id": user})
+
+
+def test_the_newest_page_folds_reactions_from_its_own_events() -> None:
+    first = message(1)
+    page = [
+        reaction(5, first, "al", "👍", add=False),
+        reaction(4, first, "bo", "👍"),
+        reaction(3, first, "al", "👍"),
+        reaction(2, first, "al", "🎉"),
+        first,
+    ]
+    [*_, shown] = current_state(page, {})
+    assert [(r.emoji, r.count, r.users) for r in shown.reactions or []] == [
+        ("🎉", 1, ["al"]),
+        ("👍", 1, ["bo"]),
+    ]
+
+
+def test_stored_reactions_are_shown_where_postgresql_has_the_message() -> None:
+    first = message(1)
+    stored = first.model_copy(update={"reactions": []})
+    [_, shown] = current_state([reaction(2, first, "al", "👍"), first], {"m1": stored})
+    assert shown.reactions == []
+
+
+def test_a_deleted_message_shows_no_reactions() -> None:
+    first = message(1)
+    page = [event(3, first, EventKind.DELETE), reaction(2, first, "al", "👍"), first]
+    assert current_state(page, {})[2].reactions is None

@@ -3,6 +3,7 @@ import json
 import pytest
 from switchboard_contracts import ChatMessage, EventKind
 from switchboard_contracts.presence import PresenceSnapshot, PresenceUser
+from switchboard_contracts.reactions import Reaction
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.frames import ChatFrame, FrameError, PingFrame
 
@@ -190,7 +191,9 @@ def test_the_documented_client_frame_types_are_all_understood() -> None:
         "leave",
         "ping",
         "presence",
+        "react",
         "typing",
+        "unreact",
         "versions",
     ]
 
@@ -292,3 +295,58 @@ def test_a_message_read_back_shows_its_edits_or_its_tombstone() -> None:
     gone = message.model_copy(update={"content": "", "deleted": True})
     payload = json.loads(frames.chat_frame(gone))["payload"]
     assert (payload["content"], payload["deleted"], payload["seq"]) == ("", True, 2)
+
+
+def test_react_and_unreact_frames_parse_with_their_target_and_emoji() -> None:
+    react = frames.parse_client_frame(
+        '{"type":"react","payload":{"room":"r","messageId":"m","emoji":"👍🏽","clientMsgId":"x",'
+        '"attempt":1}}'
+    )
+    assert react == frames.ReactFrame("m", "👍🏽", True, "x", "r", 1)
+    unreact = frames.parse_client_frame(
+        '{"type":"unreact","payload":{"messageId":"m","emoji":":tada:"}}'
+    )
+    assert unreact == frames.ReactFrame("m", ":tada:", False, None)
+
+
+def test_a_bad_or_missing_emoji_is_refused_naming_the_field_and_the_client_msg_id() -> None:
+    bad = frames.parse_client_frame(
+        '{"type":"react","payload":{"messageId":"m","emoji":"a b","clientMsgId":"x-2"}}'
+    )
+    assert isinstance(bad, FrameError)
+    assert (bad.code, bad.ref) == ("invalid_content", "x-2")
+    assert bad.message.startswith("payload.emoji must not contain whitespace")
+    missing = frames.parse_client_frame('{"type":"unreact","payload":{"messageId":"m"}}')
+    assert isinstance(missing, FrameError)
+    assert (missing.code, missing.message) == (
+        "invalid_frame",
+        "payload.emoji is required and must be a string",
+    )
+
+
+def test_a_reaction_event_is_a_frame_of_its_kind_with_the_emoji() -> None:
+    event = ChatMessage(
+        id="ev",
+        room="r",
+        seq=5,
+        sender_id="bo",
+        content="👍",
+        timestamp=9,
+        kind=EventKind.UNREACT,
+        target_id="m",
+        target_seq=2,
+    )
+    frame = json.loads(frames.chat_frame(event))
+    assert (frame["type"], frame["seq"], frame["senderId"]) == ("unreact", 5, "bo")
+    assert (frame["payload"]["emoji"], frame["payload"]["messageSeq"]) == ("👍", 2)
+    assert "content" not in frame["payload"]
+
+
+def test_a_message_read_back_shows_its_reactions() -> None:
+    message = ChatMessage(id="m", room="r", seq=2, sender_id="al", content="v2", timestamp=1)
+    assert "reactions" not in json.loads(frames.chat_frame(message))["payload"]
+    reacted = message.model_copy(
+        update={"reactions": [Reaction(emoji="👍", count=12, users=["al", "bo"])]}
+    )
+    payload = json.loads(frames.chat_frame(reacted))["payload"]
+    assert payload["reactions"] == [{"emoji": "👍", "count": 12, "users": ["al", "bo"]}]

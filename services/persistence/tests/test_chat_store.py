@@ -205,3 +205,81 @@ async def test_versions_of_a_message_oldest_first_and_none_once_deleted(store: C
     ):
         assert missing.error is not None
         assert missing.error.code == "not_found"
+
+
+def reaction(
+    target: ChatMessage, seq: int, user: str, emoji: str, *, add: bool = True
+) -> ChatMessage:
+    return change(target, seq, EventKind.REACT if add else EventKind.UNREACT, emoji).model_copy(
+        update={"sender_id": user}
+    )
+
+
+def shown(stored: ChatMessage) -> list[tuple[str, int, list[str]]]:
+    return [(r.emoji, r.count, r.users) for r in stored.reactions or []]
+
+
+async def test_reactions_are_counted_exactly_per_emoji_with_users_in_order(
+    store: ChatStore,
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original])
+    users = [f"u{i:02}" for i in range(12)]
+    await store.insert([reaction(original, 2 + i, u, "👍") for i, u in enumerate(users)])
+    await store.insert(
+        [
+            reaction(original, 20, "al", "🎉"),
+            reaction(original, 21, "al", "🎉"),  # again: changes nothing
+            reaction(original, 22, "u00", "👍", add=False),
+            reaction(original, 23, "zed", "👀", add=False),  # nothing to take back
+        ]
+    )
+    page, _ = await store.page(room, before=None, limit=30)
+    [stored] = [m for m in page if m.id == original.id]
+    assert shown(stored) == [("👍", 11, users[1:11]), ("🎉", 1, ["al"])]
+    assert [m.content for m in page if m.kind is EventKind.REACT][-1] == "👍"
+    [looked_up] = await store.get_many([original.id])
+    assert looked_up.reactions == stored.reactions
+    plain = message(room, 30)
+    await store.insert([plain])
+    [unreacted] = await store.get_many([plain.id])
+    assert unreacted.reactions is None
+
+
+async def test_reactions_redelivered_or_out_of_order_come_to_the_same_state(
+    store: ChatStore,
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    add, remove, again = (
+        reaction(original, 2, "al", "👍"),
+        reaction(original, 3, "al", "👍", add=False),
+        reaction(original, 4, "al", "👍"),
+    )
+    await store.insert([original])
+    await store.insert([again])  # batches committed out of their order
+    await store.insert([remove])
+    await store.insert([add])
+    await store.insert([add, remove])  # redelivered
+    [stored] = await store.get_many([original.id])
+    assert shown(stored) == [("👍", 1, ["al"])]
+    other = message(room, 10)
+    await store.insert([other])
+    await store.insert([reaction(other, 12, "al", "🎉", add=False)])
+    await store.insert([reaction(other, 11, "al", "🎉")])
+    [undone] = await store.get_many([other.id])
+    assert undone.reactions is None
+
+
+async def test_a_deletion_removes_a_message_s_reactions_and_later_ones_change_nothing(
+    store: ChatStore,
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original])
+    await store.insert([reaction(original, 2, "al", "👍"), reaction(original, 3, "bo", "🎉")])
+    await store.insert([change(original, 4, EventKind.DELETE)])
+    await store.insert([reaction(original, 5, "cy", "👀")])
+    [stored] = await store.get_many([original.id])
+    assert (stored.deleted, stored.reactions) == (True, None)

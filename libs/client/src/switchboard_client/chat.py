@@ -78,10 +78,10 @@ class ChatConnection:
         self.messages: list[ChatMessage] = []
         """Every message shown, once each, in the order shown."""
         self.changes: list[Change] = []
-        """Every edit and deletion received, once each, in the room's order."""
+        """Every edit, deletion and reaction received, once each, in the room's order."""
         self.refused: dict[tuple[str, str], ErrorFrame] = {}
-        """Edits and deletions the server refused for good (``forbidden``, ``not_found``, …),
-        by (room, clientMsgId): no longer sent."""
+        """Edits, deletions and reactions the server refused for good (``forbidden``,
+        ``not_found``, …), by (room, clientMsgId): no longer sent."""
         self.acks: dict[tuple[str, str], Ack] = {}
         self.duplicates_dropped = 0
         self.connects = 0
@@ -160,6 +160,18 @@ class ChatConnection:
     def delete(self, room: str, message_id: str, client_msg_id: str | None = None) -> str:
         """Queue a deletion of ``message_id``, as ``edit`` does."""
         return self._change("delete", room, message_id, "", client_msg_id)
+
+    def react(
+        self, room: str, message_id: str, emoji: str, client_msg_id: str | None = None
+    ) -> str:
+        """Queue a reaction ``emoji`` on ``message_id``, as ``edit`` does."""
+        return self._change("react", room, message_id, emoji, client_msg_id)
+
+    def unreact(
+        self, room: str, message_id: str, emoji: str, client_msg_id: str | None = None
+    ) -> str:
+        """Queue taking the reaction ``emoji`` on ``message_id`` back, as ``edit`` does."""
+        return self._change("unreact", room, message_id, emoji, client_msg_id)
 
     def _change(
         self, kind: str, room: str, message_id: str, content: str, client_msg_id: str | None
@@ -290,8 +302,8 @@ class ChatConnection:
         await self._events.put(event)
 
     async def _refused(self, error: ErrorFrame) -> None:
-        """An edit or a deletion refused for good leaves the outbox (a chat stays: the server
-        refuses a chat only for what the application must fix)."""
+        """An edit, a deletion or a reaction refused for good leaves the outbox (a chat stays:
+        the server refuses a chat only for what the application must fix)."""
         for pending in self.outbox.pending():
             if pending.client_msg_id == error.ref and pending.kind != "chat":
                 key = (pending.room, pending.client_msg_id)
@@ -317,7 +329,9 @@ class ChatConnection:
         key = (pending.room, pending.client_msg_id)
         attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
         payload: dict[str, Any] = {"clientMsgId": pending.client_msg_id, "attempt": attempt}
-        if pending.kind != "delete":
+        if pending.kind in ("react", "unreact"):
+            payload["emoji"] = pending.content
+        elif pending.kind != "delete":
             payload["content"] = pending.content
         if pending.message_id is not None:
             payload["messageId"] = pending.message_id

@@ -35,8 +35,9 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class Change:
-    """An edit (``kind`` "edit", with the new ``content``) or a deletion ("delete") of the
-    message ``message_id``: an event of the room at its own ``seq``."""
+    """An edit (``kind`` "edit", with the new ``content``), a deletion ("delete") or a
+    reaction ("react" or "unreact", ``content`` the emoji) of the message ``message_id``: an
+    event of the room at its own ``seq``."""
 
     room: str
     seq: int
@@ -112,7 +113,7 @@ def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one retur
             client_msg_id=payload.get("clientMsgId"),
             timestamp=int(frame.get("timestamp", 0)),
         )
-    if kind in ("edit", "delete") and "seq" in frame:
+    if kind in ("edit", "delete", "react", "unreact") and "seq" in frame:
         return Change(
             room=str(room),
             seq=int(frame["seq"]),
@@ -120,7 +121,7 @@ def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one retur
             kind=kind,
             message_id=str(payload.get("messageId", "")),
             sender_id=str(frame.get("senderId", "")),
-            content=payload.get("content"),
+            content=payload.get("emoji" if kind in ("react", "unreact") else "content"),
             client_msg_id=payload.get("clientMsgId"),
         )
     if kind == "ack":

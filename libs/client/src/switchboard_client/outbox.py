@@ -13,9 +13,10 @@ class PendingSend:
     client_msg_id: str
     content: str
     kind: str = "chat"
-    """The frame's type: ``chat``, ``edit`` or ``delete``."""
+    """The frame's type: ``chat``, ``edit``, ``delete``, ``react`` or ``unreact`` (whose
+    ``content`` is the emoji)."""
     message_id: str | None = None
-    """The message an ``edit`` or a ``delete`` changes."""
+    """The message an ``edit``, a ``delete`` or a reaction changes."""
 
 
 class Outbox:

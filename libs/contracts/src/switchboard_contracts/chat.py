@@ -8,12 +8,14 @@ from pydantic import Field
 from switchboard_contracts.errors import BusError
 from switchboard_contracts.input_rules import Int64
 from switchboard_contracts.message import BusMessage
+from switchboard_contracts.reactions import Reaction
 
 __all__ = [
     "MAX_CLIENT_MSG_ID_LENGTH",
     "MAX_CONTENT_LENGTH",
     "MAX_MESSAGES_GET",
     "MAX_SEND_BATCH",
+    "REACTION_KINDS",
     "ChatMessage",
     "ChatSendBatchReply",
     "ChatSendBatchRequest",
@@ -51,6 +53,13 @@ class EventKind(StrEnum):
 
     EDIT = "edit"
     DELETE = "delete"
+    REACT = "react"
+    """The user adds the emoji ``content`` to the message (docs/protocol.md §2, "Reactions")."""
+    UNREACT = "unreact"
+    """The user takes their emoji ``content`` back."""
+
+
+REACTION_KINDS = frozenset({EventKind.REACT, EventKind.UNREACT})
 
 
 class ChatSendRequest(BusMessage):
@@ -62,7 +71,8 @@ class ChatSendRequest(BusMessage):
     sender_name: str | None = None
     client_msg_id: ClientMsgId | None = None
     kind: EventKind | None = None
-    """None: a new message; else an edit or a deletion of the message ``target_id``."""
+    """None: a new message; else an edit, a deletion or a reaction (``content`` the emoji) of
+    the message ``target_id``."""
     target_id: str | None = None
     moderator: bool = False
     """The user may edit and delete others' messages (the token's ``rooms:moderate`` scope)."""
@@ -80,7 +90,8 @@ class ChatMessage(BusMessage):
 
     Read back from PostgreSQL, a message carries its current state: the latest content, with
     ``edit_count``, ``edited_at`` and ``edited_seq`` (the seq of the latest edit) once edited,
-    and ``deleted`` (content empty) once deleted. These are never in the stream."""
+    and ``deleted`` (content empty) once deleted, and its ``reactions``. These are never in the
+    stream. A reaction's ``content`` is its emoji."""
 
     id: str
     room: str
@@ -97,6 +108,9 @@ class ChatMessage(BusMessage):
     edited_at: Int64 | None = None
     edited_seq: Int64 | None = None
     deleted: bool | None = None
+    reactions: list[Reaction] | None = None
+    """Read back: the message's current reactions (``reactions.fold_reactions``), None when it
+    has none."""
 
 
 class ChatSendReply(BusMessage):

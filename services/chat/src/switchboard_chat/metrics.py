@@ -18,7 +18,7 @@ MESSAGES_ACCEPTED = Counter(
 )
 CHANGES_ACCEPTED = Counter(
     "switchboard_chat_changes_accepted_total",
-    "Edits and deletions stored in the CHAT stream and acknowledged, by kind",
+    "Edits, deletions and reactions stored in the CHAT stream and acknowledged, by kind",
     ["kind"],
 )
 MESSAGES_REJECTED = Counter(

@@ -36,6 +36,8 @@ FRAME_TYPES = frozenset(
         "chat",
         "edit",
         "delete",
+        "react",
+        "unreact",
         "typing",
         "presence",
         "join",

@@ -25,6 +25,7 @@ from switchboard_contracts.notify import (
     MAX_TITLE_LENGTH,
     NotificationType,
 )
+from switchboard_contracts.reactions import MAX_EMOJI_BYTES
 from switchboard_contracts.rooms import MAX_ROOM_MEMBERS, MAX_ROOM_NAME_LENGTH
 
 from switchboard_gateway.notifications import params as notify_params
@@ -178,9 +179,9 @@ def _schemas() -> dict[str, Any]:
             "required": ["type", "payload", "timestamp", "senderId", "room", "id", "seq"],
             "properties": {
                 "type": {
-                    "enum": ["chat", "edit", "delete"],
-                    "description": "A message (in its current state), or an edit or a deletion"
-                    " of one, at its own seq",
+                    "enum": ["chat", "edit", "delete", "react", "unreact"],
+                    "description": "A message (in its current state, with its `reactions`), or"
+                    " an edit, a deletion or a reaction of one, at its own seq",
                 },
                 "payload": {"type": "object"},
                 "timestamp": {"type": "integer"},
@@ -266,6 +267,14 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
     )
     room = _path("roomId", "A room id")
     message = _path("messageId", "A message's `id`")
+    emoji = {
+        "name": "emoji",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_EMOJI_BYTES},
+        "description": "The emoji, percent-encoded: at most 32 bytes of UTF-8, no whitespace or"
+        " control characters (docs/protocol.md §2, Reactions)",
+    }
     streams = (
         "The user's streams and long-polls together are limited (`MAX_STREAMS_PER_USER`, 429)."
     )
@@ -342,6 +351,25 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                     **_errors(400, 401, 403, 404, 413, 422, 429, 503),
                 },
                 parameters=[room, message, _USER_ID],
+            ),
+        },
+        "/api/rooms/{roomId}/messages/{messageId}/reactions/{emoji}": {
+            "put": _operation(
+                "React to a message with an emoji (any user who may read the room): as the"
+                ' `react` frame; an optional body `{"clientMsgId"}`',
+                {
+                    "200": _json(_ref("Change"), "The reaction is stored: its ack"),
+                    **_errors(400, 401, 403, 404, 413, 422, 429, 503),
+                },
+                parameters=[room, message, emoji, _USER_ID],
+            ),
+            "delete": _operation(
+                'Take a reaction back: as the `unreact` frame; an optional body `{"clientMsgId"}`',
+                {
+                    "200": _json(_ref("Change"), "The reaction is taken back: its ack"),
+                    **_errors(400, 401, 403, 404, 413, 422, 429, 503),
+                },
+                parameters=[room, message, emoji, _USER_ID],
             ),
         },
         "/api/rooms/{roomId}/messages/{messageId}/versions": {

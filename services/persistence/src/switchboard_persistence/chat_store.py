@@ -6,12 +6,20 @@ not from what came before: the target's content is its latest version by seq, it
 the number of its edits, and a deletion wins whatever the order. So a batch redelivered, or
 batches of one room committed out of their order (``write_concurrency``), come to the same
 state. The target's row is always there first: chat looks it up before accepting the change.
+
+Reactions are rows too (kind ``react``/``unreact``, content the emoji). ``chat_reactions`` holds
+what they leave (``_APPLY_REACTIONS``): per (message, emoji, user) the latest event by seq and
+whether it added the emoji, an older one arriving later changing nothing; nothing on a deleted
+message. So it is order- and redelivery-safe in the same way, at a cost per event, not per
+reaction the message holds. Messages read back carry
+their reactions (``Reaction``), asked of ``chat_reactions`` only for rows marked ``reacted``.
 """
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from switchboard_contracts import BusError, ChatMessage, ErrorCode, EventKind
-from switchboard_contracts.chat import MessageVersion, VersionsReply
+from switchboard_contracts.chat import REACTION_KINDS, MessageVersion, VersionsReply
+from switchboard_contracts.reactions import REACTION_USERS_LISTED, Reaction
 
 __all__ = ["ChatStore"]
 
@@ -67,9 +75,42 @@ _APPLY = (
     DELETE FROM chat_message_versions v USING gone WHERE v.message_id = gone.id""",
 )
 
+# After ``_APPLY`` (whose lock on the targets holds), in this order. The first with the batch's
+# reaction events as columns ($1 target, $2 emoji, $3 user, $4 seq, $5 added): each
+# (message, emoji, user) takes the batch's latest event unless a later one is stored already,
+# and none on a deleted message. The others with $1 the ids of the messages the batch reacts to
+# or deletes: a deleted message's reactions go, and each message's mark is set anew.
+_APPLY_REACTIONS = (
+    """INSERT INTO chat_reactions (message_id, emoji, user_id, seq, added)
+    SELECT DISTINCT ON (b.target, b.emoji, b.user_id) b.target, b.emoji, b.user_id, b.seq, b.added
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])
+        AS b(target, emoji, user_id, seq, added)
+    JOIN chat_messages m ON m.id = b.target AND NOT m.deleted
+    ORDER BY b.target, b.emoji, b.user_id, b.seq DESC
+    ON CONFLICT (message_id, emoji, user_id) DO UPDATE
+    SET seq = excluded.seq, added = excluded.added
+    WHERE chat_reactions.seq < excluded.seq""",
+    """DELETE FROM chat_reactions r USING chat_messages m
+    WHERE m.id = ANY($1::text[]) AND m.deleted AND r.message_id = m.id""",
+    """UPDATE chat_messages m
+    SET reacted = EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.added)
+    WHERE m.id = ANY($1::text[])""",
+)
+
+_REACTION_KINDS = frozenset({EventKind.REACT, EventKind.UNREACT, EventKind.DELETE})
+"""The kinds of event that change a message's reactions."""
+
+# Per message and emoji: the exact count, the first users by seq; emoji by their first seq.
+_REACTIONS = f"""
+SELECT message_id, emoji, count(*)::int AS n, min(seq) AS first,
+       (array_agg(user_id ORDER BY seq))[1:{REACTION_USERS_LISTED}] AS users
+FROM chat_reactions WHERE message_id = ANY($1::text[]) AND added
+GROUP BY message_id, emoji ORDER BY message_id, first
+"""  # noqa: S608 (a constant)
+
 _COLUMNS = (
     "id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at,"
-    " kind, target_id, target_seq, edit_count, edited_at, edited_seq, deleted"
+    " kind, target_id, target_seq, edit_count, edited_at, edited_seq, deleted, reacted"
 )
 
 # One primary-key probe per id. ``id = ANY($1)`` (or a plain join) is planned as a scan of the
@@ -84,7 +125,7 @@ CROSS JOIN LATERAL (
 """  # noqa: S608 (constant column list)
 
 
-def _message(row: asyncpg.Record) -> ChatMessage:
+def _message(row: asyncpg.Record, reactions: list[Reaction] | None = None) -> ChatMessage:
     return ChatMessage(
         id=row["id"],
         room=row["room"],
@@ -101,7 +142,43 @@ def _message(row: asyncpg.Record) -> ChatMessage:
         edited_at=row["edited_at"],
         edited_seq=row["edited_seq"],
         deleted=row["deleted"] or None,
+        reactions=reactions or None,
     )
+
+
+async def _messages(
+    conn: asyncpg.Pool | PoolConnectionProxy, rows: list[asyncpg.Record]
+) -> list[ChatMessage]:
+    """``rows`` as messages, each with its reactions (one query, for the rows marked)."""
+    reacted = [row["id"] for row in rows if row["reacted"]]
+    if not reacted:
+        return [_message(row) for row in rows]
+    found: dict[str, list[Reaction]] = {}
+    for r in await conn.fetch(_REACTIONS, reacted):
+        found.setdefault(r["message_id"], []).append(
+            Reaction(emoji=r["emoji"], count=r["n"], users=list(r["users"]))
+        )
+    return [_message(row, found.get(row["id"])) for row in rows]
+
+
+async def _apply_reactions(conn: PoolConnectionProxy, messages: list[ChatMessage]) -> None:
+    """``_APPLY_REACTIONS`` for the batch's reactions and deletions, if it has any."""
+    changed = sorted({m.target_id for m in messages if m.kind in _REACTION_KINDS and m.target_id})
+    if not changed:
+        return
+    reactions = [m for m in messages if m.kind in REACTION_KINDS]
+    insert, *after = _APPLY_REACTIONS
+    if reactions:
+        await conn.execute(
+            insert,
+            [m.target_id for m in reactions],
+            [m.content for m in reactions],
+            [m.sender_id for m in reactions],
+            [m.seq for m in reactions],
+            [m.kind is EventKind.REACT for m in reactions],
+        )
+    for statement in after:
+        await conn.execute(statement, changed)
 
 
 class ChatStore:
@@ -139,6 +216,7 @@ class ChatStore:
                 )
                 for statement in _APPLY:
                     await conn.execute(statement, targets)
+                await _apply_reactions(conn, messages)
 
     async def page(
         self, room: str, before: int | None, limit: int
@@ -152,7 +230,7 @@ class ChatStore:
             before,
             limit + 1,
         )
-        return [_message(row) for row in rows[:limit]], len(rows) > limit
+        return await _messages(self._pool, rows[:limit]), len(rows) > limit
 
     async def versions(self, message_id: str) -> list[tuple[int, str, int]]:
         """The kept versions of an edited message, oldest first: (seq, content, sent at) of the
@@ -187,7 +265,7 @@ class ChatStore:
             f"SELECT {_COLUMNS} FROM chat_messages WHERE id = $1",  # noqa: S608 (constant columns)
             message_id,
         )
-        return None if row is None else _message(row)
+        return None if row is None else (await _messages(self._pool, [row]))[0]
 
     async def get_many(self, message_ids: list[str]) -> list[ChatMessage]:
         """The stored ones of ``message_ids``, in no particular order: one query for them all.
@@ -198,7 +276,7 @@ class ChatStore:
         uses the pool. When the kept connection fails (PostgreSQL restarted), it goes back to
         the pool, which replaces it, and the query, a read, runs again on a pool connection."""
         if self._lookup_running:
-            return [_message(row) for row in await self._pool.fetch(_GET_MANY, message_ids)]
+            return await _messages(self._pool, await self._pool.fetch(_GET_MANY, message_ids))
         self._lookup_running = True
         try:
             if self._lookups is None:
@@ -211,7 +289,7 @@ class ChatStore:
                 rows = await self._pool.fetch(_GET_MANY, message_ids)
         finally:
             self._lookup_running = False
-        return [_message(row) for row in rows]
+        return await _messages(self._pool, rows)
 
     async def close(self) -> None:
         """Give the kept connection back to the pool (``Pool.close`` waits for it)."""

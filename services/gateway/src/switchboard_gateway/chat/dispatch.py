@@ -13,7 +13,7 @@ Decisions (``Decision``):
 - a ``str``: a frame to send the client as it is (a pong, an ack, a history page);
 - ``Refuse``: an ``error`` frame; the connection stays open;
 - ``Close``: close the connection with a code;
-- bus commands: ``ChatSendRequest`` (the chat send itself, an edit, a deletion),
+- bus commands: ``ChatSendRequest`` (the chat send itself, an edit, a deletion, a reaction),
   ``ReadHistory``, ``ReadVersions``, ``PublishTyping``,
   ``SyncPresence``, ``RenewAuth``;
 - membership: ``EnterRoom`` (ask chat whether the user may, then join through the hub),
@@ -254,6 +254,8 @@ class ChatDispatch:
                 return self._chat(session, frame)
             case frames.EditFrame() | frames.DeleteFrame():
                 return self._change(session, frame)
+            case frames.ReactFrame():
+                return self._reaction(session, frame)
             case frames.FrameError():
                 notice = frame.unparsable and session.fixed_room is not None
                 return Refuse(frame.code, frame.message, frame.ref, notice)
@@ -367,6 +369,24 @@ class ChatDispatch:
             kind=EventKind.EDIT if edit else EventKind.DELETE,
             target_id=frame.message_id,
             moderator=identity is not None and SCOPE_MODERATE in identity.scopes,
+        )
+
+    def _reaction(
+        self, session: SessionState, frame: frames.ReactFrame
+    ) -> ChatSendRequest | Refuse:
+        """A ``react`` or an ``unreact``: sent to chat like an edit. Any member may react; the
+        room must be joined (a private room's members only may join it)."""
+        room = self._room_of(session, frame.room, frame.client_msg_id)
+        if isinstance(room, Refuse):
+            return room
+        return ChatSendRequest(
+            room=room,
+            user_id=session.user_id,
+            content=frame.emoji,
+            client_msg_id=frame.client_msg_id,
+            first_attempt=frame.attempt == 1 and frame.client_msg_id is not None,
+            kind=EventKind.REACT if frame.add else EventKind.UNREACT,
+            target_id=frame.message_id,
         )
 
     def _typing_frame(

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard_contracts import ChatMessage, EventKind, InvalidIdError, validate_room_id
-from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH, MAX_HISTORY_LIMIT, VersionsReply
+from switchboard_contracts.chat import (
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_HISTORY_LIMIT,
+    REACTION_KINDS,
+    VersionsReply,
+)
 from switchboard_contracts.ids import ID_PATTERN
 from switchboard_contracts.input_rules import (
     INT64_MAX,
@@ -22,6 +27,7 @@ from switchboard_contracts.input_rules import (
     load_json,
 )
 from switchboard_contracts.presence import PresenceSnapshot
+from switchboard_contracts.reactions import emoji_problem
 from switchboard_protocol.times import iso_time, now_ms
 from switchboard_runtime.telemetry.metrics import child
 
@@ -42,6 +48,7 @@ __all__ = [
     "LeaveFrame",
     "PingFrame",
     "PresenceFrame",
+    "ReactFrame",
     "TypingFrame",
     "VersionsFrame",
     "ack_frame",
@@ -111,6 +118,19 @@ class DeleteFrame:
 
 
 @dataclass(frozen=True)
+class ReactFrame:
+    """A ``react`` (``add``) or an ``unreact`` of ``emoji`` (within the emoji rule) on the
+    message ``message_id``."""
+
+    message_id: str
+    emoji: str
+    add: bool
+    client_msg_id: str | None
+    room: str | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True)
 class TypingFrame:
     is_typing: bool
     room: str | None = None
@@ -164,6 +184,7 @@ ClientFrame = (
     ChatFrame
     | EditFrame
     | DeleteFrame
+    | ReactFrame
     | TypingFrame
     | PresenceFrame
     | JoinFrame
@@ -263,6 +284,27 @@ def _parse_change(payload: dict[str, Any], *, edit: bool) -> EditFrame | DeleteF
     if edit:
         return EditFrame(message_id, content, client_msg_id, room, attempt)
     return DeleteFrame(message_id, client_msg_id, room, attempt)
+
+
+def _parse_reaction(payload: dict[str, Any], *, add: bool) -> ReactFrame | FrameError:
+    """A ``react`` (``add``) or an ``unreact``: the fields of a ``delete`` and ``emoji``, which
+    must follow the emoji rule (``invalid_content`` naming the problem)."""
+    change = _parse_change(payload, edit=False)
+    if isinstance(change, FrameError):
+        return change
+    emoji = payload.get("emoji")
+    if not isinstance(emoji, str):
+        return FrameError(
+            "invalid_frame",
+            "payload.emoji is required and must be a string",
+            ref=change.client_msg_id,
+        )
+    problem = emoji_problem(emoji)
+    if problem is not None:
+        return FrameError("invalid_content", f"payload.{problem}", ref=change.client_msg_id)
+    return ReactFrame(
+        change.message_id, emoji, add, change.client_msg_id, change.room, change.attempt
+    )
 
 
 def _parse_chat(payload: dict[str, Any]) -> ChatFrame | FrameError:
@@ -383,6 +425,8 @@ _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]
     "chat": _parse_chat,
     "edit": functools.partial(_parse_change, edit=True),
     "delete": functools.partial(_parse_change, edit=False),
+    "react": functools.partial(_parse_reaction, add=True),
+    "unreact": functools.partial(_parse_reaction, add=False),
     "typing": _parse_typing,
     "presence": _parse_presence,
     "join": _parse_join,
@@ -406,6 +450,8 @@ def _ref_of(frame: object) -> str | None:
         "chat": "clientMsgId",
         "edit": "clientMsgId",
         "delete": "clientMsgId",
+        "react": "clientMsgId",
+        "unreact": "clientMsgId",
         "join": "room",
         "leave": "room",
         "history": "room",
@@ -471,7 +517,8 @@ def _dump(value: dict[str, Any]) -> str:
 
 
 def _change_payload(event: ChatMessage) -> dict[str, Any]:
-    """An ``edit`` or a ``delete`` frame's payload: its target, and an edit's new content."""
+    """An ``edit``, ``delete``, ``react`` or ``unreact`` frame's payload: its target, and an
+    edit's new content or a reaction's emoji."""
     payload: dict[str, Any] = {
         "messageId": event.target_id,
         "messageSeq": event.target_seq,
@@ -483,6 +530,8 @@ def _change_payload(event: ChatMessage) -> dict[str, Any]:
     }
     if event.kind is EventKind.EDIT:
         payload["content"] = event.content
+    elif event.kind in REACTION_KINDS:
+        payload["emoji"] = event.content
     if event.client_msg_id is not None:
         payload["clientMsgId"] = event.client_msg_id
     return payload
@@ -511,6 +560,10 @@ def chat_frame_object(message: ChatMessage) -> dict[str, Any]:
             payload["editedAt"] = message.edited_at
         if message.deleted:
             payload["deleted"] = True
+        if message.reactions:
+            payload["reactions"] = [
+                {"emoji": r.emoji, "count": r.count, "users": r.users} for r in message.reactions
+            ]
     return {
         "type": "chat" if message.kind is None else message.kind.value,
         "payload": payload,

@@ -1,9 +1,11 @@
-"""A message's edits, deletion and versions over HTTP (docs/protocol.md §4).
+"""A message's edits, deletion, reactions and versions over HTTP (docs/protocol.md §4).
 
 ``PATCH`` and ``DELETE /api/rooms/{room}/messages/{id}`` are the ``edit`` and ``delete`` frames
 of §2 for callers without a WebSocket: the same request to chat, the same rules (the author or
 ``rooms:moderate``), answered with what the ``ack`` frame says. They count against a per-user
 limit of their own (``USER_FRAMES_PER_SECOND``, bursts ``USER_FRAME_BURST``): 429 beyond it.
+``PUT`` and ``DELETE …/{id}/reactions/{emoji}`` are the ``react`` and ``unreact`` frames, any
+user who may read the room allowed, under the same per-user limit.
 """
 
 import time
@@ -15,6 +17,7 @@ from starlette.routing import Route
 from switchboard_contracts import ChatSendRequest, EventKind
 from switchboard_contracts.chat import MAX_CLIENT_MSG_ID_LENGTH
 from switchboard_contracts.ids import ID_PATTERN
+from switchboard_contracts.reactions import emoji_problem
 
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.frames import versions_payload
@@ -68,16 +71,41 @@ def _change_fields(body: object, edit: bool) -> tuple[str, str | None] | JSONRes
     return (content if isinstance(content, str) and edit else ""), client_msg_id
 
 
+def _emoji(request: Request) -> str | JSONResponse:
+    """The path's emoji (percent-decoded), if it follows the emoji rule; else 422 naming it."""
+    emoji: str = request.path_params["emoji"]
+    problem = emoji_problem(emoji)
+    if problem is not None:
+        return error_response(422, problem, "emoji")
+    return emoji
+
+
+def _target(request: Request, reaction: bool) -> tuple[str, str] | JSONResponse:
+    """The path's message id and (a reaction's) emoji, or the refusal of the first bad one."""
+    message_id = _message_id(request)
+    if isinstance(message_id, JSONResponse):
+        return message_id
+    emoji = _emoji(request) if reaction else ""
+    if isinstance(emoji, JSONResponse):
+        return emoji
+    return message_id, emoji
+
+
 def message_routes(
     settings: GatewaySettings, chat: ChatClient, readable_room: ReadableRoom
 ) -> list[Route]:
     changes = UserBuckets(settings.user_frames_per_second, settings.user_frame_burst)
 
-    async def change_request(request: Request) -> ChatSendRequest | JSONResponse:
+    async def change_request(
+        request: Request, reaction: bool = False
+    ) -> ChatSendRequest | JSONResponse:
+        """The edit (``PATCH``), deletion (``DELETE``) or reaction (``reaction``: ``PUT`` adds,
+        ``DELETE`` takes back) the request asks for, or why not."""
         edit = request.method == "PATCH"
-        message_id = _message_id(request)
-        if isinstance(message_id, JSONResponse):
-            return message_id
+        target = _target(request, reaction)
+        if isinstance(target, JSONResponse):
+            return target
+        message_id, emoji = target
         body = None
         if edit or request.headers.get("content-length", "0") != "0":
             body = await read_json(request, settings.http_max_body_bytes, NOT_JSON)
@@ -89,7 +117,16 @@ def message_routes(
             return room
         user_id = resolve_user(request, settings.auth_enabled)
         if not changes.allow(user_id, time.monotonic()):
-            return error_response(429, "too many edits and deletions; slow down")
+            return error_response(429, "too many edits, deletions and reactions; slow down")
+        if reaction:
+            return ChatSendRequest(
+                room=room,
+                user_id=user_id,
+                content=emoji,
+                client_msg_id=fields[1],
+                kind=EventKind.REACT if request.method == "PUT" else EventKind.UNREACT,
+                target_id=message_id,
+            )
         identity = identity_of(request)
         return ChatSendRequest(
             room=room,
@@ -103,7 +140,13 @@ def message_routes(
 
     async def change_message(request: Request) -> Response:
         """``PATCH`` (an edit) or ``DELETE``: answered as the ``ack`` frame's payload."""
-        change = await change_request(request)
+        return await send_change(await change_request(request))
+
+    async def react(request: Request) -> Response:
+        """``PUT`` (a reaction added) or ``DELETE`` (taken back): as the ``ack`` frame."""
+        return await send_change(await change_request(request, reaction=True))
+
+    async def send_change(change: ChatSendRequest | JSONResponse) -> Response:
         if isinstance(change, JSONResponse):
             return change
         reply = await chat.send(change)
@@ -137,6 +180,11 @@ def message_routes(
             "/api/rooms/{room_id}/messages/{message_id}",
             change_message,
             methods=["PATCH", "DELETE"],
+        ),
+        Route(
+            "/api/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",
+            react,
+            methods=["PUT", "DELETE"],
         ),
         Route(
             "/api/rooms/{room_id}/messages/{message_id}/versions",

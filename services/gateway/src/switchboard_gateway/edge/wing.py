@@ -50,7 +50,7 @@ class Edge:
                 CORSMiddleware,
                 allow_origins=origins or ["*"],
                 allow_credentials=True,
-                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
                 max_age=600,
             ),
