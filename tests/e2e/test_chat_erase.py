@@ -201,8 +201,8 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     assert report["userId"] == ALICE
     # a: messages 1 and 3, the edit at 4; b: messages 1 and 2 (her deletion is no edit), the edit
     assert report["rooms"] == {
-        a: {"messages": 2, "edits": 1},
-        b: {"messages": 2, "edits": 1},
+        a: {"messages": 2, "edits": 1, "reactions": 0},
+        b: {"messages": 2, "edits": 1, "reactions": 0},
     }
     # her 4 messages, 2 edits and her deletion, and bob's edit of her message; each room's
     # newest is the erasure's deletion
@@ -278,3 +278,58 @@ async def test_erasing_needs_a_service_token_with_its_scope_and_a_user_id(stack:
     bad = await erase(stack, "gateway-2", "bob.smith", service("users:erase"))
     assert bad.status_code == 400
     assert bad.json()["field"] == "userId"
+
+
+async def test_erasing_a_user_takes_their_reactions_off_every_message(
+    stack: Stack, stores: Stores
+) -> None:
+    room = new_room()
+    reactor = f"alice-{secrets.token_hex(3)}"
+    async with (
+        connect(stack, "gateway", reactor) as alice,
+        connect(stack, "gateway-2", "bob") as bob,
+    ):
+        for client in (alice, bob):
+            await client.send(join(room))
+        await joined(bob, room, "bob")
+        await joined(alice, room, reactor)
+        message = await acked(bob, "chat", room=room, content="react to me")
+        await acked(alice, "react", room=room, messageId=message["id"], emoji="🦄")
+        await acked(alice, "react", room=room, messageId=message["id"], emoji="👍")
+        await acked(alice, "unreact", room=room, messageId=message["id"], emoji="👍")
+        await acked(bob, "react", room=room, messageId=message["id"], emoji="👍")
+    database = await asyncpg.connect(stores.database_url)
+    try:
+        for _ in range(150):  # persistence writes after the ack
+            held = await database.fetchval(
+                "SELECT count(*) FROM chat_reactions WHERE message_id = $1", message["id"]
+            )
+            if held == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert held == 3  # alice's unicorn, her taken-back thumb, bob's thumb
+        response = await erase(stack, "gateway", reactor, service("users:erase"))
+        assert response.status_code == 200, response.text
+        assert response.json()["rooms"] == {room: {"messages": 0, "edits": 0, "reactions": 3}}
+        left = await database.fetch(
+            "SELECT emoji, user_id FROM chat_reactions WHERE message_id = $1", message["id"]
+        )
+        events = await database.fetch(
+            "SELECT content FROM chat_messages WHERE sender_id = $1", reactor
+        )
+    finally:
+        await database.close()
+    assert [tuple(r) for r in left] == [("👍", "bob")]
+    assert [e["content"] for e in events] == ["", "", ""]
+    in_stream = await stream_events(stores.nats_url)
+    assert [m for m in in_stream if m.room == room and m.sender_id == reactor] == []
+    for page in (
+        await http_history(stack, "gateway", room),
+        await ws_history(stack, "gateway-2", "bob", room),
+    ):
+        [shown] = [f for f in page if f["type"] == "chat"]
+        assert shown["payload"]["reactions"] == [{"emoji": "👍", "count": 1, "users": ["bob"]}]
+        # her events keep their places (and sender), as an erased message does: blank
+        hers = [f for f in page if f.get("senderId") == reactor]
+        assert sorted(f["type"] for f in hers) == ["react", "react", "unreact"]
+        assert {f["payload"].get("emoji") for f in hers} == {""}

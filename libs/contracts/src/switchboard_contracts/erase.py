@@ -20,10 +20,12 @@ class UserEraseRequest(BusMessage):
 
 
 class RoomErased(BusMessage):
-    """What an erasure changed in one room: messages made tombstones, edits blanked."""
+    """What an erasure changed in one room: messages made tombstones, edits blanked, reaction
+    events (``react`` and ``unreact``) blanked, their reactions taken off the messages."""
 
     messages: Int64 = 0
     edits: Int64 = 0
+    reactions: Int64 = 0
 
 
 class UserEraseReply(BusMessage):

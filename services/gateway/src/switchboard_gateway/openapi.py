@@ -434,10 +434,11 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                                     "type": "object",
                                     "additionalProperties": {
                                         "type": "object",
-                                        "required": ["messages", "edits"],
+                                        "required": ["messages", "edits", "reactions"],
                                         "properties": {
                                             "messages": {"type": "integer", "minimum": 0},
                                             "edits": {"type": "integer", "minimum": 0},
+                                            "reactions": {"type": "integer", "minimum": 0},
                                         },
                                     },
                                 },

@@ -79,11 +79,27 @@ RETURNING kind
 """
 
 
+# $1 the user, $2 the room: the user's reactions on the room's messages go (their events'
+# rows are blanked with the user's other rows above), and a message left without any is no
+# longer marked as holding some.
+_ERASE_REACTIONS = (
+    """
+    DELETE FROM chat_reactions r USING chat_messages m
+    WHERE r.user_id = $1 AND r.message_id = m.id AND m.room = $2
+    """,
+    """
+    UPDATE chat_messages m SET reacted = false
+    WHERE m.room = $2 AND m.reacted AND $1::text IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM chat_reactions r WHERE r.message_id = m.id AND r.added)
+    """,
+)
+
+
 async def erase_reactions_and_reads(conn: PoolConnectionProxy, user_id: str, room: str) -> None:
-    """Where the user's reactions and read marks of ``room`` are to be erased, in the room's
-    transaction: their tables come with the reactions and read-receipts branches (migrations
-    0040 and 0050), and their erasure is to be added here once those are merged."""
-    del conn, user_id, room
+    """The user's reactions (and, with the read-receipts tables, read marks) of ``room``, in
+    the room's transaction."""
+    for statement in _ERASE_REACTIONS:
+        await conn.execute(statement, user_id, room)
 
 
 class EraseStore:
@@ -140,4 +156,8 @@ class EraseStore:
             marked = await conn.fetch(_MARK, user_id, room)
             await erase_reactions_and_reads(conn, user_id, room)
         kinds = [row["kind"] for row in marked]
-        return RoomErased(messages=kinds.count("message"), edits=kinds.count("edit"))
+        return RoomErased(
+            messages=kinds.count("message"),
+            edits=kinds.count("edit"),
+            reactions=kinds.count("react") + kinds.count("unreact"),
+        )

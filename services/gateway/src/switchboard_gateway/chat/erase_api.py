@@ -24,7 +24,11 @@ def erase_report(reply: UserEraseReply) -> dict[str, Any]:
     return {
         "userId": reply.user_id,
         "rooms": {
-            room: {"messages": erased.messages, "edits": erased.edits}
+            room: {
+                "messages": erased.messages,
+                "edits": erased.edits,
+                "reactions": erased.reactions,
+            }
             for room, erased in sorted(reply.rooms.items())
         },
         "streamMessagesRemoved": reply.stream_messages_removed,
