@@ -18,6 +18,7 @@ class ClientFrameType(StrEnum):
     LEAVE = "leave"
     HISTORY = "history"
     VERSIONS = "versions"
+    READ = "read"
     PING = "ping"
     AUTH = "auth"
 
@@ -34,6 +35,7 @@ class ServerFrameType(StrEnum):
     ACK = "ack"
     HISTORY = "history"
     VERSIONS = "versions"
+    READ = "read"
     REPLAY = "replay"
     ERROR = "error"
     PONG = "pong"
