@@ -55,7 +55,7 @@ async def test_unread_counts_only_others_messages_not_changes_or_deleted(
             message(room, 6, kind=EventKind.DELETE, target_id=f"{room}-4"),
         ]
     )
-    [state] = await reads.states("al", [room], None)
+    [state] = await reads.states("al", [room], [])
     assert (state.seq, state.upto, state.unread_count) == (0, 6, 2)  # 1 and 3
     marked = await reads.mark(room, "al", 1, 6)
     assert marked.unread_count == 1
@@ -63,5 +63,12 @@ async def test_unread_counts_only_others_messages_not_changes_or_deleted(
 
 async def test_states_of_rooms_never_marked_are_zero_marks(pool: asyncpg.Pool) -> None:
     reads, room = ReadStore(pool), new_room()
-    [state] = await reads.states("al", [room], None)
+    [state] = await reads.states("al", [room], [])
     assert (state.room, state.seq, state.unread_count, state.upto) == (room, 0, 0, 0)
+
+
+async def test_a_head_given_counts_up_to_it(pool: asyncpg.Pool) -> None:
+    reads, room = ReadStore(pool), new_room()
+    await ChatStore(pool).insert([message(room, seq) for seq in range(1, 6)])
+    [state] = await reads.states("al", [room], [3])
+    assert (state.upto, state.unread_count) == (3, 3)

@@ -67,12 +67,15 @@ class ReadMarkReply(BusMessage):
 
 class ReadStatesRequest(BusMessage):
     """gateway -> persistence (``chat.cmd.store.read-states``): ``user_id``'s state in each of
-    ``rooms``. ``upto``: the head to count to, for a single room (a join); without it each
-    room's newest stored ``seq``."""
+    ``rooms``, counted up to the room's head in ``heads`` (aligned with ``rooms``; the gateway
+    reads them from the stream, which persistence may lag); a head that is None or missing:
+    the room's newest stored ``seq``."""
 
     user_id: Id
     rooms: Annotated[list[Id], Field(max_length=MAX_READ_STATES)]
-    upto: Seq | None = None
+    heads: Annotated[list[Seq | None], Field(max_length=MAX_READ_STATES)] = Field(
+        default_factory=list
+    )
 
 
 class ReadStatesReply(BusMessage):

@@ -64,7 +64,7 @@ async def serve_chat_queries(
 
     async def read_states(request: ReadStatesRequest) -> ReadStatesReply:
         return ReadStatesReply(
-            states=await reads.states(request.user_id, request.rooms, request.upto)
+            states=await reads.states(request.user_id, request.rooms, request.heads)
         )
 
     await bus.serve(endpoints.PERSISTENCE_READ_MARK, mark_read)

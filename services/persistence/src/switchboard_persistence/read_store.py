@@ -54,14 +54,17 @@ class ReadStore:
         READ_MARKS_STORED.inc()
         return await self._state(room, user_id, stored, max(upto, stored))
 
-    async def states(self, user_id: str, rooms: list[str], upto: int | None) -> list[ReadState]:
+    async def states(
+        self, user_id: str, rooms: list[str], heads: list[int | None]
+    ) -> list[ReadState]:
         """``user_id``'s mark and unread count in each of ``rooms`` (0 where never marked),
-        counted up to ``upto`` or else each room's newest stored seq."""
+        counted up to the room's head in ``heads`` or else its newest stored seq."""
         found: list[ReadState] = []
-        for room in rooms:
+        for index, room in enumerate(rooms):
+            known = heads[index] if index < len(heads) else None
             async with self._pool.acquire() as conn:
                 seq: int = await conn.fetchval(_MARK, room, user_id) or 0
-                head: int = upto if upto is not None else await conn.fetchval(_HEAD, room)
+                head: int = known if known is not None else await conn.fetchval(_HEAD, room)
             found.append(await self._state(room, user_id, seq, max(head, seq)))
         return found
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from switchboard_contracts import BusError, ErrorCode, endpoints, subjects
 from switchboard_contracts.notify import EVENT_HEADER
 from switchboard_contracts.reads import (
+    MAX_READ_STATES,
     ROOM_READ_EVENT,
     ReadEvent,
     ReadMarkReply,
@@ -31,6 +32,9 @@ from switchboard_gateway.metrics import READ_EVENTS_PUBLISHED
 __all__ = ["ReadMarks", "RoomHead"]
 
 log = logging.getLogger(__name__)
+
+HEAD_READS_IN_FLIGHT = 16
+"""Rooms whose head the rooms list reads at once."""
 
 
 class RoomHead(Protocol):
@@ -66,13 +70,30 @@ class ReadMarks:
 
     async def state(self, room: str, user_id: str, upto: int) -> ReadState | None:
         """``user_id``'s mark in ``room`` and what is unread up to ``upto`` (None: unavailable)."""
-        reply = await self.states(user_id, [room], upto)
+        reply = await self._states(user_id, [room], [upto])
         return reply.states[0] if reply.error is None and reply.states else None
 
-    async def states(
-        self, user_id: str, rooms: list[str], upto: int | None = None
+    async def states(self, user_id: str, rooms: list[str]) -> ReadStatesReply:
+        """``user_id``'s marks and unread counts in ``rooms`` (the first ``MAX_READ_STATES``),
+        up to each room's head (read from the stream, a few at a time; where that fails, what
+        persistence stored)."""
+        rooms = rooms[:MAX_READ_STATES]
+        limit = asyncio.Semaphore(HEAD_READS_IN_FLIGHT)
+
+        async def head(room: str) -> int | None:
+            async with limit:
+                try:
+                    return await self._heads.head(room)
+                except Exception:
+                    return None
+
+        heads = await asyncio.gather(*(head(room) for room in rooms))
+        return await self._states(user_id, rooms, list(heads))
+
+    async def _states(
+        self, user_id: str, rooms: list[str], heads: list[int | None]
     ) -> ReadStatesReply:
-        request = ReadStatesRequest(user_id=user_id, rooms=rooms, upto=upto)
+        request = ReadStatesRequest(user_id=user_id, rooms=rooms, heads=heads)
         return await self._bus.ask(
             endpoints.PERSISTENCE_READ_STATES, request, timeout=self._timeout
         )
