@@ -279,3 +279,37 @@ async def test_marks_in_a_burst_reach_other_members_coalesced_the_latest_winning
     # the first at once, then at most one per READ_COALESCE_SECONDS (1 s): not one per mark
     assert len(relayed) <= 3, relayed
     assert relayed == sorted(relayed)
+
+
+async def test_a_mark_persistence_cannot_store_is_refused_and_stored_when_sent_again(
+    stack: Stack, stores: Stores
+) -> None:
+    """Nothing is acknowledged before it is stored: with persistence down a mark gets
+    ``unavailable``; the client sends it again once persistence is back (a mark is idempotent).
+    Last in the module: it restarts persistence."""
+    room = new_room()
+    persistence = stack["persistence"]
+    async with connect(stack, "gateway", "alice") as alice:
+        await alice.send(join(room))
+        await joined(alice, room, "alice")
+        await say(alice, room, "before")
+        await asyncio.to_thread(persistence.kill)
+        try:
+            await alice.send(read(room, 1))
+            refused = await alice.wait_for("error", lambda f: f["payload"]["ref"] == room, 30)
+        finally:
+            await asyncio.to_thread(persistence.start)
+            await asyncio.to_thread(persistence.wait_ready)
+        stored = await marked(alice, room, "alice", 1, 1)
+    database = await asyncpg.connect(stores.database_url)
+    try:
+        row = await database.fetchval(
+            "SELECT read_seq FROM room_reads WHERE room = $1 AND user_id = 'alice'", room
+        )
+    finally:
+        await database.close()
+    assert refused["payload"]["code"] == "unavailable"
+    marks = [f for f in alice.of_type("read") if f["room"] == room and f["payload"]["seq"] == 1]
+    assert min(alice.frames.index(f) for f in marks) > alice.frames.index(refused)
+    assert stored == {"userId": "alice", "seq": 1, "unreadCount": 0, "upto": 1}
+    assert row == 1
