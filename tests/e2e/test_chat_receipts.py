@@ -288,7 +288,7 @@ async def test_marks_in_a_burst_reach_other_members_coalesced_the_latest_winning
         for seq in seqs:
             await marked(alice, room, "alice", seq, seq)  # each one stored and answered
         last = await bob.wait_for("read", mark_of(room, "alice", seqs[-1]), timeout=5)
-    relayed = [f["payload"]["seq"] for f in bob.of_type("read") if f["room"] == room]
+    relayed = [f["payload"]["seq"] for f in bob.of_type("read") if mark_of(room, "alice")(f)]
     assert relayed[-1] == 8
     assert last["payload"] == {"userId": "alice", "seq": 8}
     # the first at once, then at most one per READ_COALESCE_SECONDS (1 s): not one per mark
