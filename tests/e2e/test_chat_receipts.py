@@ -15,6 +15,7 @@ from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, after_now, join, joined, new_room
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores
+from switchboard_devstack.tokens import auth_env, bearer, mint
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +23,11 @@ pytestmark = pytest.mark.e2e
 HTTP_BURST = 20  # gateway-2's per-user limit, for the 429 test; far above what others send
 stack = stack_fixture(
     "e2e-chat-receipts",
-    *("persistence", "notification", "chat", "gateway", "gateway-2"),
-    env_of={"gateway-2": {"USER_FRAMES_PER_SECOND": "1", "USER_FRAME_BURST": str(HTTP_BURST)}},
+    *("persistence", "notification", "chat", "gateway", "gateway-2", "gateway-3"),
+    env_of={
+        "gateway-2": {"USER_FRAMES_PER_SECOND": "1", "USER_FRAME_BURST": str(HTTP_BURST)},
+        "gateway-3": auth_env(),  # the user is the token's
+    },
 )
 
 
@@ -240,6 +244,30 @@ async def test_a_private_rooms_non_member_may_not_mark_nor_see_marks(stack: Stac
     assert forbidden["payload"]["code"] == "forbidden"
     assert not_joined["payload"]["ref"] == room
     assert mallory.of_type("read") == []
+
+
+async def test_with_auth_a_mark_is_the_tokens_users_and_needs_a_token(stack: Stack) -> None:
+    room = new_room()
+    path = f"/api/rooms/{room}/read"
+    async with http(stack) as client:
+        await client.post(
+            "/api/rooms?userId=alice",
+            json={"id": room, "name": "Secret", "private": True, "members": ["bob"]},
+        )
+    async with http(stack, "gateway-3") as client:
+        anonymous = await client.post(f"{path}?userId=bob", json={"seq": 0})
+        as_bob = await client.post(f"{path}?userId=mallory", json={"seq": 0}, headers=bearer("bob"))
+        as_mallory = await client.post(
+            f"{path}?userId=bob", json={"seq": 0}, headers=bearer("mallory")
+        )
+    async with FrameClient(f"{stack['gateway-3'].ws_url}/ws?token={mint('bob')}") as bob:
+        await bob.send(join(room))
+        on_join = await bob.wait_for("read", mark_of(room, "bob"))
+    assert anonymous.status_code == 401
+    assert as_bob.status_code == 200
+    assert as_bob.json()["userId"] == "bob"  # not the userId the query claimed
+    assert as_mallory.status_code == 403
+    assert on_join["payload"]["userId"] == "bob"
 
 
 async def test_the_mark_survives_a_reconnect_and_join_with_since_sees_the_current_count(
