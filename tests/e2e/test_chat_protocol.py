@@ -196,6 +196,7 @@ async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> N
         "presence": {"type": "presence", "payload": {"away": True, "room": room}},
         "history": {"type": "history", "payload": {"room": room}},
         "ping": {"type": "ping", "payload": {}},
+        "read": {"type": "read", "payload": {"room": room, "seq": 1}},
         "leave": {"type": "leave", "payload": {"room": room}},
     }
     # edit, versions, reactions and delete name the chat's message: built once its ack gives
@@ -215,6 +216,8 @@ async def test_the_documented_frame_types_are_the_served_ones(stack: Stack) -> N
         await alice.wait_for("pong")
         # Answered once chat and persistence have done their part, maybe after the pong.
         message_id = (await alice.wait_for("ack"))["payload"]["id"]
+        await alice.send(examples["read"])
+        await bob.wait_for("read", lambda f: f["payload"]["userId"] == "alice")
         target = {"room": room, "messageId": message_id}
         await alice.send({"type": "edit", "payload": {**target, "content": "doc!"}})
         await bob.wait_for("edit")

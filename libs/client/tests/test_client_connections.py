@@ -321,3 +321,46 @@ async def test_an_edit_refused_for_good_leaves_the_outbox() -> None:
         await until(lambda: ("r", "e-1") in conn.refused)
     assert conn.refused[("r", "e-1")].code == "forbidden"
     assert [p.client_msg_id for p in conn.outbox.pending()] == ["c-1"]  # a chat stays
+
+
+def read_frame(room: str, user: str, seq: int, unread: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"userId": user, "seq": seq}
+    if unread is not None:
+        payload.update(unreadCount=unread, upto=seq + unread)
+    return {"type": "read", "room": room, "payload": payload}
+
+
+async def test_a_read_mark_is_sent_again_on_reconnect_until_the_server_answers_it() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "al", connector=server, sleep=Sleeps())
+    async with conn:
+        first = await server.connection(1)
+        conn.mark_read("r", 4)
+        conn.mark_read("r", 2)  # never back: still 4
+        await until(lambda: len(first.sent_of("read")) >= 2)
+        first.inbound.put_nowait(1011)  # no answer before the connection ended
+        second = await server.connection(2)
+        await until(lambda: second.sent_of("read"))
+        assert second.sent_of("read") == [{"type": "read", "payload": {"room": "r", "seq": 4}}]
+        second.push(read_frame("r", "al", 4, unread=1))
+        mark = await conn.wait_read("r", "al", 4, timeout=5)
+    assert (mark.seq, mark.unread_count, mark.upto) == (4, 1, 5)
+    assert [f["payload"]["seq"] for f in first.sent_of("read")] == [4, 4]
+
+
+async def test_others_marks_are_kept_greatest_first_and_an_answered_mark_is_not_resent() -> None:
+    server = FakeServer()
+    conn = ChatConnection("ws://gw", "al", connector=server, ack_timeout_seconds=0.2)
+    async with conn:
+        socket = await server.connection(1)
+        conn.mark_read("r", 3)
+        await until(lambda: socket.sent_of("read"))
+        socket.push(read_frame("r", "al", 3, unread=0))
+        socket.push(read_frame("r", "bo", 7))
+        socket.push(read_frame("r", "bo", 5))  # late and lower: ignored
+        await conn.wait_read("r", "al", 3, timeout=5)
+        await until(lambda: ("r", "bo") in conn.read_marks)
+        await asyncio.sleep(0.5)  # two ack timeouts: an answered mark is not sent again
+    assert conn.read_marks[("r", "bo")].seq == 7
+    assert conn.read_marks[("r", "bo")].unread_count is None
+    assert len(socket.sent_of("read")) == 1

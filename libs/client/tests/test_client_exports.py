@@ -25,6 +25,7 @@ def test_public_exports_are_pinned() -> None:
             "OtherFrame",
             "Outbox",
             "Presence",
+            "ReadMark",
             "Replay",
             "RoomCursors",
             "StreamReady",

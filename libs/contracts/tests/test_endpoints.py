@@ -53,6 +53,8 @@ def test_public_exports_are_pinned() -> None:
             "PERSISTENCE_NOTIFY_USERS",
             "PERSISTENCE_ROOM_CREATE",
             "PERSISTENCE_ROOM_GET",
+            "PERSISTENCE_READ_MARK",
+            "PERSISTENCE_READ_STATES",
             "PERSISTENCE_ROOM_LIST",
             "PERSISTENCE_USER_ERASE",
             "Endpoint",

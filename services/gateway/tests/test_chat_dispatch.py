@@ -8,6 +8,7 @@ import pytest
 from switchboard_contracts import BusError, ChatMessage, ChatSendReply, ChatSendRequest, EventKind
 from switchboard_contracts import ErrorCode as BusErrorCode
 from switchboard_contracts.chat import MessageVersion, VersionsReply
+from switchboard_contracts.reads import ReadMarkReply, ReadState
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_gateway.chat import frames
 from switchboard_gateway.chat.dispatch import (
@@ -19,6 +20,7 @@ from switchboard_gateway.chat.dispatch import (
     JoinDashboard,
     LeaveDashboard,
     LeaveRoom,
+    MarkRead,
     PublishTyping,
     ReadHistory,
     ReadVersions,
@@ -539,3 +541,40 @@ def test_the_versions_answer_is_the_frame_or_why_not() -> None:
     unanswered = dispatch.versions_answer("lobby", "m-9", None)
     assert isinstance(unanswered, Refuse)
     assert unanswered.code == ErrorCode.UNAVAILABLE
+
+
+# read marks
+
+
+def test_a_read_frame_in_a_joined_room_is_a_mark_of_its_seq() -> None:
+    dispatch, _ = dispatcher()
+    frame = {"type": "read", "payload": {"room": "lobby", "seq": 9}}
+    assert decide(dispatch, on_ws("lobby"), frame) == MarkRead("lobby", 9)
+    assert decide(dispatch, on_chat_path("lobby"), {"type": "read", "payload": {"seq": 3}}) == (
+        MarkRead("lobby", 3)
+    )
+
+
+def test_a_read_frame_for_a_room_not_joined_or_without_a_room_is_refused() -> None:
+    dispatch, _ = dispatcher()
+    elsewhere = {"type": "read", "payload": {"room": "elsewhere", "seq": 1}}
+    assert decide(dispatch, on_ws("lobby"), elsewhere) == Refuse(
+        ErrorCode.NOT_JOINED, "join room elsewhere first", "elsewhere"
+    )
+    nowhere = decide(dispatch, on_ws("lobby"), {"type": "read", "payload": {"seq": 1}})
+    assert isinstance(nowhere, Refuse)
+    assert (nowhere.code, nowhere.ref) == (ErrorCode.INVALID_FRAME, "read")
+
+
+def test_a_stored_mark_is_answered_with_the_users_own_read_frame_else_the_error() -> None:
+    dispatch, _ = dispatcher()
+    state = ReadState(room="lobby", user_id="al", seq=5, unread_count=2, upto=8)
+    answer = dispatch.read_reply(ReadMarkReply(state=state), "lobby")
+    assert isinstance(answer, str)
+    frame = json.loads(answer)
+    assert (frame["type"], frame["room"]) == ("read", "lobby")
+    assert frame["payload"] == {"userId": "al", "seq": 5, "unreadCount": 2, "upto": 8}
+    down = BusError(code=BusErrorCode.UNAVAILABLE, message="retry")
+    assert dispatch.read_reply(ReadMarkReply(error=down), "lobby") == Refuse(
+        ErrorCode.UNAVAILABLE, "retry", "lobby"
+    )

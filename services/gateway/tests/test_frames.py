@@ -192,6 +192,7 @@ def test_the_documented_client_frame_types_are_all_understood() -> None:
         "ping",
         "presence",
         "react",
+        "read",
         "typing",
         "unreact",
         "versions",
@@ -350,3 +351,24 @@ def test_a_message_read_back_shows_its_reactions() -> None:
     )
     payload = json.loads(frames.chat_frame(reacted))["payload"]
     assert payload["reactions"] == [{"emoji": "👍", "count": 12, "users": ["al", "bo"]}]
+
+
+def test_a_read_frame_names_its_room_and_seq() -> None:
+    parsed = frames.parse_client_frame('{"type":"read","payload":{"room":"lobby","seq":7}}')
+    assert parsed == frames.ReadFrame(7, "lobby")
+
+
+@pytest.mark.parametrize("seq", ["-1", "1.5", "true", '"3"', "9223372036854775808", "null"])
+def test_a_read_frame_without_a_seq_from_0_to_int64_max_is_refused(seq: str) -> None:
+    result = frames.parse_client_frame(f'{{"type":"read","payload":{{"room":"r","seq":{seq}}}}}')
+    assert isinstance(result, FrameError)
+    assert (result.code, result.ref) == ("invalid_frame", "r")
+    assert "payload.seq" in result.message
+
+
+def test_read_frames_carry_the_unread_count_only_when_given() -> None:
+    own = json.loads(frames.read_frame("r", "al", 4, (2, 6)))
+    other = json.loads(frames.read_frame("r", "al", 4))
+    assert own["payload"] == {"userId": "al", "seq": 4, "unreadCount": 2, "upto": 6}
+    assert other["payload"] == {"userId": "al", "seq": 4}
+    assert (own["type"], own["room"]) == ("read", "r")

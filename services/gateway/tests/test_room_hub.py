@@ -15,6 +15,7 @@ from switchboard_contracts.presence import (
     PresenceUser,
     TypingEvent,
 )
+from switchboard_contracts.reads import ReadEvent, ReadState
 from switchboard_gateway.chat.presence import LocalPresence
 from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableError
 from switchboard_gateway.chat.seq_search import Position
@@ -234,6 +235,7 @@ async def test_the_first_member_opens_the_room_and_the_last_one_closes_it() -> N
         subjects.chat_live(ROOM),
         subjects.chat_typing(ROOM),
         subjects.chat_presence(ROOM),
+        subjects.chat_read(ROOM),
     }
     await world.hub.leave(ROOM, al)
     assert world.bus.handlers
@@ -304,6 +306,24 @@ async def test_typing_reaches_the_other_members_only_and_a_joiner_learns_who_typ
     assert bo.decoded()[-1]["payload"] == {"userId": "al", "isTyping": True}
     _, cy = await world.joined("cy")
     assert cy.decoded()[-1]["payload"] == {"userId": "al", "isTyping": True}
+
+
+async def test_a_read_mark_reaches_the_other_users_without_the_unread_count() -> None:
+    world = World()
+    _, al = await world.joined("al")
+    _, bo = await world.joined("bo")
+    state = ReadState(room=ROOM, user_id="al", seq=4, unread_count=1, upto=5)
+    await world.bus.deliver(subjects.chat_read(ROOM), ReadEvent(state=state).encode())
+    assert "read" not in al.kinds()  # the user's own hear it on their user subject
+    assert bo.decoded()[-1]["type"] == "read"
+    assert bo.decoded()[-1]["payload"] == {"userId": "al", "seq": 4}
+
+
+async def test_an_undecodable_read_mark_is_ignored() -> None:
+    world = World()
+    _, bo = await world.joined("bo")
+    await world.bus.deliver(subjects.chat_read(ROOM), b'{"state": {"room": "x y"}}')
+    assert "read" not in bo.kinds()
 
 
 async def test_presence_snapshots_reach_every_member_newest_only() -> None:

@@ -27,6 +27,7 @@ from switchboard_client.events import (
     ChatMessage,
     Closed,
     ErrorFrame,
+    ReadMark,
     parse_frame,
 )
 from switchboard_client.outbox import Outbox, PendingSend
@@ -83,6 +84,10 @@ class ChatConnection:
         """Edits, deletions and reactions the server refused for good (``forbidden``,
         ``not_found``, …), by (room, clientMsgId): no longer sent."""
         self.acks: dict[tuple[str, str], Ack] = {}
+        self.read_marks: dict[tuple[str, str], ReadMark] = {}
+        """The greatest read mark seen per (room, user): the others' and one's own."""
+        self._marks_wanted: dict[str, int] = {}  # room -> mark sent, not yet answered
+        self._marked_at: dict[str, float] = {}
         self.duplicates_dropped = 0
         self.connects = 0
         self.close_codes: list[int | None] = []
@@ -181,6 +186,24 @@ class ChatConnection:
         self._spawn_send(self._chat_frame(pending), key=(room, pending.client_msg_id))
         return pending.client_msg_id
 
+    def mark_read(self, room: str, seq: int) -> None:
+        """Mark ``room`` read up to ``seq``: sent now if connected, else on connect, and again
+        until the server answers with a mark at least as high (marks never move back, so a
+        repeat is harmless)."""
+        self.join(room)
+        self._marks_wanted[room] = max(seq, self._marks_wanted.get(room, 0))
+        self._marked_at[room] = time.monotonic()
+        self._spawn_send(self._read_frame(room))
+
+    async def wait_read(self, room: str, user_id: str, seq: int, timeout: float = 30.0) -> ReadMark:
+        """The first read mark of ``user_id`` in ``room`` at ``seq`` or above."""
+        async with asyncio.timeout(timeout), self._acked:
+            while True:
+                mark = self.read_marks.get((room, user_id))
+                if mark is not None and mark.seq >= seq:
+                    return mark
+                await self._acked.wait()
+
     async def wait_acked(self, room: str, client_msg_id: str, timeout: float = 30.0) -> Ack:
         async with asyncio.timeout(timeout), self._acked:
             while (room, client_msg_id) not in self.acks:
@@ -239,11 +262,7 @@ class ChatConnection:
         code: int | None = None
         reason = ""
         try:
-            if self._single_room is None:
-                for room in self.rooms:
-                    await conn.send(json.dumps(self._join_frame(room)))
-            for pending in self.outbox.pending():
-                await self._send_chat(conn, pending)
+            await self._resume(conn)
             self.connected.set()
             while True:
                 raw = await conn.recv()
@@ -269,6 +288,17 @@ class ChatConnection:
             return self.backoff.jitter(self._restart_jitter)
         return self.backoff.next_delay()
 
+    async def _resume(self, conn: WireConnection) -> None:
+        """On connect: join the rooms again (with ``since``), send what is unacked again."""
+        if self._single_room is None:
+            for room in self.rooms:
+                await conn.send(json.dumps(self._join_frame(room)))
+        for pending in self.outbox.pending():
+            await self._send_chat(conn, pending)
+        for room in list(self._marks_wanted):
+            self._marked_at[room] = time.monotonic()
+            await conn.send(json.dumps(self._read_frame(room)))
+
     async def _handle(self, raw: str) -> None:
         try:
             frame = json.loads(raw)
@@ -292,6 +322,8 @@ class ChatConnection:
             async with self._acked:
                 self.acks.setdefault((event.room, event.client_msg_id), event)
                 self._acked.notify_all()
+        elif isinstance(event, ReadMark):
+            await self._read_mark(event)
         elif isinstance(event, ErrorFrame) and event.code not in RETRYABLE_ERRORS:
             await self._refused(event)
         elif isinstance(event, ErrorFrame):
@@ -300,6 +332,18 @@ class ChatConnection:
                 if pending.client_msg_id == event.ref:
                     self._sent_at[(pending.room, pending.client_msg_id)] = 0.0
         await self._events.put(event)
+
+    async def _read_mark(self, mark: ReadMark) -> None:
+        key = (mark.room, mark.user_id)
+        known = self.read_marks.get(key)
+        if known is None or mark.seq >= known.seq:
+            async with self._acked:
+                self.read_marks[key] = mark
+                self._acked.notify_all()
+        wanted = self._marks_wanted.get(mark.room)
+        if mark.user_id == self.user_id and wanted is not None and mark.seq >= wanted:
+            del self._marks_wanted[mark.room]
+            self._marked_at.pop(mark.room, None)
 
     async def _refused(self, error: ErrorFrame) -> None:
         """An edit, a deletion or a reaction refused for good leaves the outbox (a chat stays:
@@ -322,6 +366,12 @@ class ChatConnection:
         if since is not None:
             payload["since"] = since
         return {"type": "join", "payload": payload}
+
+    def _read_frame(self, room: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"seq": self._marks_wanted[room]}
+        if self._single_room is None:
+            payload["room"] = room
+        return {"type": "read", "payload": payload}
 
     def _chat_frame(self, pending: PendingSend) -> dict[str, Any]:
         """The frame of one attempt: ``attempt`` 1 the first time (the server then skips its
@@ -372,3 +422,8 @@ class ChatConnection:
                 if now - sent >= self._ack_timeout:
                     with contextlib.suppress(TransportClosedError, ConnectFailedError):
                         await self._send_chat(conn, pending)
+            for room in list(self._marks_wanted):
+                if now - self._marked_at.get(room, 0.0) >= self._ack_timeout:
+                    self._marked_at[room] = now
+                    with contextlib.suppress(TransportClosedError, ConnectFailedError):
+                        await conn.send(json.dumps(self._read_frame(room)))

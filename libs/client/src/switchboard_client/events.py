@@ -14,6 +14,7 @@ __all__ = [
     "NotificationEvent",
     "OtherFrame",
     "Presence",
+    "ReadMark",
     "Replay",
     "StreamReady",
     "StreamReset",
@@ -64,6 +65,19 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class ReadMark:
+    """``user_id`` read ``room`` up to ``seq``. The user's own (the answer to ``mark_read``, on
+    joining, from another tab) adds ``unread_count``: others' messages after ``seq`` up to
+    ``upto``."""
+
+    room: str
+    user_id: str
+    seq: int
+    unread_count: int | None = None
+    upto: int | None = None
+
+
+@dataclass(frozen=True)
 class Presence:
     room: str | None
     online_users: list[dict[str, Any]]
@@ -93,7 +107,9 @@ class OtherFrame:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-ChatEvent = ChatMessage | Change | Ack | Replay | Presence | ErrorFrame | Closed | OtherFrame
+ChatEvent = (
+    ChatMessage | Change | Ack | Replay | Presence | ReadMark | ErrorFrame | Closed | OtherFrame
+)
 
 
 def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one return per type)
@@ -138,6 +154,15 @@ def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one retur
             room=None if room is None else str(room),
             online_users=list(payload.get("onlineUsers", [])),
             count=int(payload.get("count", 0)),
+        )
+    if kind == "read":
+        unread, upto = payload.get("unreadCount"), payload.get("upto")
+        return ReadMark(
+            room=str(room),
+            user_id=str(payload.get("userId", "")),
+            seq=int(payload.get("seq", 0)),
+            unread_count=None if unread is None else int(unread),
+            upto=None if upto is None else int(upto),
         )
     if kind == "error":
         ref = payload.get("ref")

@@ -57,6 +57,12 @@ from switchboard_contracts.notify import (
     UsersRequest,
 )
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
+from switchboard_contracts.reads import (
+    ReadMarkReply,
+    ReadMarkRequest,
+    ReadStatesReply,
+    ReadStatesRequest,
+)
 from switchboard_contracts.rooms import (
     Room,
     RoomAccessReply,
@@ -96,6 +102,8 @@ __all__ = [
     "PERSISTENCE_NOTIFY_REGISTER",
     "PERSISTENCE_NOTIFY_REPLAY",
     "PERSISTENCE_NOTIFY_USERS",
+    "PERSISTENCE_READ_MARK",
+    "PERSISTENCE_READ_STATES",
     "PERSISTENCE_ROOM_CREATE",
     "PERSISTENCE_ROOM_GET",
     "PERSISTENCE_ROOM_LIST",
@@ -181,6 +189,14 @@ PERSISTENCE_ROOM_GET = Endpoint(subjects.STORE_ROOM_GET, RoomGetRequest, RoomRep
 PERSISTENCE_ROOM_LIST = Endpoint(
     subjects.STORE_ROOM_LIST, RoomListRequest, RoomListReply, _PERSISTENCE
 )
+PERSISTENCE_READ_MARK = Endpoint(
+    subjects.STORE_READ_MARK, ReadMarkRequest, ReadMarkReply, _PERSISTENCE
+)
+"""A user's read mark in a room: stored (monotonic), answered with the unread count."""
+PERSISTENCE_READ_STATES = Endpoint(
+    subjects.STORE_READ_STATES, ReadStatesRequest, ReadStatesReply, _PERSISTENCE
+)
+"""A user's read marks and unread counts in some rooms (a join, the rooms list)."""
 PERSISTENCE_MESSAGE_GET = Endpoint(
     subjects.STORE_MESSAGE_GET, MessageGetRequest, MessageGetReply, _PERSISTENCE
 )
@@ -254,6 +270,8 @@ ALL: tuple[Endpoint[Any, Any], ...] = (
     PERSISTENCE_ROOM_CREATE,
     PERSISTENCE_ROOM_GET,
     PERSISTENCE_ROOM_LIST,
+    PERSISTENCE_READ_MARK,
+    PERSISTENCE_READ_STATES,
     PERSISTENCE_MESSAGE_GET,
     PERSISTENCE_MESSAGES_GET,
     PERSISTENCE_NOTIFY_REGISTER,

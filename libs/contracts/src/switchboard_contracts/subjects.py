@@ -48,11 +48,14 @@ __all__ = [
     "SOCKETIO_CHANNEL",
     "STORE_MESSAGES_GET",
     "STORE_MESSAGE_GET",
+    "STORE_READ_MARK",
+    "STORE_READ_STATES",
     "STORE_ROOM_CREATE",
     "STORE_ROOM_GET",
     "STORE_ROOM_LIST",
     "chat_live",
     "chat_presence",
+    "chat_read",
     "chat_room",
     "chat_typing",
     "dashboard_log",
@@ -101,6 +104,10 @@ STORE_ROOM_LIST = "chat.cmd.store.room-list"
 STORE_MESSAGE_GET = "chat.cmd.store.message-get"
 STORE_MESSAGES_GET = "chat.cmd.store.messages-get"
 
+# gateway -> persistence: read marks of rooms (receipts) and unread counts
+STORE_READ_MARK = "chat.cmd.store.read-mark"
+STORE_READ_STATES = "chat.cmd.store.read-states"
+
 QUEUE_CHAT = "chat"
 QUEUE_NOTIFICATION = "notification"
 QUEUE_PERSISTENCE = "persistence"
@@ -145,6 +152,12 @@ def chat_typing(room_id: str) -> str:
 def chat_presence(room_id: str) -> str:
     """A room's coalesced presence snapshots (core NATS, ephemeral): chat -> gateways."""
     return f"chat.presence.{validate_room_id(room_id)}"
+
+
+def chat_read(room_id: str) -> str:
+    """A room's read marks (core NATS, ephemeral, coalesced by the marking gateway):
+    gateway -> gateways with members in the room."""
+    return f"chat.read.{validate_room_id(room_id)}"
 
 
 def notify_user(user_id: str) -> str:

@@ -20,6 +20,7 @@ class ClientFrameType(StrEnum):
     LEAVE = "leave"
     HISTORY = "history"
     VERSIONS = "versions"
+    READ = "read"
     PING = "ping"
     AUTH = "auth"
 
@@ -38,6 +39,7 @@ class ServerFrameType(StrEnum):
     ACK = "ack"
     HISTORY = "history"
     VERSIONS = "versions"
+    READ = "read"
     REPLAY = "replay"
     ERROR = "error"
     PONG = "pong"

@@ -22,6 +22,8 @@ __all__ = [
     "HANDSHAKE_REFUSALS",
     "NOTIFICATION_DELIVERIES",
     "RATE_LIMITED",
+    "READ_EVENTS_PUBLISHED",
+    "READ_MARKS",
     "REPLAYS",
     "SLOW_CLIENT_DISCONNECTS",
     "TRANSPORTS",
@@ -44,6 +46,7 @@ FRAME_TYPES = frozenset(
         "leave",
         "history",
         "versions",
+        "read",
         "ping",
         "pong",
         "ack",
@@ -106,6 +109,17 @@ HANDSHAKE_REFUSALS = Counter(
     "switchboard_gateway_handshake_refusals_total",
     "Connection attempts refused before they were accepted, by transport and HTTP status",
     ["transport", "code"],
+)
+READ_MARKS = Counter(
+    "switchboard_gateway_read_marks_total",
+    "Read marks of rooms (read frames, POST .../read), by transport and outcome: stored,"
+    " refused (the user may not), unavailable (persistence did not store it; the client retries)",
+    ["transport", "outcome"],
+)
+READ_EVENTS_PUBLISHED = Counter(
+    "switchboard_gateway_read_events_published_total",
+    "Read marks published to other gateways after coalescing (at most one per user and room per"
+    " READ_COALESCE_SECONDS)",
 )
 FRAMES_RECEIVED = Counter(
     "switchboard_gateway_frames_received_total",

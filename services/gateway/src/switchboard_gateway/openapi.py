@@ -26,6 +26,7 @@ from switchboard_contracts.notify import (
     NotificationType,
 )
 from switchboard_contracts.reactions import MAX_EMOJI_BYTES
+from switchboard_contracts.reads import MAX_UNREAD_COUNTED
 from switchboard_contracts.rooms import MAX_ROOM_MEMBERS, MAX_ROOM_NAME_LENGTH
 
 from switchboard_gateway.notifications import params as notify_params
@@ -158,6 +159,35 @@ def _schemas() -> dict[str, Any]:
                 "members": {"type": "array", "items": _ID},
                 "createdBy": {"type": ["string", "null"]},
                 "createdAt": {"type": "integer"},
+                "readSeq": {
+                    **_INT64,
+                    "description": "In the rooms list: the caller's read mark (0: none yet)",
+                },
+                "unreadCount": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_UNREAD_COUNTED,
+                    "description": "In the rooms list: others' messages after the caller's mark"
+                    f" (at most {MAX_UNREAD_COUNTED})",
+                },
+            },
+        },
+        "ReadMark": {
+            "type": "object",
+            "required": ["seq"],
+            "properties": {
+                "seq": {**_INT64, "description": "Read up to this seq (clamped to the head)"}
+            },
+        },
+        "ReadState": {
+            "type": "object",
+            "required": ["room", "userId", "seq", "unreadCount", "upto"],
+            "properties": {
+                "room": _ID,
+                "userId": _ID,
+                "seq": {**_INT64, "description": "The stored mark: never moves back"},
+                "unreadCount": {"type": "integer", "minimum": 0, "maximum": MAX_UNREAD_COUNTED},
+                "upto": {**_INT64, "description": "The head the unread count goes up to"},
             },
         },
         "RoomCreate": {
@@ -380,6 +410,17 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                     **_errors(400, 401, 403, 404, 503),
                 },
                 parameters=[room, message, _USER_ID],
+            ),
+        },
+        "/api/rooms/{roomId}/read": {
+            "post": _operation(
+                "Mark the room read up to a seq (never back): as the `read` frame",
+                {
+                    "200": _json(_ref("ReadState"), "The mark is stored"),
+                    **_errors(400, 401, 403, 413, 422, 429, 503),
+                },
+                parameters=[room, _USER_ID],
+                body="ReadMark",
             ),
         },
         "/api/rooms/{roomId}/presence": {

@@ -120,6 +120,11 @@ class GatewaySettings(ServiceSettings):
     typing_timeout_seconds: float = Field(
         default=5.0, gt=0, description="An indicator nobody refreshes is cleared after this"
     )
+    read_coalesce_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="At most one read mark per user and room crosses the bus per interval",
+    )
     resume_max_messages: int = Field(
         default=1000,
         ge=1,

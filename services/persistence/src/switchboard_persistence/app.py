@@ -27,6 +27,7 @@ from switchboard_persistence.erase_store import EraseStore
 from switchboard_persistence.migrate import migrate
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
+from switchboard_persistence.read_store import ReadStore
 from switchboard_persistence.room_store import RoomStore
 from switchboard_persistence.settings import PersistenceSettings
 from switchboard_persistence.stream_writer import StreamWriter
@@ -71,7 +72,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
 
         await bus.serve(endpoints.PERSISTENCE_CHAT_HISTORY, history)
         await bus.serve(endpoints.PERSISTENCE_CHAT_LAST_SEQ, last_seq)
-        await serve_chat_queries(bus, store, RoomStore(pool))
+        await serve_chat_queries(bus, store, RoomStore(pool), ReadStore(pool))
         await UserEraser(bus, EraseStore(pool)).serve()
         chat_writer = ChatWriter(
             bus.nc,

@@ -1,5 +1,5 @@
 """What chat asks of PostgreSQL: rooms (create, get, list) and stored messages by id; and
-what gateways ask: a message's versions."""
+what gateways ask: a message's versions, read marks and unread counts."""
 
 from switchboard_contracts import BusError, ErrorCode, endpoints
 from switchboard_contracts.chat import (
@@ -9,6 +9,12 @@ from switchboard_contracts.chat import (
     MessagesGetRequest,
     VersionsReply,
     VersionsRequest,
+)
+from switchboard_contracts.reads import (
+    ReadMarkReply,
+    ReadMarkRequest,
+    ReadStatesReply,
+    ReadStatesRequest,
 )
 from switchboard_contracts.rooms import (
     Room,
@@ -20,12 +26,15 @@ from switchboard_contracts.rooms import (
 from switchboard_runtime import Bus
 
 from switchboard_persistence.chat_store import ChatStore
+from switchboard_persistence.read_store import ReadStore
 from switchboard_persistence.room_store import RoomExistsError, RoomStore
 
 __all__ = ["serve_chat_queries"]
 
 
-async def serve_chat_queries(bus: Bus, messages: ChatStore, rooms: RoomStore) -> None:
+async def serve_chat_queries(
+    bus: Bus, messages: ChatStore, rooms: RoomStore, reads: ReadStore
+) -> None:
     async def create_room(room: Room) -> RoomReply:
         try:
             return RoomReply(room=await rooms.create(room))
@@ -49,6 +58,17 @@ async def serve_chat_queries(bus: Bus, messages: ChatStore, rooms: RoomStore) ->
     async def versions(request: VersionsRequest) -> VersionsReply:
         return await messages.message_versions(request.room, request.message_id)
 
+    async def mark_read(request: ReadMarkRequest) -> ReadMarkReply:
+        state = await reads.mark(request.room, request.user_id, request.seq, request.upto)
+        return ReadMarkReply(state=state)
+
+    async def read_states(request: ReadStatesRequest) -> ReadStatesReply:
+        return ReadStatesReply(
+            states=await reads.states(request.user_id, request.rooms, request.heads)
+        )
+
+    await bus.serve(endpoints.PERSISTENCE_READ_MARK, mark_read)
+    await bus.serve(endpoints.PERSISTENCE_READ_STATES, read_states)
     await bus.serve(endpoints.PERSISTENCE_CHAT_VERSIONS, versions)
     await bus.serve(endpoints.PERSISTENCE_ROOM_CREATE, create_room)
     await bus.serve(endpoints.PERSISTENCE_ROOM_GET, get_room)

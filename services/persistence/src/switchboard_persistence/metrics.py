@@ -7,6 +7,7 @@ from switchboard_runtime.telemetry.metrics import LATENCY_BUCKETS
 __all__ = [
     "MESSAGES_DROPPED",
     "MESSAGES_WRITTEN",
+    "READ_MARKS_STORED",
     "USERS_ERASED",
     "WRITE_BATCH_SIZE",
     "WRITE_DURATION",
@@ -43,6 +44,10 @@ MESSAGES_DROPPED = Counter(
     "switchboard_persistence_messages_dropped_total",
     "Stream messages that could not be decoded (moved to the DEAD_LETTERS stream, then acked)",
     ["table"],
+)
+READ_MARKS_STORED = Counter(
+    "switchboard_persistence_read_marks_stored_total",
+    "Read marks of rooms stored (room_reads; a mark below the stored one counts, changing nothing)",
 )
 
 for _table in WRITE_TABLES:

@@ -14,7 +14,7 @@ Decisions (``Decision``):
 - ``Refuse``: an ``error`` frame; the connection stays open;
 - ``Close``: close the connection with a code;
 - bus commands: ``ChatSendRequest`` (the chat send itself, an edit, a deletion, a reaction),
-  ``ReadHistory``, ``ReadVersions``, ``PublishTyping``,
+  ``ReadHistory``, ``ReadVersions``, ``MarkRead``, ``PublishTyping``,
   ``SyncPresence``, ``RenewAuth``;
 - membership: ``EnterRoom`` (ask chat whether the user may, then join through the hub),
   ``LeaveRoom``, ``JoinDashboard``, ``LeaveDashboard``;
@@ -31,6 +31,7 @@ from typing import Protocol
 
 from switchboard_contracts import ChatMessage, ChatSendReply, ChatSendRequest, EventKind
 from switchboard_contracts.chat import VersionsReply
+from switchboard_contracts.reads import ReadMarkReply
 from switchboard_contracts.rooms import RoomAccessReply
 from switchboard_protocol import CloseCode, ErrorCode
 from switchboard_protocol.times import now_ms
@@ -55,6 +56,7 @@ __all__ = [
     "JoinDashboard",
     "LeaveDashboard",
     "LeaveRoom",
+    "MarkRead",
     "PublishTyping",
     "ReadHistory",
     "ReadVersions",
@@ -170,6 +172,15 @@ class ReadVersions:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkRead:
+    """Store the user's read mark in ``room`` (joined: the user may read it), answer with
+    ``read_reply``."""
+
+    room: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class RenewAuth:
     """Verify ``token`` and hand the outcome to ``auth_result``."""
 
@@ -197,6 +208,7 @@ Decision = (
     | LeaveDashboard
     | ReadHistory
     | ReadVersions
+    | MarkRead
     | RenewAuth
     | ExtendToken
 )
@@ -245,7 +257,7 @@ class ChatDispatch:
             return _TOKEN_EXPIRED
         return None
 
-    def frame(  # noqa: PLR0911 (one return per frame type)
+    def frame(  # noqa: PLR0911, PLR0912 (one return per frame type)
         self, session: SessionState, frame: frames.ClientFrame | frames.FrameError, now: float
     ) -> Decision | None:
         """What ``frame`` does; ``now`` is the loop's clock (typing throttles by it)."""
@@ -273,6 +285,8 @@ class ChatDispatch:
                 return self._history(session, frame)
             case frames.VersionsFrame():
                 return self._versions(session, frame)
+            case frames.ReadFrame():
+                return self._read(session, frame)
             case frames.AuthFrame():
                 return RenewAuth(frame.token) if self._renewals else _NO_AUTH
 
@@ -317,6 +331,17 @@ class ChatDispatch:
         if reply.error is not None:
             return Refuse(reply.error.code, reply.error.message, room)
         return frames.versions_frame(room, message_id, reply)
+
+    def read_reply(self, reply: ReadMarkReply, room: str) -> str | Refuse:
+        """Persistence's answer to a ``MarkRead``: the user's own ``read`` frame, or why not."""
+        state = reply.state
+        if state is None:
+            error = reply.error
+            if error is None:
+                return Refuse(ErrorCode.INTERNAL, "the read mark was not stored; retry", room)
+            return Refuse(error.code, error.message, room)
+        unread = (state.unread_count, state.upto)
+        return frames.read_frame(state.room, state.user_id, state.seq, unread)
 
     def auth_result(self, session: SessionState, outcome: Identity | AuthError) -> Decision:
         """The verification of an ``auth`` frame's token: extend the connection, or refuse."""
@@ -453,6 +478,13 @@ class ChatDispatch:
         if room is None:
             return Refuse(ErrorCode.INVALID_FRAME, _ROOM_REQUIRED, "versions")
         return ReadVersions(room, frame.message_id, check_access=room not in session.rooms)
+
+    def _read(self, session: SessionState, frame: frames.ReadFrame) -> MarkRead | Refuse:
+        """A read mark: only in a joined room (whose access was checked on joining)."""
+        room = self._room_of(session, frame.room, frame.room or "read")
+        if isinstance(room, Refuse):
+            return room
+        return MarkRead(room, frame.seq)
 
     def _history(self, session: SessionState, frame: frames.HistoryFrame) -> ReadHistory | Refuse:
         room = frame.room or session.fixed_room

@@ -49,6 +49,7 @@ __all__ = [
     "PingFrame",
     "PresenceFrame",
     "ReactFrame",
+    "ReadFrame",
     "TypingFrame",
     "VersionsFrame",
     "ack_frame",
@@ -63,6 +64,7 @@ __all__ = [
     "pong_frame",
     "presence_frame",
     "presence_payload",
+    "read_frame",
     "replay_frame",
     "typing_frame",
     "versions_frame",
@@ -161,6 +163,14 @@ class HistoryFrame:
 
 
 @dataclass(frozen=True)
+class ReadFrame:
+    """The user read ``room`` up to ``seq`` (docs/protocol.md §2, "Read receipts")."""
+
+    seq: int
+    room: str | None = None
+
+
+@dataclass(frozen=True)
 class VersionsFrame:
     """Every version of the message ``message_id`` of the room."""
 
@@ -190,6 +200,7 @@ ClientFrame = (
     | JoinFrame
     | LeaveFrame
     | HistoryFrame
+    | ReadFrame
     | VersionsFrame
     | PingFrame
     | AuthFrame
@@ -400,6 +411,20 @@ def _parse_history(payload: dict[str, Any]) -> HistoryFrame | FrameError:
     return HistoryFrame(room, before, limit)
 
 
+def _parse_read(payload: dict[str, Any]) -> ReadFrame | FrameError:
+    room = _room(payload, "read", required=False)
+    if isinstance(room, FrameError):
+        return room
+    seq = payload.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= INT64_MAX:
+        return FrameError(
+            "invalid_frame",
+            f"payload.seq is required: an integer from 0 to {INT64_MAX}",
+            ref=room or "read",
+        )
+    return ReadFrame(seq, room)
+
+
 def _parse_versions(payload: dict[str, Any]) -> VersionsFrame | FrameError:
     room = _room(payload, "versions", required=False)
     if isinstance(room, FrameError):
@@ -432,6 +457,7 @@ _PAYLOAD_PARSERS: dict[str, Callable[[dict[str, Any]], ClientFrame | FrameError]
     "join": _parse_join,
     "leave": _parse_leave,
     "history": _parse_history,
+    "read": _parse_read,
     "versions": _parse_versions,
     "auth": _parse_auth,
 }
@@ -455,6 +481,7 @@ def _ref_of(frame: object) -> str | None:
         "join": "room",
         "leave": "room",
         "history": "room",
+        "read": "room",
         "versions": "room",
     }.get(kind)
     candidate = payload.get(key) if key is not None and isinstance(payload, dict) else None
@@ -682,6 +709,14 @@ def versions_frame(room: str, message_id: str, reply: VersionsReply) -> str:
     """The answer to a ``versions`` frame."""
     payload = versions_payload(room, message_id, reply)
     return _dump({"type": "versions", "payload": payload, "timestamp": now_ms(), "room": room})
+
+
+def read_frame(room: str, user_id: str, seq: int, unread: tuple[int, int] | None = None) -> str:
+    """``user_id`` read ``room`` up to ``seq``; ``unread`` (count, upto) only in the user's own."""
+    payload: dict[str, Any] = {"userId": user_id, "seq": seq}
+    if unread is not None:
+        payload["unreadCount"], payload["upto"] = unread
+    return _dump({"type": "read", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
 def replay_frame(room: str, recovered: bool) -> str:

@@ -1,5 +1,5 @@
 """The HTTP API for chat (docs/protocol.md §4): rooms, history pages, presence snapshots, and
-a message's edits, deletion and versions."""
+a message's edits, deletion and versions, and read marks (the rooms list carries the caller's)."""
 
 from typing import Any
 
@@ -10,12 +10,15 @@ from starlette.routing import Route
 from switchboard_contracts import InvalidIdError, validate_room_id
 from switchboard_contracts.chat import MAX_HISTORY_LIMIT
 from switchboard_contracts.input_rules import INT64_MAX
+from switchboard_contracts.reads import ReadState
 from switchboard_contracts.rooms import Room, RoomCreateRequest
 
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.erase_api import erase_routes
 from switchboard_gateway.chat.frames import chat_frame_object, presence_payload
 from switchboard_gateway.chat.message_api import message_routes
+from switchboard_gateway.chat.read_api import read_routes
+from switchboard_gateway.chat.read_marks import ReadMarks
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.edge.auth import SCOPE_ROOMS
 from switchboard_gateway.edge.http_input import (
@@ -59,7 +62,18 @@ def _create_request(body: object, user_id: str) -> RoomCreateRequest | JSONRespo
         return error_response(422, f"{where}: {problem['msg']}", field)
 
 
-def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -> list[Route]:
+def _add_reads(rooms: list[dict[str, Any]], states: list[ReadState]) -> None:
+    """The caller's ``readSeq`` and ``unreadCount`` in each room of the list."""
+    by_room = {state.room: state for state in states}
+    for room in rooms:
+        state = by_room.get(room["id"])
+        if state is not None:
+            room["readSeq"], room["unreadCount"] = state.seq, state.unread_count
+
+
+def api_routes(
+    settings: GatewaySettings, chat: ChatClient, room_log: RoomLog, reads: ReadMarks
+) -> list[Route]:
 
     async def readable_room(request: Request) -> str | JSONResponse:
         """The path's room, if the requesting user may read it."""
@@ -83,7 +97,11 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         reply = await chat.rooms(user_id)
         if reply.error is not None:
             return bus_error_response(reply.error)
-        return JSONResponse({"rooms": [room_object(room) for room in reply.rooms]})
+        rooms = [room_object(room) for room in reply.rooms]
+        states = await reads.states(user_id, [room["id"] for room in rooms])
+        if states.error is None:  # else the rooms go without: reads are not worth a 503
+            _add_reads(rooms, states.states)
+        return JSONResponse({"rooms": rooms})
 
     async def create_room(request: Request) -> Response:
         try:
@@ -144,6 +162,7 @@ def api_routes(settings: GatewaySettings, chat: ChatClient, room_log: RoomLog) -
         Route("/api/rooms", create_room, methods=["POST"]),
         Route("/api/rooms/{room_id}/messages", room_messages, methods=["GET"]),
         *message_routes(settings, chat, readable_room),
+        *read_routes(settings, reads, readable_room),
         Route("/api/rooms/{room_id}/presence", room_presence, methods=["GET"]),
         *erase_routes(settings, chat),
     ]

@@ -1,9 +1,9 @@
 """Room fan-out on one gateway: one set of subscriptions per room with local members.
 
-For each such room the gateway subscribes to its messages, typing events and presence
-snapshots, and encodes each event into a frame once, whatever the number of members; members
-only ever get ``offer``\\ ed the same text, a ``wire.SharedFrame`` whose WebSocket frame bytes
-are built once too. Messages go out in ``seq`` order without gaps
+For each such room the gateway subscribes to its messages, typing events, presence snapshots
+and read marks, and encodes each event into a frame once, whatever the number of members;
+members only ever get ``offer``\\ ed the same text, a ``wire.SharedFrame`` whose WebSocket
+frame bytes are built once too. Messages go out in ``seq`` order without gaps
 (``RoomOrder``: a jump is filled from the room log first).
 
 The hub owns joining: ``join`` registers the member, adds its presence (and sends it the room's
@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, subjects
 from switchboard_contracts.presence import PresenceReply, PresenceSnapshot, TypingEvent
+from switchboard_contracts.reads import ReadEvent
 from switchboard_protocol import CloseCode
 from switchboard_protocol.times import now_ms
 from switchboard_runtime import UnavailableError
@@ -168,9 +169,10 @@ class RoomHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
 
-    async def join(self, room: str, member: Member, since: int | None = None) -> None:
+    async def join(self, room: str, member: Member, since: int | None = None) -> int:
         """Make ``member`` a member of ``room``, present in it; with ``since`` (the last ``seq``
-        it saw), replay what it missed first, then what arrived meanwhile, then live.
+        it saw), replay what it missed first, then what arrived meanwhile, then live. Returns
+        the last ``seq`` the room had delivered when the member was registered.
 
         Raises ``RoomUnavailableError`` when the room cannot be opened here (the member is
         not registered then)."""
@@ -187,6 +189,7 @@ class RoomHub:
         self._send_typing_state(room, member)
         if since is not None:
             await self._replay(room, member, since, upto)
+        return upto
 
     async def leave(self, room: str, member: Member) -> None:
         """``member`` leaves ``room``: no more frames of it, and its presence there ends."""
@@ -289,6 +292,7 @@ class RoomHub:
                 (subjects.chat_live(room), self._on_chat),
                 (subjects.chat_typing(room), self._on_typing),
                 (subjects.chat_presence(room), self._on_presence),
+                (subjects.chat_read(room), self._on_read),
             ):
                 state.subscriptions.append(
                     await self._bus.subscribe(subject, functools.partial(handler, state))
@@ -385,6 +389,20 @@ class RoomHub:
                 state = self._rooms.get(room)
                 if state is not None:
                     self._tell_typing(state, user_id, False)
+
+    async def _on_read(self, state: _Room, msg: Msg) -> None:
+        """A member's read mark moved (coalesced by its gateway): the room's other users are
+        told; the user's own connections hear it on their user subject (``UserHub``)."""
+        try:
+            mark = ReadEvent.decode(msg.data).state
+        except ValidationError:
+            return
+        if mark.room != state.name:
+            return
+        text = SharedFrame(frames.read_frame(state.name, mark.user_id, mark.seq))
+        for member in tuple(state.members.values()):
+            if member.user_id != mark.user_id:
+                member.outbox.offer(text)
 
     async def _on_presence(self, state: _Room, msg: Msg) -> None:
         try:

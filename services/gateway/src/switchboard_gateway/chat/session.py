@@ -32,6 +32,7 @@ from switchboard_gateway.chat.dispatch import (
     JoinDashboard,
     LeaveDashboard,
     LeaveRoom,
+    MarkRead,
     PublishTyping,
     ReadHistory,
     ReadVersions,
@@ -39,6 +40,7 @@ from switchboard_gateway.chat.dispatch import (
     RenewAuth,
     SyncPresence,
 )
+from switchboard_gateway.chat.read_marks import ReadMarks
 from switchboard_gateway.chat.room_hub import Member, RoomHub, RoomUnavailableError
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.dashboards.hub import DashboardHub, DashboardSubscriber
@@ -49,6 +51,7 @@ from switchboard_gateway.edge.identity import identity_of
 from switchboard_gateway.edge.limits import Admission, UserFrameRates
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 from switchboard_gateway.edge.tokens import AuthError, Identity
+from switchboard_gateway.metrics import READ_MARKS
 from switchboard_gateway.notifications.user_hub import UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.direct_outbox import FrameWriter
@@ -78,6 +81,7 @@ class SessionDeps:
     background: set["asyncio.Task[Any]"]
     authenticator: Authenticator | None
     user_rates: UserFrameRates
+    reads: ReadMarks
     writer: FrameWriter = field(default_factory=FrameWriter)
     """Flushes the direct outboxes (``direct_outbox``) once per loop turn."""
     expiries: ExpirySchedule = field(default_factory=ExpirySchedule)
@@ -213,16 +217,38 @@ class Session:
             await self.leave(room)
 
     async def join(self, room: str, since: int | None) -> bool:
-        """Become a member of ``room`` through the hub (which replays after ``since``)."""
+        """Become a member of ``room`` through the hub (which replays after ``since``), then
+        get the user's read mark and unread count there (in the background)."""
         member = Member(self.connection, self.user_id, self.outbox)
         self.rooms[room] = member  # left again when the connection ends, even mid-join
         try:
-            await self._deps.hub.join(room, member, since)
+            upto = await self._deps.hub.join(room, member, since)
         except RoomUnavailableError as err:
             del self.rooms[room]
             self._answer(self._deps.dispatch.join_failed(room, err))
             return False
+        self._deps.spawn(self._send_read_state(room, upto))
         return True
+
+    async def _send_read_state(self, room: str, upto: int) -> None:
+        """The user's own ``read`` frame on joining: its mark and what is unread up to ``upto``
+        (the last ``seq`` the room had delivered when the member was registered)."""
+        try:
+            state = await self._deps.reads.state(room, self.user_id, upto)
+        except Exception:
+            state = None
+        if state is None:
+            log.warning("the read state of a joining member could not be read")
+            return
+        if room in self.rooms:
+            unread = (state.unread_count, state.upto)
+            self.outbox.offer(frames.read_frame(room, self.user_id, state.seq, unread))
+
+    async def _mark_read(self, mark: MarkRead) -> None:
+        reply = await self._deps.reads.mark(mark.room, self.user_id, mark.seq)
+        outcome = "stored" if reply.state is not None else "unavailable"
+        READ_MARKS.labels("websocket", outcome).inc()
+        self._answer(self._deps.dispatch.read_reply(reply, mark.room))
 
     async def leave(self, room: str) -> None:
         deps = self._deps
@@ -277,7 +303,7 @@ class Session:
         if decision is not None:
             await self._carry_out(decision)
 
-    async def _carry_out(self, decision: Decision) -> None:
+    async def _carry_out(self, decision: Decision) -> None:  # noqa: PLR0912 (a case per decision)
         """Do what the dispatcher decided: the I/O."""
         deps = self._deps
         match decision:
@@ -308,6 +334,8 @@ class Session:
                 deps.dashboards.leave(self.dashboards.pop(decision.room))
             case ReadHistory() | ReadVersions():
                 await self._read(decision)
+            case MarkRead():
+                deps.spawn(self._mark_read(decision))
             case RenewAuth():
                 await self._renew(decision.token)
             case ExtendToken():

@@ -11,6 +11,7 @@ from switchboard_gateway.chat.http_api import api_routes
 from switchboard_gateway.chat.multi_room_socket import MultiRoomSocket
 from switchboard_gateway.chat.presence import LocalPresence
 from switchboard_gateway.chat.presence_sync import PresenceSync, gateway_id
+from switchboard_gateway.chat.read_marks import ReadMarks
 from switchboard_gateway.chat.room_hub import RoomHub
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.chat.room_socket import ChatSocket
@@ -47,6 +48,7 @@ class Chat:
         )
         self.client = ChatClient(bus, timeout, batches)
         self.room_log = RoomLog(bus, self.client, timeout)
+        self.reads = ReadMarks(bus, self.room_log, timeout, settings.read_coalesce_seconds)
         instance = settings.instance_id or "gateway"
         presence = LocalPresence(gateway_id(instance))
         self._presence_sync = PresenceSync(bus, presence, instance)
@@ -78,13 +80,14 @@ class Chat:
             background=set(),
             authenticator=edge.authenticator,
             user_rates=edge.user_rates,
+            reads=self.reads,
         )
         self._room_socket = ChatSocket(deps, edge.admission)
         self._multi_room_socket = MultiRoomSocket(deps, edge.admission)
 
     def routes(self) -> list[BaseRoute]:
         return [
-            *api_routes(self._settings, self.client, self.room_log),
+            *api_routes(self._settings, self.client, self.room_log, self.reads),
             WebSocketRoute("/chat/{room_id}", self._room_socket.handle),
         ]
 
@@ -101,3 +104,4 @@ class Chat:
     async def stop(self) -> None:
         await self._presence_sync.stop()
         await self.hub.stop()
+        await self.reads.stop()

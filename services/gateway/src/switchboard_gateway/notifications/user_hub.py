@@ -19,8 +19,10 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import subjects
 from switchboard_contracts.notify import EVENT_HEADER, UNREAD_EVENT, Notification, UnreadEvent
+from switchboard_contracts.reads import ROOM_READ_EVENT, ReadEvent
 from switchboard_runtime import Bus
 
+from switchboard_gateway.chat.frames import read_frame
 from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
 from switchboard_gateway.notifications.events import Entry, Unread
 
@@ -77,6 +79,10 @@ class _Socket:
 
     def resync(self) -> None:
         pass
+
+    def deliver(self, frame: str) -> None:
+        """A frame for sockets only (a read mark of the user's, ``UserHub._on_room_read``)."""
+        self._deliver(frame)
 
 
 class _UserLock:
@@ -174,8 +180,11 @@ class UserHub:
 
     def _on_live(self, msg: Msg) -> None:
         headers = msg.headers
-        if headers is not None and headers.get(EVENT_HEADER) == UNREAD_EVENT:
+        event = None if headers is None else headers.get(EVENT_HEADER)
+        if event == UNREAD_EVENT:
             self._on_unread(msg)
+        elif event == ROOM_READ_EVENT:
+            self._on_room_read(msg)
         else:
             self._on_notification(msg)
 
@@ -187,6 +196,19 @@ class UserHub:
             return
         for subscriber in tuple(self._subscribers.get(entry.notification.user_id, ())):
             subscriber.push(entry)
+
+    def _on_room_read(self, msg: Msg) -> None:
+        """The user's read mark in a room moved (on any gateway): every socket of the user gets
+        its own ``read`` frame, with the unread count (docs/protocol.md §2, "Read receipts")."""
+        try:
+            mark = ReadEvent.decode(msg.data).state
+        except ValidationError:
+            log.warning("ignoring an undecodable read mark on %s", msg.subject)
+            return
+        frame = read_frame(mark.room, mark.user_id, mark.seq, (mark.unread_count, mark.upto))
+        for subscriber in tuple(self._subscribers.get(mark.user_id, ())):
+            if isinstance(subscriber, _Socket):
+                subscriber.deliver(frame)
 
     def _on_unread(self, msg: Msg) -> None:
         try:
