@@ -201,8 +201,8 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
     assert report["userId"] == ALICE
     # a: messages 1 and 3, the edit at 4; b: messages 1 and 2 (her deletion is no edit), the edit
     assert report["rooms"] == {
-        a: {"messages": 2, "edits": 1, "reactions": 0},
-        b: {"messages": 2, "edits": 1, "reactions": 0},
+        a: {"messages": 2, "edits": 1, "reactions": 0, "reads": 0},
+        b: {"messages": 2, "edits": 1, "reactions": 0, "reads": 0},
     }
     # her 4 messages, 2 edits and her deletion, and bob's edit of her message; each room's
     # newest is the erasure's deletion
@@ -280,10 +280,15 @@ async def test_erasing_needs_a_service_token_with_its_scope_and_a_user_id(stack:
     assert bad.json()["field"] == "userId"
 
 
-async def test_erasing_a_user_takes_their_reactions_off_every_message(
+async def marked_read(client: FrameClient, user: str, room: str, seq: int) -> None:
+    await client.send({"type": "read", "payload": {"room": room, "seq": seq}})
+    await client.wait_for("read", lambda f: f["room"] == room and f["payload"]["userId"] == user)
+
+
+async def test_erasing_a_user_takes_their_reactions_and_read_marks_off_every_room(
     stack: Stack, stores: Stores
 ) -> None:
-    room = new_room()
+    room, only_read = new_room(), new_room()
     reactor = f"alice-{secrets.token_hex(3)}"
     async with (
         connect(stack, "gateway", reactor) as alice,
@@ -291,13 +296,18 @@ async def test_erasing_a_user_takes_their_reactions_off_every_message(
     ):
         for client in (alice, bob):
             await client.send(join(room))
-        await joined(bob, room, "bob")
-        await joined(alice, room, reactor)
+            await client.send(join(only_read))
+        for joined_room in (room, only_read):
+            await joined(bob, joined_room, "bob")
+            await joined(alice, joined_room, reactor)
         message = await acked(bob, "chat", room=room, content="react to me")
+        await acked(bob, "chat", room=only_read, content="only read by her")
         await acked(alice, "react", room=room, messageId=message["id"], emoji="🦄")
         await acked(alice, "react", room=room, messageId=message["id"], emoji="👍")
         await acked(alice, "unreact", room=room, messageId=message["id"], emoji="👍")
         await acked(bob, "react", room=room, messageId=message["id"], emoji="👍")
+        await marked_read(alice, reactor, room, 5)
+        await marked_read(alice, reactor, only_read, 1)
     database = await asyncpg.connect(stores.database_url)
     try:
         for _ in range(150):  # persistence writes after the ack
@@ -310,17 +320,24 @@ async def test_erasing_a_user_takes_their_reactions_off_every_message(
         assert held == 3  # alice's unicorn, her taken-back thumb, bob's thumb
         response = await erase(stack, "gateway", reactor, service("users:erase"))
         assert response.status_code == 200, response.text
-        assert response.json()["rooms"] == {room: {"messages": 0, "edits": 0, "reactions": 3}}
+        assert response.json()["rooms"] == {
+            room: {"messages": 0, "edits": 0, "reactions": 3, "reads": 1},
+            only_read: {"messages": 0, "edits": 0, "reactions": 0, "reads": 1},
+        }
         left = await database.fetch(
             "SELECT emoji, user_id FROM chat_reactions WHERE message_id = $1", message["id"]
         )
         events = await database.fetch(
             "SELECT content FROM chat_messages WHERE sender_id = $1", reactor
         )
+        marks = await database.fetchval(
+            "SELECT count(*) FROM room_reads WHERE user_id = $1", reactor
+        )
     finally:
         await database.close()
     assert [tuple(r) for r in left] == [("👍", "bob")]
     assert [e["content"] for e in events] == ["", "", ""]
+    assert marks == 0
     in_stream = await stream_events(stores.nats_url)
     assert [m for m in in_stream if m.room == room and m.sender_id == reactor] == []
     for page in (

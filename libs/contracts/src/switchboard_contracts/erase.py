@@ -21,11 +21,13 @@ class UserEraseRequest(BusMessage):
 
 class RoomErased(BusMessage):
     """What an erasure changed in one room: messages made tombstones, edits blanked, reaction
-    events (``react`` and ``unreact``) blanked, their reactions taken off the messages."""
+    events (``react`` and ``unreact``) blanked, their reactions taken off the messages, the
+    user's read mark removed (``reads``: 0 or 1)."""
 
     messages: Int64 = 0
     edits: Int64 = 0
     reactions: Int64 = 0
+    reads: Int64 = 0
 
 
 class UserEraseReply(BusMessage):

@@ -475,11 +475,17 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                                     "type": "object",
                                     "additionalProperties": {
                                         "type": "object",
-                                        "required": ["messages", "edits", "reactions"],
+                                        "required": [
+                                            "messages",
+                                            "edits",
+                                            "reactions",
+                                            "reads",
+                                        ],
                                         "properties": {
                                             "messages": {"type": "integer", "minimum": 0},
                                             "edits": {"type": "integer", "minimum": 0},
                                             "reactions": {"type": "integer", "minimum": 0},
+                                            "reads": {"type": "integer", "minimum": 0},
                                         },
                                     },
                                 },

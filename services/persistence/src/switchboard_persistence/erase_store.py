@@ -95,11 +95,15 @@ _ERASE_REACTIONS = (
 )
 
 
-async def erase_reactions_and_reads(conn: PoolConnectionProxy, user_id: str, room: str) -> None:
-    """The user's reactions (and, with the read-receipts tables, read marks) of ``room``, in
-    the room's transaction."""
+async def erase_reactions_and_reads(conn: PoolConnectionProxy, user_id: str, room: str) -> int:
+    """The user's reactions and read mark of ``room``, in the room's transaction; returns the
+    read marks removed (0 or 1)."""
     for statement in _ERASE_REACTIONS:
         await conn.execute(statement, user_id, room)
+    removed = await conn.fetch(
+        "DELETE FROM room_reads WHERE user_id = $1 AND room = $2 RETURNING room", user_id, room
+    )
+    return len(removed)
 
 
 class EraseStore:
@@ -107,9 +111,11 @@ class EraseStore:
         self._pool = pool
 
     async def rooms_of(self, user_id: str) -> list[str]:
-        """The rooms where PostgreSQL holds rows the user wrote."""
+        """The rooms where PostgreSQL holds rows the user wrote, or the user's read mark."""
         rows = await self._pool.fetch(
-            "SELECT DISTINCT room FROM chat_messages WHERE sender_id = $1 ORDER BY room", user_id
+            "SELECT room FROM chat_messages WHERE sender_id = $1"
+            " UNION SELECT room FROM room_reads WHERE user_id = $1 ORDER BY room",
+            user_id,
         )
         return [row["room"] for row in rows]
 
@@ -154,10 +160,11 @@ class EraseStore:
             for statement in _ERASE:
                 await conn.execute(statement, user_id, room)
             marked = await conn.fetch(_MARK, user_id, room)
-            await erase_reactions_and_reads(conn, user_id, room)
+            reads = await erase_reactions_and_reads(conn, user_id, room)
         kinds = [row["kind"] for row in marked]
         return RoomErased(
             messages=kinds.count("message"),
             edits=kinds.count("edit"),
             reactions=kinds.count("react") + kinds.count("unreact"),
+            reads=reads,
         )

@@ -73,7 +73,7 @@ class UserEraser:
         changed: dict[str, RoomErased] = {}
         for room in rooms:
             erased = await self._store.erase_room(user, room, by_room.get(room, []))
-            if erased.messages or erased.edits or erased.reactions:
+            if erased.messages or erased.edits or erased.reactions or erased.reads:
                 changed[room] = erased
         newest = {room: await self._newest(room) for room in by_room}
         doomed, kept = stream_deletions(events, {r: s for r, s in newest.items() if s})

@@ -28,6 +28,7 @@ def erase_report(reply: UserEraseReply) -> dict[str, Any]:
                 "messages": erased.messages,
                 "edits": erased.edits,
                 "reactions": erased.reactions,
+                "reads": erased.reads,
             }
             for room, erased in sorted(reply.rooms.items())
         },
