@@ -31,6 +31,7 @@ from switchboard_devstack.wsclient import FrameClient
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
 WAIT_MS = 15_000
+HIDDEN_PAGE = "Object.defineProperty(document, 'visibilityState', {get: () => 'hidden'});"
 
 
 stack = stack_fixture("e2e-demo-browser", *ALL_SERVICES, "gateway-2")
@@ -55,9 +56,15 @@ class Pages:
         self._contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    async def open(self, base_url: str, user: str, room: str, team: str = "ops") -> Page:
+    async def open(
+        self, base_url: str, user: str, room: str, team: str = "ops", *, hidden: bool = False
+    ) -> Page:
+        """``hidden``: the page reports itself not visible (a background tab), so it marks
+        nothing read by itself."""
         context = await self._browser.new_context(viewport={"width": 1400, "height": 900})
         self._contexts.append(context)
+        if hidden:
+            await context.add_init_script(HIDDEN_PAGE)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{user}: {error}"))
         await page.goto(f"{base_url}/?user={user}&room={room}&team={team}")
@@ -137,7 +144,7 @@ async def test_a_message_edited_then_deleted_in_one_browser_changes_in_the_other
     await expect(message(alice, "first draft")).to_have_count(1, timeout=WAIT_MS)
     await expect(message(alice, "not yours to edit")).to_have_count(1, timeout=WAIT_MS)
     # only one's own messages offer edit and delete
-    assert await message(alice, "not yours to edit").locator("button").count() == 0
+    assert await message(alice, "not yours to edit").locator("button[data-action]").count() == 0
     own = message(alice, "first draft")
     await own.hover()
     await own.locator("button.edit").click()
@@ -166,6 +173,74 @@ async def test_a_message_edited_then_deleted_in_one_browser_changes_in_the_other
         ["message deleted", "not yours to edit"]
     )
     await pages.screenshot(carol, "carol-reads-the-history")
+
+
+async def test_reactions_added_and_taken_back_show_with_their_counts_in_every_browser(
+    stack: Stack, pages: Pages
+) -> None:
+    room = new_room()
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await say(bob, "react to this")
+    target = {page: message(page, "react to this") for page in (alice, bob)}
+    await expect(target[alice]).to_have_count(1, timeout=WAIT_MS)
+
+    async def click_reaction(page: Page, label: str) -> None:
+        await target[page].hover()
+        await target[page].locator("button.reaction", has_text=label).click()
+
+    def chip(page: Page) -> Locator:
+        return target[page].locator("button.reaction:not(.quick)")
+
+    await click_reaction(alice, "+👍")
+    for page in (alice, bob):
+        await expect(chip(page)).to_have_text(["👍 1"], timeout=WAIT_MS)
+    await expect(chip(alice)).to_have_class("reaction mine")
+    await expect(chip(bob)).to_have_class("reaction")
+    await click_reaction(bob, "👍 1")  # bob adds his own
+    for page in (alice, bob):
+        await expect(chip(page)).to_have_text(["👍 2"], timeout=WAIT_MS)
+    await pages.screenshot(bob, "bob-sees-two-reactions")
+    await click_reaction(alice, "👍 2")  # alice takes hers back
+    for page in (alice, bob):
+        await expect(chip(page)).to_have_text(["👍 1"], timeout=WAIT_MS)
+    await expect(chip(alice)).to_have_class("reaction")
+    # a page opened now reads the message's current reactions from the history page
+    carol = await pages.open(stack["gateway"].url, "carol", room)
+    await online(carol)
+    await expect(carol.locator("#messages .msg")).to_have_count(1, timeout=WAIT_MS)
+    await expect(carol.locator("#messages .msg button.reaction:not(.quick)")).to_have_text(["👍 1"])
+
+
+async def test_who_read_a_message_and_the_room_s_unread_count_show_in_the_page(
+    stack: Stack, pages: Pages
+) -> None:
+    room = new_room()
+    alice = await pages.open(stack["gateway"].url, "alice", room)
+    bob = await pages.open(stack["gateway-2"].url, "bob", room)
+    await online(alice)
+    await online(bob)
+    await say(alice, "did you read this?")
+    await expect(message(bob, "did you read this?")).to_have_count(1, timeout=WAIT_MS)
+    # bob's page is seen, so it marks the room read; alice's message says so
+    seen = message(alice, "did you read this?").locator(".seen")
+    await expect(seen).to_have_text("seen by bob", timeout=WAIT_MS)
+    await expect(alice.locator("#room-unread")).to_be_hidden()
+    # carol's tab is in the background: the room's unread count shows, and grows
+    carol = await pages.open(stack["gateway"].url, "carol", room, hidden=True)
+    await online(carol)
+    await expect(carol.locator("#room-unread")).to_have_text("1", timeout=WAIT_MS)
+    await say(bob, "yes")
+    await expect(carol.locator("#room-unread")).to_have_text("2", timeout=WAIT_MS)
+    await pages.screenshot(carol, "carol-has-two-unread")
+    await carol.click("#mark-room-read")
+    await expect(carol.locator("#room-unread")).to_be_hidden(timeout=WAIT_MS)
+    await expect(seen).to_have_text("seen by bob, carol", timeout=WAIT_MS)
+    await expect(message(bob, "yes").locator(".seen")).to_have_text(
+        "seen by alice, carol", timeout=WAIT_MS
+    )
 
 
 async def test_typing_indicator_and_online_users_show_the_other_browser(

@@ -367,6 +367,34 @@ test("a follower's message goes out through the leader's socket with its clientM
   for (const tab of [a, b, c]) tab.close();
 });
 
+test("a read mark goes out through the leader, never back, and again after a reconnect until answered", async () => {
+  const { tabs: [a, b, c] } = await threeTabs();
+  b.join("r1");
+  await settle();
+  const socket = FakeSocket.made[0];
+  socket.open();
+  await settle();
+  const marks = [];
+  b.addEventListener("read", (e) => marks.push([e.detail.userId, e.detail.seq]));
+  b.markRead("r1", 5);
+  b.markRead("r1", 3); // below the last mark sent: nothing
+  await settle();
+  assert.deepEqual(socket.ofType("read").map((f) => f.payload), [{ room: "r1", seq: 5 }]);
+  socket.close(1006); // the gateway went away; the leader's socket reconnects (timer faked)
+  await settle();
+  a.hub.socket._open(); // the backoff's timer fires
+  const again = FakeSocket.made[1];
+  again.open();
+  await settle();
+  assert.deepEqual(again.ofType("read").map((f) => f.payload), [{ room: "r1", seq: 5 }]);
+  again.receive({ type: "read", room: "r1", payload: { userId: b.user, seq: 5, unreadCount: 0, upto: 5 } });
+  again.receive({ type: "read", room: "r1", payload: { userId: "bob", seq: 4 } });
+  await settle();
+  assert.deepEqual(marks, [[b.user, 5], ["bob", 4]]);
+  assert.equal(b.readMarks.size, 0); // answered: not sent again
+  for (const tab of [a, b, c]) tab.close();
+});
+
 test("when the leader dies the next tab resumes rooms with since and the stream with its last id, and resends what was not acked", async () => {
   const { browser, tabs: [a, b, c] } = await threeTabs();
   b.join("r1");

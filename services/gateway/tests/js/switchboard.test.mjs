@@ -294,6 +294,31 @@ test("an edit and a deletion are sent with a clientMsgId, again until acked", ()
   ]);
 });
 
+test("a reaction and its taking back are sent with the emoji and emitted as room events", () => {
+  const timers = new Timers();
+  const room = chatRoom(timers, historyServer([]).fetchImpl);
+  const seen = [];
+  for (const name of ["react", "unreact"]) {
+    room.addEventListener(name, (e) => seen.push([name, e.detail.seq, e.detail.payload.emoji]));
+  }
+  room.connect();
+  FakeSocket.last().open();
+  const added = room.react("id-1", "👍");
+  room.unreact("id-1", "👍");
+  assert.deepEqual(FakeSocket.last().sent.map((f) => [f.type, f.payload.messageId, f.payload.emoji]), [
+    ["react", "id-1", "👍"],
+    ["unreact", "id-1", "👍"],
+  ]);
+  assert.equal(FakeSocket.last().sent[0].payload.clientMsgId, added);
+  FakeSocket.last().receive(chat(1));
+  for (const [type, seq] of [["react", 2], ["unreact", 3]]) {
+    const frame = change(type, seq, 1);
+    frame.payload.emoji = "👍";
+    FakeSocket.last().receive(frame);
+  }
+  assert.deepEqual(seen, [["react", 2, "👍"], ["unreact", 3, "👍"]]);
+});
+
 test("after a reconnect what was missed is fetched from history", async () => {
   const timers = new Timers();
   const server = historyServer([chat(1), chat(2), chat(3)]);

@@ -1,4 +1,7 @@
-// The chat panel: messages (own ones on the right, each with edit and delete), typing
+// The chat panel: messages (own ones on the right, each with edit and delete; any with
+// reactions, a chip per emoji with its count, clicked to add or take back one's own; own ones
+// say who has read them), the room's unread count (marked read while the page is visible, or
+// with "Mark read"), typing
 // indicator, online users, and older messages loaded as the list is scrolled to the top. One
 // room of the page's SharedClient. Edits and deletions arrive as events of the room ("edit",
 // "delete"); history pages show each message in its current state and carry those events too,
@@ -9,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const TYPING_IDLE_MS = 3000;
 const TYPING_REPEAT_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
+const QUICK_EMOJI = ["👍", "❤️", "😂"];
 
 export class ChatPanel {
   constructor(settings, client) {
@@ -22,6 +26,11 @@ export class ChatPanel {
     this.typingSentAt = 0;
     this.typingTimer = null;
     this.editing = null; // the id of the own message the input edits, or null
+    this.readBy = new Map(); // another member -> the seq they have read up to
+    this.unread = 0; // this user's unread messages in the room (the server's count, kept)
+    this.upto = null; // the seq the server's count went up to
+    this.newestSeq = 0; // the newest seq of the room seen here (any event)
+    this.markTimer = null;
     this.placeholder = $("chat-input").placeholder;
     $("chat-form").addEventListener("submit", (event) => this.onSubmit(event));
     $("chat-input").addEventListener("input", () => this.onInput());
@@ -34,6 +43,14 @@ export class ChatPanel {
     client.addEventListener("message", mine((frame) => this.append(frame)));
     client.addEventListener("edit", mine((frame) => this.edited(frame)));
     client.addEventListener("delete", mine((frame) => this.deleted(frame)));
+    client.addEventListener("react", mine((frame) => this.reacted(frame, true)));
+    client.addEventListener("unreact", mine((frame) => this.reacted(frame, false)));
+    client.addEventListener("read", mine((payload) => this.readMark(payload)));
+    for (const name of ["edit", "delete", "react", "unreact"]) {
+      client.addEventListener(name, mine((frame) => this.seenSeq(frame.seq)));
+    }
+    $("mark-room-read").addEventListener("click", () => this.client.markRead(this.room, this.newestSeq));
+    document.addEventListener("visibilitychange", () => this.markSoon());
     client.addEventListener("ack", mine((payload) => this.acked(payload)));
     client.addEventListener("typing", mine((payload) => this.typing(payload)));
     client.addEventListener("presence", mine((payload) => this.presence(payload)));
@@ -52,8 +69,65 @@ export class ChatPanel {
     this.hasMore = true;
     this.typers.clear();
     this.renderTyping();
+    this.readBy.clear();
+    this.unread = 0;
+    this.upto = null;
+    this.newestSeq = 0;
+    this.renderUnread();
     await this.loadOlder(); // the newest page first; the room resumes after it
     this.client.join(this.room);
+  }
+
+  // -- read receipts and the unread count
+
+  seenSeq(seq) {
+    if (typeof seq === "number" && seq > this.newestSeq) this.newestSeq = seq;
+    this.markSoon();
+  }
+
+  /** Marked read while the page is seen: once things settle, up to the newest seq. */
+  markSoon() {
+    if (document.visibilityState !== "visible" || this.newestSeq === 0) return;
+    clearTimeout(this.markTimer);
+    this.markTimer = setTimeout(() => this.client.markRead(this.room, this.newestSeq), 300);
+  }
+
+  readMark({ userId, seq, unreadCount, upto }) {
+    if (userId === this.settings.user) {
+      if (typeof unreadCount === "number") {
+        this.unread = unreadCount;
+        this.upto = upto ?? seq;
+        this.renderUnread();
+      }
+      return;
+    }
+    if (!userId || typeof seq !== "number" || (this.readBy.get(userId) ?? -1) >= seq) return;
+    this.readBy.set(userId, seq);
+    for (const el of $("messages").querySelectorAll(".msg.own[data-seq]")) this.renderSeen(el);
+  }
+
+  renderUnread() {
+    const badge = $("room-unread");
+    badge.textContent = this.unread >= 1000 ? "999+" : String(this.unread);
+    badge.hidden = this.unread <= 0;
+    $("mark-room-read").hidden = this.unread <= 0;
+  }
+
+  renderSeen(el) {
+    const seq = Number(el.dataset.seq);
+    if (!el.dataset.seq || el.classList.contains("deleted")) return;
+    const readers = [...this.readBy].filter(([, upto]) => upto >= seq).map(([user]) => user);
+    let seen = el.querySelector(".seen");
+    if (readers.length === 0) {
+      seen?.remove();
+      return;
+    }
+    if (!seen) {
+      seen = document.createElement("div");
+      seen.className = "seen";
+      el.append(seen);
+    }
+    seen.textContent = `seen by ${readers.sort().join(", ")}`;
   }
 
   // -- messages
@@ -75,9 +149,57 @@ export class ChatPanel {
     if (frame.payload?.deleted) this.tombstone(el);
     else {
       if (frame.payload?.editCount) this.markEdited(el);
-      if (own && frame.id) el.append(this.actions());
+      if (frame.id) {
+        // the message's reactions now: emoji -> {count (exact), users (the first ones listed)}
+        el.reactions = new Map((frame.payload?.reactions ?? []).map(
+          (r) => [r.emoji, { count: r.count, users: new Set(r.users ?? []) }]));
+        el.append(this.reactionBar(el));
+        if (own) el.append(this.actions());
+      }
     }
     return el;
+  }
+
+  /** The chips of a message's reactions, and quick ones to add. */
+  reactionBar(el) {
+    const bar = document.createElement("div");
+    bar.className = "reactions";
+    for (const [emoji, { count, users }] of el.reactions) {
+      if (count <= 0) continue;
+      bar.append(this.chip(emoji, `${emoji} ${count}`, users.has(this.settings.user)));
+    }
+    for (const emoji of QUICK_EMOJI) {
+      if (!el.reactions.get(emoji)?.count) bar.append(this.chip(emoji, `+${emoji}`, false, "quick"));
+    }
+    return bar;
+  }
+
+  chip(emoji, text, mine, extra = "") {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = ["reaction", mine ? "mine" : "", extra].filter(Boolean).join(" ");
+    button.dataset.emoji = emoji;
+    button.textContent = text;
+    return button;
+  }
+
+  /** A live reaction added or taken back: a set operation on (emoji, user), as the protocol
+   * says; counts beyond the users listed move with the events. */
+  reacted(frame, added) {
+    const el = this.shown(frame.payload?.messageId);
+    if (!el?.reactions || el.classList.contains("deleted")) return;
+    const emoji = frame.payload.emoji;
+    const entry = el.reactions.get(emoji) ?? { count: 0, users: new Set() };
+    const has = entry.users.has(frame.senderId);
+    if (added && !has) {
+      entry.users.add(frame.senderId);
+      entry.count += 1;
+    } else if (!added && has) {
+      entry.users.delete(frame.senderId);
+      entry.count -= 1;
+    }
+    el.reactions.set(emoji, entry);
+    el.querySelector(".reactions").replaceWith(this.reactionBar(el));
   }
 
   actions() {
@@ -106,6 +228,7 @@ export class ChatPanel {
     el.classList.add("deleted");
     el.querySelector(".content").textContent = "message deleted";
     el.querySelector(".actions")?.remove();
+    el.querySelector(".reactions")?.remove();
     el.querySelector(".edited")?.remove();
     if (this.editing === el.dataset.id) this.stopEditing();
   }
@@ -128,6 +251,15 @@ export class ChatPanel {
   }
 
   onAction(event) {
+    const chip = event.target.closest("button.reaction");
+    if (chip) {
+      const el = chip.closest(".msg");
+      if (!el?.dataset.id) return;
+      const mine = el.reactions?.get(chip.dataset.emoji)?.users.has(this.settings.user);
+      if (mine) this.client.unreact(this.room, el.dataset.id, chip.dataset.emoji);
+      else this.client.react(this.room, el.dataset.id, chip.dataset.emoji);
+      return;
+    }
     const button = event.target.closest("button[data-action]");
     const el = button?.closest(".msg");
     if (!el?.dataset.id) return;
@@ -164,6 +296,13 @@ export class ChatPanel {
     }
     if (this.oldestSeq === null || frame.seq < this.oldestSeq) this.oldestSeq = frame.seq;
     if (atBottom || frame.senderId === this.settings.user) list.scrollTop = list.scrollHeight;
+    if (frame.senderId !== this.settings.user && this.upto !== null && frame.seq > this.upto) {
+      this.unread += 1; // the server's count, kept from there
+      this.upto = frame.seq;
+      this.renderUnread();
+    }
+    if (el.classList.contains("own")) this.renderSeen(el);
+    this.seenSeq(frame.seq);
     this.typers.delete(frame.senderId);
     this.renderTyping();
   }
@@ -238,6 +377,7 @@ export class ChatPanel {
       const shown = messages.filter((m) => (m.type ?? "chat") === "chat");
       list.prepend(...shown.reverse().map((m) => this.render(m)));
       for (const m of messages) if (this.oldestSeq === null || m.seq < this.oldestSeq) this.oldestSeq = m.seq;
+      for (const m of messages) this.seenSeq(m.seq);
       list.scrollTop = list.scrollHeight - before; // keep what the reader was looking at
       status.hidden = this.hasMore;
       status.textContent = this.hasMore ? "" : "the beginning of the room";

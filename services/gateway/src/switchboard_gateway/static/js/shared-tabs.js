@@ -9,8 +9,10 @@
 // - userOfToken, channelName: whose tabs may share (one user of one origin).
 
 /** A room's frames that carry a seq (its events, counted for resume), and the event each is
- * emitted as: a message, an edit of one, a deletion of one. */
-export const ROOM_EVENTS = Object.freeze({ chat: "message", edit: "edit", delete: "delete" });
+ * emitted as: a message, an edit or a deletion of one, a reaction added to one or taken back. */
+export const ROOM_EVENTS = Object.freeze({
+  chat: "message", edit: "edit", delete: "delete", react: "react", unreact: "unreact",
+});
 
 /** The `sub` claim of a JWT, read without checking the signature: only to tell users apart. */
 export function userOfToken(token) {

@@ -9,7 +9,8 @@
 //   Both give every chat message a clientMsgId, resend the unacknowledged ones after a
 //   reconnect (the server stores each clientMsgId once), and drop duplicates by id.
 //   A room's events are "message" (a chat frame), "edit" and "delete" (a message was edited or
-//   deleted: each an event of the room with its own seq, counted for resume like a message).
+//   deleted), "react" and "unreact" (a user added or took back an emoji on a message): each an
+//   event of the room with its own seq, counted for resume like a message.
 // - EventStream: Server-Sent Events (notifications, dashboards) with resume by Last-Event-ID
 //   (the browser's own, or the lastEventId parameter when it has to start over).
 //
@@ -280,10 +281,12 @@ function nextAttempt(frame) {
   return frame;
 }
 
-/** An `edit` (with `content`) or `delete` frame for message `messageId`. */
-function changeFrame(type, messageId, { content, room, clientMsgId = uuid() } = {}) {
+/** An `edit` (with `content`), `delete`, `react` or `unreact` (with `emoji`) frame for message
+ * `messageId`. */
+function changeFrame(type, messageId, { content, emoji, room, clientMsgId = uuid() } = {}) {
   const payload = { messageId, clientMsgId };
   if (type === "edit") payload.content = content;
+  if (type === "react" || type === "unreact") payload.emoji = emoji;
   if (room) payload.room = room;
   return { type, payload, timestamp: Date.now() };
 }
@@ -347,6 +350,15 @@ export class ChatRoom extends EventTarget {
     return this._sendKept(changeFrame("delete", messageId));
   }
 
+  /** Add our `emoji` to a message (`unreact`: take it back); returns the clientMsgId. */
+  react(messageId, emoji) {
+    return this._sendKept(changeFrame("react", messageId, { emoji }));
+  }
+
+  unreact(messageId, emoji) {
+    return this._sendKept(changeFrame("unreact", messageId, { emoji }));
+  }
+
   _sendKept(frame) {
     this.state.unacked.set(frame.payload.clientMsgId, frame);
     this.socket.send(nextAttempt(frame));
@@ -406,6 +418,8 @@ export class ChatRoom extends EventTarget {
       case "chat":
       case "edit":
       case "delete":
+      case "react":
+      case "unreact":
         this._deliver(frame);
         break;
       case "ack":
@@ -479,6 +493,14 @@ export class RoomsClient extends EventTarget {
 
   delete(room, messageId) {
     return this._sendKept(room, changeFrame("delete", messageId, { room }));
+  }
+
+  react(room, messageId, emoji) {
+    return this._sendKept(room, changeFrame("react", messageId, { emoji, room }));
+  }
+
+  unreact(room, messageId, emoji) {
+    return this._sendKept(room, changeFrame("unreact", messageId, { emoji, room }));
   }
 
   _sendKept(room, frame) {
@@ -777,6 +799,7 @@ export class SharedClient extends EventTarget {
     if (lastEventId !== null && lastEventId !== "") this.seen.cursor(lastEventId);
     this.rooms = new Set(); // the rooms this tab wants
     this.unacked = new Map(); // clientMsgId -> chat frame, until acked
+    this.readMarks = new Map(); // room -> the read mark sent last, until the server's answer
     this._retried = new Set(); // clientMsgIds sent again after not_joined
     this.role = "idle";
     this.leaderTab = null;
@@ -871,6 +894,26 @@ export class SharedClient extends EventTarget {
   /** Delete a message (one's own, or any with `rooms:moderate`): as `send`. */
   delete(room, messageId) {
     return this._sendKept(changeFrame("delete", messageId, { room }));
+  }
+
+  /** Add this user's `emoji` to a message (`unreact`: take it back): as `send`. */
+  react(room, messageId, emoji) {
+    return this._sendKept(changeFrame("react", messageId, { emoji, room }));
+  }
+
+  unreact(room, messageId, emoji) {
+    return this._sendKept(changeFrame("unreact", messageId, { emoji, room }));
+  }
+
+  /** Mark `room` read up to `seq` (never back). The server answers with this user's own
+   * `read` event ({room, userId, seq, unreadCount, upto}) once stored; the room's other
+   * members get `read` events ({room, userId, seq}) of who read up to where. A mark not
+   * answered is sent again when the socket reconnects (the same mark twice is harmless). */
+  markRead(room, seq) {
+    const marked = this.readMarks.get(room);
+    if (marked !== undefined && marked >= seq) return;
+    this.readMarks.set(room, seq);
+    this._toLeader({ kind: "send", frame: { type: "read", payload: { room, seq } } });
   }
 
   _sendKept(frame) {
@@ -1074,6 +1117,9 @@ export class SharedClient extends EventTarget {
     for (const frame of this.unacked.values()) {
       this._toLeader({ kind: "send", frame: nextAttempt(frame) });
     }
+    for (const [room, seq] of this.readMarks) {
+      this._toLeader({ kind: "send", frame: { type: "read", payload: { room, seq } } });
+    }
   }
 
   _setStatus(name, detail) {
@@ -1090,6 +1136,8 @@ export class SharedClient extends EventTarget {
       case "chat":
       case "edit":
       case "delete":
+      case "react":
+      case "unreact":
         if (this.rooms.has(room)) this._deliverChat(frame);
         break;
       case "ack":
@@ -1102,6 +1150,12 @@ export class SharedClient extends EventTarget {
         if (frame.payload?.id && this.seen.acceptNotification(frame.payload, null)) {
           emit(this, "notification", frame.payload);
         }
+        break;
+      case "read":
+        if (frame.payload?.userId === this.user && (this.readMarks.get(room) ?? -1) <= (frame.payload?.seq ?? -1)) {
+          this.readMarks.delete(room); // answered: stored
+        }
+        if (room !== null && this.rooms.has(room)) emit(this, "read", { room, ...(frame.payload ?? {}) });
         break;
       case "unread":
       case "pong":
