@@ -55,10 +55,10 @@ def test_path_floor_stores_acks_and_republishes_every_message_once_in_order(
     assert set(per) == {"nats", "sender", "chat", "persistence"}
 
 
-def test_event_cost_acks_and_writes_every_message_and_every_edit(ctx: BenchContext) -> None:
+def test_event_cost_acks_and_writes_every_message_edit_and_reaction(ctx: BenchContext) -> None:
     result = SCENARIOS["event_cost"](ctx)
     assert result.data["complete"] is True, result.notes
     phases = result.data["phases"]
     assert isinstance(phases, list)
-    assert [p["kind"] for p in phases] == ["message", "edit"]
+    assert [p["kind"] for p in phases] == ["message", "edit", "reaction"]
     assert all(p["acked"] == p["sent"] > 0 for p in phases)

@@ -1,10 +1,11 @@
-"""The durable path's cost per event of each kind: a message, an edit (issue 21).
+"""The durable path's cost per event of each kind: a message, an edit, a reaction (issue 21).
 
 Chat, persistence (and notification, as the write path runs them) on one core with NATS and
 PostgreSQL, driven over the bus as a gateway drives them: messages in ``chat.cmd.send-batch``
-requests every 3 ms, edits one ``chat.cmd.send`` each (a change goes to chat alone, after the
-look-up of its target). Each kind runs at the same rate on the messages the first phase stored;
-CPU per acked event of each process, over the phase and until persistence has written it all.
+requests every 3 ms, edits and reactions one ``chat.cmd.send`` each (a change goes to chat
+alone, after the look-up of its target). Each kind runs at the same rate on the messages the
+first phase stored; CPU per acked event of each process, over the phase and until persistence
+has written it all.
 """
 
 import asyncio
@@ -43,6 +44,7 @@ class Kind:
 KINDS = (
     Kind("message", None, lambda n: f"message {n} of the event-cost benchmark"),
     Kind("edit", EventKind.EDIT, lambda n: f"message {n}, edited"),
+    Kind("reaction", EventKind.REACT, lambda n: "👍"),
 )
 
 
@@ -227,14 +229,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
         notes.append("**Not every event was acked and written: the figures are unusable.**")
     return ScenarioResult(
         scenario="event_cost",
-        title="The durable path's cost per event: messages and edits",
+        title="The durable path's cost per event: messages, edits and reactions",
         method=(
             f"Chat, persistence and notification with NATS and PostgreSQL, all on core"
             f" {ctx.loadgen_core}, driven over the bus from core {ctx.server_core} as a gateway"
             f" drives them (no gateway, no clients). First {count:,} messages at {RATE}/s in"
             f" {ROOMS} rooms (`chat.cmd.send-batch` every {BATCH_INTERVAL_SECONDS * 1000:g} ms),"
-            " then one edit of each at the same rate (`chat.cmd.send`, one each: a change goes"
-            " to chat alone, after the look-up of its target in PostgreSQL). CPU of each"
+            " then one edit of each, then one reaction to each, at the same rate"
+            " (`chat.cmd.send`, one each: a change goes to chat alone, after the look-up of its"
+            " target in PostgreSQL). CPU of each"
             " process over each phase and until persistence has written it all, per acked"
             " event; p99 from request to reply."
         ),
