@@ -243,6 +243,31 @@ async def test_who_read_a_message_and_the_room_s_unread_count_show_in_the_page(
     )
 
 
+async def test_the_rooms_list_shows_each_room_s_unread_count(stack: Stack, pages: Pages) -> None:
+    here, elsewhere = new_room(), new_room()
+    async with httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http:
+        for room in (here, elsewhere):
+            created = await http.post("/api/rooms?userId=bob", json={"id": room, "name": room})
+            assert created.status_code == 201, created.text
+    async with FrameClient(f"{stack['gateway-2'].ws_url}/chat/{elsewhere}?userId=bob") as bob:
+        for n in range(3):
+            await bob.send({"type": "chat", "payload": {"content": f"b{n}", "clientMsgId": f"{n}"}})
+            await bob.wait_for("ack", acknowledges(str(n)))
+    alice = await pages.open(stack["gateway"].url, "alice", here)
+    await online(alice)
+    other = alice.locator(f'#rooms li[data-room="{elsewhere}"]')
+    await expect(other.locator(".badge")).to_have_text("3", timeout=WAIT_MS)
+    await expect(alice.locator(f'#rooms li[data-room="{here}"]')).to_have_class("current")
+    await expect(alice.locator(f'#rooms li[data-room="{here}"] .badge')).to_be_hidden()
+    await pages.screenshot(alice, "rooms-with-unread")
+    await other.locator("a").click()  # the other room: its messages, then read
+    await online(alice)
+    await expect(message(alice, "b2")).to_have_count(1, timeout=WAIT_MS)
+    await expect(alice.locator(f'#rooms li[data-room="{elsewhere}"] .badge')).to_be_hidden(
+        timeout=WAIT_MS
+    )
+
+
 async def test_typing_indicator_and_online_users_show_the_other_browser(
     stack: Stack, pages: Pages
 ) -> None:

@@ -13,6 +13,7 @@ const TYPING_IDLE_MS = 3000;
 const TYPING_REPEAT_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
 const QUICK_EMOJI = ["👍", "❤️", "😂"];
+const ROOMS_REFRESH_MS = 15_000;
 
 export class ChatPanel {
   constructor(settings, client) {
@@ -51,6 +52,7 @@ export class ChatPanel {
     }
     $("mark-room-read").addEventListener("click", () => this.client.markRead(this.room, this.newestSeq));
     document.addEventListener("visibilitychange", () => this.markSoon());
+    setInterval(() => this.loadRooms(), ROOMS_REFRESH_MS);
     client.addEventListener("ack", mine((payload) => this.acked(payload)));
     client.addEventListener("typing", mine((payload) => this.typing(payload)));
     client.addEventListener("presence", mine((payload) => this.presence(payload)));
@@ -76,6 +78,33 @@ export class ChatPanel {
     this.renderUnread();
     await this.loadOlder(); // the newest page first; the room resumes after it
     this.client.join(this.room);
+    await this.loadRooms();
+  }
+
+  /** The rooms list, each with this user's unread count (this room's is the live one). */
+  async loadRooms() {
+    let rooms;
+    try {
+      rooms = await this.client.roomsList();
+    } catch {
+      return; // kept as it was; tried again at the next refresh
+    }
+    $("rooms").replaceChildren(...rooms.map((room) => {
+      const li = document.createElement("li");
+      li.dataset.room = room.id;
+      const link = document.createElement("a");
+      link.href = `?user=${encodeURIComponent(this.settings.user)}&room=${encodeURIComponent(room.id)}`;
+      link.textContent = room.name || room.id;
+      li.append(link);
+      const count = room.id === this.room ? this.unread : room.unreadCount ?? 0;
+      if (room.id === this.room) li.classList.add("current");
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = count >= 1000 ? "999+" : String(count);
+      badge.hidden = count <= 0;
+      li.append(" ", badge);
+      return li;
+    }));
   }
 
   // -- read receipts and the unread count
@@ -107,6 +136,11 @@ export class ChatPanel {
   }
 
   renderUnread() {
+    const listed = $("rooms").querySelector(`li[data-room="${CSS.escape(this.room)}"] .badge`);
+    if (listed) {
+      listed.textContent = this.unread >= 1000 ? "999+" : String(this.unread);
+      listed.hidden = this.unread <= 0;
+    }
     const badge = $("room-unread");
     badge.textContent = this.unread >= 1000 ? "999+" : String(this.unread);
     badge.hidden = this.unread <= 0;

@@ -937,6 +937,13 @@ export class SharedClient extends EventTarget {
     return page;
   }
 
+  /** The rooms this user may read, each with the user's `readSeq` and `unreadCount`. */
+  async roomsList() {
+    const init = this.token ? { headers: { Authorization: `Bearer ${this.token}` } } : undefined;
+    const url = this.token ? new URL(`${this.origin}/api/rooms`, this.base) : this._url("/api/rooms");
+    return (await fetchJson(this.fetchImpl, url.toString(), init)).rooms ?? [];
+  }
+
   /** Reconnect now (the browser is back online); asks the leader when this tab is not it. */
   retryNow() {
     this._toLeader({ kind: "retry" });
