@@ -8,6 +8,8 @@ import asyncpg
 import httpx
 import nats
 import pytest
+from switchboard_client import ChatConnection, ChatEvent, ChatMessage, Joined
+from switchboard_client.transport import WireConnection, websocket_connector
 from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
 from switchboard_devstack.chatframes import acknowledges, join, new_room, seq_is
@@ -105,6 +107,65 @@ async def test_the_compatible_endpoint_resumes_from_the_since_parameter(stack: S
     response = await upgrade_over_http(f"{stack['gateway'].url}/chat/{room}?since=last")
     assert response.status_code == 400
     assert "since" in response.json()["error"]
+
+
+async def test_a_join_is_answered_with_the_seq_it_starts_after_before_anything_else(
+    stack: Stack,
+) -> None:
+    room = new_room()
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 2)
+        async with FrameClient(f"{stack['gateway-2'].ws_url}/ws?userId=bob") as bob:
+            await bob.send(join(room))
+            joined = await bob.wait_for("joined")
+            await bob.wait_for("presence")
+            await send_all(alice, room, 1, prefix="live")
+            await bob.wait_for("chat", seq_is(3))
+    assert joined["payload"] == {"room": room, "seq": 2}
+    kinds = [f["type"] for f in bob.frames if f["type"] in ("joined", "presence", "chat")]
+    assert kinds[:2] == ["joined", "presence"]
+    assert chat_seqs(bob, room) == [3]
+
+
+async def next_event(conn: ChatConnection, wanted: type[ChatEvent], seq: int = 0) -> ChatEvent:
+    """The client's next event of type ``wanted`` (at ``seq`` or later, for messages)."""
+    async with asyncio.timeout(15):
+        async for event in conn.events():
+            if isinstance(event, wanted) and getattr(event, "seq", seq) >= seq:
+                return event
+    raise AssertionError("the client's events ended")
+
+
+async def test_a_client_that_saw_nothing_of_a_room_resumes_from_its_join(stack: Stack) -> None:
+    """The connection drops before any message of the room reached it: back, it gets what was
+    sent while it was away (its join's ``seq`` is its resume point), not only what comes next."""
+    room = new_room()
+    sockets: list[WireConnection] = []
+    back = asyncio.Event()
+
+    async def connector(url: str) -> WireConnection:
+        sockets.append(await websocket_connector(url))
+        return sockets[-1]
+
+    async def away(_delay: float) -> None:  # the reconnect waits until the test says
+        await back.wait()
+
+    async with FrameClient(f"{stack['gateway'].ws_url}/ws?userId=alice") as alice:
+        await alice.send(join(room))
+        await send_all(alice, room, 2)
+        reader = ChatConnection(
+            stack["gateway-2"].ws_url, "bob", [room], connector=connector, sleep=away
+        )
+        async with reader:
+            joined = await next_event(reader, Joined)
+            await sockets[0].close()
+            await send_all(alice, room, 3, prefix="away")
+            back.set()
+            await next_event(reader, ChatMessage, seq=5)
+    assert joined == Joined(room, 2)
+    assert len(sockets) == 2
+    assert [m.seq for m in reader.messages] == [3, 4, 5]
 
 
 async def test_a_cursor_the_room_never_reached_cannot_be_recovered(stack: Stack) -> None:

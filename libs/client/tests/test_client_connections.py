@@ -137,6 +137,21 @@ async def test_each_room_and_seq_is_shown_once_across_a_resume() -> None:
     assert conn.duplicates_dropped == 1
 
 
+async def test_a_room_joined_without_a_message_shown_resumes_from_where_it_was_joined() -> None:
+    """The connection drops before any message of the room arrived: the join's ``seq`` is
+    where it resumes, so what was sent meanwhile is replayed, not skipped."""
+    server = FakeServer()
+    async with ChatConnection("ws://gw", "bob", ["r"], connector=server, sleep=Sleeps()) as conn:
+        first = await server.connection(1)
+        first.push({"type": "joined", "room": "r", "payload": {"room": "r", "seq": 4}})
+        await until(lambda: conn.cursors.since("r") == 4)
+        first.inbound.put_nowait(1011)
+        second = await server.connection(2)
+        await until(lambda: second.sent_of("join"))
+    assert first.sent_of("join") == [{"type": "join", "payload": {"room": "r"}}]
+    assert second.sent_of("join") == [{"type": "join", "payload": {"room": "r", "since": 4}}]
+
+
 async def test_a_restart_close_reconnects_after_a_short_jitter_not_the_backoff() -> None:
     server, sleeps = FakeServer(), Sleeps()
     backoff = fixed_backoff()

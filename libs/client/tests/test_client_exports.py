@@ -18,6 +18,7 @@ def test_public_exports_are_pinned() -> None:
             "Closed",
             "ConnectFailedError",
             "ErrorFrame",
+            "Joined",
             "FatalConnectionError",
             "Notification",
             "NotificationEvent",

@@ -43,6 +43,15 @@ def test_cursors_show_each_room_and_seq_once() -> None:
     assert cursors.snapshot() == {"a": 3, "b": 1}
 
 
+def test_a_join_sets_the_cursor_only_where_nothing_was_shown() -> None:
+    cursors = RoomCursors({"a": 3})
+    cursors.start("a", 7)  # a resume: the replay moves it, not the join
+    cursors.start("b", 4)
+    assert cursors.snapshot() == {"a": 3, "b": 4}
+    assert not cursors.accept("b", 4)
+    assert cursors.accept("b", 5)
+
+
 def test_the_outbox_keeps_order_and_forgets_only_what_was_acked() -> None:
     outbox = Outbox()
     first = outbox.add("r", "one", "c-1")

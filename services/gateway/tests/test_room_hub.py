@@ -141,11 +141,16 @@ class FakeRoomLog:
 
 
 class FakeChat:
+    """Chat's presence answers; they wait for ``gate`` when one is set (chat catching up)."""
+
     def __init__(self) -> None:
         self.asked: list[int] = []
+        self.gate: asyncio.Event | None = None
 
     async def presence(self, room: str, min_revision: int = 0) -> PresenceReply:
         self.asked.append(min_revision)
+        if self.gate is not None:
+            await self.gate.wait()
         return PresenceReply(snapshot=snapshot(min_revision, ["al", "bo"]))
 
 
@@ -223,8 +228,26 @@ async def test_a_new_member_is_present_and_gets_the_rooms_presence_including_its
     assert world.presence.entry(ROOM, "al") is not None
     assert world.presence_sync.written == [(ROOM, "al", True)]
     assert world.chat.asked == [1]  # the revision of its own write
-    assert outbox.kinds() == ["presence"]
+    assert outbox.kinds() == ["joined", "presence"]
+    assert outbox.decoded()[0]["payload"] == {"room": ROOM, "seq": 0}
     assert world.hub.member_count() == 1
+
+
+async def test_a_joiner_is_told_the_seq_it_joined_at_before_any_live_event_after_it() -> None:
+    """Live events go out while the join still waits (for chat's presence, here): the
+    ``joined`` frame comes first, so a client that sees nothing else before its connection
+    drops resumes from there and misses nothing."""
+    world = World(last=5)
+    world.chat.gate = asyncio.Event()
+    member, outbox = world.member("al")
+    joining = asyncio.create_task(world.hub.join(ROOM, member))
+    await settle()
+    await world.bus.chat(world.log.add(6))
+    assert outbox.kinds() == ["joined", "chat 6"]
+    assert outbox.decoded()[0]["payload"] == {"room": ROOM, "seq": 5}
+    world.chat.gate.set()
+    assert await joining == 5
+    assert outbox.kinds() == ["joined", "chat 6", "presence"]
 
 
 async def test_the_first_member_opens_the_room_and_the_last_one_closes_it() -> None:
@@ -372,6 +395,7 @@ async def test_a_resume_replays_what_was_missed_then_what_arrived_meanwhile_then
     await joining
     await world.bus.chat(world.log.add(8))
     assert outbox.kinds() == [
+        "joined",
         "presence",
         "chat 3",
         "chat 4",
@@ -381,7 +405,8 @@ async def test_a_resume_replays_what_was_missed_then_what_arrived_meanwhile_then
         "chat 7",
         "chat 8",
     ]
-    assert outbox.decoded()[4]["payload"] == {"room": ROOM, "recovered": True}
+    assert outbox.decoded()[0]["payload"] == {"room": ROOM, "seq": 5}
+    assert outbox.decoded()[5]["payload"] == {"room": ROOM, "recovered": True}
     assert member.held is None
 
 
@@ -400,7 +425,7 @@ async def test_messages_arriving_between_replayed_ones_are_neither_lost_nor_doub
 async def test_nothing_missed_is_recovered_at_once() -> None:
     world = World(last=5)
     _, outbox = await world.joined("al", since=5)
-    assert outbox.kinds() == ["presence", "replay"]
+    assert outbox.kinds() == ["joined", "presence", "replay"]
     assert outbox.decoded()[-1]["payload"]["recovered"] is True
     assert world.log.reads == []
 
@@ -413,7 +438,7 @@ async def test_nothing_missed_is_recovered_at_once() -> None:
 async def test_a_gap_that_cannot_be_replayed_is_not_recovered(since: int, resume_max: int) -> None:
     world = World(last=5, resume_max_messages=resume_max)
     member, outbox = await world.joined("al", since=since)
-    assert outbox.kinds() == ["presence", "replay"]
+    assert outbox.kinds() == ["joined", "presence", "replay"]
     assert outbox.decoded()[-1]["payload"]["recovered"] is False
     await world.bus.chat(world.log.add(6))
     assert outbox.chat_seqs() == [6]
@@ -430,8 +455,8 @@ async def test_a_missed_message_that_cannot_be_read_is_not_recovered_and_live_go
     await world.bus.chat(world.log.add(6))
     world.log.gate.set()
     await joining
-    assert outbox.kinds() == ["presence", "replay", "chat 6"]
-    assert outbox.decoded()[1]["payload"]["recovered"] is False
+    assert outbox.kinds() == ["joined", "presence", "replay", "chat 6"]
+    assert outbox.decoded()[2]["payload"]["recovered"] is False
 
 
 async def test_a_member_holding_more_than_its_outbox_takes_is_closed_to_resume_later() -> None:

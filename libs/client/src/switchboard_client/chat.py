@@ -27,6 +27,7 @@ from switchboard_client.events import (
     ChatMessage,
     Closed,
     ErrorFrame,
+    Joined,
     ReadMark,
     parse_frame,
 )
@@ -308,20 +309,12 @@ class ChatConnection:
             return
         event = parse_frame(frame)
         if isinstance(event, ChatMessage | Change):
-            if not self.cursors.accept(event.room, event.seq):
-                self.duplicates_dropped += 1
+            if not self._show(event):
                 return
-            if isinstance(event, Change):
-                self.changes.append(event)
-            else:
-                self.messages.append(event)
         elif isinstance(event, Ack):
-            self.outbox.acked(event.room, event.client_msg_id)
-            self._sent_at.pop((event.room, event.client_msg_id), None)
-            self._attempts.pop((event.room, event.client_msg_id), None)
-            async with self._acked:
-                self.acks.setdefault((event.room, event.client_msg_id), event)
-                self._acked.notify_all()
+            await self._ack(event)
+        elif isinstance(event, Joined):
+            self.cursors.start(event.room, event.seq)
         elif isinstance(event, ReadMark):
             await self._read_mark(event)
         elif isinstance(event, ErrorFrame) and event.code not in RETRYABLE_ERRORS:
@@ -332,6 +325,26 @@ class ChatConnection:
                 if pending.client_msg_id == event.ref:
                     self._sent_at[(pending.room, pending.client_msg_id)] = 0.0
         await self._events.put(event)
+
+    def _show(self, event: ChatMessage | Change) -> bool:
+        """Record a room event once; False when it was shown already (a replay overlapping)."""
+        if not self.cursors.accept(event.room, event.seq):
+            self.duplicates_dropped += 1
+            return False
+        if isinstance(event, Change):
+            self.changes.append(event)
+        else:
+            self.messages.append(event)
+        return True
+
+    async def _ack(self, ack: Ack) -> None:
+        key = (ack.room, ack.client_msg_id)
+        self.outbox.acked(*key)
+        self._sent_at.pop(key, None)
+        self._attempts.pop(key, None)
+        async with self._acked:
+            self.acks.setdefault(key, ack)
+            self._acked.notify_all()
 
     async def _read_mark(self, mark: ReadMark) -> None:
         key = (mark.room, mark.user_id)

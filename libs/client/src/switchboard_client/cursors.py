@@ -15,6 +15,11 @@ class RoomCursors:
         self._last[room] = seq
         return True
 
+    def start(self, room: str, seq: int) -> None:
+        """The room was joined at ``seq``: the position when nothing was shown there yet (what
+        came before the join is not this reader's to show; what comes after is)."""
+        self._last.setdefault(room, seq)
+
     def since(self, room: str) -> int | None:
         """``since`` for a join: the last seq shown, or None when nothing was shown yet."""
         return self._last.get(room)

@@ -10,6 +10,7 @@ __all__ = [
     "ChatMessage",
     "Closed",
     "ErrorFrame",
+    "Joined",
     "Notification",
     "NotificationEvent",
     "OtherFrame",
@@ -55,6 +56,14 @@ class Ack:
     room: str
     client_msg_id: str
     id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The connection is a member of ``room`` from ``seq`` on: every later event reaches it."""
+
+    room: str
     seq: int
 
 
@@ -108,7 +117,16 @@ class OtherFrame:
 
 
 ChatEvent = (
-    ChatMessage | Change | Ack | Replay | Presence | ReadMark | ErrorFrame | Closed | OtherFrame
+    ChatMessage
+    | Change
+    | Ack
+    | Joined
+    | Replay
+    | Presence
+    | ReadMark
+    | ErrorFrame
+    | Closed
+    | OtherFrame
 )
 
 
@@ -147,6 +165,8 @@ def parse_frame(frame: dict[str, Any]) -> ChatEvent:  # noqa: PLR0911 (one retur
             id=str(payload["id"]),
             seq=int(payload["seq"]),
         )
+    if kind == "joined":
+        return Joined(room=str(payload.get("room", room)), seq=int(payload["seq"]))
     if kind == "replay":
         return Replay(room=str(payload.get("room", room)), recovered=bool(payload["recovered"]))
     if kind == "presence":

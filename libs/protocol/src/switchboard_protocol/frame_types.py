@@ -40,6 +40,7 @@ class ServerFrameType(StrEnum):
     HISTORY = "history"
     VERSIONS = "versions"
     READ = "read"
+    JOINED = "joined"
     REPLAY = "replay"
     ERROR = "error"
     PONG = "pong"

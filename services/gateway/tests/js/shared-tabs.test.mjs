@@ -451,6 +451,22 @@ test("a tab that found its room empty resumes it from 0, so a first message is n
   b.close();
 });
 
+test("a room joined with nothing shown resumes from the join's seq when the leader dies", async () => {
+  const { browser, tabs: [a, b] } = await threeTabs();
+  b.join("r1");
+  await settle();
+  const first = FakeSocket.made[0];
+  first.open();
+  first.receive({ type: "joined", room: "r1", payload: { room: "r1", seq: 6 } });
+  await settle();
+  browser.crash(a);
+  await settle();
+  FakeSocket.made[1].open();
+  await settle();
+  assert.deepEqual(FakeSocket.made[1].ofType("join").map((f) => f.payload), [{ room: "r1", since: 6 }]);
+  b.close();
+});
+
 test("the tab that leads when the socket reconnects has every tab resend its unacked messages", async () => {
   const { tabs: [a, b] } = await threeTabs();
   b.join("r1");

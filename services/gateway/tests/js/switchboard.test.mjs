@@ -216,6 +216,18 @@ test("the socket resumes after the newest message seen", () => {
   assert.match(FakeSocket.last().url, /since=4$/);
 });
 
+test("a room joined with nothing shown yet resumes from the seq it was joined at", () => {
+  const timers = new Timers();
+  const room = chatRoom(timers, historyServer([]).fetchImpl);
+  room.connect();
+  assert.doesNotMatch(FakeSocket.last().url, /since=/);
+  FakeSocket.last().open();
+  FakeSocket.last().receive({ type: "joined", room: "lobby", payload: { room: "lobby", seq: 8 } });
+  FakeSocket.last().drop();
+  timers.fire();
+  assert.match(FakeSocket.last().url, /since=8$/);
+});
+
 test("a message seen twice is delivered once", () => {
   const timers = new Timers();
   const room = chatRoom(timers, historyServer([]).fetchImpl);
@@ -400,6 +412,23 @@ test("the multi-room client joins every room again with since after a reconnect"
   FakeSocket.last().open();
   const joins = FakeSocket.last().sent.filter((f) => f.type === "join").map((f) => f.payload);
   assert.deepEqual(joins, [{ room: "a", since: 7 }, { room: "b" }]);
+});
+
+test("the multi-room client resumes a room it joined but saw nothing of from the join's seq", () => {
+  const timers = new Timers();
+  const client = new RoomsClient({ userId: "alice", base: BASE, socketOptions: socketOptions(timers) });
+  client.connect();
+  FakeSocket.last().open();
+  client.join("a");
+  client.join("b");
+  FakeSocket.last().receive({ type: "joined", room: "a", payload: { room: "a", seq: 3 } });
+  FakeSocket.last().receive({ ...chat(9), room: "b" });
+  FakeSocket.last().receive({ type: "joined", room: "b", payload: { room: "b", seq: 8 } });
+  FakeSocket.last().drop(1012);
+  timers.fire();
+  FakeSocket.last().open();
+  const joins = FakeSocket.last().sent.filter((f) => f.type === "join").map((f) => f.payload);
+  assert.deepEqual(joins, [{ room: "a", since: 3 }, { room: "b", since: 9 }]);
 });
 
 class FakeEventSource {

@@ -60,6 +60,7 @@ __all__ = [
     "error_frame",
     "history_frame",
     "invalid_format_frame",
+    "joined_frame",
     "parse_client_frame",
     "pong_frame",
     "presence_frame",
@@ -717,6 +718,12 @@ def read_frame(room: str, user_id: str, seq: int, unread: tuple[int, int] | None
     if unread is not None:
         payload["unreadCount"], payload["upto"] = unread
     return _dump({"type": "read", "payload": payload, "timestamp": now_ms(), "room": room})
+
+
+def joined_frame(room: str, seq: int) -> str:
+    """The member is registered in ``room``: every event after ``seq`` reaches it."""
+    payload = {"room": room, "seq": seq}
+    return _dump({"type": "joined", "payload": payload, "timestamp": now_ms(), "room": room})
 
 
 def replay_frame(room: str, recovered: bool) -> str:

@@ -6,7 +6,8 @@ members only ever get ``offer``\\ ed the same text, a ``wire.SharedFrame`` whose
 frame bytes are built once too. Messages go out in ``seq`` order without gaps
 (``RoomOrder``: a jump is filled from the room log first).
 
-The hub owns joining: ``join`` registers the member, adds its presence (and sends it the room's
+The hub owns joining: ``join`` registers the member, tells it the ``seq`` it joined at (the
+``joined`` frame, before any live event after it), adds its presence (and sends it the room's
 snapshot and who types) and, with ``since``, plans (``replay.plan_replay``) and runs its replay.
 A resuming member's live messages are held back (``Member.held``, which only the hub touches)
 until its replay is done; the seam is exact because the replay ends at the ``seq`` the room had
@@ -183,6 +184,9 @@ class RoomHub:
             raise
         except Exception as err:
             raise RoomUnavailableError(str(err)) from err
+        # No await since the registration: every live event after ``upto`` follows this frame,
+        # so a member that sees nothing else before its connection drops resumes from ``upto``.
+        member.outbox.offer(frames.joined_frame(room, upto))
         self._presence.add(room, member.user_id, member.connection, now_ms())
         revision = await self._presence_sync.sync(room, member.user_id)
         await self._ensure_presence(room, member, revision)

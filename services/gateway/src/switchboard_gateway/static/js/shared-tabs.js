@@ -223,6 +223,11 @@ export class SeenLog {
     return this.lastSeq.get(room) ?? null;
   }
 
+  /** The room was joined at `seq`: the resume point while nothing of it was shown. */
+  start(room, seq) {
+    if (typeof seq === "number" && this.seq(room) === null) this.lastSeq.set(room, seq);
+  }
+
   forget(room) {
     this.lastSeq.delete(room);
   }

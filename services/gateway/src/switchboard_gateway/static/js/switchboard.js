@@ -237,6 +237,12 @@ export class RoomState {
     }
     return true;
   }
+
+  /** The room was joined at `seq` (the `joined` frame): where to resume from while no message
+   * was shown yet. */
+  start(seq) {
+    if (this.lastSeq === null && typeof seq === "number") this.lastSeq = seq;
+  }
 }
 
 async function fetchJson(fetchImpl, url, init) {
@@ -426,6 +432,10 @@ export class ChatRoom extends EventTarget {
         this.state.unacked.delete(frame.payload?.clientMsgId);
         emit(this, "ack", frame.payload);
         break;
+      case "joined":
+        this.state.start(frame.payload?.seq);
+        emit(this, "joined", frame.payload);
+        break;
       case "replay":
         emit(this, "replay", frame.payload);
         break;
@@ -545,6 +555,7 @@ export class RoomsClient extends EventTarget {
       state?.unacked.delete(frame.payload?.clientMsgId);
       emit(this, "ack", frame.payload);
     } else {
+      if (frame.type === "joined") state?.start(frame.payload?.seq);
       emit(this, frame.type, { room, ...(frame.payload ?? {}) });
     }
   }
@@ -1168,6 +1179,12 @@ export class SharedClient extends EventTarget {
       case "pong":
       case "auth":
         emit(this, frame.type, frame.payload ?? {});
+        break;
+      case "joined": // the connection's join: where this tab resumes while it has shown nothing
+        if (room !== null && this.rooms.has(room)) {
+          this.seen.start(room, frame.payload?.seq);
+          emit(this, "joined", { room, ...(frame.payload ?? {}) });
+        }
         break;
       default:
         if (room !== null && this.rooms.has(room)) emit(this, frame.type, { room, ...(frame.payload ?? {}) });
