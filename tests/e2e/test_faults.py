@@ -24,6 +24,7 @@ from switchboard_client import ChatConnection, NotificationStream
 from switchboard_client.cursors import RoomCursors
 from switchboard_contracts.streams import PERSISTENCE_CHAT_CONSUMER
 from switchboard_devstack import NatsServer, PostgresServer, Stack
+from switchboard_devstack.chatframes import presence_of
 from switchboard_devstack.checker import Entry, Verdict, check
 from switchboard_devstack.fixtures import ARTIFACTS
 from switchboard_devstack.scrape import by_transport
@@ -31,7 +32,7 @@ from switchboard_devstack.stack import ServiceHandle
 from switchboard_devstack.stalled_reader import StalledSseReader
 from switchboard_devstack.stores import scratch_dir
 from switchboard_devstack.tcp_proxy import DelayProxy
-from switchboard_devstack.wsclient import SlowReader
+from switchboard_devstack.wsclient import FrameClient, SlowReader
 from switchboard_persistence.settings import PersistenceSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault]
@@ -371,6 +372,25 @@ async def test_kill_9_of_nats_under_load_then_restart_on_the_same_store(system: 
         await load.settle(bound=45)
 
 
+async def test_presence_moves_again_as_soon_as_nats_is_back(system: Faulty) -> None:
+    """Chat reads the presence buckets anew when it reconnects: a member joining right after a
+    NATS restart is seen, by itself and the room, at once. (nats-py alone replaces a watch's
+    lost consumer after two missed heartbeats: presence stood still for ~17 s, and every join
+    waited a second for it.)"""
+    room = f"presence-{secrets.token_hex(3)}"
+    one, two = (system.stack[label].ws_url for label in GATEWAYS)
+    async with FrameClient(f"{one}/chat/{room}?userId=watcher") as watcher:
+        await watcher.wait_for("presence", presence_of({"watcher"}))
+        await in_thread(system.nats.kill)
+        await asyncio.sleep(1.0)
+        await in_thread(system.nats.start)
+        for handle in system.stack.services.values():  # each has reconnected
+            await in_thread(handle.wait_ready)
+        async with FrameClient(f"{two}/chat/{room}?userId=bob") as bob:
+            await bob.wait_for("presence", presence_of({"watcher", "bob"}), timeout=5)
+            await watcher.wait_for("presence", presence_of({"watcher", "bob"}), timeout=5)
+
+
 async def test_kill_9_of_postgresql_during_writes_then_restart(system: Faulty) -> None:
     async with load_on(system) as load:
         await in_thread(system.postgres.kill)
@@ -629,12 +649,6 @@ async def test_a_websocket_reader_that_stops_reading_is_cut_off_and_resumes_with
         assert verdict.ok, verdict.summary()
         print(f"stalled WebSocket: {len(shown)} shown before 1013, recovered in {recovered:.1f} s")
         await load.settle(bound=20)
-
-
-# The change faults come last: their NATS restart, followed in this module by a gateway's kill -9,
-# left the clients that moved to the other gateway without a message for the settle bound
-# (reproduced with `-k "(edits and nats) or kill_9_of_a_gateway_moves"`; not yet understood,
-# docs/reliability.md "Known gaps"). Each test here shares the module's system; none runs after.
 
 
 @pytest.mark.parametrize("fault", sorted(CHANGE_FAULTS))

@@ -75,3 +75,17 @@ def test_an_entry_under_a_key_that_does_not_match_it_is_ignored() -> None:
     assert state.put("r.mallory.gw1", value, revision=1) is None
     assert state.put("not-a-presence-key", value, revision=2) is None
     assert state.snapshot("r").count == 0
+
+
+def test_entries_read_again_change_nothing_and_one_gone_meanwhile_is_dropped() -> None:
+    """What a re-read of the bucket after a reconnect does: the same entries again are no
+    change; a key the re-read no longer has is deleted at the newest revision seen."""
+    state = PresenceState(max_listed=10)
+    state.put(*entry("r", "alice", "gw1", 100), revision=1)
+    state.put(*entry("r", "bob", "gw1", 100), revision=2)
+    assert state.put(*entry("r", "alice", "gw1", 100), revision=1) is None
+    gone = state.keys() - {presence_key("r", "alice", "gw1")}
+    assert gone == {presence_key("r", "bob", "gw1")}
+    assert state.delete(gone.pop(), state.revision) == "r"
+    assert [u.user_id for u in state.snapshot("r").users] == ["alice"]
+    assert state.snapshot("r").revision == 2

@@ -9,6 +9,12 @@ A gateway's heartbeat key expires when the gateway stops refreshing it (killed, 
 bucket's delete marker tells every chat instance, and they delete the gateway's entries (each
 deletion conditional on the revision seen, so racing instances and a gateway that came back
 do no harm). No other gateway is involved.
+
+After a reconnect to NATS both buckets are read anew and followed from there: a restarted
+server may have lost the watches' consumers, which nats-py replaces only after two missed
+heartbeats (~10 s after the server is back, measured ~17 s), while presence stood still and
+every join waited ``CATCH_UP_WAIT_SECONDS`` for a revision that did not come. Entries gone
+from the bucket meanwhile (their delete markers expired too) are dropped.
 """
 
 import asyncio
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 CATCH_UP_WAIT_SECONDS = 1.0
+REWATCH_RETRY_SECONDS = (0.1, 2.0)
+"""First and longest wait between attempts to watch the buckets again after a reconnect."""
+WATCH_STOP_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 60.0
 TOMBSTONE_AGE_SECONDS = 600
 """Delete markers this old are purged from the bucket (gateways' own expire by themselves)."""
@@ -51,6 +60,10 @@ class PresenceService:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._entries: KeyValue | None = None
+        self._gateways: KeyValue | None = None
+        self._watchers: list[KeyValue.KeyWatcher] = []
+        self._followers: list[asyncio.Task[None]] = []
+        self._rewatching = asyncio.Lock()
         self._alive: set[str] = set()
         self.running = False
 
@@ -60,7 +73,7 @@ class PresenceService:
         self._entries = await ensure_bucket(
             js, dataclasses.replace(streams.PRESENCE, replicas=replicas)
         )
-        gateways = await ensure_bucket(
+        self._gateways = await ensure_bucket(
             js,
             dataclasses.replace(
                 streams.PRESENCE_GATEWAYS,
@@ -68,21 +81,10 @@ class PresenceService:
                 replicas=replicas,
             ),
         )
-        gateway_watch = await gateways.watchall()
-        async for heartbeat in gateway_watch:
-            if heartbeat is None:
-                break
-            self._on_heartbeat(heartbeat)
-        entry_watch = await self._entries.watchall()
-        async for entry in entry_watch:
-            if entry is None:
-                break
-            self._on_entry(entry, publish=False)
-        self._spawn(self._follow(gateway_watch, self._on_heartbeat))
-        self._spawn(self._follow(entry_watch, lambda e: self._on_entry(e, publish=True)))
-        self._spawn(self._purge_orphans(gateways))
+        await self._watch(publish=False)
         self._spawn(self._housekeeping())
         await self._bus.serve(endpoints.CHAT_PRESENCE, self.snapshot)
+        self._bus.on_reconnected.append(self._on_reconnected)
         self.running = True
 
     async def stop(self) -> None:
@@ -105,6 +107,74 @@ class PresenceService:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _watch(self, *, publish: bool) -> None:
+        """Read both buckets as they are now into the state, then follow their changes."""
+        assert self._entries is not None
+        assert self._gateways is not None
+        watchers: list[KeyValue.KeyWatcher] = []
+        present: set[str] = set()
+        try:
+            watchers.append(await self._gateways.watchall())
+            self._alive.clear()
+            async for heartbeat in watchers[0]:
+                if heartbeat is None:
+                    break
+                self._on_heartbeat(heartbeat)
+            watchers.append(await self._entries.watchall())
+            async for entry in watchers[1]:
+                if entry is None:
+                    break
+                present.add(entry.key)
+                self._on_entry(entry, publish=publish)
+        except BaseException:
+            await self._stop_watching(watchers)
+            raise
+        for key in self._state.keys() - present:  # gone while nobody watched
+            room = self._state.delete(key, self._state.revision)
+            if room is not None and publish:
+                self._changed(room)
+        self._watchers = watchers
+        self._followers = [
+            asyncio.create_task(self._follow(watchers[0], self._on_heartbeat)),
+            asyncio.create_task(
+                self._follow(watchers[1], lambda e: self._on_entry(e, publish=True))
+            ),
+        ]
+        for task in self._followers:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._spawn(self._purge_orphans(self._gateways))
+
+    def _on_reconnected(self) -> None:
+        if self.running:
+            self._spawn(self._rewatch())
+
+    async def _rewatch(self) -> None:
+        """Watch both buckets anew after a reconnect, trying until NATS answers."""
+        async with self._rewatching:
+            for task in self._followers:
+                task.cancel()
+            await self._stop_watching(self._watchers)
+            self._watchers, self._followers = [], []
+            delay, longest = REWATCH_RETRY_SECONDS
+            while self.running:
+                try:
+                    await self._watch(publish=True)
+                except Exception as err:
+                    log.warning("watching presence again failed (%s); retrying", err)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, longest)
+                else:
+                    log.info("presence watched again after a reconnect")
+                    return
+
+    @staticmethod
+    async def _stop_watching(watchers: list[KeyValue.KeyWatcher]) -> None:
+        for watcher in watchers:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(WATCH_STOP_SECONDS):
+                    await watcher.stop()  # type: ignore[no-untyped-call]
 
     async def _follow(self, watcher: KeyValue.KeyWatcher, apply: Apply) -> None:
         async for entry in watcher:

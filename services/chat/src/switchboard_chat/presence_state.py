@@ -67,6 +67,10 @@ class PresenceState:
         """(key, revision) of every entry a gateway wrote."""
         return [(key, self._held[key].revision) for key in self._by_gateway.get(gateway, ())]
 
+    def keys(self) -> set[str]:
+        """Every entry held."""
+        return set(self._held)
+
     def gateways(self) -> set[str]:
         return set(self._by_gateway)
 
