@@ -104,6 +104,9 @@ async def test_the_compatible_endpoint_resumes_from_the_since_parameter(stack: S
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
     assert chat_seqs(bob, room) == [2, 3]
+    kinds = [f["type"] for f in bob.frames if f["type"] in ("joined", "chat", "replay")]
+    assert kinds == ["joined", "chat", "chat", "replay"]
+    assert bob.of_type("joined")[0]["payload"] == {"room": room, "seq": 3}
     response = await upgrade_over_http(f"{stack['gateway'].url}/chat/{room}?since=last")
     assert response.status_code == 400
     assert "since" in response.json()["error"]
