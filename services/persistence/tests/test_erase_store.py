@@ -118,3 +118,21 @@ async def test_a_moderators_only_edit_erased_leaves_the_original(both: Stores2) 
     # a later edit by bob does not bring the erased edit back as a version
     await both.chat.insert([edit(room, 3, "bob", "bob edits", 1)])
     assert [c for _, c, _ in await both.chat.versions(f"{room}-1")] == ["original", "bob edits"]
+
+
+async def test_a_reaction_the_writer_stores_after_its_erasure_stays_erased(both: Stores2) -> None:
+    """The writer may hold a reaction it read from the stream before the erasure inserted it
+    blank: storing it afterwards must not bring the user back into the message's reactions."""
+    user = f"u-{secrets.token_hex(4)}"
+    room = f"r-{secrets.token_hex(4)}"
+    await both.chat.insert([event(room, 1, "bob", "react to me")])
+    reaction = event(room, 2, user, "👍", kind=EventKind.REACT, target_id=f"{room}-1", target_seq=1)
+    await both.erase.erase_room(user, room, [reaction])
+    await both.chat.insert([reaction])
+    rows = await both.pool.fetch(
+        "SELECT user_id FROM chat_reactions WHERE message_id = $1", f"{room}-1"
+    )
+    assert rows == []
+    message = await both.chat.get(f"{room}-1")
+    assert message is not None
+    assert not message.reactions

@@ -76,16 +76,19 @@ _APPLY = (
 )
 
 # After ``_APPLY`` (whose lock on the targets holds), in this order. The first with the batch's
-# reaction events as columns ($1 target, $2 emoji, $3 user, $4 seq, $5 added): each
-# (message, emoji, user) takes the batch's latest event unless a later one is stored already,
-# and none on a deleted message. The others with $1 the ids of the messages the batch reacts to
-# or deletes: a deleted message's reactions go, and each message's mark is set anew.
+# reaction events as columns ($1 target, $2 emoji, $3 user, $4 seq, $5 added, $6 the event's
+# id): each (message, emoji, user) takes the batch's latest event unless a later one is stored
+# already; none on a deleted message, and none from an event an erasure stored first (blank and
+# ``erased``: the writer may still hold the event it read from the stream before). The others
+# with $1 the ids of the messages the batch reacts to or deletes: a deleted message's reactions
+# go, and each message's mark is set anew.
 _APPLY_REACTIONS = (
     """INSERT INTO chat_reactions (message_id, emoji, user_id, seq, added)
     SELECT DISTINCT ON (b.target, b.emoji, b.user_id) b.target, b.emoji, b.user_id, b.seq, b.added
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])
-        AS b(target, emoji, user_id, seq, added)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[])
+        AS b(target, emoji, user_id, seq, added, id)
     JOIN chat_messages m ON m.id = b.target AND NOT m.deleted
+    JOIN chat_messages ev ON ev.id = b.id AND NOT ev.erased
     ORDER BY b.target, b.emoji, b.user_id, b.seq DESC
     ON CONFLICT (message_id, emoji, user_id) DO UPDATE
     SET seq = excluded.seq, added = excluded.added
@@ -176,6 +179,7 @@ async def _apply_reactions(conn: PoolConnectionProxy, messages: list[ChatMessage
             [m.sender_id for m in reactions],
             [m.seq for m in reactions],
             [m.kind is EventKind.REACT for m in reactions],
+            [m.id for m in reactions],
         )
     for statement in after:
         await conn.execute(statement, changed)
