@@ -194,7 +194,7 @@ class ChatConnection:
         self.join(room)
         self._marks_wanted[room] = max(seq, self._marks_wanted.get(room, 0))
         self._marked_at[room] = time.monotonic()
-        self._spawn_send(self._read_frame(room))
+        self._spawn_send(self._read_frame(room, self._marks_wanted[room]))
 
     async def wait_read(self, room: str, user_id: str, seq: int, timeout: float = 30.0) -> ReadMark:
         """The first read mark of ``user_id`` in ``room`` at ``seq`` or above."""
@@ -296,9 +296,9 @@ class ChatConnection:
                 await conn.send(json.dumps(self._join_frame(room)))
         for pending in self.outbox.pending():
             await self._send_chat(conn, pending)
-        for room in list(self._marks_wanted):
+        for room, seq in list(self._marks_wanted.items()):
             self._marked_at[room] = time.monotonic()
-            await conn.send(json.dumps(self._read_frame(room)))
+            await conn.send(json.dumps(self._read_frame(room, seq)))
 
     async def _handle(self, raw: str) -> None:
         try:
@@ -380,8 +380,8 @@ class ChatConnection:
             payload["since"] = since
         return {"type": "join", "payload": payload}
 
-    def _read_frame(self, room: str) -> dict[str, Any]:
-        payload: dict[str, Any] = {"seq": self._marks_wanted[room]}
+    def _read_frame(self, room: str, seq: int) -> dict[str, Any]:
+        payload: dict[str, Any] = {"seq": seq}
         if self._single_room is None:
             payload["room"] = room
         return {"type": "read", "payload": payload}
@@ -435,8 +435,9 @@ class ChatConnection:
                 if now - sent >= self._ack_timeout:
                     with contextlib.suppress(TransportClosedError, ConnectFailedError):
                         await self._send_chat(conn, pending)
-            for room in list(self._marks_wanted):
+            # a snapshot: an answer read while a send waits removes its room from the dict
+            for room, seq in list(self._marks_wanted.items()):
                 if now - self._marked_at.get(room, 0.0) >= self._ack_timeout:
                     self._marked_at[room] = now
                     with contextlib.suppress(TransportClosedError, ConnectFailedError):
-                        await conn.send(json.dumps(self._read_frame(room)))
+                        await conn.send(json.dumps(self._read_frame(room, seq)))
