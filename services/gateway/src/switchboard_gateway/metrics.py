@@ -8,7 +8,7 @@ decision, as each docstring says.
 """
 
 from prometheus_client import Counter, Gauge, Histogram
-from switchboard_protocol import CloseCode
+from switchboard_protocol import ClientFrameType, CloseCode, ServerFrameType
 
 __all__ = [
     "CONNECTIONS",
@@ -34,33 +34,9 @@ __all__ = [
 
 TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
 FRAME_TYPES = frozenset(
-    {
-        "chat",
-        "edit",
-        "delete",
-        "react",
-        "unreact",
-        "typing",
-        "presence",
-        "join",
-        "leave",
-        "history",
-        "versions",
-        "read",
-        "ping",
-        "pong",
-        "ack",
-        "replay",
-        "notification",
-        "error",
-        "reset",
-        "keepalive",
-        "metrics-update",
-        "alert",
-        "log-entry",
-        "auth",
-    }
+    {*map(str, ClientFrameType), *map(str, ServerFrameType), "reset", "keepalive"}
 )
+"""Every frame type of the protocol (``switchboard_protocol``), and the SSE-only events."""
 _CLOSE_CODES = frozenset({*range(CloseCode.NORMAL, CloseCode.NORMAL + 16), *CloseCode})
 
 
