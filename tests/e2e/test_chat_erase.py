@@ -19,7 +19,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, streams, subjects
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import acknowledges, join, joined, new_room
+from switchboard_devstack.chatframes import acknowledges, after_now, join, joined, new_room
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores
 from switchboard_devstack.tokens import auth_env, bearer, mint, service
@@ -286,8 +286,16 @@ async def test_erasing_needs_a_service_token_with_its_scope_and_a_user_id(stack:
 
 
 async def marked_read(client: FrameClient, user: str, room: str, seq: int) -> None:
+    """Mark ``room`` read at ``seq`` (its head) and wait for the answer: the mark is stored.
+    (The user's own mark at 0 came on joining: only a frame from now on at ``seq`` answers.)"""
+    answer = after_now(
+        client,
+        lambda f: (
+            f["room"] == room and f["payload"]["userId"] == user and f["payload"]["seq"] == seq
+        ),
+    )
     await client.send({"type": "read", "payload": {"room": room, "seq": seq}})
-    await client.wait_for("read", lambda f: f["room"] == room and f["payload"]["userId"] == user)
+    await client.wait_for("read", answer)
 
 
 async def test_erasing_a_user_takes_their_reactions_and_read_marks_off_every_room(
@@ -344,6 +352,7 @@ async def test_erasing_a_user_takes_their_reactions_and_read_marks_off_every_roo
     assert [e["content"] for e in events] == ["", "", ""]
     assert marks == 0
     in_stream = await stream_events(stores.nats_url)
+    assert message["id"] in {m.id for m in in_stream}  # the stream was read, bob's chat is there
     assert [m for m in in_stream if m.room == room and m.sender_id == reactor] == []
     for page in (
         await http_history(stack, "gateway", room),

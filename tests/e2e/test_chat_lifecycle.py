@@ -352,9 +352,14 @@ async def test_over_http_edits_and_deletions_are_limited_per_user(stack: Stack) 
         await alice.send(join(room))
         message = await acked(alice, chat(room, "not yours"))
         path = f"/api/rooms/{room}/messages/{message['id']}"
-        statuses = [
-            (await http.patch(path, json={"content": "x"}, headers=bearer("spammer"))).status_code
-            for _ in range(USER_BURST + 1)
+        spammer = bearer("spammer")
+        statuses = [  # edits and deletions in turns: one limit for both
+            (
+                await http.patch(path, json={"content": "x"}, headers=spammer)
+                if n % 2 == 0
+                else await http.delete(path, headers=spammer)
+            ).status_code
+            for n in range(USER_BURST + 1)
         ]
         other = await http.patch(path, json={"content": "x"}, headers=bearer("mallory"))
     # refused by chat (not the author) while within the burst; then by the gateway, unsent

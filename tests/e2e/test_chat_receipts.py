@@ -232,12 +232,23 @@ async def test_a_private_rooms_non_member_may_not_mark_nor_see_marks(stack: Stac
             json={"id": room, "name": "Secret", "private": True, "members": ["bob"]},
         )
         refused = await client.post(f"/api/rooms/{room}/read?userId=mallory", json={"seq": 1})
-        member = await client.post(f"/api/rooms/{room}/read?userId=bob", json={"seq": 0})
-    async with connect(stack, "gateway-2", "mallory") as mallory:
-        await mallory.send(join(room))
-        forbidden = await mallory.wait_for("error", lambda f: f["payload"]["ref"] == room)
-        await mallory.send(read(room, 1))
-        not_joined = await mallory.wait_for("error", lambda f: f["payload"]["code"] == "not_joined")
+        async with (
+            connect(stack, "gateway-2", "bob") as bob,
+            connect(stack, "gateway-2", "mallory") as mallory,
+        ):
+            await bob.send(join(room))
+            await bob.wait_for("read", mark_of(room, "bob"))  # his state on joining
+            await mallory.send(join(room))
+            forbidden = await mallory.wait_for("error", lambda f: f["payload"]["ref"] == room)
+            await mallory.send(read(room, 1))
+            not_joined = await mallory.wait_for(
+                "error", lambda f: f["payload"]["code"] == "not_joined"
+            )
+            # a member's mark, while mallory is connected to the same gateway: once bob's own
+            # copy arrived, the room's copy (published first) has gone out too
+            relayed = after_now(bob, mark_of(room, "bob", 0))
+            member = await client.post(f"/api/rooms/{room}/read?userId=bob", json={"seq": 0})
+            await bob.wait_for("read", relayed)
     assert refused.status_code == 403
     assert "private" in refused.json()["error"]
     assert member.status_code == 200
