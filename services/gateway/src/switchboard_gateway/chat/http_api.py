@@ -22,7 +22,9 @@ from switchboard_gateway.chat.read_marks import ReadMarks
 from switchboard_gateway.chat.room_log import RoomLog
 from switchboard_gateway.edge.auth import SCOPE_ROOMS
 from switchboard_gateway.edge.http_input import (
+    NOT_JSON,
     Problem,
+    ReadableRoom,
     bus_error_response,
     error_response,
     int_param,
@@ -32,10 +34,9 @@ from switchboard_gateway.edge.http_input import (
 from switchboard_gateway.edge.identity import IdentityError, missing_scope, resolve_user
 from switchboard_gateway.settings import GatewaySettings
 
-__all__ = ["api_routes", "room_object"]
+__all__ = ["api_routes", "room_access", "room_object"]
 
 _FIELDS = {"id": "id", "name": "name", "private": "private", "members": "members"}
-NOT_JSON = "the body must be JSON"
 
 
 def room_object(room: Room) -> dict[str, Any]:
@@ -71,12 +72,12 @@ def _add_reads(rooms: list[dict[str, Any]], states: list[ReadState]) -> None:
             room["readSeq"], room["unreadCount"] = state.seq, state.unread_count
 
 
-def api_routes(
-    settings: GatewaySettings, chat: ChatClient, room_log: RoomLog, reads: ReadMarks
-) -> list[Route]:
+def room_access(settings: GatewaySettings, chat: ChatClient) -> ReadableRoom:
+    """The check every room route makes first (``ReadableRoom``)."""
 
-    async def readable_room(request: Request) -> str | JSONResponse:
-        """The path's room, if the requesting user may read it."""
+    async def readable_room_of(request: Request) -> tuple[str, str] | JSONResponse:
+        """The path's room and the requesting user (resolved once: an anonymous caller's id is
+        new on each resolve), if the user may read the room."""
         try:
             room = validate_room_id(request.path_params["room_id"])
             user_id = resolve_user(request, settings.auth_enabled)
@@ -87,7 +88,21 @@ def api_routes(
             return bus_error_response(access.error)
         if not access.allowed:
             return error_response(403, access.reason or f"room {room} is private")
-        return room
+        return room, user_id
+
+    return readable_room_of
+
+
+def api_routes(
+    settings: GatewaySettings, chat: ChatClient, room_log: RoomLog, reads: ReadMarks
+) -> list[Route]:
+
+    readable_room_of = room_access(settings, chat)
+
+    async def readable_room(request: Request) -> str | JSONResponse:
+        """The path's room, if the requesting user may read it."""
+        access = await readable_room_of(request)
+        return access if isinstance(access, JSONResponse) else access[0]
 
     async def list_rooms(request: Request) -> Response:
         try:
@@ -161,8 +176,8 @@ def api_routes(
         Route("/api/rooms", list_rooms, methods=["GET"]),
         Route("/api/rooms", create_room, methods=["POST"]),
         Route("/api/rooms/{room_id}/messages", room_messages, methods=["GET"]),
-        *message_routes(settings, chat, readable_room),
-        *read_routes(settings, reads, readable_room),
+        *message_routes(settings, chat, readable_room_of),
+        *read_routes(settings, reads, readable_room_of),
         Route("/api/rooms/{room_id}/presence", room_presence, methods=["GET"]),
         *erase_routes(settings, chat),
     ]

@@ -9,7 +9,6 @@ user who may read the room allowed, under the same per-user limit.
 """
 
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,21 +22,21 @@ from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.frames import versions_payload
 from switchboard_gateway.edge.auth import SCOPE_MODERATE
 from switchboard_gateway.edge.http_input import (
+    NOT_JSON,
     Problem,
+    ReadableRoom,
     bus_error_response,
     error_response,
     problem_response,
     read_json,
 )
-from switchboard_gateway.edge.identity import identity_of, resolve_user
+from switchboard_gateway.edge.identity import identity_of
 from switchboard_gateway.edge.limits import UserBuckets
 from switchboard_gateway.settings import GatewaySettings
 
 __all__ = ["message_routes"]
 
-NOT_JSON = "the body must be JSON"
 
-ReadableRoom = Callable[[Request], Awaitable[str | JSONResponse]]
 """The path's room if the requesting user may read it, else the refusal (``http_api``)."""
 
 
@@ -112,10 +111,10 @@ def message_routes(
         fields = problem_response(body) if isinstance(body, Problem) else _change_fields(body, edit)
         if isinstance(fields, JSONResponse):
             return fields
-        room = await readable_room(request)
-        if isinstance(room, JSONResponse):
-            return room
-        user_id = resolve_user(request, settings.auth_enabled)
+        access = await readable_room(request)
+        if isinstance(access, JSONResponse):
+            return access
+        room, user_id = access
         if not changes.allow(user_id, time.monotonic()):
             return error_response(429, "too many edits, deletions and reactions; slow down")
         if reaction:
@@ -167,9 +166,10 @@ def message_routes(
         message_id = _message_id(request)
         if isinstance(message_id, JSONResponse):
             return message_id
-        room = await readable_room(request)
-        if isinstance(room, JSONResponse):
-            return room
+        access = await readable_room(request)
+        if isinstance(access, JSONResponse):
+            return access
+        room, _ = access
         reply = await chat.versions(room, message_id)
         if reply.error is not None:
             return bus_error_response(reply.error)

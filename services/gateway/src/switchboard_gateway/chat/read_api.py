@@ -5,7 +5,6 @@ limited per gateway (``USER_FRAMES_PER_SECOND``, bursts ``USER_FRAME_BURST``): 4
 """
 
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,22 +13,21 @@ from switchboard_contracts.input_rules import INT64_MAX
 
 from switchboard_gateway.chat.read_marks import ReadMarks
 from switchboard_gateway.edge.http_input import (
+    NOT_JSON,
     Problem,
+    ReadableRoom,
     bus_error_response,
     error_response,
     problem_response,
     read_json,
 )
-from switchboard_gateway.edge.identity import resolve_user
 from switchboard_gateway.edge.limits import UserBuckets
 from switchboard_gateway.metrics import READ_MARKS
 from switchboard_gateway.settings import GatewaySettings
 
 __all__ = ["read_routes"]
 
-NOT_JSON = "the body must be JSON"
 
-ReadableRoom = Callable[[Request], Awaitable[str | JSONResponse]]
 """The path's room if the requesting user may read it, else the refusal (``http_api``)."""
 
 
@@ -52,11 +50,11 @@ def read_routes(
         seq = problem_response(body) if isinstance(body, Problem) else _seq(body)
         if isinstance(seq, JSONResponse):
             return seq
-        room = await readable_room(request)
-        if isinstance(room, JSONResponse):
+        access = await readable_room(request)
+        if isinstance(access, JSONResponse):
             READ_MARKS.labels("http", "refused").inc()
-            return room
-        user_id = resolve_user(request, settings.auth_enabled)
+            return access
+        room, user_id = access
         if not marks.allow(user_id, time.monotonic()):
             return error_response(429, "too many read marks; slow down")
         reply = await reads.mark(room, user_id, seq)

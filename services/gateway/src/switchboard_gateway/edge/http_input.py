@@ -15,7 +15,7 @@ Every refusal is a ``Problem``; ``problem_response``, ``error_response`` and ``b
 are the one mapping to HTTP: ``{"error": "<what is wrong>", "field"?: "<where>"}``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,9 @@ from switchboard_contracts.input_rules import INT64_MAX, InputError, load_json, 
 
 __all__ = [
     "CHECKED_HEADERS",
+    "NOT_JSON",
     "Problem",
+    "ReadableRoom",
     "bus_error_response",
     "decode_json",
     "error_response",
@@ -35,6 +37,12 @@ __all__ = [
     "read_json",
     "request_problem",
 ]
+
+NOT_JSON = "the body must be JSON"
+"""The answer to a body that is not JSON where a route takes one."""
+
+ReadableRoom = Callable[[Request], Awaitable[tuple[str, str] | JSONResponse]]
+"""The path's room and the requesting user, when the user may read the room; else the answer."""
 
 CHECKED_HEADERS = ("authorization", "cookie", "last-event-id")
 """The request headers the gateway reads a value from (the token, its cookie, a resume cursor)."""
