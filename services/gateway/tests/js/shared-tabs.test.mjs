@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
+  ROOM_EVENTS,
   SeenLog,
   SharedClient,
   TabRouter,
@@ -14,6 +15,14 @@ import {
 } from "../../src/switchboard_gateway/static/js/switchboard.js";
 
 // -- the pure parts
+
+test("only the room's event types are room events, whatever Object's prototype holds", () => {
+  assert.equal(ROOM_EVENTS.chat, "message");
+  assert.equal(ROOM_EVENTS.unreact, "unreact");
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.equal(ROOM_EVENTS[name], undefined, name);
+  }
+});
 
 test("the first tab to want a room joins it; the last to leave leaves it", () => {
   const router = new TabRouter();

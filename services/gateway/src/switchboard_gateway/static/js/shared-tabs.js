@@ -10,9 +10,10 @@
 
 /** A room's frames that carry a seq (its events, counted for resume), and the event each is
  * emitted as: a message, an edit or a deletion of one, a reaction added to one or taken back. */
-export const ROOM_EVENTS = Object.freeze({
+// Without a prototype: a frame typed "constructor" or "toString" is no room event.
+export const ROOM_EVENTS = Object.freeze(Object.assign(Object.create(null), {
   chat: "message", edit: "edit", delete: "delete", react: "react", unreact: "unreact",
-});
+}));
 
 /** The `sub` claim of a JWT, read without checking the signature: only to tell users apart. */
 export function userOfToken(token) {
