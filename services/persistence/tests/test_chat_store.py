@@ -283,3 +283,18 @@ async def test_a_deletion_removes_a_message_s_reactions_and_later_ones_change_no
     await store.insert([reaction(original, 5, "cy", "👀")])
     [stored] = await store.get_many([original.id])
     assert (stored.deleted, stored.reactions) == (True, None)
+
+
+async def test_a_reaction_writes_no_version_of_a_message_never_edited(
+    store: ChatStore, pool: asyncpg.Pool
+) -> None:
+    room = f"r-{secrets.token_hex(4)}"
+    original = message(room, 1)
+    await store.insert([original])
+    await store.insert([reaction(original, 2, "al", "👍")])
+    held = await pool.fetchval(
+        "SELECT count(*) FROM chat_message_versions WHERE message_id = $1", original.id
+    )
+    assert held == 0
+    answer = await store.message_versions(room, original.id)
+    assert [v.content for v in answer.versions] == [original.content]

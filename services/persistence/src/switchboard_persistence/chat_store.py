@@ -218,8 +218,19 @@ class ChatStore:
                     [m.target_id for m in messages],
                     [m.target_seq for m in messages],
                 )
-                for statement in _APPLY:
-                    await conn.execute(statement, targets)
+                lock, *apply = _APPLY
+                await conn.execute(lock, targets)
+                # versions and tombstones only for what is edited or deleted, not only reacted to
+                rewritten = sorted(
+                    {
+                        m.target_id
+                        for m in messages
+                        if m.kind in (EventKind.EDIT, EventKind.DELETE) and m.target_id
+                    }
+                )
+                if rewritten:
+                    for statement in apply:
+                        await conn.execute(statement, rewritten)
                 await _apply_reactions(conn, messages)
 
     async def page(
