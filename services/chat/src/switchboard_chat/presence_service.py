@@ -103,10 +103,11 @@ class PresenceService:
                 await asyncio.wait_for(caught_up, CATCH_UP_WAIT_SECONDS)
         return PresenceReply(snapshot=self._state.snapshot(request.room))
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _watch(self, *, publish: bool) -> None:
         """Read both buckets as they are now into the state, then follow their changes."""
@@ -136,14 +137,9 @@ class PresenceService:
                 self._changed(room)
         self._watchers = watchers
         self._followers = [
-            asyncio.create_task(self._follow(watchers[0], self._on_heartbeat)),
-            asyncio.create_task(
-                self._follow(watchers[1], lambda e: self._on_entry(e, publish=True))
-            ),
+            self._spawn(self._follow(watchers[0], self._on_heartbeat)),
+            self._spawn(self._follow(watchers[1], lambda e: self._on_entry(e, publish=True))),
         ]
-        for task in self._followers:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         self._spawn(self._purge_orphans(self._gateways))
 
     def _on_reconnected(self) -> None:
