@@ -19,10 +19,17 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, streams, subjects
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import acknowledges, after_now, join, joined, new_room
+from switchboard_devstack.chatframes import (
+    acknowledges,
+    after_now,
+    connect_as,
+    join,
+    joined,
+    new_room,
+)
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.tokens import auth_env, bearer, mint, service
+from switchboard_devstack.tokens import auth_env, bearer, service
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 pytestmark = pytest.mark.e2e
@@ -36,10 +43,6 @@ stack = stack_fixture(
     *("persistence", "notification", "chat", "gateway", "gateway-2"),
     env_of={"gateway": auth_env(), "gateway-2": auth_env()},
 )
-
-
-def connect(stack: Stack, gateway: str, user: str, **claims: Any) -> FrameClient:
-    return FrameClient(f"{stack[gateway].ws_url}/ws?token={mint(user, **claims)}")
 
 
 async def acked(client: FrameClient, type_: str, **payload: Any) -> Frame:
@@ -99,7 +102,7 @@ async def stream_events(nats_url: str) -> list[ChatMessage]:
 
 async def replayed(stack: Stack, gateway: str, user: str, room: str, since: int = 0) -> list[Frame]:
     """What a client back with ``since`` gets replayed: the room's durable frames."""
-    async with connect(stack, gateway, user) as client:
+    async with connect_as(stack, gateway, user) as client:
         await client.send(join(room, since=since))
         replay = await client.wait_for("replay", lambda f: f["payload"]["room"] == room)
         assert replay["payload"]["recovered"] is True
@@ -107,7 +110,7 @@ async def replayed(stack: Stack, gateway: str, user: str, room: str, since: int 
 
 
 async def ws_history(stack: Stack, gateway: str, user: str, room: str) -> list[Frame]:
-    async with connect(stack, gateway, user) as client:
+    async with connect_as(stack, gateway, user) as client:
         await client.send({"type": "history", "payload": {"room": room, "limit": 100}})
         page = await client.wait_for("history", lambda f: f["payload"]["room"] == room)
         messages: list[Frame] = page["payload"]["messages"]
@@ -160,7 +163,7 @@ async def everything_readable_is_clean(
             nothing_of_alice(frames)
             shown = {f["seq"]: f["payload"]["content"] for f in page if f["type"] == "chat"}
             assert {seq: shown[seq] for seq in bob_said} == bob_said
-    async with connect(stack, "gateway", "dave") as dave:
+    async with connect_as(stack, "gateway", "dave") as dave:
         await dave.send({"type": "versions", "payload": {"room": a, "messageId": first}})
         versions = await dave.wait_for("versions")
     assert (versions["payload"]["versions"], versions["payload"]["deleted"]) == ([], True)
@@ -171,8 +174,8 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
 ) -> None:
     a, b = new_room(), new_room()
     async with (
-        connect(stack, "gateway", ALICE) as alice,
-        connect(stack, "gateway-2", "bob", scope="rooms:moderate") as bob,
+        connect_as(stack, "gateway", ALICE) as alice,
+        connect_as(stack, "gateway-2", "bob", scope="rooms:moderate") as bob,
     ):
         for room in (a, b):
             await alice.send(join(room))
@@ -192,7 +195,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         await acked(alice, "edit", room=b, messageId=three["id"], content=f"{SECRET} 3 again")
     await until_stored(stores.database_url, [one["id"], two["id"], three["id"], bob_two["id"]])
 
-    async with connect(stack, "gateway-2", "carol") as carol:  # a member during the erasure
+    async with connect_as(stack, "gateway-2", "carol") as carol:  # a member during the erasure
         await carol.send(join(a))
         await joined(carol, a, "carol")
         refused = await erase(stack, "gateway", ALICE, bearer("mallory"))
@@ -252,7 +255,7 @@ async def test_erasing_a_user_leaves_nothing_of_theirs_readable_and_every_seq_in
         "streamMessagesKept": 0,
     }
 
-    async with connect(stack, "gateway", "bob") as bob:  # the rooms go on from their heads
+    async with connect_as(stack, "gateway", "bob") as bob:  # the rooms go on from their heads
         await bob.send(join(a))
         after = await acked(bob, "chat", room=a, content="bob after")
     assert after["seq"] == 9
@@ -304,8 +307,8 @@ async def test_erasing_a_user_takes_their_reactions_and_read_marks_off_every_roo
     room, only_read = new_room(), new_room()
     reactor = f"alice-{secrets.token_hex(3)}"
     async with (
-        connect(stack, "gateway", reactor) as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect_as(stack, "gateway", reactor) as alice,
+        connect_as(stack, "gateway-2", "bob") as bob,
     ):
         for client in (alice, bob):
             await client.send(join(room))

@@ -4,7 +4,6 @@ message's current state (a deletion a tombstone at the message's seq), stored in
 allowed to the author or a moderator only, and applied once per clientMsgId."""
 
 import asyncio
-import secrets
 from typing import Any
 
 import asyncpg
@@ -13,15 +12,27 @@ import nats
 import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import acknowledges, join, joined, new_room, seq_is
+from switchboard_devstack.chatframes import (
+    ROOM_EVENT_TYPES,
+    acked,
+    acknowledges,
+    connect_as,
+    delete,
+    edit,
+    join,
+    joined,
+    new_room,
+    refusal,
+    room_chat,
+    room_events,
+    seq_is,
+)
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.tokens import auth_env, bearer, mint
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.tokens import auth_env, bearer
 
 pytestmark = pytest.mark.e2e
 
-DURABLE = ("chat", "edit", "delete")
 
 USER_BURST = 8  # gateway-2's per-user limit: far above what these tests send, but for one
 stack = stack_fixture(
@@ -36,47 +47,6 @@ stack = stack_fixture(
         },
     },
 )
-
-
-def connect(stack: Stack, gateway: str, user: str, **claims: Any) -> FrameClient:
-    return FrameClient(f"{stack[gateway].ws_url}/ws?token={mint(user, **claims)}")
-
-
-def durable(client: FrameClient, room: str) -> list[tuple[str, int]]:
-    """The (type, seq) of every durable frame of ``room`` the client got, in arrival order."""
-    return [
-        (f["type"], f["seq"]) for f in client.frames if f["type"] in DURABLE and f["room"] == room
-    ]
-
-
-async def acked(client: FrameClient, frame: Frame) -> Frame:
-    """Send ``frame`` (with a fresh clientMsgId) and wait for its ack's payload."""
-    client_msg_id = f"c-{secrets.token_hex(4)}"
-    frame["payload"]["clientMsgId"] = client_msg_id
-    await client.send(frame)
-    ack = await client.wait_for("ack", acknowledges(client_msg_id))
-    payload: Frame = ack["payload"]
-    return payload
-
-
-def chat(room: str, content: str) -> Frame:
-    return {"type": "chat", "payload": {"room": room, "content": content}}
-
-
-def edit(room: str, message_id: str, content: str) -> Frame:
-    return {"type": "edit", "payload": {"room": room, "messageId": message_id, "content": content}}
-
-
-def delete(room: str, message_id: str) -> Frame:
-    return {"type": "delete", "payload": {"room": room, "messageId": message_id}}
-
-
-async def refusal(client: FrameClient, frame: Frame, client_msg_id: str) -> Frame:
-    frame["payload"]["clientMsgId"] = client_msg_id
-    await client.send(frame)
-    error = await client.wait_for("error", lambda f: f["payload"]["ref"] == client_msg_id)
-    payload: Frame = error["payload"]
-    return payload
 
 
 async def stored_row(database_url: str, message_id: str, until: str, timeout: float = 10.0) -> Any:
@@ -102,18 +72,18 @@ async def test_an_edit_and_a_delete_reach_a_member_on_another_gateway_at_their_o
 ) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect_as(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway-2", "bob") as bob,
     ):
         await alice.send(join(room))
         await bob.send(join(room))
         await joined(bob, room, "bob")
-        message = await acked(alice, chat(room, "helo"))
+        message = await acked(alice, room_chat(room, "helo"))
         edited = await acked(alice, edit(room, message["id"], " hello \x07"))
         deleted = await acked(alice, delete(room, message["id"]))
         await bob.wait_for("delete", seq_is(deleted["seq"]))
     assert (message["seq"], edited["seq"], deleted["seq"]) == (1, 2, 3)
-    assert durable(bob, room) == [("chat", 1), ("edit", 2), ("delete", 3)]
+    assert room_events(bob, room) == [("chat", 1), ("edit", 2), ("delete", 3)]
     [edit_frame] = bob.of_type("edit")
     assert edit_frame["senderId"] == "alice"
     assert edit_frame["payload"]["messageId"] == message["id"]
@@ -127,18 +97,18 @@ async def test_an_edit_and_a_delete_reach_a_member_on_another_gateway_at_their_o
 
 async def test_a_client_back_with_since_gets_the_edit_and_the_delete_in_order(stack: Stack) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        first = await acked(alice, chat(room, "one"))
-        second = await acked(alice, chat(room, "two"))
+        first = await acked(alice, room_chat(room, "one"))
+        second = await acked(alice, room_chat(room, "two"))
         await acked(alice, edit(room, first["id"], "one, edited"))
         await acked(alice, delete(room, second["id"]))
-        await acked(alice, chat(room, "three"))
-    async with connect(stack, "gateway-2", "bob") as bob:
+        await acked(alice, room_chat(room, "three"))
+    async with connect_as(stack, "gateway-2", "bob") as bob:
         await bob.send(join(room, since=2))  # bob saw both messages, then went away
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
-    assert durable(bob, room) == [("edit", 3), ("delete", 4), ("chat", 5)]
+    assert room_events(bob, room) == [("edit", 3), ("delete", 4), ("chat", 5)]
     [edit_frame] = bob.of_type("edit")
     assert (edit_frame["payload"]["messageId"], edit_frame["payload"]["content"]) == (
         first["id"],
@@ -151,10 +121,10 @@ async def test_history_shows_the_current_state_and_the_tombstone_keeps_its_seq(
     stack: Stack, stores: Stores
 ) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        first = await acked(alice, chat(room, "first"))
-        second = await acked(alice, chat(room, "second, regretted"))
+        first = await acked(alice, room_chat(room, "first"))
+        second = await acked(alice, room_chat(room, "second, regretted"))
         edited = await acked(alice, edit(room, first["id"], "first, edited"))
         await acked(alice, delete(room, second["id"]))
     # read at once: the stream has the events, PostgreSQL may not have applied them yet
@@ -182,7 +152,7 @@ async def test_history_shows_the_current_state_and_the_tombstone_keeps_its_seq(
     gone = await stored_row(stores.database_url, second["id"], "deleted")
     assert (gone["content"], gone["seq"]) == ("", 2)
     # the versions: the original and the edit; none kept of the deleted message
-    async with connect(stack, "gateway-2", "carol") as carol:  # not a member: may read it
+    async with connect_as(stack, "gateway-2", "carol") as carol:  # not a member: may read it
         for message_id in (first["id"], second["id"]):
             await carol.send(
                 {"type": "versions", "payload": {"room": room, "messageId": message_id}}
@@ -199,14 +169,14 @@ async def test_history_shows_the_current_state_and_the_tombstone_keeps_its_seq(
 async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack, stores: Stores) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "mallory") as mallory,
-        connect(stack, "gateway-2", "mod", scope="rooms:moderate") as moderator,
+        connect_as(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway-2", "mallory") as mallory,
+        connect_as(stack, "gateway-2", "mod", scope="rooms:moderate") as moderator,
     ):
         for client, user in ((alice, "alice"), (mallory, "mallory"), (moderator, "mod")):
             await client.send(join(room))
             await joined(client, room, user)
-        message = await acked(alice, chat(room, "mine"))
+        message = await acked(alice, room_chat(room, "mine"))
         edit_refused = await refusal(mallory, edit(room, message["id"], "yours now"), "x-1")
         delete_refused = await refusal(mallory, delete(room, message["id"]), "x-2")
         unknown = await refusal(alice, edit(room, "no-such-message", "?"), "x-3")
@@ -221,47 +191,47 @@ async def test_a_non_author_is_refused_and_a_moderator_is_not(stack: Stack, stor
     assert after_delete["code"] == "not_found"
     # nothing refused was stored or delivered: the moderator's deletion came right after the chat
     assert moderated["seq"] == 2
-    assert durable(alice, room) == [("chat", 1), ("delete", 2)]
+    assert room_events(alice, room) == [("chat", 1), ("delete", 2)]
     assert alice.of_type("delete")[0]["senderId"] == "mod"
 
 
 async def test_the_same_client_msg_id_twice_is_one_edit_acked_alike(stack: Stack) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect_as(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway-2", "bob") as bob,
     ):
         await alice.send(join(room))
         await bob.send(join(room))
         await joined(bob, room, "bob")
-        message = await acked(alice, chat(room, "typo"))
+        message = await acked(alice, room_chat(room, "typo"))
         frame = edit(room, message["id"], "fixed")
         frame["payload"] |= {"clientMsgId": "e-1", "attempt": 1}
         await alice.send(frame)
         first = await alice.wait_for("ack", acknowledges("e-1"))
-        async with connect(stack, "gateway-2", "alice") as retry:  # the ack was "lost"
+        async with connect_as(stack, "gateway-2", "alice") as retry:  # the ack was "lost"
             await retry.send(join(room))
             frame["payload"]["attempt"] = 2
             await retry.send(frame)
             second = await retry.wait_for("ack", acknowledges("e-1"))
-        after = await acked(alice, chat(room, "after"))
+        after = await acked(alice, room_chat(room, "after"))
         await bob.wait_for("chat", seq_is(after["seq"]))
     assert first["payload"] == second["payload"]
-    assert durable(bob, room) == [("chat", 1), ("edit", 2), ("chat", 3)]
+    assert room_events(bob, room) == [("chat", 1), ("edit", 2), ("chat", 3)]
 
 
 async def test_resume_and_history_below_the_stream_read_the_events_from_postgresql(
     stack: Stack, stores: Stores
 ) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        first = await acked(alice, chat(room, "one"))
-        second = await acked(alice, chat(room, "two"))
+        first = await acked(alice, room_chat(room, "one"))
+        second = await acked(alice, room_chat(room, "two"))
         await acked(alice, edit(room, first["id"], "one, edited"))
         await acked(alice, delete(room, second["id"]))
-        five = await acked(alice, chat(room, "five"))
-        last = await acked(alice, chat(room, "six"))
+        five = await acked(alice, room_chat(room, "five"))
+        last = await acked(alice, room_chat(room, "six"))
     for message_id, condition in (
         (first["id"], "edit_count = 1"),  # so the edit is stored, and so on
         (second["id"], "deleted"),
@@ -276,11 +246,11 @@ async def test_resume_and_history_below_the_stream_read_the_events_from_postgres
         )
     finally:
         await bus.close()
-    async with connect(stack, "gateway-2", "bob") as bob:
+    async with connect_as(stack, "gateway-2", "bob") as bob:
         await bob.send(join(room, since=0))
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
-    assert durable(bob, room) == [
+    assert room_events(bob, room) == [
         ("chat", 1),
         ("chat", 2),
         ("edit", 3),
@@ -288,7 +258,7 @@ async def test_resume_and_history_below_the_stream_read_the_events_from_postgres
         ("chat", 5),
         ("chat", 6),
     ]
-    replayed = {f["seq"]: f["payload"] for f in bob.frames if f["type"] in DURABLE}
+    replayed = {f["seq"]: f["payload"] for f in bob.frames if f["type"] in ROOM_EVENT_TYPES}
     # read from PostgreSQL, the messages come in their current state; the events as they were
     assert (replayed[1]["content"], replayed[1]["editCount"]) == ("one, edited", 1)
     assert (replayed[2]["content"], replayed[2]["deleted"]) == ("", True)
@@ -313,11 +283,11 @@ async def test_over_http_an_edit_a_deletion_and_the_versions_follow_the_same_rul
 ) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "posted"))
+        message = await acked(alice, room_chat(room, "posted"))
         path = f"/api/rooms/{room}/messages/{message['id']}"
         edited = await http.patch(
             path, json={"content": " fixed ", "clientMsgId": "h-1"}, headers=bearer("alice")
@@ -340,17 +310,17 @@ async def test_over_http_an_edit_a_deletion_and_the_versions_follow_the_same_rul
     assert [v["content"] for v in versions.json()["versions"]] == ["posted", "fixed"]
     assert deleted.status_code == 200
     assert deleted.json()["seq"] == 3
-    assert durable(alice, room) == [("chat", 1), ("edit", 2), ("delete", 3)]
+    assert room_events(alice, room) == [("chat", 1), ("edit", 2), ("delete", 3)]
 
 
 async def test_over_http_edits_and_deletions_are_limited_per_user(stack: Stack) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "not yours"))
+        message = await acked(alice, room_chat(room, "not yours"))
         path = f"/api/rooms/{room}/messages/{message['id']}"
         spammer = bearer("spammer")
         statuses = [  # edits and deletions in turns: one limit for both

@@ -5,8 +5,6 @@ once per clientMsgId, refused for a bad emoji and for a non-member of a private 
 (docs/protocol.md §2, "Reactions"; §4)."""
 
 import asyncio
-import secrets
-from typing import Any
 from urllib.parse import quote
 
 import asyncpg
@@ -16,15 +14,27 @@ import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_contracts.reactions import MAX_MESSAGE_EMOJI, REACTION_USERS_LISTED
 from switchboard_devstack import Stack
-from switchboard_devstack.chatframes import acknowledges, join, joined, new_room, seq_is
+from switchboard_devstack.chatframes import (
+    ROOM_EVENT_TYPES,
+    acked,
+    acknowledges,
+    connect_as,
+    join,
+    joined,
+    new_room,
+    react,
+    refusal,
+    room_chat,
+    room_events,
+    seq_is,
+)
 from switchboard_devstack.fixtures import stack_fixture
 from switchboard_devstack.stores import Stores
-from switchboard_devstack.tokens import auth_env, bearer, mint, service
-from switchboard_devstack.wsclient import Frame, FrameClient
+from switchboard_devstack.tokens import auth_env, bearer, service
+from switchboard_devstack.wsclient import Frame
 
 pytestmark = pytest.mark.e2e
 
-DURABLE = ("chat", "edit", "delete", "react", "unreact")
 
 USER_BURST = 8  # gateway-2's per-user HTTP limit: above what one user sends here, but for one
 stack = stack_fixture(
@@ -39,46 +49,6 @@ stack = stack_fixture(
         },
     },
 )
-
-
-def connect(stack: Stack, gateway: str, user: str, **claims: Any) -> FrameClient:
-    return FrameClient(f"{stack[gateway].ws_url}/ws?token={mint(user, **claims)}")
-
-
-def durable(client: FrameClient, room: str) -> list[tuple[str, int]]:
-    """The (type, seq) of every durable frame of ``room`` the client got, in arrival order."""
-    return [
-        (f["type"], f["seq"]) for f in client.frames if f["type"] in DURABLE and f["room"] == room
-    ]
-
-
-async def acked(client: FrameClient, frame: Frame) -> Frame:
-    """Send ``frame`` (with a fresh clientMsgId) and wait for its ack's payload."""
-    client_msg_id = f"c-{secrets.token_hex(4)}"
-    frame["payload"]["clientMsgId"] = client_msg_id
-    await client.send(frame)
-    ack = await client.wait_for("ack", acknowledges(client_msg_id))
-    payload: Frame = ack["payload"]
-    return payload
-
-
-async def refusal(client: FrameClient, frame: Frame, client_msg_id: str) -> Frame:
-    frame["payload"]["clientMsgId"] = client_msg_id
-    await client.send(frame)
-    error = await client.wait_for("error", lambda f: f["payload"]["ref"] == client_msg_id)
-    payload: Frame = error["payload"]
-    return payload
-
-
-def chat(room: str, content: str) -> Frame:
-    return {"type": "chat", "payload": {"room": room, "content": content}}
-
-
-def react(room: str, message_id: str, emoji: str, *, add: bool = True) -> Frame:
-    return {
-        "type": "react" if add else "unreact",
-        "payload": {"room": room, "messageId": message_id, "emoji": emoji},
-    }
 
 
 def reaction_path(room: str, message_id: str, emoji: str) -> str:
@@ -130,18 +100,18 @@ async def test_a_reaction_and_its_removal_reach_a_member_on_another_gateway_at_t
 ) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect_as(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway-2", "bob") as bob,
     ):
         await alice.send(join(room))
         await bob.send(join(room))
         await joined(bob, room, "bob")
-        message = await acked(alice, chat(room, "lunch?"))
+        message = await acked(alice, room_chat(room, "lunch?"))
         added = await acked(bob, react(room, message["id"], "👍🏽"))
         removed = await acked(bob, react(room, message["id"], "👍🏽", add=False))
         await alice.wait_for("unreact", seq_is(removed["seq"]))
     assert (message["seq"], added["seq"], removed["seq"]) == (1, 2, 3)
-    assert durable(alice, room) == [("chat", 1), ("react", 2), ("unreact", 3)]
+    assert room_events(alice, room) == [("chat", 1), ("react", 2), ("unreact", 3)]
     [react_frame] = alice.of_type("react")
     assert (react_frame["senderId"], react_frame["id"]) == ("bob", added["id"])
     assert {k: react_frame["payload"][k] for k in ("messageId", "messageSeq", "emoji")} == {
@@ -154,18 +124,18 @@ async def test_a_reaction_and_its_removal_reach_a_member_on_another_gateway_at_t
 
 async def test_a_client_back_with_since_gets_the_reactions_in_order(stack: Stack) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "vote"))
+        message = await acked(alice, room_chat(room, "vote"))
         await acked(alice, react(room, message["id"], "🎉"))
         await acked(alice, react(room, message["id"], ":ship_it:"))
         await acked(alice, react(room, message["id"], "🎉", add=False))
-    async with connect(stack, "gateway-2", "bob") as bob:
+    async with connect_as(stack, "gateway-2", "bob") as bob:
         await bob.send(join(room, since=1))  # bob saw the message, then went away
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
-    assert durable(bob, room) == [("react", 2), ("react", 3), ("unreact", 4)]
-    assert [f["payload"]["emoji"] for f in bob.frames if f["type"] in DURABLE] == [
+    assert room_events(bob, room) == [("react", 2), ("react", 3), ("unreact", 4)]
+    assert [f["payload"]["emoji"] for f in bob.frames if f["type"] in ROOM_EVENT_TYPES] == [
         "🎉",
         ":ship_it:",
         "🎉",
@@ -178,11 +148,11 @@ async def test_history_shows_exact_counts_the_first_users_and_postgresql_holds_t
     room = new_room()
     users = [f"u{i:02}" for i in range(REACTION_USERS_LISTED + 3)]
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "ship it?"))
+        message = await acked(alice, room_chat(room, "ship it?"))
         path = reaction_path(room, message["id"], "👍")
         for user in users:  # over HTTP, each user their own
             assert (await http.put(path, headers=bearer(user))).status_code == 200
@@ -207,9 +177,9 @@ async def test_history_shows_exact_counts_the_first_users_and_postgresql_holds_t
 
 async def test_a_deletion_removes_the_message_s_reactions(stack: Stack, stores: Stores) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "oops"))
+        message = await acked(alice, room_chat(room, "oops"))
         await acked(alice, react(room, message["id"], "😬"))
         deleted = await acked(
             alice, {"type": "delete", "payload": {"room": room, "messageId": message["id"]}}
@@ -226,26 +196,26 @@ async def test_a_deletion_removes_the_message_s_reactions(stack: Stack, stores: 
 async def test_the_same_client_msg_id_twice_is_one_reaction_acked_alike(stack: Stack) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
-        connect(stack, "gateway-2", "bob") as bob,
+        connect_as(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway-2", "bob") as bob,
     ):
         await alice.send(join(room))
         await bob.send(join(room))
         await joined(bob, room, "bob")
-        message = await acked(alice, chat(room, "nice"))
+        message = await acked(alice, room_chat(room, "nice"))
         frame = react(room, message["id"], "❤️")
         frame["payload"] |= {"clientMsgId": "r-1", "attempt": 1}
         await alice.send(frame)
         first = await alice.wait_for("ack", acknowledges("r-1"))
-        async with connect(stack, "gateway-2", "alice") as retry:  # the ack was "lost"
+        async with connect_as(stack, "gateway-2", "alice") as retry:  # the ack was "lost"
             await retry.send(join(room))
             frame["payload"]["attempt"] = 2
             await retry.send(frame)
             second = await retry.wait_for("ack", acknowledges("r-1"))
-        after = await acked(alice, chat(room, "after"))
+        after = await acked(alice, room_chat(room, "after"))
         await bob.wait_for("chat", seq_is(after["seq"]))
     assert first["payload"] == second["payload"]
-    assert durable(bob, room) == [("chat", 1), ("react", 2), ("chat", 3)]
+    assert room_events(bob, room) == [("chat", 1), ("react", 2), ("chat", 3)]
 
 
 async def test_a_bad_emoji_an_unknown_message_and_a_twenty_first_emoji_are_refused(
@@ -253,11 +223,11 @@ async def test_a_bad_emoji_an_unknown_message_and_a_twenty_first_emoji_are_refus
 ) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "react to me"))
+        message = await acked(alice, room_chat(room, "react to me"))
         spaced = await refusal(alice, react(room, message["id"], "thumbs up"), "b-1")
         control = await refusal(alice, react(room, message["id"], "\u202e👍"), "b-2")
         too_long = await refusal(alice, react(room, message["id"], "👍" * 9), "b-3")
@@ -273,7 +243,7 @@ async def test_a_bad_emoji_an_unknown_message_and_a_twenty_first_emoji_are_refus
         await stored_reactions(stores.database_url, message["id"], twentieth.json()["seq"])
         full = await refusal(alice, react(room, message["id"], ":one_more:"), "b-5")
         held = await acked(alice, react(room, message["id"], ":e0:"))
-        after = await acked(alice, chat(room, "after"))
+        after = await acked(alice, room_chat(room, "after"))
     assert [r["code"] for r in (spaced, control, too_long)] == ["invalid_content"] * 3
     assert spaced["message"] == "payload.emoji must not contain whitespace"
     assert "U+202E" in control["message"]
@@ -295,11 +265,11 @@ async def test_a_non_member_of_a_private_room_may_not_react(stack: Stack) -> Non
         created = await http.post("/api/rooms", json=spec, headers=service("rooms:manage"))
         assert created.status_code == 201, created.text
         async with (
-            connect(stack, "gateway", "alice") as alice,
-            connect(stack, "gateway-2", "mallory") as mallory,
+            connect_as(stack, "gateway", "alice") as alice,
+            connect_as(stack, "gateway-2", "mallory") as mallory,
         ):
             await alice.send(join(room))
-            message = await acked(alice, chat(room, "members only"))
+            message = await acked(alice, room_chat(room, "members only"))
             path = reaction_path(room, message["id"], "👍")
             by_http = await http.put(path, headers=bearer("mallory"))
             unreact_http = await http.delete(path, headers=bearer("mallory"))
@@ -313,7 +283,7 @@ async def test_a_non_member_of_a_private_room_may_not_react(stack: Stack) -> Non
     assert unjoined["code"] == "not_joined"
     assert member.status_code == 200
     assert member.json()["seq"] == 2  # nothing of mallory's was stored
-    assert durable(alice, room) == [("chat", 1), ("react", 2)]
+    assert room_events(alice, room) == [("chat", 1), ("react", 2)]
 
 
 async def test_over_http_a_reaction_is_acked_once_per_client_msg_id_and_delivered(
@@ -321,11 +291,11 @@ async def test_over_http_a_reaction_is_acked_once_per_client_msg_id_and_delivere
 ) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "posted"))
+        message = await acked(alice, room_chat(room, "posted"))
         path = reaction_path(room, message["id"], "🙌")
         added = await http.put(path, json={"clientMsgId": "h-1"}, headers=bearer("bob"))
         again = await http.put(path, json={"clientMsgId": "h-1"}, headers=bearer("bob"))
@@ -339,17 +309,17 @@ async def test_over_http_a_reaction_is_acked_once_per_client_msg_id_and_delivere
     assert added.json() == {"clientMsgId": "h-1", "id": react_id, "seq": 2, "room": room}
     assert removed.json()["seq"] == 3
     assert (live["payload"]["emoji"], live["senderId"]) == ("🙌", "bob")
-    assert durable(alice, room) == [("chat", 1), ("react", 2), ("unreact", 3)]
+    assert room_events(alice, room) == [("chat", 1), ("react", 2), ("unreact", 3)]
 
 
 async def test_over_http_reactions_are_limited_per_user(stack: Stack, stores: Stores) -> None:
     room = new_room()
     async with (
-        connect(stack, "gateway", "alice") as alice,
+        connect_as(stack, "gateway", "alice") as alice,
         httpx.AsyncClient(base_url=stack["gateway-2"].url, timeout=10) as http,
     ):
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "hot take"))
+        message = await acked(alice, room_chat(room, "hot take"))
         path = reaction_path(room, message["id"], "🔥")
         answers = [await http.put(path, headers=bearer("spammer")) for _ in range(USER_BURST + 1)]
         other = await http.put(path, headers=bearer("mallory"))
@@ -366,13 +336,13 @@ async def test_resume_below_the_stream_reads_the_reactions_from_postgresql(
     stack: Stack, stores: Stores
 ) -> None:
     room = new_room()
-    async with connect(stack, "gateway", "alice") as alice:
+    async with connect_as(stack, "gateway", "alice") as alice:
         await alice.send(join(room))
-        message = await acked(alice, chat(room, "old news"))
+        message = await acked(alice, room_chat(room, "old news"))
         await acked(alice, react(room, message["id"], "📰"))
         taken = await acked(alice, react(room, message["id"], "🗞️"))
         await acked(alice, react(room, message["id"], "🗞️", add=False))
-        last = await acked(alice, chat(room, "newer"))
+        last = await acked(alice, room_chat(room, "newer"))
     await stored_reactions(stores.database_url, message["id"], taken["seq"] + 1)
     await stored_row_of(stores.database_url, last["id"])
     bus = await nats.connect(stores.nats_url)
@@ -382,11 +352,11 @@ async def test_resume_below_the_stream_reads_the_reactions_from_postgresql(
         )
     finally:
         await bus.close()
-    async with connect(stack, "gateway-2", "bob") as bob:
+    async with connect_as(stack, "gateway-2", "bob") as bob:
         await bob.send(join(room, since=0))
         replay = await bob.wait_for("replay")
     assert replay["payload"]["recovered"] is True
-    assert durable(bob, room) == [
+    assert room_events(bob, room) == [
         ("chat", 1),
         ("react", 2),
         ("react", 3),

@@ -5,18 +5,27 @@ Frame builders (``join``, ``chat``) and predicates for ``FrameClient.wait_for`` 
 """
 
 import asyncio
+import secrets
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from switchboard_devstack.names import new_room
+from switchboard_devstack.stack import Stack
+from switchboard_devstack.tokens import mint
 from switchboard_devstack.wsclient import Frame, FrameClient
 
 __all__ = [
+    "ROOM_EVENT_TYPES",
+    "acked",
     "acknowledges",
     "after_now",
     "chat",
+    "connect_as",
     "content_is",
+    "delete",
+    "edit",
     "history",
     "in_room",
     "join",
@@ -24,6 +33,10 @@ __all__ = [
     "new_room",
     "online",
     "presence_of",
+    "react",
+    "refusal",
+    "room_chat",
+    "room_events",
     "seq_is",
     "stored_history",
 ]
@@ -108,3 +121,61 @@ async def stored_history(
         while len(messages := await history(base_url, room)) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     return messages
+
+
+# -- a room's events, over /ws with a token (the lifecycle's tests)
+
+ROOM_EVENT_TYPES = ("chat", "edit", "delete", "react", "unreact")
+"""The frames that are durable events of a room, each at its own ``seq``."""
+
+
+def connect_as(stack: Stack, gateway: str, user: str, **claims: Any) -> FrameClient:
+    """A ``/ws`` client of ``gateway`` with a token for ``user`` (and ``claims``)."""
+    return FrameClient(f"{stack[gateway].ws_url}/ws?token={mint(user, **claims)}")
+
+
+def room_events(client: FrameClient, room: str) -> list[tuple[str, int]]:
+    """The (type, seq) of every event of ``room`` the client got, in arrival order."""
+    return [
+        (f["type"], f["seq"])
+        for f in client.frames
+        if f["type"] in ROOM_EVENT_TYPES and f["room"] == room
+    ]
+
+
+def room_chat(room: str, content: str) -> Frame:
+    return {"type": "chat", "payload": {"room": room, "content": content}}
+
+
+def edit(room: str, message_id: str, content: str) -> Frame:
+    return {"type": "edit", "payload": {"room": room, "messageId": message_id, "content": content}}
+
+
+def delete(room: str, message_id: str) -> Frame:
+    return {"type": "delete", "payload": {"room": room, "messageId": message_id}}
+
+
+def react(room: str, message_id: str, emoji: str, *, add: bool = True) -> Frame:
+    return {
+        "type": "react" if add else "unreact",
+        "payload": {"room": room, "messageId": message_id, "emoji": emoji},
+    }
+
+
+async def acked(client: FrameClient, frame: Frame) -> Frame:
+    """Send ``frame`` (with a fresh clientMsgId) and wait for its ack's payload."""
+    client_msg_id = f"c-{secrets.token_hex(4)}"
+    frame["payload"]["clientMsgId"] = client_msg_id
+    await client.send(frame)
+    ack = await client.wait_for("ack", acknowledges(client_msg_id))
+    payload: Frame = ack["payload"]
+    return payload
+
+
+async def refusal(client: FrameClient, frame: Frame, client_msg_id: str) -> Frame:
+    """Send ``frame`` with ``client_msg_id`` and wait for the error naming it; its payload."""
+    frame["payload"]["clientMsgId"] = client_msg_id
+    await client.send(frame)
+    error = await client.wait_for("error", lambda f: f["payload"]["ref"] == client_msg_id)
+    payload: Frame = error["payload"]
+    return payload
