@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from switchboard_runtime import ServiceSettings
+from switchboard_runtime.telemetry.batch_tracing import producer_batch_span
 from switchboard_runtime.telemetry.tracing import (
     consumer_span,
     extract_context,
@@ -175,6 +176,47 @@ def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all(
         with consumer_span("chat.cmd.send", malformed) as fresh:
             assert fresh.is_recording()  # not a valid context: a new trace
     assert [s.name for s in exporter.get_finished_spans()] == ["process chat.cmd.send"] * 2
+
+
+def test_under_an_unrecorded_caller_a_batch_makes_no_span_and_carries_the_caller_s_context() -> (
+    None
+):
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    provider = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        mock.patch("switchboard_runtime.telemetry.tracing._tracer", provider.get_tracer("t")),
+        mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True),
+    ):
+        with (
+            consumer_span("chat.cmd.send-batch", {"traceparent": caller}),
+            producer_batch_span("chat.room.lobby", 3) as headers,
+        ):
+            pass
+        assert headers == {"traceparent": caller}
+        with producer_batch_span("chat.room.lobby", 3) as fresh:  # no caller: the sampler's
+            pass
+    assert fresh["traceparent"] != caller
+    [batch] = exporter.get_finished_spans()
+    assert batch.name == "publish chat.room.>"
+    assert (batch.attributes or {})["messaging.batch.message_count"] == 3
+
+
+def test_an_unrecorded_caller_s_trace_state_travels_on_with_its_context() -> None:
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    with (
+        mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True),
+        trace.use_span(trace.NonRecordingSpan(extract_span(caller, "vendor=1"))),
+        producer_span("publish", "chat.room.lobby", headers={"Nats-Msg-Id": "m"}) as headers,
+    ):
+        pass
+    assert headers == {"Nats-Msg-Id": "m", "traceparent": caller, "tracestate": "vendor=1"}
+
+
+def extract_span(traceparent: str, tracestate: str) -> trace.SpanContext:
+    context = extract_context({"traceparent": traceparent, "tracestate": tracestate})
+    return trace.get_current_span(context).get_span_context()
 
 
 def test_with_the_sdk_off_a_consumer_span_is_the_caller_s_context_read_without_the_propagator() -> (

@@ -12,7 +12,12 @@ from collections.abc import Iterator, Mapping
 from opentelemetry.trace import SpanKind
 
 from switchboard_runtime.telemetry.metrics import subject_template
-from switchboard_runtime.telemetry.tracing import MESSAGING_SYSTEM, inject_context, tracer
+from switchboard_runtime.telemetry.tracing import (
+    MESSAGING_SYSTEM,
+    inject_context,
+    tracer,
+    unrecorded_caller_context,
+)
 
 __all__ = ["producer_batch_span"]
 
@@ -22,7 +27,12 @@ def producer_batch_span(
     subject: str, count: int, attributes: Mapping[str, str] | None = None
 ) -> Iterator[dict[str, str]]:
     """A PRODUCER span for ``count`` publishes to ``subject``'s family; yields the trace headers
-    to send with each of them."""
+    to send with each of them. Under an unrecorded caller (a parent-based sampler) no span is
+    made: they carry the caller's context, as ``producer_span``'s do."""
+    unrecorded = unrecorded_caller_context()
+    if unrecorded is not None:
+        yield unrecorded
+        return
     template = subject_template(subject)
     with tracer().start_as_current_span(
         f"publish {template}",

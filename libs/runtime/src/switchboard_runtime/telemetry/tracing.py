@@ -65,6 +65,7 @@ __all__ = [
     "shutdown_tracing",
     "start_consumer_span",
     "tracer",
+    "unrecorded_caller_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,27 @@ def tracer() -> trace.Tracer:
     return _tracer
 
 
+def unrecorded_caller_context(headers: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """``headers`` plus the current context when a producer span would be nothing but it: the
+    current span is not recorded and the sampler follows it (a parent-based one). The caller's
+    context, "not sampled", then travels on as it came, and no span is made. None otherwise
+    (make the span). A context without a trace state is written directly, not through the W3C
+    propagator (which is most of the cost of a publish under such a caller)."""
+    if not _follow_parent:
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or context.trace_flags.sampled:
+        return None
+    carrier = dict(headers or {})
+    if context.trace_state:
+        propagate.inject(carrier)
+    else:
+        carrier["traceparent"] = (
+            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        )
+    return carrier
+
+
 def inject_context(headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """``headers`` plus the current trace context (W3C ``traceparent``/``tracestate``)."""
     carrier = dict(headers or {})
@@ -194,9 +216,8 @@ def producer_span(
     """A PRODUCER span around a publish or request; yields the headers to send (context added).
 
     Not recorded (the sampler said no): only its context is sent on, nothing else is done."""
-    if _follow_parent and _unrecorded(trace.get_current_span()):
-        carrier = dict(headers or {})
-        propagate.inject(carrier)  # the caller's context, "not sampled"
+    carrier = unrecorded_caller_context(headers)
+    if carrier is not None:
         yield carrier
         return
     span = tracer().start_span(f"{operation} {subject_template(subject)}", kind=SpanKind.PRODUCER)
@@ -328,12 +349,6 @@ def caller_unrecorded(headers: Mapping[str, str] | None) -> bool:
     if parent is None or len(parent) != TRACEPARENT_LENGTH or not parent.startswith("00-"):
         return False
     return _sdk_disabled or parent.endswith("-00")
-
-
-def _unrecorded(span: Span) -> bool:
-    """A valid span context whose trace the sampler did not record."""
-    context = span.get_span_context()
-    return context.is_valid and not context.trace_flags.sampled
 
 
 def mark_error(span: Span, description: str) -> None:
