@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
+from pydantic_core import from_json
 from switchboard_contracts.subjects import js_direct_get
 
 from switchboard_runtime.patches.natspy_header_block import (
@@ -216,7 +217,7 @@ def _answer(ack: "asyncio.Future[StreamAck]", msg: Msg) -> None:
         ack.set_exception(NoStreamResponseError())
         return
     try:
-        answer = json.loads(msg.data)
+        answer = from_json(msg.data)  # pydantic-core's parser: a fifth of json.loads' time
         if "error" in answer:
             APIError.from_error(answer["error"])  # raises the error's own class
         ack.set_result(
