@@ -11,15 +11,22 @@ whatever has arrived at once:
 
 A message that arrives after a call gave up (the server's expiry racing ours) waits in the
 inbox for the next call, as with nats-py's own fetch.
+
+The inbox is handled on nats-py's read loop (``natspy_inline_dispatch``): an arriving message is
+appended to a deque and wakes the one waiting call, with no queue and task of nats-py's and no
+``asyncio.Queue`` of ours in between (two hand-offs per message, a sixth of persistence's CPU
+in a profile at 1,500 chat messages/s).
 """
 
 import asyncio
 import json
+from collections import deque
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from switchboard_contracts.subjects import js_consumer_next
+from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
 
 __all__ = ["BatchPuller", "PullStatusError"]
 
@@ -49,18 +56,22 @@ class BatchPuller:
         self._next_subject = js_consumer_next(stream, durable)
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._arrived: deque[Msg] = deque()
+        self._waiter: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        self._sub = await self._nc.subscribe(self._inbox, cb=self._arrived)
+        self._sub = await subscribe_inline(self._nc, self._inbox, self._arrive)
 
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
 
-    async def _arrived(self, msg: Msg) -> None:
-        self._queue.put_nowait(msg)
+    def _arrive(self, msg: Msg) -> None:
+        self._arrived.append(msg)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Up to ``batch`` messages; [] when none came within ``timeout``."""
@@ -83,8 +94,8 @@ class BatchPuller:
     def _take_waiting(self, batch: int) -> list[Msg]:
         """Messages already here (a late answer to an earlier request); stale statuses dropped."""
         msgs: list[Msg] = []
-        while len(msgs) < batch and not self._queue.empty():
-            msg = self._queue.get_nowait()
+        while len(msgs) < batch and self._arrived:
+            msg = self._arrived.popleft()
             if _status(msg) is None:
                 msgs.append(msg)
         return msgs
@@ -98,19 +109,27 @@ class BatchPuller:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(msgs) < batch:
-            if self._queue.empty():
+            if not self._arrived:
                 remaining = deadline - loop.time()
-                if remaining <= 0:
+                if remaining <= 0 or not await self._wait(remaining):
                     return None
-                try:
-                    msg = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    return None
-            else:
-                msg = self._queue.get_nowait()
+                continue
+            msg = self._arrived.popleft()
             status = _status(msg)
             if status is None:
                 msgs.append(msg)
             elif status != HEARTBEAT:
                 return status
         return None
+
+    async def _wait(self, timeout: float) -> bool:
+        """Until a message arrives (True) or ``timeout`` passes (False)."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._waiter = None
+        return True

@@ -32,6 +32,7 @@ from switchboard_runtime.messaging.consumer_lag import (
     track_consumer_lag,
 )
 from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
+from switchboard_runtime.patches.natspy_acks import ack_all
 from switchboard_runtime.telemetry.logs import log_failure
 from switchboard_runtime.telemetry.tracing import (
     caller_unrecorded,
@@ -260,8 +261,8 @@ class StreamWriter(Generic[M]):
                 await asyncio.sleep(self._retry_delay)
                 continue
             plan.committed(group)
+            await ack_all(self._nc, [batch[index] for index in group])
             for index in group:
-                await batch[index].ack()
                 del unacked[id(batch[index])]
             MESSAGES_WRITTEN.labels(self._table).inc(len(group))
 
