@@ -10,6 +10,7 @@ another chat instance first, a duplicate) it does one by one, exactly as a singl
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from switchboard_contracts import ChatMessage, streams, subjects
@@ -37,6 +38,15 @@ def rounds(drafts: Sequence[ChatMessage]) -> list[list[int]]:
     return [[indexes[r] for indexes in by_room.values() if len(indexes) > r] for r in range(depth)]
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """A batch waiting to be published, and the future its caller awaits."""
+
+    drafts: Sequence[ChatMessage]
+    answer: "asyncio.Future[list[ChatMessage | Exception]]"
+    context: Mapping[str, str] | None
+
+
 class RoomSequencer:
     def __init__(
         self,
@@ -57,9 +67,7 @@ class RoomSequencer:
             retry=retry,
             pipeline=pipeline,
         )
-        self._waiting: list[
-            tuple[ChatMessage, asyncio.Future[ChatMessage | Exception], Mapping[str, str] | None]
-        ] = []
+        self._waiting: list[_Waiting] = []
         self._publishing: asyncio.Task[None] | None = None
 
     async def publish(self, draft: ChatMessage) -> ChatMessage:
@@ -77,37 +85,38 @@ class RoomSequencer:
         instance never has two rounds racing for the same room's head (they would only
         conflict). ``context``: the trace headers the publishes carry (the batch's span; the
         first batch's when several went together)."""
-        loop = asyncio.get_running_loop()
-        answers: list[asyncio.Future[ChatMessage | Exception]] = []
-        for draft in drafts:
-            answer: asyncio.Future[ChatMessage | Exception] = loop.create_future()
-            self._waiting.append((draft, answer, context))
-            answers.append(answer)
+        if not drafts:
+            return []
+        answer: asyncio.Future[list[ChatMessage | Exception]]
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(drafts, answer, context))
         if self._publishing is None:
             self._publishing = asyncio.create_task(self._publish_waiting())
-        return [_outcome(result) for result in await asyncio.gather(*answers)]
+        return await answer
 
     async def _publish_waiting(self) -> None:
-        taken: list[
-            tuple[ChatMessage, asyncio.Future[ChatMessage | Exception], Mapping[str, str] | None]
-        ] = []
+        taken: list[_Waiting] = []
         try:
             while self._waiting:
                 taken, self._waiting = self._waiting, []
                 # Published together, they carry the first batch's trace context: with none,
                 # persistence would start a trace (a sampling decision, a span) for each.
-                context = next((c for _, _, c in taken if c is not None), None)
+                context = next((w.context for w in taken if w.context is not None), None)
+                drafts = [draft for waiting in taken for draft in waiting.drafts]
                 try:
-                    results = await self._publish_rounds([d for d, _, _ in taken], context)
+                    results = await self._publish_rounds(drafts, context)
                 except Exception as err:  # not one message's failure: all of them fail with it
-                    results = [err] * len(taken)
-                for (_, answer, _), result in zip(taken, results, strict=True):
-                    if not answer.done():
-                        answer.set_result(result)
+                    results = [err] * len(drafts)
+                start = 0
+                for waiting in taken:  # each batch its own slice, one answer per batch
+                    end = start + len(waiting.drafts)
+                    if not waiting.answer.done():
+                        waiting.answer.set_result(results[start:end])
+                    start = end
         finally:
             self._publishing = None
-            for _, answer, _ in [*taken, *self._waiting]:  # stopped: nobody answers them now
-                answer.cancel()
+            for waiting in [*taken, *self._waiting]:  # stopped: nobody answers them now
+                waiting.answer.cancel()
             self._waiting = []
 
     async def _publish_rounds(
