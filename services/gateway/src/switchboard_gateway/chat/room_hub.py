@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from switchboard_protocol.times import now_ms
 from switchboard_runtime import UnavailableError
 
 from switchboard_gateway.chat import frames
-from switchboard_gateway.chat.ordering import Deliver, Drop, FillGap, RoomOrder
+from switchboard_gateway.chat.ordering import Deliver, Drop, FillGap, RoomOrder, Verdict
 from switchboard_gateway.chat.presence import LocalPresence
 from switchboard_gateway.chat.replay import NothingMissed, Replay, plan_replay
 from switchboard_gateway.chat.seq_search import Position
@@ -73,6 +74,10 @@ class RoomBus(Protocol):
 
     async def subscribe(
         self, subject: str, cb: Callable[[Msg], Awaitable[None]], queue: str = ""
+    ) -> _Subscription: ...
+
+    async def subscribe_inline(
+        self, subject: str, handler: Callable[[Msg], None], queue: str = ""
     ) -> _Subscription: ...
 
     async def publish(
@@ -133,6 +138,9 @@ class _Room:
     latest_revision: int = -1
     latest_text: str | None = None
     """The newest snapshot known, pushed or fetched for a new member."""
+    backlog: deque[Msg] | None = None
+    """Live messages waiting, in order, behind one that needs a gap filled first (or that came
+    before the room was ready); None while every message is handled as it is read."""
 
 
 class RoomHub:
@@ -292,8 +300,12 @@ class RoomHub:
     async def _open(self, state: _Room) -> None:
         room = state.name
         try:
+            state.subscriptions.append(
+                await self._bus.subscribe_inline(
+                    subjects.chat_live(room), functools.partial(self._on_chat, state)
+                )
+            )
             for subject, handler in (
-                (subjects.chat_live(room), self._on_chat),
                 (subjects.chat_typing(room), self._on_typing),
                 (subjects.chat_presence(room), self._on_presence),
                 (subjects.chat_read(room), self._on_read),
@@ -319,21 +331,53 @@ class RoomHub:
                 await subscription.unsubscribe()
         state.subscriptions.clear()
 
-    async def _on_chat(self, state: _Room, msg: Msg) -> None:
-        await state.ready.wait()
+    def _on_chat(self, state: _Room, msg: Msg) -> None:
+        """A room's live message, handled as nats-py reads it (``subscribe_inline``): no queue
+        and task switch per message. One that needs a gap filled first, and every later one,
+        waits in the room's backlog for a task that handles them in order."""
+        if state.backlog is None and state.ready.is_set():
+            verdict = self._offer(state, msg)
+            if verdict is None or isinstance(verdict[1], Drop):
+                return
+            message, order = verdict
+            if isinstance(order, Deliver):
+                self._deliver_live(state, message, msg)
+                return
+        if state.backlog is None:
+            state.backlog = deque([msg])
+            self._spawn(self._drain_backlog(state))
+        else:
+            state.backlog.append(msg)
+
+    async def _drain_backlog(self, state: _Room) -> None:
+        assert state.backlog is not None
+        try:
+            await state.ready.wait()
+            while state.backlog:
+                msg = state.backlog.popleft()
+                verdict = self._offer(state, msg)
+                if verdict is None or isinstance(verdict[1], Drop):
+                    continue
+                message, order = verdict
+                if isinstance(order, FillGap):
+                    await self._fill(state, order)
+                self._deliver_live(state, message, msg)
+        finally:
+            state.backlog = None
+
+    def _offer(self, state: _Room, msg: Msg) -> tuple[ChatMessage, Verdict] | None:
+        """The message and what the room's order says of it; None when the room is closed
+        (or failed) or the message undecodable."""
         if state.order is None or self._rooms.get(state.name) is not state:
-            return
+            return None
         try:
             message = ChatMessage.decode(msg.data)
         except ValidationError:
             log.warning("ignoring an undecodable message on %s", msg.subject)
-            return
-        verdict = state.order.offer(message.seq)
-        if isinstance(verdict, Drop):
-            return
-        if isinstance(verdict, FillGap):
-            await self._fill(state, verdict)
-        assert isinstance(verdict, Deliver | FillGap)
+            return None
+        return message, state.order.offer(message.seq)
+
+    def _deliver_live(self, state: _Room, message: ChatMessage, msg: Msg) -> None:
         self._deliver(state, message)
         stream_seq = (msg.headers or {}).get("Nats-Sequence", "")
         if stream_seq.isdigit():
