@@ -3,7 +3,7 @@ most, in order of their seconds; cancelled ones never run; one timer serves them
 
 import asyncio
 
-from switchboard_runtime.patches.ping_schedule import PingSchedule, ping_schedule
+from switchboard_runtime.patches.ping_schedule import _SCHEDULES, PingSchedule, ping_schedule
 
 WAIT = 10.0
 
@@ -68,3 +68,17 @@ async def test_one_failing_callback_does_not_stop_the_rest() -> None:
 async def test_a_loop_has_one_schedule() -> None:
     loop = asyncio.get_running_loop()
     assert ping_schedule(loop) is ping_schedule(loop)
+
+
+def test_the_schedules_of_closed_loops_are_not_kept() -> None:
+    closed = asyncio.new_event_loop()
+    ping_schedule(closed).call_later(1.0, lambda: None)
+    closed.close()
+    assert closed in _SCHEDULES
+    current = asyncio.new_event_loop()
+    try:
+        ping_schedule(current)
+        assert closed not in _SCHEDULES
+        assert current in _SCHEDULES
+    finally:
+        current.close()

@@ -10,7 +10,6 @@ timer for the earliest bucket. ``cancel`` marks the entry; it leaves with its bu
 import asyncio
 import heapq
 import math
-import weakref
 from collections.abc import Callable
 
 __all__ = ["PingSchedule", "ScheduledPing", "ping_schedule"]
@@ -84,14 +83,16 @@ class PingSchedule:
                     )
 
 
-_SCHEDULES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PingSchedule]" = (
-    weakref.WeakKeyDictionary()
-)
+_SCHEDULES: dict[asyncio.AbstractEventLoop, PingSchedule] = {}
+"""Each loop's schedule. Not weak-keyed: a schedule holds its loop (and its timer, whose handle
+does too), so a weak key would never go; the schedules of closed loops are dropped instead."""
 
 
 def ping_schedule(loop: asyncio.AbstractEventLoop) -> PingSchedule:
-    """The loop's one schedule."""
+    """The loop's one schedule (a new loop's first call forgets those of closed loops)."""
     schedule = _SCHEDULES.get(loop)
     if schedule is None:
+        for closed in [other for other in _SCHEDULES if other.is_closed()]:
+            del _SCHEDULES[closed]
         schedule = _SCHEDULES[loop] = PingSchedule(loop)
     return schedule
