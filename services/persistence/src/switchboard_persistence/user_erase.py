@@ -17,10 +17,8 @@ In this order, so that no reader finds an event in neither place and nothing can
 """
 
 import asyncio
-import json
 import logging
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import (
@@ -33,6 +31,7 @@ from switchboard_contracts import (
 )
 from switchboard_contracts.erase import ERASER_ID, RoomErased, UserEraseReply, UserEraseRequest
 from switchboard_runtime import Bus
+from switchboard_runtime.messaging.stream_pipeline import next_messages
 
 from switchboard_persistence.erase_plan import StreamEvent, stream_deletions
 from switchboard_persistence.erase_store import EraseStore
@@ -159,33 +158,18 @@ class UserEraser:
     async def _batch(self, start: int) -> tuple[int | None, list[StreamEvent]]:
         """Up to ``SCAN_BATCH`` room events from stream sequence ``start`` on, in one request,
         and the stream sequence of the last one read (None: there was none)."""
-        nc = self._bus.nc
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
-        request = {"seq": start, "next_by_subj": subjects.CHAT_ROOM_ALL, "batch": SCAN_BATCH}
+        stored = await next_messages(
+            self._bus.nc,
+            streams.CHAT.name,
+            subjects.CHAT_ROOM_ALL,
+            start,
+            SCAN_BATCH,
+            timeout=READ_TIMEOUT_SECONDS,
+        )
         found: list[StreamEvent] = []
-        last: int | None = None
-        try:
-            await nc.publish(
-                subjects.js_direct_get(streams.CHAT.name), json.dumps(request).encode(), inbox
-            )
-            while True:
-                msg = await sub.next_msg(timeout=READ_TIMEOUT_SECONDS)
-                headers = msg.headers or {}
-                if headers.get("Status"):  # 204 end of batch, 404 nothing (more)
-                    break
-                sequence = headers.get("Nats-Sequence")
-                if sequence is None:
-                    continue
-                last = int(sequence)
-                try:
-                    message = ChatMessage.decode(msg.data)
-                except ValidationError:
-                    log.warning("an erasure skipped an undecodable message of the CHAT stream")
-                    continue
-                found.append(StreamEvent(last, message))
-        except NatsTimeoutError as err:
-            raise TimeoutError("the CHAT stream did not answer a batch read in time") from err
-        finally:
-            await sub.unsubscribe()
-        return last, found
+        for entry in stored:
+            try:
+                found.append(StreamEvent(entry.seq, ChatMessage.decode(entry.data)))
+            except ValidationError:
+                log.warning("an erasure skipped an undecodable message of the CHAT stream")
+        return (stored[-1].seq if stored else None), found

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 from pydantic_core import from_json
@@ -29,7 +30,7 @@ from switchboard_runtime.patches.natspy_header_block import (
 )
 from switchboard_runtime.patches.natspy_inline_dispatch import subscribe_inline
 
-__all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline"]
+__all__ = ["AckBatch", "StoredMessage", "StreamAck", "StreamPipeline", "next_messages"]
 
 NO_RESPONDERS = "503"
 END_OF_BATCH = "204"
@@ -227,3 +228,32 @@ def _answer(ack: "asyncio.Future[StreamAck]", msg: Msg) -> None:
         ack.set_exception(err)
     except (ValueError, KeyError, TypeError) as err:
         ack.set_exception(APIError(description=f"unreadable ack: {err}"))
+
+
+async def next_messages(
+    nc: Client, stream: str, subject: str, start: int, count: int, *, timeout: float
+) -> list[StoredMessage]:
+    """Up to ``count`` messages of ``stream`` on ``subject`` (wildcards allowed) from stream
+    sequence ``start`` on, in stream order, in one request (a direct get with ``batch``; the
+    stream needs ``allow_direct``). Any replica may answer. ``TimeoutError`` when the stream
+    does not answer within ``timeout`` (between two of its messages)."""
+    inbox = nc.new_inbox()
+    subscription = await nc.subscribe(inbox)
+    request = {"seq": start, "next_by_subj": subject, "batch": count}
+    found: list[StoredMessage] = []
+    try:
+        await nc.publish(js_direct_get(stream), json.dumps(request).encode(), reply=inbox)
+        while True:
+            try:
+                msg = await subscription.next_msg(timeout=timeout)
+            except NatsTimeoutError as err:
+                raise TimeoutError(f"the {stream} stream did not answer a batch read") from err
+            headers = msg.headers or {}
+            if headers.get(Header.STATUS):  # 204 end of batch, 404 nothing (more)
+                break
+            sequence = headers.get("Nats-Sequence")
+            if sequence is not None:
+                found.append(StoredMessage(int(sequence), msg.data))
+    finally:
+        await subscription.unsubscribe()
+    return found

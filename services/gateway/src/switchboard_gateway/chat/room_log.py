@@ -16,15 +16,14 @@ A range can have holes in the stream: an erased user's events are deleted from i
 a read from the stream lacks are read from PostgreSQL (``_fill``), so a range stays gap-free.
 """
 
-import json
 import logging
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import ChatMessage, HistoryRequest, streams, subjects
 from switchboard_contracts.chat import MAX_HISTORY_LIMIT
 from switchboard_runtime import Bus, UnavailableError
+from switchboard_runtime.messaging.stream_pipeline import next_messages
 
 from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.current_state import current_state, ids_to_look_up
@@ -218,31 +217,22 @@ class RoomLog:
         self, room: str, stream_seq: int, count: int
     ) -> list[tuple[Position, ChatMessage]]:
         """Up to ``count`` of the room's messages from ``stream_seq`` on, in one request."""
-        nc = self._bus.nc
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
-        request = {"seq": stream_seq, "next_by_subj": subjects.chat_room(room), "batch": count}
-        found: list[tuple[Position, ChatMessage]] = []
         try:
-            await nc.publish(
-                subjects.js_direct_get(streams.CHAT.name),
-                json.dumps(request).encode(),
-                reply=inbox,
+            stored = await next_messages(
+                self._bus.nc,
+                streams.CHAT.name,
+                subjects.chat_room(room),
+                stream_seq,
+                count,
+                timeout=self._timeout,
             )
-            while True:
-                msg = await sub.next_msg(timeout=self._timeout)
-                headers = msg.headers or {}
-                if headers.get("Status"):  # 204 end of batch, 404 nothing (more)
-                    break
-                message = _decode(msg.data)
-                sequence = headers.get("Nats-Sequence")
-                if message is None or sequence is None:
-                    continue
-                found.append((Position(message.seq, int(sequence)), message))
-        except NatsTimeoutError as err:
+        except TimeoutError as err:
             raise RoomLogError("the CHAT stream did not answer a batch read in time") from err
-        finally:
-            await sub.unsubscribe()
+        found: list[tuple[Position, ChatMessage]] = []
+        for entry in stored:
+            message = _decode(entry.data)
+            if message is not None:
+                found.append((Position(message.seq, entry.seq), message))
         return found
 
 
