@@ -3,16 +3,13 @@ nats-py internals ``ack_all`` relies on, pinned; against a real JetStream, the a
 
 import inspect
 import secrets
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats import errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 from switchboard_devstack.polling import until
-from switchboard_devstack.stores import Stores
 from switchboard_runtime.patches.natspy_acks import ack_all
 
 WAIT = 5.0
@@ -29,49 +26,31 @@ def test_nats_py_acks_through_what_ack_all_uses() -> None:
         assert used in source
 
 
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
-
-
-def _recording(nc: Client) -> list[bytes]:
-    """Every command ``nc`` queues from now on."""
-    recorded: list[bytes] = []
-    send = nc._send_command
-
-    async def record(cmd: bytes, priority: bool = False) -> None:
-        recorded.append(cmd)
-        await send(cmd, priority)
-
-    nc._send_command = record  # type: ignore[method-assign]
-    return recorded
-
-
 def _delivered(nc: Client, reply: str) -> Msg:
     return Msg(nc, subject="s", reply=reply, data=b"x")
 
 
 @pytest.mark.component
-async def test_the_commands_are_the_ones_nats_py_writes_joined(nc: Client) -> None:
+async def test_the_commands_are_the_ones_nats_py_writes_joined(
+    nc: Client, nc_commands: list[bytes]
+) -> None:
     replies = [f"$JS.ACK.S.c.1.{n}.{n}.1700000000.0" for n in (1, 2, 3)]
-    recorded = _recording(nc)
     for reply in replies:
         await _delivered(nc, reply).ack()
     msgs = [_delivered(nc, reply) for reply in replies]
     await ack_all(nc, msgs)
-    assert len(recorded) == 4
-    assert recorded[3] == b"".join(recorded[:3])
+    assert len(nc_commands) == 4
+    assert nc_commands[3] == b"".join(nc_commands[:3])
     assert all(msg.is_acked for msg in msgs)
 
 
 @pytest.mark.component
-async def test_the_refusals_are_msg_ack_s_and_nothing_is_sent_before_them(nc: Client) -> None:
-    recorded = _recording(nc)
+async def test_the_refusals_are_msg_ack_s_and_nothing_is_sent_before_them(
+    nc: Client, nc_commands: list[bytes]
+) -> None:
     acked = _delivered(nc, "$JS.ACK.S.c.1.1.1.1700000000.0")
     await acked.ack()
-    recorded.clear()
+    nc_commands.clear()
     fresh = _delivered(nc, "$JS.ACK.S.c.1.2.2.1700000000.0")
     with pytest.raises(errors.MsgAlreadyAckdError):
         await ack_all(nc, [fresh, acked])
@@ -79,7 +58,7 @@ async def test_the_refusals_are_msg_ack_s_and_nothing_is_sent_before_them(nc: Cl
         await ack_all(nc, [fresh, _delivered(nc, "")])
     with pytest.raises(errors.BadSubjectError):
         await ack_all(nc, [_delivered(nc, "$JS.ACK.S.c.1\r\nPUB forged 0")])
-    assert recorded == []
+    assert nc_commands == []
     assert not fresh.is_acked
     await nc.close()
     with pytest.raises(errors.ConnectionClosedError):

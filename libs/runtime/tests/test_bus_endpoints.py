@@ -2,10 +2,8 @@
 error reply (or ``BusUnavailableError`` for a caller that must tell), traced and counted."""
 
 import secrets
-from collections.abc import AsyncIterator
 from unittest import mock
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -15,7 +13,6 @@ from prometheus_client import REGISTRY
 from switchboard_contracts import BusError, ErrorCode
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
 from switchboard_contracts.endpoints import Endpoint
-from switchboard_devstack.stores import Stores
 from switchboard_runtime import Bus, BusUnavailableError, PublishUnavailableError
 from switchboard_runtime.telemetry import tracing
 from switchboard_runtime.telemetry.metrics import service_name
@@ -23,13 +20,6 @@ from switchboard_runtime.telemetry.metrics import service_name
 pytestmark = pytest.mark.component
 
 WAIT = 5.0
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

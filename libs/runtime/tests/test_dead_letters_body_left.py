@@ -2,9 +2,7 @@
 the letter is kept without its body, which a replay reads from the origin stream. Real NATS."""
 
 import secrets
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
@@ -14,17 +12,9 @@ from switchboard_contracts.dead_letters import (
     DeadLetterKind,
     DeadLetterOrigin,
 )
-from switchboard_devstack.stores import Stores
 from switchboard_runtime.messaging.dead_letters import DeadLetters
 
 pytestmark = pytest.mark.component
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 async def test_an_original_too_large_for_its_letter_is_kept_by_reference_and_replayed(

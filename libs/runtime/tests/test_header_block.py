@@ -4,14 +4,11 @@ nats-py internals ``publish_with_header_block`` relies on, pinned."""
 import asyncio
 import inspect
 import secrets
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats import errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from switchboard_devstack.stores import Stores
 from switchboard_runtime.patches.natspy_header_block import (
     header_block,
     publish_with_header_block,
@@ -46,36 +43,15 @@ def test_nats_py_writes_through_what_the_raw_publish_uses() -> None:
         assert used in source
 
 
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
-
-
-def _recording(nc: Client) -> list[bytes]:
-    """Every command ``nc`` queues from now on."""
-    recorded: list[bytes] = []
-    send = nc._send_command
-
-    async def record(cmd: bytes, priority: bool = False) -> None:
-        recorded.append(cmd)
-        await send(cmd, priority)
-
-    nc._send_command = record  # type: ignore[method-assign]
-    return recorded
-
-
 @pytest.mark.component
-async def test_the_command_is_the_one_nats_py_writes(nc: Client) -> None:
+async def test_the_command_is_the_one_nats_py_writes(nc: Client, nc_commands: list[bytes]) -> None:
     subject, reply = f"test.hdr.{secrets.token_hex(4)}", "_INBOX.test.7"
-    recorded = _recording(nc)
     await nc.publish(subject, b'{"body": 1}', reply=reply, headers=HEADERS)
     await publish_with_header_block(
         nc, subject, b'{"body": 1}', reply=reply, header=header_block(HEADERS)
     )
-    assert len(recorded) == 2
-    assert recorded[0] == recorded[1]
+    assert len(nc_commands) == 2
+    assert nc_commands[0] == nc_commands[1]
 
 
 @pytest.mark.component

@@ -7,7 +7,6 @@ import inspect
 import logging
 import secrets
 import textwrap
-from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -65,13 +64,6 @@ class Received:
     async def wait(self) -> list[bytes]:
         await asyncio.wait_for(self.all_in.wait(), WAIT)
         return [msg.data for msg in self.messages]
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 def subject() -> str:

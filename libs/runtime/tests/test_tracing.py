@@ -1,3 +1,5 @@
+import contextlib
+from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -156,15 +158,22 @@ def test_a_sampled_caller_is_followed_even_when_new_traces_are_not_sampled(
     assert consumer.context.trace_id == int(sampled.split("-")[1], 16)
 
 
-def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all() -> None:
-    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
-    unsampled = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
+@contextlib.contextmanager
+def following_the_caller() -> Iterator[InMemorySpanExporter]:
+    """A parent-based sampler (every new trace recorded) as the tracer's; its finished spans."""
+    provider = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
     exporter = InMemorySpanExporter()
-    unsampled.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     with (
-        mock.patch("switchboard_runtime.telemetry.tracing._tracer", unsampled.get_tracer("t")),
+        mock.patch("switchboard_runtime.telemetry.tracing._tracer", provider.get_tracer("t")),
         mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True),
     ):
+        yield exporter
+
+
+def test_under_an_unrecorded_caller_a_parent_based_sampler_makes_no_span_at_all() -> None:
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    with following_the_caller() as exporter:
         with consumer_span("chat.cmd.send", {"traceparent": caller}) as span:
             assert span.get_span_context().span_id == int(caller.split("-")[2], 16)
             with producer_span("publish", "chat.room.lobby") as headers:
@@ -182,13 +191,7 @@ def test_under_an_unrecorded_caller_a_batch_makes_no_span_and_carries_the_caller
     None
 ):
     caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
-    provider = TracerProvider(sampler=sampler("parentbased_traceidratio", 1.0))
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with (
-        mock.patch("switchboard_runtime.telemetry.tracing._tracer", provider.get_tracer("t")),
-        mock.patch("switchboard_runtime.telemetry.tracing._follow_parent", new=True),
-    ):
+    with following_the_caller() as exporter:
         with (
             consumer_span("chat.cmd.send-batch", {"traceparent": caller}),
             producer_batch_span("chat.room.lobby", 3) as headers,

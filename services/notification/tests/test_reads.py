@@ -2,9 +2,7 @@
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -17,7 +15,6 @@ from switchboard_contracts.notify import (
     ReadRequest,
     UnreadEvent,
 )
-from switchboard_devstack.stores import Stores
 from switchboard_notification.reads import ReadHandler
 from switchboard_notification.sender import NotificationSender
 from switchboard_runtime import Bus
@@ -25,13 +22,6 @@ from switchboard_runtime import Bus
 pytestmark = pytest.mark.component
 
 WAIT = 5.0
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 async def nothing_stored(user_id: str) -> int:

@@ -6,21 +6,12 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
-from switchboard_devstack.stores import Stores
 from switchboard_persistence.batch_puller import BatchPuller
 
 pytestmark = pytest.mark.component
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

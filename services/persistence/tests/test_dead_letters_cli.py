@@ -4,9 +4,7 @@ told that nothing changed."""
 
 import io
 import secrets
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client
 from switchboard_contracts import streams, subjects
@@ -19,13 +17,6 @@ from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, serve
 pytestmark = pytest.mark.component
 
 STREAM = streams.NOTIFY_JOBS.name
-
-
-@pytest.fixture
-async def nc(stores: Stores) -> AsyncIterator[Client]:
-    client = await nats.connect(stores.nats_url)
-    yield client
-    await client.close()
 
 
 async def a_dead_job(nc: Client) -> int:

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
+from nats.aio.client import Client
 
 from switchboard_devstack.notifyhttp import NotifyHttp
 from switchboard_devstack.services import SERVICES
@@ -21,6 +23,8 @@ __all__ = [
     "gateway",
     "make_stack",
     "module_stack",
+    "nc",
+    "nc_commands",
     "notify_api_fixture",
     "stack_fixture",
     "still_works",
@@ -43,6 +47,29 @@ def stores() -> Iterator[Stores]:
     """NATS and a fresh PostgreSQL database for this test run."""
     with open_stores(ARTIFACTS / "stores") as found:
         yield found
+
+
+@pytest.fixture
+async def nc(stores: Stores) -> AsyncIterator[Client]:
+    """A plain nats-py connection to this run's NATS, closed after the test."""
+    client = await nats.connect(stores.nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def nc_commands(nc: Client) -> list[bytes]:
+    """Every protocol command ``nc`` queues from the test's start: the bytes nats-py would
+    write (for tests that pin our writes against nats-py's own)."""
+    recorded: list[bytes] = []
+    send = nc._send_command
+
+    async def record(cmd: bytes, priority: bool = False) -> None:
+        recorded.append(cmd)
+        await send(cmd, priority)
+
+    nc._send_command = record  # type: ignore[method-assign]
+    return recorded
 
 
 @pytest.fixture
