@@ -137,3 +137,34 @@ async def test_a_range_starting_in_a_hole_reads_the_hole_alone_from_persistence(
     assert messages is not None
     assert [(m.seq, m.content) for m in messages] == [(3, ""), (4, "m4"), (5, "m5"), (6, "m6")]
     assert [(r.before, r.limit) for r in asked] == [(4, 1)]
+
+
+async def test_holes_a_history_page_apart_or_less_are_read_in_one_request(
+    bus: Bus, room_log: RoomLog
+) -> None:
+    """Two erased events (seqs 2 and 5) are one request to persistence, not one each; the
+    stream's own copies of the seqs between them are kept."""
+    room = f"r-{secrets.token_hex(3)}"
+    positions = (await interleaved(bus, [room, f"o-{secrets.token_hex(3)}"], 6))[room]
+    for seq in (2, 5):
+        await bus.js.delete_msg(streams.CHAT.name, positions[seq])
+    stored = [
+        ChatMessage(
+            id=f"{room}-{seq}", room=room, seq=seq, sender_id="a", content=f"pg{seq}", timestamp=seq
+        )
+        for seq in range(1, 7)
+    ]
+    asked: list[HistoryRequest] = []
+
+    async def history(request: HistoryRequest) -> HistoryReply:
+        asked.append(request)
+        if request.room != room or request.before is None:
+            return HistoryReply(messages=[])
+        below = [m for m in stored if m.seq < request.before]
+        return HistoryReply(messages=below[::-1][: request.limit])
+
+    await bus.serve(endpoints.PERSISTENCE_CHAT_HISTORY, history)
+    messages = await room_log.read(room, 1, 6)
+    assert messages is not None
+    assert [m.content for m in messages] == ["m1", "pg2", "m3", "m4", "pg5", "m6"]
+    assert [(r.before, r.limit) for r in asked] == [(6, 4)]

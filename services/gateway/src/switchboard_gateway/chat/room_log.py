@@ -29,7 +29,7 @@ from switchboard_gateway.chat.client import ChatClient
 from switchboard_gateway.chat.current_state import current_state, ids_to_look_up
 from switchboard_gateway.chat.seq_search import Position, SeqSearch
 
-__all__ = ["RoomLog", "RoomLogError"]
+__all__ = ["RoomLog", "RoomLogError", "hole_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,9 @@ class RoomLog:
         (the stream's holes: erased events), ascending."""
         have = {m.seq for m in messages}
         holes = [seq for seq in range(first, last + 1) if seq not in have]
-        for low, high in _runs(holes):
-            messages = messages + await self._stored(room, low, high)
+        for low, high in hole_windows(holes, MAX_HISTORY_LIMIT):  # one history page each
+            found = await self._stored(room, low, high)
+            messages = messages + [m for m in found if m.seq not in have]
         return sorted(messages, key=lambda m: m.seq)
 
     async def _stored(self, room: str, first: int, last: int) -> list[ChatMessage]:
@@ -236,15 +237,16 @@ class RoomLog:
         return found
 
 
-def _runs(seqs: list[int]) -> list[tuple[int, int]]:
-    """Ascending ``seqs`` as runs of consecutive ones: [1, 2, 5] -> [(1, 2), (5, 5)]."""
-    runs: list[tuple[int, int]] = []
+def hole_windows(seqs: list[int], width: int) -> list[tuple[int, int]]:
+    """Ascending ``seqs`` covered by as few ranges as fit ``width`` seqs each (one history
+    page): [1, 2, 5, 300] with 100 -> [(1, 5), (300, 300)]. Pure."""
+    windows: list[tuple[int, int]] = []
     for seq in seqs:
-        if runs and runs[-1][1] == seq - 1:
-            runs[-1] = (runs[-1][0], seq)
+        if windows and seq - windows[-1][0] < width:
+            windows[-1] = (windows[-1][0], seq)
         else:
-            runs.append((seq, seq))
-    return runs
+            windows.append((seq, seq))
+    return windows
 
 
 def _decode(data: bytes | None) -> ChatMessage | None:
