@@ -7,6 +7,8 @@ all their connections on this gateway, kept only while the user has a connection
 matters.
 """
 
+from switchboard_runtime.service.token_bucket import TokenBucket
+
 from switchboard_gateway.edge.rate_limit import FrameRateLimit
 
 __all__ = ["Admission", "UserBuckets", "UserCounter", "UserFrameRates"]
@@ -71,7 +73,7 @@ class UserBuckets:
         self._rate = rate
         self._burst = burst
         self._idle = burst / rate
-        self._buckets: dict[str, tuple[FrameRateLimit, float]] = {}
+        self._buckets: dict[str, tuple[TokenBucket, float]] = {}
         self._swept = 0.0
 
     def allow(self, user: str, now: float) -> bool:
@@ -82,9 +84,9 @@ class UserBuckets:
             }
             self._swept = now
         found = self._buckets.get(user)
-        bucket = found[0] if found is not None else FrameRateLimit(self._rate, self._burst, 1)
+        bucket = found[0] if found is not None else TokenBucket(self._rate, self._burst)
         self._buckets[user] = (bucket, now)
-        return bucket.allow(now)
+        return bucket.take(now)
 
     def __len__(self) -> int:
         return len(self._buckets)
