@@ -441,6 +441,16 @@ test("when the leader dies the next tab resumes rooms with since and the stream 
   c.close();
 });
 
+/** The joins the next leader's socket sends once ``leader`` crashed and that socket opened. */
+async function joinsAfterCrash(browser, leader) {
+  browser.crash(leader);
+  await settle();
+  const next = FakeSocket.made.at(-1);
+  next.open();
+  await settle();
+  return next.ofType("join").map((f) => f.payload);
+}
+
 test("a tab that found its room empty resumes it from 0, so a first message is not missed", async () => {
   const fetchImpl = async () => ({ ok: true, json: async () => ({ messages: [], hasMore: false }) });
   const browser = new Browser();
@@ -452,11 +462,7 @@ test("a tab that found its room empty resumes it from 0, so a first message is n
   await b.history("r1");
   b.join("r1");
   await settle();
-  browser.crash(a);
-  await settle();
-  FakeSocket.made[1].open();
-  await settle();
-  assert.deepEqual(FakeSocket.made[1].ofType("join").map((f) => f.payload), [{ room: "r1", since: 0 }]);
+  assert.deepEqual(await joinsAfterCrash(browser, a), [{ room: "r1", since: 0 }]);
   b.close();
 });
 
@@ -468,11 +474,7 @@ test("a room joined with nothing shown resumes from the join's seq when the lead
   first.open();
   first.receive({ type: "joined", room: "r1", payload: { room: "r1", seq: 6 } });
   await settle();
-  browser.crash(a);
-  await settle();
-  FakeSocket.made[1].open();
-  await settle();
-  assert.deepEqual(FakeSocket.made[1].ofType("join").map((f) => f.payload), [{ room: "r1", since: 6 }]);
+  assert.deepEqual(await joinsAfterCrash(browser, a), [{ room: "r1", since: 6 }]);
   b.close();
 });
 
