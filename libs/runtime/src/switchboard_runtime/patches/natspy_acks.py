@@ -11,9 +11,10 @@ does. ``test_acks`` pins the bytes against nats-py's and the internals this reli
 
 from collections.abc import Sequence
 
-from nats import errors
 from nats.aio.client import Client, _validate_subject
 from nats.aio.msg import Msg
+
+from switchboard_runtime.patches.natspy_header_block import queue_command, refuse_unsendable
 
 __all__ = ["ack_all"]
 
@@ -27,18 +28,8 @@ async def ack_all(nc: Client, msgs: Sequence[Msg]) -> None:
         msg._check_reply()  # not a JetStream message, or acked already
         if not nc._skip_subject_validation:
             _validate_subject(msg.reply)
-    if nc.is_closed:
-        raise errors.ConnectionClosedError
-    if nc.is_draining_pubs:
-        raise errors.ConnectionDrainingError
-    if not nc.is_connected and (
-        nc._max_pending_size <= 0 or nc._pending_data_size > nc._max_pending_size
-    ):
-        raise errors.OutboundBufferLimitError
+    refuse_unsendable(nc, 0)
     command = b"".join([b"PUB %s  0\r\n\r\n" % msg.reply.encode() for msg in msgs])
-    nc.stats["out_msgs"] += len(msgs)
-    await nc._send_command(command)
-    if nc._flush_queue is not None and nc._flush_queue.empty():
-        await nc._flush_pending()
+    await queue_command(nc, command, messages=len(msgs), size=0)
     for msg in msgs:
         msg._ackd = True

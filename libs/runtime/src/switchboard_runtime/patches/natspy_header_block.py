@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from nats import errors
 from nats.aio.client import Client, _validate_subject
 
-__all__ = ["header_block", "publish_with_header_block"]
+__all__ = ["header_block", "publish_with_header_block", "queue_command", "refuse_unsendable"]
 
 _STATUS_LINE = "NATS/1.0\r\n"
 _KEY = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' or a space (nats-py's rule)
@@ -49,15 +49,8 @@ async def publish_with_header_block(
     if not nc._skip_subject_validation:
         _validate_subject(subject)
         _validate_subject(reply)
-    if nc.is_closed:
-        raise errors.ConnectionClosedError
-    if nc.is_draining_pubs:
-        raise errors.ConnectionDrainingError
     size = len(payload)
-    if not nc.is_connected and (
-        nc._max_pending_size <= 0 or size + nc._pending_data_size > nc._max_pending_size
-    ):
-        raise errors.OutboundBufferLimitError
+    refuse_unsendable(nc, size)
     if size > nc._max_payload:
         raise errors.MaxPayloadError
     command = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
@@ -68,7 +61,26 @@ async def publish_with_header_block(
         header,
         payload,
     )
-    nc.stats["out_msgs"] += 1
+    await queue_command(nc, command, messages=1, size=size)
+
+
+def refuse_unsendable(nc: Client, size: int) -> None:
+    """What ``Client.publish`` refuses before it writes ``size`` bytes of payload: a closed or
+    draining connection, or one reconnecting whose pending buffer cannot take them."""
+    if nc.is_closed:
+        raise errors.ConnectionClosedError
+    if nc.is_draining_pubs:
+        raise errors.ConnectionDrainingError
+    if not nc.is_connected and (
+        nc._max_pending_size <= 0 or size + nc._pending_data_size > nc._max_pending_size
+    ):
+        raise errors.OutboundBufferLimitError
+
+
+async def queue_command(nc: Client, command: bytes, *, messages: int, size: int) -> None:
+    """Queue ``command`` (``messages`` publishes, ``size`` payload bytes) and ask for a flush,
+    as ``Client._send_publish`` does."""
+    nc.stats["out_msgs"] += messages
     nc.stats["out_bytes"] += size
     await nc._send_command(command)
     if nc._flush_queue is not None and nc._flush_queue.empty():
