@@ -90,7 +90,7 @@ class MessageAcceptor:
 
     async def accept(self, request: ChatSendRequest) -> ChatSendReply:
         reply = await self._accept(request)
-        _count(reply)
+        _count([reply])
         return reply
 
     async def accept_batch(self, batch: ChatSendBatchRequest) -> ChatSendBatchReply:
@@ -135,13 +135,7 @@ class MessageAcceptor:
         for index, answer in zip(changes, changed, strict=True):
             replies[index] = answer if isinstance(answer, ChatSendReply) else _outcome(answer)
         answered = [reply for reply in replies if reply is not None]
-        accepted = 0
-        for reply in answered:
-            if reply.error is None and reply.message is not None and reply.message.kind is None:
-                accepted += 1  # counted once for the batch: a counter's inc takes a lock
-            else:
-                _count(reply)
-        MESSAGES_ACCEPTED.inc(accepted)
+        _count(answered)
         return ChatSendBatchReply(replies=answered)
 
     async def _accept(self, request: ChatSendRequest) -> ChatSendReply:
@@ -242,10 +236,16 @@ def _stored_reply(result: ChatMessage | Exception) -> ChatSendReply:
     )
 
 
-def _count(reply: ChatSendReply) -> None:
-    if reply.error is not None:
-        child(MESSAGES_REJECTED, reply.error.code.value).inc()
-    elif reply.message is not None and reply.message.kind is not None:
-        child(CHANGES_ACCEPTED, reply.message.kind.value).inc()
-    else:
-        MESSAGES_ACCEPTED.inc()
+def _count(replies: list[ChatSendReply]) -> None:
+    """Refusals and changes by kind, one each; stored messages with one ``inc`` for all of
+    them (a counter's ``inc`` takes a lock)."""
+    accepted = 0
+    for reply in replies:
+        if reply.error is not None:
+            child(MESSAGES_REJECTED, reply.error.code.value).inc()
+        elif reply.message is not None and reply.message.kind is not None:
+            child(CHANGES_ACCEPTED, reply.message.kind.value).inc()
+        else:
+            accepted += 1
+    if accepted:
+        MESSAGES_ACCEPTED.inc(accepted)
