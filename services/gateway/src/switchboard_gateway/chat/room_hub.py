@@ -138,9 +138,10 @@ class _Room:
     latest_revision: int = -1
     latest_text: str | None = None
     """The newest snapshot known, pushed or fetched for a new member."""
-    backlog: deque[Msg] | None = None
+    backlog: deque[tuple[Msg, ChatMessage | None]] | None = None
     """Live messages waiting, in order, behind one that needs a gap filled first (or that came
-    before the room was ready); None while every message is handled as it is read."""
+    before the room was ready), each with its decoded form when it was decoded on arrival; None
+    while every message is handled as it is read."""
 
 
 class RoomHub:
@@ -335,27 +336,28 @@ class RoomHub:
         """A room's live message, handled as nats-py reads it (``subscribe_inline``): no queue
         and task switch per message. One that needs a gap filled first, and every later one,
         waits in the room's backlog for a task that handles them in order."""
+        decoded = None
         if state.backlog is None and state.ready.is_set():
             verdict = self._offer(state, msg)
             if verdict is None or isinstance(verdict[1], Drop):
                 return
-            message, order = verdict
+            decoded, order = verdict
             if isinstance(order, Deliver):
-                self._deliver_live(state, message, msg)
+                self._deliver_live(state, decoded, msg)
                 return
         if state.backlog is None:
-            state.backlog = deque([msg])
+            state.backlog = deque([(msg, decoded)])
             self._spawn(self._drain_backlog(state))
         else:
-            state.backlog.append(msg)
+            state.backlog.append((msg, decoded))
 
     async def _drain_backlog(self, state: _Room) -> None:
         assert state.backlog is not None
         try:
             await state.ready.wait()
             while state.backlog:
-                msg = state.backlog.popleft()
-                verdict = self._offer(state, msg)
+                msg, decoded = state.backlog.popleft()
+                verdict = self._offer(state, msg, decoded)
                 if verdict is None or isinstance(verdict[1], Drop):
                     continue
                 message, order = verdict
@@ -365,16 +367,19 @@ class RoomHub:
         finally:
             state.backlog = None
 
-    def _offer(self, state: _Room, msg: Msg) -> tuple[ChatMessage, Verdict] | None:
-        """The message and what the room's order says of it; None when the room is closed
-        (or failed) or the message undecodable."""
+    def _offer(
+        self, state: _Room, msg: Msg, message: ChatMessage | None = None
+    ) -> tuple[ChatMessage, Verdict] | None:
+        """The message (``message``, when already decoded from ``msg``) and what the room's
+        order says of it; None when the room is closed (or failed) or the message undecodable."""
         if state.order is None or self._rooms.get(state.name) is not state:
             return None
-        try:
-            message = ChatMessage.decode(msg.data)
-        except ValidationError:
-            log.warning("ignoring an undecodable message on %s", msg.subject)
-            return None
+        if message is None:
+            try:
+                message = ChatMessage.decode(msg.data)
+            except ValidationError:
+                log.warning("ignoring an undecodable message on %s", msg.subject)
+                return None
         return message, state.order.offer(message.seq)
 
     def _deliver_live(self, state: _Room, message: ChatMessage, msg: Msg) -> None:
