@@ -7,12 +7,21 @@ inbox entry per user in ``NOTIFY``), so the time measured is the broadcast reque
 stream's event: accepting the job, expanding it, 10,000 JetStream publishes, the republish to
 the gateway and the SSE write. Two broadcasts run: the first to users notification has never
 written to (it reads each inbox's head), then the measured one (heads known, the steady state).
+
+Then the write side of a broadcast at two audience sizes (issue 19: one stored message per
+audience, not one per user): the CPU of notification, NATS, persistence and PostgreSQL from the
+request until every recipient's entry is stored (``broadcast_write``), for the measured
+broadcast to everyone and for broadcasts to a team of the first ``TEAM_SIZE`` streams' users
+(their tokens name ``TEAM``), ``TEAM_ROUNDS`` of them one after another (a few ms of CPU each:
+their median).
 """
 
 import asyncio
 import math
 import secrets
+import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +31,13 @@ import nats
 from switchboard_contracts import streams
 from switchboard_devstack.tokens import mint
 
+from switchboard_bench.broadcast_write import (
+    WRITE_PROCESSES,
+    WriteSide,
+    measure_write,
+    notify_last_seq,
+    write_meter,
+)
 from switchboard_bench.context import BenchContext
 from switchboard_bench.latency import LatencySummary, summarise
 from switchboard_bench.node_loadgen import NodeLoadgen
@@ -42,11 +58,15 @@ class Round:
     first_written_ms: float
     last_written_ms: float
     entries: int
+    write: WriteSide
 
 
 TARGET_P99_MS = 1000.0
 CONNECT_TIMEOUT_SECONDS = 300.0
 DELIVERY_TIMEOUT_SECONDS = 60.0
+TEAM = "bench-ten"
+TEAM_SIZE = 10
+TEAM_ROUNDS = 5
 
 
 def _token(secret: str, sub: str, **claims: str) -> str:
@@ -65,15 +85,6 @@ async def _known_users(database_url: str, at_least: int, timeout: float = 30.0) 
             await asyncio.sleep(0.2)
     finally:
         await db.close()
-
-
-async def _notify_last_seq(nats_urls: list[str]) -> int:
-    nc = await nats.connect(nats_urls)
-    try:
-        info = await nc.jetstream().stream_info(streams.NOTIFY.name)
-        return int(info.state.last_seq)
-    finally:
-        await nc.close()
 
 
 async def _written(nats_urls: list[str], after_seq: int) -> tuple[float, float, int]:
@@ -116,7 +127,12 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
             pin(pid, ctx.server_core if label == "gateway" else ctx.loadgen_core)
         gateway = stack["gateway"]
         tokens = work / "tokens.txt"
-        tokens.write_text("".join(_token(secret, f"sse-{i:05d}") + "\n" for i in range(count)))
+        tokens.write_text(
+            "".join(
+                _token(secret, f"sse-{i:05d}", **({"teams": TEAM} if i < TEAM_SIZE else {})) + "\n"
+                for i in range(count)
+            )
+        )
         service_token = _token(secret, "bench", scope="notifications:broadcast")
         loadgen = NodeLoadgen(
             "sse-loadgen.mjs",
@@ -135,6 +151,7 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
                 "postgres": stores.postgres.pid,
             }
         )
+        writes = write_meter(meter.pids)
         try:
             meter.start()
             connected = loadgen.report("connected", CONNECT_TIMEOUT_SECONDS)
@@ -157,37 +174,67 @@ def _run(ctx: BenchContext, stores: SystemStores, count: int, work: Path) -> Sce
                     ),
                 ):
                     rounds[title] = _broadcast(
-                        loadgen, meter, gateway.url, service_token, title, stores.nats_urls
+                        loadgen,
+                        (meter, writes),
+                        (gateway.url, service_token),
+                        title,
+                        stores.nats_urls,
+                        known,
                     )
+            team = [
+                _team_broadcast(writes, (gateway.url, service_token), n, stores.nats_urls)
+                for n in range(TEAM_ROUNDS)
+            ]
         finally:
             loadgen.close()
     finally:
         stack.stop()
-    return _result(ctx, count, connected, connect_cpu, known, rounds)
+    return _result(ctx, count, connected, connect_cpu, known, rounds, team)
+
+
+def _post(api: tuple[str, str], body: dict[str, str]) -> None:
+    """``POST /api/notifications/broadcast`` at ``api`` (the gateway's url, a service token)."""
+    url, token = api
+    answer = httpx.post(
+        f"{url}/api/notifications/broadcast",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=DELIVERY_TIMEOUT_SECONDS,
+    )
+    answer.raise_for_status()
 
 
 def _broadcast(  # noqa: PLR0917
     loadgen: NodeLoadgen,
-    meter: CpuMeter,
-    url: str,
-    token: str,
+    meters: tuple[CpuMeter, CpuMeter],
+    api: tuple[str, str],
     title: str,
     nats_urls: list[str],
+    recipients: int,
 ) -> Round:
-    before = asyncio.run(_notify_last_seq(nats_urls))
+    """A broadcast to everyone: its arrivals and CPU until every stream has it (``meter``), and
+    its write side until every recipient's entry is stored (``writes``, read meanwhile)."""
+    meter, writes = meters
+    before = asyncio.run(notify_last_seq(nats_urls))
     loadgen.send({"expect": title, "timeoutMs": DELIVERY_TIMEOUT_SECONDS * 1000})
     meter.start()
+    writes.start()
     sent_at = time.time() * 1000
-    answer = httpx.post(
-        f"{url}/api/notifications/broadcast",
-        json={"type": "info", "title": title, "message": "to everyone"},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=DELIVERY_TIMEOUT_SECONDS,
-    )
+    _post(api, {"type": "info", "title": title, "message": "to everyone"})
     accepted_ms = time.time() * 1000 - sent_at
-    answer.raise_for_status()
-    received = loadgen.report("received", DELIVERY_TIMEOUT_SECONDS + 10)
-    cpu = meter.stop()
+    with ThreadPoolExecutor(1) as pool:
+        storing = pool.submit(
+            measure_write,
+            writes,
+            nats_urls,
+            before,
+            recipients,
+            sent_at,
+            DELIVERY_TIMEOUT_SECONDS,
+        )
+        received = loadgen.report("received", DELIVERY_TIMEOUT_SECONDS + 10)
+        cpu = meter.stop()
+        write = storing.result()
     first, last, entries = asyncio.run(_written(nats_urls, before))
     return Round(
         summarise(sent_at, received["times"]),
@@ -196,7 +243,19 @@ def _broadcast(  # noqa: PLR0917
         first - sent_at,
         last - sent_at,
         entries,
+        write,
     )
+
+
+def _team_broadcast(
+    writes: CpuMeter, api: tuple[str, str], number: int, nats_urls: list[str]
+) -> WriteSide:
+    """A broadcast to ``TEAM``: its write side until its ``TEAM_SIZE`` entries are stored."""
+    before = asyncio.run(notify_last_seq(nats_urls))
+    writes.start()
+    sent_at = time.time() * 1000
+    _post(api, {"team": TEAM, "type": "info", "title": f"team {number}", "message": "to a team"})
+    return measure_write(writes, nats_urls, before, TEAM_SIZE, sent_at, DELIVERY_TIMEOUT_SECONDS)
 
 
 def _result(  # noqa: PLR0917 (one call site, every figure named)
@@ -206,6 +265,7 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
     connect_cpu: dict[str, float],
     known: int,
     rounds: dict[str, Round],
+    team: list[WriteSide],
 ) -> ScenarioResult:
     last = rounds["second broadcast"]
     measured, measured_cpu = last.summary, last.cpu
@@ -317,6 +377,7 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
                 if name != "gateway"
             )
             + f"; {sum(u for n, u in measured_cpu.items() if n != 'gateway'):.2f} s in all.",
+            _write_note(last.write, team),
         ],
         data={
             "streams": count,
@@ -334,8 +395,32 @@ def _result(  # noqa: PLR0917 (one call site, every figure named)
                     "p99_ms": r.summary.p99_ms,
                     "max_ms": r.summary.max_ms,
                     "cpu_seconds": r.cpu,
+                    "write": r.write.as_data(),
                 }
                 for title, r in rounds.items()
             },
+            "team_broadcasts": {
+                "team": TEAM,
+                "recipients": TEAM_SIZE,
+                "rounds": [write.as_data() for write in team],
+            },
         },
+    )
+
+
+def _write_note(everyone: WriteSide, team: list[WriteSide]) -> str:
+    def cpu_ms(write: WriteSide) -> float:
+        return sum(write.cpu_seconds.values()) * 1000
+
+    def stored(write: WriteSide) -> str:
+        return f"stored in {write.stored_ms:,.0f} ms" if write.complete else "not all stored"
+
+    middle = statistics.median(cpu_ms(w) for w in team) if team else math.nan
+    return (
+        f"Write side of a broadcast ({', '.join(WRITE_PROCESSES)}; from the request until every"
+        f" entry was stored): to everyone ({everyone.entries:,} users) {cpu_ms(everyone):,.1f}"
+        f" ms of CPU, {stored(everyone)}; to team `{TEAM}` ({TEAM_SIZE} users), median of"
+        f" {len(team)}, {middle:,.2f} ms ("
+        + "; ".join(f"{cpu_ms(w):,.2f} ms, {stored(w)}" for w in team)
+        + ")."
     )
