@@ -1,0 +1,269 @@
+"""Issue 19's figures from hand-made results: the SSE broadcast at 10,000 streams, a broadcast's
+write side to everyone against a team of 10, the SSE event against the WebSocket frame, the
+gateway's user-space CPU per frame and its fan-out capacity against Node.js's."""
+
+import math
+import os
+import time
+from typing import Any
+
+from switchboard_bench.broadcast_write import WriteSide
+from switchboard_bench.delivery_cost import (
+    capacity_target,
+    frame_cost_target,
+    sse_broadcast_target,
+    sse_cost_target,
+    write_cost_target,
+    write_table,
+)
+from switchboard_bench.results import ScenarioResult, Target
+from switchboard_bench.system_stack import CpuMeter, process_runtime_seconds
+
+
+def result(name: str, data: dict[str, Any], targets: list[Target] | None = None) -> ScenarioResult:
+    return ScenarioResult(
+        scenario=name, title=name, method="", columns=[], rows=[], targets=targets or [], data=data
+    )
+
+
+def write(cpu: float, *, entries: int, complete: bool = True) -> dict[str, Any]:
+    """One broadcast's write side, ``cpu`` seconds spread over the four processes."""
+    parts = {"notification": 0.4, "nats": 0.3, "persistence": 0.2, "postgres": 0.1}
+    return {
+        "cpu_seconds": {name: cpu * share for name, share in parts.items()},
+        "stored_ms": 100.0 if complete else None,
+        "entries": entries,
+        "complete": complete,
+    }
+
+
+def sse(
+    *,
+    p99: float = 200.0,
+    received: int = 10_000,
+    streams: int = 10_000,
+    gateway_cpu: float = 0.15,
+    everyone_cpu: float = 1.0,
+    team_cpus: tuple[float, ...] = (0.001, 0.002, 0.05),
+    team_complete: bool = True,
+) -> ScenarioResult:
+    """sse_fanout's saved figures: the measured broadcast and three team broadcasts."""
+    measured = {
+        "received": received,
+        "missing": streams - received,
+        "entries": streams,
+        "last_entry_stored_ms": 150.0,
+        "p50_ms": p99 / 2,
+        "p99_ms": p99,
+        "cpu_seconds": {"gateway": gateway_cpu, "notification": 0.3},
+        "write": write(everyone_cpu, entries=streams),
+    }
+    team = {
+        "team": "bench-ten",
+        "recipients": 10,
+        "rounds": [write(c, entries=10, complete=team_complete) for c in team_cpus],
+    }
+    return result(
+        "sse_fanout",
+        {
+            "streams": streams,
+            "broadcasts": {"first broadcast": {}, "second broadcast": measured},
+            "team_broadcasts": team,
+        },
+    )
+
+
+def step(rate: int, *, total: float = 10.0, kernel: float = 6.0, lost: int = 0) -> dict[str, Any]:
+    return {
+        "offeredRate": rate,
+        "deliveriesPerSecond": rate * 1000.0,
+        "lost": lost,
+        "latency": {"p99": 50.0},
+        "serverCpuMicrosPerDelivery": total,
+        "serverKernelMicrosPerDelivery": kernel,
+    }
+
+
+def failing(rate: int) -> dict[str, Any]:
+    return step(rate) | {"latency": {"p99": 300.0}, "serverCpuFraction": 0.97}
+
+
+def fanout(
+    *,
+    gateway: list[dict[str, Any]] | None = None,
+    node: list[dict[str, Any]] | None = None,
+    systems: tuple[str, ...] = ("gateway", "node-ws"),
+) -> ScenarioResult:
+    """fanout's saved figures; capacity: the last step before the first failing one."""
+    steps = {
+        "gateway": gateway or [step(40, total=99.0), step(60, total=10.0, kernel=6.0), failing(80)],
+        "node-ws": node or [step(40), step(60, total=11.0, kernel=7.0), failing(80)],
+    }
+
+    def capacity(ladder: list[dict[str, Any]]) -> float | None:
+        passed = None
+        for s in ladder:
+            if s["latency"]["p99"] > 100:
+                break
+            passed = s["deliveriesPerSecond"]
+        return passed
+
+    return result(
+        "fanout",
+        {
+            "efficiencyRate": 60,
+            "systems": {
+                name: {"capacity": capacity(steps[name]), "steps": steps[name]} for name in systems
+            },
+        },
+    )
+
+
+def test_the_sse_broadcast_is_met_at_250_ms_with_every_stream_and_not_above_or_short() -> None:
+    met = sse_broadcast_target({"sse_fanout": sse(p99=250.0)})
+    assert met.met is True
+    assert "p99 250 ms, 10,000/10,000 received" in met.measured
+
+    slow = sse_broadcast_target({"sse_fanout": sse(p99=251.0)})
+    assert slow.met is False
+    assert "fan-out on write" in slow.limit
+    assert "stored 150 ms after the request" in slow.limit
+    assert "15 µs of gateway CPU per event" in slow.limit  # 0.15 s over 10,000 events
+
+    missed = sse_broadcast_target({"sse_fanout": sse(p99=100.0, received=9_999)})
+    assert missed.met is False
+    assert missed.limit == "1 of 10,000 streams missed it"
+
+
+def test_the_sse_broadcast_is_not_measured_without_sse_fanout_or_at_smoke_sizes() -> None:
+    assert sse_broadcast_target({}).met is None
+    quick = sse_broadcast_target({"sse_fanout": sse(streams=50, received=50)})
+    assert quick.met is None
+    assert "only 50 streams" in quick.limit
+
+
+def test_the_write_cost_sets_everyone_against_the_team_s_median_broadcast() -> None:
+    # Median of the team's 1, 2 and 50 ms: 2 ms; everyone's 2.9 ms is 1.45x of it.
+    met = write_cost_target({"sse_fanout": sse(everyone_cpu=0.0029)})
+    assert met.met is True
+    assert met.measured.startswith("1.4x: 2.9 ms of CPU per broadcast to 10,000 users")
+    assert "2.00 ms to 10 (200.0 µs per recipient; median of 3)" in met.measured
+
+    per_user = write_cost_target({"sse_fanout": sse(everyone_cpu=2.0)})
+    assert per_user.met is False
+    assert per_user.measured.startswith("1,000.0x: 2,000.0 ms")
+    assert "(200.0 µs per recipient)" in per_user.measured
+    assert per_user.limit.startswith("fan-out on write: one inbox entry per recipient")
+    assert "notification 80.0 µs" in per_user.limit  # 40% of 2 s over 10,000 recipients
+
+
+def test_the_write_cost_is_not_measured_without_its_figures_or_with_entries_not_stored() -> None:
+    assert write_cost_target({}).met is None
+    before = sse()
+    del before.data["team_broadcasts"]
+    assert write_cost_target({"sse_fanout": before}).met is None
+
+    lost = write_cost_target({"sse_fanout": sse(team_complete=False)})
+    assert lost.met is None
+    assert "team `bench-ten` did not store all its entries" in lost.limit
+
+
+def test_the_write_table_shows_each_audience_s_cpu_per_broadcast_and_per_recipient() -> None:
+    columns, rows = write_table({"sse_fanout": sse(everyone_cpu=1.0)})
+    assert columns[:5] == [
+        "audience",
+        "recipients",
+        "broadcasts",
+        "CPU ms per broadcast",
+        "µs per recipient",
+    ]
+    everyone, team = (dict(zip(columns, row, strict=True)) for row in rows)
+    assert everyone["CPU ms per broadcast"] == 1000.0
+    assert everyone["µs per recipient"] == 100.0
+    assert everyone["notification ms"] == 400.0
+    assert team["audience"] == "team `bench-ten`"
+    assert team["broadcasts"] == 3
+    assert team["CPU ms per broadcast"] == 2.0
+
+
+def test_sse_cost_is_gateway_cpu_per_event_over_cpu_per_frame_at_the_comparison_step() -> None:
+    # 0.15 s over 10,000 events: 15 µs; 10 µs per frame at 60 msg/s (not the 99 µs at 40).
+    met = sse_cost_target({"sse_fanout": sse(gateway_cpu=0.15), "fanout": fanout()})
+    assert met.met is True
+    assert met.measured == "1.50x (15.0 µs per SSE event vs 10.00 µs per frame)"
+
+    costly = sse_cost_target({"sse_fanout": sse(gateway_cpu=0.84), "fanout": fanout()})
+    assert costly.met is False
+    assert "notify.live.<user>" in costly.limit
+
+
+def test_sse_cost_is_not_measured_without_fanout_or_when_its_comparison_step_lost_frames() -> None:
+    missing = sse_cost_target({"sse_fanout": sse()})
+    assert missing.met is None
+    assert missing.limit == "not measured: no fanout (gateway)"
+    lossy = fanout(gateway=[step(60, lost=3), failing(80)])
+    assert sse_cost_target({"sse_fanout": sse(), "fanout": lossy}).met is None
+    assert sse_cost_target({"fanout": fanout()}).limit == "not measured: no sse_fanout"
+
+
+def test_frame_cost_compares_user_space_cpu_per_frame_with_node_s_kernel_time_beside() -> None:
+    # Gateway 10 - 6 = 4 µs in user space, Node.js 11 - 7 = 4 µs: equal, met.
+    met = frame_cost_target({"fanout": fanout()})
+    assert met.met is True
+    assert met.measured == (
+        "1.00x Node.js's (4.00 vs 4.00 µs user space; kernel 6.00 vs 7.00 µs beside it)"
+    )
+    # Less CPU per frame in all, but more of it in user space: not met.
+    heavier = fanout(gateway=[step(60, total=9.0, kernel=3.0), failing(80)])
+    not_met = frame_cost_target({"fanout": heavier})
+    assert not_met.met is False
+    assert "2.00 µs more than Node.js's" in not_met.limit
+
+
+def test_frame_cost_is_not_measured_without_node() -> None:
+    target = frame_cost_target({"fanout": fanout(systems=("gateway",))})
+    assert target.met is None
+    assert target.limit == "not measured: fanout lacks the comparison step of node-ws"
+
+
+def test_fan_out_capacity_is_met_at_one_and_a_half_times_node_s() -> None:
+    node = [step(40), failing(60)]
+    met = capacity_target({"fanout": fanout(gateway=[step(40), step(60), failing(80)], node=node)})
+    assert met.met is True
+    assert met.measured == "1.50x Node.js's (60,000/s vs 40,000/s)"
+
+    short = fanout(gateway=[step(40), step(59), failing(80)], node=node)
+    not_met = capacity_target({"fanout": short})
+    assert not_met.met is False
+    assert not_met.measured.startswith("1.48x")
+    assert "gateway's core saturated" in not_met.limit
+
+
+def test_fan_out_capacity_is_not_measured_when_a_ladder_ends_below_a_system() -> None:
+    node = [step(40), failing(60)]
+    gateway_above = fanout(gateway=[step(40), step(50)], node=node)
+    assert capacity_target({"fanout": gateway_above}).met is None
+    node_above = fanout(gateway=[step(40), step(80), failing(100)], node=[step(40)])
+    assert capacity_target({"fanout": node_above}).met is None
+    assert capacity_target({}).met is None
+
+
+def test_a_write_side_not_stored_in_time_is_saved_as_incomplete() -> None:
+    late = WriteSide({"nats": 0.01}, math.nan, 10)
+    assert late.as_data() == {
+        "cpu_seconds": {"nats": 0.01},
+        "stored_ms": None,
+        "entries": 10,
+        "complete": False,
+    }
+    assert WriteSide({}, 42.0, 10).as_data()["complete"] is True
+
+
+def test_the_runtime_meter_reads_cpu_finer_than_clock_ticks() -> None:
+    meter = CpuMeter({"self": os.getpid()}, read=process_runtime_seconds)
+    meter.start()
+    until = time.process_time() + 0.003
+    while time.process_time() < until:
+        pass
+    used = meter.stop()["self"]
+    assert 0.003 <= used < 0.01  # three ms of work read as such, not as 0 or one 10 ms tick
