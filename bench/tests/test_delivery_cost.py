@@ -5,6 +5,7 @@ gateway's user-space CPU per frame and its fan-out capacity against Node.js's.""
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from switchboard_bench.broadcast_write import WriteSide
@@ -16,6 +17,7 @@ from switchboard_bench.delivery_cost import (
     write_cost_target,
     write_table,
 )
+from switchboard_bench.report import render, summary
 from switchboard_bench.results import ScenarioResult, Target
 from switchboard_bench.system_stack import CpuMeter, process_runtime_seconds
 
@@ -246,6 +248,36 @@ def test_fan_out_capacity_is_not_measured_when_a_ladder_ends_below_a_system() ->
     node_above = fanout(gateway=[step(40), step(80), failing(100)], node=[step(40)])
     assert capacity_target({"fanout": node_above}).met is None
     assert capacity_target({}).met is None
+
+
+def test_the_report_lists_issue_19_s_targets_in_the_summary_and_a_section_of_their_own() -> None:
+    idle = Target("Memory per idle connection (issue 19)", "goal", "0.93x", met=True)
+    results = {
+        "idle_memory": result("idle_memory", {}, [idle]),
+        "fanout": fanout(),
+        "sse_fanout": sse(everyone_cpu=2.0),
+    }
+    table = summary(results)
+    for name in (
+        "SSE broadcast (issue 19)",
+        "Broadcast write cost by audience (issue 19)",
+        "SSE cost per event (issue 19)",
+        "Frame cost in user space (issue 19)",
+        "Fan-out capacity (issue 19)",
+    ):
+        assert table.count(f"| {name} |") == 1, name
+
+    page = render(results, {}, Path("/nonexistent"))
+    section = page.split("## Issue 19: performance, side by side in one run")[1].split("\n## ")[0]
+    assert "| everyone | 10,000 | 1 | 2,000.00 | 200.00 |" in section
+    assert "- Broadcast write cost by audience (issue 19): **not met**. 1,000.0x" in section
+    assert "- Memory per idle connection (issue 19): met. 0.93x" in section
+    assert "issues 18 and 19, each in its own section" in page
+
+
+def test_no_issue_19_section_without_its_scenarios() -> None:
+    page = render({}, {}, Path("/nonexistent"))
+    assert "## Issue 19" not in page
 
 
 def test_a_write_side_not_stored_in_time_is_saved_as_incomplete() -> None:

@@ -28,9 +28,16 @@ from switchboard_bench.chat_cost import (
     short_commit,
     speed_warning,
 )
+from switchboard_bench.delivery_cost import (
+    IDLE_MEMORY,
+    WRITE_RATIO_LIMIT,
+    delivery_targets,
+    has_figures,
+    write_table,
+)
 from switchboard_bench.loadgen import JS_DIR
 from switchboard_bench.plots import PLOTTERS
-from switchboard_bench.results import Cell, ScenarioResult, load_results
+from switchboard_bench.results import Cell, ScenarioResult, Target, load_results
 from switchboard_bench.scenarios.common import CONTENDED
 
 __all__ = ["machine_info", "render", "write_report"]
@@ -145,10 +152,21 @@ def verdict(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "not measured"}[met]
 
 
+def _target_lines(targets: Iterable[Target]) -> list[str]:
+    """A section's targets as bullet points, with what limits the ones not met."""
+    return [
+        f"- {t.name}: {verdict(t.met)}. {t.measured}"
+        + (f" Limited by: {t.limit}" if t.limit and not t.met else "")
+        for t in targets
+    ]
+
+
 def summary(results: dict[str, ScenarioResult], baseline: Baseline | None = None) -> str:
     targets = [t for result in results.values() for t in result.targets]
     if _has_issue_figures(results):
         targets += issue_targets(results, baseline)
+    if has_figures(results):
+        targets += delivery_targets(results)
     rows: list[list[Cell]] = [
         [t.name, t.goal, t.measured, verdict(t.met), t.limit or "-"] for t in targets
     ]
@@ -221,16 +239,7 @@ def scenario_section(result: ScenarioResult, plots: list[str]) -> str:
     if result.columns:
         parts += [table(result.columns, result.rows), ""]
     if result.targets:
-        parts += [
-            "Targets:",
-            "",
-            *[
-                f"- {t.name}: {verdict(t.met)}. {t.measured}"
-                + (f" Limited by: {t.limit}" if t.limit and not t.met else "")
-                for t in result.targets
-            ],
-            "",
-        ]
+        parts += ["Targets:", "", *_target_lines(result.targets), ""]
     parts += [f"![{name}]({name})" for name in plots]
     if plots:
         parts.append("")
@@ -296,14 +305,19 @@ def _has_issue_figures(results: dict[str, ScenarioResult]) -> bool:
     return any(name in results for name in ("latency", "chat_capacity", "persistence"))
 
 
-def _runs_of(results: dict[str, ScenarioResult]) -> str:
-    """When, and from which commit, each of issue 18's scenarios ran."""
-    named = [n for n in ("persistence", "fanout", "latency", "chat_capacity") if n in results]
+def _ran(results: dict[str, ScenarioResult], names: Iterable[str]) -> str:
+    """When, and from which commit, each of the scenarios ``names`` ran."""
     return "; ".join(
         f"{n} at {results[n].data.get('ranAt', '?')} "
         f"({short_commit(results[n].data.get('commit'))})"
-        for n in named
+        for n in names
+        if n in results
     )
+
+
+def _runs_of(results: dict[str, ScenarioResult]) -> str:
+    """When, and from which commit, each of issue 18's scenarios ran."""
+    return _ran(results, ("persistence", "fanout", "latency", "chat_capacity"))
 
 
 def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None) -> str:
@@ -346,12 +360,35 @@ def issue_section(results: dict[str, ScenarioResult], baseline: Baseline | None)
         warning = speed_warning(results, baseline)
         if warning:
             parts += [f"> **Speed readings differ:** {warning}.", ""]
-    parts += ["Targets:", ""]
-    parts += [
-        f"- {t.name}: {verdict(t.met)}. {t.measured}"
-        + (f" Limited by: {t.limit}" if t.limit and not t.met else "")
-        for t in issue_targets(results, baseline)
+    parts += ["Targets:", "", *_target_lines(issue_targets(results, baseline))]
+    return "\n".join(parts) + "\n"
+
+
+def delivery_section(results: dict[str, ScenarioResult]) -> str:
+    """Issue 19's targets, judged across this run's ``sse_fanout``, ``fanout`` and
+    ``idle_memory``."""
+    if not has_figures(results):
+        return ""
+    parts = [
+        "## Issue 19: performance, side by side in one run",
+        "",
+        "Judged from this run's `sse_fanout` and `fanout` results (and `idle_memory`'s own "
+        "target). SSE cost: the gateway's CPU over `sse_fanout`'s measured broadcast divided by "
+        "the streams that received it, against its CPU per delivered frame at `fanout`'s "
+        "comparison step. Frame cost: at that step, each server's µs per frame less the part "
+        "spent in the kernel (the user space), the kernel part beside it. A broadcast's write "
+        "side: the CPU of notification, NATS, persistence and PostgreSQL from the broadcast "
+        "request until persistence has committed every recipient's inbox entry, for "
+        "`sse_fanout`'s measured broadcast to everyone and for its broadcasts to a team of 10 "
+        f"(the median of them; target: at most {WRITE_RATIO_LIMIT:g}x apart).",
+        "",
     ]
+    columns, rows = write_table(results)
+    if rows:
+        parts += [table(columns, rows), ""]
+    parts += [f"This run: {_ran(results, ('sse_fanout', 'fanout', 'idle_memory'))}.", ""]
+    idle = [t for r in results.values() for t in r.targets if t.name == IDLE_MEMORY]
+    parts += ["Targets:", "", *_target_lines([*delivery_targets(results), *idle])]
     return "\n".join(parts) + "\n"
 
 
@@ -367,10 +404,11 @@ def render(
         "<!-- Generated by switchboard-bench (make bench) from bench/results/*.json: "
         "do not edit. -->",
         "",
-        "Every target of issue 10 (and of issue 18, in its own section), measured side by side "
-        "with two reference servers in the same session: the Node.js `ws` server that loops "
-        "over a room's sockets (bench/js/reference-server.mjs) and the Python `websockets` "
-        "library's `broadcast()` (switchboard_bench/references/websockets_broadcast.py).",
+        "Every target of issue 10 (and of issues 18 and 19, each in its own section), measured "
+        "side by side with two reference servers in the same session: the Node.js `ws` server "
+        "that loops over a room's sockets (bench/js/reference-server.mjs) and the Python "
+        "`websockets` library's `broadcast()` "
+        "(switchboard_bench/references/websockets_broadcast.py).",
         "",
         quiet_warning(results),
         "",
@@ -387,9 +425,9 @@ def render(
         COMMANDS,
         "",
     ]
-    issue = issue_section(results, baseline)
-    if issue:
-        parts.append(issue)
+    for section in (issue_section(results, baseline), delivery_section(results)):
+        if section:
+            parts.append(section)
     for name, result in results.items():
         parts.append(scenario_section(result, plots.get(name, [])))
     profiles = profiles_section(out_dir)
