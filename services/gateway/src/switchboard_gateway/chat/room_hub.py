@@ -110,9 +110,10 @@ class PresenceWriter(Protocol):
     async def sync(self, room: str, user_id: str) -> int | None: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Member:
-    """One connection's membership in one room."""
+    """One connection's membership in one room (slotted: a room's fan-out reads two of its
+    fields per member per message)."""
 
     connection: str
     user_id: str

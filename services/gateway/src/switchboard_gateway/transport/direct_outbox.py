@@ -38,7 +38,7 @@ from switchboard_gateway.metrics import (
     observe_many,
 )
 from switchboard_gateway.transport.connection_metrics import frame_type_of
-from switchboard_gateway.transport.wire import TimedFrame, wire_of
+from switchboard_gateway.transport.wire import SharedFrame, TimedFrame, wire_of
 
 __all__ = ["DirectOutbox", "FrameWriter"]
 
@@ -52,45 +52,43 @@ _ESTIMATED_FRAME_BYTES = 512
 class FrameWriter:
     """Flushes, once per loop turn, every direct outbox that got frames; one per gateway."""
 
+    __slots__ = ("_counted", "_latency", "_scheduled", "_sent", "dirty", "last", "last_count")
+
     def __init__(self) -> None:
-        self._dirty: list[DirectOutbox] = []
+        self.dirty: list[DirectOutbox] = []
+        """Outboxes with frames to write this loop turn (``DirectOutbox.offer`` appends)."""
+        self.last: str | None = None
+        """The frame counted last, and how many times in a row (``DirectOutbox.offer`` adds
+        to ``last_count`` itself when it is offered again: a room's fan-out offers the same
+        object to each member in turn)."""
+        self.last_count = 0
         self._scheduled = False
-        self._last: str | None = None
-        self._last_count = 0
         self._counted: list[tuple[str, int]] = []
         self._sent: dict[str, Counter] = {}
         self._latency = DELIVERY_LATENCY.labels(_TRANSPORT)
 
-    def dirty(self, outbox: "DirectOutbox") -> None:
-        self._dirty.append(outbox)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
     def count(self, text: str) -> None:
-        """One frame offered; a room's fan-out offers the same object to each member in turn."""
-        if text is self._last:
-            self._last_count += 1
-            return
-        if self._last is not None:
-            self._counted.append((self._last, self._last_count))
-        self._last, self._last_count = text, 1
+        """A frame offered that is not ``last``; schedules the flush of this loop turn (the
+        first frame of a turn is always such a one)."""
+        if self.last is not None:
+            self._counted.append((self.last, self.last_count))
+        self.last, self.last_count = text, 1
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False
-        dirty, self._dirty = self._dirty, []
+        dirty, self.dirty = self.dirty, []
         for outbox in dirty:
             try:
                 outbox.flush()
             except Exception:  # one broken socket must not cost the others their frames
                 log.exception("writing to a WebSocket failed; closing it")
                 outbox.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect", flush=False)
-        if self._last is not None:
-            self._counted.append((self._last, self._last_count))
-            self._last, self._last_count = None, 0
+        if self.last is not None:
+            self._counted.append((self.last, self.last_count))
+            self.last, self.last_count = None, 0
         counted, self._counted = self._counted, []
         for text, count in counted:
             self._frames_sent(frame_type_of(text)).inc(count)
@@ -105,6 +103,22 @@ class FrameWriter:
 
 
 class DirectOutbox:
+    __slots__ = (
+        "_chunks",
+        "_closing",
+        "_max_bytes",
+        "_open",
+        "_protocol",
+        "_send_timeout",
+        "_transport",
+        "_websocket",
+        "_writer",
+        "close_code",
+        "closed",
+        "max_frames",
+        "on_close",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -128,6 +142,8 @@ class DirectOutbox:
         self.max_frames = max_frames
         """How many live frames a resuming member may have held back (``chat.room_hub``)."""
         self.closed = LightEvent()
+        self._open = True
+        """``closed`` not set: read on every frame, where a plain attribute is cheaper."""
         self.close_code: int | None = None
         self.on_close: Callable[[], None] | None = None
 
@@ -141,16 +157,22 @@ class DirectOutbox:
         """Nothing to start: frames are written by the ``FrameWriter``."""
 
     def offer(self, text: str) -> None:
-        if self.closed.is_set():
+        """Runs once per member of a room per message: the ``FrameWriter``'s work is written
+        out here rather than called, and a shared frame's bytes are taken as they are."""
+        if not self._open:
             return
         chunks = self._chunks
+        writer = self._writer
         if not chunks:
-            self._writer.dirty(self)
-        chunks.append(wire_of(text))
-        self._writer.count(text)
+            writer.dirty.append(self)
+        chunks.append(text.wire() if isinstance(text, SharedFrame) else wire_of(text))
+        if text is writer.last:
+            writer.last_count += 1
+        else:
+            writer.count(text)
 
     async def send(self, text: str) -> None:
-        if self.closed.is_set():
+        if not self._open:
             return
         writable = self._protocol.writable
         if not writable.is_set():
@@ -160,7 +182,7 @@ class DirectOutbox:
                 log.info("closing a connection that stopped reading its replay")
                 self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
                 return
-            if self.closed.is_set():
+            if not self._open:
                 return
         self.offer(text)
         self.flush(limit=False)  # the wait above bounds the buffer, not OUTBOX_BYTES
@@ -168,12 +190,12 @@ class DirectOutbox:
     def flush(self, *, limit: bool = True) -> None:
         """Write what was offered since the last flush, in one write."""
         chunks = self._chunks
-        if not chunks or self.closed.is_set():
+        if not chunks or not self._open:
             return
         self._chunks = []
         transport = self._transport
         if self._protocol.close_sent or transport.is_closing():
-            self.closed.set()
+            self._shut()
             return
         transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if limit and transport.get_write_buffer_size() > self._max_bytes:
@@ -182,12 +204,12 @@ class DirectOutbox:
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since", flush=False)
 
     def close(self, code: int, reason: str = "", *, flush: bool = True) -> None:
-        if self.closed.is_set():
+        if not self._open:
             return
         if flush:
             self.flush(limit=False)
         self._chunks = []
-        self.closed.set()
+        self._shut()
         self.close_code = code
         self._closing = asyncio.create_task(self._close(code, reason))
         if self.on_close is not None:
@@ -195,10 +217,14 @@ class DirectOutbox:
 
     async def stop(self) -> None:
         """Stop writing; a close begun by ``close`` is finished first."""
-        self.closed.set()
+        self._shut()
         self._chunks = []
         if self._closing is not None:
             await self._closing
+
+    def _shut(self) -> None:
+        self._open = False
+        self.closed.set()
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
