@@ -182,7 +182,7 @@ class DirectOutbox:
                 log.info("closing a connection that stopped reading its replay")
                 self.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
                 return
-            if not self._open:
+            if self.closed.is_set():  # closed while it waited
                 return
         self.offer(text)
         self.flush(limit=False)  # the wait above bounds the buffer, not OUTBOX_BYTES
