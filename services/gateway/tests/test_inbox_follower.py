@@ -186,3 +186,97 @@ async def test_an_entry_arriving_during_a_wait_is_given_before_the_timeout() -> 
     await asyncio.sleep(0)
     follower.push(log.publish())
     assert cursors(await asyncio.wait_for(waiting, 1.0)) == [1]
+
+
+class Written:
+    """A sink (an SSE stream's ``write.now``) that takes events until told it cannot."""
+
+    def __init__(self) -> None:
+        self.events: list[Entry | Unread] = []
+        self.writable = True
+
+    def __call__(self, event: Entry | Unread) -> bool:
+        if self.writable:
+            self.events.append(event)
+        return self.writable
+
+
+async def waiting(follower: InboxFollower) -> "asyncio.Task[list[InboxEvent]]":
+    """A producer parked in ``next``, as an SSE stream's is between events."""
+    task = asyncio.create_task(follower.next(timeout=5.0))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the task reaches its wait
+    assert not task.done()
+    return task
+
+
+async def test_while_the_producer_waits_the_next_entries_go_to_the_sink_without_waking_it() -> None:
+    log = FakeLog()
+    log.publish()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    producer = await waiting(follower)
+    follower.push(log.publish())
+    follower.push(Unread(unread_count=2, version=7))
+    follower.push(log.publish())
+    follower.push(Entry(log.entries[1]))  # a duplicate of what was written: dropped
+    assert cursors(written.events) == [2, 3]  # type: ignore[arg-type]
+    assert isinstance(written.events[1], Unread)
+    assert follower.last == 3
+    await asyncio.sleep(0)
+    assert not producer.done()  # never woken
+    follower.push(log.publish())
+    assert cursors(written.events) == [2, 3, 4]  # type: ignore[arg-type]
+    producer.cancel()
+
+
+async def test_an_entry_the_sink_cannot_take_wakes_the_producer_and_keeps_the_order() -> None:
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    producer = await waiting(follower)
+    follower.push(log.publish())
+    written.writable = False  # the socket is paused: the producer writes, and waits
+    follower.push(log.publish())
+    written.writable = True
+    follower.push(log.publish())  # behind a queued one: queued too, not written first
+    assert cursors(written.events) == [1]  # type: ignore[arg-type]
+    assert cursors(await producer) == [2, 3]
+    assert follower.last == 3
+
+
+async def test_an_entry_beyond_the_next_cursor_is_not_written_through_but_filled_from_the_log() -> (
+    None
+):
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    producer = await waiting(follower)
+    log.publish()  # lost on its way here
+    follower.push(log.publish())
+    assert written.events == []
+    given = await producer
+    given += await drain(follower)
+    assert cursors(given) == [1, 2]
+
+
+async def test_without_a_waiting_producer_or_a_sink_events_are_queued_as_before() -> None:
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    follower.push(log.publish())  # the producer is not waiting: it may be mid-write
+    assert written.events == []
+    assert cursors(await drain(follower)) == [1]
+    follower.write_through(None)
+    producer = await waiting(follower)
+    follower.push(log.publish())
+    assert written.events == []
+    assert cursors(await producer) == [2]

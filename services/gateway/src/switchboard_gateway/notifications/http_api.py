@@ -32,7 +32,13 @@ from switchboard_gateway.notifications.client import (
     NotificationsClient,
     NotificationsUnavailableError,
 )
-from switchboard_gateway.notifications.events import Entry, Ready, Reset, notification_object
+from switchboard_gateway.notifications.events import (
+    Entry,
+    Ready,
+    Reset,
+    Unread,
+    notification_object,
+)
 from switchboard_gateway.notifications.inbox_follower import InboxFollower
 from switchboard_gateway.notifications.inbox_log import InboxUnavailableError, StoredInbox
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
@@ -298,17 +304,32 @@ class NotificationsApi:
 async def _follow(
     write: Write, follower: InboxFollower, drainable: StreamDrainable, keepalive: float
 ) -> None:
-    """Live events until the gateway drains the stream; then the browser's reconnect delay."""
-    while not drainable.ended.is_set():
-        events = await follower.next(keepalive)  # interrupted when the stream is drained
-        if drainable.ended.is_set():
-            break
-        if not events:
-            await write(sse_comment("keepalive"))
-        for event in events:
-            await write(event.sse_bytes, event.kind)
-            if isinstance(event, Entry):
-                _SSE_DELIVERIES.inc()
+    """Live events until the gateway drains the stream; then the browser's reconnect delay.
+
+    A live event that comes next in order while the follower waits is written as it arrives
+    (``write.now``), without waking this task; the rest is written here."""
+
+    def now(event: Entry | Unread) -> bool:
+        if not write.now(event.sse_bytes, event.kind):
+            return False
+        if isinstance(event, Entry):
+            _SSE_DELIVERIES.inc()
+        return True
+
+    follower.write_through(now)
+    try:
+        while not drainable.ended.is_set():
+            events = await follower.next(keepalive)  # interrupted when the stream is drained
+            if drainable.ended.is_set():
+                break
+            if not events:
+                await write(sse_comment("keepalive"))
+            for event in events:
+                await write(event.sse_bytes, event.kind)
+                if isinstance(event, Entry):
+                    _SSE_DELIVERIES.inc()
+    finally:
+        follower.write_through(None)
     # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
     await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
 

@@ -8,17 +8,26 @@ next cursor (sent), or beyond it, which means a gap: the gap is read from the lo
 subscriber that falls too far behind drops its queue and catches up from the log instead, so
 memory stays bounded and nothing is lost. When the log cannot fill a gap (past retention), the
 subscriber is told once (``Reset``) and goes on from the newest cursor.
+
+An SSE stream also gives a ``sink`` (``write_through``): while its producer waits in ``next``
+with nothing queued and nothing missed, a live event that comes next in order is handed to the
+sink as it arrives (the SSE bytes written straight to the socket), without waking the
+producer; anything else, or an event the sink cannot take at once, goes the queued way above.
 """
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from switchboard_gateway.notifications.events import Entry, InboxEvent, Reset, Unread
 
-__all__ = ["PAGE_SIZE", "Gone", "InboxFollower", "InboxLog"]
+__all__ = ["PAGE_SIZE", "Gone", "InboxFollower", "InboxLog", "Sink"]
 
 PAGE_SIZE = 100
+
+Sink = Callable[[Entry | Unread], bool]
+"""Takes a live event at once (True) or not at all (False); never waits."""
 
 
 class Gone:
@@ -46,6 +55,14 @@ class InboxFollower:
         self._interrupted = False
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
         self._target = 0  # a cursor known to exist that has not been given yet, up to here
+        self._sink: Sink | None = None
+        self._waiting = False
+        """In ``_wait``: the producer is between writes, so the sink may write."""
+
+    def write_through(self, sink: Sink | None) -> None:
+        """Hand live events that come next in order to ``sink`` while ``next`` waits (None:
+        stop)."""
+        self._sink = sink
 
     @property
     def pending(self) -> int:
@@ -54,12 +71,31 @@ class InboxFollower:
 
     def push(self, event: Entry | Unread) -> None:
         """A live event for this user. Never waits."""
+        if self._waiting and self._through(event):
+            return
         if len(self._pending) >= self._max_pending:
             self._pending.clear()
             self._behind = True  # caught up from the log on the next call
         else:
             self._pending.append(event)
         self._arrived.set()
+
+    def _through(self, event: Entry | Unread) -> bool:
+        """``event`` given to the sink, or dropped as already given: the producer is not
+        woken for it."""
+        sink = self._sink
+        if sink is None or self._pending or self._behind or self._interrupted:
+            return False
+        if self._target > self.last:
+            return False  # a page of the log is still to be read first
+        if isinstance(event, Entry):
+            if event.cursor <= self.last:
+                return True  # already given
+            if event.cursor != self.last + 1 or not sink(event):
+                return False
+            self.last = event.cursor
+            return True
+        return sink(event)
 
     def resync(self) -> None:
         """Live events may have been lost (the bus reconnected): check the log for the rest."""
@@ -119,9 +155,11 @@ class InboxFollower:
             self._arrived.set()
 
         timer = asyncio.get_running_loop().call_later(timeout, time_up)
+        self._waiting = True
         try:
             await self._arrived.wait()
         finally:
+            self._waiting = False
             timer.cancel()
         return not timed_out or bool(self._pending) or self._behind or self._interrupted
 

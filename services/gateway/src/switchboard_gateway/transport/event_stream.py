@@ -52,6 +52,41 @@ class Write(Protocol):
         the caller knows it (else it is read from the chunk)."""
         ...
 
+    def now(self, chunk: bytes, kind: str) -> bool:
+        """Write one chunk at once, without waiting, when the socket takes it directly (see
+        the module's docstring); False: nothing was written, use the awaited call."""
+        ...
+
+
+class _StreamWrite:
+    """The ``Write`` an ``EventStreamResponse`` gives its producer."""
+
+    __slots__ = ("direct", "send", "stalled", "timeout")
+
+    def __init__(self, send: Send, timeout: float) -> None:
+        self.send = send
+        self.timeout = timeout
+        self.direct: DirectBody | None = None
+        self.stalled = False
+
+    def now(self, chunk: bytes, kind: str) -> bool:
+        direct = self.direct
+        if direct is not None and direct.try_write(chunk):
+            _SENT.add(kind)
+            return True
+        return False
+
+    async def __call__(self, chunk: str | bytes, kind: str | None = None) -> None:
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        if self.now(data, kind or event_type_of(data)):
+            return
+        body = {"type": "http.response.body", "body": data, "more_body": True}
+        try:
+            await asyncio.wait_for(self.send(body), self.timeout)
+        except TimeoutError:
+            self.stalled = True
+            raise StalledStreamError from None
+
 
 class _SentCounts:
     """SSE chunks written directly, counted into ``FRAMES_SENT`` once per loop turn."""
@@ -101,32 +136,17 @@ class EventStreamResponse(Response):
         self._direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stalled = False
-        direct: DirectBody | None = None
-
-        async def write(chunk: str | bytes, kind: str | None = None) -> None:
-            nonlocal stalled
-            data = chunk.encode() if isinstance(chunk, str) else chunk
-            if direct is not None and direct.try_write(data):
-                _SENT.add(kind or event_type_of(data))
-                return
-            body = {"type": "http.response.body", "body": data, "more_body": True}
-            try:
-                await asyncio.wait_for(send(body), self._write_timeout)
-            except TimeoutError:
-                stalled = True
-                raise StalledStreamError from None
-
+        write = _StreamWrite(send, self._write_timeout)
         tasks: list[asyncio.Task[None]] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            direct = direct_body(scope) if self._direct else None
+            write.direct = direct_body(scope) if self._direct else None
             tasks = [
                 asyncio.create_task(self._produce(write)),
                 asyncio.create_task(_disconnected(receive)),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if stalled:
+            if write.stalled:
                 SLOW_CLIENT_DISCONNECTS.labels("sse").inc()
                 log.info("ending an event stream whose client stopped reading")
                 if not abort_connection(scope):
