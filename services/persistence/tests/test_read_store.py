@@ -72,3 +72,22 @@ async def test_a_head_given_counts_up_to_it(pool: asyncpg.Pool) -> None:
     await ChatStore(pool).insert([message(room, seq) for seq in range(1, 6)])
     [state] = await reads.states("al", [room], [3])
     assert (state.upto, state.unread_count) == (3, 3)
+
+
+async def test_states_of_many_rooms_come_in_the_order_asked_each_with_its_own_mark_and_head(
+    pool: asyncpg.Pool,
+) -> None:
+    reads, store = ReadStore(pool), ChatStore(pool)
+    rooms = [new_room() for _ in range(12)]  # more than are counted at once
+    for index, room in enumerate(rooms):
+        await store.insert([message(room, seq) for seq in range(1, index + 2)])
+        if index % 3 == 0:
+            await reads.mark(room, "al", 1, index + 1)
+    heads: list[int | None] = [None if index % 2 else index for index in range(len(rooms))]
+    states = await reads.states("al", rooms, heads)
+    assert [state.room for state in states] == rooms
+    for index, state in enumerate(states):
+        mark = 1 if index % 3 == 0 else 0
+        given = heads[index]
+        upto = max(index + 1 if given is None else given, mark)
+        assert (state.seq, state.upto, state.unread_count) == (mark, upto, upto - mark), index

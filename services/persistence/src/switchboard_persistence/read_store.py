@@ -39,8 +39,14 @@ SELECT count(*) FROM (
 ) unread
 """
 _WRITTEN = "SELECT count(*) FROM chat_messages WHERE room = $1 AND seq > $2 AND seq <= $3"
-_MARK = "SELECT read_seq FROM room_reads WHERE room = $1 AND user_id = $2"
-_HEAD = "SELECT coalesce(max(seq), 0) FROM chat_messages WHERE room = $1"
+_MARKS = "SELECT room, read_seq FROM room_reads WHERE room = ANY($1::text[]) AND user_id = $2"
+_HEADS = """
+SELECT asked.room, (SELECT max(seq) FROM chat_messages WHERE room = asked.room)
+FROM unnest($1::text[]) AS asked(room)
+"""
+"""Each room's newest stored seq: one index look-up per room (a ``GROUP BY`` would scan them)."""
+STATES_CONCURRENCY = 8
+"""Rooms whose unread counts ``states`` reads at once (each may wait for recent writes)."""
 
 
 class ReadStore:
@@ -59,14 +65,26 @@ class ReadStore:
     ) -> list[ReadState]:
         """``user_id``'s mark and unread count in each of ``rooms`` (0 where never marked),
         counted up to the room's head in ``heads`` or else its newest stored seq."""
-        found: list[ReadState] = []
-        for index, room in enumerate(rooms):
-            known = heads[index] if index < len(heads) else None
-            async with self._pool.acquire() as conn:
-                seq: int = await conn.fetchval(_MARK, room, user_id) or 0
-                head: int = known if known is not None else await conn.fetchval(_HEAD, room)
-            found.append(await self._state(room, user_id, seq, max(head, seq)))
-        return found
+        known = [heads[index] if index < len(heads) else None for index in range(len(rooms))]
+        unknown = [room for room, head in zip(rooms, known, strict=True) if head is None]
+        async with self._pool.acquire() as conn:
+            marks = {row[0]: row[1] for row in await conn.fetch(_MARKS, rooms, user_id)}
+            newest = (
+                {row[0]: row[1] for row in await conn.fetch(_HEADS, unknown)} if unknown else {}
+            )
+        limit = asyncio.Semaphore(STATES_CONCURRENCY)
+
+        async def state(room: str, head: int | None) -> ReadState:
+            seq = marks.get(room) or 0
+            upto = max(newest.get(room) or 0 if head is None else head, seq)
+            async with limit:
+                return await self._state(room, user_id, seq, upto)
+
+        return list(
+            await asyncio.gather(
+                *(state(room, head) for room, head in zip(rooms, known, strict=True))
+            )
+        )
 
     async def _state(self, room: str, user_id: str, seq: int, upto: int) -> ReadState:
         await self._written(room, seq, upto)
