@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard_bench.calibration import LOOPBACK, SPEED
-from switchboard_bench.results import ScenarioResult, Target, load_results
+from switchboard_bench.results import ScenarioResult, Target, field_at, load_results
 
 __all__ = [
     "COST_LIMIT",
@@ -96,17 +96,8 @@ class ChatCost:
         return ", ".join(f"{name} {us:,.1f}" for name, us in self.parts.items())
 
 
-def _get(data: object, *path: str) -> Any:
-    found: Any = data
-    for key in path:
-        if not isinstance(found, dict) or key not in found:
-            return None
-        found = found[key]
-    return found
-
-
 def measured_step(latency: ScenarioResult | None) -> dict[str, Any] | None:
-    steps = _get(latency.data, "systems", "gateway", "steps") if latency else None
+    steps = field_at(latency.data, "systems", "gateway", "steps") if latency else None
     return next(
         (s for s in steps or [] if isinstance(s, dict) and s.get("label") == "measure"), None
     )
@@ -117,7 +108,7 @@ def fanout_us_per_frame(fanout: ScenarioResult | None) -> float | None:
     if fanout is None:
         return None
     rate = fanout.data.get("efficiencyRate") or 60
-    for step in _get(fanout.data, "systems", "gateway", "steps") or []:
+    for step in field_at(fanout.data, "systems", "gateway", "steps") or []:
         micros = step.get("serverCpuMicrosPerDelivery") if isinstance(step, dict) else None
         if step.get("offeredRate") == rate and isinstance(micros, int | float):
             return float(micros)
@@ -125,7 +116,7 @@ def fanout_us_per_frame(fanout: ScenarioResult | None) -> float | None:
 
 
 def store_floor(persistence: ScenarioResult | None) -> float | None:
-    per = _get(persistence.data, "cpu_us_per_message") if persistence else None
+    per = field_at(persistence.data, "cpu_us_per_message") if persistence else None
     if not isinstance(per, dict) or "nats" not in per or "postgres" not in per:
         return None
     return float(per["nats"]) + float(per["postgres"])
@@ -140,11 +131,11 @@ def bare_path(results: dict[str, ScenarioResult]) -> ChatCost | None:
     floor's share of it, since the bare persistence writes nothing); None without a complete
     run."""
     floor_run = results.get("path_floor")
-    per = _get(floor_run.data, "cpu_us_per_message") if floor_run else None
+    per = field_at(floor_run.data, "cpu_us_per_message") if floor_run else None
     if not isinstance(per, dict) or floor_run is None or not floor_run.data.get("complete"):
         return None
     persistence = results.get("persistence")
-    bulk = _get(persistence.data, "cpu_us_per_message") if persistence else None
+    bulk = field_at(persistence.data, "cpu_us_per_message") if persistence else None
     postgres = float(bulk["postgres"]) if isinstance(bulk, dict) and "postgres" in bulk else 0.0
     parts = {part: float(per.get(role, 0.0)) for part, role in BARE_ROLES.items()}
     return ChatCost(
@@ -190,7 +181,7 @@ def cost_of(results: dict[str, ScenarioResult]) -> ChatCost | None:
 def step_passed(step: dict[str, Any]) -> bool:
     """A chat capacity step passes: every delivery's p99 <= 100 ms, nothing lost, every send
     made and (where the protocol acks) acked."""
-    p99 = _get(step, "latency", "p99")
+    p99 = field_at(step, "latency", "p99")
     acked = step.get("acked")
     return (
         step.get("lost") == 0
@@ -384,7 +375,7 @@ def cost_target(results: dict[str, ScenarioResult], baseline: Baseline | None) -
 def capacity_of_result(result: ScenarioResult | None) -> dict[str, Any]:
     """The saved ``chat_capacity`` figures of the gateway: capacity (acked msg/s), atLeast,
     failedStep."""
-    gateway = _get(result.data, "systems", "gateway") if result else None
+    gateway = field_at(result.data, "systems", "gateway") if result else None
     return gateway if isinstance(gateway, dict) else {}
 
 

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard_bench.results import ScenarioResult, Target
+from switchboard_bench.results import ScenarioResult, Target, field_at
 from switchboard_bench.scenarios.common import deliveries, limit_of
 from switchboard_bench.scenarios.fanout import capacity_of
 
@@ -60,22 +60,13 @@ MEASURED = "second broadcast"
 """``sse_fanout``'s measured broadcast (to everyone, inbox heads known)."""
 
 
-def _get(data: object, *path: str) -> Any:
-    found: Any = data
-    for key in path:
-        if not isinstance(found, dict) or key not in found:
-            return None
-        found = found[key]
-    return found
-
-
 def has_figures(results: dict[str, ScenarioResult]) -> bool:
     return "sse_fanout" in results or "fanout" in results
 
 
 def _measured(results: dict[str, ScenarioResult]) -> dict[str, Any] | None:
     sse = results.get("sse_fanout")
-    found = _get(sse.data, "broadcasts", MEASURED) if sse else None
+    found = field_at(sse.data, "broadcasts", MEASURED) if sse else None
     return found if isinstance(found, dict) else None
 
 
@@ -85,7 +76,7 @@ def _comparison_step(results: dict[str, ScenarioResult], system: str) -> dict[st
     if fanout is None:
         return None
     rate = fanout.data.get("efficiencyRate") or 60
-    for step in _get(fanout.data, "systems", system, "steps") or []:
+    for step in field_at(fanout.data, "systems", system, "steps") or []:
         if isinstance(step, dict) and step.get("offeredRate") == rate and step.get("lost") == 0:
             return step
     return None
@@ -105,7 +96,7 @@ def sse_broadcast_target(results: dict[str, ScenarioResult]) -> Target:
     measured = _measured(results)
     if measured is None:
         return Target(name, goal, "n/a", None, limit="not measured: no sse_fanout result")
-    streams = int(_get(results["sse_fanout"].data, "streams") or 0)
+    streams = int(field_at(results["sse_fanout"].data, "streams") or 0)
     received, p99 = int(measured.get("received") or 0), float(measured.get("p99_ms") or 0.0)
     text = (
         f"p99 {p99:,.0f} ms, {received:,}/{streams:,} received (p50 "
@@ -116,7 +107,7 @@ def sse_broadcast_target(results: dict[str, ScenarioResult]) -> Target:
     all_received = received >= streams and not measured.get("missing")
     met = all_received and p99 <= SSE_P99_LIMIT_MS
     stored = float(measured.get("last_entry_stored_ms") or 0.0)
-    gateway_us = float(_get(measured, "cpu_seconds", "gateway") or 0.0) * 1e6 / max(1, received)
+    gateway_us = float(field_at(measured, "cpu_seconds", "gateway") or 0.0) * 1e6 / max(1, received)
     limit = (
         ""
         if met
@@ -161,7 +152,7 @@ def audiences(results: dict[str, ScenarioResult]) -> list[Audience]:
     measured = _measured(results)
     write = measured.get("write") if measured else None
     sse = results.get("sse_fanout")
-    team = _get(sse.data, "team_broadcasts") if sse else None
+    team = field_at(sse.data, "team_broadcasts") if sse else None
     found = []
     if isinstance(write, dict):
         found.append(Audience("everyone", int(write.get("entries") or 0), [write]))
@@ -235,7 +226,7 @@ def sse_cost_target(results: dict[str, ScenarioResult]) -> Target:
             if not ok
         ]
         return Target(name, goal, "n/a", None, limit="not measured: no " + ", ".join(missing))
-    event = float(_get(measured, "cpu_seconds", "gateway") or 0.0) * 1e6 / received
+    event = float(field_at(measured, "cpu_seconds", "gateway") or 0.0) * 1e6 / received
     factor = event / frame
     met = factor <= SSE_COST_LIMIT
     text = f"{factor:.2f}x ({event:,.1f} µs per SSE event vs {frame:.2f} µs per frame)"
@@ -298,7 +289,7 @@ def capacity_target(results: dict[str, ScenarioResult]) -> Target:
         "lost), same run"
     )
     fanout = results.get("fanout")
-    systems = _get(fanout.data, "systems") if fanout else None
+    systems = field_at(fanout.data, "systems") if fanout else None
     if not isinstance(systems, dict) or "gateway" not in systems or "node-ws" not in systems:
         return Target(
             name, goal, "n/a", None, limit="not measured: fanout lacks the gateway or node-ws"

@@ -7,10 +7,21 @@ rebuilt from the last run of every scenario without running them again.
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ScenarioResult", "Target", "load_results"]
+__all__ = ["ScenarioResult", "Target", "field_at", "load_results"]
 
 Cell = str | int | float | None
+
+
+def field_at(data: object, *path: str) -> Any:
+    """``data[path[0]][path[1]]...`` of a saved result; None where a key is missing."""
+    found: Any = data
+    for key in path:
+        if not isinstance(found, dict) or key not in found:
+            return None
+        found = found[key]
+    return found
 
 
 @dataclass(frozen=True)

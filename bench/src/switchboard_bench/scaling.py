@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard_bench.chat_cost import cost_of
-from switchboard_bench.results import ScenarioResult, load_results
+from switchboard_bench.results import ScenarioResult, field_at, load_results
 
 __all__ = ["Measured", "Plan", "measured_from", "plan", "render", "rewrite"]
 
@@ -60,7 +60,7 @@ def _gateway_deliveries(
     fanout: ScenarioResult | None, runs: list[dict[str, Any]] | None
 ) -> tuple[float | None, str]:
     """Deliveries per gateway core-second, and where the figure comes from."""
-    capacity = _get(fanout.data, "systems", "gateway", "capacity") if fanout else None
+    capacity = field_at(fanout.data, "systems", "gateway", "capacity") if fanout else None
     if capacity:
         # A capacity the load generator's core limited understates the gateway's core: what
         # the gateway's CPU per delivery at that step gives for a whole core is then more.
@@ -84,8 +84,8 @@ def _deliveries_per_core_by_cpu(fanout: ScenarioResult | None) -> float | None:
     its highest carried step."""
     if fanout is None:
         return None
-    rate = _get(fanout.data, "systems", "gateway", "capacityRate")
-    steps = _get(fanout.data, "systems", "gateway", "steps") or []
+    rate = field_at(fanout.data, "systems", "gateway", "capacityRate")
+    steps = field_at(fanout.data, "systems", "gateway", "steps") or []
     for step in steps:
         micros = step.get("serverCpuMicrosPerDelivery") if isinstance(step, dict) else None
         if step.get("offeredRate") == rate and isinstance(micros, int | float) and micros > 0:
@@ -93,18 +93,9 @@ def _deliveries_per_core_by_cpu(fanout: ScenarioResult | None) -> float | None:
     return None
 
 
-def _get(data: dict[str, Any], *path: str) -> Any:
-    found: Any = data
-    for key in path:
-        if not isinstance(found, dict) or key not in found:
-            return None
-        found = found[key]
-    return found
-
-
 def _chat_us_per_message(latency: ScenarioResult | None) -> float | None:
     """Chat's CPU over the latency run's measured step, per message sent."""
-    steps = _get(latency.data, "systems", "gateway", "steps") if latency else None
+    steps = field_at(latency.data, "systems", "gateway", "steps") if latency else None
     for step in steps or []:
         chat_cpu = (step.get("systemCpu") or {}).get("chat")
         if step.get("label") == "measure" and step.get("sent") and chat_cpu is not None:
@@ -137,16 +128,16 @@ def measured_from(results: dict[str, ScenarioResult]) -> Measured:
     sources: dict[str, str] = {}
     idle = results.get("idle_memory")
     if idle is not None:
-        values["gateway_bytes_per_connection"] = _get(
+        values["gateway_bytes_per_connection"] = field_at(
             idle.data, "systems", "gateway", "bytesPerConnection"
         )
-        values["gateway_base_rss_bytes"] = _get(
+        values["gateway_base_rss_bytes"] = field_at(
             idle.data, "systems", "gateway", "memory", "rssBefore"
         )
         sources["memory"] = "idle_memory"
     fanout = results.get("fanout")
     cluster = results.get("cluster")
-    runs = _get(cluster.data, "runs") if cluster else None
+    runs = field_at(cluster.data, "runs") if cluster else None
     deliveries, source = _gateway_deliveries(fanout, runs)
     if deliveries is not None:
         values["gateway_deliveries_per_core"] = deliveries
@@ -158,18 +149,20 @@ def measured_from(results: dict[str, ScenarioResult]) -> Measured:
         sources["nats"] = "cluster"
     persistence = results.get("persistence")
     if persistence is not None:
-        values["persistence_messages_per_second"] = _get(persistence.data, "messages_per_second")
-        values["persistence_us_per_message"] = dict(
-            _get(persistence.data, "cpu_us_per_message") or {}
+        values["persistence_messages_per_second"] = field_at(
+            persistence.data, "messages_per_second"
         )
-        publish = _get(persistence.data, "nats_us_per_publish")
+        values["persistence_us_per_message"] = dict(
+            field_at(persistence.data, "cpu_us_per_message") or {}
+        )
+        publish = field_at(persistence.data, "nats_us_per_publish")
         drain = values["persistence_us_per_message"].get("nats")
         if publish is not None and drain is not None:
             values["nats_us_stream_r1"] = float(publish) + float(drain)
         sources["persistence"] = "persistence"
     _chat_figures(results, values, sources)
     sse = results.get("sse_fanout")
-    second = _get(sse.data, "broadcasts", "second broadcast") if sse else None
+    second = field_at(sse.data, "broadcasts", "second broadcast") if sse else None
     if sse is not None and second:
         entries = second.get("entries") or second.get("received") or 0
         cpu = second.get("cpu_seconds") or {}
@@ -177,8 +170,8 @@ def measured_from(results: dict[str, ScenarioResult]) -> Measured:
             values["notification_us_per_entry"] = cpu.get("notification", 0.0) / entries * 1e6
         if second.get("received"):
             values["sse_gateway_us_per_event"] = cpu.get("gateway", 0.0) / second["received"] * 1e6
-        streams = _get(sse.data, "streams")
-        connect = _get(sse.data, "connect_cpu_seconds", "gateway")
+        streams = field_at(sse.data, "streams")
+        connect = field_at(sse.data, "connect_cpu_seconds", "gateway")
         if streams and connect is not None:
             values["sse_connect_gateway_ms"] = connect / streams * 1e3
         sources["sse"] = "sse_fanout"
