@@ -12,11 +12,20 @@ from switchboard_protocol import CloseCode, format_hint
 
 
 class FakeSocket:
+    """An outbox whose close frame is written when ``written`` is set."""
+
     def __init__(self) -> None:
         self.closed: list[tuple[int, str, float]] = []
+        self.written = asyncio.Event()
+        self.written.set()
+        self.told = asyncio.Event()
 
     def close(self, code: int, reason: str = "") -> None:
         self.closed.append((code, reason, time.monotonic()))
+        self.told.set()
+
+    async def stop(self) -> None:
+        await self.written.wait()
 
 
 class FakeConnection(SocketDrainable):
@@ -79,3 +88,21 @@ async def test_a_stream_is_told_its_reconnect_delay_and_ended() -> None:
     await drain.run()
     assert stream.ended.is_set()
     assert stream.reconnect_ms == 800
+
+
+async def test_the_drain_returns_only_once_the_last_close_is_written() -> None:
+    """The server's shutdown waits for ``run``; a close still on its way when it returned was
+    overtaken by the server's own 1012, without the reconnect hint."""
+    drain = Drain(window_seconds=0.1, batch_size=1, max_reconnect_ms=0, rand=lowest)
+    slow = FakeConnection()
+    slow.socket.written.clear()
+    drain.track(slow)
+    running = asyncio.create_task(drain.run())
+    async with asyncio.timeout(1):
+        await slow.socket.told.wait()
+    finished, _ = await asyncio.wait({running}, timeout=0.05)
+    assert not finished  # told, but its close is not written yet
+    slow.socket.written.set()
+    async with asyncio.timeout(1):
+        await running
+    assert drain.done.is_set()

@@ -28,13 +28,24 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+SETTLE_SECONDS = 1.0
+"""How long ``Drain.run`` waits, after telling the last connection, for the closes it began to
+be written (before the server's own shutdown closes what is left, without a hint)."""
+
+
 class Drainable(Protocol):
     def drained(self, reconnect_ms: int) -> None:
         """End the connection now; its client should reconnect after ``reconnect_ms``."""
 
+    async def settled(self) -> None:
+        """Until what ``drained`` began has been written."""
+
 
 class _Closes(Protocol):
     def close(self, code: int, reason: str = "") -> None: ...
+
+    async def stop(self) -> None:
+        """A close begun by ``close`` is finished first."""
 
 
 class SocketDrainable:
@@ -45,6 +56,9 @@ class SocketDrainable:
 
     def drained(self, reconnect_ms: int) -> None:
         self._socket.close(CloseCode.SERVICE_RESTART, format_hint(reconnect_ms))
+
+    async def settled(self) -> None:
+        await self._socket.stop()
 
 
 class StreamDrainable:
@@ -61,6 +75,9 @@ class StreamDrainable:
         self.reconnect_ms = reconnect_ms
         self.ended.set()
         self._on_drained()
+
+    async def settled(self) -> None:
+        """Nothing to wait for: the server's shutdown waits for the response to end."""
 
 
 class Drain:
@@ -97,7 +114,10 @@ class Drain:
         return round(self._rand(0.0, float(self.max_reconnect_ms)))
 
     async def run(self) -> None:
-        """Close every open connection as planned; returns when the last one was told."""
+        """Close every open connection as planned; returns when the last one was told and the
+        closes are written (at most ``SETTLE_SECONDS`` later): the server's own shutdown, which
+        waits for this, would otherwise close a socket whose close task had not run yet with a
+        1012 of its own, without the reconnect hint."""
         if self.started:
             await self.done.wait()
             return
@@ -112,6 +132,7 @@ class Drain:
         )
         log.info("draining %d connections within %.1f s", len(connections), self.window_seconds)
         began = time.monotonic()
+        told: list[Drainable] = []
         try:
             for connection, offset, delay_ms in zip(
                 connections, plan.offsets, plan.reconnect_ms, strict=True
@@ -121,5 +142,13 @@ class Drain:
                     await asyncio.sleep(wait)
                 if connection in self._open:
                     connection.drained(delay_ms)
+                    told.append(connection)
+            settling = asyncio.gather(*(connection.settled() for connection in told))
+            try:
+                await asyncio.wait_for(settling, SETTLE_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "some drained connections were not closed within %.1f s", SETTLE_SECONDS
+                )
         finally:
             self.done.set()
