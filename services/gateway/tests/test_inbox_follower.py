@@ -1,6 +1,7 @@
 """Replay planning without sockets: a fake log, live events pushed by hand."""
 
 import asyncio
+from collections.abc import Sequence
 
 from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_gateway.notifications.events import Entry, InboxEvent, Reset, Unread
@@ -44,7 +45,7 @@ class FakeLog:
         return [Entry(n) for n in self.entries[after : after + limit]]
 
 
-def cursors(events: list[InboxEvent]) -> list[int]:
+def cursors(events: Sequence[InboxEvent]) -> list[int]:
     return [e.cursor for e in events if isinstance(e, Entry)]
 
 
@@ -201,6 +202,15 @@ class Written:
         return self.writable
 
 
+async def with_sink(log: FakeLog) -> tuple[InboxFollower, Written]:
+    """A follower after the newest entry, with a sink."""
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    return follower, written
+
+
 async def waiting(follower: InboxFollower) -> "asyncio.Task[list[InboxEvent]]":
     """A producer parked in ``next``, as an SSE stream's is between events."""
     task = asyncio.create_task(follower.next(timeout=5.0))
@@ -213,38 +223,32 @@ async def waiting(follower: InboxFollower) -> "asyncio.Task[list[InboxEvent]]":
 async def test_while_the_producer_waits_the_next_entries_go_to_the_sink_without_waking_it() -> None:
     log = FakeLog()
     log.publish()
-    follower = InboxFollower(log, USER)
-    await follower.begin(None)
-    written = Written()
-    follower.write_through(written)
+    follower, written = await with_sink(log)
     producer = await waiting(follower)
     follower.push(log.publish())
     follower.push(Unread(unread_count=2, version=7))
     follower.push(log.publish())
     follower.push(Entry(log.entries[1]))  # a duplicate of what was written: dropped
-    assert cursors(written.events) == [2, 3]  # type: ignore[arg-type]
+    assert cursors(written.events) == [2, 3]
     assert isinstance(written.events[1], Unread)
     assert follower.last == 3
     await asyncio.sleep(0)
     assert not producer.done()  # never woken
     follower.push(log.publish())
-    assert cursors(written.events) == [2, 3, 4]  # type: ignore[arg-type]
+    assert cursors(written.events) == [2, 3, 4]
     producer.cancel()
 
 
 async def test_an_entry_the_sink_cannot_take_wakes_the_producer_and_keeps_the_order() -> None:
     log = FakeLog()
-    follower = InboxFollower(log, USER)
-    await follower.begin(None)
-    written = Written()
-    follower.write_through(written)
+    follower, written = await with_sink(log)
     producer = await waiting(follower)
     follower.push(log.publish())
     written.writable = False  # the socket is paused: the producer writes, and waits
     follower.push(log.publish())
     written.writable = True
     follower.push(log.publish())  # behind a queued one: queued too, not written first
-    assert cursors(written.events) == [1]  # type: ignore[arg-type]
+    assert cursors(written.events) == [1]
     assert cursors(await producer) == [2, 3]
     assert follower.last == 3
 
@@ -253,10 +257,7 @@ async def test_an_entry_beyond_the_next_cursor_is_not_written_through_but_filled
     None
 ):
     log = FakeLog()
-    follower = InboxFollower(log, USER)
-    await follower.begin(None)
-    written = Written()
-    follower.write_through(written)
+    follower, written = await with_sink(log)
     producer = await waiting(follower)
     log.publish()  # lost on its way here
     follower.push(log.publish())
@@ -268,10 +269,7 @@ async def test_an_entry_beyond_the_next_cursor_is_not_written_through_but_filled
 
 async def test_without_a_waiting_producer_or_a_sink_events_are_queued_as_before() -> None:
     log = FakeLog()
-    follower = InboxFollower(log, USER)
-    await follower.begin(None)
-    written = Written()
-    follower.write_through(written)
+    follower, written = await with_sink(log)
     follower.push(log.publish())  # the producer is not waiting: it may be mid-write
     assert written.events == []
     assert cursors(await drain(follower)) == [1]
