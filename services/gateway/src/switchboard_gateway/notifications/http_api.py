@@ -34,6 +34,7 @@ from switchboard_gateway.notifications.client import (
 )
 from switchboard_gateway.notifications.events import (
     Entry,
+    InboxEvent,
     Ready,
     Reset,
     Unread,
@@ -312,8 +313,7 @@ async def _follow(
     def now(event: Entry | Unread) -> bool:
         if not write.now(event.sse_bytes, event.kind):
             return False
-        if isinstance(event, Entry):
-            _SSE_DELIVERIES.inc()
+        _count(event)
         return True
 
     follower.write_through(now)
@@ -326,12 +326,17 @@ async def _follow(
                 await write(sse_comment("keepalive"))
             for event in events:
                 await write(event.sse_bytes, event.kind)
-                if isinstance(event, Entry):
-                    _SSE_DELIVERIES.inc()
+                _count(event)
     finally:
         follower.write_through(None)
     # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
     await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
+
+
+def _count(event: InboxEvent) -> None:
+    """An event written to an SSE stream: notifications count as deliveries."""
+    if isinstance(event, Entry):
+        _SSE_DELIVERIES.inc()
 
 
 def _internal(what: str) -> BusError:
