@@ -1,8 +1,12 @@
 """Notifications on the bus: the per-user inbox log, its commands and its ephemeral events.
 
-A user's notifications form an ordered inbox; ``cursor`` is a notification's position in it
-(1, 2, 3, ... per user, gap-free). Read state is ``read_upto`` (everything up to that cursor is
-read, set by read-all) plus the cursors read one by one above it.
+A user's notifications form an ordered inbox; ``cursor`` is a notification's position in it:
+its sequence in the NOTIFY stream, so increasing per user but not consecutive (another user's
+entries lie between). Entries are published with ``cursor`` 0 and every reader gives them their
+stream sequence (``at_position``); entries stored before cursors became positions keep the
+per-user cursor (1, 2, 3, ...) they were published with, which is below any later position.
+Read state is ``read_upto`` (everything up to that cursor is read, set by read-all) plus the
+cursors read one by one above it.
 """
 
 from enum import StrEnum
@@ -46,6 +50,7 @@ __all__ = [
     "UnreadEvent",
     "UsersReply",
     "UsersRequest",
+    "at_position",
 ]
 
 MAX_TITLE_LENGTH = 200
@@ -83,6 +88,14 @@ class Notification(BusMessage):
     timestamp: Int64
     broadcast_id: str | None = None
     team: str | None = None
+
+
+def at_position(notification: Notification, stream_seq: int) -> Notification:
+    """The entry as every reader shows it: its cursor is its NOTIFY stream sequence. An entry
+    published before cursors became positions carries its cursor and keeps it."""
+    if notification.cursor:
+        return notification
+    return notification.model_copy(update={"cursor": stream_seq})
 
 
 class NotifySendRequest(BusMessage):
@@ -216,11 +229,14 @@ class InboxReply(BusMessage):
 
 class ReplayRequest(BusMessage):
     """gateway -> persistence (``notify.cmd.replay``): stored notifications after ``after``,
-    oldest first, and the read state of the cursors ``(after, after + limit]``."""
+    oldest first (at most ``limit``, and only cursors ``< before`` when given), and the read
+    state of the cursors ``(after, upto]`` (``upto``: the last entry's, or the page's)."""
 
     user_id: str
     after: Int64
     limit: Limit = MAX_INBOX_LIMIT
+    before: Int64 | None = None
+    upto: Int64 | None = None  # the read state's end (default: the last entry returned)
     states_only: bool = False  # only the read state (the entries come from the stream)
 
 
