@@ -24,7 +24,6 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.nats_server import NatsServer
 from switchboard_devstack.stores import scratch_dir
 from switchboard_notification.broadcast import BroadcastWorker
@@ -55,7 +54,7 @@ async def run(url: str, count: int, concurrency: int) -> None:
     await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     worker = BroadcastWorker(
         Bus.attach(nc),
-        NotificationSender(js, nothing_stored, PublishRetry(), StreamPipeline(nc), none_stored),
+        NotificationSender(js, PublishRetry(), StreamPipeline(nc)),
         concurrency,
         5.0,
     )

@@ -28,7 +28,6 @@ from switchboard_contracts.notify import (
     UsersReply,
     UsersRequest,
 )
-from switchboard_devstack.inbox_stubs import none_stored, nothing_stored
 from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
@@ -107,9 +106,7 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
 
     listing = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     js = nc.jetstream()
-    sender = NotificationSender(
-        js, nothing_stored, pipeline=StreamPipeline(nc), stored_last_cursors=none_stored
-    )
+    sender = NotificationSender(js, pipeline=StreamPipeline(nc))
     dead_letters = DeadLetters(js)
     worker = BroadcastWorker(
         Bus.attach(nc), sender, 16, 5.0, max_attempts=2, retry_delay=0.05, dead_letters=dead_letters

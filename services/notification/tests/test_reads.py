@@ -24,11 +24,6 @@ pytestmark = pytest.mark.component
 WAIT = 5.0
 
 
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
-
-
 async def test_a_read_publishes_the_unread_count_on_the_live_and_the_legacy_subject(
     nc: Client,
 ) -> None:
@@ -42,9 +37,7 @@ async def test_a_read_publishes_the_unread_count_on_the_live_and_the_legacy_subj
     await nc.subscribe(subjects.NOTIFY_MARK_READ, cb=persistence)
     live = await nc.subscribe(subjects.notify_live(user))
     legacy = await nc.subscribe(subjects.notify_unread(user))
-    handler = ReadHandler(
-        Bus.attach(nc), NotificationSender(nc.jetstream(), nothing_stored), timeout=WAIT
-    )
+    handler = ReadHandler(Bus.attach(nc), NotificationSender(nc.jetstream()), timeout=WAIT)
 
     reply = await handler.read(ReadRequest(user_id=user, notification_id="n-1"))
 

@@ -1,4 +1,5 @@
-"""Per-user inbox cursors on a real JetStream: gap-free under concurrent notification instances."""
+"""Inbox entries on a real JetStream: a cursor is the entry's stream position, each entry is
+stored once however often it is sent, under concurrent notification instances."""
 
 import asyncio
 import secrets
@@ -7,12 +8,16 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client
-from switchboard_contracts import streams
-from switchboard_contracts.notify import NotificationType
+from switchboard_contracts import streams, subjects
+from switchboard_contracts.notify import Notification, NotificationType
 from switchboard_devstack.stores import Stores
-from switchboard_notification.sender import NotificationSender, broadcast_notification_id
+from switchboard_notification.sender import (
+    NotificationIdError,
+    NotificationSender,
+    broadcast_notification_id,
+)
 from switchboard_runtime import ensure_stream
-from switchboard_runtime.messaging.sequencer import SequencerError
+from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 
@@ -26,14 +31,27 @@ async def connections(stores: Stores) -> AsyncIterator[list[Client]]:
         await client.close()
 
 
-async def nothing_stored(user_id: str) -> int:
-    del user_id
-    return 0
+async def stored_at(nc: Client, cursor: int) -> tuple[str, Notification]:
+    """The stream's message at ``cursor``: its subject and entry."""
+    message = await nc.jetstream().get_msg(streams.NOTIFY.name, cursor)
+    return message.subject or "", Notification.decode(message.data or b"")
 
 
-async def test_two_instances_give_each_user_a_gap_free_cursor(connections: list[Client]) -> None:
+async def test_a_cursor_is_the_entrys_position_in_the_stream(connections: list[Client]) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    sender = NotificationSender(connections[0].jetstream())
+    entry = await sender.deliver(user, f"{user}-1", NotificationType.INFO, "t", "m")
+    subject, stored = await stored_at(connections[0], entry.cursor)
+    assert subject == subjects.notify_user(user)
+    assert (stored.id, stored.cursor) == (entry.id, 0)  # stored without it: readers add it
+    assert await sender.newest_position() >= entry.cursor
+
+
+async def test_two_instances_give_each_user_increasing_distinct_cursors(
+    connections: list[Client],
+) -> None:
     users = [f"u-{secrets.token_hex(4)}" for _ in range(2)]
-    senders = [NotificationSender(c.jetstream(), nothing_stored) for c in connections]
+    senders = [NotificationSender(c.jetstream()) for c in connections]
     stored = await asyncio.gather(
         *(
             senders[i % 2].deliver(
@@ -42,33 +60,25 @@ async def test_two_instances_give_each_user_a_gap_free_cursor(connections: list[
             for i in range(40)
         )
     )
-    for user in users:
-        mine = sorted(n.cursor for n in stored if n.user_id == user)
-        assert mine == list(range(1, len(mine) + 1))
-    assert await senders[0].head(users[0]) == len([n for n in stored if n.user_id == users[0]])
+    assert len({n.cursor for n in stored}) == 40
+    for entry in stored:
+        subject, body = await stored_at(connections[0], entry.cursor)
+        assert (subject, body.id) == (subjects.notify_user(entry.user_id), entry.id)
 
 
 async def test_a_broadcast_entry_delivered_twice_is_stored_once(connections: list[Client]) -> None:
     user = f"u-{secrets.token_hex(4)}"
-    first, second = (NotificationSender(c.jetstream(), nothing_stored) for c in connections)
+    first, second = (NotificationSender(c.jetstream()) for c in connections)
     entry_id = broadcast_notification_id("b-1", user)
     original = await first.deliver(user, entry_id, NotificationType.INFO, "t", "m")
     again = await second.deliver(user, entry_id, NotificationType.INFO, "t", "m")
-    assert (again.id, again.cursor) == (original.id, original.cursor) == (entry_id, 1)
-    assert await first.head(user) == 1
-
-
-async def test_a_user_unknown_to_the_stream_continues_from_what_persistence_stored(
-    connections: list[Client],
-) -> None:
-    async def twelve_stored(user_id: str) -> int:
-        del user_id
-        return 12
-
-    sender = NotificationSender(connections[0].jetstream(), twelve_stored)
-    user = f"u-{secrets.token_hex(4)}"
-    entry = await sender.deliver(user, user, NotificationType.INFO, "t", "m")
-    assert entry.cursor == 13
+    assert (again.id, again.cursor) == (original.id, original.cursor)
+    info = (
+        await connections[0]
+        .jetstream()
+        .stream_info(streams.NOTIFY.name, subjects_filter=subjects.notify_user(user))
+    )
+    assert (info.state.subjects or {}).get(subjects.notify_user(user)) == 1
 
 
 def test_broadcast_entry_ids_are_stable_per_user() -> None:
@@ -76,20 +86,46 @@ def test_broadcast_entry_ids_are_stable_per_user() -> None:
     assert broadcast_notification_id("b", "alice") != broadcast_notification_id("b", "bob")
 
 
-async def test_one_instance_orders_a_burst_for_one_user_without_giving_up(
+async def test_a_burst_for_one_user_is_stored_whole_in_increasing_positions(
     connections: list[Client],
 ) -> None:
     user = f"u-{secrets.token_hex(4)}"
-    sender = NotificationSender(connections[0].jetstream(), nothing_stored)
+    sender = NotificationSender(connections[0].jetstream())
     stored = await asyncio.gather(
         *(sender.deliver(user, f"{user}-{i}", NotificationType.INFO, "t", "m") for i in range(150))
     )
-    assert sorted(n.cursor for n in stored) == list(range(1, 151))
+    assert len({n.cursor for n in stored}) == 150
 
 
 async def test_a_message_id_used_for_another_user_is_refused(connections: list[Client]) -> None:
     alice, bob = (f"u-{secrets.token_hex(4)}" for _ in range(2))
-    sender = NotificationSender(connections[0].jetstream(), nothing_stored)
+    sender = NotificationSender(connections[0].jetstream())
     await sender.deliver(alice, f"{alice}-shared", NotificationType.INFO, "t", "m")
-    with pytest.raises(SequencerError, match="already used"):
+    with pytest.raises(NotificationIdError, match="already used"):
         await sender.deliver(bob, f"{alice}-shared", NotificationType.INFO, "t", "m")
+
+
+async def test_a_page_delivered_twice_is_stored_once_at_the_same_cursors(
+    connections: list[Client],
+) -> None:
+    nc = connections[0]
+    sender = NotificationSender(nc.jetstream(), pipeline=StreamPipeline(nc))
+    prefix = f"u-{secrets.token_hex(4)}"
+    drafts = [
+        Notification(
+            id=broadcast_notification_id(prefix, f"{prefix}-{n}"),
+            user_id=f"{prefix}-{n}",
+            cursor=0,
+            type=NotificationType.INFO,
+            title="t",
+            message="m",
+            timestamp=1,
+        )
+        for n in range(300)
+    ]
+    first = await sender.deliver_many(drafts, concurrency=8)
+    again = await sender.deliver_many(drafts, concurrency=8)
+    assert [n.cursor for n in again] == [n.cursor for n in first]
+    assert len({n.cursor for n in first}) == 300
+    subject, body = await stored_at(nc, first[123].cursor)
+    assert (subject, body.id) == (subjects.notify_user(f"{prefix}-123"), drafts[123].id)

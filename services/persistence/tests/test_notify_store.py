@@ -36,62 +36,56 @@ async def test_inserting_an_entry_twice_stores_it_once(store: NotifyStore) -> No
     assert await store.last_cursor(user) == 3
 
 
-async def test_last_cursors_of_many_users_leave_out_those_with_none(store: NotifyStore) -> None:
-    some, other, nobody = new_user(), new_user(), new_user()
-    await store.insert([entry(some, 1), entry(some, 2), entry(other, 1)])
-    assert await store.last_cursors([some, other, nobody]) == {some: 2, other: 1}
-    assert await store.last_cursors([]) == {}
-
-
 async def test_inbox_pages_go_newest_first_with_unread_count(store: NotifyStore) -> None:
     user = new_user()
-    await store.insert([entry(user, c) for c in range(1, 6)])
-    first = await store.inbox(user, unread_only=False, before=None, limit=2, head=5)
-    assert [i.notification.cursor for i in first.items] == [5, 4]
+    await store.insert([entry(user, c) for c in (3, 10, 11, 40, 52)])  # positions, not 1, 2, 3
+    first = await store.inbox(user, unread_only=False, before=None, limit=2)
+    assert [i.notification.cursor for i in first.items] == [52, 40]
     assert first.has_more
     assert first.unread_count == 5
-    rest = await store.inbox(user, unread_only=False, before=4, limit=10, head=5)
-    assert [i.notification.cursor for i in rest.items] == [3, 2, 1]
+    rest = await store.inbox(user, unread_only=False, before=40, limit=10)
+    assert [i.notification.cursor for i in rest.items] == [11, 10, 3]
     assert not rest.has_more
 
 
 async def test_reading_one_then_all_counts_exactly(store: NotifyStore) -> None:
     user = new_user()
-    await store.insert([entry(user, c) for c in range(1, 6)])
-    one = await store.mark_read(user, f"{user}-4", head=5)
+    await store.insert([entry(user, c) for c in (2, 7, 9, 14, 30)])
+    one = await store.mark_read(user, f"{user}-14")
     assert one is not None
     assert one.unread_count == 4
-    unread = await store.inbox(user, unread_only=True, before=None, limit=10, head=5)
-    assert [i.notification.cursor for i in unread.items] == [5, 3, 2, 1]
-    every = await store.inbox(user, unread_only=False, before=None, limit=10, head=5)
+    unread = await store.inbox(user, unread_only=True, before=None, limit=10)
+    assert [i.notification.cursor for i in unread.items] == [30, 9, 7, 2]
+    every = await store.inbox(user, unread_only=False, before=None, limit=10)
     assert [i.read for i in every.items] == [False, True, False, False, False]
-    everything = await store.mark_all_read(user, upto=3, head=5)
-    assert everything.unread_count == 1  # 5 is left; 4 was read on its own
+    everything = await store.mark_all_read(user, upto=12)
+    assert everything.unread_count == 1  # 30 is left; 14 was read on its own
     assert everything.version > one.version
 
 
-async def test_the_unread_count_includes_entries_not_written_yet(store: NotifyStore) -> None:
-    user = new_user()
-    await store.insert([entry(user, 1)])
-    state = await store.mark_read(user, f"{user}-1", head=3)  # 2 and 3 are still in the stream
-    assert state is not None
-    assert state.unread_count == 2
-
-
 async def test_reading_an_unknown_notification_finds_nothing(store: NotifyStore) -> None:
-    assert await store.mark_read(new_user(), "nope", head=0) is None
+    assert await store.mark_read(new_user(), "nope") is None
 
 
 async def test_replay_reports_the_read_state_of_its_window(store: NotifyStore) -> None:
     user = new_user()
-    await store.insert([entry(user, c) for c in range(1, 8)])
-    await store.mark_all_read(user, upto=2, head=7)
-    await store.mark_read(user, f"{user}-5", head=7)
-    await store.mark_read(user, f"{user}-7", head=7)
-    page = await store.replay(user, after=3, limit=3)
-    assert [n.cursor for n in page.notifications] == [4, 5, 6]
-    assert page.read_upto == 2
-    assert page.read_cursors == [5]
+    await store.insert([entry(user, c) for c in (10, 20, 30, 40, 50, 60, 70)])
+    await store.mark_all_read(user, upto=20)
+    await store.mark_read(user, f"{user}-50")
+    await store.mark_read(user, f"{user}-70")
+    page = await store.replay(user, after=30, limit=3)
+    assert [n.cursor for n in page.notifications] == [40, 50, 60]
+    assert page.read_upto == 20
+    assert page.read_cursors == [50]  # the window ends at the last entry given
+    states = await store.replay(user, after=30, limit=3, upto=70, states_only=True)
+    assert (states.notifications, states.read_cursors) == ([], [50, 70])
+
+
+async def test_replay_stops_before_what_the_stream_still_holds(store: NotifyStore) -> None:
+    user = new_user()
+    await store.insert([entry(user, c) for c in (5, 8, 13, 21)])
+    page = await store.replay(user, after=5, limit=10, before=21)
+    assert [n.cursor for n in page.notifications] == [8, 13]
 
 
 async def test_recipients_and_registered_users_are_known_with_their_teams(
@@ -111,13 +105,14 @@ async def test_recipients_and_registered_users_are_known_with_their_teams(
     assert recipient in await store.users(None, after=None, limit=1000)
 
 
-async def test_an_entry_stored_after_the_head_was_read_is_counted_when_listed(
+async def test_entries_of_before_positions_and_after_count_as_one_inbox(
     store: NotifyStore,
 ) -> None:
-    """The caller read the head (0: nothing yet) just before a broadcast's entry was stored; the
-    page lists that entry, so its unread count must count it too."""
+    """Entries stored before cursors became positions keep their per-user cursors (1, 2, 3),
+    below any later position; read state and counts span both."""
     user = new_user()
-    await store.insert([entry(user, 1)])
-    page = await store.inbox(user, unread_only=False, before=None, limit=10, head=0)
-    assert [item.notification.cursor for item in page.items] == [1]
-    assert page.unread_count == 1
+    await store.insert([entry(user, c) for c in (1, 2, 3, 9001, 9005)])
+    await store.mark_all_read(user, upto=2)
+    page = await store.inbox(user, unread_only=True, before=None, limit=10)
+    assert [item.notification.cursor for item in page.items] == [9005, 9001, 3]
+    assert page.unread_count == 3

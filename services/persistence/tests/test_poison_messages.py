@@ -27,7 +27,7 @@ from switchboard_contracts.dead_letters import (
     STREAM_HEADER,
     SUBJECT_HEADER,
 )
-from switchboard_contracts.notify import Notification, NotificationType
+from switchboard_contracts.notify import Notification, NotificationType, at_position
 from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
@@ -236,15 +236,16 @@ async def test_chat_messages_postgresql_refuses_go_to_dead_letters_and_the_rest_
     )
 
 
-def notification(user: str, cursor: int, title: str = "hello") -> Notification:
+def notification(user: str, n: int, title: str = "hello") -> Notification:
+    """As notification publishes it: without a cursor (the writer gives it its position)."""
     return Notification(
-        id=f"{user}-{cursor}",
+        id=f"{user}-{n}",
         user_id=user,
-        cursor=cursor,
+        cursor=0,
         type=NotificationType.INFO,
         title=title,
         message="m",
-        timestamp=cursor,
+        timestamp=n,
     )
 
 
@@ -258,6 +259,7 @@ def notify_writer(nc: Client, store: NotifyStore, max_attempts: int) -> StreamWr
         table="notifications",
         max_attempts=max_attempts,
         retry_delay=0.05,
+        at_sequence=at_position,
     )
 
 
@@ -279,10 +281,10 @@ async def test_poisoned_notifications_go_to_dead_letters_and_the_rest_is_stored(
     poison = {sequences[1]: "undecodable", sequences[2]: "undecodable"}
     store = NotifyStore(pool)
     async with running(notify_writer(nc, store, 3)):
-        await js.publish(subject, notification(user, 5).encode())
+        last = await js.publish(subject, notification(user, 5).encode())
 
         async def all_stored() -> bool:
-            return await store.count_between(user, 1, 5) == 3
+            return await store.count_from(user, 0) == 3
 
         await until(all_stored, "the good notifications stored", timeout=WAIT)
 
@@ -291,7 +293,8 @@ async def test_poisoned_notifications_go_to_dead_letters_and_the_rest_is_stored(
 
         await until(all_dead, "two dead letters", timeout=WAIT)
     page = await store.replay(user, 0, 10)
-    assert [n.cursor for n in page.notifications] == [1, 4, 5]
+    # each at its stream position
+    assert [n.cursor for n in page.notifications] == [sequences[0], sequences[3], last.seq]
     letters = await letters_of(nc, "NOTIFY", set(poison))
     for origin, kind in poison.items():
         raw = letters[origin]
@@ -376,8 +379,8 @@ async def test_postgresql_away_for_a_while_dead_letters_nothing_and_loses_nothin
         # A single failure about the data would dead-letter: an outage must make none.
         async with running(notify_writer(nc, store, 1)):
             await proxy.cut()
-            for cursor in range(1, 31):
-                await js.publish(subjects.notify_user(user), notification(user, cursor).encode())
+            for n in range(1, 31):
+                await js.publish(subjects.notify_user(user), notification(user, n).encode())
 
             async def retried_a_while() -> bool:
                 errors = REGISTRY.get_sample_value(
@@ -391,7 +394,7 @@ async def test_postgresql_away_for_a_while_dead_letters_nothing_and_loses_nothin
             await proxy.start()  # back on the same port
 
             async def all_stored() -> bool:
-                return await store.count_between(user, 1, 30) == 30
+                return await store.count_from(user, 0) == 30
 
             back = "every notification stored once PostgreSQL is back"
             await until(all_stored, back, timeout=WAIT)

@@ -41,8 +41,6 @@ from switchboard_contracts.notify import (
     InboxRequest,
     LastCursorReply,
     LastCursorRequest,
-    LastCursorsReply,
-    LastCursorsRequest,
     MarkReadReply,
     MarkReadRequest,
     NotifySendReply,
@@ -97,7 +95,6 @@ __all__ = [
     "PERSISTENCE_MESSAGE_GET",
     "PERSISTENCE_NOTIFY_INBOX",
     "PERSISTENCE_NOTIFY_LAST_CURSOR",
-    "PERSISTENCE_NOTIFY_LAST_CURSORS",
     "PERSISTENCE_NOTIFY_MARK_READ",
     "PERSISTENCE_NOTIFY_REGISTER",
     "PERSISTENCE_NOTIFY_REPLAY",
@@ -215,9 +212,6 @@ PERSISTENCE_NOTIFY_REPLAY = Endpoint(
 PERSISTENCE_NOTIFY_LAST_CURSOR = Endpoint(
     subjects.NOTIFY_LAST_CURSOR, LastCursorRequest, LastCursorReply, _PERSISTENCE
 )
-PERSISTENCE_NOTIFY_LAST_CURSORS = Endpoint(
-    subjects.NOTIFY_LAST_CURSORS, LastCursorsRequest, LastCursorsReply, _PERSISTENCE
-)
 PERSISTENCE_NOTIFY_MARK_READ = Endpoint(
     subjects.NOTIFY_MARK_READ, MarkReadRequest, MarkReadReply, _PERSISTENCE
 )
@@ -278,7 +272,6 @@ ALL: tuple[Endpoint[Any, Any], ...] = (
     PERSISTENCE_NOTIFY_INBOX,
     PERSISTENCE_NOTIFY_REPLAY,
     PERSISTENCE_NOTIFY_LAST_CURSOR,
-    PERSISTENCE_NOTIFY_LAST_CURSORS,
     PERSISTENCE_NOTIFY_MARK_READ,
     PERSISTENCE_NOTIFY_USERS,
     *DEAD_LETTER_REPLAYS.values(),

@@ -33,8 +33,6 @@ __all__ = [
     "InboxRequest",
     "LastCursorReply",
     "LastCursorRequest",
-    "LastCursorsReply",
-    "LastCursorsRequest",
     "MarkReadReply",
     "MarkReadRequest",
     "Notification",
@@ -255,18 +253,4 @@ class LastCursorRequest(BusMessage):
 
 class LastCursorReply(BusMessage):
     cursor: Int64 = 0
-    error: BusError | None = None
-
-
-class LastCursorsRequest(BusMessage):
-    """(``notify.cmd.last-cursors``) the newest stored cursor of each of many users, at most a
-    page of them: what a broadcast needs for the users whose inbox the stream no longer holds."""
-
-    user_ids: list[str] = Field(max_length=MAX_USERS_PAGE)
-
-
-class LastCursorsReply(BusMessage):
-    """Users with nothing stored are left out (their newest cursor is 0)."""
-
-    cursors: dict[str, Int64] = Field(default_factory=dict)
     error: BusError | None = None

@@ -33,7 +33,6 @@ __all__ = [
     "NOTIFY_JOBS_ALL",
     "NOTIFY_JOB_BROADCAST",
     "NOTIFY_LAST_CURSOR",
-    "NOTIFY_LAST_CURSORS",
     "NOTIFY_LIVE_ALL",
     "NOTIFY_MARK_READ",
     "NOTIFY_READ",
@@ -89,7 +88,6 @@ NOTIFY_USERS = "notify.cmd.users"
 NOTIFY_INBOX = "notify.cmd.inbox"
 NOTIFY_REPLAY = "notify.cmd.replay"
 NOTIFY_LAST_CURSOR = "notify.cmd.last-cursor"
-NOTIFY_LAST_CURSORS = "notify.cmd.last-cursors"
 
 # gateway -> chat: rooms, membership and presence (chat owns the rules)
 CHAT_ROOM_CREATE = "chat.cmd.room.create"

@@ -25,7 +25,6 @@ from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast
 from switchboard_notification.reads import ReadHandler
 from switchboard_notification.sender import NotificationSender
 from switchboard_notification.settings import NotificationSettings
-from switchboard_notification.stored_cursors import StoredCursors
 
 __all__ = ["create_app"]
 
@@ -50,10 +49,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
-        stored = StoredCursors(bus, timeout)
-        sender = NotificationSender(
-            bus.js, stored.last, retry, StreamPipeline(bus.nc), stored.last_of_many
-        )
+        sender = NotificationSender(bus.js, retry, StreamPipeline(bus.nc))
         reads = ReadHandler(bus, sender, timeout)
         await bus.serve(endpoints.NOTIFICATION_SEND, sender.send)
         await bus.serve(endpoints.NOTIFICATION_BROADCAST, partial(accept_broadcast, bus.js, retry))

@@ -5,13 +5,13 @@ takes the job, pages through the recipients (every known user, or a team's membe
 an entry to each one's inbox with an id derived from (broadcast, user), so a job taken again
 after a crash stores each entry once; the job is acked when every recipient has it.
 
-A page's entries go to distinct users, i.e. distinct subjects, so they are published pipelined
-(``SubjectSequencer.publish_many``): the whole page in flight at once, each entry with its own
-expected sequence and message id, while the next page is already being fetched; entries not
-plainly acked (a user's first entry, a conflict, silence) are then published one by one,
-``BROADCAST_CONCURRENCY`` at a time. One span covers a page (its context is stored with every
-entry) rather than one span per entry; the pages' spans are children of the job's, which
-continues the trace of the request that accepted it.
+A page's entries are published pipelined (``publish_many``): the whole page in flight at once,
+each entry with its message id, while the next page is already being fetched; an entry's cursor
+is its stream sequence, so no entry waits for another. Entries not acked (silence, an error)
+are then published one by one, ``BROADCAST_CONCURRENCY`` at a time, with the same id.
+One span covers a page (its context is stored with every entry) rather than one span per
+entry; the pages' spans are children of the job's, which continues the trace of the request
+that accepted it.
 
 A job is never redelivered forever nor dropped: an undecodable one goes to the DEAD_LETTERS
 stream at once; one whose expansion fails for a reason that is not transient (``job_fault``)
@@ -63,7 +63,6 @@ __all__ = ["BroadcastWorker", "RecipientsError", "accept_broadcast", "job_fault"
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_SECONDS = 1.0
-WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: a concurrent writer, try again
 
 
 class RecipientsError(RuntimeError):
@@ -77,10 +76,10 @@ class RecipientsError(RuntimeError):
 def job_fault(err: BaseException) -> str | None:
     """Why a job's expansion failed, when the reason may lie in the job (a short text, never
     its content); None when it is transient (persistence, NATS or JetStream unavailable, a
-    timeout, a concurrent writer), which never sends a job to dead letters."""
+    timeout), which never sends a job to dead letters."""
     if isinstance(err, RecipientsError):
         return None if err.transient else str(err)
-    if isinstance(err, APIError) and err.code == 400 and err.err_code != WRONG_LAST_SEQUENCE:
+    if isinstance(err, APIError) and err.code == 400:
         return f"JetStream refused a publish: {err.err_code} {err.description or ''}".strip()
     if isinstance(err, (PublishUnavailableError, nats.errors.Error, TimeoutError, OSError)):
         return None

@@ -37,7 +37,7 @@ class ReadHandler:
         except InvalidIdError as err:
             return ReadReply(error=BusError(code=ErrorCode.INVALID_USER, message=str(err)))
         # read-all covers what the user's inbox holds now, not what arrives meanwhile
-        upto = await self._sender.head(user) if request.notification_id is None else None
+        upto = await self._sender.newest_position() if request.notification_id is None else None
         reply = await self._bus.ask(
             endpoints.PERSISTENCE_NOTIFY_MARK_READ,
             MarkReadRequest(user_id=user, notification_id=request.notification_id, upto=upto),

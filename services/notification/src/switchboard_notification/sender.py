@@ -1,9 +1,10 @@
-"""Putting notifications into users' inboxes: a gap-free cursor per user, stored in NOTIFY."""
+"""Putting notifications into users' inboxes: one NOTIFY entry each, whose stream sequence is
+its cursor (increasing per user, not consecutive)."""
 
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from nats.js import JetStreamContext
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
@@ -14,15 +15,19 @@ from switchboard_contracts.notify import (
     NotifySendReply,
     NotifySendRequest,
 )
-from switchboard_runtime.messaging.publish_retry import PublishRetry
-from switchboard_runtime.messaging.sequencer import Entry, SubjectSequencer
+from switchboard_runtime.messaging.publish_many import Outgoing, publish_many
+from switchboard_runtime.messaging.publish_retry import PublishRetry, publish_until_acked
 from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 from switchboard_notification.metrics import SENDS
 
-__all__ = ["NotificationSender", "broadcast_notification_id"]
+__all__ = ["NotificationIdError", "NotificationSender", "broadcast_notification_id"]
 
 _BROADCAST_NAMESPACE = uuid.UUID("3c0d2b6e-96a4-4a55-8f3e-0c8f3a1b7d21")
+
+
+class NotificationIdError(RuntimeError):
+    """A notification id already stored for another user."""
 
 
 def broadcast_notification_id(broadcast_id: str, user_id: str) -> str:
@@ -34,24 +39,13 @@ class NotificationSender:
     def __init__(
         self,
         js: JetStreamContext,
-        stored_last_cursor: Callable[[str], Awaitable[int]],
         retry: PublishRetry | None = None,
         pipeline: StreamPipeline | None = None,
-        stored_last_cursors: Callable[[list[str]], Awaitable[dict[str, int]]] | None = None,
     ) -> None:
-        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry);
-        ``stored_last_cursors``: ``stored_last_cursor`` for a page of users at once."""
-        self._sequencer = SubjectSequencer(
-            js,
-            streams.NOTIFY.name,
-            Notification,
-            field="cursor",
-            subject_of=subjects.notify_user,
-            stored_last=stored_last_cursor,
-            retry=retry,
-            pipeline=pipeline,
-            stored_last_many=stored_last_cursors,
-        )
+        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry)."""
+        self._js = js
+        self._retry = retry or PublishRetry()
+        self._pipeline = pipeline
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:
         try:
@@ -80,10 +74,11 @@ class NotificationSender:
         timestamp: int | None = None,
         context: Mapping[str, str] | None = None,
     ) -> Notification:
-        """Append to the user's inbox; a retried ``notification_id`` is stored once.
+        """Append to the user's inbox; a retried ``notification_id`` is stored once (within the
+        stream's duplicate window), and answered with the cursor it was stored at.
 
-        ``context``: the trace headers of the caller's span over a batch (a broadcast's page);
-        then this entry gets no span of its own."""
+        ``context``: the trace headers of the caller's span over a batch; then this entry gets
+        no span of its own."""
         draft = Notification(
             id=notification_id,
             user_id=user_id,
@@ -95,9 +90,26 @@ class NotificationSender:
             broadcast_id=broadcast_id,
             team=team,
         )
-        stored = await self._sequencer.publish(user_id, draft, notification_id, context=context)
+        ack = await publish_until_acked(
+            self._js,
+            subjects.notify_user(user_id),
+            draft.encode(),
+            stream=streams.NOTIFY.name,
+            headers={**(context or {}), "Nats-Msg-Id": notification_id},
+            retry=self._retry,
+            traced=context is None,
+        )
+        if ack.duplicate:
+            await self._same_user(ack.seq, user_id, notification_id)
         SENDS.labels(kind).inc()
-        return stored
+        return draft.model_copy(update={"cursor": ack.seq})
+
+    async def _same_user(self, stream_seq: int, user_id: str, notification_id: str) -> None:
+        """A repeated id is answered with the entry first stored under it; that one must be the
+        same user's (ids deduplicate stream-wide)."""
+        stored = await self._js.get_msg(streams.NOTIFY.name, stream_seq)
+        if stored.subject != subjects.notify_user(user_id):
+            raise NotificationIdError(f"notification id {notification_id!r} is already used")
 
     async def deliver_many(
         self,
@@ -106,17 +118,28 @@ class NotificationSender:
         concurrency: int,
         context: Mapping[str, str] | None = None,
     ) -> list[Notification]:
-        """Append each draft (``cursor`` ignored) to its user's inbox, one per user, pipelined
-        (``SubjectSequencer.publish_many``); a retried draft ``id`` is stored once."""
-        stored = await self._sequencer.publish_many(
-            [Entry(draft.user_id, draft, draft.id) for draft in drafts],
+        """Append each draft (``cursor`` 0) to its user's inbox, pipelined (``publish_many``);
+        a retried draft ``id`` is stored once. Returns them with their cursors, in order."""
+        seqs = await publish_many(
+            self._js,
+            self._pipeline,
+            [
+                Outgoing(subjects.notify_user(draft.user_id), draft.encode(), draft.id)
+                for draft in drafts
+            ],
+            stream=streams.NOTIFY.name,
+            retry=self._retry,
             concurrency=concurrency,
             context=context,
         )
-        for kind, count in Counter(notification.type for notification in stored).items():
+        for kind, count in Counter(draft.type for draft in drafts).items():
             SENDS.labels(kind).inc(count)
-        return stored
+        return [
+            draft.model_copy(update={"cursor": seq})
+            for draft, seq in zip(drafts, seqs, strict=True)
+        ]
 
-    async def head(self, user_id: str) -> int:
-        """The user's newest cursor."""
-        return await self._sequencer.head(user_id)
+    async def newest_position(self) -> int:
+        """The NOTIFY stream's last sequence: every entry in any inbox now is at or below it."""
+        info = await self._js.stream_info(streams.NOTIFY.name)
+        return int(info.state.last_seq)

@@ -9,7 +9,7 @@ import asyncpg
 from starlette.applications import Starlette
 from switchboard_contracts import HistoryReply, HistoryRequest, endpoints, streams
 from switchboard_contracts.chat import LastSeqReply, LastSeqRequest
-from switchboard_contracts.notify import Notification
+from switchboard_contracts.notify import Notification, at_position
 from switchboard_runtime import (
     Bus,
     Health,
@@ -98,6 +98,7 @@ def create_app(settings: PersistenceSettings) -> Starlette:
             linger=settings.write_linger_seconds,
             max_attempts=settings.dead_letter_attempts,
             dead_letters=dead_letters,
+            at_sequence=at_position,
         )
         for stream, owner in ((streams.CHAT, chat_writer), (streams.NOTIFY, notify_writer)):
             await serve_replays(bus, dead_letters, stream.name, owner.process_again)

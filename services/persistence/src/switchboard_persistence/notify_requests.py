@@ -6,6 +6,7 @@ import time
 
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
 from switchboard_contracts.ids import validate_user_id
@@ -14,8 +15,6 @@ from switchboard_contracts.notify import (
     InboxRequest,
     LastCursorReply,
     LastCursorRequest,
-    LastCursorsReply,
-    LastCursorsRequest,
     MarkReadReply,
     MarkReadRequest,
     Notification,
@@ -25,9 +24,9 @@ from switchboard_contracts.notify import (
     ReplayRequest,
     UsersReply,
     UsersRequest,
+    at_position,
 )
 from switchboard_runtime import Bus
-from switchboard_runtime.messaging.sequencer import last_message
 
 from switchboard_persistence.notify_store import NotifyStore
 
@@ -52,7 +51,6 @@ class NotifyRequests:
         bus = self._bus
         return [
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR, self.last_cursor),
-            await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSORS, self.last_cursors),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_REGISTER, self.register),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_USERS, self.users),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_INBOX, self.inbox),
@@ -62,9 +60,6 @@ class NotifyRequests:
 
     async def last_cursor(self, request: LastCursorRequest) -> LastCursorReply:
         return LastCursorReply(cursor=await self._store.last_cursor(request.user_id))
-
-    async def last_cursors(self, request: LastCursorsRequest) -> LastCursorsReply:
-        return LastCursorsReply(cursors=await self._store.last_cursors(request.user_ids))
 
     async def register(self, request: RegisterRequest) -> RegisterReply:
         try:
@@ -81,17 +76,22 @@ class NotifyRequests:
 
     async def inbox(self, request: InboxRequest) -> InboxReply:
         try:
-            head = await self._head(request.user_id, wait_for_rows=True)
+            await self._stored(request.user_id)
         except InvalidIdError as err:
             return InboxReply(error=_invalid_user(err))
         page = await self._store.inbox(
-            request.user_id, request.unread_only, request.before, request.limit, head
+            request.user_id, request.unread_only, request.before, request.limit
         )
         return InboxReply(items=page.items, unread_count=page.unread_count, has_more=page.has_more)
 
     async def replay(self, request: ReplayRequest) -> ReplayReply:
         page = await self._store.replay(
-            request.user_id, request.after, request.limit, states_only=request.states_only
+            request.user_id,
+            request.after,
+            request.limit,
+            before=request.before,
+            upto=request.upto,
+            states_only=request.states_only,
         )
         return ReplayReply(
             notifications=page.notifications,
@@ -102,17 +102,14 @@ class NotifyRequests:
     async def mark_read(self, request: MarkReadRequest) -> MarkReadReply:
         user = request.user_id
         try:
-            head = await self._head(user, wait_for_rows=False)
+            await self._stored(user)
         except InvalidIdError as err:
             return MarkReadReply(error=_invalid_user(err))
         if request.notification_id is None:
-            state = await self._store.mark_all_read(user, request.upto or head, head)
+            upto = request.upto if request.upto is not None else await self._store.last_cursor(user)
+            state = await self._store.mark_all_read(user, upto)
         else:
-            found = await self._store.mark_read(user, request.notification_id, head)
-            if found is None:
-                # Perhaps just sent and not written yet: wait for the writer, then look again.
-                head = await self._head(user, wait_for_rows=True)
-                found = await self._store.mark_read(user, request.notification_id, head)
+            found = await self._store.mark_read(user, request.notification_id)
             if found is None:
                 return MarkReadReply(
                     error=BusError(
@@ -123,32 +120,45 @@ class NotifyRequests:
             state = found
         return MarkReadReply(unread_count=state.unread_count, version=state.version)
 
-    async def _head(self, user_id: str, *, wait_for_rows: bool) -> int:
-        """The user's newest cursor: in the stream, or stored when the stream has none.
-
-        With ``wait_for_rows``, first wait (bounded) until the writer has stored every entry the
-        stream holds for the user, so that a page read next includes the newest entries. Every
-        one, not just the newest: batches are written concurrently, so cursor 3 can be committed
-        before cursor 2.
-        """
+    async def _stored(self, user_id: str) -> None:
+        """Wait (bounded) until the writer has stored every entry the stream holds for the user,
+        so that a page or an unread count read next includes the newest entries. Every one, not
+        just the newest: batches are written concurrently, so a newer entry can be committed
+        before an older one. Done when the rows from the user's oldest stream entry on are as
+        many as the stream holds, or when the writer's consumer has acked past the user's newest
+        (an entry it dead-lettered is never stored, and must not keep the inbox waiting)."""
         js: JetStreamContext = self._bus.js
         subject = subjects.notify_user(user_id)
-        last = await last_message(js, streams.NOTIFY.name, subject)
-        try:
-            stream_head = 0 if last is None else Notification.decode(last.data or b"").cursor
-        except ValidationError:  # a poison entry (dead-lettered by the writer): what is stored
-            log.warning("the newest stream entry of a user is undecodable; using stored cursors")
-            stream_head = 0
-        if not wait_for_rows or stream_head == 0:
-            return max(stream_head, await self._store.last_cursor(user_id))
-        # The stream holds the user's newest entries, cursors contiguous up to its head.
         info = await js.stream_info(streams.NOTIFY.name, subjects_filter=subject)
-        held = min(stream_head, (info.state.subjects or {}).get(subject, 1))
-        first = stream_head - held + 1
+        held = (info.state.subjects or {}).get(subject, 0)
+        if held == 0:
+            return
+        try:
+            oldest = await js.get_msg(streams.NOTIFY.name, seq=1, subject=subject, next=True)
+            first = at_position(Notification.decode(oldest.data or b""), oldest.seq or 0).cursor
+        except NotFoundError:  # removed meanwhile (the stream's max age)
+            return
+        except ValidationError:  # a poison entry: what the writer acked tells
+            first = oldest.seq or 0
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-        while await self._store.count_between(user_id, first, stream_head) < held:
+        newest: int | None = None
+        while await self._store.count_from(user_id, first) < held:
+            if newest is None:
+                newest = info.state.last_seq
+            if await self._acked_floor(js) >= newest:
+                return
             if time.monotonic() >= deadline:
                 log.warning("the notification writer is behind; answering without waiting")
-                break
+                return
             await asyncio.sleep(CATCH_UP_POLL_SECONDS)
-        return max(stream_head, await self._store.last_cursor(user_id))
+
+    async def _acked_floor(self, js: JetStreamContext) -> int:
+        """The NOTIFY sequence up to which the writer has acked everything (0: not known)."""
+        try:
+            consumer = await js.consumer_info(
+                streams.NOTIFY.name, streams.PERSISTENCE_NOTIFY_CONSUMER.durable
+            )
+        except NotFoundError:
+            return 0
+        floor = consumer.ack_floor
+        return 0 if floor is None else floor.stream_seq or 0

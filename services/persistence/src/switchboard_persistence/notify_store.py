@@ -1,8 +1,9 @@
 """Inboxes in PostgreSQL: notifications, read state, and the users broadcasts go to.
 
-Unread count = head - read_upto - (cursors read one by one above read_upto), where ``head`` is
-the user's newest cursor as the caller knows it (the stream may hold entries not written here
-yet): exact without waiting for the writer.
+A cursor is the entry's NOTIFY stream position (increasing per user, not consecutive). Unread
+count = the user's entries above read_upto - the cursors read one by one above it: counted
+here, so exact once the writer has stored what the stream holds for the user (the caller waits
+for that, ``NotifyRequests``).
 """
 
 from dataclasses import dataclass
@@ -42,6 +43,13 @@ _COLUMNS = (
 )
 
 
+# The user's entries above read_upto that were not read one by one (both on the primary keys).
+_UNREAD = """
+SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND cursor > $2)
+     - (SELECT count(*) FROM notification_reads WHERE user_id = $1 AND cursor > $2)
+"""
+
+
 @dataclass(frozen=True)
 class ReadState:
     read_upto: int
@@ -77,16 +85,6 @@ def _notification(row: asyncpg.Record) -> Notification:
     )
 
 
-# One probe of the primary key (user_id, cursor) per user, newest first.
-_LAST_CURSORS = """
-SELECT u.user_id, newest.cursor
-FROM unnest($1::text[]) AS u(user_id)
-CROSS JOIN LATERAL (
-    SELECT cursor FROM notifications n WHERE n.user_id = u.user_id ORDER BY cursor DESC LIMIT 1
-) AS newest
-"""
-
-
 class NotifyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -113,18 +111,12 @@ class NotifyStore:
         )
         return int(cursor)
 
-    async def last_cursors(self, user_ids: list[str]) -> dict[str, int]:
-        """The newest stored cursor of each user that has one."""
-        rows = await self._pool.fetch(_LAST_CURSORS, user_ids)
-        return {row["user_id"]: int(row["cursor"]) for row in rows}
-
-    async def count_between(self, user_id: str, first: int, last: int) -> int:
-        """How many of the user's cursors ``first``..``last`` are stored."""
+    async def count_from(self, user_id: str, first: int) -> int:
+        """How many of the user's entries from cursor ``first`` on are stored."""
         count = await self._pool.fetchval(
-            "SELECT count(*) FROM notifications WHERE user_id = $1 AND cursor BETWEEN $2 AND $3",
+            "SELECT count(*) FROM notifications WHERE user_id = $1 AND cursor >= $2",
             user_id,
             first,
-            last,
         )
         return int(count)
 
@@ -143,17 +135,12 @@ class NotifyStore:
         return [row["user_id"] for row in rows]
 
     async def inbox(
-        self, user_id: str, unread_only: bool, before: int | None, limit: int, head: int
+        self, user_id: str, unread_only: bool, before: int | None, limit: int
     ) -> InboxPage:
-        """Newest first, ``cursor < before``; each with its read flag; the unread count.
-
-        ``head`` is raised to the newest cursor this page's snapshot holds: an entry stored after
-        the caller read the head (a broadcast landing meanwhile) is listed, so it is counted."""
+        """Newest first, ``cursor < before``; each with its read flag; the unread count (of the
+        same snapshot: an entry listed is counted)."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            stored = await conn.fetchval(
-                "SELECT coalesce(max(cursor), 0) FROM notifications WHERE user_id = $1", user_id
-            )
-            state = await self._state(conn, user_id, max(head, int(stored)))
+            state = await self._state(conn, user_id)
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS}, (n.cursor <= $4 OR r.cursor IS NOT NULL) AS read"  # noqa: S608 (constant)
                 " FROM notifications n LEFT JOIN notification_reads r"
@@ -171,34 +158,46 @@ class NotifyStore:
         return InboxPage(items, len(rows) > limit, state.unread_count)
 
     async def replay(
-        self, user_id: str, after: int, limit: int, *, states_only: bool = False
+        self,
+        user_id: str,
+        after: int,
+        limit: int,
+        *,
+        before: int | None = None,
+        upto: int | None = None,
+        states_only: bool = False,
     ) -> ReplayPage:
-        """Oldest first, ``cursor > after``; the read state of ``(after, after + limit]``."""
+        """Oldest first, ``after < cursor < before``; the read state of ``(after, upto]``
+        (``upto``: by default the last entry's cursor)."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             rows = (
                 []
                 if states_only
                 else await conn.fetch(
                     f"SELECT {_COLUMNS} FROM notifications n"  # noqa: S608 (constant column list)
-                    " WHERE n.user_id = $1 AND n.cursor > $2 ORDER BY n.cursor LIMIT $3",
+                    " WHERE n.user_id = $1 AND n.cursor > $2"
+                    " AND ($3::bigint IS NULL OR n.cursor < $3) ORDER BY n.cursor LIMIT $4",
                     user_id,
                     after,
+                    before,
                     limit,
                 )
             )
+            if upto is None:
+                upto = rows[-1]["cursor"] if rows else after
             read_upto, _ = await self._read_upto(conn, user_id)
             reads = await conn.fetch(
                 "SELECT cursor FROM notification_reads WHERE user_id = $1"
-                " AND cursor > greatest($2::bigint, $3::bigint) AND cursor <= $2::bigint + $4"
+                " AND cursor > greatest($2::bigint, $3::bigint) AND cursor <= $4"
                 " ORDER BY cursor",
                 user_id,
                 after,
                 read_upto,
-                limit,
+                upto,
             )
         return ReplayPage([_notification(r) for r in rows], read_upto, [r["cursor"] for r in reads])
 
-    async def mark_read(self, user_id: str, notification_id: str, head: int) -> ReadState | None:
+    async def mark_read(self, user_id: str, notification_id: str) -> ReadState | None:
         """Mark one notification read; None when the user has no notification with that id."""
         async with self._pool.acquire() as conn, conn.transaction():
             cursor = await conn.fetchval(
@@ -222,10 +221,10 @@ class NotifyStore:
                 user_id,
                 cursor,
             )
-            state = await self._state(conn, user_id, head)
+            state = await self._state(conn, user_id)
         return ReadState(state.read_upto, int(version), state.unread_count)
 
-    async def mark_all_read(self, user_id: str, upto: int, head: int) -> ReadState:
+    async def mark_all_read(self, user_id: str, upto: int) -> ReadState:
         """Everything up to ``upto`` is read."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -243,7 +242,7 @@ class NotifyStore:
                 user_id,
                 row["read_upto"],
             )
-            state = await self._state(conn, user_id, head)
+            state = await self._state(conn, user_id)
         return ReadState(state.read_upto, int(row["version"]), state.unread_count)
 
     async def _read_upto(self, conn: Connection, user_id: str) -> tuple[int, int]:
@@ -252,14 +251,7 @@ class NotifyStore:
         )
         return (0, 0) if row is None else (int(row["read_upto"]), int(row["version"]))
 
-    async def _state(self, conn: Connection, user_id: str, head: int) -> ReadState:
+    async def _state(self, conn: Connection, user_id: str) -> ReadState:
         read_upto, version = await self._read_upto(conn, user_id)
-        read_above = await conn.fetchval(
-            "SELECT count(*) FROM notification_reads"
-            " WHERE user_id = $1 AND cursor > $2 AND cursor <= $3",
-            user_id,
-            read_upto,
-            head,
-        )
-        unread = max(0, head - read_upto - int(read_above))
-        return ReadState(read_upto, version, unread)
+        unread = await conn.fetchval(_UNREAD, user_id, read_upto)
+        return ReadState(read_upto, version, max(0, int(unread)))

@@ -23,7 +23,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import ValidationError
 from switchboard_contracts import BusMessage
-from switchboard_contracts.dead_letters import DeadLetterKind
+from switchboard_contracts.dead_letters import SEQUENCE_HEADER, DeadLetterKind
 from switchboard_contracts.streams import ConsumerSpec
 from switchboard_runtime import ensure_consumer
 from switchboard_runtime.messaging.consumer_lag import (
@@ -65,7 +65,8 @@ class StreamWriter(Generic[M]):
     (one transaction, retried until it commits), then acks it. The next batch is fetched while
     one is written; up to ``concurrency`` batches are written at once. Messages that cannot be
     written go to ``dead_letters`` (see the module's docstring); ``retry_delay`` is the pause
-    before a failed insert is tried again.
+    before a failed insert is tried again. ``at_sequence``: gives a decoded message what
+    depends on where the stream stored it (a notification's cursor is its stream sequence).
 
     ``linger``: after a batch that drained the consumer (fewer than ``batch_size``), wait this
     long before the next fetch, so that under a steady load each fetch takes everything that
@@ -89,8 +90,10 @@ class StreamWriter(Generic[M]):
         max_attempts: int = 3,
         retry_delay: float = RETRY_DELAY_SECONDS,
         dead_letters: DeadLetters | None = None,
+        at_sequence: Callable[[M, int], M] | None = None,
     ) -> None:
         self._nc = nc
+        self._at_sequence = at_sequence
         self._js = nc.jetstream()
         self._spec = spec
         self._model = model
@@ -182,7 +185,7 @@ class StreamWriter(Generic[M]):
             for msg, span in zip(batch, spans, strict=True):
                 note_delivery(msg, spec)
                 try:
-                    messages.append(self._model.decode(msg.data))
+                    messages.append(self._decode(msg.data, msg.metadata.sequence.stream))
                 except ValidationError as err:
                     MESSAGES_DROPPED.labels(self._table).inc()
                     mark_error(span, "undecodable message")
@@ -280,13 +283,16 @@ class StreamWriter(Generic[M]):
                 await asyncio.sleep(self._retry_delay)
         await msg.ack()
 
+    def _decode(self, data: bytes, stream_seq: int) -> M:
+        message = self._model.decode(data)
+        return message if self._at_sequence is None else self._at_sequence(message, stream_seq)
+
     async def process_again(self, data: bytes, headers: dict[str, str]) -> Fault | None:
         """A dead letter replayed (``switchboard-dead-letters replay``): decoded and inserted
         once, as a batch of one. None when stored; the fault when it fails for its data again;
         raises when it fails otherwise (the dead letter is kept)."""
-        del headers
         try:
-            message = self._model.decode(data)
+            message = self._decode(data, int(headers.get(SEQUENCE_HEADER, 0)))
         except ValidationError as err:
             return DeadLetterKind.UNDECODABLE, describe_error(err)
         try:

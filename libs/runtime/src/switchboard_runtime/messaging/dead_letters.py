@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, endpoints, streams, subjects
 from switchboard_contracts.dead_letters import (
     BODY_LEFT_HEADER,
+    SEQUENCE_HEADER,
     DeadLetterKind,
     DeadLetterOrigin,
     DeadLetterReplayReply,
@@ -50,7 +51,8 @@ Fault = tuple[DeadLetterKind, str]
 """Why a message cannot be processed: the kind and a short reason (never its body)."""
 
 ReplayProcess = Callable[[bytes, dict[str, str]], Awaitable[Fault | None]]
-"""Processes an original message (bytes, headers) once: None when it is done, a Fault when it
+"""Processes an original message (bytes, headers, and ``SEQUENCE_HEADER``: where its stream
+stored it) once: None when it is done, a Fault when it
 failed for its data; raises when it failed for a transient reason (nothing changes)."""
 
 
@@ -202,7 +204,8 @@ class DeadLetters:
         letter, origin, body = found
         headers = original_headers(letter.headers)
         try:
-            fault = await process(body, headers)
+            # The original's place in its stream too (what a notification's cursor is).
+            fault = await process(body, {**headers, SEQUENCE_HEADER: str(origin.sequence)})
         except Exception as err:
             counted.inc()
             log.warning("replaying dead letter %d failed (%s); kept", sequence, type(err).__name__)
