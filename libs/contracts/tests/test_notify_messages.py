@@ -16,8 +16,6 @@ from switchboard_contracts.notify import (
     InboxRequest,
     LastCursorReply,
     LastCursorRequest,
-    LastCursorsReply,
-    LastCursorsRequest,
     MarkReadReply,
     MarkReadRequest,
     Notification,
@@ -33,6 +31,7 @@ from switchboard_contracts.notify import (
     UnreadEvent,
     UsersReply,
     UsersRequest,
+    at_position,
 )
 
 NOTIFICATION = Notification(
@@ -73,8 +72,6 @@ SAMPLES: list[BusMessage] = [
     ReplayReply(notifications=[NOTIFICATION], read_upto=1, read_cursors=[3]),
     LastCursorRequest(user_id="alice"),
     LastCursorReply(cursor=12),
-    LastCursorsRequest(user_ids=["alice", "bob"]),
-    LastCursorsReply(cursors={"alice": 12}),
 ]
 
 
@@ -139,3 +136,9 @@ def test_broadcast_jobs_have_their_own_work_queue_stream() -> None:
 def test_user_ids_that_would_break_a_subject_are_refused(bad: str) -> None:
     with pytest.raises(InvalidIdError, match="user id"):
         subjects.notify_user(bad)
+
+
+def test_a_reader_gives_an_entry_its_stream_position_unless_it_carries_its_own() -> None:
+    draft = NOTIFICATION.model_copy(update={"cursor": 0})
+    assert at_position(draft, 4711).cursor == 4711
+    assert at_position(NOTIFICATION, 4711) == NOTIFICATION  # stored before positions: kept
