@@ -46,7 +46,6 @@ def test_public_exports_are_pinned() -> None:
             "PERSISTENCE_MESSAGE_GET",
             "PERSISTENCE_NOTIFY_INBOX",
             "PERSISTENCE_NOTIFY_LAST_CURSOR",
-            "PERSISTENCE_NOTIFY_LAST_CURSORS",
             "PERSISTENCE_NOTIFY_MARK_READ",
             "PERSISTENCE_NOTIFY_REGISTER",
             "PERSISTENCE_NOTIFY_REPLAY",
