@@ -129,7 +129,7 @@ async def test_the_npm_eventsource_client_receives_notifications_with_their_curs
         await client.wait_until(lambda: len(client.events("notification")) == 3)
     got = client.events("notification")
     assert [e["data"]["id"] for e in got] == [s["notificationId"] for s in sent]
-    assert [e["id"] for e in got] == ["1", "2", "3"]
+    assert [e["id"] for e in got] == [str(s["cursor"]) for s in sent]
     assert got[0]["data"]["message"] == "line one\nline two"  # multi-line data survives
 
 

@@ -224,7 +224,7 @@ async def _offer_entries(url: str, rate: float, count: int) -> float:
         entry = Notification(
             id=f"{run}-{index}",
             user_id=f"wp-{run}-{index}",
-            cursor=1,
+            cursor=0,  # as notification publishes it: the writer gives it its position
             type=NotificationType.INFO,
             title="write-path benchmark",
             message=f"entry {index} of a broadcast",
