@@ -18,6 +18,9 @@ from switchboard_contracts.notify import (
     LastCursorRequest,
     MarkReadReply,
     MarkReadRequest,
+    Membership,
+    MembershipsReply,
+    MembershipsRequest,
     Notification,
     NotificationType,
     NotifySendReply,
@@ -29,9 +32,8 @@ from switchboard_contracts.notify import (
     ReplayReply,
     ReplayRequest,
     UnreadEvent,
-    UsersReply,
-    UsersRequest,
     at_position,
+    audience_of,
 )
 
 NOTIFICATION = Notification(
@@ -64,8 +66,8 @@ SAMPLES: list[BusMessage] = [
     UnreadEvent(user_id="alice", unread_count=0, version=8),
     RegisterRequest(user_id="alice", teams=["ops", "dev"]),
     RegisterReply(),
-    UsersRequest(team="ops", after="bob", limit=10),
-    UsersReply(user_ids=["carol"]),
+    MembershipsRequest(user_id="carol"),
+    MembershipsReply(memberships=[Membership(audience="team.ops", from_cursor=3, to_cursor=9)]),
     InboxRequest(user_id="alice", unread_only=True, before=9, limit=5),
     InboxReply(items=[InboxItem(notification=NOTIFICATION, read=True)], unread_count=2),
     ReplayRequest(user_id="alice", after=2, limit=50, states_only=True),
@@ -100,19 +102,19 @@ def test_send_requests_out_of_bounds_are_refused(fields: dict[str, str], named: 
 
 
 def test_user_subjects_fall_in_the_notify_stream_and_unread_events_do_not() -> None:
-    [pattern] = streams.NOTIFY.subjects
-    prefix = pattern.removesuffix(">")
-    assert subjects.notify_user("alice").startswith(prefix)
-    assert not subjects.notify_live("alice").startswith(prefix)
-    assert not subjects.notify_unread("alice").startswith(prefix)
-    assert not subjects.NOTIFY_SEND.startswith(prefix)
+    prefixes = [pattern.removesuffix(">") for pattern in streams.NOTIFY.subjects]
+    assert any(subjects.notify_user("alice").startswith(p) for p in prefixes)
+    assert any(subjects.notify_audience("all").startswith(p) for p in prefixes)
+    for other in (subjects.notify_live("alice"), subjects.notify_unread("alice")):
+        assert not any(other.startswith(p) for p in prefixes)
+    assert not any(subjects.NOTIFY_SEND.startswith(p) for p in prefixes)
 
 
 def test_unread_events_share_the_live_subject_with_the_streams_republished_entries() -> None:
     """One subscription per user hears both; the header tells them apart."""
-    assert streams.NOTIFY.republish is not None
-    _, destination = streams.NOTIFY.republish
-    assert subjects.notify_live("alice").startswith(destination.removesuffix(">"))
+    assert (
+        subjects.notify_live("alice") == "notify.live.user.alice"
+    )  # where `notify.user.alice` goes
     # never a header JetStream sets on what it republishes, nor one nats-py treats specially
     assert not EVENT_HEADER.lower().startswith("nats-")
     assert (EVENT_HEADER, UNREAD_EVENT) == ("Switchboard-Event", "unread")
@@ -142,3 +144,19 @@ def test_a_reader_gives_an_entry_its_stream_position_unless_it_carries_its_own()
     draft = NOTIFICATION.model_copy(update={"cursor": 0})
     assert at_position(draft, 4711).cursor == 4711
     assert at_position(NOTIFICATION, 4711) == NOTIFICATION  # stored before positions: kept
+
+
+def test_a_membership_covers_the_positions_after_it_began_up_to_where_it_ended() -> None:
+    ended = Membership(audience="team.ops", from_cursor=10, to_cursor=20)
+    assert [c for c in (10, 11, 20, 21) if ended.covers(c)] == [11, 20]
+    assert Membership(audience="all", from_cursor=10).covers(10**12)
+
+
+def test_audiences_and_their_subjects() -> None:
+    assert (audience_of(None), audience_of("ops")) == ("all", "team.ops")
+    assert subjects.notify_audience("team.ops") == "notify.audience.team.ops"
+    assert subjects.notify_live_audience("all") == "notify.live.audience.all"
+    assert subjects.notify_live("alice") == "notify.live.user.alice"
+    for bad in ("everyone", "team.", "team.a b"):
+        with pytest.raises(InvalidIdError):
+            subjects.notify_audience(bad)

@@ -1,5 +1,4 @@
 import uuid
-from collections.abc import Callable
 
 import pytest
 import switchboard_contracts
@@ -59,22 +58,33 @@ def test_public_exports_are_pinned() -> None:
         assert hasattr(switchboard_contracts, name)
 
 
-@pytest.mark.parametrize(
-    ("stream", "stored", "live", "build"),
-    [
-        (streams.CHAT, subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL, subjects.chat_live),
-        (streams.NOTIFY, subjects.NOTIFY_USER_ALL, subjects.NOTIFY_LIVE_ALL, subjects.notify_live),
-    ],
-    ids=["chat", "notify"],
-)
-def test_gateways_follow_a_live_subject_the_stream_republishes_to_outside_itself(
-    stream: streams.StreamSpec, stored: str, live: str, build: Callable[[str], str]
-) -> None:
+def test_gateways_follow_a_live_subject_the_stream_republishes_to_outside_itself() -> None:
     """Live delivery only of what was stored: never a core subscription on the stored subject."""
-    assert stream.republish == (stored, live)
-    live_prefix = live.removesuffix(">")
-    assert build("x").startswith(live_prefix)
-    assert not any(s.startswith(live_prefix) for s in stream.subjects)
+    assert streams.CHAT.republish == (subjects.CHAT_ROOM_ALL, subjects.CHAT_LIVE_ALL)
+    assert subjects.chat_live("x").startswith(subjects.CHAT_LIVE_ALL.removesuffix(">"))
+    assert not subjects.chat_room("x").startswith(subjects.CHAT_LIVE_ALL.removesuffix(">"))
+
+
+def test_notify_republishes_users_and_audiences_to_the_live_subjects_gateways_follow() -> None:
+    """``notify.<kind>.<rest>`` -> ``notify.live.<kind>.<rest>`` (the stream's subject
+    transform): what a gateway subscribes to is where each stored entry is republished."""
+    assert streams.NOTIFY.republish == (subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED)
+    assert (subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED) == (
+        "notify.*.>",
+        "notify.live.{{wildcard(1)}}.>",
+    )
+
+    def republished(subject: str) -> str:
+        return subject.replace("notify.", "notify.live.", 1)
+
+    for stored, live in (
+        (subjects.notify_user("x"), subjects.notify_live("x")),
+        (subjects.notify_audience("all"), subjects.notify_live_audience("all")),
+        (subjects.notify_audience("team.t"), subjects.notify_live_audience("team.t")),
+    ):
+        assert republished(stored) == live
+        assert any(stored.startswith(p.removesuffix(">")) for p in streams.NOTIFY.subjects)
+        assert not any(live.startswith(p.removesuffix(">")) for p in streams.NOTIFY.subjects)
 
 
 @pytest.mark.parametrize("name", ["", "room\x00user\x00msg-1", "ünïcødé ✓ 😀", "x" * 500])

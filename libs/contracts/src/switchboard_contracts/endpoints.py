@@ -43,6 +43,8 @@ from switchboard_contracts.notify import (
     LastCursorRequest,
     MarkReadReply,
     MarkReadRequest,
+    MembershipsReply,
+    MembershipsRequest,
     NotifySendReply,
     NotifySendRequest,
     ReadReply,
@@ -51,8 +53,6 @@ from switchboard_contracts.notify import (
     RegisterRequest,
     ReplayReply,
     ReplayRequest,
-    UsersReply,
-    UsersRequest,
 )
 from switchboard_contracts.presence import PresenceReply, PresenceRequest
 from switchboard_contracts.reads import (
@@ -96,9 +96,9 @@ __all__ = [
     "PERSISTENCE_NOTIFY_INBOX",
     "PERSISTENCE_NOTIFY_LAST_CURSOR",
     "PERSISTENCE_NOTIFY_MARK_READ",
+    "PERSISTENCE_NOTIFY_MEMBERSHIPS",
     "PERSISTENCE_NOTIFY_REGISTER",
     "PERSISTENCE_NOTIFY_REPLAY",
-    "PERSISTENCE_NOTIFY_USERS",
     "PERSISTENCE_READ_MARK",
     "PERSISTENCE_READ_STATES",
     "PERSISTENCE_ROOM_CREATE",
@@ -215,7 +215,9 @@ PERSISTENCE_NOTIFY_LAST_CURSOR = Endpoint(
 PERSISTENCE_NOTIFY_MARK_READ = Endpoint(
     subjects.NOTIFY_MARK_READ, MarkReadRequest, MarkReadReply, _PERSISTENCE
 )
-PERSISTENCE_NOTIFY_USERS = Endpoint(subjects.NOTIFY_USERS, UsersRequest, UsersReply, _PERSISTENCE)
+PERSISTENCE_NOTIFY_MEMBERSHIPS = Endpoint(
+    subjects.NOTIFY_MEMBERSHIPS, MembershipsRequest, MembershipsReply, _PERSISTENCE
+)
 
 # operators (switchboard-dead-letters) -> the consumer of a dead letter's origin stream
 PERSISTENCE_DEAD_LETTER_REPLAY_CHAT = Endpoint(
@@ -273,7 +275,7 @@ ALL: tuple[Endpoint[Any, Any], ...] = (
     PERSISTENCE_NOTIFY_REPLAY,
     PERSISTENCE_NOTIFY_LAST_CURSOR,
     PERSISTENCE_NOTIFY_MARK_READ,
-    PERSISTENCE_NOTIFY_USERS,
+    PERSISTENCE_NOTIFY_MEMBERSHIPS,
     *DEAD_LETTER_REPLAYS.values(),
 )
 """Every endpoint, for the tests that hold them to the rules above."""

@@ -1,6 +1,9 @@
 """Notifications on the bus: the per-user inbox log, its commands and its ephemeral events.
 
-A user's notifications form an ordered inbox; ``cursor`` is a notification's position in it:
+A user's notifications form an ordered inbox: their own entries (``notify.user.<user>``) and
+the broadcasts of their audiences, each stored once for everyone (``notify.audience.<audience>``,
+``audience`` = ``all`` or ``team.<team>``), the latter only while the user belonged to the
+audience (``Membership``). ``cursor`` is a notification's position in it:
 its sequence in the NOTIFY stream, so increasing per user but not consecutive (another user's
 entries lie between). Entries are published with ``cursor`` 0 and every reader gives them their
 stream sequence (``at_position``); entries stored before cursors became positions keep the
@@ -19,11 +22,11 @@ from switchboard_contracts.input_rules import Int64
 from switchboard_contracts.message import BusMessage
 
 __all__ = [
+    "ALL_AUDIENCE",
     "EVENT_HEADER",
     "MAX_INBOX_LIMIT",
     "MAX_MESSAGE_LENGTH",
     "MAX_TITLE_LENGTH",
-    "MAX_USERS_PAGE",
     "UNREAD_EVENT",
     "BroadcastJob",
     "BroadcastReply",
@@ -35,6 +38,9 @@ __all__ = [
     "LastCursorRequest",
     "MarkReadReply",
     "MarkReadRequest",
+    "Membership",
+    "MembershipsReply",
+    "MembershipsRequest",
     "Notification",
     "NotificationType",
     "NotifySendReply",
@@ -46,15 +52,14 @@ __all__ = [
     "ReplayReply",
     "ReplayRequest",
     "UnreadEvent",
-    "UsersReply",
-    "UsersRequest",
     "at_position",
+    "audience_of",
 ]
 
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 5000
 MAX_INBOX_LIMIT = 100
-MAX_USERS_PAGE = 1000
+ALL_AUDIENCE = "all"
 
 EVENT_HEADER = "Switchboard-Event"
 """Marks an event of ours published on ``notify.live.<user>`` beside the stream's republished
@@ -86,6 +91,18 @@ class Notification(BusMessage):
     timestamp: Int64
     broadcast_id: str | None = None
     team: str | None = None
+    audience: str | None = None
+    """Set on a broadcast's one entry for its whole audience (``user_id`` is then empty until a
+    reader gives it to a member: ``for_member``)."""
+
+    def for_member(self, user_id: str) -> "Notification":
+        """An audience entry as one member's inbox shows it."""
+        return self.model_copy(update={"user_id": user_id})
+
+
+def audience_of(team: str | None) -> str:
+    """The audience a broadcast goes to: every known user, or a team's members."""
+    return ALL_AUDIENCE if team is None else f"team.{team}"
 
 
 def at_position(notification: Notification, stream_seq: int) -> Notification:
@@ -180,7 +197,9 @@ class UnreadEvent(BusMessage):
 class RegisterRequest(BusMessage):
     """gateway -> persistence (``notify.cmd.register``): a user connected.
 
-    ``teams`` replaces the user's teams; ``None`` keeps what is known.
+    ``teams`` replaces the user's teams; ``None`` keeps what is known. A user becomes a member
+    of ``all`` at their first registration, of a team when a registration first names it, and
+    stops being one when a later registration leaves it out: at the stream's position then.
     """
 
     user_id: str
@@ -191,16 +210,27 @@ class RegisterReply(BusMessage):
     error: BusError | None = None
 
 
-class UsersRequest(BusMessage):
-    """notification -> persistence (``notify.cmd.users``): known users, by id, after ``after``."""
+class Membership(BusMessage):
+    """A user belonged to ``audience`` over the positions ``(from_cursor, to_cursor]`` (to now
+    while ``to_cursor`` is None): its entries there are the user's."""
 
-    team: str | None = None
-    after: str | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_USERS_PAGE)] = MAX_USERS_PAGE
+    audience: str
+    from_cursor: Int64
+    to_cursor: Int64 | None = None
+
+    def covers(self, cursor: int) -> bool:
+        return self.from_cursor < cursor and (self.to_cursor is None or cursor <= self.to_cursor)
 
 
-class UsersReply(BusMessage):
-    user_ids: list[str] = Field(default_factory=list)
+class MembershipsRequest(BusMessage):
+    """gateway -> persistence (``notify.cmd.memberships``): the user's audiences, past and
+    present, as intervals of positions."""
+
+    user_id: str
+
+
+class MembershipsReply(BusMessage):
+    memberships: list[Membership] = Field(default_factory=list)
     error: BusError | None = None
 
 

@@ -77,18 +77,18 @@ PERSISTENCE_CHAT_CONSUMER = ConsumerSpec(
 
 NOTIFY = StreamSpec(
     name="NOTIFY",
-    subjects=(subjects.NOTIFY_USER_ALL,),
+    subjects=(subjects.NOTIFY_USER_ALL, subjects.NOTIFY_AUDIENCE_ALL),
     owner="notification",
     max_age_seconds=7 * DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
-    description="Per-user notifications: the inbox log that SSE streams replay from",
-    republish=(subjects.NOTIFY_USER_ALL, subjects.NOTIFY_LIVE_ALL),
+    description="Inboxes: users' own notifications and audiences' broadcasts, one log",
+    republish=(subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED),
 )
 
 PERSISTENCE_NOTIFY_CONSUMER = ConsumerSpec(
     stream=NOTIFY.name,
     durable="persistence-notify",
-    filter_subject=subjects.NOTIFY_USER_ALL,
+    filter_subject=subjects.NOTIFY_STORED_ALL,
     max_ack_pending=10_000,
     ack_wait_seconds=30,
 )

@@ -4,6 +4,7 @@ from switchboard_contracts.ids import (
     ID_PATTERN,
     InvalidIdError,
     validate_room_id,
+    validate_team_id,
     validate_user_id,
 )
 
@@ -28,18 +29,21 @@ __all__ = [
     "JS_ACK_PREFIX",
     "LOGS_RECORD_ALL",
     "METRICS_REPORT_ALL",
+    "NOTIFY_AUDIENCE_ALL",
     "NOTIFY_BROADCAST",
     "NOTIFY_INBOX",
     "NOTIFY_JOBS_ALL",
     "NOTIFY_JOB_BROADCAST",
     "NOTIFY_LAST_CURSOR",
     "NOTIFY_LIVE_ALL",
+    "NOTIFY_LIVE_STORED",
     "NOTIFY_MARK_READ",
+    "NOTIFY_MEMBERSHIPS",
     "NOTIFY_READ",
     "NOTIFY_REGISTER",
     "NOTIFY_REPLAY",
     "NOTIFY_SEND",
-    "NOTIFY_USERS",
+    "NOTIFY_STORED_ALL",
     "NOTIFY_USER_ALL",
     "QUEUE_CHAT",
     "QUEUE_NOTIFICATION",
@@ -64,7 +68,9 @@ __all__ = [
     "js_direct_get",
     "logs_record",
     "metrics_report",
+    "notify_audience",
     "notify_live",
+    "notify_live_audience",
     "notify_unread",
     "notify_user",
 ]
@@ -84,7 +90,7 @@ NOTIFY_READ = "notify.cmd.read"
 # notifications: -> persistence
 NOTIFY_MARK_READ = "notify.cmd.mark-read"
 NOTIFY_REGISTER = "notify.cmd.register"
-NOTIFY_USERS = "notify.cmd.users"
+NOTIFY_MEMBERSHIPS = "notify.cmd.memberships"
 NOTIFY_INBOX = "notify.cmd.inbox"
 NOTIFY_REPLAY = "notify.cmd.replay"
 NOTIFY_LAST_CURSOR = "notify.cmd.last-cursor"
@@ -123,7 +129,10 @@ CHAT_ROOM_ALL = "chat.room.>"
 CHAT_LIVE_ALL = "chat.live.>"
 METRICS_REPORT_ALL = "metrics.report.>"
 NOTIFY_USER_ALL = "notify.user.>"
+NOTIFY_AUDIENCE_ALL = "notify.audience.>"
+NOTIFY_STORED_ALL = "notify.*.>"  # what NOTIFY stores: users' entries and audiences'
 NOTIFY_LIVE_ALL = "notify.live.>"
+NOTIFY_LIVE_STORED = "notify.live.{{wildcard(1)}}.>"  # NOTIFY's republish of NOTIFY_STORED_ALL
 
 
 def chat_room(room_id: str) -> str:
@@ -167,12 +176,35 @@ def notify_user(user_id: str) -> str:
 def notify_live(user_id: str) -> str:
     """Everything a gateway hears about a user, on one core subscription per user.
 
-    The user's inbox entries, republished by the NOTIFY stream only once stored, in cursor
-    order (with ``Nats-Stream``, ``Nats-Sequence``, ...), and the user's unread-count changes,
-    published here by notification (core NATS, ephemeral) with the header
+    The user's personal inbox entries, republished by the NOTIFY stream only once stored, in
+    stream order (with ``Nats-Stream``, ``Nats-Sequence``, ...), and the user's unread-count
+    changes, published here by notification (core NATS, ephemeral) with the header
     ``notify.EVENT_HEADER: notify.UNREAD_EVENT``. A subscriber tells them apart by that header.
     """
-    return f"notify.live.{validate_user_id(user_id)}"
+    return f"notify.live.user.{validate_user_id(user_id)}"
+
+
+def notify_audience(audience: str) -> str:
+    """Where notification publishes a broadcast, once for its whole audience (``all``, or
+    ``team.<team>``: ``notify.audience_of``); stored in stream NOTIFY beside the users'
+    entries. Nobody subscribes to it (see ``notify_user``)."""
+    return f"notify.audience.{_audience(audience)}"
+
+
+def notify_live_audience(audience: str) -> str:
+    """An audience's entries as the NOTIFY stream republishes them once stored, in stream order
+    with the users' own (``notify_live``): a gateway subscribes once per audience its users
+    belong to, not once per user."""
+    return f"notify.live.audience.{_audience(audience)}"
+
+
+def _audience(audience: str) -> str:
+    if audience == "all":
+        return audience
+    kind, _, team = audience.partition(".")
+    if kind != "team":
+        raise InvalidIdError(f"unknown audience {audience[:80]!r}")
+    return f"team.{validate_team_id(team)}"
 
 
 def notify_unread(user_id: str) -> str:
