@@ -1,5 +1,5 @@
-"""Broadcast expansion on a real JetStream: pages published by the pool, a failed job taken
-again stores each entry once."""
+"""Broadcasts on a real JetStream: a job becomes one entry for its whole audience, stored once
+however often the job is taken, and continues the trace of the request that accepted it."""
 
 import asyncio
 import secrets
@@ -8,26 +8,16 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from switchboard_contracts import BusError, ErrorCode, streams, subjects
-from switchboard_contracts.notify import (
-    MAX_USERS_PAGE,
-    BroadcastJob,
-    Notification,
-    NotificationType,
-    UsersReply,
-    UsersRequest,
-)
+from switchboard_contracts import streams, subjects
+from switchboard_contracts.notify import BroadcastJob, Notification, NotificationType
 from switchboard_devstack.stores import Stores
 from switchboard_notification.broadcast import BroadcastWorker
-from switchboard_notification.sender import NotificationSender, broadcast_notification_id
+from switchboard_notification.sender import NotificationSender
 from switchboard_runtime import Bus, ensure_stream
-from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 pytestmark = pytest.mark.component
 
 WAIT = 10.0
-USERS = MAX_USERS_PAGE + 50  # two pages: the second is fetched while the first is published
 
 
 @pytest.fixture
@@ -38,80 +28,66 @@ async def nc(stores: Stores) -> AsyncIterator[Client]:
     await client.close()
 
 
-def job(broadcast_id: str) -> BroadcastJob:
+def job(broadcast_id: str, team: str | None = None) -> BroadcastJob:
     return BroadcastJob(
-        id=broadcast_id, type=NotificationType.INFO, title="t", message="m", timestamp=1
+        id=broadcast_id, team=team, type=NotificationType.INFO, title="t", message="m", timestamp=1
     )
 
 
-async def test_a_broadcast_taken_again_after_a_failed_page_stores_each_entry_once(
+async def held_on(nc: Client, subject: str) -> int:
+    info = await nc.jetstream().stream_info(streams.NOTIFY.name, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def test_a_broadcast_is_one_entry_for_its_audience_however_often_it_is_taken(
     nc: Client,
 ) -> None:
-    prefix = f"b{secrets.token_hex(3)}"
-    users = [f"{prefix}-{n:05d}" for n in range(USERS)]
-    failures = {"second page": 1}
-
-    async def list_users(msg: Msg) -> None:  # what persistence answers, once failing page two
-        request = UsersRequest.decode(msg.data)
-        if request.after is not None and failures["second page"]:
-            failures["second page"] -= 1
-            error = BusError(code=ErrorCode.UNAVAILABLE, message="persistence is down")
-            await msg.respond(UsersReply(error=error).encode())
-            return
-        page = [u for u in users if request.after is None or u > request.after]
-        await msg.respond(UsersReply(user_ids=page[: request.limit]).encode())
-
-    sub = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
-    js = nc.jetstream()
-    sender = NotificationSender(js, pipeline=StreamPipeline(nc))
-    worker = BroadcastWorker(Bus.attach(nc), sender, 16, 5.0)
-    try:
-        with pytest.raises(RuntimeError, match="persistence is down"):
-            await worker.expand(job(f"{prefix}-one"))
-        assert await worker.expand(job(f"{prefix}-one")) == USERS  # the job taken again
-        assert await worker.expand(job(f"{prefix}-two")) == USERS
-    finally:
-        await sub.unsubscribe()
-
-    info = await js.stream_info(streams.NOTIFY.name, subjects_filter=subjects.NOTIFY_USER_ALL)
-    counts = info.state.subjects or {}
-    assert {u: counts.get(subjects.notify_user(u)) for u in users} == dict.fromkeys(users, 2)
-    for user in (users[0], users[MAX_USERS_PAGE - 1], users[MAX_USERS_PAGE], users[-1]):
-        last = Notification.decode(
-            (await js.get_last_msg(streams.NOTIFY.name, subjects.notify_user(user))).data or b""
-        )
-        assert last.id == broadcast_notification_id(f"{prefix}-two", user)
+    team = f"t{secrets.token_hex(3)}"
+    worker = BroadcastWorker(Bus.attach(nc), NotificationSender(nc.jetstream()))
+    broadcast = job(f"b-{team}", team)
+    assert await worker.expand(broadcast) == 1
+    assert await worker.expand(broadcast) == 1  # the job taken again after a crash
+    subject = subjects.notify_audience(f"team.{team}")
+    assert await held_on(nc, subject) == 1
+    stored = await nc.jetstream().get_last_msg(streams.NOTIFY.name, subject)
+    entry = Notification.decode(stored.data or b"")
+    assert (entry.id, entry.broadcast_id, entry.team, entry.audience) == (
+        broadcast.id,
+        broadcast.id,
+        team,
+        f"team.{team}",
+    )
+    assert (entry.user_id, entry.cursor) == ("", 0)  # every member's; readers add the rest
 
 
-async def test_a_broadcast_s_entries_continue_the_trace_of_the_request_that_accepted_it(
+async def test_a_broadcast_to_everyone_goes_to_the_all_audience(nc: Client) -> None:
+    before = await held_on(nc, subjects.notify_audience("all"))
+    worker = BroadcastWorker(Bus.attach(nc), NotificationSender(nc.jetstream()))
+    await worker.expand(job(f"b-{secrets.token_hex(3)}"))
+    assert await held_on(nc, subjects.notify_audience("all")) == before + 1
+
+
+async def test_a_broadcast_s_entry_continues_the_trace_of_the_request_that_accepted_it(
     nc: Client,
 ) -> None:
-    prefix = f"t{secrets.token_hex(3)}"
-    users = [f"{prefix}-{n}" for n in range(3)]
-
-    async def list_users(msg: Msg) -> None:
-        request = UsersRequest.decode(msg.data)
-        page = [u for u in users if request.after is None or u > request.after]
-        await msg.respond(UsersReply(user_ids=page[: request.limit]).encode())
-
-    sub = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
+    team = f"t{secrets.token_hex(3)}"
     js = nc.jetstream()
     await ensure_stream(js, streams.NOTIFY_JOBS)
-    sender = NotificationSender(js, pipeline=StreamPipeline(nc))
-    worker = BroadcastWorker(Bus.attach(nc), sender, 16, 5.0)
+    worker = BroadcastWorker(Bus.attach(nc), NotificationSender(js))
     running = asyncio.create_task(worker.run())
     trace_id = secrets.token_hex(16)
     try:
+        entries = await js.subscribe(
+            subjects.notify_audience(f"team.{team}"), ordered_consumer=True
+        )
         await js.publish(
             subjects.NOTIFY_JOB_BROADCAST,
-            job(f"{prefix}-job").encode(),
+            job(f"b-{team}", team).encode(),
             stream=streams.NOTIFY_JOBS.name,
             headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-00"},
         )
-        entries = await js.subscribe(subjects.notify_user(users[-1]), ordered_consumer=True)
         entry = await entries.next_msg(timeout=WAIT)
     finally:
         worker.stop()
         await asyncio.wait_for(running, WAIT)
-        await sub.unsubscribe()
     assert (entry.headers or {}).get("traceparent", "").split("-")[1] == trace_id

@@ -1,7 +1,8 @@
-"""Broadcast jobs that cannot be expanded on a real JetStream: an undecodable job and one that
+"""Broadcast jobs that cannot be stored on a real JetStream: an undecodable job and one that
 fails for a reason that is not transient on every delivery go to DEAD_LETTERS (and leave the
 work queue); one that fails transiently is taken again until it succeeds; a dead job replayed
-once its cause is fixed reaches every recipient."""
+once its cause is fixed is stored. The failures come from a sender of our own that fails on
+cue (``FailingSender``); the queue, the consumer and the dead letters are real."""
 
 import asyncio
 import secrets
@@ -10,10 +11,9 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
-from switchboard_contracts import BusError, ErrorCode, streams, subjects
+from switchboard_contracts import streams, subjects
 from switchboard_contracts.dead_letters import (
     ATTEMPTS_HEADER,
     KIND_HEADER,
@@ -22,32 +22,41 @@ from switchboard_contracts.dead_letters import (
     DeadLetterReplayReply,
     DeadLetterReplayRequest,
 )
-from switchboard_contracts.notify import (
-    BroadcastJob,
-    NotificationType,
-    UsersReply,
-    UsersRequest,
-)
+from switchboard_contracts.notify import BroadcastJob, Notification, NotificationType
 from switchboard_devstack.polling import until
 from switchboard_devstack.stores import Stores
-from switchboard_notification.broadcast import BroadcastWorker, RecipientsError, job_fault
+from switchboard_notification.broadcast import BroadcastWorker, job_fault
 from switchboard_notification.sender import NotificationSender
 from switchboard_runtime import Bus, PublishUnavailableError, ensure_stream
 from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
-from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 WAIT = 15.0
 
 
 def test_only_failures_that_may_lie_in_the_job_can_make_it_a_dead_letter() -> None:
-    unavailable = RecipientsError(BusError(code=ErrorCode.UNAVAILABLE, message="timeout"))
-    refused = RecipientsError(BusError(code=ErrorCode.INTERNAL, message="query failed"))
-    assert job_fault(unavailable) is None
     assert job_fault(PublishUnavailableError("not acked")) is None
     assert job_fault(nats.errors.TimeoutError()) is None
     assert job_fault(ConnectionResetError()) is None
-    assert job_fault(refused) == "listing recipients failed: internal: query failed"
     assert job_fault(ValueError("the title 'secret' is ...")) == "ValueError"  # never the text
+
+
+class FailingSender(NotificationSender):
+    """The real sender, failing on cue: for ``broken`` teams with a fault that lies in the job
+    while ``refusing``; for ``flaky`` ones with JetStream unavailable ``unavailable`` times."""
+
+    def __init__(self, nc: Client, broken: str, flaky: str) -> None:
+        super().__init__(nc.jetstream())
+        self.broken, self.flaky = broken, flaky
+        self.refusing = True
+        self.unavailable = 4  # more failures than max_attempts: transient ones never count
+
+    async def deliver_audience(self, job: BroadcastJob) -> Notification:
+        if job.team == self.broken and self.refusing:
+            raise ValueError("refused")
+        if job.team == self.flaky and self.unavailable:
+            self.unavailable -= 1
+            raise PublishUnavailableError("JetStream is down")
+        return await super().deliver_audience(job)
 
 
 @pytest.fixture
@@ -88,28 +97,11 @@ async def dead_letter_of(nc: Client, origin_sequence: int) -> RawStreamMsg | Non
 async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Client) -> None:
     token = secrets.token_hex(3)
     broken, flaky = f"broken-{token}", f"flaky-{token}"
-    users = [f"u{token}-{n}" for n in range(3)]
-    unavailable_left = {"count": 4}  # more failures than max_attempts: transient ones never count
-    refusing = {"on": True}
-
-    async def list_users(msg: Msg) -> None:
-        request = UsersRequest.decode(msg.data)
-        if request.team == broken and refusing["on"]:
-            reply = UsersReply(error=BusError(code=ErrorCode.INTERNAL, message="query failed"))
-        elif request.team == flaky and unavailable_left["count"]:
-            unavailable_left["count"] -= 1
-            reply = UsersReply(error=BusError(code=ErrorCode.UNAVAILABLE, message="down"))
-        else:
-            page = [u for u in users if request.after is None or u > request.after]
-            reply = UsersReply(user_ids=page[: request.limit])
-        await msg.respond(reply.encode())
-
-    listing = await nc.subscribe(subjects.NOTIFY_USERS, cb=list_users)
     js = nc.jetstream()
-    sender = NotificationSender(js, pipeline=StreamPipeline(nc))
+    sender = FailingSender(nc, broken, flaky)
     dead_letters = DeadLetters(js)
     worker = BroadcastWorker(
-        Bus.attach(nc), sender, 16, 5.0, max_attempts=2, retry_delay=0.05, dead_letters=dead_letters
+        Bus.attach(nc), sender, max_attempts=2, retry_delay=0.05, dead_letters=dead_letters
     )
     replays = await serve_replays(
         Bus.attach(nc), dead_letters, streams.NOTIFY_JOBS.name, worker.process_again
@@ -134,15 +126,14 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
 
         await until(both_dead, "two dead jobs", timeout=WAIT)
 
-        async def flaky_delivered() -> bool:
-            info = await js.stream_info(
-                streams.NOTIFY.name, subjects_filter=subjects.notify_user(users[0])
-            )
-            return (info.state.subjects or {}).get(subjects.notify_user(users[0]), 0) >= 1
+        async def stored(team: str) -> bool:
+            subject = subjects.notify_audience(f"team.{team}")
+            info = await js.stream_info(streams.NOTIFY.name, subjects_filter=subject)
+            return (info.state.subjects or {}).get(subject, 0) == 1
 
-        await until(flaky_delivered, "the job that failed transiently expanded", timeout=WAIT)
+        await until(lambda: stored(flaky), "the job that failed transiently stored", timeout=WAIT)
         assert await dead_letter_of(nc, transient.seq) is None
-        assert unavailable_left["count"] == 0
+        assert sender.unavailable == 0
 
         first = await dead_letter_of(nc, undecodable.seq)
         assert first is not None
@@ -154,12 +145,12 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
         second_headers = second.headers or {}
         assert second.data == job(broken).encode()
         assert (second_headers[KIND_HEADER], second_headers[ATTEMPTS_HEADER]) == ("failed", "2")
-        assert second_headers[REASON_HEADER] == "listing recipients failed: internal: query failed"
+        assert second_headers[REASON_HEADER] == "ValueError"
         for sequence in (undecodable.seq, failing.seq):  # acked: gone from the work queue
             with pytest.raises(NotFoundError):
                 await js.get_msg(streams.NOTIFY_JOBS.name, seq=sequence)
 
-        refusing["on"] = False  # the cause fixed, the operator replays the job
+        sender.refusing = False  # the cause fixed, the operator replays the job
         reply = DeadLetterReplayReply.decode(
             (
                 await nc.request(
@@ -170,13 +161,9 @@ async def test_broadcast_jobs_that_cannot_be_expanded_go_to_dead_letters(nc: Cli
             ).data
         )
         assert reply.replayed, reply
-        info = await js.stream_info(
-            streams.NOTIFY.name, subjects_filter=subjects.notify_user(users[0])
-        )
-        assert (info.state.subjects or {})[subjects.notify_user(users[0])] == 2  # both jobs
+        assert await stored(broken)
         assert await dead_letter_of(nc, failing.seq) is None
     finally:
         worker.stop()
         await asyncio.wait_for(running, WAIT)
         await replays.unsubscribe()
-        await listing.unsubscribe()

@@ -18,7 +18,6 @@ from switchboard_runtime import (
     start_reporting,
 )
 from switchboard_runtime.messaging.dead_letters import DeadLetters, serve_replays
-from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 import switchboard_notification.metrics  # noqa: F401 (exported, at zero, before the first send)
 from switchboard_notification.broadcast import BroadcastWorker, accept_broadcast
@@ -49,7 +48,7 @@ def create_app(settings: NotificationSettings) -> Starlette:
             bus.js, dataclasses.replace(streams.NOTIFY_JOBS, replicas=settings.stream_replicas)
         )
         retry = PublishRetry.from_settings(settings)
-        sender = NotificationSender(bus.js, retry, StreamPipeline(bus.nc))
+        sender = NotificationSender(bus.js, retry)
         reads = ReadHandler(bus, sender, timeout)
         await bus.serve(endpoints.NOTIFICATION_SEND, sender.send)
         await bus.serve(endpoints.NOTIFICATION_BROADCAST, partial(accept_broadcast, bus.js, retry))
@@ -58,8 +57,6 @@ def create_app(settings: NotificationSettings) -> Starlette:
         worker = BroadcastWorker(
             bus,
             sender,
-            settings.broadcast_concurrency,
-            timeout,
             max_attempts=settings.dead_letter_attempts,
             dead_letters=dead_letters,
         )

@@ -1,26 +1,20 @@
-"""Broadcasts: accepted durably at once, then expanded into one inbox entry per recipient.
+"""Broadcasts: accepted durably at once, then stored once for their whole audience.
 
 Accepting stores a job in the NOTIFY_JOBS work queue and answers. Any notification instance
-takes the job, pages through the recipients (every known user, or a team's members) and appends
-an entry to each one's inbox with an id derived from (broadcast, user), so a job taken again
-after a crash stores each entry once; the job is acked when every recipient has it.
-
-A page's entries are published pipelined (``publish_many``): the whole page in flight at once,
-each entry with its message id, while the next page is already being fetched; an entry's cursor
-is its stream sequence, so no entry waits for another. Entries not acked (silence, an error)
-are then published one by one, ``BROADCAST_CONCURRENCY`` at a time, with the same id.
-One span covers a page (its context is stored with every entry) rather than one span per
-entry; the pages' spans are children of the job's, which continues the trace of the request
-that accepted it.
+takes the job and publishes the broadcast as ONE NOTIFY entry on ``notify.audience.<audience>``
+(``all``, or ``team.<team>``) with the job's id as message id, so a job taken again after a
+crash stores it once; the job is acked once JetStream has it. Whose inbox it is in is decided
+by position when it is read: a user's membership intervals of the audience (persistence keeps
+them; ``docs/architecture.md``, "Broadcasts"). The write side costs the same for 10 users or
+1,000,000. The entry continues the trace of the request that accepted the job.
 
 A job is never redelivered forever nor dropped: an undecodable one goes to the DEAD_LETTERS
-stream at once; one whose expansion fails for a reason that is not transient (``job_fault``)
+stream at once; one whose publish fails for a reason that is not transient (``job_fault``)
 on its ``max_attempts``-th delivery or later goes there too, with the reason, and is then acked.
-Transient failures (persistence or JetStream unavailable) are taken again, however often.
+Transient failures (JetStream unavailable) are taken again, however often.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -31,17 +25,10 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
-from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
+from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
 from switchboard_contracts.dead_letters import DeadLetterKind
 from switchboard_contracts.ids import validate_team_id
-from switchboard_contracts.notify import (
-    MAX_USERS_PAGE,
-    BroadcastJob,
-    BroadcastReply,
-    BroadcastRequest,
-    Notification,
-    UsersRequest,
-)
+from switchboard_contracts.notify import BroadcastJob, BroadcastReply, BroadcastRequest
 from switchboard_runtime import (
     Bus,
     PublishRetry,
@@ -51,34 +38,23 @@ from switchboard_runtime import (
 )
 from switchboard_runtime.messaging.consumer_lag import delivery_count
 from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
-from switchboard_runtime.telemetry.batch_tracing import producer_batch_span
 from switchboard_runtime.telemetry.logs import log_failure
 from switchboard_runtime.telemetry.tracing import consumer_span
 
 from switchboard_notification.metrics import BROADCASTS
-from switchboard_notification.sender import NotificationSender, broadcast_notification_id
+from switchboard_notification.sender import NotificationSender
 
-__all__ = ["BroadcastWorker", "RecipientsError", "accept_broadcast", "job_fault"]
+__all__ = ["BroadcastWorker", "accept_broadcast", "job_fault"]
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_SECONDS = 1.0
 
 
-class RecipientsError(RuntimeError):
-    """Persistence did not list a job's recipients; ``transient`` unless it refused the query."""
-
-    def __init__(self, error: BusError) -> None:
-        super().__init__(f"listing recipients failed: {error.code.value}: {error.message}")
-        self.transient = error.code is ErrorCode.UNAVAILABLE
-
-
 def job_fault(err: BaseException) -> str | None:
     """Why a job's expansion failed, when the reason may lie in the job (a short text, never
     its content); None when it is transient (persistence, NATS or JetStream unavailable, a
     timeout), which never sends a job to dead letters."""
-    if isinstance(err, RecipientsError):
-        return None if err.transient else str(err)
     if isinstance(err, APIError) and err.code == 400:
         return f"JetStream refused a publish: {err.err_code} {err.description or ''}".strip()
     if isinstance(err, (PublishUnavailableError, nats.errors.Error, TimeoutError, OSError)):
@@ -119,8 +95,6 @@ class BroadcastWorker:
         self,
         bus: Bus,
         sender: NotificationSender,
-        concurrency: int,
-        timeout: float,
         *,
         max_attempts: int = 3,
         retry_delay: float = RETRY_DELAY_SECONDS,
@@ -128,8 +102,6 @@ class BroadcastWorker:
     ) -> None:
         self._bus = bus
         self._sender = sender
-        self._concurrency = concurrency
-        self._timeout = timeout
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._dead_letters = dead_letters or DeadLetters(bus.js)
@@ -232,59 +204,7 @@ class BroadcastWorker:
         return None
 
     async def expand(self, job: BroadcastJob, msg: Msg | None = None) -> int:
-        """Append the broadcast to every recipient's inbox; returns how many."""
-        count = 0
-        upcoming: asyncio.Task[list[str]] | None = asyncio.create_task(self._page(job, None))
-        try:
-            while upcoming is not None:
-                user_ids = await upcoming
-                upcoming = None
-                if len(user_ids) == MAX_USERS_PAGE:  # fetched while this page is published
-                    upcoming = asyncio.create_task(self._page(job, user_ids[-1]))
-                await self._deliver_page(job, user_ids)
-                count += len(user_ids)
-                if msg is not None:
-                    await msg.in_progress()  # a long expansion keeps the job
-            return count
-        finally:
-            if upcoming is not None:
-                upcoming.cancel()
-                with contextlib.suppress(BaseException):
-                    await upcoming
-
-    async def _page(self, job: BroadcastJob, after: str | None) -> list[str]:
-        page = await self._bus.ask(
-            endpoints.PERSISTENCE_NOTIFY_USERS,
-            UsersRequest(team=job.team, after=after, limit=MAX_USERS_PAGE),
-            timeout=self._timeout,
-        )
-        if page.error is not None:
-            raise RecipientsError(page.error)
-        return page.user_ids
-
-    async def _deliver_page(self, job: BroadcastJob, user_ids: list[str]) -> None:
-        if not user_ids:
-            return
-        with producer_batch_span(
-            subjects.notify_user(user_ids[0]),
-            len(user_ids),
-            {"switchboard.broadcast.id": job.id},
-        ) as context:
-            await self._sender.deliver_many(
-                [
-                    Notification(
-                        id=broadcast_notification_id(job.id, user_id),
-                        user_id=user_id,
-                        cursor=0,
-                        type=job.type,
-                        title=job.title,
-                        message=job.message,
-                        timestamp=job.timestamp,
-                        broadcast_id=job.id,
-                        team=job.team,
-                    )
-                    for user_id in user_ids
-                ],
-                concurrency=self._concurrency,
-                context=context,
-            )
+        """Store the broadcast once for its audience; returns how many entries (one)."""
+        del msg
+        await self._sender.deliver_audience(job)
+        return 1

@@ -1,38 +1,30 @@
-"""Putting notifications into users' inboxes: one NOTIFY entry each, whose stream sequence is
-its cursor (increasing per user, not consecutive)."""
+"""Putting notifications into inboxes: one NOTIFY entry for a user, or one for a broadcast's
+whole audience; its stream sequence is its cursor (increasing per user, not consecutive)."""
 
 import time
 import uuid
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from nats.js import JetStreamContext
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
-from switchboard_contracts.ids import uuid5_text, validate_user_id
+from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
+    BroadcastJob,
     Notification,
     NotificationType,
     NotifySendReply,
     NotifySendRequest,
+    audience_of,
 )
-from switchboard_runtime.messaging.publish_many import Outgoing, publish_many
 from switchboard_runtime.messaging.publish_retry import PublishRetry, publish_until_acked
-from switchboard_runtime.messaging.stream_pipeline import StreamPipeline
 
 from switchboard_notification.metrics import SENDS
 
-__all__ = ["NotificationIdError", "NotificationSender", "broadcast_notification_id"]
-
-_BROADCAST_NAMESPACE = uuid.UUID("3c0d2b6e-96a4-4a55-8f3e-0c8f3a1b7d21")
+__all__ = ["NotificationIdError", "NotificationSender"]
 
 
 class NotificationIdError(RuntimeError):
     """A notification id already stored for another user."""
-
-
-def broadcast_notification_id(broadcast_id: str, user_id: str) -> str:
-    """Stable per (broadcast, user): a broadcast expanded twice stores each entry once."""
-    return uuid5_text(_BROADCAST_NAMESPACE, f"{broadcast_id}\x00{user_id}")
 
 
 class NotificationSender:
@@ -40,12 +32,9 @@ class NotificationSender:
         self,
         js: JetStreamContext,
         retry: PublishRetry | None = None,
-        pipeline: StreamPipeline | None = None,
     ) -> None:
-        """``pipeline``: what ``deliver_many`` sends through (without one, entry by entry)."""
         self._js = js
         self._retry = retry or PublishRetry()
-        self._pipeline = pipeline
 
     async def send(self, request: NotifySendRequest) -> NotifySendReply:
         try:
@@ -111,33 +100,32 @@ class NotificationSender:
         if stored.subject != subjects.notify_user(user_id):
             raise NotificationIdError(f"notification id {notification_id!r} is already used")
 
-    async def deliver_many(
-        self,
-        drafts: Sequence[Notification],
-        *,
-        concurrency: int,
-        context: Mapping[str, str] | None = None,
-    ) -> list[Notification]:
-        """Append each draft (``cursor`` 0) to its user's inbox, pipelined (``publish_many``);
-        a retried draft ``id`` is stored once. Returns them with their cursors, in order."""
-        seqs = await publish_many(
-            self._js,
-            self._pipeline,
-            [
-                Outgoing(subjects.notify_user(draft.user_id), draft.encode(), draft.id)
-                for draft in drafts
-            ],
-            stream=streams.NOTIFY.name,
-            retry=self._retry,
-            concurrency=concurrency,
-            context=context,
+    async def deliver_audience(self, job: BroadcastJob) -> Notification:
+        """Store a broadcast once for its whole audience (``notify.audience.<audience>``), with
+        the job's id as message id: a job taken again stores it once."""
+        audience = audience_of(job.team)
+        draft = Notification(
+            id=job.id,
+            user_id="",
+            cursor=0,
+            type=job.type,
+            title=job.title,
+            message=job.message,
+            timestamp=job.timestamp,
+            broadcast_id=job.id,
+            team=job.team,
+            audience=audience,
         )
-        for kind, count in Counter(draft.type for draft in drafts).items():
-            SENDS.labels(kind).inc(count)
-        return [
-            draft.model_copy(update={"cursor": seq})
-            for draft, seq in zip(drafts, seqs, strict=True)
-        ]
+        ack = await publish_until_acked(
+            self._js,
+            subjects.notify_audience(audience),
+            draft.encode(),
+            stream=streams.NOTIFY.name,
+            headers={"Nats-Msg-Id": job.id},
+            retry=self._retry,
+        )
+        SENDS.labels(job.type).inc()
+        return draft.model_copy(update={"cursor": ack.seq})
 
     async def newest_position(self) -> int:
         """The NOTIFY stream's last sequence: every entry in any inbox now is at or below it."""

@@ -17,9 +17,6 @@ class NotificationSettings(ServiceSettings):
         "PostgreSQL",
     )
     bus_request_timeout_seconds: float = Field(default=5.0, gt=0)
-    broadcast_concurrency: int = Field(
-        default=64, ge=1, description="Per-user notifications one broadcast publishes at once"
-    )
     dead_letter_attempts: int = Field(
         default=3,
         ge=1,
