@@ -52,6 +52,13 @@ async def bus(stores: Stores) -> AsyncIterator[Bus]:
     await bus.close()
 
 
+def notification(user: str, cursor: int, title: str = "t") -> Notification:
+    return Notification(
+        id=f"n-{title}", user_id=user, cursor=cursor, type=NotificationType.INFO, title=title,
+        message="m", timestamp=1,
+    )  # fmt: skip
+
+
 async def unread(bus: Bus, user: str, count: int, version: int) -> None:
     event = UnreadEvent(user_id=user, unread_count=count, version=version)
     await bus.nc.publish(
@@ -63,14 +70,11 @@ async def test_entries_and_unread_counts_arrive_on_the_one_live_subscription(bus
     user = f"u-{secrets.token_hex(4)}"
     hub, recorder = UserHub(bus), Recorder()
     await hub.attach(user, recorder)
-    stored = Notification(
-        id="n-1", user_id=user, cursor=1, type=NotificationType.INFO, title="t", message="m",
-        timestamp=1,
-    )  # fmt: skip
-    await bus.js.publish(subjects.notify_user(user), stored.encode())
+    stored = notification(user, cursor=0)
+    ack = await bus.js.publish(subjects.notify_user(user), stored.encode())
     entry = await recorder.next()
     assert isinstance(entry, Entry)
-    assert entry.notification == stored
+    assert entry.notification == stored.model_copy(update={"cursor": ack.seq})
     await unread(bus, user, count=3, version=2)
     await unread(bus, user, count=9, version=1)  # an older change arriving late: dropped
     await unread(bus, user, count=2, version=3)
@@ -113,3 +117,46 @@ async def test_connections_of_one_user_coming_and_going_at_once_leave_it_subscri
     await hub.detach(user, recorders[0])
     assert len(bus.nc._subs) == before
     assert hub._locks == {}
+
+
+async def test_a_live_entry_is_at_its_stream_position_and_an_old_one_keeps_its_cursor(
+    bus: Bus,
+) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    other = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus), Recorder()
+    await hub.attach(user, recorder)
+    first = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "a").encode())
+    await bus.js.publish(subjects.notify_user(other), notification(other, 0, "x").encode())
+    old = notification(user, 4, "old")  # published before cursors became positions
+    await bus.js.publish(subjects.notify_user(user), old.encode())
+    second = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "b").encode())
+    given = [await recorder.next() for _ in range(3)]
+    assert [(e.notification.title, e.cursor) for e in given if isinstance(e, Entry)] == [
+        ("a", first.seq),
+        ("old", 4),
+        ("b", second.seq),
+    ]
+    assert second.seq > first.seq + 1  # the other user's entry lies between
+    await hub.detach(user, recorder)
+
+
+async def test_a_notification_without_a_usable_stream_position_is_dropped(bus: Bus) -> None:
+    """Only the stream's republish carries ``Nats-Sequence``; anything else on the subject is
+    no entry of the inbox. Messages on one subscription arrive in order, so the stored entry
+    coming next proves the ones before it were dropped."""
+    user = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus), Recorder()
+    await hub.attach(user, recorder)
+    live = subjects.notify_live(user)
+    await bus.nc.publish(live, notification(user, 0, "none").encode())
+    await bus.nc.publish(live, notification(user, 7, "old").encode())
+    for unusable in ("", "seven", "0", "-3"):
+        headers = {"Nats-Sequence": unusable}
+        await bus.nc.publish(live, notification(user, 0, "bad").encode(), headers=headers)
+    ack = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "ok").encode())
+    entry = await recorder.next()
+    assert isinstance(entry, Entry)
+    assert (entry.notification.title, entry.cursor) == ("ok", ack.seq)
+    assert recorder.events.empty()
+    await hub.detach(user, recorder)
