@@ -240,6 +240,30 @@ async def test_a_lost_live_entry_is_not_guessed_from_cursors_but_found_at_resync
     assert log.reads == [3]
 
 
+async def test_live_entries_arriving_before_the_resync_wait_behind_the_lost_ones() -> None:
+    """After a reconnect, the live subscription is back before ``resync`` runs; what comes in
+    between is newer than what was lost while disconnected, so it must not be given first."""
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    written = Written()
+    follower.write_through(written)
+    producer = await waiting(follower)
+    follower.hold()  # the bus disconnected
+    log.publish()  # 3: lost
+    follower.push(log.publish())  # 6: arrived after the resubscription
+    follower.push(Unread(unread_count=2, version=1))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert written.events == []
+    assert not producer.done()
+    follower.resync()
+    given = await asyncio.wait_for(producer, 1.0)
+    given += await drain(follower)
+    assert cursors(given) == [3, 6]
+    assert isinstance(given[-1], Unread)
+
+
 async def test_unread_changes_pass_through_between_entries_in_arrival_order() -> None:
     log = FakeLog()
     follower = InboxFollower(log, USER)

@@ -27,12 +27,16 @@ WAIT = 5.0
 class Recorder:
     def __init__(self) -> None:
         self.events: asyncio.Queue[Entry | Unread] = asyncio.Queue()
+        self.calls: list[str] = []
 
     def push(self, event: Entry | Unread) -> None:
         self.events.put_nowait(event)
 
+    def hold(self) -> None:
+        self.calls.append("hold")
+
     def resync(self) -> None:
-        pass
+        self.calls.append("resync")
 
     async def next(self) -> Entry | Unread:
         return await asyncio.wait_for(self.events.get(), WAIT)
@@ -160,3 +164,17 @@ async def test_a_notification_without_a_usable_stream_position_is_dropped(bus: B
     assert (entry.notification.title, entry.cursor) == ("ok", ack.seq)
     assert recorder.events.empty()
     await hub.detach(user, recorder)
+
+
+async def test_a_bus_disconnect_holds_every_subscriber_until_the_reconnect_resyncs_it(
+    bus: Bus,
+) -> None:
+    hub, first, second = UserHub(bus), Recorder(), Recorder()
+    users = [f"u-{secrets.token_hex(4)}", f"u-{secrets.token_hex(4)}"]
+    await hub.attach(users[0], first)
+    await hub.attach(users[1], second)
+    hub.hold_all()
+    hub.resync_all()
+    assert first.calls == second.calls == ["hold", "resync"]
+    await hub.detach(users[0], first)
+    await hub.detach(users[1], second)

@@ -10,9 +10,10 @@ each one is then either already given (cursor at or below the last one given: dr
 (given), in arrival order. A live entry lost on its way cannot be seen from the cursors: it is
 found from the events that can lose one. After a bus reconnect (``resync``), and when a
 subscriber falls too far behind and drops its queue (memory stays bounded), the log is read
-again from the last cursor given up to the user's newest. When the log no longer holds what
-was asked for (``Gone``), the subscriber is told once (``Reset``) and goes on from the newest
-cursor.
+again from the last cursor given up to the user's newest. From the disconnect on (``hold``)
+live events wait for that read: any arriving before it is newer than those lost. When the log
+no longer holds what was asked for (``Gone``), the subscriber is told once (``Reset``) and goes
+on from the newest cursor.
 
 An SSE stream also gives a ``sink`` (``write_through``): while its producer waits in ``next``
 with nothing queued and nothing missed, a live entry newer than the last one given is handed to
@@ -59,6 +60,8 @@ class InboxFollower:
         self._pending: deque[Entry | Unread] = deque()
         self._arrived = asyncio.Event()
         self._behind = False
+        self._held = False
+        """The bus is disconnected: live events wait until the log was read again (``resync``)."""
         self._interrupted = False
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
         self._target = 0  # the log is read up to here (the head) before live entries
@@ -91,7 +94,7 @@ class InboxFollower:
         """``event`` given to the sink, or dropped as already given: the producer is not
         woken for it."""
         sink = self._sink
-        if sink is None or self._pending or self._behind or self._interrupted:
+        if sink is None or self._pending or self._behind or self._held or self._interrupted:
             return False
         if self._target > self.last:
             return False  # a page of the log is still to be read first
@@ -104,9 +107,16 @@ class InboxFollower:
             return True
         return sink(event)
 
+    def hold(self) -> None:
+        """The bus disconnected: live events may be lost until it reconnects. Those that come
+        meanwhile (after the resubscription, before ``resync``) are newer than the lost ones, so
+        they wait: given first, they would put the lost ones behind the subscriber's cursor."""
+        self._held = True
+
     def resync(self) -> None:
         """Live events may have been lost (the bus reconnected): check the log for the rest,
         from the last cursor given to the newest."""
+        self._held = False
         self._behind = True
         self._arrived.set()
 
@@ -141,7 +151,7 @@ class InboxFollower:
                 self._behind = False
                 self._target = max(self._target, await self._log.head(self._user_id))
                 continue
-            if not self._pending:
+            if self._held or not self._pending:
                 if self._interrupted:
                     return []
                 self._arrived.clear()
@@ -173,6 +183,8 @@ class InboxFollower:
         finally:
             self._waiting = False
             timer.cancel()
+        if self._held:
+            return not timed_out or self._behind or self._interrupted
         return not timed_out or bool(self._pending) or self._behind or self._interrupted
 
     def _take_live(self) -> list[InboxEvent]:

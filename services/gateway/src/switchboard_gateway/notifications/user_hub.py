@@ -72,6 +72,9 @@ class Subscriber(Protocol):
     def push(self, event: Entry | Unread) -> None:
         """A live event; must not wait."""
 
+    def hold(self) -> None:
+        """The bus disconnected: live events may be lost until ``resync``."""
+
     def resync(self) -> None:
         """Live events may have been lost; check the log."""
 
@@ -86,6 +89,9 @@ class _Socket:
         self._deliver(event.frame)
         if isinstance(event, Entry):
             NOTIFICATION_DELIVERIES.labels("websocket").inc()
+
+    def hold(self) -> None:
+        pass
 
     def resync(self) -> None:
         pass
@@ -159,6 +165,12 @@ class UserHub:
         async with self._serialized(user_id):
             if user_id not in self._subscribers and user_id in self._subscriptions:
                 await self._subscriptions.pop(user_id).unsubscribe()
+
+    def hold_all(self) -> None:
+        """The bus disconnected: live events may be lost until it reconnects (``resync_all``)."""
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                subscriber.hold()
 
     def resync_all(self) -> None:
         """After a bus reconnect live events may have been lost: every stream checks the log."""
