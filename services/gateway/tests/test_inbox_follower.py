@@ -1,4 +1,7 @@
-"""Replay planning without sockets: a fake log, live events pushed by hand."""
+"""Replay planning without sockets: a fake log, live events pushed by hand.
+
+Cursors are positions in a log shared with other users: increasing per user, not consecutive.
+"""
 
 import asyncio
 from collections.abc import Sequence
@@ -11,15 +14,21 @@ USER = "alice"
 
 
 class FakeLog:
-    """A user's inbox; entries below ``oldest`` are past retention."""
+    """A user's inbox in a log shared with others: each entry's cursor is its position, and
+    other users' entries lie between (``others``). Entries at or below ``lost_upto`` were lost
+    from the log, and reads after a cursor below it are ``Gone`` (``gone``) or skip them."""
 
     def __init__(self) -> None:
         self.entries: list[Notification] = []
-        self.oldest = 1
-        self.reads = 0
+        self.position = 0
+        self.lost_upto = 0
+        self.gone = False
+        self.reads: list[int] = []
+        """The ``after`` of each read."""
 
-    def publish(self, title: str = "") -> Entry:
-        cursor = len(self.entries) + 1
+    def publish(self, title: str = "", others: int = 2) -> Entry:
+        self.position += others + 1
+        cursor = self.position
         self.entries.append(
             Notification(
                 id=f"n{cursor}",
@@ -33,16 +42,25 @@ class FakeLog:
         )
         return Entry(self.entries[-1])
 
+    def at(self, cursor: int) -> Entry:
+        """The entry of ``cursor`` (a live copy of it)."""
+        return Entry(next(n for n in self.entries if n.cursor == cursor))
+
+    def lose_upto(self, cursor: int, *, gone: bool) -> None:
+        self.lost_upto = cursor
+        self.gone = gone
+
     async def head(self, user_id: str) -> int:
         assert user_id == USER
-        return len(self.entries)
+        return self.entries[-1].cursor if self.entries else 0
 
     async def read(self, user_id: str, after: int, limit: int) -> list[Entry] | Gone:
         assert user_id == USER
-        self.reads += 1
-        if after + 1 < self.oldest:
+        self.reads.append(after)
+        if self.gone and after < self.lost_upto:
             return Gone()
-        return [Entry(n) for n in self.entries[after : after + limit]]
+        kept = [n for n in self.entries if n.cursor > max(after, self.lost_upto)]
+        return [Entry(n) for n in kept[:limit]]
 
 
 def cursors(events: Sequence[InboxEvent]) -> list[int]:
@@ -62,34 +80,61 @@ async def test_a_new_subscriber_starts_after_the_newest_entry_and_gets_live_ones
     log.publish()
     follower = InboxFollower(log, USER)
     assert await follower.begin(None) is None
+    assert follower.last == 3
     follower.push(log.publish())
     follower.push(log.publish())
-    assert cursors(await drain(follower)) == [2, 3]
+    assert cursors(await drain(follower)) == [6, 9]
+
+
+async def test_live_entries_with_sparse_cursors_are_given_in_order_without_reading_the_log() -> (
+    None
+):
+    log = FakeLog()
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    for others in (4, 3, 10):  # cursors 5, 9, 20
+        follower.push(log.publish(others=others))
+    assert cursors(await drain(follower)) == [5, 9, 20]
+    assert follower.last == 20
+    assert log.reads == []
+
+
+async def test_live_entries_at_or_below_the_last_cursor_are_dropped() -> None:
+    log = FakeLog()
+    for _ in range(3):
+        log.publish()  # 3, 6, 9
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    follower.push(log.at(6))  # a late copy of one already given
+    follower.push(log.at(9))
+    follower.push(log.publish())  # 12
+    follower.push(log.at(12))
+    assert cursors(await drain(follower)) == [12]
 
 
 async def test_missed_entries_come_first_in_order_then_live_ones_without_duplicates() -> None:
     log = FakeLog()
     for _ in range(5):
-        log.publish()
+        log.publish()  # 3, 6, 9, 12, 15
     follower = InboxFollower(log, USER)
-    await follower.begin(2)
+    await follower.begin(6)
     # published while the replay was being read: in the log and in the live queue
     follower.push(log.publish())
     follower.push(log.publish())
     given = await drain(follower)
     follower.push(log.publish())
     given += await drain(follower)
-    assert cursors(given) == [3, 4, 5, 6, 7, 8]
+    assert cursors(given) == [9, 12, 15, 18, 21, 24]
+    assert log.reads[0] == 6
 
 
-async def test_a_gap_in_live_entries_is_filled_from_the_log() -> None:
+async def test_a_cursor_between_two_entries_resumes_with_the_next_one() -> None:
     log = FakeLog()
+    for _ in range(3):
+        log.publish()  # 3, 6, 9
     follower = InboxFollower(log, USER)
-    await follower.begin(None)
-    log.publish()  # its live event was lost (say, a bus reconnect)
-    log.publish()
-    follower.push(log.publish())
-    assert cursors(await drain(follower)) == [1, 2, 3]
+    assert await follower.begin(4) is None
+    assert cursors(await drain(follower)) == [6, 9]
 
 
 async def test_a_cursor_the_inbox_never_reached_resets_to_the_newest() -> None:
@@ -98,36 +143,77 @@ async def test_a_cursor_the_inbox_never_reached_resets_to_the_newest() -> None:
     follower = InboxFollower(log, USER)
     reset = await follower.begin(99)
     assert isinstance(reset, Reset)
-    assert reset.cursor == 1
+    assert reset.cursor == 3
     follower.push(log.publish())
-    assert cursors(await drain(follower)) == [2]
+    assert cursors(await drain(follower)) == [6]
+
+
+async def test_a_negative_cursor_resets_to_the_newest() -> None:
+    log = FakeLog()
+    log.publish()
+    follower = InboxFollower(log, USER)
+    reset = await follower.begin(-1)
+    assert isinstance(reset, Reset)
+    assert reset.cursor == 3
+
+
+async def test_a_log_with_nothing_more_up_to_the_newest_ends_the_catch_up_without_reset() -> None:
+    """The head names an entry the log no longer gives (erased, say): with sparse cursors that
+    is not a gap to report; the subscriber goes on live from the head."""
+    log = FakeLog()
+    for _ in range(4):
+        log.publish()  # 3, 6, 9, 12
+    log.lose_upto(12, gone=False)
+    follower = InboxFollower(log, USER)
+    assert await follower.begin(3) is None
+    given = await drain(follower)
+    assert given == []
+    assert follower.last == 12
+    follower.push(log.publish())
+    assert cursors(await drain(follower)) == [15]
+
+
+async def test_a_page_beyond_the_target_stops_there_and_live_entries_give_the_rest() -> None:
+    log = FakeLog()
+    for _ in range(2):
+        log.publish()  # 3, 6
+    follower = InboxFollower(log, USER)
+    await follower.begin(0)  # the target is 6
+    later = [log.publish(), log.publish()]  # 9, 12: in the log and coming live
+    first = await follower.next(timeout=0.01)
+    assert cursors(first) == [3, 6]
+    for entry in later:
+        follower.push(entry)
+    assert cursors(await drain(follower)) == [9, 12]
 
 
 async def test_a_cursor_past_retention_resets_once_and_goes_on_live() -> None:
     log = FakeLog()
     for _ in range(10):
-        log.publish()
-    log.oldest = 6
+        log.publish()  # 3 ... 30
+    log.lose_upto(15, gone=True)
     follower = InboxFollower(log, USER)
-    assert await follower.begin(2) is None
+    assert await follower.begin(6) is None
     given = await drain(follower)
     assert len(given) == 1
     assert isinstance(given[0], Reset)
-    assert given[0].cursor == 10
+    assert given[0].cursor == 30
     follower.push(log.publish())
-    assert cursors(await drain(follower)) == [11]
+    assert cursors(await drain(follower)) == [33]
 
 
 async def test_a_long_replay_comes_in_pages() -> None:
     log = FakeLog()
     for _ in range(PAGE_SIZE * 2 + 5):
-        log.publish()
+        log.publish(others=6)
+    everything = [n.cursor for n in log.entries]
     follower = InboxFollower(log, USER)
     await follower.begin(0)
     first = await follower.next(timeout=0.01)
-    assert cursors(first) == list(range(1, PAGE_SIZE + 1))
+    assert cursors(first) == everything[:PAGE_SIZE]
     rest = await drain(follower)
-    assert cursors(rest) == list(range(PAGE_SIZE + 1, PAGE_SIZE * 2 + 6))
+    assert cursors(rest) == everything[PAGE_SIZE:]
+    assert log.reads == [0, everything[PAGE_SIZE - 1], everything[2 * PAGE_SIZE - 1]]
 
 
 async def test_a_subscriber_too_far_behind_catches_up_from_the_log_with_bounded_memory() -> None:
@@ -137,17 +223,45 @@ async def test_a_subscriber_too_far_behind_catches_up_from_the_log_with_bounded_
     for _ in range(10):
         follower.push(log.publish())
     assert follower.pending <= 3
-    assert cursors(await drain(follower)) == list(range(1, 11))
+    assert cursors(await drain(follower)) == [n.cursor for n in log.entries]
+    assert log.reads[0] == 0
 
 
-async def test_resync_after_lost_live_events_checks_the_log() -> None:
+async def test_a_lost_live_entry_is_not_guessed_from_cursors_but_found_at_resync() -> None:
+    log = FakeLog()
+    log.publish()  # 3
+    follower = InboxFollower(log, USER)
+    await follower.begin(None)
+    given = [log.publish(), log.publish()]  # 6, 9: their live events were lost
+    assert await follower.next(timeout=0.01) == []
+    assert log.reads == []
+    follower.resync()  # the bus reconnected
+    assert cursors(await drain(follower)) == [e.cursor for e in given]
+    assert log.reads == [3]
+
+
+async def test_live_entries_arriving_before_the_resync_wait_behind_the_lost_ones() -> None:
+    """After a reconnect, the live subscription is back before ``resync`` runs; what comes in
+    between is newer than what was lost while disconnected, so it must not be given first."""
     log = FakeLog()
     follower = InboxFollower(log, USER)
     await follower.begin(None)
-    log.publish()
-    log.publish()
+    written = Written()
+    follower.write_through(written)
+    producer = await waiting(follower)
+    follower.hold()  # the bus disconnected
+    log.publish()  # 3: lost
+    follower.push(log.publish())  # 6: arrived after the resubscription
+    follower.push(Unread(unread_count=2, version=1))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert written.events == []
+    assert not producer.done()
     follower.resync()
-    assert cursors(await drain(follower)) == [1, 2]
+    given = await asyncio.wait_for(producer, 1.0)
+    given += await drain(follower)
+    assert cursors(given) == [3, 6]
+    assert isinstance(given[-1], Unread)
 
 
 async def test_unread_changes_pass_through_between_entries_in_arrival_order() -> None:
@@ -166,7 +280,7 @@ async def test_an_idle_subscriber_gets_nothing_at_the_timeout() -> None:
     follower = InboxFollower(log, USER)
     await follower.begin(None)
     assert await follower.next(timeout=0.01) == []
-    assert log.reads == 0
+    assert log.reads == []
 
 
 async def test_an_interrupt_ends_a_wait_at_once_and_every_later_one() -> None:
@@ -186,7 +300,7 @@ async def test_an_entry_arriving_during_a_wait_is_given_before_the_timeout() -> 
     waiting = asyncio.create_task(follower.next(timeout=30.0))
     await asyncio.sleep(0)
     follower.push(log.publish())
-    assert cursors(await asyncio.wait_for(waiting, 1.0)) == [1]
+    assert cursors(await asyncio.wait_for(waiting, 1.0)) == [3]
 
 
 class Written:
@@ -220,22 +334,23 @@ async def waiting(follower: InboxFollower) -> "asyncio.Task[list[InboxEvent]]":
     return task
 
 
-async def test_while_the_producer_waits_the_next_entries_go_to_the_sink_without_waking_it() -> None:
+async def test_while_the_producer_waits_newer_entries_go_to_the_sink_without_waking_it() -> None:
     log = FakeLog()
-    log.publish()
+    log.publish()  # 3
     follower, written = await with_sink(log)
     producer = await waiting(follower)
-    follower.push(log.publish())
+    follower.push(log.publish(others=4))  # 8
     follower.push(Unread(unread_count=2, version=7))
-    follower.push(log.publish())
-    follower.push(Entry(log.entries[1]))  # a duplicate of what was written: dropped
-    assert cursors(written.events) == [2, 3]
+    follower.push(log.publish(others=20))  # 29
+    follower.push(log.at(8))  # a duplicate of what was written: dropped
+    assert cursors(written.events) == [8, 29]
     assert isinstance(written.events[1], Unread)
-    assert follower.last == 3
+    assert follower.last == 29
     await asyncio.sleep(0)
     assert not producer.done()  # never woken
     follower.push(log.publish())
-    assert cursors(written.events) == [2, 3, 4]
+    assert cursors(written.events) == [8, 29, 32]
+    assert log.reads == []
     producer.cancel()
 
 
@@ -243,28 +358,27 @@ async def test_an_entry_the_sink_cannot_take_wakes_the_producer_and_keeps_the_or
     log = FakeLog()
     follower, written = await with_sink(log)
     producer = await waiting(follower)
-    follower.push(log.publish())
+    follower.push(log.publish())  # 3
     written.writable = False  # the socket is paused: the producer writes, and waits
-    follower.push(log.publish())
+    follower.push(log.publish())  # 6
     written.writable = True
-    follower.push(log.publish())  # behind a queued one: queued too, not written first
-    assert cursors(written.events) == [1]
-    assert cursors(await producer) == [2, 3]
-    assert follower.last == 3
+    follower.push(log.publish())  # 9: behind a queued one: queued too, not written first
+    assert cursors(written.events) == [3]
+    assert cursors(await producer) == [6, 9]
+    assert follower.last == 9
 
 
-async def test_an_entry_beyond_the_next_cursor_is_not_written_through_but_filled_from_the_log() -> (
-    None
-):
+async def test_while_the_log_is_read_live_entries_are_not_written_through() -> None:
     log = FakeLog()
-    follower, written = await with_sink(log)
-    producer = await waiting(follower)
-    log.publish()  # lost on its way here
-    follower.push(log.publish())
+    for _ in range(2):
+        log.publish()  # 3, 6
+    follower = InboxFollower(log, USER)
+    await follower.begin(0)
+    written = Written()
+    follower.write_through(written)
+    follower.push(log.publish())  # 9: the log up to 6 is still to be given
     assert written.events == []
-    given = await producer
-    given += await drain(follower)
-    assert cursors(given) == [1, 2]
+    assert cursors(await drain(follower)) == [3, 6, 9]
 
 
 async def test_without_a_waiting_producer_or_a_sink_events_are_queued_as_before() -> None:
@@ -272,9 +386,9 @@ async def test_without_a_waiting_producer_or_a_sink_events_are_queued_as_before(
     follower, written = await with_sink(log)
     follower.push(log.publish())  # the producer is not waiting: it may be mid-write
     assert written.events == []
-    assert cursors(await drain(follower)) == [1]
+    assert cursors(await drain(follower)) == [3]
     follower.write_through(None)
     producer = await waiting(follower)
     follower.push(log.publish())
     assert written.events == []
-    assert cursors(await producer) == [2]
+    assert cursors(await producer) == [6]

@@ -27,12 +27,16 @@ WAIT = 5.0
 class Recorder:
     def __init__(self) -> None:
         self.events: asyncio.Queue[Entry | Unread] = asyncio.Queue()
+        self.calls: list[str] = []
 
     def push(self, event: Entry | Unread) -> None:
         self.events.put_nowait(event)
 
+    def hold(self) -> None:
+        self.calls.append("hold")
+
     def resync(self) -> None:
-        pass
+        self.calls.append("resync")
 
     async def next(self) -> Entry | Unread:
         return await asyncio.wait_for(self.events.get(), WAIT)
@@ -52,6 +56,13 @@ async def bus(stores: Stores) -> AsyncIterator[Bus]:
     await bus.close()
 
 
+def notification(user: str, cursor: int, title: str = "t") -> Notification:
+    return Notification(
+        id=f"n-{title}", user_id=user, cursor=cursor, type=NotificationType.INFO, title=title,
+        message="m", timestamp=1,
+    )  # fmt: skip
+
+
 async def unread(bus: Bus, user: str, count: int, version: int) -> None:
     event = UnreadEvent(user_id=user, unread_count=count, version=version)
     await bus.nc.publish(
@@ -63,14 +74,11 @@ async def test_entries_and_unread_counts_arrive_on_the_one_live_subscription(bus
     user = f"u-{secrets.token_hex(4)}"
     hub, recorder = UserHub(bus), Recorder()
     await hub.attach(user, recorder)
-    stored = Notification(
-        id="n-1", user_id=user, cursor=1, type=NotificationType.INFO, title="t", message="m",
-        timestamp=1,
-    )  # fmt: skip
-    await bus.js.publish(subjects.notify_user(user), stored.encode())
+    stored = notification(user, cursor=0)
+    ack = await bus.js.publish(subjects.notify_user(user), stored.encode())
     entry = await recorder.next()
     assert isinstance(entry, Entry)
-    assert entry.notification == stored
+    assert entry.notification == stored.model_copy(update={"cursor": ack.seq})
     await unread(bus, user, count=3, version=2)
     await unread(bus, user, count=9, version=1)  # an older change arriving late: dropped
     await unread(bus, user, count=2, version=3)
@@ -113,3 +121,60 @@ async def test_connections_of_one_user_coming_and_going_at_once_leave_it_subscri
     await hub.detach(user, recorders[0])
     assert len(bus.nc._subs) == before
     assert hub._locks == {}
+
+
+async def test_a_live_entry_is_at_its_stream_position_and_an_old_one_keeps_its_cursor(
+    bus: Bus,
+) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    other = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus), Recorder()
+    await hub.attach(user, recorder)
+    first = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "a").encode())
+    await bus.js.publish(subjects.notify_user(other), notification(other, 0, "x").encode())
+    old = notification(user, 4, "old")  # published before cursors became positions
+    await bus.js.publish(subjects.notify_user(user), old.encode())
+    second = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "b").encode())
+    given = [await recorder.next() for _ in range(3)]
+    assert [(e.notification.title, e.cursor) for e in given if isinstance(e, Entry)] == [
+        ("a", first.seq),
+        ("old", 4),
+        ("b", second.seq),
+    ]
+    assert second.seq > first.seq + 1  # the other user's entry lies between
+    await hub.detach(user, recorder)
+
+
+async def test_a_notification_without_a_usable_stream_position_is_dropped(bus: Bus) -> None:
+    """Only the stream's republish carries ``Nats-Sequence``; anything else on the subject is
+    no entry of the inbox. Messages on one subscription arrive in order, so the stored entry
+    coming next proves the ones before it were dropped."""
+    user = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus), Recorder()
+    await hub.attach(user, recorder)
+    live = subjects.notify_live(user)
+    await bus.nc.publish(live, notification(user, 0, "none").encode())
+    await bus.nc.publish(live, notification(user, 7, "old").encode())
+    for unusable in ("", "seven", "0", "-3"):
+        headers = {"Nats-Sequence": unusable}
+        await bus.nc.publish(live, notification(user, 0, "bad").encode(), headers=headers)
+    ack = await bus.js.publish(subjects.notify_user(user), notification(user, 0, "ok").encode())
+    entry = await recorder.next()
+    assert isinstance(entry, Entry)
+    assert (entry.notification.title, entry.cursor) == ("ok", ack.seq)
+    assert recorder.events.empty()
+    await hub.detach(user, recorder)
+
+
+async def test_a_bus_disconnect_holds_every_subscriber_until_the_reconnect_resyncs_it(
+    bus: Bus,
+) -> None:
+    hub, first, second = UserHub(bus), Recorder(), Recorder()
+    users = [f"u-{secrets.token_hex(4)}", f"u-{secrets.token_hex(4)}"]
+    await hub.attach(users[0], first)
+    await hub.attach(users[1], second)
+    hub.hold_all()
+    hub.resync_all()
+    assert first.calls == second.calls == ["hold", "resync"]
+    await hub.detach(users[0], first)
+    await hub.detach(users[1], second)

@@ -126,7 +126,10 @@ def _schemas() -> dict[str, Any]:
             "message": {"type": "string"},
             "timestamp": {"type": "integer"},
             "read": {"type": "boolean"},
-            "cursor": _INT64,
+            "cursor": {
+                **_INT64,
+                "description": "Its position in the inbox: increasing, not consecutive",
+            },
             "userId": {"type": "string"},
             "broadcastId": {"type": "string"},
             "team": {"type": "string"},
@@ -638,7 +641,8 @@ def _paths(settings: GatewaySettings) -> dict[str, Any]:
                     _query(
                         "lastEventId",
                         {"type": "string"},
-                        "Resume after this cursor; one that is not a cursor gets `reset`",
+                        "Resume after this cursor; one the inbox never reached, or not a"
+                        " number, gets `reset`",
                     ),
                     {
                         "name": "Last-Event-ID",

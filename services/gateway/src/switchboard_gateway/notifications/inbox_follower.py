@@ -1,17 +1,23 @@
 """One subscriber's view of a user's inbox: what it missed first, in order, then live entries,
 every cursor exactly once. No sockets here: it is fed live events and reads an ``InboxLog``.
 
-The subscriber attaches to the user's live events *before* ``begin`` reads the head, so that
-nothing published in between can fall through. Live entries wait in a bounded queue while the
-missed part is read; each one is then either a duplicate of what was already sent (dropped), the
-next cursor (sent), or beyond it, which means a gap: the gap is read from the log first. A
-subscriber that falls too far behind drops its queue and catches up from the log instead, so
-memory stays bounded and nothing is lost. When the log cannot fill a gap (past retention), the
-subscriber is told once (``Reset``) and goes on from the newest cursor.
+A cursor is the entry's position in the NOTIFY stream: increasing per user, not consecutive
+(other users' entries lie between), so a cursor says nothing about what came before it. The
+subscriber attaches to the user's live events *before* ``begin`` reads the head, so that
+nothing published in between can fall through; what the client missed up to that head (the
+target) is read from the log first, in pages. Live entries wait in a bounded queue meanwhile;
+each one is then either already given (cursor at or below the last one given: dropped) or new
+(given), in arrival order. A live entry lost on its way cannot be seen from the cursors: it is
+found from the events that can lose one. After a bus reconnect (``resync``), and when a
+subscriber falls too far behind and drops its queue (memory stays bounded), the log is read
+again from the last cursor given up to the user's newest. From the disconnect on (``hold``)
+live events wait for that read: any arriving before it is newer than those lost. When the log
+no longer holds what was asked for (``Gone``), the subscriber is told once (``Reset``) and goes
+on from the newest cursor.
 
 An SSE stream also gives a ``sink`` (``write_through``): while its producer waits in ``next``
-with nothing queued and nothing missed, a live event that comes next in order is handed to the
-sink as it arrives (the SSE bytes written straight to the socket), without waking the
+with nothing queued and nothing missed, a live entry newer than the last one given is handed to
+the sink as it arrives (the SSE bytes written straight to the socket), without waking the
 producer; anything else, or an event the sink cannot take at once, goes the queued way above.
 """
 
@@ -31,7 +37,7 @@ Sink = Callable[[Entry | Unread], bool]
 
 
 class Gone:
-    """The log no longer holds the entry asked for."""
+    """The log no longer holds the entries after the cursor asked for (past retention)."""
 
 
 class InboxLog(Protocol):
@@ -40,7 +46,9 @@ class InboxLog(Protocol):
         ...
 
     async def read(self, user_id: str, after: int, limit: int) -> list[Entry] | Gone:
-        """Up to ``limit`` entries after ``after``, oldest first, starting at ``after + 1``."""
+        """Up to ``limit`` entries with a cursor above ``after``, oldest first. Cursors are not
+        consecutive: the first one may be anywhere above ``after``. ``Gone``: the log no longer
+        holds entries after ``after``."""
         ...
 
 
@@ -52,16 +60,18 @@ class InboxFollower:
         self._pending: deque[Entry | Unread] = deque()
         self._arrived = asyncio.Event()
         self._behind = False
+        self._held = False
+        """The bus is disconnected: live events wait until the log was read again (``resync``)."""
         self._interrupted = False
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
-        self._target = 0  # a cursor known to exist that has not been given yet, up to here
+        self._target = 0  # the log is read up to here (the head) before live entries
         self._sink: Sink | None = None
         self._waiting = False
         """In ``_wait``: the producer is between writes, so the sink may write."""
 
     def write_through(self, sink: Sink | None) -> None:
-        """Hand live events that come next in order to ``sink`` while ``next`` waits (None:
-        stop)."""
+        """Hand live events newer than the last one given to ``sink`` while ``next`` waits
+        (None: stop)."""
         self._sink = sink
 
     @property
@@ -84,21 +94,29 @@ class InboxFollower:
         """``event`` given to the sink, or dropped as already given: the producer is not
         woken for it."""
         sink = self._sink
-        if sink is None or self._pending or self._behind or self._interrupted:
+        if sink is None or self._pending or self._behind or self._held or self._interrupted:
             return False
         if self._target > self.last:
             return False  # a page of the log is still to be read first
         if isinstance(event, Entry):
             if event.cursor <= self.last:
                 return True  # already given
-            if event.cursor != self.last + 1 or not sink(event):
+            if not sink(event):
                 return False
             self.last = event.cursor
             return True
         return sink(event)
 
+    def hold(self) -> None:
+        """The bus disconnected: live events may be lost until it reconnects. Those that come
+        meanwhile (after the resubscription, before ``resync``) are newer than the lost ones, so
+        they wait: given first, they would put the lost ones behind the subscriber's cursor."""
+        self._held = True
+
     def resync(self) -> None:
-        """Live events may have been lost (the bus reconnected): check the log for the rest."""
+        """Live events may have been lost (the bus reconnected): check the log for the rest,
+        from the last cursor given to the newest."""
+        self._held = False
         self._behind = True
         self._arrived.set()
 
@@ -109,8 +127,9 @@ class InboxFollower:
         self._arrived.set()
 
     async def begin(self, after: int | None) -> Reset | None:
-        """Start after ``after`` (None: after the newest entry). A cursor the inbox never reached
-        gives ``Reset``."""
+        """Start after ``after`` (None: after the newest entry): the log is read from there up to
+        the newest entry before live ones are given. A cursor the inbox never reached (above
+        the newest) gives ``Reset``."""
         head = await self._log.head(self._user_id)
         if after is None or after > head or after < 0:
             self.last = self._target = head
@@ -124,12 +143,15 @@ class InboxFollower:
         """The next events to send, in order; empty when nothing happened within ``timeout``."""
         while True:
             if self._target > self.last:
-                return await self._fill_page()
+                page = await self._fill_page()
+                if page:
+                    return page
+                continue
             if self._behind:
                 self._behind = False
                 self._target = max(self._target, await self._log.head(self._user_id))
                 continue
-            if not self._pending:
+            if self._held or not self._pending:
                 if self._interrupted:
                     return []
                 self._arrived.clear()
@@ -161,37 +183,39 @@ class InboxFollower:
         finally:
             self._waiting = False
             timer.cancel()
+        if self._held:
+            return not timed_out or self._behind or self._interrupted
         return not timed_out or bool(self._pending) or self._behind or self._interrupted
 
     def _take_live(self) -> list[InboxEvent]:
         ready: list[InboxEvent] = []
         while self._pending:
-            event = self._pending[0]
+            event = self._pending.popleft()
             if isinstance(event, Unread):
-                ready.append(self._pending.popleft())
-                continue
-            if event.cursor <= self.last:
-                self._pending.popleft()  # already given (it was part of what was missed)
-            elif event.cursor == self.last + 1:
-                ready.append(self._pending.popleft())
+                ready.append(event)
+            elif event.cursor > self.last:
+                ready.append(event)
                 self.last = event.cursor
-            else:
-                self._target = event.cursor - 1  # a gap: read it from the log, then this one
-                break
+            # else: already given (it was part of what was read from the log)
         return ready
 
     async def _fill_page(self) -> list[InboxEvent]:
-        want = min(PAGE_SIZE, self._target - self.last)
-        page = await self._log.read(self._user_id, self.last, want)
-        if isinstance(page, Gone) or not page or page[0].cursor != self.last + 1:
+        """The next page of the log after ``last``, up to the target."""
+        page = await self._log.read(self._user_id, self.last, PAGE_SIZE)
+        if isinstance(page, Gone):
             head = await self._log.head(self._user_id)
-            missing = self.last + 1
+            after = self.last
             self.last = self._target = max(head, self._target)
-            return [Reset(self.last, f"notification {missing} is past retention")]
+            return [Reset(self.last, f"notifications after {after} are past retention")]
         ready: list[InboxEvent] = []
         for entry in page:
-            if entry.cursor != self.last + 1 or entry.cursor > self._target:
-                break
+            if entry.cursor <= self.last:
+                continue  # not after ``last``: the log's contract says never; ignore it
+            if entry.cursor > self._target:
+                break  # newer than the head read: it comes live
             ready.append(entry)
             self.last = entry.cursor
+        if not ready:
+            # Nothing more up to the target: the log's next entry, if any, is newer than it.
+            self.last = self._target
         return ready

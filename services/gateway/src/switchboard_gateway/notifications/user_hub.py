@@ -1,7 +1,8 @@
 """Per-user fan-out: each user with an open stream or socket here has one core subscription,
 on ``notify.live.<user>``, which carries both their notifications (the NOTIFY stream's
-republish) and their unread count (notification's events, marked with ``EVENT_HEADER``); every
-event is decoded and encoded once per gateway and handed to each of the user's connections.
+republish, whose ``Nats-Sequence`` is the entry's cursor) and their unread count
+(notification's events, marked with ``EVENT_HEADER``); every event is decoded and encoded once
+per gateway and handed to each of the user's connections.
 
 Sockets join with a text ``deliver`` (their outbox); SSE streams and long-polls attach a sink
 that takes the event itself (they order entries by cursor, see ``inbox_follower``).
@@ -18,7 +19,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import subjects
-from switchboard_contracts.notify import EVENT_HEADER, UNREAD_EVENT, Notification, UnreadEvent
+from switchboard_contracts.notify import (
+    EVENT_HEADER,
+    UNREAD_EVENT,
+    Notification,
+    UnreadEvent,
+    at_position,
+)
 from switchboard_contracts.reads import ROOM_READ_EVENT, ReadEvent
 from switchboard_runtime import Bus
 
@@ -32,6 +39,9 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[str], None]
 Register = Callable[[str, list[str] | None], Awaitable[None]]
+
+SEQUENCE_HEADER = "Nats-Sequence"
+"""Set by the stream on each message it republishes: the message's stream sequence."""
 
 REGISTRATION_TTL_SECONDS = 600.0
 MAX_REMEMBERED_REGISTRATIONS = 100_000
@@ -62,6 +72,9 @@ class Subscriber(Protocol):
     def push(self, event: Entry | Unread) -> None:
         """A live event; must not wait."""
 
+    def hold(self) -> None:
+        """The bus disconnected: live events may be lost until ``resync``."""
+
     def resync(self) -> None:
         """Live events may have been lost; check the log."""
 
@@ -76,6 +89,9 @@ class _Socket:
         self._deliver(event.frame)
         if isinstance(event, Entry):
             NOTIFICATION_DELIVERIES.labels("websocket").inc()
+
+    def hold(self) -> None:
+        pass
 
     def resync(self) -> None:
         pass
@@ -150,6 +166,12 @@ class UserHub:
             if user_id not in self._subscribers and user_id in self._subscriptions:
                 await self._subscriptions.pop(user_id).unsubscribe()
 
+    def hold_all(self) -> None:
+        """The bus disconnected: live events may be lost until it reconnects (``resync_all``)."""
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                subscriber.hold()
+
     def resync_all(self) -> None:
         """After a bus reconnect live events may have been lost: every stream checks the log."""
         for subscribers in self._subscribers.values():
@@ -189,8 +211,14 @@ class UserHub:
             self._on_notification(msg)
 
     def _on_notification(self, msg: Msg) -> None:
+        """An entry the stream stored, republished with its stream sequence (``Nats-Sequence``):
+        its position, so its cursor (``at_position``)."""
+        position = _stream_sequence(msg)
+        if position is None:
+            log.warning("ignoring a notification without its stream position on %s", msg.subject)
+            return
         try:
-            entry = Entry(Notification.decode(msg.data))
+            entry = Entry(at_position(Notification.decode(msg.data), position))
         except ValidationError:
             log.warning("ignoring an undecodable notification on %s", msg.subject)
             return
@@ -222,3 +250,15 @@ class UserHub:
         unread = Unread(event.unread_count, event.version)
         for subscriber in tuple(self._subscribers.get(event.user_id, ())):
             subscriber.push(unread)
+
+
+def _stream_sequence(msg: Msg) -> int | None:
+    """The republished message's stream sequence, None when it has no usable one."""
+    raw = None if msg.headers is None else msg.headers.get(SEQUENCE_HEADER)
+    if raw is None:
+        return None
+    try:
+        sequence = int(raw)
+    except ValueError:
+        return None
+    return sequence if sequence > 0 else None

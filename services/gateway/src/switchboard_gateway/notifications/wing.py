@@ -20,6 +20,7 @@ class Notifications:
         self.client = NotificationsClient(bus, timeout)
         known = KnownUsers(self.client.register)
         self.users = UserHub(bus, known)
+        bus.on_disconnected.append(self.users.hold_all)
         bus.on_reconnected.append(self.users.resync_all)
         self._api = NotificationsApi(
             settings, self.users, known, self.client, StoredInbox(bus, timeout), drain=edge.drain
