@@ -1,6 +1,8 @@
-"""The user hub on a real NATS: one subscription per user carries entries and unread counts."""
+"""The user hub on a real NATS: one subscription per user carries entries and unread counts;
+one per audience carries broadcasts to every member here."""
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 
@@ -12,9 +14,11 @@ from switchboard_contracts.notify import (
     Notification,
     NotificationType,
     UnreadEvent,
+    audience_of,
 )
 from switchboard_devstack.stores import Stores
-from switchboard_gateway.notifications.events import Entry, Unread
+from switchboard_gateway.notifications.client import NotificationsUnavailableError
+from switchboard_gateway.notifications.events import Entry, MemberEntry, Unread
 from switchboard_gateway.notifications.user_hub import UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_runtime import Bus, ensure_stream
@@ -92,7 +96,7 @@ async def test_a_user_is_one_subscription_however_many_connections(bus: Bus) -> 
     before = len(bus.nc._subs)  # nats-py keeps no public count
     await hub.attach(user, first)
     await hub.attach(user, second)
-    assert len(bus.nc._subs) == before + 1
+    assert len(bus.nc._subs) == before + 2  # the user's, and the gateway's one for `all`
     await unread(bus, user, count=1, version=1)
     shared = await first.next()
     assert shared is await second.next()  # decoded once for both
@@ -113,7 +117,7 @@ async def test_connections_of_one_user_coming_and_going_at_once_leave_it_subscri
     before = len(bus.nc._subs)
     await asyncio.gather(*(hub.attach(user, recorder) for recorder in recorders))
     await asyncio.gather(*(hub.detach(user, recorder) for recorder in recorders[:5]))
-    assert len(bus.nc._subs) == before + 1
+    assert len(bus.nc._subs) == before + 2  # the user's, and `all`
     assert hub._locks == {}
     await unread(bus, user, count=2, version=1)
     assert counts(await recorders[5].next()) == (2, 1)
@@ -178,3 +182,74 @@ async def test_a_bus_disconnect_holds_every_subscriber_until_the_reconnect_resyn
     assert first.calls == second.calls == ["hold", "resync"]
     await hub.detach(users[0], first)
     await hub.detach(users[1], second)
+
+
+def broadcast(team: str | None, title: str) -> Notification:
+    """As notification stores a broadcast: once for its audience, without a user."""
+    return Notification(
+        id=f"b-{title}", user_id="", cursor=0, type=NotificationType.INFO, title=title,
+        message="m", timestamp=1, broadcast_id=f"b-{title}", team=team,
+        audience=audience_of(team),
+    )  # fmt: skip
+
+
+async def test_a_broadcast_reaches_each_member_here_once_with_their_own_id(bus: Bus) -> None:
+    team = f"t{secrets.token_hex(3)}"
+    alice, bob, carol = (f"u-{secrets.token_hex(4)}" for _ in range(3))
+    teams = {alice: {f"team.{team}"}, bob: {f"team.{team}"}, carol: set[str]()}
+
+    async def audiences(user: str) -> set[str]:
+        return teams[user]
+
+    hub = UserHub(bus, audiences=audiences)
+    recorders = {user: Recorder() for user in teams}
+    before = len(bus.nc._subs)
+    for user, recorder in recorders.items():
+        await hub.attach(user, recorder)
+    assert len(bus.nc._subs) == before + 3 + 2  # a subscription per user, one per audience
+    sent = broadcast(team, "to the team")
+    ack = await bus.js.publish(subjects.notify_audience(f"team.{team}"), sent.encode())
+    everyone = await bus.js.publish(
+        subjects.notify_audience("all"), broadcast(None, "all").encode()
+    )
+    got = {user: [await recorders[user].next()] for user in (alice, bob)}
+    for user in (alice, bob):
+        got[user].append(await recorders[user].next())
+    [carols] = [await recorders[carol].next()]
+    assert isinstance(carols, MemberEntry)
+    assert (carols.cursor, carols.shown["title"], carols.user_id) == (everyone.seq, "all", carol)
+    for user in (alice, bob):
+        first, second = got[user]
+        assert isinstance(first, MemberEntry)
+        assert isinstance(second, MemberEntry)
+        assert (first.cursor, second.cursor) == (ack.seq, everyone.seq)  # in stream order
+        frame = json.loads(first.frame)
+        assert (frame["cursor"], frame["payload"]["userId"]) == (ack.seq, user)
+        block = first.sse_bytes.decode()
+        assert block.startswith(f"id: {ack.seq}\nevent: notification\ndata: ")
+        data = json.loads(block.split("data: ", 1)[1])
+        assert data == {**first.shown}
+        assert (data["userId"], data["team"], data["broadcastId"]) == (user, team, sent.id)
+    alices, bobs = got[alice][0], got[bob][0]
+    assert isinstance(alices, MemberEntry)
+    assert isinstance(bobs, MemberEntry)
+    assert alices.shared is bobs.shared  # decoded and encoded once
+    for user, recorder in recorders.items():
+        await hub.detach(user, recorder)
+    assert len(bus.nc._subs) == before  # the audiences' subscriptions go with their last member
+
+
+async def test_a_user_whose_audiences_cannot_be_read_still_hears_broadcasts_to_everyone(
+    bus: Bus,
+) -> None:
+    async def unavailable(user: str) -> set[str]:
+        raise NotificationsUnavailableError("persistence is down")
+
+    user = f"u-{secrets.token_hex(4)}"
+    hub, recorder = UserHub(bus, audiences=unavailable), Recorder()
+    await hub.attach(user, recorder)
+    ack = await bus.js.publish(subjects.notify_audience("all"), broadcast(None, "x").encode())
+    entry = await recorder.next()
+    assert isinstance(entry, MemberEntry)
+    assert (entry.cursor, entry.user_id) == (ack.seq, user)
+    await hub.detach(user, recorder)

@@ -6,6 +6,8 @@ from switchboard_contracts.notify import (
     BroadcastRequest,
     InboxReply,
     InboxRequest,
+    Membership,
+    MembershipsRequest,
     NotifySendReply,
     NotifySendRequest,
     ReadReply,
@@ -51,3 +53,18 @@ class NotificationsClient:
         )
         if reply.error is not None:
             raise NotificationsUnavailableError(reply.error.message)
+
+    async def memberships(self, user_id: str) -> list[Membership]:
+        """The user's audiences, past and present, as intervals of positions."""
+        reply = await self._bus.ask(
+            endpoints.PERSISTENCE_NOTIFY_MEMBERSHIPS,
+            MembershipsRequest(user_id=user_id),
+            timeout=self._timeout,
+        )
+        if reply.error is not None:
+            raise NotificationsUnavailableError(reply.error.message)
+        return reply.memberships
+
+    async def audiences(self, user_id: str) -> set[str]:
+        """The audiences the user belongs to now."""
+        return {m.audience for m in await self.memberships(user_id) if m.to_cursor is None}

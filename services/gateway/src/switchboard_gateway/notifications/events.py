@@ -16,8 +16,10 @@ from switchboard_protocol.times import now_ms
 from switchboard_gateway.transport.sse import sse_event
 
 __all__ = [
+    "AudienceEntry",
     "Entry",
     "InboxEvent",
+    "MemberEntry",
     "Ready",
     "Reset",
     "Unread",
@@ -80,6 +82,68 @@ class Entry:
                 "cursor": self.cursor,
             }
         )
+
+
+class AudienceEntry:
+    """A broadcast's one entry (stored once for its audience) as every local member gets it:
+    decoded and encoded once per gateway; ``for_member`` only splices the member's id into the
+    bytes (ids are safe JSON as they are: ``switchboard_protocol.ids.ID_PATTERN``). ``userId``
+    comes last in the object."""
+
+    __slots__ = ("_frame_head", "_frame_tail", "_sse_head", "notification")
+
+    _SSE_TAIL = b'"}\n\n'
+
+    def __init__(self, notification: Notification) -> None:
+        self.notification = notification
+        shown = notification_object(notification, read=False)
+        del shown["userId"]
+        body = dump_json(shown)[:-1] + ',"userId":"'
+        self._sse_head = f"id: {notification.cursor}\nevent: notification\ndata: {body}".encode()
+        self._frame_head = '{"type":"notification","payload":' + body
+        self._frame_tail = (
+            f'"}},"timestamp":{notification.timestamp},"id":{dump_json(notification.id)}'
+            f',"cursor":{notification.cursor}}}'
+        )
+
+    @property
+    def cursor(self) -> int:
+        return self.notification.cursor
+
+    def for_member(self, user_id: str) -> "MemberEntry":
+        return MemberEntry(self.notification, False, self, user_id)
+
+    def sse_bytes_for(self, user_id: str) -> bytes:
+        return self._sse_head + user_id.encode() + self._SSE_TAIL
+
+    def frame_for(self, user_id: str) -> str:
+        return self._frame_head + user_id + self._frame_tail
+
+
+@dataclass(frozen=True, eq=False)
+class MemberEntry(Entry):
+    """An audience entry as one member's event: its bytes spliced from the shared ones."""
+
+    shared: AudienceEntry | None = None
+    user_id: str = ""
+
+    @cached_property
+    def shown(self) -> dict[str, Any]:
+        return {**notification_object(self.notification, self.read), "userId": self.user_id}
+
+    @cached_property
+    def sse_bytes(self) -> bytes:
+        assert self.shared is not None
+        return self.shared.sse_bytes_for(self.user_id)
+
+    @cached_property
+    def sse(self) -> str:
+        return self.sse_bytes.decode()
+
+    @cached_property
+    def frame(self) -> str:
+        assert self.shared is not None
+        return self.shared.frame_for(self.user_id)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,8 +1,14 @@
 """Per-user fan-out: each user with an open stream or socket here has one core subscription,
-on ``notify.live.<user>``, which carries both their notifications (the NOTIFY stream's
+on ``notify.live.user.<user>``, which carries both their own notifications (the NOTIFY stream's
 republish, whose ``Nats-Sequence`` is the entry's cursor) and their unread count
 (notification's events, marked with ``EVENT_HEADER``); every event is decoded and encoded once
 per gateway and handed to each of the user's connections.
+
+Broadcasts are stored once per audience (``all``, ``team.<team>``): the gateway subscribes once
+per audience its connected users belong to (``notify.live.audience.<audience>``; a user's
+audiences are their open memberships, read from persistence when their first connection here
+attaches), decodes each entry once (``AudienceEntry``) and hands every member's connections
+their copy, the same bytes with the member's id spliced in.
 
 Sockets join with a text ``deliver`` (their outbox); SSE streams and long-polls attach a sink
 that takes the event itself (they order entries by cursor, see ``inbox_follower``).
@@ -20,6 +26,7 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from switchboard_contracts import subjects
 from switchboard_contracts.notify import (
+    ALL_AUDIENCE,
     EVENT_HEADER,
     UNREAD_EVENT,
     Notification,
@@ -31,7 +38,7 @@ from switchboard_runtime import Bus
 
 from switchboard_gateway.chat.frames import read_frame
 from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
-from switchboard_gateway.notifications.events import Entry, Unread
+from switchboard_gateway.notifications.events import AudienceEntry, Entry, Unread
 
 __all__ = ["KnownUsers", "Subscriber", "UserHub"]
 
@@ -39,6 +46,8 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[str], None]
 Register = Callable[[str, list[str] | None], Awaitable[None]]
+Audiences = Callable[[str], Awaitable[set[str]]]
+"""A user's audiences now (their open memberships)."""
 
 SEQUENCE_HEADER = "Nats-Sequence"
 """Set by the stream on each message it republishes: the message's stream sequence."""
@@ -111,9 +120,18 @@ class _UserLock:
 
 
 class UserHub:
-    def __init__(self, bus: Bus, known: KnownUsers | None = None) -> None:
+    def __init__(
+        self, bus: Bus, known: KnownUsers | None = None, audiences: Audiences | None = None
+    ) -> None:
+        """``audiences``: where a user's audiences are read (without it, ``all`` only)."""
         self._bus = bus
         self._known = known
+        self._audiences_of = audiences
+        self._audiences: dict[str, frozenset[str]] = {}
+        """The audiences of each user with a subscription here."""
+        self._members: dict[str, set[str]] = {}
+        """Each audience's users with a subscription here."""
+        self._audience_subscriptions: dict[str, Subscription] = {}
         self._subscribers: dict[str, list[Subscriber]] = {}
         """Each user's, in a list: a user has a few at most, and an empty set alone is 216
         bytes (memory per idle connection)."""
@@ -150,6 +168,7 @@ class UserHub:
                 self._subscriptions[user_id] = await self._bus.subscribe_inline(
                     subjects.notify_live(user_id), self._on_live
                 )
+                await self._join_audiences(user_id, await self._read_audiences(user_id))
         await self._bus.nc.flush()  # the server has the subscription: nothing can slip past
 
     async def detach(self, user_id: str, subscriber: Subscriber) -> None:
@@ -165,6 +184,39 @@ class UserHub:
         async with self._serialized(user_id):
             if user_id not in self._subscribers and user_id in self._subscriptions:
                 await self._subscriptions.pop(user_id).unsubscribe()
+                await self._leave_audiences(user_id)
+
+    async def _read_audiences(self, user_id: str) -> frozenset[str]:
+        """The user's audiences; ``all`` at least (every connected user is a member, and a new
+        one is registered as such meanwhile)."""
+        found = {ALL_AUDIENCE}
+        if self._audiences_of is not None:
+            try:
+                found |= await self._audiences_of(user_id)
+            except Exception:
+                log.warning("a user's audiences are unknown; live team broadcasts may miss them")
+        return frozenset(found)
+
+    async def _join_audiences(self, user_id: str, audiences: frozenset[str]) -> None:
+        self._audiences[user_id] = audiences
+        for audience in audiences:
+            self._members.setdefault(audience, set()).add(user_id)
+            if audience not in self._audience_subscriptions:
+                self._audience_subscriptions[audience] = await self._bus.subscribe_inline(
+                    subjects.notify_live_audience(audience), self._on_audience
+                )
+
+    async def _leave_audiences(self, user_id: str) -> None:
+        for audience in self._audiences.pop(user_id, frozenset()):
+            members = self._members.get(audience)
+            if members is None:
+                continue
+            members.discard(user_id)
+            if not members:
+                del self._members[audience]
+                subscription = self._audience_subscriptions.pop(audience, None)
+                if subscription is not None:
+                    await subscription.unsubscribe()
 
     def hold_all(self) -> None:
         """The bus disconnected: live events may be lost until it reconnects (``resync_all``)."""
@@ -224,6 +276,29 @@ class UserHub:
             return
         for subscriber in tuple(self._subscribers.get(entry.notification.user_id, ())):
             subscriber.push(entry)
+
+    def _on_audience(self, msg: Msg) -> None:
+        """A broadcast the stream stored for an audience: decoded and encoded once, then each
+        local member's connections get it."""
+        position = _stream_sequence(msg)
+        if position is None:
+            log.warning("ignoring a broadcast without its stream position on %s", msg.subject)
+            return
+        try:
+            notification = at_position(Notification.decode(msg.data), position)
+        except ValidationError:
+            log.warning("ignoring an undecodable broadcast on %s", msg.subject)
+            return
+        audience = notification.audience
+        members = self._members.get(audience) if audience is not None else None
+        if not members:
+            return
+        shared = AudienceEntry(notification)
+        subscribers = self._subscribers
+        for user_id in tuple(members):
+            entry = shared.for_member(user_id)
+            for subscriber in tuple(subscribers.get(user_id, ())):
+                subscriber.push(entry)
 
     def _on_room_read(self, msg: Msg) -> None:
         """The user's read mark in a room moved (on any gateway): every socket of the user gets

@@ -19,11 +19,16 @@ class Notifications:
         timeout = settings.bus_request_timeout_seconds
         self.client = NotificationsClient(bus, timeout)
         known = KnownUsers(self.client.register)
-        self.users = UserHub(bus, known)
+        self.users = UserHub(bus, known, self.client.audiences)
         bus.on_disconnected.append(self.users.hold_all)
         bus.on_reconnected.append(self.users.resync_all)
         self._api = NotificationsApi(
-            settings, self.users, known, self.client, StoredInbox(bus, timeout), drain=edge.drain
+            settings,
+            self.users,
+            known,
+            self.client,
+            StoredInbox(bus, timeout, self.client.memberships),
+            drain=edge.drain,
         )
 
     def routes(self) -> list[BaseRoute]:
