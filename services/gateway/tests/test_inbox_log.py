@@ -14,6 +14,7 @@ from switchboard_contracts import BusError, ErrorCode, endpoints, streams, subje
 from switchboard_contracts.notify import (
     LastCursorReply,
     LastCursorRequest,
+    Membership,
     Notification,
     NotificationType,
     ReplayReply,
@@ -294,3 +295,42 @@ async def test_a_long_poll_answers_with_stream_positions_from_the_log_and_live(
         answer = await asyncio.wait_for(waiting, 10)
         assert answer["cursor"] == live
         assert titles_and_cursors(answer) == [("live", live)]
+
+
+async def test_a_members_inbox_merges_their_own_entries_and_their_audiences_inside_their_intervals(
+    bus: Bus, persistence: FakePersistence
+) -> None:
+    """A team's broadcasts before the user joined and after they left are not theirs; those in
+    between are, with their id, in stream order among their own entries."""
+    user, team = a_user(), f"t{secrets.token_hex(3)}"
+    audience = f"team.{team}"
+
+    async def team_broadcast(title: str) -> int:
+        entry = Notification(
+            id=f"b-{title}", user_id="", cursor=0, type=NotificationType.INFO, title=title,
+            message="m", timestamp=1, broadcast_id=f"b-{title}", team=team, audience=audience,
+        )  # fmt: skip
+        return (await bus.js.publish(subjects.notify_audience(audience), entry.encode())).seq
+
+    before_joining = await team_broadcast("before")
+    mine = await publish(bus, user, "own")
+    member = await team_broadcast("member")
+    left = await team_broadcast("last as member")
+    after_leaving = await team_broadcast("after")
+    intervals = [Membership(audience=audience, from_cursor=before_joining, to_cursor=left)]
+
+    async def memberships(user_id: str) -> list[Membership]:
+        assert user_id == user
+        return intervals
+
+    inbox = StoredInbox(bus, TIMEOUT, memberships)
+    page = await inbox.read(user, before_joining - 1, 10)
+    assert shown(page) == [
+        ("own", mine, False),
+        ("member", member, False),
+        ("last as member", left, False),
+    ]
+    assert isinstance(page, list)
+    assert {e.notification.user_id for e in page} == {user}
+    assert after_leaving > left
+    assert cursors(await inbox.read(user, member, 10)) == [left]
