@@ -127,7 +127,8 @@ def rotating(urls: list[str], start: int) -> Callable[[], str]:
 
 @dataclass
 class Load:
-    """Chat writers and readers in a few rooms, and notifications to a few users over SSE."""
+    """Chat writers and readers in a few rooms, notifications to a few users over SSE, and
+    broadcasts to everyone (stored once, shown to every one of those users)."""
 
     system: Faulty
     rooms: list[str] = field(default_factory=lambda: [f"fault-{secrets.token_hex(3)}"])
@@ -138,7 +139,8 @@ class Load:
     streams: list[NotificationStream] = field(default_factory=list)
     chat_sent: list[str] = field(default_factory=list)
     notes_sent: list[str] = field(default_factory=list)
-    note_acks: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    note_acks: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)
+    broadcasts_sent: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _running: bool = True
 
@@ -168,6 +170,7 @@ class Load:
         for n, conn in enumerate(self.chats[: self.writers]):
             self._tasks.append(asyncio.create_task(self._write(n, conn)))
         self._tasks.append(asyncio.create_task(self._notify()))
+        self._tasks.append(asyncio.create_task(self._broadcast()))
 
     async def _write(self, n: int, conn: ChatConnection) -> None:
         for i in itertools.count():
@@ -196,6 +199,24 @@ class Load:
                         self.note_acks[title] = [(answer["notificationId"], answer["cursor"])]
                 await asyncio.sleep(0.2)
 
+    async def _broadcast(self) -> None:
+        """To everyone, through either gateway; acked with its id (its position comes later)."""
+        urls = self._http()
+        async with httpx.AsyncClient(timeout=5) as http:
+            for i in itertools.count():
+                if not self._running:
+                    return
+                title = f"broadcast-{i}-{secrets.token_hex(2)}"
+                self.broadcasts_sent.append(title)
+                body = {"type": "info", "title": title, "message": "to everyone"}
+                with contextlib.suppress(httpx.HTTPError):  # unacked: may or may not be stored
+                    response = await http.post(
+                        f"{urls[i % 2]}/api/notifications/broadcast", json=body
+                    )
+                    if response.status_code == 200:
+                        self.note_acks[title] = [(response.json()["broadcastId"], None)]
+                await asyncio.sleep(0.5)
+
     async def stop_sending(self) -> None:
         self._running = False
         await asyncio.gather(*self._tasks)
@@ -220,11 +241,20 @@ class Load:
                 "SELECT user_id, cursor, id, title FROM notifications WHERE user_id = ANY($1)",
                 self.users,
             )
+            broadcast_rows = await database.fetch(
+                "SELECT audience, cursor, id, title FROM audience_notifications"
+                " WHERE title = ANY($1)",
+                self.broadcasts_sent,
+            )
         finally:
             await database.close()
         stored = [Entry(r["room"], r["seq"], r["id"], r["client_msg_id"]) for r in chat_rows]
         stored += [Entry(r["user_id"], r["cursor"], r["id"], r["title"]) for r in note_rows]
-        acks: dict[str, list[tuple[str, int]]] = dict(self.note_acks)
+        stored += [
+            Entry(f"audience:{r['audience']}", r["cursor"], r["id"], r["title"])
+            for r in broadcast_rows
+        ]
+        acks: dict[str, list[tuple[str, int | None]]] = dict(self.note_acks)
         displayed: dict[str, list[Entry]] = {}
         reads: dict[str, list[str]] = {}
         for n, conn in enumerate(self.chats):
@@ -236,10 +266,12 @@ class Load:
             reads[f"chat-{n}"] = self.rooms
         for stream, user in zip(self.streams, self.users, strict=True):
             displayed[f"sse-{user}"] = [
-                Entry(user, n.cursor, n.id, n.title) for n in stream.notifications
+                Entry("audience:all" if "broadcastId" in n.raw else user, n.cursor, n.id, n.title)
+                for n in stream.notifications
             ]
-            reads[f"sse-{user}"] = [user]
-        return check([*self.chat_sent, *self.notes_sent], acks, stored, displayed, reads)
+            reads[f"sse-{user}"] = [user, "audience:all"]
+        sent = [*self.chat_sent, *self.notes_sent, *self.broadcasts_sent]
+        return check(sent, acks, stored, displayed, reads)
 
     async def settle(self, bound: float) -> float:
         """Stop sending; wait (at most ``bound`` s) until every send is acked and every client
@@ -247,6 +279,7 @@ class Load:
         await self.stop_sending()
         assert self.chat_sent, "chat load ran"
         assert self.note_acks, "notification load ran"
+        assert any(title in self.note_acks for title in self.broadcasts_sent), "broadcasts ran"
         began = time.monotonic()
         verdict = Verdict()
         try:
@@ -291,6 +324,16 @@ async def test_kill_9_of_a_chat_instance_loses_nothing(system: Faulty) -> None:
         await in_thread(system.stack["chat-2"].kill)
         await asyncio.sleep(2.0)  # under load with one chat instance
         await in_thread(restarted(system.stack["chat-2"]))
+        await load.settle(bound=20)
+
+
+async def test_kill_9_of_notification_loses_no_notification_or_broadcast(system: Faulty) -> None:
+    """Sends fail while it is down (unacked, sent again by nobody); an accepted broadcast waits
+    in its work queue and is stored once when notification is back."""
+    async with load_on(system) as load:
+        await in_thread(system.stack["notification"].kill)
+        await asyncio.sleep(2.0)
+        await in_thread(restarted(system.stack["notification"]))
         await load.settle(bound=20)
 
 
@@ -509,7 +552,7 @@ async def test_an_sse_reader_that_stops_reading_is_cut_off_and_resumes_without_l
                 load.notes_sent.append(title)
                 await notify(watched, title, gateway)
                 if title in acks:
-                    load.note_acks[title] = acks.pop(title)
+                    load.note_acks[title] = list(acks.pop(title))
                     acked = time.monotonic()
                     await stream.wait_until(
                         lambda t=title: any(x.title == t for x in stream.notifications),  # type: ignore[misc]

@@ -51,3 +51,14 @@ def test_a_message_displayed_twice_is_a_duplicate() -> None:
     shown = [STORED[0], STORED[1], STORED[1]]
     verdict = check(["a", "b"], ACKS, STORED, {"bob": shown}, {"bob": ["r"]})
     assert verdict.duplicates == {"bob": [("r", 2)]}
+
+
+def test_a_broadcast_acked_before_it_had_a_position_is_checked_by_its_id() -> None:
+    broadcast = Entry("audience:all", 7, "b-1", "hello")
+    acks: dict[str, list[tuple[str, int | None]]] = {"hello": [("b-1", None)]}
+    reads = {"alice": ["alice", "audience:all"], "bob": ["bob", "audience:all"]}
+    verdict = check(["hello"], acks, [broadcast], {"alice": [broadcast], "bob": []}, reads)
+    assert verdict.missing == {"bob": [broadcast]}  # every member must show it
+    assert verdict.lost == verdict.wrong_ack == []
+    assert check(["hello"], {"hello": [("b-2", None)]}, [broadcast], {}, {}).wrong_ack == ["hello"]
+    assert check(["hello"], acks, [], {}, {}).lost == ["hello"]

@@ -4,7 +4,8 @@ The fault tests record, for every operation (a chat send or a notification), its
 acknowledgement it got (if any), what was stored in the end, and what each client displayed after
 resuming. The checker then demands:
 
-- every acknowledged operation is stored, once, under the id and position it was acked with;
+- every acknowledged operation is stored, once, under the id and position it was acked with (a
+  broadcast is acked before it has a position: any position will do);
 - nothing is stored that nobody sent;
 - every stored entry of a stream a client reads was displayed to that client (after resume);
 - no client displayed any (stream, position) or id twice.
@@ -21,9 +22,10 @@ __all__ = ["Entry", "Verdict", "check"]
 
 @dataclass(frozen=True)
 class Entry:
-    """One stored or displayed entry: a chat message (stream = room, position = seq) or a
-    notification (stream = user, position = cursor); ``op`` is the sender's unique operation id
-    (the clientMsgId, or a unique title)."""
+    """One stored or displayed entry: a chat message (stream = room, position = seq), a
+    notification (stream = user, position = cursor) or a broadcast (stream = its audience,
+    position = cursor); ``op`` is the sender's unique operation id (the clientMsgId, or a
+    unique title)."""
 
     stream: str
     position: int
@@ -70,14 +72,15 @@ class Verdict:
 
 def check(
     sent: Iterable[str],
-    acks: Mapping[str, Iterable[tuple[str, int]]],
+    acks: Mapping[str, Iterable[tuple[str, int | None]]],
     stored: Iterable[Entry],
     displayed: Mapping[str, Iterable[Entry]],
     reads: Mapping[str, Iterable[str]],
 ) -> Verdict:
     """``sent``: every operation id attempted; ``acks``: per operation, every (id, position) it
-    was acknowledged with (a retry acks again); ``stored``: what the system holds at the end;
-    ``displayed``: per client, what it showed, in order; ``reads``: per client, its streams."""
+    was acknowledged with (a retry acks again; position None: acked before it had one);
+    ``stored``: what the system holds at the end; ``displayed``: per client, what it showed, in
+    order; ``reads``: per client, its streams."""
     verdict = Verdict()
     sent_ops = set(sent)
     stored_list = list(stored)
@@ -96,7 +99,9 @@ def check(
         found = by_op.get(op)
         if found is None:
             verdict.lost.append(op)
-        elif answers != {(found.id, found.position)}:
+        elif {(i, found.position if p is None else p) for i, p in answers} != {
+            (found.id, found.position)
+        }:
             verdict.wrong_ack.append(op)
     for client, shown in displayed.items():
         shown_list = list(shown)
