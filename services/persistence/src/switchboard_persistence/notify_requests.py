@@ -1,4 +1,5 @@
-"""Persistence's side of the notification commands: inbox pages, replay, read state, users."""
+"""Persistence's side of the notification commands: inbox pages, replay, read state, and users'
+registrations and memberships."""
 
 import asyncio
 import logging
@@ -9,7 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
-from switchboard_contracts.ids import validate_user_id
+from switchboard_contracts.ids import validate_team_id, validate_user_id
 from switchboard_contracts.notify import (
     InboxReply,
     InboxRequest,
@@ -17,13 +18,13 @@ from switchboard_contracts.notify import (
     LastCursorRequest,
     MarkReadReply,
     MarkReadRequest,
+    MembershipsReply,
+    MembershipsRequest,
     Notification,
     RegisterReply,
     RegisterRequest,
     ReplayReply,
     ReplayRequest,
-    UsersReply,
-    UsersRequest,
     at_position,
 )
 from switchboard_runtime import Bus
@@ -52,7 +53,7 @@ class NotifyRequests:
         return [
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR, self.last_cursor),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_REGISTER, self.register),
-            await bus.serve(endpoints.PERSISTENCE_NOTIFY_USERS, self.users),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_MEMBERSHIPS, self.memberships),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_INBOX, self.inbox),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_REPLAY, self.replay),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_MARK_READ, self.mark_read),
@@ -62,17 +63,31 @@ class NotifyRequests:
         return LastCursorReply(cursor=await self._store.last_cursor(request.user_id))
 
     async def register(self, request: RegisterRequest) -> RegisterReply:
+        """The user becomes a member of 'all', and of the teams named, at the stream's last
+        position (entries after it are theirs), and stops being one of the teams left out."""
         try:
             validate_user_id(request.user_id)
         except InvalidIdError as err:
             return RegisterReply(error=_invalid_user(err))
-        await self._store.register(request.user_id, request.teams)
+        try:  # a team's audience is a subject token: notify.audience.team.<team>
+            for team in request.teams or []:
+                validate_team_id(team)
+        except InvalidIdError as err:
+            return RegisterReply(error=BusError(code=ErrorCode.INVALID_INPUT, message=str(err)))
+        try:
+            info = await self._bus.js.stream_info(streams.NOTIFY.name)
+            now = info.state.last_seq
+        except NotFoundError:  # no stream yet: no entry either
+            now = 0
+        await self._store.register(request.user_id, request.teams, now)
         return RegisterReply()
 
-    async def users(self, request: UsersRequest) -> UsersReply:
-        return UsersReply(
-            user_ids=await self._store.users(request.team, request.after, request.limit)
-        )
+    async def memberships(self, request: MembershipsRequest) -> MembershipsReply:
+        try:
+            validate_user_id(request.user_id)
+        except InvalidIdError as err:
+            return MembershipsReply(error=_invalid_user(err))
+        return MembershipsReply(memberships=await self._store.memberships(request.user_id))
 
     async def inbox(self, request: InboxRequest) -> InboxReply:
         try:
