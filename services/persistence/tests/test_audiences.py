@@ -15,6 +15,7 @@ from switchboard_contracts import ErrorCode, endpoints, streams, subjects
 from switchboard_contracts.notify import (
     ALL_AUDIENCE,
     InboxRequest,
+    MarkReadRequest,
     Membership,
     MembershipsRequest,
     Notification,
@@ -203,3 +204,31 @@ async def test_the_writer_stores_a_broadcast_once_at_its_position_for_its_member
         assert (await requests.inbox(InboxRequest(user_id=late))).items == []
     finally:  # everyone is a member of 'all': no other test's inbox may find it
         await pool.execute("DELETE FROM audience_notifications WHERE cursor = $1", sent.cursor)
+
+
+async def test_an_inbox_page_waits_for_the_newest_broadcast_to_be_stored(
+    bus: Bus, store: NotifyStore, pool: asyncpg.Pool, requests: WatchedRequests
+) -> None:
+    member, stranger, team = new_user(), new_user(), f"t-{secrets.token_hex(4)}"
+    await requests.register(RegisterRequest(user_id=member, teams=[team]))
+    sent = await broadcast(bus, audience_of(team))
+    requests.awaited = sent.cursor
+    reading = asyncio.create_task(requests.inbox(InboxRequest(user_id=member)))
+    try:
+        async with asyncio.timeout(5):
+            await requests.found_behind.wait()
+        assert not reading.done(), "the page was answered before the broadcast was stored"
+        async with writing(bus, store):
+            async with asyncio.timeout(5):
+                page = await reading
+    finally:
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+    assert [item.notification for item in page.items] == [sent.for_member(member)]
+    assert page.unread_count == 1
+    read = await requests.mark_read(MarkReadRequest(user_id=member, notification_id=sent.id))
+    assert (read.error, read.unread_count) == (None, 0)
+    theirs = await requests.mark_read(MarkReadRequest(user_id=stranger, notification_id=sent.id))
+    assert theirs.error is not None
+    assert theirs.error.code is ErrorCode.NOT_FOUND
