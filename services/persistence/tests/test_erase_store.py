@@ -11,10 +11,12 @@ import asyncpg
 import pytest
 from switchboard_contracts import ChatMessage, EventKind
 from switchboard_contracts.erase import RoomErased
+from switchboard_contracts.notify import Notification, NotificationType, audience_of
 from switchboard_devstack.stores import Stores
 from switchboard_persistence.chat_store import ChatStore
 from switchboard_persistence.erase_store import EraseStore
 from switchboard_persistence.migrate import migrate
+from switchboard_persistence.notify_store import NotifyStore
 
 pytestmark = pytest.mark.component
 
@@ -136,3 +138,37 @@ async def test_a_reaction_the_writer_stores_after_its_erasure_stays_erased(both:
     message = await both.chat.get(f"{room}-1")
     assert message is not None
     assert not message.reactions
+
+
+async def test_an_erased_user_leaves_their_audiences_and_the_broadcasts_stay(
+    both: Stores2,
+) -> None:
+    team = f"t-{secrets.token_hex(4)}"
+    now = (1 << 52) + secrets.randbelow(1 << 40) * 1000  # a position no other test writes at
+    erased, other = f"u-{secrets.token_hex(4)}", f"u-{secrets.token_hex(4)}"
+    notes = NotifyStore(both.pool)
+    for user in (erased, other):
+        await notes.register(user, [team], now)
+    await notes.register(erased, [], now + 2)  # a closed interval, too
+    await notes.register(erased, [team], now + 3)
+    sent = Notification(
+        id=f"b-{now}",
+        user_id="",
+        cursor=now + 1,
+        type=NotificationType.INFO,
+        title="t",
+        message="m",
+        timestamp=1,
+        broadcast_id=f"b-{now}",
+        team=team,
+        audience=audience_of(team),
+    )
+    await notes.insert([sent])
+    assert (await notes.replay(erased, after=0, limit=10)).notifications == [
+        sent.for_member(erased)
+    ]
+    assert await both.erase.forget_memberships(erased) == 3  # all, and two of the team
+    assert await notes.memberships(erased) == []
+    assert (await notes.replay(erased, after=0, limit=10)).notifications == []
+    assert (await notes.replay(other, after=0, limit=10)).notifications == [sent.for_member(other)]
+    assert await both.erase.forget_memberships(erased) == 0  # a rerun: nothing left

@@ -137,6 +137,14 @@ class EraseStore:
         )
         return [(row["room"], row["id"]) for row in rows]
 
+    async def forget_memberships(self, user_id: str) -> int:
+        """The user's intervals of every audience (the audiences' entries are shared and stay);
+        returns how many went."""
+        removed = await self._pool.fetch(
+            "DELETE FROM audience_members WHERE user_id = $1 RETURNING audience", user_id
+        )
+        return len(removed)
+
     async def erase_room(
         self, user_id: str, room: str, unwritten: Sequence[ChatMessage]
     ) -> RoomErased:

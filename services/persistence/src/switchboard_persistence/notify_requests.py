@@ -1,4 +1,5 @@
-"""Persistence's side of the notification commands: inbox pages, replay, read state, users."""
+"""Persistence's side of the notification commands: inbox pages, replay, read state, and users'
+registrations and memberships."""
 
 import asyncio
 import logging
@@ -9,7 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, endpoints, streams, subjects
-from switchboard_contracts.ids import validate_user_id
+from switchboard_contracts.ids import validate_team_id, validate_user_id
 from switchboard_contracts.notify import (
     InboxReply,
     InboxRequest,
@@ -17,13 +18,13 @@ from switchboard_contracts.notify import (
     LastCursorRequest,
     MarkReadReply,
     MarkReadRequest,
+    MembershipsReply,
+    MembershipsRequest,
     Notification,
     RegisterReply,
     RegisterRequest,
     ReplayReply,
     ReplayRequest,
-    UsersReply,
-    UsersRequest,
     at_position,
 )
 from switchboard_runtime import Bus
@@ -52,7 +53,7 @@ class NotifyRequests:
         return [
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_LAST_CURSOR, self.last_cursor),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_REGISTER, self.register),
-            await bus.serve(endpoints.PERSISTENCE_NOTIFY_USERS, self.users),
+            await bus.serve(endpoints.PERSISTENCE_NOTIFY_MEMBERSHIPS, self.memberships),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_INBOX, self.inbox),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_REPLAY, self.replay),
             await bus.serve(endpoints.PERSISTENCE_NOTIFY_MARK_READ, self.mark_read),
@@ -62,17 +63,31 @@ class NotifyRequests:
         return LastCursorReply(cursor=await self._store.last_cursor(request.user_id))
 
     async def register(self, request: RegisterRequest) -> RegisterReply:
+        """The user becomes a member of 'all', and of the teams named, at the stream's last
+        position (entries after it are theirs), and stops being one of the teams left out."""
         try:
             validate_user_id(request.user_id)
         except InvalidIdError as err:
             return RegisterReply(error=_invalid_user(err))
-        await self._store.register(request.user_id, request.teams)
+        try:  # a team's audience is a subject token: notify.audience.team.<team>
+            for team in request.teams or []:
+                validate_team_id(team)
+        except InvalidIdError as err:
+            return RegisterReply(error=BusError(code=ErrorCode.INVALID_INPUT, message=str(err)))
+        try:
+            info = await self._bus.js.stream_info(streams.NOTIFY.name)
+            now = info.state.last_seq
+        except NotFoundError:  # no stream yet: no entry either
+            now = 0
+        await self._store.register(request.user_id, request.teams, now)
         return RegisterReply()
 
-    async def users(self, request: UsersRequest) -> UsersReply:
-        return UsersReply(
-            user_ids=await self._store.users(request.team, request.after, request.limit)
-        )
+    async def memberships(self, request: MembershipsRequest) -> MembershipsReply:
+        try:
+            validate_user_id(request.user_id)
+        except InvalidIdError as err:
+            return MembershipsReply(error=_invalid_user(err))
+        return MembershipsReply(memberships=await self._store.memberships(request.user_id))
 
     async def inbox(self, request: InboxRequest) -> InboxReply:
         try:
@@ -124,33 +139,49 @@ class NotifyRequests:
         """Wait (bounded) until the writer has stored every entry the stream holds for the user,
         so that a page or an unread count read next includes the newest entries. Every one, not
         just the newest: batches are written concurrently, so a newer entry can be committed
-        before an older one. Done when the rows from the user's oldest stream entry on are as
-        many as the stream holds, or when the writer's consumer has acked past the user's newest
-        (an entry it dead-lettered is never stored, and must not keep the inbox waiting)."""
+        before an older one. The user's own entries are stored when the rows from their oldest
+        stream entry on are as many as the stream holds, or when the writer's consumer has acked
+        past the stream's end (an entry it dead-lettered is never stored, and must not keep the
+        inbox waiting). The audiences' entries are stored when the writer has acked past the
+        newest of them (any audience's: simpler than asking which are the user's, and the
+        writer keeps up with a broadcast's single entry)."""
         js: JetStreamContext = self._bus.js
         subject = subjects.notify_user(user_id)
         info = await js.stream_info(streams.NOTIFY.name, subjects_filter=subject)
         held = (info.state.subjects or {}).get(subject, 0)
-        if held == 0:
-            return
-        try:
-            oldest = await js.get_msg(streams.NOTIFY.name, seq=1, subject=subject, next=True)
-            first = at_position(Notification.decode(oldest.data or b""), oldest.seq or 0).cursor
-        except NotFoundError:  # removed meanwhile (the stream's max age)
-            return
-        except ValidationError:  # a poison entry: what the writer acked tells
-            first = oldest.seq or 0
+        first = await self._oldest_cursor(js, subject) if held else None
+        broadcast = await self._newest_audience_entry(js)
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-        newest: int | None = None
-        while await self._store.count_from(user_id, first) < held:
-            if newest is None:
-                newest = info.state.last_seq
-            if await self._acked_floor(js) >= newest:
+        while True:
+            own_stored = first is None or await self._store.count_from(user_id, first) >= held
+            if own_stored and broadcast == 0:
+                return
+            floor = await self._acked_floor(js)
+            if floor >= broadcast and (own_stored or floor >= info.state.last_seq):
                 return
             if time.monotonic() >= deadline:
                 log.warning("the notification writer is behind; answering without waiting")
                 return
             await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+
+    async def _oldest_cursor(self, js: JetStreamContext, subject: str) -> int | None:
+        """The cursor of the oldest entry the stream holds on ``subject`` (None: none left)."""
+        try:
+            oldest = await js.get_msg(streams.NOTIFY.name, seq=1, subject=subject, next=True)
+        except NotFoundError:  # removed meanwhile (the stream's max age)
+            return None
+        try:
+            return at_position(Notification.decode(oldest.data or b""), oldest.seq or 0).cursor
+        except ValidationError:  # a poison entry: what the writer acked tells
+            return oldest.seq or 0
+
+    async def _newest_audience_entry(self, js: JetStreamContext) -> int:
+        """The stream sequence of the newest audience entry the stream holds (0: none)."""
+        try:
+            newest = await js.get_last_msg(streams.NOTIFY.name, subjects.NOTIFY_AUDIENCE_ALL)
+        except NotFoundError:
+            return 0
+        return newest.seq or 0
 
     async def _acked_floor(self, js: JetStreamContext) -> int:
         """The NOTIFY sequence up to which the writer has acked everything (0: not known)."""

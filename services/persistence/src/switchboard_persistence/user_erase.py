@@ -11,7 +11,8 @@ In this order, so that no reader finds an event in neither place and nothing can
    get the ``delete`` frame live, a client back with ``since`` gets it replayed, and the room's
    newest event is no longer the user's.
 3. PostgreSQL, a transaction per room (``EraseStore.erase_room``), the events the writer has
-   not stored yet included (inserted blank).
+   not stored yet included (inserted blank); then the user's audience memberships (the
+   broadcasts themselves are shared and stay).
 4. These events are deleted from the stream (``js.delete_msg``), except an event that is
    still its room's newest (``stream_deletions``). Readers serve the holes from PostgreSQL.
 """
@@ -74,6 +75,7 @@ class UserEraser:
             erased = await self._store.erase_room(user, room, by_room.get(room, []))
             if erased.messages or erased.edits or erased.reactions or erased.reads:
                 changed[room] = erased
+        memberships = await self._store.forget_memberships(user)
         newest = {room: await self._newest(room) for room in by_room}
         doomed, kept = stream_deletions(events, {r: s for r, s in newest.items() if s})
         removed = 0
@@ -85,8 +87,10 @@ class UserEraser:
             removed += 1
         USERS_ERASED.inc()
         log.info(
-            "erased a user: %d rooms changed, %d stream messages removed, %d kept",
+            "erased a user: %d rooms changed, %d memberships removed,"
+            " %d stream messages removed, %d kept",
             len(changed),
+            memberships,
             removed,
             kept,
         )
