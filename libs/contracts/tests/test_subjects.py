@@ -68,8 +68,8 @@ def test_gateways_follow_a_live_subject_the_stream_republishes_to_outside_itself
 def test_notify_republishes_users_and_audiences_to_the_live_subjects_gateways_follow() -> None:
     """``notify.<kind>.<rest>`` -> ``notify.live.<kind>.<rest>`` (the stream's subject
     transform): what a gateway subscribes to is where each stored entry is republished."""
-    assert streams.NOTIFY.republish == (subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED)
-    assert (subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED) == (
+    assert streams.NOTIFY.republish == (subjects.NOTIFY_STORED, subjects.NOTIFY_LIVE_STORED)
+    assert (subjects.NOTIFY_STORED, subjects.NOTIFY_LIVE_STORED) == (
         "notify.*.>",
         "notify.live.{{wildcard(1)}}.>",
     )

@@ -9,6 +9,7 @@ from nats.js.api import StreamConfig
 from switchboard_contracts import streams
 from switchboard_contracts.dead_letters import (
     BODY_LEFT_HEADER,
+    SEQUENCE_HEADER,
     DeadLetterKind,
     DeadLetterOrigin,
 )
@@ -41,7 +42,8 @@ async def test_an_original_too_large_for_its_letter_is_kept_by_reference_and_rep
         seen: list[bytes] = []
 
         async def process(data: bytes, headers: dict[str, str]) -> None:
-            assert headers == {"traceparent": "x"}
+            # the original's headers, and where its stream stored it
+            assert headers == {"traceparent": "x", SEQUENCE_HEADER: str(original.seq)}
             seen.append(data)
 
         reply = await letters.replay(name, sequence, process)

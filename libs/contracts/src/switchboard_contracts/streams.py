@@ -82,13 +82,13 @@ NOTIFY = StreamSpec(
     max_age_seconds=7 * DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
     description="Inboxes: users' own notifications and audiences' broadcasts, one log",
-    republish=(subjects.NOTIFY_STORED_ALL, subjects.NOTIFY_LIVE_STORED),
+    republish=(subjects.NOTIFY_STORED, subjects.NOTIFY_LIVE_STORED),
 )
 
 PERSISTENCE_NOTIFY_CONSUMER = ConsumerSpec(
     stream=NOTIFY.name,
     durable="persistence-notify",
-    filter_subject=subjects.NOTIFY_STORED_ALL,
+    filter_subject=subjects.NOTIFY_STORED,
     max_ack_pending=10_000,
     ack_wait_seconds=30,
 )

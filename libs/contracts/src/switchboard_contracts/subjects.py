@@ -43,7 +43,7 @@ __all__ = [
     "NOTIFY_REGISTER",
     "NOTIFY_REPLAY",
     "NOTIFY_SEND",
-    "NOTIFY_STORED_ALL",
+    "NOTIFY_STORED",
     "NOTIFY_USER_ALL",
     "QUEUE_CHAT",
     "QUEUE_NOTIFICATION",
@@ -130,9 +130,11 @@ CHAT_LIVE_ALL = "chat.live.>"
 METRICS_REPORT_ALL = "metrics.report.>"
 NOTIFY_USER_ALL = "notify.user.>"
 NOTIFY_AUDIENCE_ALL = "notify.audience.>"
-NOTIFY_STORED_ALL = "notify.*.>"  # what NOTIFY stores: users' entries and audiences'
+# What NOTIFY stores, users' entries and audiences' (not ``*_ALL``: metrics label a subject by
+# the most specific family, ``notify.user.>``).
+NOTIFY_STORED = "notify.*.>"
 NOTIFY_LIVE_ALL = "notify.live.>"
-NOTIFY_LIVE_STORED = "notify.live.{{wildcard(1)}}.>"  # NOTIFY's republish of NOTIFY_STORED_ALL
+NOTIFY_LIVE_STORED = "notify.live.{{wildcard(1)}}.>"  # NOTIFY's republish of NOTIFY_STORED
 
 
 def chat_room(room_id: str) -> str:

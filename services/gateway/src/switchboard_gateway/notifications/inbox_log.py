@@ -56,7 +56,7 @@ class StoredInbox:
         """The newest position: the stream's newest entry, whoever's (every cursor a client of
         any user can hold is at or below it); when the stream holds nothing, the user's newest
         stored cursor."""
-        last = await last_message(self._bus.js, streams.NOTIFY.name, subjects.NOTIFY_STORED_ALL)
+        last = await last_message(self._bus.js, streams.NOTIFY.name, subjects.NOTIFY_STORED)
         if last is not None:
             return max(_positioned(last).cursor, last.seq or 0)
         reply = await self._bus.ask(
