@@ -281,14 +281,15 @@ def test_no_issue_19_section_without_its_scenarios() -> None:
 
 
 def test_a_write_side_not_stored_in_time_is_saved_as_incomplete() -> None:
-    late = WriteSide({"nats": 0.01}, math.nan, 10)
+    late = WriteSide({"nats": 0.01}, math.nan, entries=1, recipients=10)
     assert late.as_data() == {
         "cpu_seconds": {"nats": 0.01},
         "stored_ms": None,
-        "entries": 10,
+        "entries": 1,
+        "recipients": 10,
         "complete": False,
     }
-    assert WriteSide({}, 42.0, 10).as_data()["complete"] is True
+    assert WriteSide({}, 42.0, entries=1, recipients=10).as_data()["complete"] is True
 
 
 def test_the_runtime_meter_reads_cpu_finer_than_clock_ticks() -> None:
