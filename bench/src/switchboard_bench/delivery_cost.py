@@ -61,7 +61,7 @@ CAPACITY_FACTOR = 1.5
 IDLE_MEMORY = "Memory per idle connection (issue 19)"
 """``idle_memory``'s target for issue 19, listed in this issue's section too."""
 MEASURED = "second broadcast"
-"""``sse_fanout``'s measured broadcast (to everyone, inbox heads known)."""
+"""``sse_fanout``'s measured broadcast (to everyone, the second: the steady state)."""
 
 
 def has_figures(results: dict[str, ScenarioResult]) -> bool:
