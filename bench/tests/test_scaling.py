@@ -144,3 +144,37 @@ def test_the_whole_durable_chat_path_is_planned_from_issue_18_s_cost_per_message
         measured, p
     )
     assert plan(measured_from(RESULTS)).chat_path_cores[10] is None
+
+
+def sse(*, entries: int, recipients: int | None, notification: float) -> ScenarioResult:
+    """sse_fanout's measured broadcast; without ``recipients`` as saved before broadcasts were
+    stored once per audience."""
+    second: dict[str, object] = {
+        "entries": entries,
+        "received": 10_000,
+        "cpu_seconds": {"notification": notification, "gateway": 0.15},
+    }
+    if recipients is not None:
+        second["recipients"] = recipients
+    return result("sse_fanout", {"streams": 10_000, "broadcasts": {"second broadcast": second}})
+
+
+def test_a_broadcast_stored_once_costs_notification_the_same_for_a_million_users() -> None:
+    once = measured_from({"sse_fanout": sse(entries=1, recipients=10_000, notification=0.004)})
+    assert once.notification_us_per_entry == pytest.approx(4_000.0)
+    assert once.broadcast_stored_once is True
+    assert plan(once).broadcast_seconds_per_million == pytest.approx(0.004)  # not 4,000 s
+    text = render(once, plan(once))
+    assert "| notification CPU per broadcast, stored once for its audience" in text
+    assert "notification core-seconds (stored once: as for any audience) | 0.004 |" in text
+    assert "per broadcast inbox entry" not in text
+
+
+def test_an_old_broadcast_of_one_entry_per_recipient_is_planned_per_recipient() -> None:
+    old = measured_from({"sse_fanout": sse(entries=10_000, recipients=None, notification=0.4)})
+    assert old.notification_us_per_entry == pytest.approx(40.0)
+    assert old.broadcast_stored_once is False
+    assert plan(old).broadcast_seconds_per_million == pytest.approx(40.0)
+    text = render(old, plan(old))
+    assert "| notification CPU per broadcast inbox entry (µs) | 40 | sse_fanout |" in text
+    assert "| a broadcast to 1,000,000 users: notification core-seconds | 40 | same |" in text

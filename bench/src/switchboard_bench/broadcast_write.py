@@ -1,12 +1,19 @@
 """The write side of a broadcast: the CPU notification, NATS, persistence and PostgreSQL spend
-from the broadcast request until every recipient's inbox entry is stored, for issue 19's "the
-write side of a broadcast costs the same for 10 users or 1,000,000" (``sse_fanout`` measures it
-for everyone and for a team of 10).
+from the broadcast request until what it stores is stored, for issue 19's "the write side of a
+broadcast costs the same for 10 users or 1,000,000" (``sse_fanout`` measures it for everyone and
+for a team of 10).
+
+A broadcast is one ``NOTIFY`` entry for its whole audience (``notify.audience.all`` or
+``notify.audience.team.<team>``), whoever it reaches: ``entries`` is what it stores (1),
+``recipients`` the users it reaches. (Results saved before broadcasts were stored once per
+audience have one entry per recipient and no ``recipients``.)
 
 Stored: persistence's ``NOTIFY`` consumer has acked, after its commit, every stream sequence up
-to the last entry expected. ``NOTIFY`` holds nothing but inbox entries, so that is every entry
-in the stream and in PostgreSQL. The CPU is read to the nanosecond (``process_runtime_seconds``):
-a team's broadcast uses a few ms, below the clock ticks ``process_cpu_seconds`` counts.
+to the last entry expected. ``NOTIFY`` holds nothing but inbox entries (users' own and
+audiences' broadcasts) and the benchmark sends nothing else meanwhile, so that is every entry
+the broadcast stored, in the stream and in PostgreSQL. The CPU is read to the nanosecond
+(``process_runtime_seconds``): a team's broadcast uses a few ms, below the clock ticks
+``process_cpu_seconds`` counts.
 """
 
 import asyncio
@@ -36,10 +43,12 @@ class WriteSide:
     cpu_seconds: dict[str, float]
     """Per process of ``WRITE_PROCESSES``, from the request until stored (or the timeout)."""
     stored_ms: float
-    """From the request until every entry was stored; NaN when they were not within the
-    timeout."""
+    """From the request until every entry it stores was stored; NaN when they were not within
+    the timeout."""
     entries: int
-    """The entries expected: one per recipient."""
+    """The ``NOTIFY`` entries the broadcast stores: one for its audience."""
+    recipients: int
+    """The users it reaches (its audience's members)."""
 
     @property
     def complete(self) -> bool:
@@ -50,6 +59,7 @@ class WriteSide:
             "cpu_seconds": self.cpu_seconds,
             "stored_ms": None if math.isnan(self.stored_ms) else self.stored_ms,
             "entries": self.entries,
+            "recipients": self.recipients,
             "complete": self.complete,
         }
 
@@ -86,16 +96,21 @@ async def _stored_at(nats_urls: list[str], last_seq: int, timeout: float) -> flo
         await nc.close()
 
 
-def measure_write(  # noqa: PLR0917 (one broadcast's window, every bound named)
+def measure_write(
     meter: CpuMeter,
     nats_urls: list[str],
     after_seq: int,
-    entries: int,
     sent_at: float,
     timeout: float,
+    *,
+    entries: int,
+    recipients: int,
 ) -> WriteSide:
-    """Wait until ``entries`` entries after ``after_seq`` are stored, then stop ``meter`` (started
-    before the request, sent at ``sent_at`` epoch ms)."""
+    """Wait until the broadcast's ``entries`` entries after ``after_seq`` are stored, then stop
+    ``meter`` (started before the request, sent at ``sent_at`` epoch ms); ``recipients``, the
+    users it reaches, is saved beside them."""
     stored = asyncio.run(_stored_at(nats_urls, after_seq + entries, timeout))
     cpu = meter.stop()
-    return WriteSide(dict(cpu), math.nan if stored is None else stored - sent_at, entries)
+    return WriteSide(
+        dict(cpu), math.nan if stored is None else stored - sent_at, entries, recipients
+    )

@@ -207,9 +207,11 @@ async def _batches_due(rate: float, total: int, interval: float) -> AsyncIterato
 
 
 async def _offer_entries(url: str, rate: float, count: int) -> float:
-    """Publish ``count`` inbox entries into NOTIFY at ``rate``/s, as a broadcast's page does
-    (one user each, one trace context for the page), then wait until persistence has written
-    and acked them all; returns the seconds that took."""
+    """Publish ``count`` users' own inbox entries into NOTIFY at ``rate``/s (one user each on
+    ``notify.user.<user>``, cursor 0 as notification publishes them, one trace context for all),
+    then wait until persistence has written and acked them all; returns the seconds that took.
+    (A broadcast is one entry for its audience now, on ``notify.audience.<audience>``, not one
+    per recipient: these entries measure the per-entry path, as notification's sends take it.)"""
     nc = await nats.connect(url)
     js = nc.jetstream()
     run = uuid.uuid4().hex[:8]
@@ -227,9 +229,8 @@ async def _offer_entries(url: str, rate: float, count: int) -> float:
             cursor=0,  # as notification publishes it: the writer gives it its position
             type=NotificationType.INFO,
             title="write-path benchmark",
-            message=f"entry {index} of a broadcast",
+            message=f"entry {index} of {count}",
             timestamp=int(time.time() * 1000),
-            broadcast_id=run,
         )
         pending.append(
             asyncio.ensure_future(
@@ -402,8 +403,8 @@ def main() -> None:
         "--notify-entries",
         type=int,
         default=0,
-        help="instead of chat messages, publish this many inbox entries into NOTIFY (as a"
-        " broadcast does) and report persistence's and PostgreSQL's CPU per entry written",
+        help="instead of chat messages, publish this many users' own inbox entries into NOTIFY"
+        " (one user each) and report persistence's and PostgreSQL's CPU per entry written",
     )
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the services")
     parser.add_argument("--work", type=Path, default=Path(".switchboard/write-path"))
