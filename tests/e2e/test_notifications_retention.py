@@ -50,6 +50,7 @@ def stack(nats_server: NatsServer, stores: Stores) -> Iterator[Stack]:
         *ALL_SERVICES,
         env={"NOTIFY_RETENTION_SECONDS": str(RETENTION_SECONDS)},
         nats_url=nats_server.url,
+        database_url=stores.another_database(),  # positions are this NATS's stream's
     ) as running:
         yield running
 

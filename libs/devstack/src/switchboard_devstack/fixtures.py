@@ -114,16 +114,18 @@ def module_stack(
     env: Mapping[str, str] | None = None,
     env_of: Mapping[str, Mapping[str, str]] | None = None,
     nats_url: str | None = None,
+    database_url: str | None = None,
 ) -> Stack:
     """A stack of one test module, not started yet (``with`` it): one instance per label, in
     order (``gateway-2`` is a second gateway), ``env`` for all of them and ``env_of[label]``
-    for one; logs in ``test-artifacts/<log_name>/``, NATS at ``nats_url`` if not the run's."""
+    for one; logs in ``test-artifacts/<log_name>/``, NATS at ``nats_url`` if not the run's (and
+    then a database of its own too, ``Stores.another_database``)."""
     unknown = set(env_of or {}) - set(labels)
     if unknown:
         raise KeyError(f"env_of names instances the stack does not have: {sorted(unknown)}")
     stack = Stack(
         nats_url or stores.nats_url,
-        stores.database_url,
+        database_url or stores.database_url,
         log_dir=ARTIFACTS / log_name,
         env={"LOG_LEVEL": "INFO", **(env or {})},
     )

@@ -28,6 +28,12 @@ class Stores:
     nats: NatsServer | None = None
     postgres: PostgresServer | None = None
 
+    def another_database(self) -> str:
+        """A fresh database on the same server: for a stack on a NATS of its own (a
+        notification's cursor is its NOTIFY position, so a database must follow one stream)."""
+        base, _, _ = self.database_url.rpartition("/")
+        return _fresh_database(f"{base}/postgres")
+
 
 def docker_available() -> bool:
     """Whether a Docker daemon answers ``/_ping`` on its socket (``DOCKER_HOST`` or the default)."""
