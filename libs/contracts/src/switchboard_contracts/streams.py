@@ -99,7 +99,7 @@ NOTIFY_JOBS = StreamSpec(
     owner="notification",
     max_age_seconds=DAY_SECONDS,
     duplicate_window_seconds=10 * 60,
-    description="Accepted broadcasts, each expanded into per-user notifications by one instance",
+    description="Accepted broadcasts, each stored once in NOTIFY for its audience by one instance",
     work_queue=True,
 )
 
