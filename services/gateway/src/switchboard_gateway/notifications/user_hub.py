@@ -53,6 +53,7 @@ SEQUENCE_HEADER = "Nats-Sequence"
 """Set by the stream on each message it republishes: the message's stream sequence."""
 
 REGISTRATION_TTL_SECONDS = 600.0
+MAX_INTERNED_AUDIENCE_SETS = 10_000
 MAX_REMEMBERED_REGISTRATIONS = 100_000
 
 
@@ -128,7 +129,9 @@ class UserHub:
         self._known = known
         self._audiences_of = audiences
         self._audiences: dict[str, frozenset[str]] = {}
-        """The audiences of each user with a subscription here."""
+        """The audiences of each user with a subscription here (interned: most users' are the
+        same few sets, and memory per idle connection counts)."""
+        self._audience_sets: dict[frozenset[str], frozenset[str]] = {}
         self._members: dict[str, set[str]] = {}
         """Each audience's users with a subscription here."""
         self._audience_subscriptions: dict[str, Subscription] = {}
@@ -198,7 +201,9 @@ class UserHub:
         return frozenset(found)
 
     async def _join_audiences(self, user_id: str, audiences: frozenset[str]) -> None:
-        self._audiences[user_id] = audiences
+        if len(self._audience_sets) >= MAX_INTERNED_AUDIENCE_SETS:
+            self._audience_sets.clear()  # those in use stay shared; new ones start again
+        self._audiences[user_id] = self._audience_sets.setdefault(audiences, audiences)
         for audience in audiences:
             self._members.setdefault(audience, set()).add(user_id)
             if audience not in self._audience_subscriptions:
