@@ -26,11 +26,10 @@ from switchboard_contracts.notify import (
 )
 from switchboard_devstack.names import new_user
 from switchboard_devstack.polling import until
-from switchboard_devstack.stores import Stores
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
 from switchboard_persistence.stream_writer import StreamWriter
-from switchboard_runtime import Bus, ServiceSettings, ensure_stream
+from switchboard_runtime import Bus
 
 pytestmark = pytest.mark.component
 
@@ -50,15 +49,6 @@ class WatchedRequests(NotifyRequests):
         if floor < self.awaited:
             self.found_behind.set()
         return floor
-
-
-@pytest.fixture
-async def bus(stores: Stores) -> AsyncIterator[Bus]:
-    connected = Bus(ServiceSettings(nats_url=stores.nats_url), name="persistence-test")
-    await connected.connect()
-    await ensure_stream(connected.js, streams.NOTIFY)
-    yield connected
-    await connected.nc.close()
 
 
 @pytest.fixture

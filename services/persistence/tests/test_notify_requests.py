@@ -4,16 +4,14 @@ entry the stream holds, even when the writer committed a newer one before an old
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from switchboard_contracts import streams, subjects
 from switchboard_contracts.notify import InboxRequest, Notification, NotificationType, at_position
-from switchboard_devstack.stores import Stores
 from switchboard_persistence.notify_requests import NotifyRequests
 from switchboard_persistence.notify_store import NotifyStore
-from switchboard_runtime import Bus, ServiceSettings, ensure_stream
+from switchboard_runtime import Bus
 
 pytestmark = pytest.mark.component
 
@@ -36,15 +34,6 @@ class WatchedStore(NotifyStore):
 @pytest.fixture
 def store(pool: asyncpg.Pool) -> WatchedStore:
     return WatchedStore(pool)
-
-
-@pytest.fixture
-async def bus(stores: Stores) -> AsyncIterator[Bus]:
-    connected = Bus(ServiceSettings(nats_url=stores.nats_url), name="persistence-test")
-    await connected.connect()
-    await ensure_stream(connected.js, streams.NOTIFY)
-    yield connected
-    await connected.nc.close()
 
 
 def entry(user: str) -> Notification:
