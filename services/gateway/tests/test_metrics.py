@@ -1,8 +1,11 @@
-"""``observe_many``: n observations at once are the same samples as n calls of ``observe``."""
+"""``observe_many``: n observations at once are the same samples as n calls of ``observe``;
+``TurnCounter``: what a loop turn counted, added once at its end."""
+
+import asyncio
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram
-from switchboard_gateway.metrics import observe_many
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from switchboard_gateway.metrics import TurnCounter, observe_many
 
 
 def samples(histogram: Histogram) -> dict[tuple[str, str], float]:
@@ -29,3 +32,17 @@ def test_observing_many_at_once_equals_observing_one_by_one(amount: float) -> No
     }
     assert renamed == pytest.approx(samples(one_by_one))  # the sum: one product, not n adds
     assert samples(one_by_one)[("one_by_one_count", "")] == 7
+
+
+async def test_a_turn_counter_adds_what_one_loop_turn_counted_at_its_end() -> None:
+    registry = CollectorRegistry()
+    child = Counter("turns", "test", registry=registry)
+    counter = TurnCounter(child)
+    for _ in range(1000):
+        counter.add()
+    assert registry.get_sample_value("turns_total") == 0  # not yet: once, at the turn's end
+    await asyncio.sleep(0)
+    assert registry.get_sample_value("turns_total") == 1000
+    counter.add()
+    await asyncio.sleep(0)
+    assert registry.get_sample_value("turns_total") == 1001

@@ -26,7 +26,7 @@ from switchboard_gateway.edge.identity import (
     resolve_user,
     token_teams,
 )
-from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, REPLAYS, TurnCounter
 from switchboard_gateway.notifications import params
 from switchboard_gateway.notifications.client import (
     NotificationsClient,
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_POLL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
-_SSE_DELIVERIES = NOTIFICATION_DELIVERIES.labels("sse")
+_SSE_DELIVERIES = TurnCounter(NOTIFICATION_DELIVERIES.labels("sse"))
 
 
 class _UserError(Exception):
@@ -336,7 +336,7 @@ async def _follow(
 def _count(event: InboxEvent) -> None:
     """An event written to an SSE stream: notifications count as deliveries."""
     if isinstance(event, Entry):
-        _SSE_DELIVERIES.inc()
+        _SSE_DELIVERIES.add()
 
 
 def _internal(what: str) -> BusError:

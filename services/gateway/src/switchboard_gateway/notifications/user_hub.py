@@ -37,7 +37,7 @@ from switchboard_contracts.reads import ROOM_READ_EVENT, ReadEvent
 from switchboard_runtime import Bus
 
 from switchboard_gateway.chat.frames import read_frame
-from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES
+from switchboard_gateway.metrics import NOTIFICATION_DELIVERIES, TurnCounter
 from switchboard_gateway.notifications.events import AudienceEntry, Entry, Unread
 
 __all__ = ["KnownUsers", "Subscriber", "UserHub"]
@@ -51,6 +51,8 @@ Audiences = Callable[[str], Awaitable[set[str]]]
 
 SEQUENCE_HEADER = "Nats-Sequence"
 """Set by the stream on each message it republishes: the message's stream sequence."""
+
+_WEBSOCKET_DELIVERIES = TurnCounter(NOTIFICATION_DELIVERIES.labels("websocket"))
 
 REGISTRATION_TTL_SECONDS = 600.0
 MAX_INTERNED_AUDIENCE_SETS = 10_000
@@ -98,7 +100,7 @@ class _Socket:
     def push(self, event: Entry | Unread) -> None:
         self._deliver(event.frame)
         if isinstance(event, Entry):
-            NOTIFICATION_DELIVERIES.labels("websocket").inc()
+            _WEBSOCKET_DELIVERIES.add()
 
     def hold(self) -> None:
         pass

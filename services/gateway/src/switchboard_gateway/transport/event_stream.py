@@ -25,13 +25,12 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from prometheus_client import Counter
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from switchboard_runtime.patches.uvicorn_connection_abort import abort_connection
 from switchboard_runtime.patches.uvicorn_http_direct import DirectBody, direct_body
 
-from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS
+from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS, TurnCounter
 from switchboard_gateway.transport.connection_metrics import event_type_of
 
 __all__ = ["SSE_HEADERS", "EventStreamResponse", "StalledStreamError", "Write"]
@@ -92,22 +91,13 @@ class _SentCounts:
     """SSE chunks written directly, counted into ``FRAMES_SENT`` once per loop turn."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-        self._children: dict[str, Counter] = {}
+        self._by_kind: dict[str, TurnCounter] = {}
 
     def add(self, kind: str) -> None:
-        counts = self._counts
-        if not counts:
-            asyncio.get_running_loop().call_soon(self.flush)
-        counts[kind] = counts.get(kind, 0) + 1
-
-    def flush(self) -> None:
-        counts, self._counts = self._counts, {}
-        for kind, count in counts.items():
-            child = self._children.get(kind)
-            if child is None:
-                child = self._children[kind] = FRAMES_SENT.labels("sse", kind)
-            child.inc(count)
+        counter = self._by_kind.get(kind)
+        if counter is None:
+            counter = self._by_kind[kind] = TurnCounter(FRAMES_SENT.labels("sse", kind))
+        counter.add()
 
 
 _SENT = _SentCounts()
