@@ -62,6 +62,7 @@ def test_the_saved_figures_keep_their_keys_and_add_the_recipients() -> None:
         "stored_ms": 9.0,
         "entries": 1,
         "recipients": STREAMS,
+        "window_ms": None,
         "complete": True,
     }
     team = data["team_broadcasts"]

@@ -49,6 +49,9 @@ class WriteSide:
     """The ``NOTIFY`` entries the broadcast stores: one for its audience."""
     recipients: int
     """The users it reaches (its audience's members)."""
+    window_ms: float = math.nan
+    """How long the CPU was counted: until stored, or longer when the window was held to
+    another broadcast's (``measure_write``'s ``window_ms``)."""
 
     @property
     def complete(self) -> bool:
@@ -60,6 +63,7 @@ class WriteSide:
             "stored_ms": None if math.isnan(self.stored_ms) else self.stored_ms,
             "entries": self.entries,
             "recipients": self.recipients,
+            "window_ms": None if math.isnan(self.window_ms) else self.window_ms,
             "complete": self.complete,
         }
 
@@ -105,12 +109,18 @@ def measure_write(
     *,
     entries: int,
     recipients: int,
+    window_ms: float | None = None,
 ) -> WriteSide:
     """Wait until the broadcast's ``entries`` entries after ``after_seq`` are stored, then stop
     ``meter`` (started before the request, sent at ``sent_at`` epoch ms); ``recipients``, the
-    users it reaches, is saved beside them."""
+    users it reaches, is saved beside them. ``window_ms``: count the CPU for at least that long
+    after the request, so that broadcasts compared count the processes' background work over
+    windows of one length."""
     stored = asyncio.run(_stored_at(nats_urls, after_seq + entries, timeout))
+    if window_ms is not None:
+        time.sleep(max(0.0, (sent_at + window_ms) / 1000 - time.time()))
     cpu = meter.stop()
+    window = time.time() * 1000 - sent_at
     return WriteSide(
-        dict(cpu), math.nan if stored is None else stored - sent_at, entries, recipients
+        dict(cpu), math.nan if stored is None else stored - sent_at, entries, recipients, window
     )

@@ -179,6 +179,12 @@ class Audience:
     def stored_ms(self) -> float:
         return statistics.median(float(r.get("stored_ms") or 0.0) for r in self.rounds)
 
+    def window_ms(self) -> float:
+        """How long the CPU was counted (runs before windows were held: until stored)."""
+        return statistics.median(
+            float(r.get("window_ms") or r.get("stored_ms") or 0.0) for r in self.rounds
+        )
+
     def per_recipient_us(self) -> float:
         return self.cpu_ms() * 1000 / max(1, self.recipients)
 
@@ -209,6 +215,8 @@ def write_cost_target(results: dict[str, ScenarioResult]) -> Target:
         "CPU of notification + NATS + persistence + PostgreSQL from a broadcast's request until "
         f"every entry is stored, to everyone (10,000 users) <= {WRITE_RATIO_LIMIT:g}x that to a "
         "team of 10: the same for 10 users or 1,000,000 (one stored message per audience). "
+        "The team's CPU is counted over a window as long as everyone's (everyone's is longer: "
+        "its delivery shares the core), so that background work weighs alike. "
         f"{WRITE_RATIO_LIMIT:g}x, not 1x: a team's broadcast uses a few ms, in which the "
         "processes' own background work weighs; a cost per recipient shows as ~1,000x"
     )
@@ -263,8 +271,9 @@ def _write_limit(everyone: Audience, team: Audience) -> str:
         f"not the entries: stored once per audience, {_entries(everyone.entries)} per broadcast "
         f"to everyone ({everyone.recipients:,} recipients) as to the team "
         f"({team.recipients:,}); the difference is the processes' CPU in a window of "
-        f"{everyone.stored_ms():,.0f} ms until stored against the team's {team.stored_ms():,.0f}"
-        " ms (work in the window that is not the broadcast's own counts too), by process: "
+        f"{everyone.window_ms():,.0f} ms (stored in {everyone.stored_ms():,.0f}) against the "
+        f"team's {team.window_ms():,.0f} ms (stored in {team.stored_ms():,.0f}; work in a window "
+        "that is not the broadcast's own counts too), by process: "
         + ", ".join(f"{p} {e:,.2f} vs {t:,.2f} ms" for p, e, t in grown)
     )
 
