@@ -43,10 +43,35 @@ def _invalid_user(err: InvalidIdError) -> BusError:
     return BusError(code=ErrorCode.INVALID_USER, message=str(err))
 
 
+class StreamPosition:
+    """NOTIFY's last sequence, read once for every caller that asks while a read is under way: a
+    burst of registrations (10,000 streams opening) costs a few JetStream requests, not one
+    each. A caller may get a read begun just before it asked: its user then becomes a member
+    a moment early, never late (no broadcast after it is missed)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._reading: asyncio.Task[int] | None = None
+
+    async def now(self) -> int:
+        reading = self._reading
+        if reading is None or reading.done():
+            reading = self._reading = asyncio.create_task(self._read())
+        return await asyncio.shield(reading)
+
+    async def _read(self) -> int:
+        try:
+            info = await self._bus.js.stream_info(streams.NOTIFY.name)
+        except NotFoundError:  # no stream yet: no entry either
+            return 0
+        return int(info.state.last_seq)
+
+
 class NotifyRequests:
     def __init__(self, bus: Bus, store: NotifyStore) -> None:
         self._bus = bus
         self._store = store
+        self._position = StreamPosition(bus)
 
     async def serve(self) -> list[Subscription]:
         bus = self._bus
@@ -74,12 +99,7 @@ class NotifyRequests:
                 validate_team_id(team)
         except InvalidIdError as err:
             return RegisterReply(error=BusError(code=ErrorCode.INVALID_INPUT, message=str(err)))
-        try:
-            info = await self._bus.js.stream_info(streams.NOTIFY.name)
-            now = info.state.last_seq
-        except NotFoundError:  # no stream yet: no entry either
-            now = 0
-        await self._store.register(request.user_id, request.teams, now)
+        await self._store.register(request.user_id, request.teams, await self._position.now())
         return RegisterReply()
 
     async def memberships(self, request: MembershipsRequest) -> MembershipsReply:
