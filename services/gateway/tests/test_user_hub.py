@@ -19,7 +19,7 @@ from switchboard_contracts.notify import (
 from switchboard_devstack.stores import Stores
 from switchboard_gateway.notifications.client import NotificationsUnavailableError
 from switchboard_gateway.notifications.events import Entry, MemberEntry, Unread
-from switchboard_gateway.notifications.user_hub import UserHub
+from switchboard_gateway.notifications.user_hub import REGISTRATION_WORKERS, KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_runtime import Bus, ensure_stream
 
@@ -253,3 +253,36 @@ async def test_a_user_whose_audiences_cannot_be_read_still_hears_broadcasts_to_e
     assert isinstance(entry, MemberEntry)
     assert (entry.cursor, entry.user_id) == (ack.seq, user)
     await hub.detach(user, recorder)
+
+
+async def test_sockets_register_their_users_through_a_few_workers_each_user_once() -> None:
+    """``tell_later`` queues users rather than starting a task each (memory per idle
+    connection): at most ``REGISTRATION_WORKERS`` wait for persistence at once."""
+    told: list[str] = []
+    waiting = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def register(user: str, teams: list[str] | None) -> None:
+        nonlocal waiting, most
+        waiting += 1
+        most = max(most, waiting)
+        await release.wait()
+        waiting -= 1
+        told.append(user)
+
+    known = KnownUsers(register)
+    users = [f"u-{n}" for n in range(100)]
+    for user in [*users, users[0]]:  # a user queued twice is told once
+        known.tell_later(user, None)
+    await asyncio.sleep(0)
+    assert waiting == REGISTRATION_WORKERS
+    release.set()
+    async with asyncio.timeout(WAIT):
+        while len(told) < len(users):  # noqa: ASYNC110 (the workers run on this loop)
+            await asyncio.sleep(0)
+    assert sorted(told) == sorted(users)
+    assert most == REGISTRATION_WORKERS
+    known.tell_later(users[1], None)  # told recently: nothing queued
+    await asyncio.sleep(0)
+    assert len(told) == len(users)

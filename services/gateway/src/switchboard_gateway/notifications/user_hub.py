@@ -56,23 +56,57 @@ _WEBSOCKET_DELIVERIES = TurnCounter(NOTIFICATION_DELIVERIES.labels("websocket"))
 
 REGISTRATION_TTL_SECONDS = 600.0
 MAX_INTERNED_AUDIENCE_SETS = 10_000
+REGISTRATION_WORKERS = 8
+"""Registrations of WebSocket users in flight at once (``KnownUsers.tell_later``)."""
 MAX_REMEMBERED_REGISTRATIONS = 100_000
 
 
 class KnownUsers:
     """Tells the system a user connected (and their teams); remembers what it told recently, so
-    a reconnecting user costs nothing."""
+    a reconnecting user costs nothing.
+
+    ``tell_later`` (a WebSocket's, which does not wait for it) queues the user instead of
+    starting a task each: a task waiting for persistence is a few KB, and 10,000 sockets opening
+    at once kept thousands of them (memory per idle connection); a few workers drain the queue.
+    """
 
     def __init__(self, register: Register) -> None:
         self._register = register
         self._told: dict[str, tuple[tuple[str, ...] | None, float]] = {}
+        self._queued: dict[str, list[str] | None] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    def tell_later(self, user_id: str, teams: list[str] | None) -> None:
+        """``seen``, in the background, in order, at most ``REGISTRATION_WORKERS`` at once."""
+        if self._fresh(user_id, teams):
+            return
+        self._queued[user_id] = teams
+        if len(self._workers) < REGISTRATION_WORKERS:
+            worker = asyncio.create_task(self._drain())
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _drain(self) -> None:
+        while self._queued:
+            user_id = next(iter(self._queued))
+            teams = self._queued.pop(user_id)
+            try:
+                await self.seen(user_id, teams)
+            except Exception:
+                log.warning("could not register a connected user; broadcasts may miss them")
+
+    def _fresh(self, user_id: str, teams: list[str] | None) -> bool:
+        """Told recently, with these teams (None: whatever they were)."""
+        told = self._told.get(user_id)
+        if told is None or time.monotonic() - told[1] >= REGISTRATION_TTL_SECONDS:
+            return False
+        return teams is None or told[0] == tuple(sorted(set(teams)))
 
     async def seen(self, user_id: str, teams: list[str] | None) -> None:
         key = None if teams is None else tuple(sorted(set(teams)))
         told = self._told.get(user_id)
         now = time.monotonic()
-        fresh = told is not None and now - told[1] < REGISTRATION_TTL_SECONDS
-        if fresh and told is not None and (key is None or told[0] == key):
+        if self._fresh(user_id, teams):
             return
         await self._register(user_id, teams)
         if len(self._told) >= MAX_REMEMBERED_REGISTRATIONS:
@@ -146,7 +180,6 @@ class UserHub:
         """Serialises a user's subscribing and unsubscribing; kept only while someone holds or
         waits for it."""
         self._unread_versions: dict[str, int] = {}
-        self._background: set[asyncio.Task[None]] = set()
 
     async def join(self, user_id: str, deliver: Deliver) -> None:
         """A WebSocket of ``user_id``: its outbox gets ``notification`` and ``unread`` frames."""
@@ -154,9 +187,7 @@ class UserHub:
         self._sockets[(user_id, deliver)] = socket
         await self.attach(user_id, socket)
         if self._known is not None:
-            task = asyncio.create_task(self._tell_known(user_id))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._known.tell_later(user_id, None)
 
     async def leave(self, user_id: str, deliver: Deliver) -> None:
         socket = self._sockets.pop((user_id, deliver), None)
@@ -251,13 +282,6 @@ class UserHub:
             entry.users -= 1
             if not entry.users:
                 del self._locks[user_id]
-
-    async def _tell_known(self, user_id: str) -> None:
-        assert self._known is not None
-        try:
-            await self._known.seen(user_id, None)
-        except Exception:
-            log.warning("could not register a connected user; broadcasts may miss them")
 
     def _on_live(self, msg: Msg) -> None:
         headers = msg.headers
