@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from switchboard_bench.results import ScenarioResult
+from switchboard_bench.results import ScenarioResult, field_at
 from switchboard_bench.scaling import BEGIN, END, Measured, measured_from, plan, render, rewrite
 
 
@@ -178,3 +178,15 @@ def test_an_old_broadcast_of_one_entry_per_recipient_is_planned_per_recipient() 
     text = render(old, plan(old))
     assert "| notification CPU per broadcast inbox entry (µs) | 40 | sse_fanout |" in text
     assert "| a broadcast to 1,000,000 users: notification core-seconds | 40 | same |" in text
+
+
+def test_a_broadcast_stored_once_takes_notifications_cpu_from_the_write_sides_meter() -> None:
+    """Its few ms read 0 on the delivery meter's clock ticks; the write side counts them to the
+    nanosecond."""
+    saved = sse(entries=1, recipients=10_000, notification=0.0)
+    second = field_at(saved.data, "broadcasts", "second broadcast")
+    assert isinstance(second, dict)
+    second["write"] = {"cpu_seconds": {"notification": 0.00215}, "entries": 1}
+    measured = measured_from({"sse_fanout": saved})
+    assert measured.notification_us_per_entry == pytest.approx(2_150.0)
+    assert plan(measured).broadcast_seconds_per_million == pytest.approx(0.00215)
