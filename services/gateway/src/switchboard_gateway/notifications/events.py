@@ -131,16 +131,18 @@ class MemberEntry(Entry):
     def shown(self) -> dict[str, Any]:
         return {**notification_object(self.notification, self.read), "userId": self.user_id}
 
-    @cached_property
+    # Plain properties, not cached: each is read once (a stream writes the bytes, a socket the
+    # frame), and caching one gives every member's event a dict of its own.
+    @property
     def sse_bytes(self) -> bytes:
         assert self.shared is not None
         return self.shared.sse_bytes_for(self.user_id)
 
-    @cached_property
+    @property
     def sse(self) -> str:
         return self.sse_bytes.decode()
 
-    @cached_property
+    @property
     def frame(self) -> str:
         assert self.shared is not None
         return self.shared.frame_for(self.user_id)
