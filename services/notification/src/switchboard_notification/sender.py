@@ -3,9 +3,9 @@ whole audience; its stream sequence is its cursor (increasing per user, not cons
 
 import time
 import uuid
-from collections.abc import Mapping
 
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from switchboard_contracts import BusError, ErrorCode, InvalidIdError, streams, subjects
 from switchboard_contracts.ids import validate_user_id
 from switchboard_contracts.notify import (
@@ -57,17 +57,9 @@ class NotificationSender:
         kind: NotificationType,
         title: str,
         message: str,
-        *,
-        broadcast_id: str | None = None,
-        team: str | None = None,
-        timestamp: int | None = None,
-        context: Mapping[str, str] | None = None,
     ) -> Notification:
         """Append to the user's inbox; a retried ``notification_id`` is stored once (within the
-        stream's duplicate window), and answered with the cursor it was stored at.
-
-        ``context``: the trace headers of the caller's span over a batch; then this entry gets
-        no span of its own."""
+        stream's duplicate window), and answered with the cursor it was stored at."""
         draft = Notification(
             id=notification_id,
             user_id=user_id,
@@ -75,23 +67,12 @@ class NotificationSender:
             type=kind,
             title=title,
             message=message,
-            timestamp=timestamp or int(time.time() * 1000),
-            broadcast_id=broadcast_id,
-            team=team,
+            timestamp=int(time.time() * 1000),
         )
-        ack = await publish_until_acked(
-            self._js,
-            subjects.notify_user(user_id),
-            draft.encode(),
-            stream=streams.NOTIFY.name,
-            headers={**(context or {}), "Nats-Msg-Id": notification_id},
-            retry=self._retry,
-            traced=context is None,
-        )
-        if ack.duplicate:
-            await self._same_user(ack.seq, user_id, notification_id)
-        SENDS.labels(kind).inc()
-        return draft.model_copy(update={"cursor": ack.seq})
+        stored = await self._store(subjects.notify_user(user_id), draft)
+        if stored.duplicate:
+            await self._same_user(stored.seq, user_id, notification_id)
+        return draft.model_copy(update={"cursor": stored.seq})
 
     async def _same_user(self, stream_seq: int, user_id: str, notification_id: str) -> None:
         """A repeated id is answered with the entry first stored under it; that one must be the
@@ -116,16 +97,21 @@ class NotificationSender:
             team=job.team,
             audience=audience,
         )
+        stored = await self._store(subjects.notify_audience(audience), draft)
+        return draft.model_copy(update={"cursor": stored.seq})
+
+    async def _store(self, subject: str, draft: Notification) -> PubAck:
+        """Publish ``draft`` on ``subject`` until acked, its id as message id; counted."""
         ack = await publish_until_acked(
             self._js,
-            subjects.notify_audience(audience),
+            subject,
             draft.encode(),
             stream=streams.NOTIFY.name,
-            headers={"Nats-Msg-Id": job.id},
+            headers={"Nats-Msg-Id": draft.id},
             retry=self._retry,
         )
-        SENDS.labels(job.type).inc()
-        return draft.model_copy(update={"cursor": ack.seq})
+        SENDS.labels(draft.type).inc()
+        return ack
 
     async def newest_position(self) -> int:
         """The NOTIFY stream's last sequence: every entry in any inbox now is at or below it."""
