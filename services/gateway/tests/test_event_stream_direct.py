@@ -20,12 +20,23 @@ class StreamApp:
     """One SSE endpoint writing ``count`` events of ``size`` bytes; records the body chunks that
     passed through ASGI (a direct write passes none)."""
 
-    def __init__(self, count: int, size: int, write_timeout: float, direct: bool = True) -> None:
+    def __init__(
+        self,
+        count: int,
+        size: int,
+        write_timeout: float,
+        direct: bool = True,
+        *,
+        then_end: bool = False,
+    ) -> None:
         self.count, self.size, self.write_timeout = count, size, write_timeout
         self.direct = direct
+        self.then_end = then_end
+        """The producer returns after its events (the response ends) rather than waiting."""
         self.asgi_chunks = 0
         self.closed = asyncio.Event()
         self.produced = 0
+        self.write: Write | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,13 +48,15 @@ class StreamApp:
             await send(message)
 
         async def produce(write: Write) -> None:
+            self.write = write
             pad = "x" * self.size
             for n in range(self.count):
                 await write(
                     f"id: {n}\nevent: notification\ndata: {pad}\n\n".encode(), "notification"
                 )
                 self.produced += 1
-            await asyncio.Event().wait()  # the stream stays open, as a real one does
+            if not self.then_end:
+                await asyncio.Event().wait()  # the stream stays open, as a real one does
 
         async def on_close() -> None:
             self.closed.set()
@@ -131,3 +144,20 @@ async def test_a_client_that_stops_reading_is_still_cut_off() -> None:
     assert slow._value.get() == before + 1
     assert app.produced < app.count, "the producer stopped at the blocked write"
     assert app.asgi_chunks >= 1, "a paused transport sends through ASGI, which waits"
+
+
+async def test_once_the_response_ended_nothing_more_is_written_directly() -> None:
+    app = StreamApp(3, 10, write_timeout=5.0, then_end=True)
+    async with serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert await asyncio.wait_for(read_events(reader, 3), 5) == [0, 1, 2]
+        assert await asyncio.wait_for(reader.readexactly(5), 5) == b"0\r\n\r\n"  # the end
+        await asyncio.wait_for(app.closed.wait(), 5)
+        assert app.write is not None
+        assert not app.write.now(b"id: 3\nevent: notification\ndata: late\n\n", "notification")
+        writer.write_eof()
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 5) == b"", "nothing after the end"
+        writer.close()

@@ -7,7 +7,14 @@ import asyncio
 from collections.abc import Sequence
 
 from switchboard_contracts.notify import Notification, NotificationType
-from switchboard_gateway.notifications.events import Entry, InboxEvent, Reset, Unread
+from switchboard_gateway.notifications.events import (
+    AudienceEntry,
+    Entry,
+    InboxEvent,
+    MemberEntry,
+    Reset,
+    Unread,
+)
 from switchboard_gateway.notifications.inbox_follower import PAGE_SIZE, Gone, InboxFollower
 
 USER = "alice"
@@ -304,15 +311,21 @@ async def test_an_entry_arriving_during_a_wait_is_given_before_the_timeout() -> 
 
 
 class Written:
-    """A sink (an SSE stream's ``write.now``) that takes events until told it cannot."""
+    """A sink (an SSE stream's ``write.now``) that takes events until told it cannot; ``events``
+    are what it wrote: an entry's cursor (its ``id:``), or the kind of an event without one."""
 
     def __init__(self) -> None:
-        self.events: list[Entry | Unread] = []
+        self.events: list[int | str] = []
+        self.chunks: list[bytes] = []
         self.writable = True
 
-    def __call__(self, event: Entry | Unread) -> bool:
+    def __call__(self, chunk: bytes, kind: str) -> bool:
         if self.writable:
-            self.events.append(event)
+            lines = [line for line in chunk.decode().splitlines() if not line.startswith(":")]
+            fields = dict(line.split(": ", 1) for line in lines if line)
+            assert fields.get("event", "keepalive") == kind
+            self.events.append(int(fields["id"]) if "id" in fields else kind)
+            self.chunks.append(chunk)
         return self.writable
 
 
@@ -343,13 +356,12 @@ async def test_while_the_producer_waits_newer_entries_go_to_the_sink_without_wak
     follower.push(Unread(unread_count=2, version=7))
     follower.push(log.publish(others=20))  # 29
     follower.push(log.at(8))  # a duplicate of what was written: dropped
-    assert cursors(written.events) == [8, 29]
-    assert isinstance(written.events[1], Unread)
+    assert written.events == [8, "unread", 29]
     assert follower.last == 29
     await asyncio.sleep(0)
     assert not producer.done()  # never woken
     follower.push(log.publish())
-    assert cursors(written.events) == [8, 29, 32]
+    assert written.events == [8, "unread", 29, 32]
     assert log.reads == []
     producer.cancel()
 
@@ -363,7 +375,7 @@ async def test_an_entry_the_sink_cannot_take_wakes_the_producer_and_keeps_the_or
     follower.push(log.publish())  # 6
     written.writable = True
     follower.push(log.publish())  # 9: behind a queued one: queued too, not written first
-    assert cursors(written.events) == [3]
+    assert written.events == [3]
     assert cursors(await producer) == [6, 9]
     assert follower.last == 9
 
@@ -392,3 +404,89 @@ async def test_without_a_waiting_producer_or_a_sink_events_are_queued_as_before(
     follower.push(log.publish())
     assert written.events == []
     assert cursors(await producer) == [6]
+
+
+def broadcast(log: FakeLog) -> AudienceEntry:
+    """A broadcast stored in the log at its next position (an audience's entry, for everyone)."""
+    log.position += 3
+    return AudienceEntry(
+        Notification(
+            id=f"b{log.position}",
+            user_id="",
+            audience="all",
+            cursor=log.position,
+            type=NotificationType.INFO,
+            title="to everyone",
+            message="m",
+            timestamp=log.position,
+        )
+    )
+
+
+async def test_a_broadcast_member_gets_their_own_bytes_through_the_sink_once() -> None:
+    log = FakeLog()
+    follower, written = await with_sink(log)
+    producer = await waiting(follower)
+    shared = broadcast(log)
+    follower.push_member(shared, USER)
+    follower.push_member(shared, USER)  # given already: dropped
+    assert written.events == [shared.cursor]
+    assert written.chunks == [shared.sse_bytes_for(USER)]
+    assert f'"userId":"{USER}"'.encode() in written.chunks[0]
+    assert follower.last == shared.cursor
+    await asyncio.sleep(0)
+    assert not producer.done()
+    producer.cancel()
+
+
+async def test_a_broadcast_member_is_queued_as_their_own_entry_when_the_sink_cannot_take_it() -> (
+    None
+):
+    log = FakeLog()
+    follower, written = await with_sink(log)
+    producer = await waiting(follower)
+    written.writable = False
+    shared = broadcast(log)
+    follower.push_member(shared, USER)
+    written.writable = True
+    follower.push(log.publish())  # behind the queued broadcast: queued too
+    given = await producer
+    assert cursors(given) == [shared.cursor, shared.cursor + 3]
+    member = given[0]
+    assert isinstance(member, MemberEntry)
+    assert member.user_id == USER
+    assert member.sse_bytes == shared.sse_bytes_for(USER)
+    assert written.events == []
+
+
+async def test_without_a_timeout_a_wait_lasts_until_a_ping_and_a_ping_goes_through_the_sink() -> (
+    None
+):
+    log = FakeLog()
+    follower, written = await with_sink(log)
+    producer = await waiting(follower)  # next(timeout=5.0): its timer is not what ends it
+    follower.ping(b":keepalive\n\n")
+    assert written.chunks == [b":keepalive\n\n"]
+    assert written.events == ["keepalive"]
+    await asyncio.sleep(0)
+    assert not producer.done(), "written through: the producer sleeps on"
+    producer.cancel()
+    untimed = asyncio.create_task(follower.next(None))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    written.writable = False  # the socket is paused: the producer writes it, and waits
+    follower.ping(b":keepalive\n\n")
+    assert await asyncio.wait_for(untimed, 1.0) == []
+
+
+async def test_a_ping_while_the_bus_is_down_still_ends_the_wait_with_nothing() -> None:
+    """Held live events must not hold back the keepalive."""
+    log = FakeLog()
+    follower, written = await with_sink(log)
+    untimed = asyncio.create_task(follower.next(None))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    follower.hold()
+    follower.ping(b":keepalive\n\n")
+    assert await asyncio.wait_for(untimed, 1.0) == []
+    assert written.chunks == []

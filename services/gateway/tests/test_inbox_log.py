@@ -27,6 +27,7 @@ from switchboard_gateway.notifications.events import Entry
 from switchboard_gateway.notifications.http_api import NotificationsApi
 from switchboard_gateway.notifications.inbox_follower import Gone
 from switchboard_gateway.notifications.inbox_log import InboxUnavailableError, StoredInbox
+from switchboard_gateway.notifications.keepalive import KeepaliveSweep
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_runtime import Bus, ensure_stream
@@ -274,6 +275,7 @@ async def test_a_long_poll_answers_with_stream_positions_from_the_log_and_live(
         NotificationsClient(bus, TIMEOUT),
         StoredInbox(bus, TIMEOUT),
         drain=Drain(1.0, 10, 1000),
+        keepalives=KeepaliveSweep(settings.sse_keepalive_seconds),
     )
     user = a_user()
     seqs = [await publish(bus, user, f"t{n}") for n in range(3)]

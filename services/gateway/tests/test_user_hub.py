@@ -18,7 +18,7 @@ from switchboard_contracts.notify import (
 )
 from switchboard_devstack.stores import Stores
 from switchboard_gateway.notifications.client import NotificationsUnavailableError
-from switchboard_gateway.notifications.events import Entry, MemberEntry, Unread
+from switchboard_gateway.notifications.events import AudienceEntry, Entry, MemberEntry, Unread
 from switchboard_gateway.notifications.user_hub import REGISTRATION_WORKERS, KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_runtime import Bus, ensure_stream
@@ -35,6 +35,9 @@ class Recorder:
 
     def push(self, event: Entry | Unread) -> None:
         self.events.put_nowait(event)
+
+    def push_member(self, shared: AudienceEntry, user_id: str) -> None:
+        self.push(shared.for_member(user_id))
 
     def hold(self) -> None:
         self.calls.append("hold")

@@ -75,7 +75,9 @@ class GatewaySettings(ServiceSettings):
         default=4, ge=1, le=64, description="Batches of chat messages on their way at once"
     )
     sse_keepalive_seconds: float = Field(
-        default=15.0, gt=0, description="Idle time after which an SSE stream gets a comment line"
+        default=15.0,
+        gt=0,
+        description="How often an SSE stream gets a comment line (a dashboard stream: when idle)",
     )
     sse_retry_ms: int = Field(
         default=3000, ge=0, description="The reconnect delay suggested to SSE clients"

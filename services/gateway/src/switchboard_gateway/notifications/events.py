@@ -16,6 +16,7 @@ from switchboard_protocol.times import now_ms
 from switchboard_gateway.transport.sse import sse_event
 
 __all__ = [
+    "NOTIFICATION_KIND",
     "AudienceEntry",
     "Entry",
     "InboxEvent",
@@ -25,6 +26,10 @@ __all__ = [
     "Unread",
     "notification_object",
 ]
+
+
+NOTIFICATION_KIND = "notification"
+"""An inbox entry's SSE event type (``event: notification``), its ``kind`` for the metrics."""
 
 
 def notification_object(notification: Notification, read: bool) -> dict[str, Any]:
@@ -69,7 +74,7 @@ class Entry:
     def sse_bytes(self) -> bytes:
         return self.sse.encode()
 
-    kind = "notification"
+    kind = NOTIFICATION_KIND
 
     @cached_property
     def frame(self) -> str:
@@ -90,12 +95,15 @@ class AudienceEntry:
     bytes (ids are safe JSON as they are: ``switchboard_protocol.ids.ID_PATTERN``). ``userId``
     comes last in the object."""
 
-    __slots__ = ("_frame_head", "_frame_tail", "_sse_head", "notification")
+    __slots__ = ("_frame_head", "_frame_tail", "_sse_head", "cursor", "notification")
 
     _SSE_TAIL = b'"}\n\n'
+    kind = NOTIFICATION_KIND
 
     def __init__(self, notification: Notification) -> None:
         self.notification = notification
+        self.cursor = notification.cursor
+        """A plain attribute: read once per member."""
         shown = notification_object(notification, read=False)
         del shown["userId"]
         body = dump_json(shown)[:-1] + ',"userId":"'
@@ -105,10 +113,6 @@ class AudienceEntry:
             f'"}},"timestamp":{notification.timestamp},"id":{dump_json(notification.id)}'
             f',"cursor":{notification.cursor}}}'
         )
-
-    @property
-    def cursor(self) -> int:
-        return self.notification.cursor
 
     def for_member(self, user_id: str) -> "MemberEntry":
         return MemberEntry(self.notification, False, self, user_id)

@@ -33,19 +33,20 @@ from switchboard_gateway.notifications.client import (
     NotificationsUnavailableError,
 )
 from switchboard_gateway.notifications.events import (
+    NOTIFICATION_KIND,
     Entry,
     InboxEvent,
     Ready,
     Reset,
-    Unread,
     notification_object,
 )
-from switchboard_gateway.notifications.inbox_follower import InboxFollower
+from switchboard_gateway.notifications.inbox_follower import KEEPALIVE_KIND, InboxFollower
 from switchboard_gateway.notifications.inbox_log import InboxUnavailableError, StoredInbox
+from switchboard_gateway.notifications.keepalive import KEEPALIVE, KeepaliveSweep
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
-from switchboard_gateway.transport.sse import sse_comment, sse_event
+from switchboard_gateway.transport.sse import sse_event
 
 __all__ = ["MAX_POLL_TIMEOUT_SECONDS", "NotificationsApi"]
 
@@ -71,8 +72,10 @@ class NotificationsApi:
         inbox: StoredInbox,
         *,
         drain: Drain,
+        keepalives: KeepaliveSweep,
     ) -> None:
         self._drain = drain
+        self._keepalives = keepalives
         self._settings = settings
         self._users = users
         self._known = known
@@ -161,10 +164,12 @@ class NotificationsApi:
             self._drain.track(drainable)
             await write(sse_event(retry_ms=self._settings.sse_retry_ms))
             await write(opening.sse)
-            await _follow(write, follower, drainable, self._settings.sse_keepalive_seconds)
+            self._keepalives.add(follower)
+            await _follow(write, follower, drainable)
 
         async def close() -> None:
             self._drain.untrack(drainable)
+            self._keepalives.discard(follower)
             await self._users.detach(user, follower)
 
         return EventStreamResponse(
@@ -302,28 +307,28 @@ class NotificationsApi:
         return JSONResponse({"success": True, "unreadCount": reply.unread_count})
 
 
-async def _follow(
-    write: Write, follower: InboxFollower, drainable: StreamDrainable, keepalive: float
-) -> None:
+async def _follow(write: Write, follower: InboxFollower, drainable: StreamDrainable) -> None:
     """Live events until the gateway drains the stream; then the browser's reconnect delay.
 
     A live event that comes next in order while the follower waits is written as it arrives
-    (``write.now``), without waking this task; the rest is written here."""
+    (``write.now``), without waking this task; the rest is written here. So is a keepalive the
+    sink could not take (``KeepaliveSweep`` pings the follower: ``next`` returns nothing)."""
 
-    def now(event: Entry | Unread) -> bool:
-        if not write.now(event.sse_bytes, event.kind):
+    def now(chunk: bytes, kind: str) -> bool:
+        if not write.now(chunk, kind):
             return False
-        _count(event)
+        if kind == NOTIFICATION_KIND:
+            _SSE_DELIVERIES.add()
         return True
 
     follower.write_through(now)
     try:
         while not drainable.ended.is_set():
-            events = await follower.next(keepalive)  # interrupted when the stream is drained
+            events = await follower.next(None)  # interrupted when the stream is drained
             if drainable.ended.is_set():
                 break
             if not events:
-                await write(sse_comment("keepalive"))
+                await write(KEEPALIVE, KEEPALIVE_KIND)
             for event in events:
                 await write(event.sse_bytes, event.kind)
                 _count(event)

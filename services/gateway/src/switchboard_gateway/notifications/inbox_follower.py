@@ -19,6 +19,11 @@ An SSE stream also gives a ``sink`` (``write_through``): while its producer wait
 with nothing queued and nothing missed, a live entry newer than the last one given is handed to
 the sink as it arrives (the SSE bytes written straight to the socket), without waking the
 producer; anything else, or an event the sink cannot take at once, goes the queued way above.
+Whether the sink may take events is decided when the producer starts waiting and withdrawn by
+whatever queues (``_open``): a broadcast hands one event to each of 10,000 streams in a row, and
+each attribute read there is a stream's object fetched from memory. A broadcast's member gets
+its event as the shared entry and their id (``push_member``): its bytes are built only for the
+sink; a member object only when it is queued.
 """
 
 import asyncio
@@ -26,14 +31,23 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from switchboard_gateway.notifications.events import Entry, InboxEvent, Reset, Unread
+from switchboard_gateway.notifications.events import (
+    AudienceEntry,
+    Entry,
+    InboxEvent,
+    Reset,
+    Unread,
+)
 
 __all__ = ["PAGE_SIZE", "Gone", "InboxFollower", "InboxLog", "Sink"]
 
 PAGE_SIZE = 100
+KEEPALIVE_KIND = "keepalive"
+"""A keepalive comment's kind for the metrics (``connection_metrics.event_type_of``)."""
 
-Sink = Callable[[Entry | Unread], bool]
-"""Takes a live event at once (True) or not at all (False); never waits."""
+Sink = Callable[[bytes, str], bool]
+"""Takes a live event's SSE bytes, with its kind, at once (True) or not at all (False); never
+waits."""
 
 
 class Gone:
@@ -53,6 +67,22 @@ class InboxLog(Protocol):
 
 
 class InboxFollower:
+    __slots__ = (
+        "_arrived",
+        "_behind",
+        "_due",
+        "_held",
+        "_interrupted",
+        "_log",
+        "_max_pending",
+        "_open",
+        "_pending",
+        "_sink",
+        "_target",
+        "_user_id",
+        "last",
+    )
+
     def __init__(self, log: InboxLog, user_id: str, max_pending: int = 1000) -> None:
         self._log = log
         self._user_id = user_id
@@ -63,16 +93,22 @@ class InboxFollower:
         self._held = False
         """The bus is disconnected: live events wait until the log was read again (``resync``)."""
         self._interrupted = False
+        self._due = False
+        """The wait's time is up (its timer, or ``ping``)."""
         self.last = 0  # the newest cursor this subscriber has been given (or told to skip to)
         self._target = 0  # the log is read up to here (the head) before live entries
         self._sink: Sink | None = None
-        self._waiting = False
-        """In ``_wait``: the producer is between writes, so the sink may write."""
+        self._open = False
+        """The sink may take live events now: the producer waits in ``_wait`` (between writes)
+        with nothing queued, missed or held, and the log read up to its target. Set when the
+        wait starts; cleared when it ends and by whatever queues an event meanwhile."""
 
     def write_through(self, sink: Sink | None) -> None:
         """Hand live events newer than the last one given to ``sink`` while ``next`` waits
         (None: stop)."""
         self._sink = sink
+        if sink is None:
+            self._open = False
 
     @property
     def pending(self) -> int:
@@ -81,8 +117,26 @@ class InboxFollower:
 
     def push(self, event: Entry | Unread) -> None:
         """A live event for this user. Never waits."""
-        if self._waiting and self._through(event):
+        if self._open and self._through(event):
             return
+        self._queue(event)
+
+    def push_member(self, shared: AudienceEntry, user_id: str) -> None:
+        """A broadcast to an audience of this user's: ``push`` of the user's copy, whose bytes
+        (or object, when it is queued) are made only as they are needed."""
+        if self._open:
+            cursor = shared.cursor
+            if cursor <= self.last:
+                return  # already given
+            sink = self._sink
+            assert sink is not None
+            if sink(shared.sse_bytes_for(user_id), shared.kind):
+                self.last = cursor
+                return
+        self._queue(shared.for_member(user_id))
+
+    def _queue(self, event: Entry | Unread) -> None:
+        self._open = False  # what arrives next waits behind this one
         if len(self._pending) >= self._max_pending:
             self._pending.clear()
             self._behind = True  # caught up from the log on the next call
@@ -94,36 +148,36 @@ class InboxFollower:
         """``event`` given to the sink, or dropped as already given: the producer is not
         woken for it."""
         sink = self._sink
-        if sink is None or self._pending or self._behind or self._held or self._interrupted:
-            return False
-        if self._target > self.last:
-            return False  # a page of the log is still to be read first
+        assert sink is not None
         if isinstance(event, Entry):
             if event.cursor <= self.last:
                 return True  # already given
-            if not sink(event):
+            if not sink(event.sse_bytes, event.kind):
                 return False
             self.last = event.cursor
             return True
-        return sink(event)
+        return sink(event.sse_bytes, event.kind)
 
     def hold(self) -> None:
         """The bus disconnected: live events may be lost until it reconnects. Those that come
         meanwhile (after the resubscription, before ``resync``) are newer than the lost ones, so
         they wait: given first, they would put the lost ones behind the subscriber's cursor."""
         self._held = True
+        self._open = False
 
     def resync(self) -> None:
         """Live events may have been lost (the bus reconnected): check the log for the rest,
         from the last cursor given to the newest."""
         self._held = False
         self._behind = True
+        self._open = False
         self._arrived.set()
 
     def interrupt(self) -> None:
         """Make a waiting ``next`` (and every later one) return at once with nothing: the
         stream is ending (the gateway drains it)."""
         self._interrupted = True
+        self._open = False
         self._arrived.set()
 
     async def begin(self, after: int | None) -> Reset | None:
@@ -139,8 +193,23 @@ class InboxFollower:
         self.last, self._target = after, head
         return None
 
-    async def next(self, timeout: float) -> list[InboxEvent]:
-        """The next events to send, in order; empty when nothing happened within ``timeout``."""
+    def ping(self, chunk: bytes) -> None:
+        """The stream's keepalive (``chunk``) is due (``keepalive.KeepaliveSweep``). While the
+        producer waits with nothing to give, the sink writes it, and the producer sleeps on;
+        otherwise a waiting producer's ``next`` returns nothing, as at a timeout, and it writes
+        one itself (waiting, as for any write, for a client that reads slowly)."""
+        sink = self._sink
+        if self._open and sink is not None and sink(chunk, KEEPALIVE_KIND):
+            return
+        self._time_up()
+
+    def _time_up(self) -> None:
+        self._due = True
+        self._arrived.set()
+
+    async def next(self, timeout: float | None) -> list[InboxEvent]:
+        """The next events to send, in order; empty when nothing happened within ``timeout``
+        (None: no timer; until ``ping`` or ``interrupt``)."""
         while True:
             if self._target > self.last:
                 page = await self._fill_page()
@@ -162,27 +231,31 @@ class InboxFollower:
             if ready:
                 return ready
 
-    async def _wait(self, timeout: float) -> bool:
-        """Until something arrives (True) or ``timeout`` passes (False).
+    async def _wait(self, timeout: float | None) -> bool:
+        """Until something arrives (True) or the time is up (False): ``timeout`` passes, or
+        ``ping`` (with no ``timeout``).
 
         A timer that sets the event, not ``wait_for``: a gateway with 10,000 streams woke each
         of them per broadcast, and ``wait_for``'s task per wake (with the drain watch beside it)
         cost more than writing the event.
         """
-        timed_out = False
-
-        def time_up() -> None:
-            nonlocal timed_out
-            timed_out = True
-            self._arrived.set()
-
-        timer = asyncio.get_running_loop().call_later(timeout, time_up)
-        self._waiting = True
+        self._due = False
+        loop = asyncio.get_running_loop()
+        timer = None if timeout is None else loop.call_later(timeout, self._time_up)
+        self._open = self._sink is not None and not (
+            self._pending
+            or self._behind
+            or self._held
+            or self._interrupted
+            or self._target > self.last  # a page of the log is still to be read first
+        )
         try:
             await self._arrived.wait()
         finally:
-            self._waiting = False
-            timer.cancel()
+            self._open = False
+            if timer is not None:
+                timer.cancel()
+        timed_out = self._due
         if self._held:
             return not timed_out or self._behind or self._interrupted
         return not timed_out or bool(self._pending) or self._behind or self._interrupted

@@ -118,6 +118,10 @@ class Subscriber(Protocol):
     def push(self, event: Entry | Unread) -> None:
         """A live event; must not wait."""
 
+    def push_member(self, shared: AudienceEntry, user_id: str) -> None:
+        """``push`` of a broadcast to an audience of ``user_id``'s (``shared.for_member``,
+        made only if needed); must not wait."""
+
     def hold(self) -> None:
         """The bus disconnected: live events may be lost until ``resync``."""
 
@@ -135,6 +139,10 @@ class _Socket:
         self._deliver(event.frame)
         if isinstance(event, Entry):
             _WEBSOCKET_DELIVERIES.add()
+
+    def push_member(self, shared: AudienceEntry, user_id: str) -> None:
+        self._deliver(shared.frame_for(user_id))
+        _WEBSOCKET_DELIVERIES.add()
 
     def hold(self) -> None:
         pass
@@ -327,9 +335,9 @@ class UserHub:
         shared = AudienceEntry(notification)
         subscribers = self._subscribers
         for user_id in tuple(members):
-            entry = shared.for_member(user_id)
-            for subscriber in tuple(subscribers.get(user_id, ())):
-                subscriber.push(entry)
+            # Not a copy of the list: a push never waits, so nothing attaches or detaches.
+            for subscriber in subscribers.get(user_id, ()):
+                subscriber.push_member(shared, user_id)
 
     def _on_room_read(self, msg: Msg) -> None:
         """The user's read mark in a room moved (on any gateway): every socket of the user gets

@@ -8,6 +8,7 @@ from switchboard_gateway.edge.wing import Edge
 from switchboard_gateway.notifications.client import NotificationsClient
 from switchboard_gateway.notifications.http_api import NotificationsApi
 from switchboard_gateway.notifications.inbox_log import StoredInbox
+from switchboard_gateway.notifications.keepalive import KeepaliveSweep
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 
@@ -22,6 +23,7 @@ class Notifications:
         self.users = UserHub(bus, known, self.client.audiences)
         bus.on_disconnected.append(self.users.hold_all)
         bus.on_reconnected.append(self.users.resync_all)
+        self._keepalives = KeepaliveSweep(settings.sse_keepalive_seconds)
         self._api = NotificationsApi(
             settings,
             self.users,
@@ -29,16 +31,19 @@ class Notifications:
             self.client,
             StoredInbox(bus, timeout, self.client.memberships),
             drain=edge.drain,
+            keepalives=self._keepalives,
         )
 
     def routes(self) -> list[BaseRoute]:
         return list(self._api.routes())
 
     async def start(self) -> None:
-        """Nothing to start: a user's subscription opens with their first connection."""
+        """The streams' keepalives; a user's subscription opens with their first connection."""
+        self._keepalives.start()
 
     def drain(self) -> None:
         """Streams are ended by the edge's paced drain, which every stream is tracked by."""
 
     async def stop(self) -> None:
-        """Nothing to stop: subscriptions end with their connections and the bus."""
+        """The keepalives; subscriptions end with their connections and the bus."""
+        await self._keepalives.stop()

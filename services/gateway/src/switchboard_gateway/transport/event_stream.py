@@ -75,6 +75,11 @@ class _StreamWrite:
             return True
         return False
 
+    def end_direct(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
+            self.direct = None
+
     async def __call__(self, chunk: str | bytes, kind: str | None = None) -> None:
         data = chunk.encode() if isinstance(chunk, str) else chunk
         if self.now(data, kind or event_type_of(data)):
@@ -136,6 +141,7 @@ class EventStreamResponse(Response):
                 asyncio.create_task(_disconnected(receive)),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            write.end_direct()  # nothing written past the response's end, or after an abort
             if write.stalled:
                 SLOW_CLIENT_DISCONNECTS.labels("sse").inc()
                 log.info("ending an event stream whose client stopped reading")
