@@ -81,3 +81,19 @@ def test_a_slow_store_is_the_limit_named_as_storing_the_broadcast() -> None:
     fast_store = result(round_(p99=1_200.0))
     [target] = fast_store.targets
     assert target.limit.startswith("the gateway's SSE delivery: p99 1,188 ms after the broadcast")
+
+
+def test_of_several_measured_broadcasts_the_median_by_p99_is_the_measured_one() -> None:
+    ctx = BenchContext(out_dir=Path("/nonexistent"), work_dir=Path("/nonexistent"))
+    connected: dict[str, object] = {"ok": STREAMS, "failed": 0, "seconds": 20.0, "errors": {}}
+    measured = [round_(p99=p99) for p99 in (300.0, 180.0, 240.0)]
+    for r, gateway in zip(measured, (0.25, 0.15, 0.2), strict=True):
+        r.cpu["gateway"] = gateway
+    rounds = {"first broadcast": round_(), **{f"measured {n}": r for n, r in enumerate(measured)}}
+    team = [write(TEAM_SIZE)]
+    saved: Any = _result(ctx, STREAMS, connected, {"gateway": 1.0}, STREAMS, rounds, team)
+    assert saved.data["broadcasts"]["second broadcast"]["p99_ms"] == 240.0
+    assert saved.data["gateway_us_per_event"] == 20.0  # 0.2 s for 10,000 events, the median
+    assert saved.data["measured_rounds"] == 3
+    [target] = saved.targets
+    assert "p99 240 ms" in target.measured
