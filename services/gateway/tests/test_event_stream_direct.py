@@ -8,8 +8,9 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
+from prometheus_client import CollectorRegistry, Counter
 from starlette.types import Message, Receive, Scope, Send
-from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS
+from switchboard_gateway.metrics import FRAMES_SENT, SLOW_CLIENT_DISCONNECTS, TurnCounter
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
 from switchboard_runtime.patches.uvicorn_connection_abort import ConnectionAbort
 
@@ -28,10 +29,12 @@ class StreamApp:
         direct: bool = True,
         *,
         then_end: bool = False,
+        counted: dict[str, TurnCounter] | None = None,
     ) -> None:
         self.count, self.size, self.write_timeout = count, size, write_timeout
         self.direct = direct
         self.then_end = then_end
+        self.counted = counted
         """The producer returns after its events (the response ends) rather than waiting."""
         self.asgi_chunks = 0
         self.closed = asyncio.Event()
@@ -61,7 +64,9 @@ class StreamApp:
         async def on_close() -> None:
             self.closed.set()
 
-        response = EventStreamResponse(produce, on_close, self.write_timeout, direct=self.direct)
+        response = EventStreamResponse(
+            produce, on_close, self.write_timeout, direct=self.direct, counted=self.counted
+        )
         await response(scope, receive, watch)
 
 
@@ -161,3 +166,12 @@ async def test_once_the_response_ended_nothing_more_is_written_directly() -> Non
         with contextlib.suppress(ConnectionError):
             assert await asyncio.wait_for(reader.read(), 5) == b"", "nothing after the end"
         writer.close()
+
+
+async def test_the_kinds_a_caller_names_are_counted_as_written_directly_or_through_asgi() -> None:
+    for direct in (True, False):
+        written = Counter("written", "events written", registry=CollectorRegistry())
+        app = StreamApp(EVENTS, 50, 5.0, direct, counted={"notification": TurnCounter(written)})
+        await read_all(app)
+        await asyncio.sleep(0)  # counted once per loop turn
+        assert written._value.get() == EVENTS

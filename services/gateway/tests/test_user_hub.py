@@ -258,6 +258,25 @@ async def test_a_user_whose_audiences_cannot_be_read_still_hears_broadcasts_to_e
     await hub.detach(user, recorder)
 
 
+async def test_a_broadcast_reaches_the_connections_attached_now_not_one_that_left(
+    bus: Bus,
+) -> None:
+    user = f"u-{secrets.token_hex(4)}"
+    hub = UserHub(bus)
+    left, first, later = Recorder(), Recorder(), Recorder()
+    for recorder in (left, first, later):
+        await hub.attach(user, recorder)
+    await hub.detach(user, left)
+    ack = await bus.js.publish(subjects.notify_audience("all"), broadcast(None, "x").encode())
+    for recorder in (first, later):
+        entry = await recorder.next()
+        assert isinstance(entry, MemberEntry)
+        assert (entry.cursor, entry.user_id) == (ack.seq, user)
+    assert left.events.empty(), "pushed in the same turn as the others', had it been"
+    for recorder in (first, later):
+        await hub.detach(user, recorder)
+
+
 async def test_sockets_register_their_users_through_a_few_workers_each_user_once() -> None:
     """``tell_later`` queues users rather than starting a task each (memory per idle
     connection): at most ``REGISTRATION_WORKERS`` wait for persistence at once."""

@@ -35,7 +35,6 @@ from switchboard_gateway.notifications.client import (
 from switchboard_gateway.notifications.events import (
     NOTIFICATION_KIND,
     Entry,
-    InboxEvent,
     Ready,
     Reset,
     notification_object,
@@ -54,7 +53,8 @@ log = logging.getLogger(__name__)
 
 MAX_POLL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_TIMEOUT_SECONDS = 25.0
-_SSE_DELIVERIES = TurnCounter(NOTIFICATION_DELIVERIES.labels("sse"))
+_SSE_COUNTED = {NOTIFICATION_KIND: TurnCounter(NOTIFICATION_DELIVERIES.labels("sse"))}
+"""A notification written to an SSE stream is a delivery."""
 
 
 class _UserError(Exception):
@@ -177,6 +177,7 @@ class NotificationsApi:
             close,
             self._settings.sse_write_timeout_seconds,
             direct=self._settings.sse_direct_writes,
+            counted=_SSE_COUNTED,
         )
 
     # -- long-polling -------------------------------------------------------------------------
@@ -312,16 +313,9 @@ async def _follow(write: Write, follower: InboxFollower, drainable: StreamDraina
 
     A live event that comes next in order while the follower waits is written as it arrives
     (``write.now``), without waking this task; the rest is written here. So is a keepalive the
-    sink could not take (``KeepaliveSweep`` pings the follower: ``next`` returns nothing)."""
-
-    def now(chunk: bytes, kind: str) -> bool:
-        if not write.now(chunk, kind):
-            return False
-        if kind == NOTIFICATION_KIND:
-            _SSE_DELIVERIES.add()
-        return True
-
-    follower.write_through(now)
+    sink could not take (``KeepaliveSweep`` pings the follower: ``next`` returns nothing).
+    The stream counts the notifications it writes as deliveries (``_SSE_COUNTED``)."""
+    follower.write_through(write.now)
     try:
         while not drainable.ended.is_set():
             events = await follower.next(None)  # interrupted when the stream is drained
@@ -331,17 +325,10 @@ async def _follow(write: Write, follower: InboxFollower, drainable: StreamDraina
                 await write(KEEPALIVE, KEEPALIVE_KIND)
             for event in events:
                 await write(event.sse_bytes, event.kind)
-                _count(event)
     finally:
         follower.write_through(None)
     # Draining: the browser reconnects (elsewhere) after this delay, with Last-Event-ID.
     await write(sse_event(retry_ms=max(1, drainable.reconnect_ms)))
-
-
-def _count(event: InboxEvent) -> None:
-    """An event written to an SSE stream: notifications count as deliveries."""
-    if isinstance(event, Entry):
-        _SSE_DELIVERIES.add()
 
 
 def _internal(what: str) -> BusError:

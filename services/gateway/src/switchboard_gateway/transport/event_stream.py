@@ -22,7 +22,7 @@ written). ``direct=False``
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from starlette.responses import Response
@@ -60,11 +60,14 @@ class Write(Protocol):
 class _StreamWrite:
     """The ``Write`` an ``EventStreamResponse`` gives its producer."""
 
-    __slots__ = ("direct", "send", "stalled", "timeout")
+    __slots__ = ("counted", "direct", "send", "stalled", "timeout")
 
-    def __init__(self, send: Send, timeout: float) -> None:
+    def __init__(
+        self, send: Send, timeout: float, counted: Mapping[str, TurnCounter] | None = None
+    ) -> None:
         self.send = send
         self.timeout = timeout
+        self.counted = counted or {}
         self.direct: DirectBody | None = None
         self.stalled = False
 
@@ -72,8 +75,15 @@ class _StreamWrite:
         direct = self.direct
         if direct is not None and direct.try_write(chunk):
             _SENT.add(kind)
+            if self.counted:
+                self._count(kind)
             return True
         return False
+
+    def _count(self, kind: str) -> None:
+        counter = self.counted.get(kind)
+        if counter is not None:
+            counter.add()
 
     def end_direct(self) -> None:
         if self.direct is not None:
@@ -90,6 +100,8 @@ class _StreamWrite:
         except TimeoutError:
             self.stalled = True
             raise StalledStreamError from None
+        if self.counted:
+            self._count(kind or event_type_of(data))
 
 
 class _SentCounts:
@@ -120,7 +132,10 @@ class EventStreamResponse(Response):
         write_timeout: float,
         *,
         direct: bool = True,
+        counted: Mapping[str, TurnCounter] | None = None,
     ) -> None:
+        """``counted``: a counter per event kind, added to for each chunk of that kind written
+        (directly or through ASGI), besides ``FRAMES_SENT``."""
         # Not Response.__init__: it would announce a Content-Length for an empty body.
         self.status_code = 200
         self.background = None
@@ -129,9 +144,10 @@ class EventStreamResponse(Response):
         self._on_close = on_close
         self._write_timeout = write_timeout
         self._direct = direct
+        self._counted = counted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        write = _StreamWrite(send, self._write_timeout)
+        write = _StreamWrite(send, self._write_timeout, self._counted)
         tasks: list[asyncio.Task[None]] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
