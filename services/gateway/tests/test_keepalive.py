@@ -4,7 +4,8 @@ import asyncio
 
 from switchboard_gateway.notifications.events import Entry
 from switchboard_gateway.notifications.inbox_follower import Gone, InboxFollower
-from switchboard_gateway.notifications.keepalive import KEEPALIVE, KeepaliveSweep
+from switchboard_gateway.notifications.keepalive import KeepaliveSweep
+from switchboard_gateway.transport.sse import KEEPALIVE
 
 USER = "alice"
 

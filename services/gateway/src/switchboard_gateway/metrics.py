@@ -12,6 +12,8 @@ import asyncio
 from prometheus_client import Counter, Gauge, Histogram
 from switchboard_protocol import ClientFrameType, CloseCode, ServerFrameType
 
+from switchboard_gateway.transport.sse import KEEPALIVE_KIND
+
 __all__ = [
     "CONNECTIONS",
     "CONNECTS",
@@ -36,7 +38,7 @@ __all__ = [
 
 TRANSPORTS = ("websocket", "sse", "longpoll", "socketio")
 FRAME_TYPES = frozenset(
-    {*map(str, ClientFrameType), *map(str, ServerFrameType), "reset", "keepalive"}
+    {*map(str, ClientFrameType), *map(str, ServerFrameType), "reset", KEEPALIVE_KIND}
 )
 """Every frame type of the protocol (``switchboard_protocol``), and the SSE-only events."""
 _CLOSE_CODES = frozenset({*range(CloseCode.NORMAL, CloseCode.NORMAL + 16), *CloseCode})

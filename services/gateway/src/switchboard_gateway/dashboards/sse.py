@@ -18,6 +18,7 @@ from switchboard_gateway.dashboards.hub import SSE, DashboardHub, DashboardSubsc
 from switchboard_gateway.dashboards.log_filter import LogFilterError, parse_log_filter
 from switchboard_gateway.edge.identity import IdentityError, identity_of, resolve_user, team_refusal
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
+from switchboard_gateway.transport.sse import KEEPALIVE
 
 __all__ = ["dashboard_stream_routes"]
 
@@ -63,7 +64,7 @@ def dashboard_stream_routes(
                     async with asyncio.timeout(keepalive_seconds):
                         text = await queue.get()
                 except TimeoutError:
-                    text = ":keepalive\n\n"
+                    text = KEEPALIVE.decode()
                 if text == END:
                     return
                 await write(text)

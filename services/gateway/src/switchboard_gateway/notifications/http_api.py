@@ -39,13 +39,13 @@ from switchboard_gateway.notifications.events import (
     Reset,
     notification_object,
 )
-from switchboard_gateway.notifications.inbox_follower import KEEPALIVE_KIND, InboxFollower
+from switchboard_gateway.notifications.inbox_follower import InboxFollower
 from switchboard_gateway.notifications.inbox_log import InboxUnavailableError, StoredInbox
-from switchboard_gateway.notifications.keepalive import KEEPALIVE, KeepaliveSweep
+from switchboard_gateway.notifications.keepalive import KeepaliveSweep
 from switchboard_gateway.notifications.user_hub import KnownUsers, UserHub
 from switchboard_gateway.settings import GatewaySettings
 from switchboard_gateway.transport.event_stream import EventStreamResponse, Write
-from switchboard_gateway.transport.sse import sse_event
+from switchboard_gateway.transport.sse import KEEPALIVE, KEEPALIVE_KIND, sse_event
 
 __all__ = ["MAX_POLL_TIMEOUT_SECONDS", "NotificationsApi"]
 

@@ -38,12 +38,11 @@ from switchboard_gateway.notifications.events import (
     Reset,
     Unread,
 )
+from switchboard_gateway.transport.sse import KEEPALIVE_KIND
 
 __all__ = ["PAGE_SIZE", "Gone", "InboxFollower", "InboxLog", "Sink"]
 
 PAGE_SIZE = 100
-KEEPALIVE_KIND = "keepalive"
-"""A keepalive comment's kind for the metrics (``connection_metrics.event_type_of``)."""
 
 Sink = Callable[[bytes, str], bool]
 """Takes a live event's SSE bytes, with its kind, at once (True) or not at all (False); never

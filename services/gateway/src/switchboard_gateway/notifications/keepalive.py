@@ -1,6 +1,6 @@
 """Every notification stream's keepalive from one timer.
 
-A stream idle for ``interval`` gets a comment line, so that proxies keep it open. A timer per
+Every stream gets a comment line once per ``interval``, so that proxies keep it open. A timer per
 stream meant 10,000 timers in the loop's heap and a task woken per keepalive (10,000 idle streams
 kept 7 % of the gateway's core busy). Here the streams are spread over ``TICKS`` buckets, and
 one task pings a bucket per ``interval / TICKS``: each stream is pinged once per interval
@@ -17,11 +17,10 @@ import contextlib
 import logging
 
 from switchboard_gateway.notifications.inbox_follower import InboxFollower
-from switchboard_gateway.transport.sse import sse_comment
+from switchboard_gateway.transport.sse import KEEPALIVE
 
-__all__ = ["KEEPALIVE", "TICKS", "KeepaliveSweep"]
+__all__ = ["TICKS", "KeepaliveSweep"]
 
-KEEPALIVE = sse_comment("keepalive").encode()
 TICKS = 15
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from switchboard_gateway.metrics import (
     bounded,
     close_code_label,
 )
+from switchboard_gateway.transport.sse import KEEPALIVE_KIND
 from switchboard_gateway.transport.wire import TimedFrame
 
 __all__ = ["ConnectionMetrics", "event_type_of", "frame_type_of"]
@@ -46,7 +47,7 @@ def frame_type_of(text: str | bytes | None) -> str:
 def event_type_of(chunk: bytes) -> str:
     """The event of an SSE chunk: its ``event:`` field, ``keepalive`` for a comment."""
     if chunk.startswith(b":"):
-        return "keepalive"
+        return KEEPALIVE_KIND
     found = _EVENT_LINE.search(chunk)
     return bounded(found.group(1).decode(), FRAME_TYPES) if found else "other"
 

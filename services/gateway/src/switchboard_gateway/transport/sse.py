@@ -8,7 +8,7 @@ value inject fields or whole events, so they are refused.
 
 import re
 
-__all__ = ["SseFieldError", "sse_comment", "sse_event"]
+__all__ = ["KEEPALIVE", "KEEPALIVE_KIND", "SseFieldError", "sse_comment", "sse_event"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
@@ -52,3 +52,9 @@ def sse_comment(text: str = "") -> str:
     Line breaks in ``text`` would end the comment, so each line is its own comment.
     """
     return "".join(f":{line}\n" for line in _LINE_BREAK.split(text)) + "\n"
+
+
+KEEPALIVE = sse_comment("keepalive").encode()
+"""The comment line that keeps an idle stream's proxies from closing it."""
+KEEPALIVE_KIND = "keepalive"
+"""A comment's kind for the metrics (``connection_metrics.event_type_of``)."""
