@@ -26,6 +26,7 @@ from typing import Any
 from switchboard_bench.results import ScenarioResult, Target, field_at
 from switchboard_bench.scenarios.common import deliveries, limit_of
 from switchboard_bench.scenarios.fanout import capacity_of
+from switchboard_bench.scenarios.sse_fanout import MEASURED
 
 __all__ = [
     "CAPACITY_FACTOR",
@@ -60,8 +61,6 @@ CAPACITY_FACTOR = 1.5
 """Fan-out capacity at least this many times Node.js's."""
 IDLE_MEMORY = "Memory per idle connection (issue 19)"
 """``idle_memory``'s target for issue 19, listed in this issue's section too."""
-MEASURED = "second broadcast"
-"""``sse_fanout``'s measured broadcast (to everyone, the second: the steady state)."""
 
 
 def has_figures(results: dict[str, ScenarioResult]) -> bool:

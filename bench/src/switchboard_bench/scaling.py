@@ -13,6 +13,7 @@ from typing import Any
 
 from switchboard_bench.chat_cost import cost_of
 from switchboard_bench.results import ScenarioResult, field_at, load_results
+from switchboard_bench.scenarios.sse_fanout import MEASURED
 
 __all__ = ["Measured", "Plan", "measured_from", "plan", "render", "rewrite"]
 
@@ -177,7 +178,7 @@ def _sse_figures(
 ) -> None:
     """Notification's CPU per broadcast entry and the gateway's per SSE event and stream."""
     sse = results.get("sse_fanout")
-    second = field_at(sse.data, "broadcasts", "second broadcast") if sse else None
+    second = field_at(sse.data, "broadcasts", MEASURED) if sse else None
     if sse is not None and second:
         entries = int(second.get("entries") or second.get("received") or 0)
         recipients = int(

@@ -34,8 +34,8 @@ class StreamApp:
         self.count, self.size, self.write_timeout = count, size, write_timeout
         self.direct = direct
         self.then_end = then_end
-        self.counted = counted
         """The producer returns after its events (the response ends) rather than waiting."""
+        self.counted = counted
         self.asgi_chunks = 0
         self.closed = asyncio.Event()
         self.produced = 0

@@ -338,9 +338,11 @@ async def with_sink(log: FakeLog) -> tuple[InboxFollower, Written]:
     return follower, written
 
 
-async def waiting(follower: InboxFollower) -> "asyncio.Task[list[InboxEvent]]":
+async def waiting(
+    follower: InboxFollower, timeout: float | None = 5.0
+) -> "asyncio.Task[list[InboxEvent]]":
     """A producer parked in ``next``, as an SSE stream's is between events."""
-    task = asyncio.create_task(follower.next(timeout=5.0))
+    task = asyncio.create_task(follower.next(timeout))
     for _ in range(3):
         await asyncio.sleep(0)  # the task reaches its wait
     assert not task.done()
@@ -471,9 +473,7 @@ async def test_without_a_timeout_a_wait_lasts_until_a_ping_and_a_ping_goes_throu
     await asyncio.sleep(0)
     assert not producer.done(), "written through: the producer sleeps on"
     producer.cancel()
-    untimed = asyncio.create_task(follower.next(None))
-    for _ in range(3):
-        await asyncio.sleep(0)
+    untimed = await waiting(follower, timeout=None)
     written.writable = False  # the socket is paused: the producer writes it, and waits
     follower.ping(b":keepalive\n\n")
     assert await asyncio.wait_for(untimed, 1.0) == []
@@ -483,9 +483,7 @@ async def test_a_ping_while_the_bus_is_down_still_ends_the_wait_with_nothing() -
     """Held live events must not hold back the keepalive."""
     log = FakeLog()
     follower, written = await with_sink(log)
-    untimed = asyncio.create_task(follower.next(None))
-    for _ in range(3):
-        await asyncio.sleep(0)
+    untimed = await waiting(follower, timeout=None)
     follower.hold()
     follower.ping(b":keepalive\n\n")
     assert await asyncio.wait_for(untimed, 1.0) == []
