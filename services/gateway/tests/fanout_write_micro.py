@@ -64,7 +64,7 @@ async def main(ours: list[socket.socket], messages: int) -> None:
             max_frames=100,
             max_bytes=1 << 20,
         )
-        state.members[str(index)] = Member(str(index), f"u{index}", outbox)
+        state.add(Member(str(index), f"u{index}", outbox))
     content = "x" * 60
     users: list[float] = []
     kernels: list[float] = []

@@ -1,6 +1,8 @@
 """The direct write path on a real uvicorn (websockets-sansio) and a real client: coalesced
 frames arrive in order as separate messages, a stalled reader is cut off with 1013, and any
-other server (uvicorn's wsproto implementation, a plain ASGI caller) keeps the ASGI path."""
+other server (uvicorn's wsproto implementation, a plain ASGI caller) keeps the ASGI path. A
+room's message to its members (``Recipients``) is one write per member, in order with
+whatever else each was offered in the same loop turn."""
 
 import asyncio
 import contextlib
@@ -16,7 +18,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from switchboard_devstack.asgi import serving as serving_asgi
 from switchboard_gateway.chat.connections import make_outbox
 from switchboard_gateway.settings import GatewaySettings
+from switchboard_gateway.transport.connection_metrics import frame_type_of
 from switchboard_gateway.transport.direct_outbox import DirectOutbox, FrameWriter
+from switchboard_gateway.transport.recipients import Recipients
 from switchboard_gateway.transport.wire import SharedFrame, TimedFrame
 from switchboard_runtime.patches.uvicorn_lean_ws import LeanWebSocketProtocol
 from switchboard_runtime.patches.uvicorn_ws_protocol import (
@@ -68,9 +72,14 @@ class Server:
         self.replay_blocked = asyncio.Event()
         self.replay_done = asyncio.Event()
         self.replay_timeout = 10.0
+        self.room: dict[str, DirectOutbox] = {}
+        self.room_writes: dict[str, list[bytes]] = {}
+        self.room_size = 0
+        self.room_full = asyncio.Event()
         self.app = RecordWebSocketProtocol(
             Starlette(
                 routes=[
+                    WebSocketRoute("/room/{name}", self.member),
                     WebSocketRoute("/kind", self.kind),
                     WebSocketRoute("/burst", self.burst),
                     WebSocketRoute("/flood", self.flood),
@@ -99,6 +108,23 @@ class Server:
         await _until_disconnected(websocket)
         self.writes = counting.writes
         await outbox.stop()
+
+    async def member(self, websocket: WebSocket) -> None:
+        """A room member named by the path; ``room_full`` once ``room_size`` have joined."""
+        await websocket.accept()
+        protocol = websocket_protocol(websocket.scope)
+        assert protocol is not None
+        counting = CountingTransport(protocol.transport)
+        protocol.transport = counting  # type: ignore[assignment]
+        name = websocket.path_params["name"]
+        self.room[name] = DirectOutbox(
+            websocket, protocol, self.writer, max_frames=10, max_bytes=FLOOD_LIMIT
+        )
+        self.room_writes[name] = counting.writes
+        if len(self.room) == self.room_size:
+            self.room_full.set()
+        await _until_disconnected(websocket)
+        await self.room[name].stop()
 
     async def flood(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -257,3 +283,92 @@ async def test_a_replay_to_a_client_that_stopped_reading_ends_with_1013() -> Non
         received = await _read_until_closed(client)
     assert 0 < len(received) < REPLAY_FRAMES
     assert client.close_code == 1013
+
+
+@contextlib.asynccontextmanager
+async def room(server: Server, names: list[str]) -> AsyncIterator[dict[str, ClientConnection]]:
+    """A client per name, each a member of ``server.room`` once the block starts."""
+    server.room_size = len(names)
+    async with serving(server) as base, contextlib.AsyncExitStack() as stack:
+        clients = {
+            name: await stack.enter_async_context(connect(f"{base}/room/{name}", max_size=None))
+            for name in names
+        }
+        await asyncio.wait_for(server.room_full.wait(), timeout=10)
+        yield clients
+
+
+def frames_sent(text: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "switchboard_gateway_frames_sent_total",
+        {"transport": "websocket", "type": frame_type_of(text)},
+    )
+    return value or 0.0
+
+
+def data_writes(writes: list[bytes]) -> int:
+    return sum(1 for w in writes if w[0] == 0x81)  # not uvicorn's own control frames
+
+
+async def test_a_room_message_alone_in_its_turn_is_one_write_to_each_member_counted_once() -> None:
+    server = Server(GatewaySettings())
+    text = TimedFrame('{"type":"chat","seq":1}', 0.0)
+    before = frames_sent(text)
+    async with room(server, ["al", "bo", "cy"]) as clients:
+        server.room["cy"].close(1000, "bye")  # a closed member is neither written nor counted
+        Recipients(server.room.values()).offer(text)
+        assert await _receive_all(clients["al"], 1) == [text]
+        assert await _receive_all(clients["bo"], 1) == [text]
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(clients["cy"].recv(), timeout=10)
+        assert clients["cy"].close_code == 1000
+        assert {n: data_writes(server.room_writes[n]) for n in server.room} == {
+            "al": 1,
+            "bo": 1,
+            "cy": 0,
+        }
+    assert frames_sent(text) == before + 2
+
+
+async def test_frames_offered_beside_a_room_message_keep_their_order_for_each_member() -> None:
+    server = Server(GatewaySettings())
+    async with room(server, ["al", "bo", "cy"]) as clients:
+        recipients = Recipients(server.room.values())
+        # One loop turn: the first room message is kept whole until a frame for one member
+        # comes; from then on each member's frames are gathered in the order offered.
+        recipients.offer(SharedFrame("one"))
+        server.room["bo"].offer("to bo")
+        recipients.offer(SharedFrame("two"))
+        server.room["cy"].close(1000, "bye")
+        assert await _receive_all(clients["al"], 2) == ["one", "two"]
+        assert await _receive_all(clients["bo"], 3) == ["one", "to bo", "two"]
+        assert await _read_until_closed(clients["cy"]) == ["one", "two"]
+        assert clients["cy"].close_code == 1000
+        assert {n: data_writes(server.room_writes[n]) for n in server.room} == {
+            "al": 1,
+            "bo": 1,
+            "cy": 1,
+        }
+
+
+async def test_a_member_that_stops_reading_a_room_is_closed_with_1013_and_the_others_get_all() -> (
+    None
+):
+    server = Server(GatewaySettings())
+    before = slow_disconnects()
+    async with room(server, ["al", "bo"]) as clients:
+        recipients = Recipients(server.room.values())
+        clients["bo"].transport.pause_reading()
+        received: list[str] = []
+        sent = 0
+        while not server.room["bo"].closed.is_set():
+            assert sent < FLOOD_MAX_FRAMES, "the stalled reader was never cut off"
+            recipients.offer(SharedFrame(f"{sent:06d}" + "f" * 1024))  # alone in its turn
+            sent += 1
+            received += await _receive_all(clients["al"], 1)
+        clients["bo"].transport.resume_reading()
+        assert [int(text[:6]) for text in received] == list(range(sent))
+        stalled = await _read_until_closed(clients["bo"])
+        assert [int(text[:6]) for text in stalled] == list(range(len(stalled)))
+    assert clients["bo"].close_code == 1013
+    assert slow_disconnects() == before + 1

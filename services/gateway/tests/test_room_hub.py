@@ -315,6 +315,19 @@ async def test_a_message_is_encoded_once_and_offered_to_every_member_in_order() 
     assert al.frames[-1] is bo.frames[-1]
 
 
+async def test_each_message_goes_to_the_members_of_the_moment_it_is_delivered() -> None:
+    # The room keeps its recipients between messages: a join or a leave must change them.
+    world = World(last=3)
+    al_member, al = await world.joined("al")
+    await world.bus.chat(world.log.add(4))
+    _, bo = await world.joined("bo")
+    await world.bus.chat(world.log.add(5))
+    await world.hub.leave(ROOM, al_member)
+    await world.bus.chat(world.log.add(6))
+    assert al.chat_seqs() == [4, 5]
+    assert bo.chat_seqs() == [5, 6]
+
+
 async def test_a_message_seen_already_is_dropped_and_a_gap_is_filled_from_the_log() -> None:
     world = World(last=3)
     _, al = await world.joined("al")

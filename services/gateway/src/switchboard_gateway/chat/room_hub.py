@@ -40,6 +40,7 @@ from switchboard_gateway.chat.seq_search import Position
 from switchboard_gateway.chat.typing_indicators import TypingBoard
 from switchboard_gateway.metrics import REPLAYS
 from switchboard_gateway.transport.outbox import Outgoing
+from switchboard_gateway.transport.recipients import Recipients
 from switchboard_gateway.transport.wire import SharedFrame, TimedFrame
 
 __all__ = [
@@ -143,6 +144,31 @@ class _Room:
     """Live messages waiting, in order, behind one that needs a gap filled first (or that came
     before the room was ready), each with its decoded form when it was decoded on arrival; None
     while every message is handled as it is read."""
+    _live: tuple[Recipients, tuple[Member, ...]] | None = None
+    """``live()``'s answer while the members and their ``held`` stay the same."""
+
+    def add(self, member: Member) -> None:
+        self.members[member.connection] = member
+        self._live = None
+
+    def discard(self, member: Member) -> None:
+        self.members.pop(member.connection, None)
+        self._live = None
+
+    def released(self) -> None:
+        """A member's held messages were released: it is live from now on."""
+        self._live = None
+
+    def live(self) -> tuple[Recipients, tuple[Member, ...]]:
+        """The outboxes of the members a live message goes to, and the members resuming (whose
+        ``held`` it joins)."""
+        if self._live is None:
+            members = self.members.values()
+            self._live = (
+                Recipients(m.outbox for m in members if m.held is None),
+                tuple(m for m in members if m.held is not None),
+            )
+        return self._live
 
 
 class RoomHub:
@@ -209,7 +235,7 @@ class RoomHub:
         """``member`` leaves ``room``: no more frames of it, and its presence there ends."""
         state = self._rooms.get(room)
         if state is not None:
-            state.members.pop(member.connection, None)
+            state.discard(member)
             if not state.members and state.ready.is_set():
                 await self._close(state)
         self._presence.remove(room, member.user_id, member.connection)
@@ -233,17 +259,17 @@ class RoomHub:
             state = self._rooms.get(room)
             if state is None:
                 state = self._rooms[room] = _Room(room)
-                state.members[member.connection] = member
+                state.add(member)
                 await self._open(state)
             else:
-                state.members[member.connection] = member
+                state.add(member)
                 await state.ready.wait()
             if state.failed or state.order is None:
-                state.members.pop(member.connection, None)
+                state.discard(member)
                 raise RoomUnavailableError(f"room {room} is unavailable on this gateway; retry")
             if self._rooms.get(room) is state:
                 return state.order.last
-            state.members.pop(member.connection, None)  # closed meanwhile: open it again
+            state.discard(member)  # closed meanwhile: open it again
 
     async def _replay(self, room: str, member: Member, since: int, upto: int) -> None:
         """Send what the member missed up to ``upto``, then ``replay``, then what was held."""
@@ -261,11 +287,14 @@ class RoomHub:
                 recovered = True
         REPLAYS.labels("chat", "recovered" if recovered else "not_recovered").inc()
         member.outbox.offer(frames.replay_frame(room, recovered))
-        self._finish_replay(member, upto)
+        self._finish_replay(room, member, upto)
 
-    def _finish_replay(self, member: Member, upto: int) -> None:
+    def _finish_replay(self, room: str, member: Member, upto: int) -> None:
         """The member's replay ended at ``upto``: what was held after it goes out, then live."""
         held, member.held = member.held or [], None
+        state = self._rooms.get(room)
+        if state is not None:
+            state.released()
         for seq, text in held:
             if seq > upto:
                 member.outbox.offer(text)
@@ -410,13 +439,15 @@ class RoomHub:
         state.order.delivered(message.seq)
         # encoded once, whatever the number of members; timed from chat's acceptance
         text = TimedFrame(frames.chat_frame(message), message.timestamp / 1000)
-        for member in tuple(state.members.values()):
-            if member.held is None:
+        recipients, resuming = state.live()
+        for member in resuming:
+            if member.held is None:  # released on another state of the room: live now
                 member.outbox.offer(text)
             elif len(member.held) < member.outbox.max_frames:
                 member.held.append((message.seq, text))
             else:
                 member.outbox.close(CloseCode.TRY_AGAIN_LATER, "too slow: resume with since")
+        recipients.offer(text)
 
     async def _on_typing(self, state: _Room, msg: Msg) -> None:
         try:
