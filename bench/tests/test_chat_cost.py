@@ -70,7 +70,7 @@ def run_results(
                     "gateway": {
                         "steps": [
                             {"offeredRate": 40, "serverCpuMicrosPerDelivery": 99.0},
-                            {"offeredRate": 60, "serverCpuMicrosPerDelivery": per_frame},
+                            {"offeredRate": 60, "lost": 0, "serverCpuMicrosPerDelivery": per_frame},
                         ]
                     }
                 },

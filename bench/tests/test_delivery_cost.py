@@ -21,6 +21,7 @@ from switchboard_bench.delivery_cost import (
     write_cost_target,
     write_table,
 )
+from switchboard_bench.fanout_readings import comparison_figures
 from switchboard_bench.report import render, summary
 from switchboard_bench.results import ScenarioResult, Target, field_at
 from switchboard_bench.system_stack import CpuMeter, process_runtime_seconds
@@ -312,6 +313,30 @@ def test_frame_cost_compares_user_space_cpu_per_frame_with_node_s_kernel_time_be
     not_met = frame_cost_target({"fanout": heavier})
     assert not_met.met is False
     assert "2.00 µs more than Node.js's" in not_met.limit
+
+
+def test_frame_cost_is_the_median_over_the_ladder_s_step_and_the_comparison_rounds() -> None:
+    # Ladder: gateway 10 - 6 = 4 µs user space, Node.js 11 - 7 = 4 µs. Then three rounds; the
+    # gateway reads 5, 3 and 3.5 µs (median of 4, 5, 3, 3.5: 3.75), Node.js 4.5, 3.5 and 4
+    # (median of 4, 4.5, 3.5, 4: 4.0). A round where a system lost frames is not read.
+    data = fanout().data
+    data["comparisonRounds"] = [
+        {"gateway": step(60, total=11.0), "node-ws": step(60, total=11.5, kernel=7.0)},
+        {"node-ws": step(60, total=10.5, kernel=7.0), "gateway": step(60, total=9.0)},
+        {"gateway": step(60, total=9.5), "node-ws": step(60, total=11.0, kernel=7.0)},
+        {"gateway": step(60, total=99.0, lost=1), "node-ws": step(60, total=1.0, lost=1)},
+    ]
+    target = frame_cost_target({"fanout": result("fanout", data)})
+    assert target.met is True
+    assert target.measured == (
+        "0.94x Node.js's (3.75 vs 4.00 µs user space; kernel 6.00 vs 7.00 µs beside it); "
+        "4 readings, each gateway ÷ Node.js: 1.00x, 1.11x, 0.86x, 0.88x"
+    )
+    # The SSE cost and the chat path's share read the same median frame cost.
+    figures = comparison_figures(data, "gateway")
+    assert figures is not None
+    assert figures["serverCpuMicrosPerDelivery"] == 9.75
+    assert figures["readings"] == 4
 
 
 def test_frame_cost_is_not_measured_without_node() -> None:

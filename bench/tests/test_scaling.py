@@ -127,7 +127,7 @@ def test_the_whole_durable_chat_path_is_planned_from_issue_18_s_cost_per_message
             "systems": {
                 "gateway": {
                     "capacity": 100_000,
-                    "steps": [{"offeredRate": 60, "serverCpuMicrosPerDelivery": 10.0}],
+                    "steps": [{"offeredRate": 60, "lost": 0, "serverCpuMicrosPerDelivery": 10.0}],
                 }
             },
         },

@@ -35,6 +35,13 @@ def test_quick_fanout_runs_every_system_and_writes_the_report(tmp_path: Path) ->
         p99 = percentile(histogram_from(first["histogram"]), 0.99)
         assert p99 is not None
         assert first["latency"]["p99"] == pytest.approx(min(p99, first["latency"]["max"]), abs=1e-3)
+    # After the ladders, the gateway and Node.js carried the comparison step again, in turn.
+    (round_,) = saved["data"]["comparisonRounds"]
+    assert list(round_) == ["gateway", "node-ws"]
+    for name, step in round_.items():
+        assert step["offeredRate"] == saved["data"]["efficiencyRate"], name
+        assert step["delivered"] == step["expected"] == step["sent"] * 50 > 0, name
+        assert step["serverCpuMicrosPerDelivery"] > 0, name
     gateway_first = systems["gateway"]["steps"][0]
     assert gateway_first["acked"] == gateway_first["sent"]
     assert set(gateway_first["systemCpu"]) >= {"nats", "postgres", "chat", "persistence"}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard_bench.calibration import LOOPBACK, SPEED
+from switchboard_bench.fanout_readings import comparison_figures
 from switchboard_bench.results import ScenarioResult, Target, field_at, load_results
 
 __all__ = [
@@ -104,15 +105,10 @@ def measured_step(latency: ScenarioResult | None) -> dict[str, Any] | None:
 
 
 def fanout_us_per_frame(fanout: ScenarioResult | None) -> float | None:
-    """The gateway's CPU per delivered frame at the fan-out's comparison rate."""
-    if fanout is None:
-        return None
-    rate = fanout.data.get("efficiencyRate") or 60
-    for step in field_at(fanout.data, "systems", "gateway", "steps") or []:
-        micros = step.get("serverCpuMicrosPerDelivery") if isinstance(step, dict) else None
-        if step.get("offeredRate") == rate and isinstance(micros, int | float):
-            return float(micros)
-    return None
+    """The gateway's CPU per delivered frame at the fan-out's comparison rate (the median over
+    its readings there)."""
+    figures = comparison_figures(fanout.data, "gateway") if fanout else None
+    return None if figures is None else float(figures["serverCpuMicrosPerDelivery"])
 
 
 def store_floor(persistence: ScenarioResult | None) -> float | None:

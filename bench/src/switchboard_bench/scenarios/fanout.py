@@ -1,11 +1,19 @@
 """Room fan-out: 1000 receivers in one room; the offered message rate steps up until p99 passes
 100 ms or anything is lost. Capacity is the last step that passed; CPU per delivered frame is
-read at one load every system carries (60 messages/s: 60,000 deliveries/s)."""
+read at one load every system carries (60 messages/s: 60,000 deliveries/s).
 
+CPU per frame at that load is then read again in ``FanoutSizes.comparison_rounds`` more rounds,
+the gateway and the Node.js reference both started and measured in turn (the order
+alternating), so that what the machine does meanwhile falls on both alike; a system's figure is
+the median of its readings (``fanout_readings``).
+"""
+
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from switchboard_bench.context import BenchContext
+from switchboard_bench.fanout_readings import COMPARED, comparison_figures
 from switchboard_bench.measure import run_measured
 from switchboard_bench.profile import recording
 from switchboard_bench.results import ScenarioResult, Target
@@ -31,12 +39,14 @@ class FanoutSizes:
     one of them did not carry this one."""
     warmup_ms: int = 2000
     """A first step at the lowest rate, never judged: caches, JIT, first subscriptions."""
+    comparison_rounds: int = 4
+    """Rounds after the ladders that read CPU per frame again at the comparison rate."""
 
 
 FULL = FanoutSizes(
     receivers=1000,
     senders=10,
-    steps=(5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 240, 280, 320, 360, 400),
+    steps=(5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 240, 280, 320, 360, 400, 480, 560),
     step_ms=4000,
     drain_ms=3000,
     efficiency_rate=60,
@@ -49,6 +59,7 @@ QUICK = FanoutSizes(
     drain_ms=2000,
     efficiency_rate=20,
     warmup_ms=500,
+    comparison_rounds=1,
 )
 
 
@@ -71,12 +82,12 @@ def capacity_of(steps: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dic
     return last_good, None
 
 
-def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any]:
-    config = {
+def _config(size: FanoutSizes, steps: list[int]) -> dict[str, Any]:
+    return {
         "mode": "fanout",
         "connections": size.receivers,
         "senders": size.senders,
-        "steps": list(size.steps),
+        "steps": steps,
         "stepMs": size.step_ms,
         "drainMs": size.drain_ms,
         "stopP99Ms": P99_LIMIT_MS,
@@ -84,8 +95,16 @@ def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any
         "warmupMs": size.warmup_ms,
         "warmupRate": size.steps[0],
     }
+
+
+def _timeout(size: FanoutSizes, steps: int) -> float:
+    return 120 + steps * (size.step_ms + size.drain_ms + 2000) / 1000
+
+
+def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any]:
+    config = _config(size, list(size.steps))
+    timeout = _timeout(size, len(size.steps))
     sender_rate = max(size.steps) / size.senders
-    timeout = 120 + len(size.steps) * (size.step_ms + size.drain_ms + 2000) / 1000
     with start_system(name, ctx, connections=size.receivers, sender_rate=sender_rate) as system:
         if not (ctx.profile and name == "gateway"):
             return run_measured(system, config, ctx.loadgen_core, timeout)
@@ -94,13 +113,43 @@ def run_system(name: str, ctx: BenchContext, size: FanoutSizes) -> dict[str, Any
             return run_measured(system, config, ctx.loadgen_core, timeout)
 
 
+def run_rounds(ctx: BenchContext, size: FanoutSizes, rate: int) -> list[dict[str, dict[str, Any]]]:
+    """``size.comparison_rounds`` rounds at ``rate``: each of ``COMPARED`` (both running, the
+    order alternating) carries one warm-up and one step; per round, each one's step."""
+    names = [name for name in COMPARED if name in ctx.systems]
+    if len(names) < len(COMPARED):
+        return []
+    config, timeout = _config(size, [rate]), _timeout(size, 1)
+    sender_rate = max(size.steps) / size.senders
+    rounds: list[dict[str, dict[str, Any]]] = []
+    with contextlib.ExitStack() as stack:
+        running = {
+            name: stack.enter_context(
+                start_system(name, ctx, connections=size.receivers, sender_rate=sender_rate)
+            )
+            for name in names
+        }
+        for index in range(size.comparison_rounds):
+            print(f"   fanout: comparison round {index + 1}", flush=True)
+            measured: dict[str, dict[str, Any]] = {}
+            for name in names if index % 2 == 0 else names[::-1]:
+                result = run_measured(running[name], config, ctx.loadgen_core, timeout)
+                step = next((s for s in result.get("steps", []) if not s.get("warmup")), None)
+                measured[name] = slim_step(step) if step else {"lost": None}
+            rounds.append(measured)
+    return rounds
+
+
 def run(ctx: BenchContext) -> ScenarioResult:
     size = sizes(ctx)
     raw: dict[str, dict[str, Any]] = {}
     for name in ctx.systems:
         print(f"   fanout: {name}", flush=True)
         raw[name] = run_system(name, ctx, size)
-    return summarise(raw, size)
+    for result in raw.values():
+        result["steps"] = [s for s in result.get("steps", []) if not s.get("warmup")]
+    rounds = run_rounds(ctx, size, efficiency_rate(raw, size))
+    return summarise(raw, size, rounds)
 
 
 def efficiency_rate(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> int:
@@ -114,7 +163,11 @@ def efficiency_rate(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> int:
     return rate
 
 
-def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResult:
+def summarise(
+    raw: dict[str, dict[str, Any]],
+    size: FanoutSizes,
+    rounds: list[dict[str, dict[str, Any]]] | None = None,
+) -> ScenarioResult:
     figures: dict[str, dict[str, Any]] = {}
     for result in raw.values():
         result["steps"] = [s for s in result.get("steps", []) if not s.get("warmup")]
@@ -132,9 +185,22 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
             # Every step carried: the ladder's top is a lower bound, not the capacity.
             "atLeast": good is not None and bad is None,
         }
+    readings = {
+        "efficiencyRate": rate,
+        "systems": {name: {"steps": result["steps"]} for name, result in raw.items()},
+        "comparisonRounds": rounds or [],
+    }
+    for name in COMPARED:
+        if name in figures and rounds:
+            figures[name]["median"] = comparison_figures(readings, name)
     gw, node, py = (figures.get(n, {}) for n in ("gateway", "node-ws", "websockets"))
 
     def eff(f: dict[str, Any], key: str) -> float | None:
+        """A system's CPU per frame at the comparison rate: the median over the readings
+        where there were comparison rounds, else the ladder's step."""
+        if f.get("median") is not None:
+            value: float | None = f["median"].get(key)
+            return value
         step = f.get("efficiency")
         return step.get(key) if step and step.get("lost") == 0 else None
 
@@ -209,6 +275,13 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
         f"by the frames delivered in it; the whole system's (gateway + NATS + PostgreSQL + chat + "
         f"persistence + notification + metrics-collector) beside it."
     )
+    if rounds:
+        method += (
+            f" After the ladders, {' and '.join(COMPARED)} both run and carry that step again in "
+            f"turn, {len(rounds)} rounds (a warm-up and the step each, the order alternating); "
+            f"their CPU per frame is the median over the ladder's step and these rounds (each "
+            f"reading is in the results' comparisonRounds)."
+        )
     notes = loadgen_notes(raw)
     data: dict[str, Any] = {
         "sizes": size.__dict__,
@@ -229,6 +302,7 @@ def summarise(raw: dict[str, dict[str, Any]], size: FanoutSizes) -> ScenarioResu
             }
             for name, f in figures.items()
         },
+        "comparisonRounds": rounds or [],
     }
     return ScenarioResult(
         scenario="fanout",
