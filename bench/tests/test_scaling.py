@@ -97,7 +97,11 @@ def test_a_load_generator_bound_capacity_gives_way_to_the_gateway_s_cpu_per_deli
                     "capacityRate": 40,
                     "steps": [
                         {"offeredRate": 20, "serverCpuMicrosPerDelivery": 20.0},
-                        {"offeredRate": 40, "serverCpuMicrosPerDelivery": 16.0},
+                        {
+                            "offeredRate": 40,
+                            "serverCpuMicrosPerDelivery": 16.0,
+                            "serverCpuFraction": 0.64,
+                        },
                     ],
                 }
             }
@@ -105,7 +109,7 @@ def test_a_load_generator_bound_capacity_gives_way_to_the_gateway_s_cpu_per_deli
     )
     measured = measured_from({**RESULTS, "fanout": fanout})
     assert measured.gateway_deliveries_per_core == pytest.approx(1e6 / 16.0)
-    assert "load generator" in measured.sources["deliveries"]
+    assert "its core was 64% busy" in measured.sources["deliveries"]
     # A capacity the gateway's own core set stays the figure.
     assert measured_from(RESULTS).gateway_deliveries_per_core == 100_000
 

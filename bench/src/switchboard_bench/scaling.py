@@ -72,11 +72,11 @@ def _gateway_deliveries(
     if capacity:
         # A capacity the load generator's core limited understates the gateway's core: what
         # the gateway's CPU per delivery at that step gives for a whole core is then more.
-        by_cpu = _deliveries_per_core_by_cpu(fanout)
+        by_cpu, busy = _deliveries_per_core_by_cpu(fanout)
         if by_cpu is not None and by_cpu > capacity:
             return by_cpu, (
-                "fanout (1 / the gateway's CPU per delivery at its highest carried step: the"
-                " capacity there was the load generator's, the gateway's core was not full)"
+                "fanout (1 / the gateway's CPU per delivery at its highest carried step, where "
+                f"its core was {busy:.0%} busy: what a whole core carries at that cost)"
             )
         return float(capacity), "fanout (gateway capacity, one core, one room)"
     if runs:
@@ -87,18 +87,18 @@ def _gateway_deliveries(
     return None, ""
 
 
-def _deliveries_per_core_by_cpu(fanout: ScenarioResult | None) -> float | None:
+def _deliveries_per_core_by_cpu(fanout: ScenarioResult | None) -> tuple[float | None, float]:
     """Deliveries a whole gateway core carries at the CPU per delivery the fan-out measured at
-    its highest carried step."""
+    its highest carried step, and how busy the gateway's core was there (a fraction)."""
     if fanout is None:
-        return None
+        return None, 0.0
     rate = field_at(fanout.data, "systems", "gateway", "capacityRate")
     steps = field_at(fanout.data, "systems", "gateway", "steps") or []
     for step in steps:
         micros = step.get("serverCpuMicrosPerDelivery") if isinstance(step, dict) else None
         if step.get("offeredRate") == rate and isinstance(micros, int | float) and micros > 0:
-            return 1e6 / float(micros)
-    return None
+            return 1e6 / float(micros), float(step.get("serverCpuFraction") or 0.0)
+    return None, 0.0
 
 
 def _chat_us_per_message(latency: ScenarioResult | None) -> float | None:
