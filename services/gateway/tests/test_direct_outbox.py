@@ -96,31 +96,30 @@ class Server:
         await _until_disconnected(websocket)
         await outbox.stop()
 
-    async def burst(self, websocket: WebSocket) -> None:
+    async def counted(
+        self, websocket: WebSocket, max_bytes: int
+    ) -> tuple[DirectOutbox, list[bytes]]:
+        """Accept; a direct outbox on it, and the writes made to its transport."""
         await websocket.accept()
         protocol = websocket_protocol(websocket.scope)
         assert protocol is not None
         counting = CountingTransport(protocol.transport)
         protocol.transport = counting  # type: ignore[assignment]
-        outbox = DirectOutbox(websocket, protocol, self.writer, max_frames=10, max_bytes=1 << 30)
+        outbox = DirectOutbox(websocket, protocol, self.writer, max_frames=10, max_bytes=max_bytes)
+        return outbox, counting.writes
+
+    async def burst(self, websocket: WebSocket) -> None:
+        outbox, writes = await self.counted(websocket, max_bytes=1 << 30)
         for text in BURST:  # one loop turn: one write
             outbox.offer(text)
         await _until_disconnected(websocket)
-        self.writes = counting.writes
+        self.writes = writes
         await outbox.stop()
 
     async def member(self, websocket: WebSocket) -> None:
         """A room member named by the path; ``room_full`` once ``room_size`` have joined."""
-        await websocket.accept()
-        protocol = websocket_protocol(websocket.scope)
-        assert protocol is not None
-        counting = CountingTransport(protocol.transport)
-        protocol.transport = counting  # type: ignore[assignment]
         name = websocket.path_params["name"]
-        self.room[name] = DirectOutbox(
-            websocket, protocol, self.writer, max_frames=10, max_bytes=FLOOD_LIMIT
-        )
-        self.room_writes[name] = counting.writes
+        self.room[name], self.room_writes[name] = await self.counted(websocket, FLOOD_LIMIT)
         if len(self.room) == self.room_size:
             self.room_full.set()
         await _until_disconnected(websocket)
