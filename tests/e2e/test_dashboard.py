@@ -105,13 +105,20 @@ async def test_metrics_update_arrives_every_second_with_every_field_through_both
     newest = updates[started:]
     for update in newest:
         assert set(update) == METRICS_FIELDS
-        for field in ("cpuUsage", "memoryUsage", "diskUsage"):
+        for field in ("memoryUsage", "diskUsage"):
             assert 0 < update[field] <= 100, field
+        for field in ("cpuUsage", "memoryUsage", "diskUsage"):
+            assert 0 <= update[field] <= 100, field
             assert round(update[field], 2) == update[field]
         assert update["memoryTotal"] > 0
         assert update["uptime"] > 0
         assert update["activeConnections"] >= 2
         assert update["requestsPerSecond"] >= 0
+    # One reading of the host's CPU (over the second since the last) can be 0 %: the kernel
+    # counts busy time in 10 ms ticks, and the stack idles between its updates (it did once in
+    # CI). Three in a row with two gateways, NATS and the collector at work are not, unless CPU
+    # goes unmeasured.
+    assert any(update["cpuUsage"] > 0 for update in newest)
     gaps = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(newest)]
     assert all(500 <= gap <= 2500 for gap in gaps), gaps
 
