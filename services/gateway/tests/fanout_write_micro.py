@@ -37,7 +37,6 @@ class _Protocol:
 
     transport: asyncio.Transport
     writable: LightEvent = field(default_factory=LightEvent)
-    close_sent: bool = False
 
 
 def _drain(socks: list[socket.socket]) -> None:
