@@ -144,7 +144,9 @@ class _Room:
     """Live messages waiting, in order, behind one that needs a gap filled first (or that came
     before the room was ready), each with its decoded form when it was decoded on arrival; None
     while every message is handled as it is read."""
-    _live: tuple[Recipients, tuple[Member, ...]] | None = None
+    _live: tuple[Recipients, tuple[Member, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
     """``live()``'s answer while the members and their ``held`` stay the same."""
 
     def add(self, member: Member) -> None:

@@ -23,7 +23,7 @@ class Recipients:
         others: list[Outgoing] = []
         writer: FrameWriter | None = None
         for outbox in outboxes:
-            if isinstance(outbox, DirectOutbox) and writer in (None, outbox.writer):
+            if isinstance(outbox, DirectOutbox) and (writer is None or writer is outbox.writer):
                 writer = outbox.writer
                 direct.append(outbox)
             else:  # served otherwise, or (in tests) by another gateway's writer
@@ -31,9 +31,6 @@ class Recipients:
         self._writer = writer
         self._direct = tuple(direct)
         self._others = tuple(others)
-
-    def __len__(self) -> int:
-        return len(self._direct) + len(self._others)
 
     def offer(self, text: SharedFrame) -> None:
         """``text`` to each."""
