@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard_bench.fanout_readings import comparison_figures, comparison_pairs
+from switchboard_bench.fanout_readings import comparison_figures, comparison_pairs, user_of
 from switchboard_bench.results import ScenarioResult, Target, field_at
 from switchboard_bench.scenarios.common import deliveries, limit_of
 from switchboard_bench.scenarios.fanout import capacity_of
@@ -373,16 +373,10 @@ def _reading_ratios(results: dict[str, ScenarioResult]) -> list[float]:
     fanout = results.get("fanout")
     ratios = []
     for pair in comparison_pairs(fanout.data) if fanout else []:
-        users = [_user_of(pair.get(n)) for n in ("gateway", "node-ws")]
+        users = [user_of(pair.get(n)) for n in ("gateway", "node-ws")]
         if users[0] is not None and users[1]:
             ratios.append(users[0] / users[1])
     return ratios
-
-
-def _user_of(step: dict[str, Any] | None) -> float | None:
-    total = _per_frame(step, "serverCpuMicrosPerDelivery")
-    kernel = _per_frame(step, "serverKernelMicrosPerDelivery")
-    return None if total is None or kernel is None else total - kernel
 
 
 def capacity_target(results: dict[str, ScenarioResult]) -> Target:

@@ -9,7 +9,7 @@ its readings, each taken only where it lost nothing.
 import statistics
 from typing import Any
 
-__all__ = ["COMPARED", "PER_FRAME", "comparison_figures", "comparison_pairs"]
+__all__ = ["COMPARED", "PER_FRAME", "comparison_figures", "comparison_pairs", "user_of"]
 
 COMPARED = ("gateway", "node-ws")
 """The systems read again, in turn, at the comparison rate."""
@@ -46,12 +46,15 @@ def comparison_figures(data: dict[str, Any], system: str) -> dict[str, Any] | No
     for key in PER_FRAME:
         values = [float(s[key]) for s in steps if isinstance(s.get(key), int | float)]
         figures[key] = statistics.median(values) if values else None
-    total, kernel = PER_FRAME[:2]
-    user = [
-        float(s[total]) - float(s[kernel])
-        for s in steps
-        if isinstance(s.get(total), int | float) and isinstance(s.get(kernel), int | float)
-    ]
+    user = [u for u in map(user_of, steps) if u is not None]
     figures["userMicrosPerDelivery"] = statistics.median(user) if user else None
-    figures["readings"] = sum(isinstance(s.get(total), int | float) for s in steps)
+    figures["readings"] = sum(isinstance(s.get(PER_FRAME[0]), int | float) for s in steps)
     return figures if figures["readings"] else None
+
+
+def user_of(step: dict[str, Any] | None) -> float | None:
+    """A reading's CPU per frame in user space: the server's less its kernel part."""
+    total, kernel = (step or {}).get(PER_FRAME[0]), (step or {}).get(PER_FRAME[1])
+    if not isinstance(total, int | float) or not isinstance(kernel, int | float):
+        return None
+    return float(total) - float(kernel)

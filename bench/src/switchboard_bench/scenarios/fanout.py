@@ -185,14 +185,30 @@ def summarise(
             # Every step carried: the ladder's top is a lower bound, not the capacity.
             "atLeast": good is not None and bad is None,
         }
-    readings = {
+    data: dict[str, Any] = {
+        "sizes": size.__dict__,
         "efficiencyRate": rate,
-        "systems": {name: {"steps": result["steps"]} for name, result in raw.items()},
+        "systems": {
+            name: {
+                "capacity": f["capacity"],
+                "capacityRate": f["capacityRate"],
+                "stoppedBecause": f["stoppedBecause"],
+                "connections": raw[name].get("connections"),
+                "loadgen": raw[name].get("loadgen"),
+                "errors": raw[name].get("errors"),
+                "closes": raw[name].get("closes"),
+                "steps": [
+                    slim_step(s, keep_histogram=s.get("offeredRate") == rate)
+                    for s in raw[name].get("steps", [])
+                ],
+            }
+            for name, f in figures.items()
+        },
         "comparisonRounds": rounds or [],
     }
     for name in COMPARED:
         if name in figures and rounds:
-            figures[name]["median"] = comparison_figures(readings, name)
+            figures[name]["median"] = comparison_figures(data, name)
     gw, node, py = (figures.get(n, {}) for n in ("gateway", "node-ws", "websockets"))
 
     def eff(f: dict[str, Any], key: str) -> float | None:
@@ -283,27 +299,6 @@ def summarise(
             f"reading is in the results' comparisonRounds)."
         )
     notes = loadgen_notes(raw)
-    data: dict[str, Any] = {
-        "sizes": size.__dict__,
-        "efficiencyRate": rate,
-        "systems": {
-            name: {
-                "capacity": f["capacity"],
-                "capacityRate": f["capacityRate"],
-                "stoppedBecause": f["stoppedBecause"],
-                "connections": raw[name].get("connections"),
-                "loadgen": raw[name].get("loadgen"),
-                "errors": raw[name].get("errors"),
-                "closes": raw[name].get("closes"),
-                "steps": [
-                    slim_step(s, keep_histogram=s.get("offeredRate") == rate)
-                    for s in raw[name].get("steps", [])
-                ],
-            }
-            for name, f in figures.items()
-        },
-        "comparisonRounds": rounds or [],
-    }
     return ScenarioResult(
         scenario="fanout",
         title="Room fan-out: capacity and CPU per delivered frame",
