@@ -337,6 +337,14 @@ async def test_kill_9_of_notification_loses_no_notification_or_broadcast(system:
         await load.settle(bound=20)
 
 
+async def test_kill_9_of_persistence_under_load_loses_nothing(system: Faulty) -> None:
+    """Chat messages, notifications and broadcasts acked while persistence is down wait in
+    their streams and are stored once when it is back."""
+    async with load_on(system) as load:
+        await kill_persistence(system)
+        await load.settle(bound=45)
+
+
 async def stored_room(system: Faulty, room: str, count: int, bound: float) -> list[asyncpg.Record]:
     """The room's rows once there are ``count`` (at most ``bound`` s: persistence writes after
     the ack), by seq."""
