@@ -36,7 +36,7 @@ from switchboard_runtime import (
     ensure_consumer,
     publish_until_acked,
 )
-from switchboard_runtime.messaging.consumer_lag import delivery_count
+from switchboard_runtime.messaging.ack_subject import delivery_count
 from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
 from switchboard_runtime.telemetry.logs import log_failure
 from switchboard_runtime.telemetry.tracing import consumer_span

@@ -26,11 +26,8 @@ from switchboard_contracts import BusMessage
 from switchboard_contracts.dead_letters import SEQUENCE_HEADER, DeadLetterKind
 from switchboard_contracts.streams import ConsumerSpec
 from switchboard_runtime import ensure_consumer
-from switchboard_runtime.messaging.consumer_lag import (
-    delivery_count,
-    note_delivery,
-    track_consumer_lag,
-)
+from switchboard_runtime.messaging.ack_subject import delivery_count, stream_sequence
+from switchboard_runtime.messaging.consumer_lag import note_delivery, track_consumer_lag
 from switchboard_runtime.messaging.dead_letters import DeadLetters, Fault, describe_error
 from switchboard_runtime.patches.natspy_acks import ack_all
 from switchboard_runtime.telemetry.logs import log_failure
@@ -185,7 +182,7 @@ class StreamWriter(Generic[M]):
             for msg, span in zip(batch, spans, strict=True):
                 note_delivery(msg, spec)
                 try:
-                    messages.append(self._decode(msg.data, msg.metadata.sequence.stream))
+                    messages.append(self._decode(msg.data, stream_sequence(msg.reply)))
                 except ValidationError as err:
                     MESSAGES_DROPPED.labels(self._table).inc()
                     mark_error(span, "undecodable message")
@@ -193,7 +190,7 @@ class StreamWriter(Generic[M]):
                         log,
                         err,
                         "undecodable stream message %s goes to dead letters",
-                        msg.metadata.sequence.stream,
+                        stream_sequence(msg.reply),
                     )
                     await self._dead_letter(
                         msg,

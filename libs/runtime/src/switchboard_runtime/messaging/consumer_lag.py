@@ -9,9 +9,9 @@ import logging
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from switchboard_contracts import subjects
 from switchboard_contracts.streams import ConsumerSpec
 
+from switchboard_runtime.messaging.ack_subject import delivery_count
 from switchboard_runtime.telemetry.metrics import (
     JETSTREAM_CONSUMER_ACK_PENDING,
     JETSTREAM_CONSUMER_PENDING,
@@ -19,7 +19,7 @@ from switchboard_runtime.telemetry.metrics import (
     service_name,
 )
 
-__all__ = ["delivery_count", "note_delivery", "track_consumer_lag"]
+__all__ = ["note_delivery", "track_consumer_lag"]
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +43,6 @@ async def track_consumer_lag(
             JETSTREAM_CONSUMER_PENDING.labels(*labels).set(info.num_pending or 0)
             JETSTREAM_CONSUMER_ACK_PENDING.labels(*labels).set(info.num_ack_pending or 0)
         await asyncio.sleep(interval)
-
-
-def delivery_count(reply: str | None) -> int:
-    """How often JetStream has delivered the message with this ack subject (0: not a JetStream
-    message). Read straight from the subject: nats-py's ``Msg.metadata`` also builds a timestamp
-    and objects, a cost per message that showed in persistence's profile.
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``, or
-    with ``<domain>.<account hash>`` after ``ACK`` (and a trailing token) in the newer form.
-    """
-    if not reply or not reply.startswith(subjects.JS_ACK_PREFIX):
-        return 0
-    tokens = reply.split(".")
-    index = 4 if len(tokens) == _V1_TOKENS else 6
-    try:
-        return int(tokens[index])
-    except (IndexError, ValueError):
-        return 0
-
-
-_V1_TOKENS = 9
 
 
 def note_delivery(msg: Msg, spec: ConsumerSpec) -> None:
