@@ -151,7 +151,7 @@ async def inject_chat_poison(
     # Published straight to the stream, as nothing but a bug or a hostile writer could.
     payloads: list[bytes] = [
         chat(room, 1).encode(),
-        poisoned(room, 2, sender_name=f"eve{NUL}"),  # PostgreSQL: 22021
+        poisoned(room, 2, sender_name=f"eve{NUL}"),  # PostgreSQL: 22P05 (in JSON)
         chat(room, 3).encode(),
         poisoned(room, 4, timestamp=2**63),  # beyond bigint
         b'{"id": "not a chat message"',  # undecodable
@@ -205,8 +205,8 @@ async def inject_chat_poison(
         index: (letters[sequences[index]].headers or {})[REASON_HEADER] for index in expected
     }
     if expected[1] == "rejected":
-        assert reasons[1] == "PostgreSQL 22021 CharacterNotInRepertoireError"
-        assert reasons[3] == "DataError: cannot encode query argument $8 (OverflowError)"
+        assert reasons[1] == "PostgreSQL 22P05 UntranslatableCharacterError"
+        assert reasons[3] == "PostgreSQL 22003 NumericValueOutOfRangeError"
     else:
         assert reasons[1] == "invalid message: <root>: input_rule"  # no NUL, never the body
         assert reasons[3].startswith("invalid message:")

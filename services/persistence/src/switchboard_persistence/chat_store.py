@@ -17,24 +17,33 @@ their reactions (``Reaction``), asked of ``chat_reactions`` only for rows marked
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from pydantic import TypeAdapter
 from switchboard_contracts import BusError, ChatMessage, ErrorCode, EventKind
 from switchboard_contracts.chat import REACTION_KINDS, MessageVersion, VersionsReply
 from switchboard_contracts.reactions import REACTION_USERS_LISTED, Reaction
 
 __all__ = ["ChatStore"]
 
+# A batch is one JSON document, read by PostgreSQL (``jsonb_to_recordset``): as eight arrays,
+# asyncpg encoded every value in Python, a check and a conversion each, 29% of persistence's
+# samples at 4,000 chat messages/s; pydantic-core writes the document in one call.
+_ROWS = TypeAdapter(list[ChatMessage])
 _INSERT = """
 INSERT INTO chat_messages (id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::bigint[])
+SELECT id, room, seq, sender_id, sender_name, client_msg_id, content, "timestamp"
+FROM jsonb_to_recordset($1::jsonb) AS m(id text, room text, seq bigint, sender_id text,
+    sender_name text, client_msg_id text, content text, "timestamp" bigint)
 ON CONFLICT DO NOTHING
 """
 
 _INSERT_EVENTS = """
 INSERT INTO chat_messages (id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at,
                            kind, target_id, target_seq)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[])
+SELECT id, room, seq, sender_id, sender_name, client_msg_id, content, "timestamp",
+       coalesce(kind, 'message'), target_id, target_seq
+FROM jsonb_to_recordset($1::jsonb) AS m(id text, room text, seq bigint, sender_id text,
+    sender_name text, client_msg_id text, content text, "timestamp" bigint,
+    kind text, target_id text, target_seq bigint)
 ON CONFLICT DO NOTHING
 """
 
@@ -195,29 +204,14 @@ class ChatStore:
     async def insert(self, messages: list[ChatMessage]) -> None:
         """Insert in one transaction; a message already stored is left as it is. Edits and
         deletions among them are applied to their targets in the same transaction."""
-        columns = [
-            [m.id for m in messages],
-            [m.room for m in messages],
-            [m.seq for m in messages],
-            [m.sender_id for m in messages],
-            [m.sender_name for m in messages],
-            [m.client_msg_id for m in messages],
-            [m.content for m in messages],
-            [m.timestamp for m in messages],
-        ]
+        rows = _ROWS.dump_json(messages, exclude_none=True).decode()
         targets = sorted({m.target_id for m in messages if m.kind and m.target_id})
         async with self._pool.acquire() as conn:
             if not targets:  # messages only: the one statement of the hot path
-                await conn.execute(_INSERT, *columns)
+                await conn.execute(_INSERT, rows)
                 return
             async with conn.transaction():
-                await conn.execute(
-                    _INSERT_EVENTS,
-                    *columns,
-                    [m.kind.value if m.kind else "message" for m in messages],
-                    [m.target_id for m in messages],
-                    [m.target_seq for m in messages],
-                )
+                await conn.execute(_INSERT_EVENTS, rows)
                 lock, *apply = _APPLY
                 await conn.execute(lock, targets)
                 # versions and tombstones only for what is edited or deleted, not only reacted to
