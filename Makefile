@@ -78,7 +78,7 @@ format: $(SYNC_STAMP)
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-# Runs every scenario (about 13 minutes on 2 cores), then rewrites bench/REPORT.md and its plots.
+# Runs every scenario (about 14 minutes on 2 cores), then rewrites bench/REPORT.md and its plots.
 bench: setup
 	$(UV) run switchboard-bench $(BENCH_ARGS)
 	$(UV) run python -m switchboard_bench.scaling

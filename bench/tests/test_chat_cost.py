@@ -321,3 +321,37 @@ def test_a_run_records_the_commit_it_ran_from() -> None:
     commit = source_commit()
     assert len(commit.removesuffix("+dirty")) == 40
     int(commit.removesuffix("+dirty"), 16)
+
+
+def test_the_classic_target_judges_the_median_round_and_needs_every_round_complete() -> None:
+    config = {"connections": 2, "roomSize": 2, "messages": 1, "gapMs": 100, "drainMs": 1000}
+
+    def round_of(gateway_p99: float, node_p99: float, acked: int = 2) -> dict[str, Any]:
+        gw = {"sent": 2, "acked": acked, "lost": 0, "delivered": 4, "latency": {"p99": gateway_p99}}
+        gw["own"] = {}
+        ref = {**gw, "acked": None, "latency": {"p99": node_p99}}
+        return {"gateway": {"steps": [gw]}, "node-ws": {"steps": [ref]}}
+
+    # ratios 7.5x, 1.5x, 3.0x: the median is round 3's, over 2x
+    rounds = [round_of(75.0, 10.0), round_of(30.0, 20.0), round_of(60.0, 20.0)]
+    result = classic.summarise_rounds(rounds, config)
+    (target,) = result.targets
+    assert target.met is False
+    assert result.data["chosenRound"] == 3
+    assert result.rows[0][8] == 60.0  # the table is the chosen round's
+    assert "round 3 of 3, the median" in target.measured
+    assert "7.50x (75 vs 10 ms), 1.50x (30 vs 20 ms), 3.00x (60 vs 20 ms)" in target.measured
+
+    met = classic.summarise_rounds(
+        [round_of(75.0, 10.0), round_of(36.0, 20.0), round_of(30.0, 20.0)], config
+    )
+    assert met.targets[0].met is True  # 1.8x, the median of 7.5x, 1.8x and 1.5x
+    assert met.data["chosenRound"] == 2
+
+    lossy = [round_of(30.0, 20.0), round_of(60.0, 20.0, acked=1), round_of(32.0, 20.0)]
+    (short,) = classic.summarise_rounds(lossy, config).targets
+    assert short.met is False
+    assert "round(s) 2 lost or left unacked messages" in short.limit
+
+    single = classic.summarise_rounds([round_of(30.0, 20.0)], config)
+    assert single.targets == classic.summarise(round_of(30.0, 20.0), config).targets

@@ -1,6 +1,14 @@
 """The classic load test: 1000 connections, each sending 10 messages 100 ms apart, in rooms of
-10; nothing may be lost. Its latency percentiles beside the reference servers'."""
+10; nothing may be lost. Its latency percentiles beside the reference servers'.
 
+A burst this short is judged by one p99 per system, and the Node.js reference's swung from 90 to
+486 ms between two `make bench` runs (its load generator near its core): so the systems run in
+``ROUNDS`` alternating rounds, each round's p99s compared with each other, and the round whose
+gateway ÷ Node.js ratio is the median is the one the table shows and the target judges. Every
+round must deliver and ack everything."""
+
+import dataclasses
+from statistics import median_low
 from typing import Any
 
 from switchboard_bench.context import BenchContext
@@ -10,7 +18,10 @@ from switchboard_bench.scenarios.common import limit_of, loadgen_notes, slim_ste
 from switchboard_bench.stats import format_number, format_ratio, ratio
 from switchboard_bench.targets import SYSTEMS, start_system
 
-__all__ = ["run", "summarise"]
+__all__ = ["ROUNDS", "run", "summarise", "summarise_rounds"]
+
+ROUNDS = 3
+"""Alternating rounds of every system (one in a quick run)."""
 
 P99_VS_NODE = 2.0
 """Issue 18: the gateway's p99 at most this many times the Node.js reference's, same run."""
@@ -30,12 +41,75 @@ def classic_config(ctx: BenchContext) -> dict[str, Any]:
 
 def run(ctx: BenchContext) -> ScenarioResult:
     config = classic_config(ctx)
-    raw: dict[str, dict[str, Any]] = {}
-    for name in ctx.systems:
-        print(f"   classic: {name}", flush=True)
-        with start_system(name, ctx, connections=config["connections"], sender_rate=10) as system:
-            raw[name] = run_measured(system, config, ctx.loadgen_core, timeout=300)
-    return summarise(raw, config)
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for index in range(1 if ctx.quick else ROUNDS):
+        raw: dict[str, dict[str, Any]] = {}
+        for name in ctx.systems:
+            print(f"   classic: round {index + 1}, {name}", flush=True)
+            with start_system(
+                name, ctx, connections=config["connections"], sender_rate=10
+            ) as system:
+                raw[name] = run_measured(system, config, ctx.loadgen_core, timeout=300)
+        rounds.append(raw)
+    return summarise_rounds(rounds, config)
+
+
+def _step(raw: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
+    result = raw.get(name)
+    return next(iter(result.get("steps", [])), None) if result else None
+
+
+def _p99(raw: dict[str, dict[str, Any]], name: str) -> float | None:
+    step = _step(raw, name)
+    return (step.get("latency") or {}).get("p99") if step else None
+
+
+def _complete(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> bool:
+    gw = _step(raw, "gateway")
+    expected = config["connections"] * config["messages"]
+    return gw is not None and (gw["lost"], gw["sent"], gw["acked"]) == (0, expected, expected)
+
+
+def summarise_rounds(
+    rounds: list[dict[str, dict[str, Any]]], config: dict[str, Any]
+) -> ScenarioResult:
+    """The round with the median gateway ÷ Node.js p99 ratio (the first round when there is no
+    ratio), summarised, with every round's ratio in its target and data; the target is met only
+    if every round delivered and acked everything."""
+    ratios = [ratio(_p99(raw, "gateway"), _p99(raw, "node-ws")) for raw in rounds]
+    known = [(r, i) for i, r in enumerate(ratios) if r is not None]
+    chosen = median_low(known)[1] if known else 0
+    result = summarise(rounds[chosen], config)
+    if len(rounds) == 1:
+        return result
+    target = result.targets[0]
+    each = ", ".join(
+        f"{format_ratio(r)} ({format_number(_p99(raw, 'gateway'), 0)} vs "
+        f"{format_number(_p99(raw, 'node-ws'), 0)} ms)"
+        for r, raw in zip(ratios, rounds, strict=True)
+    )
+    measured = f"{target.measured}; round {chosen + 1} of {len(rounds)}, the median; each: {each}"
+    incomplete = [i + 1 for i, raw in enumerate(rounds) if not _complete(raw, config)]
+    met, limit = target.met, target.limit
+    if incomplete and met is not False:
+        met = False
+        limit = f"round(s) {', '.join(map(str, incomplete))} lost or left unacked messages"
+    result.targets = [dataclasses.replace(target, measured=measured, met=met, limit=limit)]
+    result.data["rounds"] = [
+        {
+            name: {"p99": _p99(raw, name), "complete": _complete(raw, config)}
+            if name == "gateway"
+            else {"p99": _p99(raw, name)}
+            for name in raw
+        }
+        for raw in rounds
+    ]
+    result.data["chosenRound"] = chosen + 1
+    result.method += (
+        f" The systems ran in {len(rounds)} alternating rounds; the table is round {chosen + 1},"
+        " the one whose gateway ÷ Node.js p99 is the median (every round's in the target)."
+    )
+    return result
 
 
 def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> ScenarioResult:
