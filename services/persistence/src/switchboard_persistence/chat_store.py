@@ -28,15 +28,8 @@ __all__ = ["ChatStore"]
 # asyncpg encoded every value in Python, a check and a conversion each, 29% of persistence's
 # samples at 4,000 chat messages/s; pydantic-core writes the document in one call.
 _ROWS = TypeAdapter(list[ChatMessage])
+# Plain messages and events alike: a message's missing ``kind`` is the column's 'message'.
 _INSERT = """
-INSERT INTO chat_messages (id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at)
-SELECT id, room, seq, sender_id, sender_name, client_msg_id, content, "timestamp"
-FROM jsonb_to_recordset($1::jsonb) AS m(id text, room text, seq bigint, sender_id text,
-    sender_name text, client_msg_id text, content text, "timestamp" bigint)
-ON CONFLICT DO NOTHING
-"""
-
-_INSERT_EVENTS = """
 INSERT INTO chat_messages (id, room, seq, sender_id, sender_name, client_msg_id, content, sent_at,
                            kind, target_id, target_seq)
 SELECT id, room, seq, sender_id, sender_name, client_msg_id, content, "timestamp",
@@ -211,7 +204,7 @@ class ChatStore:
                 await conn.execute(_INSERT, rows)
                 return
             async with conn.transaction():
-                await conn.execute(_INSERT_EVENTS, rows)
+                await conn.execute(_INSERT, rows)
                 lock, *apply = _APPLY
                 await conn.execute(lock, targets)
                 # versions and tombstones only for what is edited or deleted, not only reacted to
