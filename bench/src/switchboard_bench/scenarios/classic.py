@@ -96,12 +96,7 @@ def summarise_rounds(
         limit = f"round(s) {', '.join(map(str, incomplete))} lost or left unacked messages"
     result.targets = [dataclasses.replace(target, measured=measured, met=met, limit=limit)]
     result.data["rounds"] = [
-        {
-            name: {"p99": _p99(raw, name), "complete": _complete(raw, config)}
-            if name == "gateway"
-            else {"p99": _p99(raw, name)}
-            for name in raw
-        }
+        {"p99": {name: _p99(raw, name) for name in raw}, "complete": _complete(raw, config)}
         for raw in rounds
     ]
     result.data["chosenRound"] = chosen + 1
@@ -115,9 +110,8 @@ def summarise_rounds(
 def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> ScenarioResult:
     rows: list[list[str | int | float | None]] = []
     steps: dict[str, dict[str, Any] | None] = {}
-    for name, result in raw.items():
-        step = next(iter(result.get("steps", [])), None)
-        steps[name] = step
+    for name in raw:
+        step = steps[name] = _step(raw, name)
         lat = step["latency"] if step else {}
         own = step["own"] if step else {}
         rows.append(
@@ -137,11 +131,9 @@ def summarise(raw: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scenari
         )
     gw = steps.get("gateway")
     expected = config["connections"] * config["messages"]
-    complete = gw is not None and (gw["lost"], gw["sent"], gw["acked"]) == (0, expected, expected)
-    p99 = gw["latency"]["p99"] if gw else None
+    complete = _complete(raw, config)
+    p99, node_p99 = _p99(raw, "gateway"), _p99(raw, "node-ws")
     sent, acked, lost = (gw["sent"], gw["acked"], gw["lost"]) if gw else (0, 0, "n/a")
-    node = steps.get("node-ws")
-    node_p99 = node["latency"]["p99"] if node else None
     vs_node = ratio(p99, node_p99)
     fast = vs_node is not None and vs_node <= P99_VS_NODE
     met = None if gw is None or (complete and vs_node is None) else complete and fast
